@@ -1,0 +1,1 @@
+"""The fleet: devices and telemetry (built by the devices issue)."""

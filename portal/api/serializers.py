@@ -1,0 +1,67 @@
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from portal.models import Brand, Membership, TerritoryArea, Utility
+
+
+class UtilitySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Utility
+        fields = ["id", "name", "slug", "brand_name", "brand_colour", "timezone"]
+        read_only_fields = fields
+
+
+class BrandSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Brand
+        fields = ["id", "name", "states"]
+
+
+class TerritoryAreaSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TerritoryArea
+        fields = ["id", "state", "zip_prefix"]
+
+    def validate_state(self, value):
+        return value.upper()
+
+    def validate(self, attrs):
+        utility = self.context["request"].utility
+        clash = TerritoryArea.objects.for_utility(utility).filter(
+            state=attrs.get("state", getattr(self.instance, "state", None)),
+            zip_prefix=attrs.get("zip_prefix", getattr(self.instance, "zip_prefix", "")),
+        )
+        if self.instance is not None:
+            clash = clash.exclude(pk=self.instance.pk)
+        if clash.exists():
+            raise serializers.ValidationError("That area is already part of the territory.")
+        return attrs
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    email = serializers.EmailField(source="user.email", read_only=True)
+    name = serializers.CharField(source="user.get_full_name", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "email", "name", "role"]
+        read_only_fields = fields
+
+
+class MeSerializer(serializers.ModelSerializer):
+    memberships = serializers.SerializerMethodField()
+    active_utility = serializers.SerializerMethodField()
+
+    class Meta:
+        model = get_user_model()
+        fields = ["id", "username", "email", "memberships", "active_utility"]
+        read_only_fields = fields
+
+    def get_memberships(self, user) -> list[dict]:
+        return [
+            {"utility": m.utility.slug, "role": m.role} for m in self.context["request"].memberships
+        ]
+
+    def get_active_utility(self, user) -> str | None:
+        utility = self.context["request"].utility
+        return utility.slug if utility else None

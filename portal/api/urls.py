@@ -1,0 +1,20 @@
+"""``/api/v1/``: one router; later apps register their viewsets here."""
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from portal.api import views
+
+router = DefaultRouter()
+router.register("utilities", views.UtilityViewSet, basename="utility")
+router.register("brands", views.BrandViewSet, basename="brand")
+router.register("territory", views.TerritoryAreaViewSet, basename="territory")
+router.register("members", views.MemberViewSet, basename="member")
+
+urlpatterns = [
+    path("me/", views.MeView.as_view(), name="api-me"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    *router.urls,
+]

@@ -1,0 +1,43 @@
+"""API base classes: the API's single place where querysets are narrowed to a utility."""
+
+from rest_framework import viewsets
+from rest_framework.permissions import IsAuthenticated
+
+from portal.api.permissions import HasUtilityRole
+from portal.tenancy.choices import ALL_ROLES, WRITE_ROLES
+from portal.tenancy.resolution import resolve_active_utility
+from portal.tenancy.selectors import scope_to_utility
+
+
+class TenantScopedMixin:
+    """Resolve the active utility after authentication, then scope every queryset to it.
+
+    Token clients choose among their utilities with the ``X-Reservoir-Utility`` header
+    (a slug); otherwise the session's choice or their first membership is used.
+    """
+
+    permission_classes = [IsAuthenticated, HasUtilityRole]
+    allowed_roles = ALL_ROLES
+    write_roles = WRITE_ROLES
+
+    def initial(self, request, *args, **kwargs):
+        # Authenticate first: token users are anonymous to the middleware.
+        request.user  # noqa: B018
+        resolve_active_utility(request._request, user=request.user)
+        request.utility = request._request.utility
+        request.membership = request._request.membership
+        super().initial(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return scope_to_utility(super().get_queryset(), getattr(self.request, "utility", None))
+
+    def perform_create(self, serializer):
+        serializer.save(utility=self.request.utility)
+
+
+class TenantModelViewSet(TenantScopedMixin, viewsets.ModelViewSet):
+    pass
+
+
+class TenantReadOnlyViewSet(TenantScopedMixin, viewsets.ReadOnlyModelViewSet):
+    pass

@@ -1,0 +1,129 @@
+"""Start the whole system on one machine: ASGI server, Celery worker and beat.
+
+Each part is a real process. The command waits until the portal answers, prints the URLs
+and demo logins, and stops everything on Ctrl-C or when any part dies.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from portal.demo import credentials_path, demo_banner
+
+
+@dataclass(frozen=True)
+class Part:
+    name: str
+    argv: list[str]
+
+
+def stack_parts(*, host: str, port: int) -> list[Part]:
+    python = sys.executable
+    return [
+        Part(
+            "web",
+            [
+                python,
+                "-m",
+                "uvicorn",
+                "portal.asgi:application",
+                "--host",
+                host,
+                "--port",
+                str(port),
+                "--ws",
+                "websockets-sansio",
+                "--proxy-headers",
+                "--no-access-log",
+            ],
+        ),
+        Part(
+            "worker",
+            [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "portal",
+                "worker",
+                "-l",
+                "info",
+                "--concurrency",
+                "2",
+                "-n",
+                "worker@%h",
+            ],
+        ),
+        Part("beat", [python, "-m", "celery", "-A", "portal", "beat", "-l", "info"]),
+    ]
+
+
+class Command(BaseCommand):
+    help = "Run the ASGI server, a Celery worker and Celery beat until Ctrl-C."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+
+    def handle(self, *args, host, port, **options):
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        procs: dict[str, subprocess.Popen] = {}
+        stopping = False
+
+        def stop(*_):
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            for part in stack_parts(host=host, port=port):
+                procs[part.name] = subprocess.Popen(  # noqa: S603  (our own interpreter)
+                    part.argv, cwd=settings.BASE_DIR, env=env, start_new_session=True
+                )
+            self._wait_until_up(f"http://{host}:{port}/accounts/login/", procs)
+            path = credentials_path()
+            data = json.loads(path.read_text()) if path.exists() else {}
+            self.stdout.write(demo_banner(data))
+            self.stdout.write("Press Ctrl-C to stop everything.\n")
+            while not stopping:
+                for name, proc in procs.items():
+                    if proc.poll() is not None:
+                        raise CommandError(f"{name} exited with code {proc.returncode}")
+                time.sleep(0.5)
+        finally:
+            self._terminate(procs)
+
+    def _wait_until_up(self, url: str, procs, timeout_s: float = 60) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for name, proc in procs.items():
+                if proc.poll() is not None:
+                    raise CommandError(f"{name} exited with code {proc.returncode} while starting")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (local URL)
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.3)
+        raise CommandError(f"The portal did not answer at {url} within {timeout_s:.0f} s")
+
+    def _terminate(self, procs) -> None:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.terminate()  # the main process shuts its own children down cleanly
+        deadline = time.monotonic() + 10
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        self.stdout.write("Stopped.\n")

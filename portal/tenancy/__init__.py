@@ -1,0 +1,1 @@
+"""Tenancy: utilities are the tenants; every tenant-owned query is narrowed here, fail closed."""

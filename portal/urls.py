@@ -1,0 +1,33 @@
+"""Root URLconf: portal pages, auth, admin and the REST API. Later apps add theirs here."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from portal import views
+
+portal_patterns = [
+    path("", views.HomeView.as_view(), name="home"),
+    path("switch-utility/", views.switch_utility, name="switch-utility"),
+    path("status/", views.StatusView.as_view(), name="status"),
+    path("settings/", views.UtilitySettingsView.as_view(), name="utility-settings"),
+    path("settings/brands/", views.BrandListView.as_view(), name="brand-list"),
+    path("settings/brands/new/", views.BrandCreateView.as_view(), name="brand-create"),
+    path("settings/brands/<int:pk>/", views.BrandUpdateView.as_view(), name="brand-update"),
+    path(
+        "settings/territory/new/",
+        views.TerritoryAreaCreateView.as_view(),
+        name="territory-create",
+    ),
+    path(
+        "settings/territory/<int:pk>/delete/",
+        views.TerritoryAreaDeleteView.as_view(),
+        name="territory-delete",
+    ),
+]
+
+urlpatterns = [
+    path("", include((portal_patterns, "portal"))),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("portal.api.urls")),
+]

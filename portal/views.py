@@ -1,0 +1,166 @@
+"""The portal shell: home, utility switching, utility settings and the operator status page."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.mixins import LoginRequiredMixin, UserPassesTestMixin
+from django.db.models import Count
+from django.http import HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.urls import reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.generic import CreateView, DeleteView, ListView, TemplateView, UpdateView
+
+from portal.forms import BrandForm, BrandingForm, TerritoryAreaForm
+from portal.models import Brand, Membership, TerritoryArea
+from portal.selectors import system_health
+from portal.services import active_utility_switch
+from portal.tenancy.choices import Role
+from portal.tenancy.mixins import UtilityMemberMixin, UtilityScopedMixin
+from portal.tenancy.selectors import scope_to_utility
+
+
+class HomeView(LoginRequiredMixin, TemplateView):
+    """Where everyone lands: staff see their utility's overview; others get pointed onward."""
+
+    template_name = "portal/home.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        utility = self.request.utility
+        if utility is not None:
+            counts = (
+                scope_to_utility(Membership.objects.all(), utility)
+                .values_list("role")
+                .annotate(n=Count("id"))
+            )
+            context["team"] = [(Role(role).label, n) for role, n in counts]
+            context["brands"] = scope_to_utility(Brand.objects.all(), utility)
+            context["territory"] = scope_to_utility(TerritoryArea.objects.all(), utility)
+        return context
+
+
+@login_required
+def switch_utility(request):
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    try:
+        utility_id = int(request.POST.get("utility", ""))
+    except ValueError:
+        utility_id = -1
+    if active_utility_switch(request=request, utility_id=utility_id):
+        messages.success(request, "Switched utility.")
+    else:
+        messages.error(request, "You are not a member of that utility.")
+    next_url = request.POST.get("next") or "/"
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = "/"
+    return redirect(next_url)
+
+
+class StatusView(LoginRequiredMixin, UserPassesTestMixin, TemplateView):
+    """Operators' view of the moving parts: database, broker, channel layer, beat, worker."""
+
+    template_name = "portal/status.html"
+
+    def test_func(self):
+        membership = self.request.membership
+        return self.request.user.is_staff or (
+            membership is not None and membership.role == Role.OPERATOR
+        )
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["checks"] = system_health()
+        return context
+
+    def get_template_names(self):
+        if self.request.htmx:
+            return ["portal/_status_checks.html"]
+        return [self.template_name]
+
+
+class UtilitySettingsView(UtilityMemberMixin, UpdateView):
+    """Branding of the active utility (program managers)."""
+
+    allowed_roles = {Role.PROGRAM_MANAGER, Role.OPERATOR, Role.ANALYST}
+    write_roles = {Role.PROGRAM_MANAGER}
+    form_class = BrandingForm
+    template_name = "portal/utility_settings.html"
+    success_url = reverse_lazy("portal:utility-settings")
+
+    def get_object(self, queryset=None):
+        return self.request.utility
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        utility = self.request.utility
+        context["brands"] = scope_to_utility(Brand.objects.all(), utility)
+        context["territory"] = scope_to_utility(TerritoryArea.objects.all(), utility)
+        context["members"] = scope_to_utility(Membership.objects.select_related("user"), utility)
+        context["territory_form"] = TerritoryAreaForm()
+        return context
+
+    def form_valid(self, form):
+        messages.success(self.request, "Branding saved.")
+        return super().form_valid(form)
+
+
+class BrandListView(UtilityScopedMixin, ListView):
+    model = Brand
+    template_name = "portal/brand_list.html"
+
+
+class BrandCreateView(UtilityScopedMixin, CreateView):
+    model = Brand
+    form_class = BrandForm
+    write_roles = {Role.PROGRAM_MANAGER}
+    template_name = "portal/brand_form.html"
+    success_url = reverse_lazy("portal:brand-list")
+
+    def form_valid(self, form):
+        messages.success(self.request, f"Brand “{form.instance.name}” added.")
+        return super().form_valid(form)
+
+
+class BrandUpdateView(UtilityScopedMixin, UpdateView):
+    model = Brand
+    form_class = BrandForm
+    write_roles = {Role.PROGRAM_MANAGER}
+    template_name = "portal/brand_form.html"
+    success_url = reverse_lazy("portal:brand-list")
+
+    def form_valid(self, form):
+        messages.success(self.request, f"Brand “{form.instance.name}” saved.")
+        return super().form_valid(form)
+
+
+class TerritoryAreaCreateView(UtilityScopedMixin, CreateView):
+    model = TerritoryArea
+    form_class = TerritoryAreaForm
+    write_roles = {Role.PROGRAM_MANAGER}
+    template_name = "portal/territory_form.html"
+    success_url = reverse_lazy("portal:utility-settings")
+
+    def form_valid(self, form):
+        form.instance.utility = self.request.utility
+        duplicate = scope_to_utility(TerritoryArea.objects.all(), self.request.utility).filter(
+            state=form.instance.state, zip_prefix=form.instance.zip_prefix
+        )
+        if duplicate.exists():
+            form.add_error(None, "That area is already part of the territory.")
+            return self.form_invalid(form)
+        messages.success(self.request, f"Added {form.instance} to the service territory.")
+        return super().form_valid(form)
+
+
+class TerritoryAreaDeleteView(UtilityScopedMixin, DeleteView):
+    """POST removes an area; GET shows the confirmation."""
+
+    model = TerritoryArea
+    write_roles = {Role.PROGRAM_MANAGER}
+    template_name = "portal/territory_confirm_delete.html"
+    success_url = reverse_lazy("portal:utility-settings")
+
+    def form_valid(self, form):
+        messages.success(self.request, f"Removed {self.object} from the service territory.")
+        return super().form_valid(form)

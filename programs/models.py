@@ -1,0 +1,1 @@
+"""BYOD programs, their rules, dispatch groups and events (built by the dispatch issue)."""

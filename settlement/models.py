@@ -1,0 +1,1 @@
+"""Performance reconciliation and payments (built by the settlement issue)."""
