@@ -19,6 +19,7 @@ class TerritoryAreaInline(admin.TabularInline):
 @admin.register(Utility)
 class UtilityAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "brand_name", "timezone", "created_at"]
+    list_filter = ["timezone", "territory__state"]
     search_fields = ["name", "slug", "brand_name"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [BrandInline, TerritoryAreaInline]
@@ -49,4 +50,6 @@ class MembershipAdmin(admin.ModelAdmin):
 @admin.register(Heartbeat)
 class HeartbeatAdmin(admin.ModelAdmin):
     list_display = ["source", "at", "hostname"]
+    list_filter = ["source"]
+    search_fields = ["hostname"]
     readonly_fields = ["source", "at", "hostname"]

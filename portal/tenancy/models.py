@@ -8,7 +8,8 @@ from django.db.models import Q
 from portal.tenancy.choices import Role
 
 hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #1f6feb.")
-state_code = RegexValidator(r"^[A-Z]{2}$", "Use a two-letter state code, e.g. OR.")
+# Lower case is accepted on input and normalised to upper case in clean().
+state_code = RegexValidator(r"^[A-Za-z]{2}$", "Use a two-letter state code, e.g. OR.")
 zip_prefix = RegexValidator(r"^[0-9]{0,5}$", "Use up to five digits of a ZIP code.")
 
 
@@ -103,6 +104,9 @@ class TerritoryArea(TenantModel):
 
     def __str__(self):
         return f"{self.state} {self.zip_prefix or '(all)'}".strip()
+
+    def clean(self):
+        self.state = self.state.upper()
 
     def covers(self, *, state: str, zip_code: str) -> bool:
         return state.upper() == self.state and zip_code.startswith(self.zip_prefix)

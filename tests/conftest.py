@@ -1,0 +1,44 @@
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from portal.tenancy.choices import Role
+from tests import factories
+
+
+@pytest.fixture
+def utility_a(db):
+    return factories.utility("Alpha Power", slug="alpha")
+
+
+@pytest.fixture
+def utility_b(db):
+    return factories.utility("Bravo Electric", slug="bravo")
+
+
+@pytest.fixture
+def manager_a(utility_a):
+    return factories.member(utility_a, Role.PROGRAM_MANAGER, email="pm@alpha.test")
+
+
+@pytest.fixture
+def manager_b(utility_b):
+    return factories.member(utility_b, Role.PROGRAM_MANAGER, email="pm@bravo.test")
+
+
+@pytest.fixture
+def client_a(client, manager_a):
+    client.force_login(manager_a)
+    return client
+
+
+def api_client_for(user) -> APIClient:
+    api = APIClient()
+    token, _ = Token.objects.get_or_create(user=user)
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return api
+
+
+@pytest.fixture
+def api_a(manager_a):
+    return api_client_for(manager_a)

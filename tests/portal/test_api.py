@@ -1,0 +1,85 @@
+import pytest
+from rest_framework.test import APIClient
+
+from portal.models import Brand, Membership
+from portal.tenancy.choices import Role
+from tests import factories
+from tests.conftest import api_client_for
+
+pytestmark = pytest.mark.django_db
+
+
+def test_api_requires_authentication(db):
+    response = APIClient().get("/api/v1/brands/")
+    assert response.status_code == 401
+
+
+def test_schema_answers_with_a_token(api_a):
+    response = api_a.get("/api/v1/schema/")
+    assert response.status_code == 200
+    assert b"openapi" in response.content
+    assert b"/api/v1/brands/" in response.content
+
+
+def test_docs_page_is_served_without_a_cdn(client_a):
+    response = client_a.get("/api/v1/docs/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "swagger-ui" in html
+    assert "cdn." not in html and "unpkg" not in html
+
+
+def test_me_reports_memberships_and_active_utility(api_a, utility_a):
+    body = api_a.get("/api/v1/me/").json()
+    assert body["active_utility"] == "alpha"
+    assert body["memberships"] == [{"utility": "alpha", "role": Role.PROGRAM_MANAGER}]
+
+
+def test_brand_crud_is_scoped_to_the_callers_utility(api_a, utility_a, utility_b):
+    factories.brand(utility_b, "OTHER")
+    created = api_a.post("/api/v1/brands/", {"name": "Alpha South", "states": "CA"})
+    assert created.status_code == 201, created.content
+    assert Brand.objects.get(pk=created.json()["id"]).utility == utility_a
+    listing = api_a.get("/api/v1/brands/").json()
+    assert [row["name"] for row in listing["results"]] == ["Alpha South"]
+    assert listing["count"] == 1
+
+
+def test_utility_header_selects_among_own_utilities_only(utility_a, utility_b, manager_a):
+    Membership.objects.create(utility=utility_b, user=manager_a, role=Role.ANALYST)
+    api = api_client_for(manager_a)
+    assert (
+        api.get("/api/v1/me/", HTTP_X_RESERVOIR_UTILITY="bravo").json()["active_utility"] == "bravo"
+    )
+    # As an analyst at bravo the same user may read but not write there.
+    refused = api.post(
+        "/api/v1/brands/", {"name": "Nope"}, HTTP_X_RESERVOIR_UTILITY="bravo", format="json"
+    )
+    assert refused.status_code == 403
+    assert not Brand.objects.filter(name="Nope").exists()
+
+
+def test_forged_utility_header_fails_closed(api_a, utility_b):
+    factories.brand(utility_b, "OTHER")
+    response = api_a.get("/api/v1/brands/", HTTP_X_RESERVOIR_UTILITY="bravo")
+    assert response.status_code == 403
+    assert b"OTHER" not in response.content
+
+
+def test_analyst_token_cannot_write(utility_a):
+    analyst = factories.member(utility_a, Role.ANALYST)
+    api = api_client_for(analyst)
+    assert api.get("/api/v1/brands/").status_code == 200
+    assert api.post("/api/v1/brands/", {"name": "X"}).status_code == 403
+    assert not Brand.objects.exists()
+
+
+def test_bad_input_is_a_clear_400_and_changes_nothing(api_a):
+    response = api_a.post("/api/v1/territory/", {"state": "Oregon", "zip_prefix": "97x"})
+    assert response.status_code == 400
+    body = response.json()
+    assert "state" in body and "zip_prefix" in body
+    api_a.post("/api/v1/territory/", {"state": "OR", "zip_prefix": "97"})
+    dup = api_a.post("/api/v1/territory/", {"state": "or", "zip_prefix": "97"})
+    assert dup.status_code == 400
+    assert "already part of the territory" in dup.content.decode()

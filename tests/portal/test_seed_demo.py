@@ -1,0 +1,59 @@
+import json
+
+import pytest
+from django.core.management import call_command
+from rest_framework.authtoken.models import Token
+
+from enrollment.models import Customer, VendorMembership
+from portal.demo import DEMO_PASSWORD, credentials_path
+from portal.models import Membership, Utility
+from portal.tenancy.choices import Role
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def demo_var(tmp_path, settings):
+    settings.VAR_DIR = tmp_path
+    return tmp_path
+
+
+def test_seed_creates_two_utilities_with_every_role_and_writes_credentials(demo_var, capsys):
+    call_command("seed_demo")
+    assert Utility.objects.count() == 2
+    for utility in Utility.objects.all():
+        roles = set(Membership.objects.for_utility(utility).values_list("role", flat=True))
+        assert roles == set(Role.values)
+        assert utility.territory.exists() and utility.brands.exists()
+        assert Customer.objects.for_utility(utility).count() == 1
+    assert VendorMembership.objects.count() == 1
+
+    data = json.loads(credentials_path().read_text())
+    assert credentials_path().parent == demo_var / "demo"
+    token = data["utilities"]["cascadia"]["api_token"]
+    assert Token.objects.get(key=token).user.username == "pm@cascadia.example"
+    assert data["urls"]["login"].endswith("/accounts/login/")
+    printed = capsys.readouterr().out
+    assert token in printed and "pm@cascadia.example" in printed and DEMO_PASSWORD in printed
+
+
+def test_seed_is_idempotent_and_keeps_other_keys(demo_var):
+    call_command("seed_demo", "--quiet")
+    path = credentials_path()
+    data = json.loads(path.read_text())
+    data["sep2"] = {"dcap": "https://127.0.0.1:8443/dcap"}
+    path.write_text(json.dumps(data))
+    call_command("seed_demo", "--quiet")
+    again = json.loads(path.read_text())
+    assert again["sep2"] == {"dcap": "https://127.0.0.1:8443/dcap"}
+    assert again["utilities"] == data["utilities"]
+    assert Utility.objects.count() == 2
+    assert Membership.objects.count() == 2 * 4  # three staff roles + the platform operator
+
+
+def test_demo_program_manager_can_log_in(client, demo_var):
+    call_command("seed_demo", "--quiet")
+    assert client.login(username="pm@cascadia.example", password=DEMO_PASSWORD)
+    page = client.get("/")
+    assert page.status_code == 200
+    assert b"Cascadia Power" in page.content
