@@ -149,7 +149,7 @@ def test_resending_a_batch_is_idempotent(utility, device):
 
 
 def test_partly_new_batch_counts_both(utility, device):
-    old = [Reading(device_id=device.pk, at=NOW - timedelta(minutes=1), channel="w", value=1)]
+    old = [minutes_ago(device, 1, "w", 1)]
     ingest(utility, old)
 
     result = ingest(utility, [*old, Reading(device_id=device.pk, at=NOW, channel="w", value=2)])
@@ -212,16 +212,22 @@ def test_query_count_is_bounded(utility, make_device, django_assert_max_num_quer
         ingest(utility, _batch(devices, 500))
 
 
+def minutes_ago(device, minutes, channel, value):
+    return Reading(
+        device_id=device.pk, at=NOW - timedelta(minutes=minutes), channel=channel, value=value
+    )
+
+
 def test_live_state_follows_the_newest_reading_only(utility, device):
     ingest(
         utility,
         [
-            Reading(device_id=device.pk, at=NOW - timedelta(minutes=2), channel="w", value=-3000),
-            Reading(device_id=device.pk, at=NOW - timedelta(minutes=1), channel="w", value=2000),
-            Reading(device_id=device.pk, at=NOW - timedelta(minutes=5), channel="soc_pct", value=60),
-            Reading(device_id=device.pk, at=NOW - timedelta(minutes=1), channel="v", value=241),
-            Reading(device_id=device.pk, at=NOW - timedelta(minutes=1), channel="hz", value=60),
-            Reading(device_id=device.pk, at=NOW - timedelta(minutes=1), channel="var", value=-5),
+            minutes_ago(device, 2, "w", -3000),
+            minutes_ago(device, 1, "w", 2000),
+            minutes_ago(device, 5, "soc_pct", 60),
+            minutes_ago(device, 1, "v", 241),
+            minutes_ago(device, 1, "hz", 60),
+            minutes_ago(device, 1, "var", -5),
         ],
     )
     device.refresh_from_db()
@@ -233,8 +239,8 @@ def test_live_state_follows_the_newest_reading_only(utility, device):
     ingest(
         utility,
         [
-            Reading(device_id=device.pk, at=NOW - timedelta(minutes=3), channel="w", value=999),
-            Reading(device_id=device.pk, at=NOW - timedelta(minutes=4), channel="soc_pct", value=58),
+            minutes_ago(device, 3, "w", 999),
+            minutes_ago(device, 4, "soc_pct", 58),
         ],
     )
     device.refresh_from_db()
