@@ -1,0 +1,179 @@
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from devices.choices import Health, OperatingMode, StorageConnect
+from devices.models import Device, TelemetrySample
+from devices.selectors import device_health, device_list, fleet_health_counts
+from devices.services import (
+    device_register,
+    device_update_availability,
+    device_update_ratings,
+    device_update_settings,
+    device_update_status,
+)
+from tests.devices.conftest import NOW
+
+LFDI = "3E4F45AB31EDFE5B67E343E5E4562E31984E23E5"
+
+
+def test_register_normalizes_and_validates(utility):
+    device = device_register(
+        utility=utility,
+        vendor_name=" Acme ",
+        model_name="PowerCell 10",
+        serial="SN1",
+        lfdi=LFDI.lower(),
+        sfdi=16726121139,
+        state="or",
+        zip_code="97201",
+    )
+
+    assert (device.vendor_name, device.lfdi, device.state) == ("Acme", LFDI, "OR")
+    assert str(device) == "Acme PowerCell 10 #SN1"
+    with pytest.raises(ValidationError):
+        device_register(utility=utility, vendor_name="Acme", model_name="x", serial="SN1")
+    with pytest.raises(ValidationError):
+        device_register(
+            utility=utility, vendor_name="Acme", model_name="x", serial="SN2", lfdi=LFDI
+        )
+    with pytest.raises(ValidationError):
+        device_register(
+            utility=utility, vendor_name="Acme", model_name="x", serial="SN3", lfdi="zz"
+        )
+
+
+def test_devices_without_lfdi_do_not_collide(utility, make_device):
+    make_device(lfdi="")
+    make_device(lfdi=None)
+
+    assert Device.objects.filter(lfdi__isnull=True).count() == 2
+
+
+def test_same_serial_and_lfdi_may_exist_in_another_utility(utility, other_utility, make_device):
+    make_device(serial="SN1", lfdi=LFDI)
+
+    make_device(utility=other_utility, serial="SN1", lfdi=LFDI)
+
+    assert Device.objects.count() == 2
+
+
+def test_database_refuses_soc_outside_0_to_100(device):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Device.objects.filter(pk=device.pk).update(soc_pct=101)
+
+
+def test_for_utility_scopes_devices(utility, other_utility, make_device):
+    mine = make_device()
+    make_device(utility=other_utility)
+
+    assert list(Device.objects.for_utility(utility)) == [mine]
+    assert list(Device.objects.for_utility(None)) == []
+    assert device_list(utility=utility) == [mine]
+    assert list(TelemetrySample.objects.for_utility(None)) == []
+
+
+def test_ratings_and_settings_are_replaced(device):
+    device_update_ratings(
+        device=device, rtg_max_charge_rate_w=5000, rtg_max_discharge_rate_w=5000, rtg_max_wh=13500
+    )
+    device_update_settings(device=device, set_max_charge_rate_w=3000, set_max_discharge_rate_w=4000)
+
+    device.refresh_from_db()
+    assert (device.rtg_max_charge_rate_w, device.rtg_max_wh) == (5000, 13500)
+    assert (device.set_max_charge_rate_w, device.set_max_discharge_rate_w) == (3000, 4000)
+    assert device.set_max_wh is None
+
+
+def test_status_updates_state_and_records_soc_as_telemetry(device):
+    connected = StorageConnect.CONNECTED | StorageConnect.AVAILABLE | StorageConnect.OPERATING
+
+    device_update_status(
+        device=device,
+        at=NOW,
+        soc_pct=72.5,
+        storage_connect_status=connected,
+        operating_mode=OperatingMode.OPERATIONAL,
+        alarms=["over temperature"],
+    )
+
+    device.refresh_from_db()
+    assert device.soc_pct == 72.5
+    assert device.storage_connect_status == 7
+    assert device.operating_mode == OperatingMode.OPERATIONAL
+    assert device.alarms == ["over temperature"]
+    assert device.last_heard_at == NOW
+    assert TelemetrySample.objects.get().value == 72.5
+
+    # An older status changes nothing; a newer partial one changes only what it names.
+    device_update_status(device=device, at=NOW - timedelta(minutes=1), alarms=[])
+    device.refresh_from_db()
+    assert device.alarms == ["over temperature"]
+    device_update_status(device=device, at=NOW + timedelta(seconds=1), alarms=[])
+    device.refresh_from_db()
+    assert device.alarms == []
+    assert device.operating_mode == OperatingMode.OPERATIONAL
+
+
+def test_status_refuses_an_unknown_mode(device):
+    with pytest.raises(ValidationError):
+        device_update_status(device=device, at=NOW, operating_mode="warp")
+
+
+def test_availability_is_replaced_unless_older(device):
+    device_update_availability(
+        device=device,
+        at=NOW,
+        stat_w_avail_w=4800,
+        availability_duration_s=7200,
+        max_charge_duration_s=10800,
+        reserve_charge_pct=20,
+        reserve_pct_avail=80,
+    )
+    device_update_availability(device=device, at=NOW - timedelta(hours=1), stat_w_avail_w=1)
+
+    device.refresh_from_db()
+    assert (device.stat_w_avail_w, device.availability_duration_s) == (4800, 7200)
+    assert (device.reserve_charge_pct, device.reserve_pct_avail) == (20, 80)
+    assert device.availability_at == NOW
+
+
+@pytest.mark.parametrize(
+    ("silent_for", "alarms", "expected"),
+    [
+        (timedelta(minutes=1), [], Health.ONLINE),
+        (timedelta(minutes=15), [], Health.STALE),
+        (timedelta(minutes=59), [], Health.STALE),
+        (timedelta(minutes=60), [], Health.OFFLINE),
+        (None, [], Health.OFFLINE),
+        (timedelta(minutes=1), ["ground fault"], Health.FAULTED),
+    ],
+)
+def test_health(device, silent_for, alarms, expected):
+    device.last_heard_at = None if silent_for is None else NOW - silent_for
+    device.alarms = alarms
+
+    assert device_health(device=device, now=NOW) == expected
+
+
+def test_health_thresholds_are_parameters(device):
+    device.last_heard_at = NOW - timedelta(minutes=3)
+
+    health = device_health(
+        device=device, now=NOW, stale_after=timedelta(minutes=2), offline_after=timedelta(minutes=5)
+    )
+
+    assert health == Health.STALE
+
+
+def test_fleet_health_counts(utility, other_utility, make_device):
+    heard = make_device()
+    Device.objects.filter(pk=heard.pk).update(last_heard_at=NOW)
+    make_device()
+    make_device(utility=other_utility)
+
+    counts = fleet_health_counts(utility=utility, now=NOW)
+
+    assert counts == {"online": 1, "stale": 0, "offline": 1, "faulted": 0}
