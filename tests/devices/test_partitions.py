@@ -75,7 +75,7 @@ def test_monthly_partitions_take_over_rows_and_keep_duplicates_out(utility, devi
     again = telemetry_ingest(utility=utility, readings=readings(device), source="t", now=NOW)
     assert (again.accepted, again.duplicates) == (0, 3)
     assert TelemetrySample.objects.count() == 3
-    fresh = Reading(device_id=device.pk, at=NOW.replace(minute=5), channel="w", value=4)
+    fresh = Reading(device_id=device.pk, at=NOW.replace(hour=11), channel="w", value=4)
     assert telemetry_ingest(utility=utility, readings=[fresh], source="t", now=NOW).accepted == 1
     assert rows_in(f"{TABLE}_p2026_11") == 3
 
