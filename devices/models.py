@@ -103,10 +103,10 @@ class Device(TenantModel):
 
 
 class TelemetrySample(TenantModel):
-    """One reading of one channel of one device, in canonical units (W, var, V, Hz, Wh, %).
+    """One reading of one channel of one device, in canonical units (W, var, V, Hz, Wh, %)."""
 
-    On PostgreSQL the table is range-partitioned by ``at`` (see migration 0002).
-    """
+    # On PostgreSQL this table is range-partitioned by `at` (migration 0002), so every
+    # unique key must include `at`.
 
     utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
     device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="samples")

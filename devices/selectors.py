@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from devices.choices import Channel, Health, RollupPeriod
+from devices.choices import Channel, Health, RollupPeriod, StorageConnect
 from devices.models import Device, TelemetryRollup
 
 STALE_AFTER = timedelta(minutes=15)
@@ -20,8 +20,12 @@ def device_health(
     stale_after: timedelta = STALE_AFTER,
     offline_after: timedelta = OFFLINE_AFTER,
 ) -> Health:
-    """Online, stale or offline by how long ago it was heard; faulted while it has alarms."""
-    if device.alarms:
+    """Online, stale or offline by how long ago it was heard; faulted while it reports a fault.
+
+    A fault is a non-empty alarm list or the fault bit of the storage connect status.
+    """
+    connect = device.storage_connect_status or 0
+    if device.alarms or connect & StorageConnect.FAULT:
         return Health.FAULTED
     if device.last_heard_at is None:
         return Health.OFFLINE
@@ -48,7 +52,9 @@ def fleet_health_counts(
     """How many of a utility's devices are in each health state."""
     counts = dict.fromkeys(Health.values, 0)
     now = now or timezone.now()
-    devices = Device.objects.for_utility(utility).only("alarms", "last_heard_at")
+    devices = Device.objects.for_utility(utility).only(
+        "alarms", "storage_connect_status", "last_heard_at"
+    )
     for device in devices:
         health = device_health(
             device=device, now=now, stale_after=stale_after, offline_after=offline_after

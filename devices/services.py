@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -131,17 +132,20 @@ def device_update_status(
 ) -> Device:
     """Apply a DERStatus. Fields left None are unchanged; an older status than held is ignored.
 
-    The SoC goes through ``telemetry_ingest`` so it lands in the time series too.
+    The SoC goes through ``telemetry_ingest`` so it lands in the time series too; a SoC
+    that ingest refuses (out of range, future time) fails the whole status.
     """
     with transaction.atomic():
         if soc_pct is not None:
-            telemetry_ingest(
+            result = telemetry_ingest(
                 utility=device.utility,
                 readings=[
                     Reading(device_id=device.pk, at=at, channel=Channel.SOC_PCT, value=soc_pct)
                 ],
                 source="status",
             )
+            if result.rejected:
+                raise ValidationError({"soc_pct": RejectReason(result.rejected[0].reason).label})
         device = Device.objects.select_for_update().get(pk=device.pk)
         if device.status_at is not None and at < device.status_at:
             return device

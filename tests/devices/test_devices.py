@@ -122,6 +122,16 @@ def test_status_refuses_an_unknown_mode(device):
         device_update_status(device=device, at=NOW, operating_mode="warp")
 
 
+@pytest.mark.parametrize("soc_pct", [101, float("nan")])
+def test_status_refuses_an_impossible_soc_and_writes_nothing(device, soc_pct):
+    with pytest.raises(ValidationError):
+        device_update_status(device=device, at=NOW, soc_pct=soc_pct, alarms=["x"])
+
+    device.refresh_from_db()
+    assert (device.soc_pct, device.alarms, device.status_at) == (None, [], None)
+    assert not TelemetrySample.objects.exists()
+
+
 def test_availability_is_replaced_unless_older(device):
     device_update_availability(
         device=device,
@@ -156,6 +166,13 @@ def test_health(device, silent_for, alarms, expected):
     device.alarms = alarms
 
     assert device_health(device=device, now=NOW) == expected
+
+
+def test_health_fault_bit_means_faulted(device):
+    device.last_heard_at = NOW
+    device.storage_connect_status = StorageConnect.CONNECTED | StorageConnect.FAULT
+
+    assert device_health(device=device, now=NOW) == Health.FAULTED
 
 
 def test_health_thresholds_are_parameters(device):
