@@ -6,6 +6,7 @@ from django.db.models import Q
 
 from devices.choices import Channel, OperatingMode, RollupPeriod
 from portal.models import TenantModel
+from portal.tenancy.models import state_code
 
 __all__ = ["Device", "TelemetryRollup", "TelemetrySample"]
 
@@ -28,7 +29,7 @@ class Device(TenantModel):
     )
     sfdi = models.BigIntegerField("SFDI", null=True, blank=True)
     zip_code = models.CharField(max_length=10, blank=True)
-    state = models.CharField(max_length=2, blank=True)
+    state = models.CharField(max_length=2, blank=True, validators=[state_code])
     feeder = models.CharField(max_length=60, blank=True)
 
     # Nameplate.

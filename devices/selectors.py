@@ -3,11 +3,13 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Sum
+from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from devices.choices import Channel, Health, RollupPeriod, StorageConnect
 from devices.models import Device, TelemetryRollup
+from portal.tenancy.selectors import get_for_utility
 
 STALE_AFTER = timedelta(minutes=15)
 OFFLINE_AFTER = timedelta(minutes=60)
@@ -42,6 +44,16 @@ def device_list(*, utility, **filters) -> list[Device]:
     return list(Device.objects.for_utility(utility).filter(**filters))
 
 
+def device_get(*, utility, pk: int) -> Device:
+    """One of the utility's devices, or 404: another utility's answers like a missing one."""
+    return get_for_utility(Device.objects.all(), utility=utility, pk=pk)
+
+
+def device_by_lfdi(*, utility, lfdi: str) -> Device | None:
+    """The utility's device with this LFDI (any hex case), if registered."""
+    return Device.objects.for_utility(utility).filter(lfdi=lfdi.strip().upper()).first()
+
+
 def fleet_health_counts(
     *,
     utility,
@@ -49,18 +61,25 @@ def fleet_health_counts(
     stale_after: timedelta = STALE_AFTER,
     offline_after: timedelta = OFFLINE_AFTER,
 ) -> dict[str, int]:
-    """How many of a utility's devices are in each health state."""
-    counts = dict.fromkeys(Health.values, 0)
+    """How many of a utility's devices are in each health state (one aggregate query).
+
+    Same rules as ``device_health``.
+    """
     now = now or timezone.now()
-    devices = Device.objects.for_utility(utility).only(
-        "alarms", "storage_connect_status", "last_heard_at"
-    )
-    for device in devices:
-        health = device_health(
-            device=device, now=now, stale_after=stale_after, offline_after=offline_after
+    faulted = ~Q(alarms=[]) | Q(fault_bit__gt=0)
+    offline = Q(last_heard_at__isnull=True) | Q(last_heard_at__lte=now - offline_after)
+    stale = Q(last_heard_at__lte=now - stale_after)
+    counts = (
+        Device.objects.for_utility(utility)
+        .alias(fault_bit=Coalesce(F("storage_connect_status").bitand(StorageConnect.FAULT), 0))
+        .aggregate(
+            faulted=Count("pk", filter=faulted),
+            offline=Count("pk", filter=~faulted & offline),
+            stale=Count("pk", filter=~faulted & ~offline & stale),
+            online=Count("pk", filter=~faulted & ~offline & ~stale),
         )
-        counts[health] += 1
-    return counts
+    )
+    return {health: counts[health] for health in Health.values}
 
 
 @dataclass(frozen=True)

@@ -346,7 +346,10 @@ def telemetry_ingest(
             touched = sorted({device_id for device_id, _, _ in accepted})
             transaction.on_commit(
                 lambda: telemetry_ingested.send(
-                    sender=TelemetrySample, utility_id=utility.pk, device_ids=touched
+                    sender=TelemetrySample,
+                    utility_id=utility.pk,
+                    device_ids=touched,
+                    source=source,
                 )
             )
 
@@ -524,6 +527,12 @@ def telemetry_prune(*, older_than: datetime) -> PruneResult:
                         cursor.execute(f"ALTER TABLE {table} DETACH PARTITION {name}")
                         cursor.execute(f"DROP TABLE {name}")
                         dropped.append(name)
-        # Nothing references samples, so this is one fast DELETE, not a collector walk.
-        deleted, _ = TelemetrySample.objects.filter(at__lt=older_than).delete()
+        # Plain SQL: the ORM's delete() would load every row into memory as soon as any
+        # delete signal receiver exists, and retention deletes millions.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE at < %s",  # noqa: S608 - table name is ours
+                [connection.ops.adapt_datetimefield_value(older_than)],
+            )
+            deleted = cursor.rowcount
     return PruneResult(deleted_samples=deleted, dropped_partitions=dropped)

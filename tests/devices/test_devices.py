@@ -3,10 +3,17 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.http import Http404
 
 from devices.choices import Health, OperatingMode, StorageConnect
 from devices.models import Device, TelemetrySample
-from devices.selectors import device_health, device_list, fleet_health_counts
+from devices.selectors import (
+    device_by_lfdi,
+    device_get,
+    device_health,
+    device_list,
+    fleet_health_counts,
+)
 from devices.services import (
     device_register,
     device_update_availability,
@@ -185,12 +192,43 @@ def test_health_thresholds_are_parameters(device):
     assert health == Health.STALE
 
 
-def test_fleet_health_counts(utility, other_utility, make_device):
-    heard = make_device()
-    Device.objects.filter(pk=heard.pk).update(last_heard_at=NOW)
-    make_device()
+def test_fleet_health_counts_match_device_health(utility, other_utility, make_device):
+    states = [
+        (timedelta(minutes=1), [], None),
+        (timedelta(minutes=2), [], 7),
+        (timedelta(minutes=20), [], None),
+        (timedelta(minutes=90), [], None),
+        (None, [], None),
+        (timedelta(minutes=1), ["ground fault"], None),
+        (timedelta(minutes=1), [], StorageConnect.CONNECTED | StorageConnect.FAULT),
+        (None, ["stale alarm"], None),
+    ]
+    devices = []
+    for silent_for, alarms, connect in states:
+        device = make_device()
+        device.last_heard_at = None if silent_for is None else NOW - silent_for
+        device.alarms = alarms
+        device.storage_connect_status = connect
+        device.save()
+        devices.append(device)
     make_device(utility=other_utility)
 
     counts = fleet_health_counts(utility=utility, now=NOW)
 
-    assert counts == {"online": 1, "stale": 0, "offline": 1, "faulted": 0}
+    assert counts == {"online": 2, "stale": 1, "offline": 2, "faulted": 3}
+    expected = {h: 0 for h in Health.values}
+    for device in devices:
+        expected[device_health(device=device, now=NOW)] += 1
+    assert counts == expected
+    assert fleet_health_counts(utility=None, now=NOW) == dict.fromkeys(Health.values, 0)
+
+
+def test_lookups_are_scoped_to_the_utility(utility, other_utility, make_device):
+    mine = make_device(lfdi=LFDI)
+    theirs = make_device(utility=other_utility)
+
+    assert device_get(utility=utility, pk=mine.pk) == mine
+    with pytest.raises(Http404):
+        device_get(utility=utility, pk=theirs.pk)
+    assert device_by_lfdi(utility=utility, lfdi=LFDI.lower()) == mine
+    assert device_by_lfdi(utility=other_utility, lfdi=LFDI) is None
