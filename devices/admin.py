@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from devices.models import Device, TelemetryRollup, TelemetrySample
+from devices.models import Device, TelemetryRollup, TelemetryRollupPending, TelemetrySample
 
 
 @admin.register(Device)
@@ -37,3 +37,10 @@ class TelemetryRollupAdmin(admin.ModelAdmin):
     search_fields = ["device__serial"]
     raw_id_fields = ["device"]
     show_full_result_count = False
+
+
+@admin.register(TelemetryRollupPending)
+class TelemetryRollupPendingAdmin(admin.ModelAdmin):
+    list_display = ["utility", "hour_start"]
+    list_filter = ["utility"]
+    search_fields = ["utility__name"]

@@ -8,7 +8,7 @@ from devices.choices import Channel, OperatingMode, RollupPeriod
 from portal.models import TenantModel
 from portal.tenancy.models import state_code
 
-__all__ = ["Device", "TelemetryRollup", "TelemetrySample"]
+__all__ = ["Device", "TelemetryRollup", "TelemetryRollupPending", "TelemetrySample"]
 
 lfdi_hex = RegexValidator(r"^[0-9A-F]{40}$", "Use 40 upper-case hex digits.")
 percent = [MinValueValidator(0), MaxValueValidator(100)]
@@ -159,3 +159,20 @@ class TelemetryRollup(TenantModel):
 
     def __str__(self):
         return f"{self.device_id} {self.channel} {self.period} {self.bucket_start:%Y-%m-%d %H:%M}"
+
+
+class TelemetryRollupPending(TenantModel):
+    """An hour of a utility's telemetry with samples newer than its rollups."""
+
+    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    hour_start = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["utility", "hour_start"], name="telemetry_rollup_pending_unique"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.utility_id} {self.hour_start:%Y-%m-%d %H:00}"

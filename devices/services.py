@@ -23,8 +23,9 @@ from devices.choices import (
     ROLLUP_PERIOD_SECONDS,
     Channel,
     RejectReason,
+    RollupPeriod,
 )
-from devices.models import Device, TelemetryRollup, TelemetrySample
+from devices.models import Device, TelemetryRollup, TelemetryRollupPending, TelemetrySample
 from devices.signals import telemetry_ingested
 
 logger = logging.getLogger(__name__)
@@ -340,6 +341,8 @@ def telemetry_ingest(
             inserted = _insert_samples(
                 [(d, utility.pk, at, c, v) for (d, c, at), v in accepted.items()]
             )
+            if inserted:
+                _mark_rollups_pending(utility, {at for _, _, at in accepted})
             changed = _apply_live_state(devices, accepted)
             if changed:
                 Device.objects.bulk_update(changed, _LIVE_FIELDS)
@@ -368,6 +371,15 @@ def telemetry_ingest(
             rejected[0].reason,
         )
     return result
+
+
+def _mark_rollups_pending(utility, times: set[datetime]) -> None:
+    """Note the hours that got samples, for ``telemetry_rollup_pending`` (one INSERT)."""
+    hours = {interval_bucket(at, period=RollupPeriod.HOUR) for at in times}
+    TelemetryRollupPending.objects.bulk_create(
+        [TelemetryRollupPending(utility=utility, hour_start=hour) for hour in sorted(hours)],
+        ignore_conflicts=True,
+    )
 
 
 def _apply_live_state(
@@ -410,36 +422,77 @@ def _bucket_sql(period_s: int) -> str:
     )
 
 
+def _rollup_buckets(cursor, *, since: datetime, until: datetime, utility_id=None) -> int:
+    """Upsert the 5-minute and hourly buckets overlapping [since, until); rows written."""
+    sample_table = TelemetrySample._meta.db_table
+    rollup_table = TelemetryRollup._meta.db_table
+    adapt = connection.ops.adapt_datetimefield_value
+    written = 0
+    for period, period_s in ROLLUP_PERIOD_SECONDS.items():
+        # Whole buckets only: a bucket is always recomputed from all of its samples.
+        start = interval_bucket(since, period=period)
+        end = interval_bucket(until, period=period)
+        if end < until:
+            end += timedelta(seconds=period_s)
+        bucket = _bucket_sql(period_s)
+        params = [period, adapt(start), adapt(end)]
+        only_utility = ""
+        if utility_id is not None:
+            only_utility = "AND utility_id = %s "
+            params.append(utility_id)
+        cursor.execute(
+            f"INSERT INTO {rollup_table} "  # noqa: S608 - identifiers are ours
+            "(utility_id, device_id, channel, period, bucket_start, avg, min, max, count) "
+            f"SELECT utility_id, device_id, channel, %s, {bucket}, "
+            "AVG(value), MIN(value), MAX(value), COUNT(*) "
+            f"FROM {sample_table} WHERE at >= %s AND at < %s {only_utility}"
+            f"GROUP BY utility_id, device_id, channel, {bucket} "
+            "ON CONFLICT (device_id, channel, period, bucket_start) DO UPDATE SET "
+            "avg = excluded.avg, min = excluded.min, max = excluded.max,"
+            " count = excluded.count",
+            params,
+        )
+        written += cursor.rowcount
+    return written
+
+
 def telemetry_rollup(*, since: datetime, until: datetime) -> int:
     """Recompute every 5-minute and hourly rollup bucket that overlaps [since, until).
 
     Set-based: one INSERT ... SELECT ... GROUP BY per period, upserting, so it is safe
     to run twice or over overlapping windows. Returns the number of rollup rows written.
     """
-    sample_table = TelemetrySample._meta.db_table
-    rollup_table = TelemetryRollup._meta.db_table
-    adapt = connection.ops.adapt_datetimefield_value
-    written = 0
     with transaction.atomic(), connection.cursor() as cursor:
-        for period, period_s in ROLLUP_PERIOD_SECONDS.items():
-            start = interval_bucket(since, period=period)
-            end = interval_bucket(until, period=period)
-            if end < until:
-                end += timedelta(seconds=period_s)
-            bucket = _bucket_sql(period_s)
-            cursor.execute(
-                f"INSERT INTO {rollup_table} "  # noqa: S608 - identifiers are ours
-                "(utility_id, device_id, channel, period, bucket_start, avg, min, max, count) "
-                f"SELECT utility_id, device_id, channel, %s, {bucket}, "
-                "AVG(value), MIN(value), MAX(value), COUNT(*) "
-                f"FROM {sample_table} WHERE at >= %s AND at < %s "
-                f"GROUP BY utility_id, device_id, channel, {bucket} "
-                "ON CONFLICT (device_id, channel, period, bucket_start) DO UPDATE SET "
-                "avg = excluded.avg, min = excluded.min, max = excluded.max,"
-                " count = excluded.count",
-                [period, adapt(start), adapt(end)],
-            )
-            written += cursor.rowcount
+        return _rollup_buckets(cursor, since=since, until=until)
+
+
+def telemetry_rollup_pending(*, limit: int = 1000) -> int:
+    """Recompute the rollups of every hour that got new samples since it was last rolled up.
+
+    Ingest marks the hours it writes to, however late the readings arrive, so backfilled
+    data is rolled up too. The marks are taken and deleted in the same transaction as the
+    recompute: a concurrent ingest re-marks the hour and the next run picks it up. Beat may
+    fire this twice; it is idempotent. Returns the number of rollup rows written.
+    """
+    written = 0
+    with transaction.atomic():
+        # skip_locked lets two overlapping runs share the work instead of queueing.
+        pending = list(
+            TelemetryRollupPending.objects.select_for_update(skip_locked=True).order_by(
+                "hour_start"
+            )[:limit]
+        )
+        if not pending:
+            return 0
+        TelemetryRollupPending.objects.filter(pk__in=[p.pk for p in pending]).delete()
+        with connection.cursor() as cursor:
+            for mark in pending:
+                written += _rollup_buckets(
+                    cursor,
+                    since=mark.hour_start,
+                    until=mark.hour_start + timedelta(hours=1),
+                    utility_id=mark.utility_id,
+                )
     return written
 
 

@@ -6,18 +6,21 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from devices.services import telemetry_partitions_ensure, telemetry_prune, telemetry_rollup
-
-# Recompute this far back each run, so a late beat or late readings are still rolled up.
-ROLLUP_LOOKBACK = timedelta(minutes=15)
+from devices.services import (
+    telemetry_partitions_ensure,
+    telemetry_prune,
+    telemetry_rollup,
+    telemetry_rollup_pending,
+)
 
 
 @shared_task(name="devices.rollup", ignore_result=True)
 def telemetry_rollup_task(since: str | None = None, until: str | None = None):
-    """Roll up samples in [since, until) (ISO times); by default the last few minutes."""
-    until_at = datetime.fromisoformat(until) if until else timezone.now()
-    since_at = datetime.fromisoformat(since) if since else until_at - ROLLUP_LOOKBACK
-    telemetry_rollup(since=since_at, until=until_at)
+    """Roll up [since, until) (ISO times) if given, else every hour ingest marked pending."""
+    if since and until:
+        telemetry_rollup(since=datetime.fromisoformat(since), until=datetime.fromisoformat(until))
+    else:
+        telemetry_rollup_pending()
 
 
 @shared_task(name="devices.telemetry_partitions", ignore_result=True)

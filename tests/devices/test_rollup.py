@@ -5,9 +5,15 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from devices.choices import Channel, RollupPeriod
-from devices.models import TelemetryRollup, TelemetrySample
+from devices.models import TelemetryRollup, TelemetryRollupPending, TelemetrySample
 from devices.selectors import fleet_power_series
-from devices.services import Reading, telemetry_ingest, telemetry_prune, telemetry_rollup
+from devices.services import (
+    Reading,
+    telemetry_ingest,
+    telemetry_prune,
+    telemetry_rollup,
+    telemetry_rollup_pending,
+)
 from devices.tasks import telemetry_rollup_task
 from tests.devices.conftest import NOW
 
@@ -118,3 +124,43 @@ def test_prune_removes_only_old_samples(utility, device):
     assert result.deleted_samples == 1
     assert sorted(TelemetrySample.objects.values_list("value", flat=True)) == [2, 3]
     assert TelemetryRollup.objects.count() == 4  # rollups are kept
+
+
+def test_pending_hours_are_rolled_up_however_late_the_readings(utility, other_utility, make_device):
+    a = make_device()
+    theirs = make_device(utility=other_utility)
+    feed(utility, a, [(at(0), 1000), (at(70), 3000)])  # 10:00 and 11:10
+    feed(other_utility, theirs, [(at(1), 500)])
+    assert sorted(TelemetryRollupPending.objects.values_list("utility_id", "hour_start")) == sorted(
+        [(utility.pk, at(0)), (utility.pk, at(60)), (other_utility.pk, at(0))]
+    )
+
+    telemetry_rollup_task()  # no window: the pending hours
+
+    assert not TelemetryRollupPending.objects.exists()
+    assert rollup(a, RollupPeriod.HOUR, at(0)).avg == 1000
+    assert rollup(a, RollupPeriod.FIVE_MINUTES, at(70)).avg == 3000
+    assert rollup(theirs, RollupPeriod.HOUR, at(0)).avg == 500
+
+    # A reading for 10:02 arrives an hour and a half late: its hour is redone.
+    feed(utility, a, [(at(2), 2000)])
+    assert telemetry_rollup_pending() == 2  # the 10:00 five-minute and hourly buckets
+    assert (rollup(a, RollupPeriod.FIVE_MINUTES, at(0)).avg, rollup(a, "1h", at(0)).count) == (
+        1500,
+        2,
+    )
+    assert telemetry_rollup_pending() == 0
+
+
+def test_a_batch_of_only_duplicates_marks_nothing(utility, device):
+    feed(utility, device, [(at(0), 1)])
+    telemetry_rollup_pending()
+
+    telemetry_ingest(
+        utility=utility,
+        readings=[Reading(device_id=device.pk, at=at(0), channel="w", value=1)],
+        source="test",
+        now=NOW,
+    )
+
+    assert not TelemetryRollupPending.objects.exists()
