@@ -13,7 +13,9 @@ TABLE = "devices_telemetrysample"
 
 FORWARD_SQL = [
     f"ALTER TABLE {TABLE} RENAME TO {TABLE}_plain",
-    f"CREATE TABLE {TABLE} (LIKE {TABLE}_plain INCLUDING DEFAULTS INCLUDING IDENTITY)"
+    # CHECK constraints come along; keys, indexes and foreign keys are re-added below.
+    f"CREATE TABLE {TABLE} (LIKE {TABLE}_plain"
+    " INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING CONSTRAINTS)"
     " PARTITION BY RANGE (at)",
     f"DROP TABLE {TABLE}_plain",
     f"ALTER TABLE {TABLE} ADD CONSTRAINT {TABLE}_pkey PRIMARY KEY (id, at)",
