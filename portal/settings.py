@@ -170,7 +170,24 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": schedule(HEARTBEAT_INTERVAL_S),
         "options": {"expires": HEARTBEAT_INTERVAL_S * 2},
     },
+    "devices.rollup": {
+        "task": "devices.rollup",
+        "schedule": schedule(300),
+        "options": {"expires": 290},
+    },
+    "devices.telemetry_partitions": {
+        "task": "devices.telemetry_partitions",
+        "schedule": schedule(24 * 3600),
+        "options": {"expires": 3600},
+    },
+    "devices.telemetry_prune": {
+        "task": "devices.telemetry_prune",
+        "schedule": schedule(24 * 3600),
+        "options": {"expires": 3600},
+    },
 }
+# Raw telemetry samples are kept this long; rollups are kept.
+TELEMETRY_RETENTION_DAYS = int(os.environ.get("TELEMETRY_RETENTION_DAYS", "400"))
 # Beat and the worker count as late when their heartbeat is older than this.
 HEARTBEAT_STALE_AFTER_S = 60
 

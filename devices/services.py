@@ -1,0 +1,591 @@
+"""Writes for the fleet: device registration and state, and the one telemetry ingest.
+
+Every transport (the 2030.5 server, the SunSpec connectors, the simulators) feeds these
+functions with plain values; nothing here knows about XML or Modbus.
+"""
+
+import json
+import logging
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+
+from devices.choices import (
+    CHANNEL_LIVE_FIELDS,
+    CHANNEL_RANGES,
+    CHANNEL_UNITS,
+    ROLLUP_PERIOD_SECONDS,
+    Channel,
+    RejectReason,
+    RollupPeriod,
+)
+from devices.models import Device, TelemetryRollup, TelemetryRollupPending, TelemetrySample
+from devices.signals import telemetry_ingested
+
+logger = logging.getLogger(__name__)
+
+# A reading may be this far ahead of our clock (clock skew) before it counts as future.
+FUTURE_TOLERANCE = timedelta(seconds=60)
+MAX_POWER_OF_TEN = 9
+
+_LIVE_FIELDS = [*CHANNEL_LIVE_FIELDS.values(), "telemetry_at", "last_heard_at"]
+
+
+# --- Devices ---------------------------------------------------------------------------
+
+
+def device_register(
+    *,
+    utility,
+    vendor_name: str,
+    model_name: str,
+    serial: str,
+    max_charge_w: int = 0,
+    max_discharge_w: int = 0,
+    capacity_wh: int = 0,
+    reserve_pct: float = 0,
+    lfdi: str | None = None,
+    sfdi: int | None = None,
+    zip_code: str = "",
+    state: str = "",
+    feeder: str = "",
+) -> Device:
+    """Add a device to a utility's fleet (from a 2030.5 EndDevice or a connector config)."""
+    device = Device(
+        utility=utility,
+        vendor_name=vendor_name.strip(),
+        model_name=model_name.strip(),
+        serial=serial.strip(),
+        max_charge_w=max_charge_w,
+        max_discharge_w=max_discharge_w,
+        capacity_wh=capacity_wh,
+        reserve_pct=reserve_pct,
+        # Blank is "no LFDI", stored as NULL so it never collides in the unique constraint.
+        lfdi=lfdi.strip().upper() if lfdi and lfdi.strip() else None,
+        sfdi=sfdi,
+        zip_code=zip_code.strip(),
+        state=state.strip().upper(),
+        feeder=feeder.strip(),
+    )
+    device.full_clean()
+    device.save()
+    return device
+
+
+def _device_set(device: Device, changes: dict, *, extra: Iterable[str] = ()) -> Device:
+    for field, value in changes.items():
+        setattr(device, field, value)
+    device.full_clean()
+    device.save(update_fields=[*changes, *extra])
+    return device
+
+
+def device_update_ratings(
+    *,
+    device: Device,
+    rtg_max_charge_rate_w: int | None = None,
+    rtg_max_discharge_rate_w: int | None = None,
+    rtg_max_wh: int | None = None,
+) -> Device:
+    """Store what the device says it can do (DERCapability); each PUT replaces the last."""
+    return _device_set(
+        device,
+        {
+            "rtg_max_charge_rate_w": rtg_max_charge_rate_w,
+            "rtg_max_discharge_rate_w": rtg_max_discharge_rate_w,
+            "rtg_max_wh": rtg_max_wh,
+        },
+    )
+
+
+def device_update_settings(
+    *,
+    device: Device,
+    set_max_charge_rate_w: int | None = None,
+    set_max_discharge_rate_w: int | None = None,
+    set_max_wh: int | None = None,
+) -> Device:
+    """Store the limits the device is configured to (DERSettings); each PUT replaces the last."""
+    return _device_set(
+        device,
+        {
+            "set_max_charge_rate_w": set_max_charge_rate_w,
+            "set_max_discharge_rate_w": set_max_discharge_rate_w,
+            "set_max_wh": set_max_wh,
+        },
+    )
+
+
+def device_update_status(
+    *,
+    device: Device,
+    at: datetime,
+    soc_pct: float | None = None,
+    storage_connect_status: int | None = None,
+    operating_mode: str | None = None,
+    alarms: list[str] | None = None,
+) -> Device:
+    """Apply a DERStatus. Fields left None are unchanged; an older status than held is ignored.
+
+    The SoC goes through ``telemetry_ingest`` so it lands in the time series too; a SoC
+    that ingest refuses (out of range, future time) fails the whole status.
+    """
+    with transaction.atomic():
+        if soc_pct is not None:
+            result = telemetry_ingest(
+                utility=device.utility,
+                readings=[
+                    Reading(device_id=device.pk, at=at, channel=Channel.SOC_PCT, value=soc_pct)
+                ],
+                source="status",
+            )
+            if result.rejected:
+                raise ValidationError({"soc_pct": RejectReason(result.rejected[0].reason).label})
+        device = Device.objects.select_for_update().get(pk=device.pk)
+        if device.status_at is not None and at < device.status_at:
+            return device
+        changes: dict = {"status_at": at}
+        if storage_connect_status is not None:
+            changes["storage_connect_status"] = storage_connect_status
+        if operating_mode is not None:
+            changes["operating_mode"] = operating_mode
+        if alarms is not None:
+            changes["alarms"] = list(alarms)
+        extra = []
+        if device.last_heard_at is None or at > device.last_heard_at:
+            device.last_heard_at = at
+            extra.append("last_heard_at")
+        return _device_set(device, changes, extra=extra)
+
+
+def device_update_availability(
+    *,
+    device: Device,
+    at: datetime,
+    stat_w_avail_w: int | None = None,
+    stat_var_avail_var: int | None = None,
+    availability_duration_s: int | None = None,
+    max_charge_duration_s: int | None = None,
+    reserve_charge_pct: float | None = None,
+    reserve_pct_avail: float | None = None,
+) -> Device:
+    """Replace the device's availability (DERAvailability); an older one than held is ignored."""
+    with transaction.atomic():
+        device = Device.objects.select_for_update().get(pk=device.pk)
+        if device.availability_at is not None and at < device.availability_at:
+            return device
+        return _device_set(
+            device,
+            {
+                "stat_w_avail_w": stat_w_avail_w,
+                "stat_var_avail_var": stat_var_avail_var,
+                "availability_duration_s": availability_duration_s,
+                "max_charge_duration_s": max_charge_duration_s,
+                "reserve_charge_pct": reserve_charge_pct,
+                "reserve_pct_avail": reserve_pct_avail,
+                "availability_at": at,
+            },
+        )
+
+
+# --- Telemetry ingest ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One measurement as a transport received it, before normalization."""
+
+    device_id: int
+    at: datetime  # aware; stored UTC
+    channel: str  # a Channel value
+    value: float  # in `unit`, scaled by 10**power_of_ten
+    unit: str = ""  # "" means the channel's canonical unit
+    power_of_ten: int = 0
+
+
+@dataclass
+class Rejection:
+    """A reading the ingest refused, and why (a RejectReason value)."""
+
+    reading: Reading
+    reason: str
+
+
+@dataclass
+class IngestResult:
+    """What one ingest call did."""
+
+    accepted: int
+    duplicates: int
+    rejected: list[Rejection]
+
+
+def interval_bucket(at: datetime, *, period: str) -> datetime:
+    """The start (UTC) of the rollup bucket of ``period`` ("5m", "1h") that holds ``at``."""
+    seconds = ROLLUP_PERIOD_SECONDS[period]
+    epoch = int(at.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % seconds, tz=UTC)
+
+
+def _normalize(reading: Reading, *, now: datetime) -> tuple[datetime, float] | str:
+    """The reading's UTC time and canonical value, or the reason it is refused."""
+    units = CHANNEL_UNITS.get(reading.channel)
+    if units is None:
+        return RejectReason.UNKNOWN_CHANNEL
+    factor = units.get(reading.unit)
+    if factor is None:
+        return RejectReason.UNKNOWN_UNIT
+    if not isinstance(reading.power_of_ten, int) or abs(reading.power_of_ten) > MAX_POWER_OF_TEN:
+        return RejectReason.BAD_POWER_OF_TEN
+    try:
+        value = float(reading.value) * factor * 10.0**reading.power_of_ten
+    except (TypeError, ValueError, OverflowError):
+        return RejectReason.NOT_FINITE
+    if not math.isfinite(value):
+        return RejectReason.NOT_FINITE
+    low, high = CHANNEL_RANGES[reading.channel]
+    if not low <= value <= high:
+        return RejectReason.OUT_OF_RANGE
+    if not isinstance(reading.at, datetime) or timezone.is_naive(reading.at):
+        return RejectReason.NAIVE_TIME
+    if reading.at > now + FUTURE_TOLERANCE:
+        return RejectReason.FUTURE
+    return reading.at.astimezone(UTC), value
+
+
+def _insert_samples(rows: list[tuple[int, int, datetime, str, float]]) -> int:
+    """Insert all rows in one statement, skipping (device, channel, at) already stored.
+
+    Returns how many were inserted; the rest were duplicates.
+    """
+    table = TelemetrySample._meta.db_table
+    columns = "device_id, utility_id, at, channel, value"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # unnest keeps it one statement with five parameters whatever the batch size.
+            # rowcount is the number of rows ON CONFLICT DO NOTHING let through.
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) "  # noqa: S608 - table name is ours
+                "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[],"
+                " %s::varchar[], %s::double precision[]) "
+                "ON CONFLICT (device_id, channel, at) DO NOTHING",
+                [list(column) for column in zip(*rows, strict=True)],
+            )
+        else:
+            # One JSON parameter sidesteps SQLite's bound-variable limit; OR IGNORE skips
+            # duplicates and rowcount (sqlite3_changes) counts what went in.
+            adapt = connection.ops.adapt_datetimefield_value
+            payload = json.dumps([[d, u, adapt(at), c, v] for d, u, at, c, v in rows])
+            cursor.execute(
+                f"INSERT OR IGNORE INTO {table} ({columns}) "  # noqa: S608 - table name is ours
+                "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'),"
+                " json_extract(value, '$[2]'), json_extract(value, '$[3]'),"
+                " json_extract(value, '$[4]') FROM json_each(%s)",
+                [payload],
+            )
+        return cursor.rowcount
+
+
+def telemetry_ingest(
+    *,
+    utility,
+    readings: Iterable[Reading],
+    source: str,
+    now: datetime | None = None,
+) -> IngestResult:
+    """Validate, normalize and store a batch of readings; update each device's live state.
+
+    Bad readings are returned as rejections and never written. Duplicates of stored
+    (device, channel, at) are counted and skipped, so a transport may resend a batch.
+    The whole batch commits or none of it does; after commit, ``telemetry_ingested`` fires.
+    """
+    now = now or timezone.now()
+    readings = list(readings)
+    rejected: list[Rejection] = []
+    # (device_id, channel, at) -> value; the last of in-batch duplicates wins.
+    accepted: dict[tuple[int, str, datetime], float] = {}
+    in_batch_duplicates = 0
+
+    with transaction.atomic():
+        device_ids = {r.device_id for r in readings if isinstance(r.device_id, int)}
+        # Lock in id order so concurrent batches for the same devices cannot deadlock.
+        devices = {
+            d.pk: d
+            for d in Device.objects.for_utility(utility)
+            .filter(pk__in=device_ids)
+            .select_for_update()
+            .order_by("pk")
+        }
+        for reading in readings:
+            if reading.device_id not in devices:
+                rejected.append(Rejection(reading, RejectReason.UNKNOWN_DEVICE))
+                continue
+            normalized = _normalize(reading, now=now)
+            if isinstance(normalized, str):
+                rejected.append(Rejection(reading, normalized))
+                continue
+            at, value = normalized
+            key = (reading.device_id, reading.channel, at)
+            if key in accepted:
+                in_batch_duplicates += 1
+            accepted[key] = value
+
+        inserted = 0
+        if accepted:
+            inserted = _insert_samples(
+                [(d, utility.pk, at, c, v) for (d, c, at), v in accepted.items()]
+            )
+            if inserted:
+                _mark_rollups_pending(utility, {at for _, _, at in accepted})
+            changed = _apply_live_state(devices, accepted)
+            if changed:
+                Device.objects.bulk_update(changed, _LIVE_FIELDS)
+            touched = sorted({device_id for device_id, _, _ in accepted})
+            transaction.on_commit(
+                lambda: telemetry_ingested.send(
+                    sender=TelemetrySample,
+                    utility_id=utility.pk,
+                    device_ids=touched,
+                    source=source,
+                )
+            )
+
+    result = IngestResult(
+        accepted=inserted,
+        duplicates=len(accepted) - inserted + in_batch_duplicates,
+        rejected=rejected,
+    )
+    if rejected:
+        logger.info(
+            "telemetry from %s: %d accepted, %d duplicates, %d rejected (first: %s)",
+            source,
+            result.accepted,
+            result.duplicates,
+            len(rejected),
+            rejected[0].reason,
+        )
+    return result
+
+
+def _mark_rollups_pending(utility, times: set[datetime]) -> None:
+    """Note the hours that got samples, for ``telemetry_rollup_pending`` (one INSERT)."""
+    hours = {interval_bucket(at, period=RollupPeriod.HOUR) for at in times}
+    TelemetryRollupPending.objects.bulk_create(
+        [TelemetryRollupPending(utility=utility, hour_start=hour) for hour in sorted(hours)],
+        ignore_conflicts=True,
+    )
+
+
+def _apply_live_state(
+    devices: dict[int, Device], accepted: dict[tuple[int, str, datetime], float]
+) -> list[Device]:
+    """Copy the newest value per device and channel onto the device, if newer than held."""
+    latest: dict[tuple[int, str], tuple[datetime, float]] = {}
+    for (device_id, channel, at), value in accepted.items():
+        held = latest.get((device_id, channel))
+        if held is None or at > held[0]:
+            latest[(device_id, channel)] = (at, value)
+
+    changed: dict[int, Device] = {}
+    for (device_id, channel), (at, value) in latest.items():
+        device = devices[device_id]
+        if device.last_heard_at is None or at > device.last_heard_at:
+            device.last_heard_at = at
+            changed[device_id] = device
+        field = CHANNEL_LIVE_FIELDS.get(channel)
+        if field is None:
+            continue
+        held_at = device.telemetry_at.get(channel)
+        if held_at is not None and at <= datetime.fromisoformat(held_at):
+            continue
+        setattr(device, field, value)
+        device.telemetry_at = {**device.telemetry_at, channel: at.isoformat()}
+        changed[device_id] = device
+    return list(changed.values())
+
+
+# --- Rollups and retention -------------------------------------------------------------
+
+
+def _bucket_sql(period_s: int) -> str:
+    """SQL for the bucket start of samples' ``at``, as the backend stores a datetime."""
+    if connection.vendor == "postgresql":
+        return f"to_timestamp(floor(extract(epoch FROM at) / {period_s}) * {period_s})"
+    return (
+        f"datetime((CAST(strftime('%%s', at) AS INTEGER) / {period_s}) * {period_s}, 'unixepoch')"
+    )
+
+
+def _rollup_buckets(cursor, *, since: datetime, until: datetime, utility_id=None) -> int:
+    """Upsert the 5-minute and hourly buckets overlapping [since, until); rows written."""
+    sample_table = TelemetrySample._meta.db_table
+    rollup_table = TelemetryRollup._meta.db_table
+    adapt = connection.ops.adapt_datetimefield_value
+    written = 0
+    for period, period_s in ROLLUP_PERIOD_SECONDS.items():
+        # Whole buckets only: a bucket is always recomputed from all of its samples.
+        start = interval_bucket(since, period=period)
+        end = interval_bucket(until, period=period)
+        if end < until:
+            end += timedelta(seconds=period_s)
+        bucket = _bucket_sql(period_s)
+        params = [period, adapt(start), adapt(end)]
+        only_utility = ""
+        if utility_id is not None:
+            only_utility = "AND utility_id = %s "
+            params.append(utility_id)
+        cursor.execute(
+            f"INSERT INTO {rollup_table} "  # noqa: S608 - identifiers are ours
+            "(utility_id, device_id, channel, period, bucket_start, avg, min, max, count) "
+            f"SELECT utility_id, device_id, channel, %s, {bucket}, "
+            "AVG(value), MIN(value), MAX(value), COUNT(*) "
+            f"FROM {sample_table} WHERE at >= %s AND at < %s {only_utility}"
+            f"GROUP BY utility_id, device_id, channel, {bucket} "
+            "ON CONFLICT (device_id, channel, period, bucket_start) DO UPDATE SET "
+            "avg = excluded.avg, min = excluded.min, max = excluded.max,"
+            " count = excluded.count",
+            params,
+        )
+        written += cursor.rowcount
+    return written
+
+
+def telemetry_rollup(*, since: datetime, until: datetime) -> int:
+    """Recompute every 5-minute and hourly rollup bucket that overlaps [since, until).
+
+    Set-based: one INSERT ... SELECT ... GROUP BY per period, upserting, so it is safe
+    to run twice or over overlapping windows. Returns the number of rollup rows written.
+    """
+    with transaction.atomic(), connection.cursor() as cursor:
+        return _rollup_buckets(cursor, since=since, until=until)
+
+
+def telemetry_rollup_pending(*, limit: int = 1000) -> int:
+    """Recompute the rollups of every hour that got new samples since it was last rolled up.
+
+    Ingest marks the hours it writes to, however late the readings arrive, so backfilled
+    data is rolled up too. The marks are taken and deleted in the same transaction as the
+    recompute: a concurrent ingest re-marks the hour and the next run picks it up. Beat may
+    fire this twice; it is idempotent. Returns the number of rollup rows written.
+    """
+    written = 0
+    with transaction.atomic():
+        # skip_locked lets two overlapping runs share the work instead of queueing.
+        pending = list(
+            TelemetryRollupPending.objects.select_for_update(skip_locked=True).order_by(
+                "hour_start"
+            )[:limit]
+        )
+        if not pending:
+            return 0
+        TelemetryRollupPending.objects.filter(pk__in=[p.pk for p in pending]).delete()
+        with connection.cursor() as cursor:
+            for mark in pending:
+                written += _rollup_buckets(
+                    cursor,
+                    since=mark.hour_start,
+                    until=mark.hour_start + timedelta(hours=1),
+                    utility_id=mark.utility_id,
+                )
+    return written
+
+
+@dataclass
+class PruneResult:
+    """What a retention run removed."""
+
+    deleted_samples: int
+    dropped_partitions: list[str]
+
+
+_PARTITION_RE = re.compile(r"_p(\d{4})_(\d{2})$")
+
+
+def _month_start(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def _next_month(month: datetime) -> datetime:
+    return (month + timedelta(days=32)).replace(day=1)
+
+
+def _sample_partitions(cursor) -> dict[str, datetime]:
+    """The monthly partitions of the samples table, name -> month start (PostgreSQL)."""
+    cursor.execute(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = %s::regclass",
+        [TelemetrySample._meta.db_table],
+    )
+    partitions = {}
+    for (name,) in cursor.fetchall():
+        if match := _PARTITION_RE.search(name):
+            partitions[name] = datetime(int(match[1]), int(match[2]), 1, tzinfo=UTC)
+    return partitions
+
+
+def telemetry_partitions_ensure(*, through: datetime, since: datetime | None = None) -> list[str]:
+    """Create the monthly sample partitions from ``since`` (default: now) through ``through``.
+
+    Rows that already sit in the DEFAULT partition for a new month are moved into it.
+    A no-op on databases without partitioning (SQLite). Returns the partitions created.
+    """
+    if connection.vendor != "postgresql":
+        return []
+    table = TelemetrySample._meta.db_table
+    default = f"{table}_default"
+    created = []
+    with transaction.atomic(), connection.cursor() as cursor:
+        existing = _sample_partitions(cursor)
+        month = _month_start(since or timezone.now())
+        while month <= through:
+            upper = _next_month(month)
+            name = f"{table}_p{month:%Y_%m}"
+            if name not in existing:
+                # Build it standalone, move strays out of DEFAULT, then attach: attaching
+                # fails if DEFAULT still holds rows of the new range.
+                cursor.execute(f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS)")
+                cursor.execute(
+                    f"WITH moved AS (DELETE FROM {default} WHERE at >= %s AND at < %s"  # noqa: S608
+                    f" RETURNING *) INSERT INTO {name} SELECT * FROM moved",
+                    [month, upper],
+                )
+                cursor.execute(
+                    f"ALTER TABLE {table} ATTACH PARTITION {name} FOR VALUES FROM (%s) TO (%s)",
+                    [month, upper],
+                )
+                created.append(name)
+            month = upper
+    return created
+
+
+def telemetry_prune(*, older_than: datetime) -> PruneResult:
+    """Remove samples older than ``older_than`` (retention). Rollups are kept.
+
+    On PostgreSQL whole monthly partitions below the cutoff are dropped (cheap); what is
+    left below it is deleted row by row.
+    """
+    table = TelemetrySample._meta.db_table
+    dropped = []
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                for name, month in sorted(_sample_partitions(cursor).items()):
+                    if _next_month(month) <= older_than:
+                        cursor.execute(f"ALTER TABLE {table} DETACH PARTITION {name}")
+                        cursor.execute(f"DROP TABLE {name}")
+                        dropped.append(name)
+        # Plain SQL: the ORM's delete() would load every row into memory as soon as any
+        # delete signal receiver exists, and retention deletes millions.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE at < %s",  # noqa: S608 - table name is ours
+                [connection.ops.adapt_datetimefield_value(older_than)],
+            )
+            deleted = cursor.rowcount
+    return PruneResult(deleted_samples=deleted, dropped_partitions=dropped)

@@ -1,0 +1,234 @@
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.http import Http404
+
+from devices.choices import Health, OperatingMode, StorageConnect
+from devices.models import Device, TelemetrySample
+from devices.selectors import (
+    device_by_lfdi,
+    device_get,
+    device_health,
+    device_list,
+    fleet_health_counts,
+)
+from devices.services import (
+    device_register,
+    device_update_availability,
+    device_update_ratings,
+    device_update_settings,
+    device_update_status,
+)
+from tests.devices.conftest import NOW
+
+LFDI = "3E4F45AB31EDFE5B67E343E5E4562E31984E23E5"
+
+
+def test_register_normalizes_and_validates(utility):
+    device = device_register(
+        utility=utility,
+        vendor_name=" Acme ",
+        model_name="PowerCell 10",
+        serial="SN1",
+        lfdi=LFDI.lower(),
+        sfdi=16726121139,
+        state="or",
+        zip_code="97201",
+    )
+
+    assert (device.vendor_name, device.lfdi, device.state) == ("Acme", LFDI, "OR")
+    assert str(device) == "Acme PowerCell 10 #SN1"
+    with pytest.raises(ValidationError):
+        device_register(utility=utility, vendor_name="Acme", model_name="x", serial="SN1")
+    with pytest.raises(ValidationError):
+        device_register(
+            utility=utility, vendor_name="Acme", model_name="x", serial="SN2", lfdi=LFDI
+        )
+    with pytest.raises(ValidationError):
+        device_register(
+            utility=utility, vendor_name="Acme", model_name="x", serial="SN3", lfdi="zz"
+        )
+
+
+def test_devices_without_lfdi_do_not_collide(utility, make_device):
+    make_device(lfdi="")
+    make_device(lfdi=None)
+
+    assert Device.objects.filter(lfdi__isnull=True).count() == 2
+
+
+def test_same_serial_and_lfdi_may_exist_in_another_utility(utility, other_utility, make_device):
+    make_device(serial="SN1", lfdi=LFDI)
+
+    make_device(utility=other_utility, serial="SN1", lfdi=LFDI)
+
+    assert Device.objects.count() == 2
+
+
+def test_database_refuses_soc_outside_0_to_100(device):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Device.objects.filter(pk=device.pk).update(soc_pct=101)
+
+
+def test_for_utility_scopes_devices(utility, other_utility, make_device):
+    mine = make_device()
+    make_device(utility=other_utility)
+
+    assert list(Device.objects.for_utility(utility)) == [mine]
+    assert list(Device.objects.for_utility(None)) == []
+    assert device_list(utility=utility) == [mine]
+    assert list(TelemetrySample.objects.for_utility(None)) == []
+
+
+def test_ratings_and_settings_are_replaced(device):
+    device_update_ratings(
+        device=device, rtg_max_charge_rate_w=5000, rtg_max_discharge_rate_w=5000, rtg_max_wh=13500
+    )
+    device_update_settings(device=device, set_max_charge_rate_w=3000, set_max_discharge_rate_w=4000)
+
+    device.refresh_from_db()
+    assert (device.rtg_max_charge_rate_w, device.rtg_max_wh) == (5000, 13500)
+    assert (device.set_max_charge_rate_w, device.set_max_discharge_rate_w) == (3000, 4000)
+    assert device.set_max_wh is None
+
+
+def test_status_updates_state_and_records_soc_as_telemetry(device):
+    connected = StorageConnect.CONNECTED | StorageConnect.AVAILABLE | StorageConnect.OPERATING
+
+    device_update_status(
+        device=device,
+        at=NOW,
+        soc_pct=72.5,
+        storage_connect_status=connected,
+        operating_mode=OperatingMode.OPERATIONAL,
+        alarms=["over temperature"],
+    )
+
+    device.refresh_from_db()
+    assert device.soc_pct == 72.5
+    assert device.storage_connect_status == 7
+    assert device.operating_mode == OperatingMode.OPERATIONAL
+    assert device.alarms == ["over temperature"]
+    assert device.last_heard_at == NOW
+    assert TelemetrySample.objects.get().value == 72.5
+
+    # An older status changes nothing; a newer partial one changes only what it names.
+    device_update_status(device=device, at=NOW - timedelta(minutes=1), alarms=[])
+    device.refresh_from_db()
+    assert device.alarms == ["over temperature"]
+    device_update_status(device=device, at=NOW + timedelta(seconds=1), alarms=[])
+    device.refresh_from_db()
+    assert device.alarms == []
+    assert device.operating_mode == OperatingMode.OPERATIONAL
+
+
+def test_status_refuses_an_unknown_mode(device):
+    with pytest.raises(ValidationError):
+        device_update_status(device=device, at=NOW, operating_mode="warp")
+
+
+@pytest.mark.parametrize("soc_pct", [101, float("nan")])
+def test_status_refuses_an_impossible_soc_and_writes_nothing(device, soc_pct):
+    with pytest.raises(ValidationError):
+        device_update_status(device=device, at=NOW, soc_pct=soc_pct, alarms=["x"])
+
+    device.refresh_from_db()
+    assert (device.soc_pct, device.alarms, device.status_at) == (None, [], None)
+    assert not TelemetrySample.objects.exists()
+
+
+def test_availability_is_replaced_unless_older(device):
+    device_update_availability(
+        device=device,
+        at=NOW,
+        stat_w_avail_w=4800,
+        availability_duration_s=7200,
+        max_charge_duration_s=10800,
+        reserve_charge_pct=20,
+        reserve_pct_avail=80,
+    )
+    device_update_availability(device=device, at=NOW - timedelta(hours=1), stat_w_avail_w=1)
+
+    device.refresh_from_db()
+    assert (device.stat_w_avail_w, device.availability_duration_s) == (4800, 7200)
+    assert (device.reserve_charge_pct, device.reserve_pct_avail) == (20, 80)
+    assert device.availability_at == NOW
+
+
+@pytest.mark.parametrize(
+    ("silent_for", "alarms", "expected"),
+    [
+        (timedelta(minutes=1), [], Health.ONLINE),
+        (timedelta(minutes=15), [], Health.STALE),
+        (timedelta(minutes=59), [], Health.STALE),
+        (timedelta(minutes=60), [], Health.OFFLINE),
+        (None, [], Health.OFFLINE),
+        (timedelta(minutes=1), ["ground fault"], Health.FAULTED),
+    ],
+)
+def test_health(device, silent_for, alarms, expected):
+    device.last_heard_at = None if silent_for is None else NOW - silent_for
+    device.alarms = alarms
+
+    assert device_health(device=device, now=NOW) == expected
+
+
+def test_health_fault_bit_means_faulted(device):
+    device.last_heard_at = NOW
+    device.storage_connect_status = StorageConnect.CONNECTED | StorageConnect.FAULT
+
+    assert device_health(device=device, now=NOW) == Health.FAULTED
+
+
+def test_health_thresholds_are_parameters(device):
+    device.last_heard_at = NOW - timedelta(minutes=3)
+
+    health = device_health(
+        device=device, now=NOW, stale_after=timedelta(minutes=2), offline_after=timedelta(minutes=5)
+    )
+
+    assert health == Health.STALE
+
+
+def test_fleet_health_counts_match_device_health(utility, other_utility, make_device):
+    states = [
+        (timedelta(minutes=1), [], None),
+        (timedelta(minutes=2), [], 7),
+        (timedelta(minutes=20), [], None),
+        (timedelta(minutes=90), [], None),
+        (None, [], None),
+        (timedelta(minutes=1), ["ground fault"], None),
+        (timedelta(minutes=1), [], StorageConnect.CONNECTED | StorageConnect.FAULT),
+        (None, ["stale alarm"], None),
+    ]
+    devices = []
+    for silent_for, alarms, connect in states:
+        device = make_device()
+        device.last_heard_at = None if silent_for is None else NOW - silent_for
+        device.alarms = alarms
+        device.storage_connect_status = connect
+        device.save()
+        devices.append(device)
+    make_device(utility=other_utility)
+
+    counts = fleet_health_counts(utility=utility, now=NOW)
+
+    assert counts == {"online": 2, "stale": 1, "offline": 2, "faulted": 3}
+    expected = {h: 0 for h in Health.values}
+    for device in devices:
+        expected[device_health(device=device, now=NOW)] += 1
+    assert counts == expected
+    assert fleet_health_counts(utility=None, now=NOW) == dict.fromkeys(Health.values, 0)
+
+
+def test_lookups_are_scoped_to_the_utility(utility, other_utility, make_device):
+    mine = make_device(lfdi=LFDI)
+    theirs = make_device(utility=other_utility)
+
+    assert device_get(utility=utility, pk=mine.pk) == mine
+    with pytest.raises(Http404):
+        device_get(utility=utility, pk=theirs.pk)
+    assert device_by_lfdi(utility=utility, lfdi=LFDI.lower()) == mine
+    assert device_by_lfdi(utility=other_utility, lfdi=LFDI) is None

@@ -1,0 +1,299 @@
+import math
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from devices.choices import Channel, RejectReason
+from devices.models import Device, TelemetrySample
+from devices.services import Reading, interval_bucket, telemetry_ingest
+from devices.signals import telemetry_ingested
+from tests.devices.conftest import NOW
+
+
+def ingest(utility, readings, **kwargs):
+    return telemetry_ingest(utility=utility, readings=readings, source="test", now=NOW, **kwargs)
+
+
+def stored(device, channel):
+    return list(
+        TelemetrySample.objects.filter(device=device, channel=channel)
+        .order_by("at")
+        .values_list("value", flat=True)
+    )
+
+
+@pytest.mark.parametrize(
+    ("channel", "value", "unit", "power_of_ten", "expected"),
+    [
+        (Channel.W, 1.5, "kW", 0, 1500.0),
+        (Channel.W, -2500, "", 0, -2500.0),
+        (Channel.W, -25, "W", 2, -2500.0),
+        (Channel.SITE_W, 3.2, "kW", 0, 3200.0),
+        (Channel.VAR, 0.4, "kvar", 0, 400.0),
+        (Channel.V, 2405, "V", -1, 240.5),
+        (Channel.HZ, 6001, "Hz", -2, 60.01),
+        (Channel.SOC_PCT, 87, "%", 0, 87.0),
+        (Channel.WH_IMPORT, 12.5, "kWh", 0, 12500.0),
+        (Channel.WH_EXPORT, 42, "Wh", 3, 42000.0),
+    ],
+)
+def test_units_are_normalized_to_canonical(
+    utility, device, channel, value, unit, power_of_ten, expected
+):
+    reading = Reading(
+        device_id=device.pk,
+        at=NOW,
+        channel=channel,
+        value=value,
+        unit=unit,
+        power_of_ten=power_of_ten,
+    )
+
+    result = ingest(utility, [reading])
+
+    assert (result.accepted, result.duplicates, result.rejected) == (1, 0, [])
+    [got] = stored(device, channel)
+    assert math.isclose(got, expected)
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"channel": "watts"}, RejectReason.UNKNOWN_CHANNEL),
+        ({"unit": "kWh"}, RejectReason.UNKNOWN_UNIT),
+        ({"channel": Channel.V, "unit": "kW"}, RejectReason.UNKNOWN_UNIT),
+        ({"power_of_ten": 10}, RejectReason.BAD_POWER_OF_TEN),
+        ({"power_of_ten": -12}, RejectReason.BAD_POWER_OF_TEN),
+        ({"value": float("nan")}, RejectReason.NOT_FINITE),
+        ({"value": float("inf")}, RejectReason.NOT_FINITE),
+        ({"value": 10.5, "unit": "kW", "power_of_ten": 3}, RejectReason.OUT_OF_RANGE),
+        ({"channel": Channel.SOC_PCT, "value": 100.5}, RejectReason.OUT_OF_RANGE),
+        ({"channel": Channel.SOC_PCT, "value": -1}, RejectReason.OUT_OF_RANGE),
+        ({"channel": Channel.V, "value": 1200}, RejectReason.OUT_OF_RANGE),
+        ({"channel": Channel.HZ, "value": 39.9}, RejectReason.OUT_OF_RANGE),
+        ({"channel": Channel.HZ, "value": 70.1}, RejectReason.OUT_OF_RANGE),
+        ({"at": NOW + timedelta(seconds=61)}, RejectReason.FUTURE),
+        ({"at": NOW.replace(tzinfo=None)}, RejectReason.NAIVE_TIME),
+        ({"device_id": 987654}, RejectReason.UNKNOWN_DEVICE),
+    ],
+)
+def test_bad_readings_are_rejected_with_a_reason_and_nothing_is_written(
+    utility, device, changes, reason
+):
+    fields = {"device_id": device.pk, "at": NOW, "channel": Channel.W, "value": 1000.0}
+    reading = Reading(**{**fields, **changes})
+
+    result = ingest(utility, [reading])
+
+    assert result.accepted == 0
+    assert [(r.reading, r.reason) for r in result.rejected] == [(reading, reason)]
+    assert not TelemetrySample.objects.exists()
+    device.refresh_from_db()
+    assert device.last_heard_at is None
+    assert device.power_w is None
+
+
+def test_small_clock_skew_is_tolerated(utility, device):
+    reading = Reading(device_id=device.pk, at=NOW + timedelta(seconds=59), channel="w", value=1)
+
+    assert ingest(utility, [reading]).accepted == 1
+
+
+def test_another_utilitys_device_is_rejected_and_untouched(utility, other_utility, make_device):
+    theirs = make_device(utility=other_utility)
+    mine = make_device()
+    readings = [
+        Reading(device_id=theirs.pk, at=NOW, channel=Channel.W, value=100),
+        Reading(device_id=mine.pk, at=NOW, channel=Channel.W, value=200),
+    ]
+
+    result = ingest(utility, readings)
+
+    assert result.accepted == 1
+    assert [(r.reading.device_id, r.reason) for r in result.rejected] == [
+        (theirs.pk, RejectReason.UNKNOWN_DEVICE)
+    ]
+    assert list(TelemetrySample.objects.values_list("device_id", "utility_id")) == [
+        (mine.pk, utility.pk)
+    ]
+    theirs.refresh_from_db()
+    assert theirs.power_w is None and theirs.last_heard_at is None
+
+
+def test_no_utility_means_nothing_is_accepted(device):
+    result = telemetry_ingest(
+        utility=None,
+        readings=[Reading(device_id=device.pk, at=NOW, channel="w", value=1)],
+        source="test",
+        now=NOW,
+    )
+
+    assert result.accepted == 0
+    assert result.rejected[0].reason == RejectReason.UNKNOWN_DEVICE
+
+
+def test_resending_a_batch_is_idempotent(utility, device):
+    readings = [
+        Reading(device_id=device.pk, at=NOW - timedelta(minutes=i), channel=Channel.W, value=i)
+        for i in range(5)
+    ]
+
+    first = ingest(utility, readings)
+    second = ingest(utility, readings)
+
+    assert (first.accepted, first.duplicates) == (5, 0)
+    assert (second.accepted, second.duplicates, second.rejected) == (0, 5, [])
+    assert TelemetrySample.objects.count() == 5
+
+
+def test_partly_new_batch_counts_both(utility, device):
+    old = [minutes_ago(device, 1, "w", 1)]
+    ingest(utility, old)
+
+    result = ingest(utility, [*old, Reading(device_id=device.pk, at=NOW, channel="w", value=2)])
+
+    assert (result.accepted, result.duplicates) == (1, 1)
+
+
+def test_duplicates_within_one_batch_are_counted(utility, device):
+    reading = Reading(device_id=device.pk, at=NOW, channel=Channel.SOC_PCT, value=50)
+
+    result = ingest(utility, [reading, reading])
+
+    assert (result.accepted, result.duplicates) == (1, 1)
+
+
+def test_same_instant_in_another_time_zone_is_a_duplicate(utility, device):
+    from zoneinfo import ZoneInfo
+
+    at_local = NOW.astimezone(ZoneInfo("America/Denver"))
+    ingest(utility, [Reading(device_id=device.pk, at=NOW, channel="w", value=1)])
+
+    result = ingest(utility, [Reading(device_id=device.pk, at=at_local, channel="w", value=1)])
+
+    assert (result.accepted, result.duplicates) == (0, 1)
+
+
+def _batch(devices, size):
+    return [
+        Reading(
+            device_id=devices[i % len(devices)].pk,
+            at=NOW - timedelta(seconds=i),
+            channel=Channel.W,
+            value=float(i),
+        )
+        for i in range(size)
+    ]
+
+
+def test_query_count_does_not_grow_with_the_batch(utility, make_device):
+    devices = [make_device() for _ in range(5)]
+
+    with CaptureQueriesContext(connection) as small:
+        assert ingest(utility, _batch(devices, 10)).accepted == 10
+    TelemetrySample.objects.all().delete()
+    Device.objects.update(last_heard_at=None, telemetry_at={})
+    with CaptureQueriesContext(connection) as large:
+        assert ingest(utility, _batch(devices, 1000)).accepted == 1000
+
+    table = TelemetrySample._meta.db_table
+    inserts = [q for q in large.captured_queries if f"INTO {table} " in q["sql"]]
+    assert len(inserts) == 1
+    assert len(large.captured_queries) == len(small.captured_queries)
+    assert TelemetrySample.objects.count() == 1000
+
+
+def test_query_count_is_bounded(utility, make_device, django_assert_max_num_queries):
+    devices = [make_device() for _ in range(5)]
+
+    # Savepoint, device lock, samples INSERT, rollup-pending INSERT, bulk UPDATE, release.
+    with django_assert_max_num_queries(6):
+        ingest(utility, _batch(devices, 500))
+
+
+def minutes_ago(device, minutes, channel, value):
+    return Reading(
+        device_id=device.pk, at=NOW - timedelta(minutes=minutes), channel=channel, value=value
+    )
+
+
+def test_live_state_follows_the_newest_reading_only(utility, device):
+    ingest(
+        utility,
+        [
+            minutes_ago(device, 2, "w", -3000),
+            minutes_ago(device, 1, "w", 2000),
+            minutes_ago(device, 5, "soc_pct", 60),
+            minutes_ago(device, 1, "v", 241),
+            minutes_ago(device, 1, "hz", 60),
+            minutes_ago(device, 1, "var", -5),
+        ],
+    )
+    device.refresh_from_db()
+    assert (device.power_w, device.soc_pct, device.voltage_v) == (2000, 60, 241)
+    assert (device.frequency_hz, device.reactive_var) == (60, -5)
+    assert device.last_heard_at == NOW - timedelta(minutes=1)
+
+    # Late arrivals: an older power reading must not win; a newer SoC must.
+    ingest(
+        utility,
+        [
+            minutes_ago(device, 3, "w", 999),
+            minutes_ago(device, 4, "soc_pct", 58),
+        ],
+    )
+    device.refresh_from_db()
+    assert device.power_w == 2000
+    assert device.soc_pct == 58
+    assert device.last_heard_at == NOW - timedelta(minutes=1)
+    assert TelemetrySample.objects.filter(device=device).count() == 8
+
+
+def test_channels_without_a_live_field_still_mark_the_device_heard(utility, device):
+    ingest(utility, [Reading(device_id=device.pk, at=NOW, channel="wh_import", value=10)])
+
+    device.refresh_from_db()
+    assert device.last_heard_at == NOW
+    assert device.power_w is None
+
+
+def test_signal_fires_after_commit_with_the_devices(
+    utility, make_device, django_capture_on_commit_callbacks
+):
+    devices = [make_device(), make_device()]
+    received = []
+
+    def receiver(**kwargs):
+        received.append((kwargs["utility_id"], kwargs["device_ids"]))
+
+    telemetry_ingested.connect(receiver)
+    try:
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            ingest(utility, _batch(devices, 4))
+        assert received == []  # not before commit
+        for callback in callbacks:
+            callback()
+    finally:
+        telemetry_ingested.disconnect(receiver)
+
+    assert received == [(utility.pk, sorted(d.pk for d in devices))]
+
+
+def test_nothing_is_signalled_when_everything_is_rejected(
+    utility, device, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        ingest(utility, [Reading(device_id=device.pk, at=NOW, channel="nope", value=1)])
+
+    assert callbacks == []
+
+
+def test_raw_time_is_kept_and_buckets_floor_it(utility, device):
+    at = NOW + timedelta(minutes=7, seconds=12, microseconds=500_000) - timedelta(hours=1)
+    ingest(utility, [Reading(device_id=device.pk, at=at, channel="w", value=1)])
+
+    assert TelemetrySample.objects.get().at == at
+    assert interval_bucket(at, period="5m") == NOW - timedelta(hours=1) + timedelta(minutes=5)
+    assert interval_bucket(at, period="1h") == NOW - timedelta(hours=1)
