@@ -18,14 +18,20 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from devices.connectors.sunspec.codec import Value, decode, encode_block, encode_point
+from devices.connectors.sunspec.codec import (
+    Value,
+    decode,
+    encode_block,
+    encode_point,
+    unimplemented_registers,
+)
 from devices.connectors.sunspec.models import END_MODEL_ID, SUNS_MARKER, model_definition
 from devices.simulator.battery import BatteryModel, BatteryParams
 
@@ -48,6 +54,7 @@ class SimulatedBattery:
     model: BatteryModel
     legacy: bool = False
     ignore_writes: bool = False  # acknowledge writes, then drop them (a real failure mode)
+    unimplemented: frozenset[str] = frozenset()  # "802.SoC": left at its "not implemented" value
     sf: dict[str, int] = field(default_factory=dict)
     layout: dict[int, int] = field(default_factory=dict)  # model id -> ID register address
     writable: frozenset[int] = frozenset()
@@ -245,7 +252,13 @@ def build_sunspec_map(battery: SimulatedBattery) -> list[int]:
     for model_id in models:
         address = BASE_ADDRESS + len(registers)
         battery.layout[model_id] = address
-        registers.extend(encode_block(model_id, _model_values(battery, model_id)))
+        block = encode_block(model_id, _model_values(battery, model_id))
+        for key in battery.unimplemented:
+            unimpl_model, _, point = key.partition(".")
+            if int(unimpl_model) == model_id:
+                pdef = model_definition(model_id).point(point)
+                block[pdef.offset : pdef.offset + pdef.size] = unimplemented_registers(pdef)
+        registers.extend(block)
         for point in model_definition(model_id).points.values():
             if point.writable:
                 writable.update(range(address + point.offset, address + point.offset + point.size))
@@ -273,6 +286,7 @@ class BatterySimulator:
         legacy: bool = False,
         params: BatteryParams | None = None,
         t0_s: float = 12 * 3600.0,
+        unimplemented: Iterable[str] = (),
     ) -> None:
         if not 1 <= units_per_port <= MAX_UNITS_PER_PORT:
             raise ValueError(f"units_per_port must be 1..{MAX_UNITS_PER_PORT}")
@@ -296,6 +310,7 @@ class BatterySimulator:
                 serial=f"SIM{seed:03d}-{index:05d}",
                 model=BatteryModel(battery_params, t0_s=t0_s),
                 legacy=legacy,
+                unimplemented=frozenset(unimplemented),
                 # Vary scale factors between units, as real fleets do.
                 sf={
                     "W_SF": (0, 0, 1)[index % 3],
@@ -454,6 +469,8 @@ class BatterySimulator:
         value: float,
         sf: int | None = None,
     ) -> None:
+        if f"{model_id}.{point}" in battery.unimplemented:
+            return
         pdef = model_definition(model_id).point(point)
         address = battery.layout[model_id] + pdef.offset - start
         regs[address : address + pdef.size] = encode_point(

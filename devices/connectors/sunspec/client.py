@@ -18,7 +18,13 @@ from typing import Literal
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
-from devices.connectors.sunspec.codec import SunSpecDecodeError, Value, decode, encode_point
+from devices.connectors.sunspec.codec import (
+    SunSpecDecodeError,
+    Value,
+    decode,
+    decode_point,
+    encode_point,
+)
 from devices.connectors.sunspec.discovery import (
     MAX_REGISTERS_PER_READ,
     DeviceRejected,
@@ -319,7 +325,7 @@ async def _setpoint_704(
     expected: dict[str, Value] = {
         "WSetEna": 1,
         "WSetMod": 1,
-        "WSet": decode_point_value(704, "WSet", wset, sf),
+        "WSet": decode_point(704, "WSet", wset, sf),
         "WSetRvrtTms": reversion_s,
     }
     actual = {k: after.get(k) for k in expected}
@@ -358,27 +364,14 @@ async def _setpoint_124(
     after = decode(124, await read_model(site.read_registers, entry))
     expected: dict[str, Value] = {
         "StorCtl_Mod": mode,
-        "OutWRte": decode_point_value(124, "OutWRte", out_regs, sf),
-        "InWRte": decode_point_value(124, "InWRte", in_regs, sf),
+        "OutWRte": decode_point(124, "OutWRte", out_regs, sf),
+        "InWRte": decode_point(124, "InWRte", in_regs, sf),
         "InOutWRte_RvrtTms": reversion_s,
     }
     actual = {k: after.get(k) for k in expected}
     if actual != expected:
         raise SetpointNotConfirmed(site.site_id, expected, actual)
     return SetpointResult(site.site_id, "124", watts, actual, reversion_s)
-
-
-def decode_point_value(model_id: int, point: str, registers: list[int], sf: int | None) -> Value:
-    """Decode one point's registers the way `decode` would inside its block."""
-    pdef = model_definition(model_id).point(point)
-    block = [0] * (pdef.offset + pdef.size)
-    block[0] = model_id
-    block[pdef.offset : pdef.offset + pdef.size] = registers
-    if isinstance(pdef.sf, str):
-        sf_def = model_definition(model_id).point(pdef.sf)
-        block.extend([0] * max(0, sf_def.offset + 1 - len(block)))
-        block[sf_def.offset] = (sf if sf is not None else -0x8000) & 0xFFFF
-    return decode(model_id, block)[point]
 
 
 async def write_setpoint(site: SunSpecSite, watts: float, reversion_s: int) -> SetpointResult:

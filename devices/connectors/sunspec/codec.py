@@ -187,6 +187,20 @@ def decode(model_id: int, registers: Sequence[int]) -> dict[str, Value]:
     return out
 
 
+def decode_point(
+    model_id: int, point: str, registers: Sequence[int], sf: int | None = None
+) -> Value:
+    """Decode one point's own registers, scaled by `sf`, exactly as `decode` would."""
+    pdef = model_definition(model_id).point(point)
+    if len(registers) != pdef.size:
+        raise ValueError(f"{pdef.key} takes {pdef.size} registers, got {len(registers)}")
+    field = _field(pdef, -pdef.offset * 2, frozenset())
+    value = _raw(field, struct.pack(f">{pdef.size}H", *registers), 0)
+    if pdef.sf is None or pdef.type == "sunssf":
+        return value
+    return _scale(value, pdef.sf if isinstance(pdef.sf, int) else sf)
+
+
 def _to_raw(point: PointDef, value: int | float | str, sf: int | None) -> int | float | bytes:
     if point.type == "string":
         if not isinstance(value, str):

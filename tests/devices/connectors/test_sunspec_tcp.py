@@ -50,7 +50,9 @@ def free_port_run(count: int) -> int:
 
 
 @contextlib.asynccontextmanager
-async def simulator(count: int = 3, *, units_per_port: int = 247, **kwargs):
+async def simulator(
+    count: int = 3, *, units_per_port: int = 247, site_timeout: float = 1.0, **kwargs
+):
     sim = BatterySimulator(
         count,
         port=free_port_run(count // units_per_port + 1),
@@ -59,7 +61,7 @@ async def simulator(count: int = 3, *, units_per_port: int = 247, **kwargs):
     )
     await sim.start()
     sites = [
-        SunSpecSite(f"site-{i}", host, port=port, device_id=unit, timeout=1.0)
+        SunSpecSite(f"site-{i}", host, port=port, device_id=unit, timeout=site_timeout)
         for i, (host, port, unit) in enumerate(sim.endpoints)
     ]
     try:
@@ -151,6 +153,19 @@ async def test_read_battery_state_matches_the_simulated_battery():
             assert state.hz == pytest.approx(60.0)
             assert state.v == pytest.approx(240.0)
             assert set(state.channels()) == {"w", "var", "v", "hz", "soc_pct"}
+
+
+async def test_unimplemented_points_read_as_none_and_soc_falls_back_to_713():
+    async with simulator(2, unimplemented={"802.SoC", "701.Var", "701.W_SF"}) as (sim, sites):
+        state = await read_battery_state(sites[1])
+        assert state.soc_source == "713.SoC"
+        assert state.soc_pct == pytest.approx(sim.batteries[1].model.soc_pct, abs=1.0)
+        assert state.var is None  # 0x8000, not 0
+        assert state.w is None  # its scale factor is not implemented
+        assert state.hz == pytest.approx(60.0)
+        battery = await sites[1].read_model(802)
+        assert battery["SoC"] is None
+        assert battery["WHRtg"] == sim.batteries[1].model.params.capacity_wh
 
 
 async def test_setpoint_is_written_read_back_and_moves_soc_in_accelerated_time():
@@ -262,7 +277,7 @@ async def test_pysunspec2_reads_the_simulator_like_we_do():
 
 
 async def test_poller_backs_off_a_dead_site_and_keeps_polling_the_others():
-    async with simulator(3, units_per_port=1) as (sim, sites):
+    async with simulator(3, units_per_port=1, site_timeout=0.3) as (sim, sites):
         t0 = datetime(2026, 7, 1, 18, 0, tzinfo=UTC)
         first = await poll_sites(sites, now=t0)
         assert [o.status for o in first] == ["ok", "ok", "ok"]
