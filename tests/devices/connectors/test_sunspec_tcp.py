@@ -190,9 +190,9 @@ async def test_setpoint_is_written_read_back_and_moves_soc_in_accelerated_time()
 
 async def test_charge_setpoint_and_reversion():
     async with simulator(1, time_scale=3600.0) as (sim, sites):
-        await write_setpoint(sites[0], -3000.0, reversion_s=360)  # 0.1 s of wall time
+        await write_setpoint(sites[0], -3000.0, reversion_s=1800)  # 0.5 s of wall time
         assert sim.batteries[0].setpoint_w == -3000.0
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.7)
         values = await sites[0].read_model(704)
         assert values["WSetEna"] == 0  # reverted
         assert sim.batteries[0].setpoint_w is None
