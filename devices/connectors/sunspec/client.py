@@ -9,6 +9,7 @@ feeds them to `devices.services.telemetry_ingest`.
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ from devices.connectors.sunspec.discovery import (
     read_model,
 )
 from devices.connectors.sunspec.models import model_definition
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = 64
 _concurrency = DEFAULT_CONCURRENCY
@@ -440,7 +443,12 @@ async def _poll_one(
         )
     try:
         state = await read_battery_state(site)
-    except POLL_ERRORS as exc:
+    except Exception as exc:
+        # One site's failure, expected or not, must never stop the round for the others.
+        if not isinstance(exc, POLL_ERRORS):
+            logger.exception("unexpected error polling %s", site)
+        if not isinstance(exc, DeviceUnreachable):
+            site.model_map = None  # the map may be stale: rediscover on the next attempt
         next_at = site.backoff.record_failure(
             now, str(exc), base_s=base_backoff_s, max_s=max_backoff_s
         )
