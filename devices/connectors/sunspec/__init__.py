@@ -1,0 +1,1 @@
+"""SunSpec Modbus: model codecs, discovery, an async client and a poller."""

@@ -1,0 +1,1 @@
+"""Simulated devices: battery physics and a SunSpec Modbus battery server."""
