@@ -1,1 +1,396 @@
-"""BYOD programs, their rules, dispatch groups and events (built by the dispatch issue)."""
+"""BYOD programs, their rules as data, dispatch groups, and dispatch events with their audit."""
+
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import F, Q
+
+from portal.models import TenantModel
+from programs.choices import (
+    DispatchSelection,
+    EventKind,
+    EventPurpose,
+    EventStatus,
+    ProgramStatus,
+    RequirementProfile,
+    SetpointRule,
+)
+
+weekday_list = RegexValidator(r"^[0-6](,[0-6])*$|^$", "Use weekday numbers 0 (Mon) to 6 (Sun).")
+pct = [MinValueValidator(0), MaxValueValidator(100)]
+
+
+def _mrid() -> str:
+    return uuid.uuid4().hex.upper()
+
+
+class Program(TenantModel):
+    """A utility's BYOD battery program: its rules, profile and defaults."""
+
+    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="programs")
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=60)
+    status = models.CharField(
+        max_length=16, choices=ProgramStatus.choices, default=ProgramStatus.DRAFT
+    )
+    description = models.TextField(blank=True)
+    profile = models.CharField(
+        max_length=16, choices=RequirementProfile.choices, default=RequirementProfile.CSIP
+    )
+    primacy = models.PositiveSmallIntegerField(
+        default=10, help_text="2030.5 DERProgram primacy: lower wins between programs."
+    )
+    is_sandbox = models.BooleanField(
+        default=False, help_text="A vendor conformance sandbox, isolated from production."
+    )
+
+    # 2030.5 cadences this program asks of its clients.
+    poll_rate_s = models.PositiveIntegerField(default=300, validators=[MinValueValidator(5)])
+    post_rate_s = models.PositiveIntegerField(default=300, validators=[MinValueValidator(5)])
+    telemetry_cadence_s = models.PositiveIntegerField(
+        default=300, validators=[MinValueValidator(60)]
+    )
+    control_delivery_s = models.PositiveIntegerField(
+        default=300, help_text="A control must reach the device within this many seconds."
+    )
+    min_stored_events = models.PositiveSmallIntegerField(
+        default=24, validators=[MinValueValidator(24)]
+    )
+
+    # Event rules. Blank means "no limit".
+    max_events_per_year = models.PositiveIntegerField(null=True, blank=True)
+    max_events_per_day = models.PositiveSmallIntegerField(null=True, blank=True, default=1)
+    min_duration_min = models.PositiveIntegerField(default=5, validators=[MinValueValidator(1)])
+    max_duration_min = models.PositiveIntegerField(default=240, validators=[MinValueValidator(1)])
+    allowed_weekdays = models.CharField(
+        max_length=13,
+        default="0,1,2,3,4,5,6",
+        validators=[weekday_list],
+        help_text="Weekday numbers, 0 = Monday.",
+    )
+    window_start = models.TimeField(
+        null=True, blank=True, help_text="Earliest event start, utility local time."
+    )
+    window_end = models.TimeField(
+        null=True, blank=True, help_text="Latest event end, utility local time."
+    )
+    min_notice_min = models.PositiveIntegerField(default=0)
+    min_rest_min = models.PositiveIntegerField(default=0)
+    reserve_soc_pct = models.PositiveSmallIntegerField(default=20, validators=pct)
+
+    # The standing control when no event is active (2030.5 DefaultDERControl).
+    default_export_limit_w = models.PositiveIntegerField(null=True, blank=True)
+    default_charge_from_solar = models.BooleanField(default=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["utility", "slug"], name="program_slug_per_utility"),
+            models.CheckConstraint(
+                condition=Q(min_duration_min__lte=F("max_duration_min")),
+                name="program_duration_bounds",
+            ),
+            models.CheckConstraint(
+                condition=Q(reserve_soc_pct__gte=0, reserve_soc_pct__lte=100),
+                name="program_reserve_pct",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        if self.min_duration_min and self.max_duration_min:
+            if self.min_duration_min > self.max_duration_min:
+                raise ValidationError(
+                    {"max_duration_min": "The maximum duration is shorter than the minimum."}
+                )
+        if (self.window_start is None) != (self.window_end is None):
+            raise ValidationError("Give both ends of the allowed window, or neither.")
+        if self.window_start and self.window_end and self.window_start >= self.window_end:
+            raise ValidationError({"window_end": "The window must end after it starts."})
+        if self.profile == RequirementProfile.CSIP_AUS and self.min_stored_events < 24:
+            raise ValidationError({"min_stored_events": "CSIP-AUS needs at least 24 events."})
+
+    @property
+    def weekdays(self) -> set[int]:
+        return {int(d) for d in self.allowed_weekdays.split(",") if d != ""}
+
+
+class Season(TenantModel):
+    """A stretch of the year with its own event and hour budget (e.g. summer)."""
+
+    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="seasons")
+    name = models.CharField(max_length=60)
+    start_date = models.DateField()
+    end_date = models.DateField()
+    max_events = models.PositiveIntegerField(null=True, blank=True)
+    max_hours = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
+
+    class Meta:
+        ordering = ["start_date"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(start_date__lte=F("end_date")), name="season_dates_ordered"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} {self.start_date:%Y}"
+
+    def clean(self):
+        if self.start_date and self.end_date and self.start_date > self.end_date:
+            raise ValidationError({"end_date": "The season ends before it starts."})
+
+
+class BlackoutDate(TenantModel):
+    """A day with no events (holiday, severe weather)."""
+
+    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="blackouts")
+    date = models.DateField()
+    reason = models.CharField(max_length=120)
+
+    class Meta:
+        ordering = ["date"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "date"], name="blackout_once_per_day")
+        ]
+
+    def __str__(self):
+        return f"{self.date} ({self.reason})"
+
+
+class QualifiedEquipment(TenantModel):
+    """A battery model a program accepts, with its nameplate."""
+
+    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="equipment")
+    vendor_name = models.CharField(max_length=120)
+    model_name = models.CharField(max_length=120)
+    nameplate_w = models.PositiveIntegerField(help_text="Continuous discharge rating, W.")
+    nameplate_wh = models.PositiveIntegerField(help_text="Usable energy, Wh.")
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["vendor_name", "model_name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["program", "vendor_name", "model_name"], name="equipment_once_per_program"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.vendor_name} {self.model_name}"
+
+
+class DispatchGroup(TenantModel):
+    """Devices of a program selected by place, feeder or vendor; one 2030.5 DERProgram each."""
+
+    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="groups")
+    name = models.CharField(max_length=120)
+    mrid = models.CharField(max_length=32, default=_mrid, unique=True, editable=False)
+    states = models.CharField(max_length=200, blank=True, help_text="Comma-separated, e.g. OR,WA")
+    zip_prefixes = models.CharField(max_length=500, blank=True, help_text="Comma-separated")
+    feeders = models.CharField(max_length=500, blank=True, help_text="Feeder or substation tags")
+    vendors = models.CharField(max_length=500, blank=True, help_text="Vendor names")
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "name"], name="group_name_per_program")
+        ]
+
+    def __str__(self):
+        return f"{self.program} · {self.name}"
+
+    @staticmethod
+    def _items(value: str) -> list[str]:
+        return [item.strip() for item in value.split(",") if item.strip()]
+
+    @property
+    def criteria(self) -> dict[str, list[str]]:
+        return {
+            "states": [s.upper() for s in self._items(self.states)],
+            "zip_prefixes": self._items(self.zip_prefixes),
+            "feeders": self._items(self.feeders),
+            "vendors": self._items(self.vendors),
+        }
+
+
+class Event(TenantModel):
+    """A dispatch event for one group; served to 2030.5 clients as a DERControl."""
+
+    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="events")
+    group = models.ForeignKey(DispatchGroup, on_delete=models.PROTECT, related_name="events")
+    mrid = models.CharField(max_length=32, default=_mrid, unique=True, editable=False)
+    kind = models.CharField(max_length=16, choices=EventKind.choices)
+    purpose = models.CharField(max_length=16, choices=EventPurpose.choices, default="peak")
+    status = models.CharField(max_length=16, choices=EventStatus.choices, default=EventStatus.DRAFT)
+    start = models.DateTimeField()
+    duration_s = models.PositiveIntegerField(validators=[MinValueValidator(60)])
+    target_w = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Group target magnitude in W (sign comes from kind)."
+    )
+    setpoint_rule = models.CharField(
+        max_length=16, choices=SetpointRule.choices, default=SetpointRule.PRO_RATA
+    )
+    per_device_w = models.PositiveIntegerField(null=True, blank=True)
+    selection = models.CharField(
+        max_length=8, choices=DispatchSelection.choices, default=DispatchSelection.ALL
+    )
+    randomize_start_s = models.PositiveIntegerField(default=0)
+    randomize_duration_s = models.PositiveIntegerField(default=0)
+    primacy = models.PositiveSmallIntegerField(null=True, blank=True)
+    is_test = models.BooleanField(default=False)
+    emergency_override = models.BooleanField(default=False)
+    superseded_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="supersedes"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    status_changed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-start"]
+        indexes = [models.Index(fields=["group", "status", "start"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(duration_s__gte=60), name="event_min_duration"),
+            models.CheckConstraint(
+                condition=~Q(kind="export_limit") | Q(target_w__isnull=False),
+                name="event_export_limit_has_target",
+            ),
+        ]
+
+    def __str__(self):
+        status = self.get_status_display()
+        return f"{self.get_kind_display()} {self.start:%Y-%m-%d %H:%M} ({status})"
+
+    @property
+    def end(self):
+        return self.start + timedelta(seconds=self.duration_s)
+
+    @property
+    def signed_target_w(self) -> int | None:
+        """Sign convention: + discharge or inject, - charge or absorb."""
+        if self.target_w is None:
+            return None
+        return -self.target_w if self.kind == EventKind.CHARGE else self.target_w
+
+
+class EventTransition(TenantModel):
+    """Append-only audit of an event: who or what moved it, when, from what to what."""
+
+    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="transitions")
+    at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    actor_label = models.CharField(max_length=120, help_text="e.g. 'beat', 'api', a user")
+    from_status = models.CharField(max_length=16, choices=EventStatus.choices, blank=True)
+    to_status = models.CharField(max_length=16, choices=EventStatus.choices)
+    reason = models.CharField(max_length=500, blank=True)
+    before = models.JSONField(default=dict)
+    after = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self):
+        before = self.from_status or "new"
+        return f"{self.event_id}: {before} → {self.to_status} by {self.actor_label}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValidationError("Event transitions are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError("Event transitions are append-only.")
+
+
+class Participant(TenantModel):
+    """A device that a program may dispatch (written by enrollment when it goes active)."""
+
+    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="participants")
+    device = models.ForeignKey(
+        "devices.Device", on_delete=models.CASCADE, related_name="participations"
+    )
+    joined_at = models.DateTimeField()
+    left_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-joined_at"]
+        constraints = [
+            # One open participation per device and program; history rows keep left_at.
+            models.UniqueConstraint(
+                fields=["program", "device"],
+                condition=Q(left_at__isnull=True),
+                name="participant_open_once",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.device} in {self.program}"
+
+
+class OptOut(TenantModel):
+    """A device sitting out one event, chosen by its customer or reported by its client."""
+
+    class Source(models.TextChoices):
+        PORTAL = "portal", "Customer portal"
+        RESPONSE = "response", "2030.5 Response (opt-out)"
+        OPERATOR = "operator", "Program staff"
+
+    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="opt_outs")
+    device = models.ForeignKey("devices.Device", on_delete=models.CASCADE, related_name="opt_outs")
+    source = models.CharField(max_length=16, choices=Source.choices)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "device"], name="opt_out_once_per_event")
+        ]
+
+    def __str__(self):
+        return f"{self.device} opted out of {self.event_id}"
+
+
+class Dispatch(TenantModel):
+    """One device's part in one event: its setpoint, what it had committed, how it answered."""
+
+    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="dispatches")
+    device = models.ForeignKey(
+        "devices.Device", on_delete=models.CASCADE, related_name="dispatches"
+    )
+    setpoint_w = models.IntegerField(help_text="Signed: + discharge/export, - charge.")
+    committed_w = models.IntegerField(
+        null=True, blank=True, help_text="What the device could deliver when dispatched."
+    )
+    last_response = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_response_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["event", "device"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "device"], name="dispatch_once_per_event")
+        ]
+
+    def __str__(self):
+        return f"{self.device} → {self.setpoint_w} W in event {self.event_id}"

@@ -1,0 +1,293 @@
+"""Reads for programs: who is in a group, what it can deliver, how a target is shared out."""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.utils import timezone
+
+from devices.models import Device
+from devices.selectors import device_health
+from programs.choices import COUNTED_STATUSES, DispatchSelection, EventKind, SetpointRule
+from programs.models import Dispatch, DispatchGroup, Event, OptOut, Program, Season
+
+# Devices not heard from for this long cannot be counted on.
+FORECAST_STALE_AFTER = timedelta(minutes=15)
+FORECAST_OFFLINE_AFTER = timedelta(minutes=60)
+
+
+def group_devices(*, group: DispatchGroup) -> QuerySet[Device]:
+    """Devices currently participating in the group's program that match its criteria."""
+    devices = Device.objects.for_utility(group.utility).filter(
+        participations__program_id=group.program_id, participations__left_at__isnull=True
+    )
+    criteria = group.criteria
+    if criteria["states"]:
+        devices = devices.filter(state__in=criteria["states"])
+    if criteria["zip_prefixes"]:
+        zip_q = Q()
+        for prefix in criteria["zip_prefixes"]:
+            zip_q |= Q(zip_code__startswith=prefix)
+        devices = devices.filter(zip_q)
+    if criteria["feeders"]:
+        devices = devices.filter(feeder__in=criteria["feeders"])
+    if criteria["vendors"]:
+        devices = devices.filter(vendor_name__in=criteria["vendors"])
+    return devices.distinct()
+
+
+@dataclass(frozen=True)
+class DeviceCapacity:
+    """What one device can sustain for a given duration, in W (both as magnitudes)."""
+
+    device_id: int
+    discharge_w: int
+    charge_w: int
+    soc_pct: float | None
+
+
+def device_capacity(*, device: Device, reserve_soc_pct: float, duration_s: int) -> DeviceCapacity:
+    hours = max(duration_s, 60) / 3600
+    floor = max(reserve_soc_pct, device.reserve_pct or 0)
+    soc = device.soc_pct
+    if soc is None or not device.capacity_wh:
+        return DeviceCapacity(device.pk, 0, 0, soc)
+    discharge_power = device.max_discharge_w
+    if device.stat_w_avail_w is not None:
+        discharge_power = min(discharge_power, max(device.stat_w_avail_w, 0))
+    usable_wh = max(soc - floor, 0) / 100 * device.capacity_wh
+    headroom_wh = max(100 - soc, 0) / 100 * device.capacity_wh
+    return DeviceCapacity(
+        device_id=device.pk,
+        discharge_w=int(min(discharge_power, usable_wh / hours)),
+        charge_w=int(min(device.max_charge_w, headroom_wh / hours)),
+        soc_pct=soc,
+    )
+
+
+@dataclass
+class CapacityForecast:
+    """Available discharge and charge for a group over a window, and what was left out."""
+
+    duration_s: int
+    devices: int = 0
+    discharge_w: int = 0
+    charge_w: int = 0
+    excluded: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def discharge_wh(self) -> int:
+        return int(self.discharge_w * self.duration_s / 3600)
+
+    @property
+    def charge_wh(self) -> int:
+        return int(self.charge_w * self.duration_s / 3600)
+
+    @property
+    def summary(self) -> str:
+        hours = self.duration_s / 3600
+        span = f"{hours:g} h" if hours >= 1 else f"{self.duration_s / 60:g} min"
+        return (
+            f"You can get about {format_power(self.discharge_w)} of discharge for {span} "
+            f"from {self.devices} devices (or absorb {format_power(self.charge_w)})."
+        )
+
+
+def format_power(watts: float) -> str:
+    if abs(watts) >= 1_000_000:
+        return f"{watts / 1_000_000:.1f} MW"
+    if abs(watts) >= 1000:
+        return f"{watts / 1000:.1f} kW"
+    return f"{watts:.0f} W"
+
+
+def _available(
+    *, group: DispatchGroup, duration_s: int, now: datetime, event: Event | None = None
+) -> tuple[list[tuple[Device, DeviceCapacity]], dict[str, int]]:
+    program = group.program
+    excluded: dict[str, int] = {}
+    opted_out = set()
+    if event is not None:
+        opted_out = set(
+            OptOut.objects.for_utility(group.utility)
+            .filter(event=event)
+            .values_list("device_id", flat=True)
+        )
+    usable = []
+    for device in group_devices(group=group):
+        if device.pk in opted_out:
+            excluded["opted out"] = excluded.get("opted out", 0) + 1
+            continue
+        health = device_health(
+            device=device,
+            now=now,
+            stale_after=FORECAST_STALE_AFTER,
+            offline_after=FORECAST_OFFLINE_AFTER,
+        )
+        if health != "online":
+            excluded[health] = excluded.get(health, 0) + 1
+            continue
+        usable.append(
+            (
+                device,
+                device_capacity(
+                    device=device, reserve_soc_pct=program.reserve_soc_pct, duration_s=duration_s
+                ),
+            )
+        )
+    return usable, excluded
+
+
+def capacity_forecast(
+    *, group: DispatchGroup, duration_s: int, now: datetime | None = None
+) -> CapacityForecast:
+    """From the latest SoC, availability and health: what the group could do right now."""
+    now = now or timezone.now()
+    usable, excluded = _available(group=group, duration_s=duration_s, now=now)
+    return CapacityForecast(
+        duration_s=duration_s,
+        devices=len(usable),
+        discharge_w=sum(c.discharge_w for _, c in usable),
+        charge_w=sum(c.charge_w for _, c in usable),
+        excluded=excluded,
+    )
+
+
+def _times_called_this_season(program: Program, device_ids: list[int], when: datetime) -> dict:
+    season = (
+        Season.objects.for_utility(program.utility)
+        .filter(program=program, start_date__lte=when.date(), end_date__gte=when.date())
+        .first()
+    )
+    dispatches = Dispatch.objects.for_utility(program.utility).filter(
+        device_id__in=device_ids, event__program=program, event__status__in=COUNTED_STATUSES
+    )
+    if season is not None:
+        dispatches = dispatches.filter(
+            event__start__date__gte=season.start_date, event__start__date__lte=season.end_date
+        )
+    return dict(
+        dispatches.values_list("device_id").annotate(n=Count("id")).values_list("device_id", "n")
+    )
+
+
+def event_plan(*, event: Event, now: datetime | None = None) -> dict[int, tuple[int, int]]:
+    """Per-device (signed setpoint W, committed W) for an event, honouring opt-outs.
+
+    With ``selection=target`` only as many devices are called as the target needs, ranked
+    by available power, then SoC, then how seldom each was called this season.
+    """
+    now = now or timezone.now()
+    usable, _ = _available(group=event.group, duration_s=event.duration_s, now=now, event=event)
+    charging = event.kind == EventKind.CHARGE
+    sign = -1 if charging else 1
+
+    def avail(cap: DeviceCapacity) -> int:
+        return cap.charge_w if charging else cap.discharge_w
+
+    usable = [(d, c) for d, c in usable if avail(c) > 0 or event.kind == EventKind.EXPORT_LIMIT]
+    if event.kind == EventKind.EXPORT_LIMIT:
+        return {d.pk: (event.target_w, avail(c)) for d, c in usable}
+
+    if event.selection == DispatchSelection.TARGET and event.target_w:
+        called = _times_called_this_season(event.program, [d.pk for d, _ in usable], event.start)
+        usable.sort(key=lambda dc: (-avail(dc[1]), -(dc[1].soc_pct or 0), called.get(dc[0].pk, 0)))
+        chosen, total = [], 0
+        for device, cap in usable:
+            if total >= event.target_w:
+                break
+            chosen.append((device, cap))
+            total += avail(cap)
+        usable = chosen
+
+    plan: dict[int, tuple[int, int]] = {}
+    if event.setpoint_rule == SetpointRule.PER_DEVICE and event.per_device_w:
+        for device, cap in usable:
+            plan[device.pk] = (sign * min(event.per_device_w, avail(cap)), avail(cap))
+    elif event.setpoint_rule == SetpointRule.PRO_RATA and event.target_w:
+        total = sum(avail(c) for _, c in usable)
+        share = min(Decimal(1), Decimal(event.target_w) / total) if total else Decimal(0)
+        for device, cap in usable:
+            plan[device.pk] = (sign * int(avail(cap) * share), avail(cap))
+    else:  # everyone at full available power
+        for device, cap in usable:
+            plan[device.pk] = (sign * avail(cap), avail(cap))
+    return plan
+
+
+@dataclass(frozen=True)
+class SeasonUsage:
+    """How much of a season's budget is spent: the program page's usage meter."""
+
+    season: Season
+    events_used: int
+    hours_used: Decimal
+
+    @property
+    def events_pct(self) -> float | None:
+        if not self.season.max_events:
+            return None
+        return min(100.0, 100 * self.events_used / self.season.max_events)
+
+    @property
+    def hours_pct(self) -> float | None:
+        if not self.season.max_hours:
+            return None
+        return min(100.0, float(100 * self.hours_used / self.season.max_hours))
+
+
+def season_usage(*, program: Program, on: date | None = None) -> list[SeasonUsage]:
+    on = on or timezone.localdate()
+    usages = []
+    seasons = Season.objects.for_utility(program.utility).filter(program=program)
+    for season in seasons.filter(end_date__gte=on.replace(month=1, day=1)):
+        counted = Event.objects.for_utility(program.utility).filter(
+            program=program,
+            status__in=COUNTED_STATUSES,
+            is_test=False,
+            start__date__gte=season.start_date,
+            start__date__lte=season.end_date,
+        )
+        totals = counted.aggregate(n=Count("id"), seconds=Sum("duration_s"))
+        usages.append(
+            SeasonUsage(
+                season=season,
+                events_used=totals["n"] or 0,
+                hours_used=(Decimal(totals["seconds"] or 0) / 3600).quantize(Decimal("0.1")),
+            )
+        )
+    return usages
+
+
+# Cumulative: a device that completed also received and started.
+RESPONSE_STAGES = (
+    ("received", {1, 2, 3, 8, 9, 11}),
+    ("started", {2, 3, 8, 9}),
+    ("completed", {3, 8, 9}),
+)
+OPT_OUT = 4
+
+
+def event_funnel(*, event: Event) -> dict[str, int]:
+    """How many dispatched devices received, started, completed or opted out; the rest silent."""
+    dispatches = Dispatch.objects.for_utility(event.utility).filter(event=event)
+    by_code = dict(
+        dispatches.exclude(last_response__isnull=True)
+        .values_list("last_response")
+        .annotate(n=Count("id"))
+        .values_list("last_response", "n")
+    )
+    total = sum(by_code.values()) + dispatches.filter(last_response__isnull=True).count()
+    funnel = {"dispatched": total}
+    for label, codes in RESPONSE_STAGES:
+        funnel[label] = sum(n for code, n in by_code.items() if code in codes)
+    portal_opt_outs = (
+        OptOut.objects.for_utility(event.utility)
+        .filter(event=event)
+        .exclude(device_id__in=dispatches.filter(last_response=OPT_OUT).values("device_id"))
+        .count()
+    )
+    funnel["opted out"] = by_code.get(OPT_OUT, 0) + portal_opt_outs
+    funnel["silent"] = total - sum(by_code.values())
+    return funnel

@@ -1,0 +1,413 @@
+"""Writes for programs and the dispatch event lifecycle.
+
+Every transition is idempotent (beat may fire twice; a worker may die halfway), runs under
+a row lock, and appends to the event's audit trail. Transports hear about changes through
+``programs.signals.event_changed`` after commit.
+"""
+
+import json
+from dataclasses import asdict
+from datetime import datetime, timedelta
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django_celery_beat.models import ClockedSchedule, PeriodicTask
+
+from portal.models import Membership
+from portal.tenancy.choices import Role
+from programs.choices import LIVE_STATUSES, EventKind, EventStatus
+from programs.models import (
+    Dispatch,
+    DispatchGroup,
+    Event,
+    EventTransition,
+    OptOut,
+    Participant,
+    Program,
+)
+from programs.rules import RuleViolation, event_rule_check
+from programs.selectors import event_plan
+from programs.signals import event_changed
+
+ACTIVATE_TASK = "programs.event_activate"
+COMPLETE_TASK = "programs.event_complete"
+
+
+class EventRuleError(ValidationError):
+    """The event breaks program rules; ``violations`` says which and why."""
+
+    def __init__(self, violations: list[RuleViolation]):
+        self.violations = violations
+        super().__init__([v.message for v in violations])
+
+
+def _snapshot(event: Event) -> dict:
+    return {
+        "status": event.status,
+        "start": event.start.isoformat(),
+        "duration_s": event.duration_s,
+        "target_w": event.target_w,
+        "superseded_by": event.superseded_by_id,
+    }
+
+
+def _transition(
+    event: Event, *, to: str, actor=None, actor_label: str, reason: str = "", now: datetime
+) -> None:
+    before = _snapshot(event)
+    from_status = before["status"]
+    event.status = to
+    event.status_changed_at = now
+    event.save(update_fields=["status", "status_changed_at", "superseded_by"])
+    EventTransition.objects.create(
+        utility_id=event.utility_id,
+        event=event,
+        at=now,
+        actor=actor,
+        actor_label=actor_label,
+        from_status=from_status,
+        to_status=to,
+        reason=reason,
+        before=before,
+        after=_snapshot(event),
+    )
+    utility_id, event_id = event.utility_id, event.pk
+    transaction.on_commit(
+        lambda: event_changed.send(
+            sender=Event, event_id=event_id, utility_id=utility_id, status=to
+        )
+    )
+
+
+def _actor_label(actor) -> str:
+    return actor.get_username() if actor is not None else "system"
+
+
+def _is_operator(*, actor, utility) -> bool:
+    if actor is None:
+        return False
+    if actor.is_staff:
+        return True
+    return Membership.objects.for_utility(utility).filter(user=actor, role=Role.OPERATOR).exists()
+
+
+def _schedule_beat(event: Event) -> None:
+    """One-off beat entries for the event's start and end (rows, not code)."""
+    for task, when, suffix in (
+        (ACTIVATE_TASK, event.start, "activate"),
+        (COMPLETE_TASK, event.end, "complete"),
+    ):
+        clocked, _ = ClockedSchedule.objects.get_or_create(clocked_time=when)
+        PeriodicTask.objects.update_or_create(
+            name=f"event-{event.pk}-{suffix}",
+            defaults={
+                "task": task,
+                "clocked": clocked,
+                "one_off": True,
+                "enabled": True,
+                "args": json.dumps([event.pk]),
+                "expire_seconds": None,
+            },
+        )
+
+
+def _unschedule_beat(event: Event) -> None:
+    PeriodicTask.objects.filter(
+        name__in=[f"event-{event.pk}-activate", f"event-{event.pk}-complete"]
+    ).delete()
+
+
+@transaction.atomic
+def event_create(
+    *,
+    program: Program,
+    group: DispatchGroup,
+    kind: str,
+    start: datetime,
+    duration_s: int,
+    actor,
+    target_w: int | None = None,
+    per_device_w: int | None = None,
+    setpoint_rule: str | None = None,
+    selection: str | None = None,
+    purpose: str | None = None,
+    randomize_start_s: int = 0,
+    randomize_duration_s: int = 0,
+    primacy: int | None = None,
+    is_test: bool = False,
+    emergency_override: bool = False,
+    override_reason: str = "",
+    schedule: bool = True,
+    now: datetime | None = None,
+) -> Event:
+    """Create an event after checking the program's rules, then schedule it.
+
+    Operators may override rule refusals in an emergency; the refusals they overrode
+    are written to the audit trail.
+    """
+    now = now or timezone.now()
+    if group.program_id != program.pk or program.utility_id != group.utility_id:
+        raise ValidationError({"group": "That dispatch group belongs to another program."})
+    violations = event_rule_check(
+        program=program,
+        group_id=group.pk,
+        start=start,
+        duration_s=duration_s,
+        now=now,
+        is_test=is_test,
+    )
+    if emergency_override and not _is_operator(actor=actor, utility=program.utility):
+        raise PermissionDenied("Only operators may override program rules in an emergency.")
+    if violations and not emergency_override:
+        raise EventRuleError(violations)
+
+    event = Event(
+        utility=program.utility,
+        program=program,
+        group=group,
+        kind=kind,
+        start=start,
+        duration_s=duration_s,
+        target_w=target_w,
+        per_device_w=per_device_w,
+        randomize_start_s=randomize_start_s,
+        randomize_duration_s=randomize_duration_s,
+        primacy=primacy,
+        is_test=is_test,
+        emergency_override=emergency_override and bool(violations),
+        created_by=actor,
+    )
+    for field, value in (
+        ("setpoint_rule", setpoint_rule),
+        ("selection", selection),
+        ("purpose", purpose),
+    ):
+        if value:
+            setattr(event, field, value)
+    if kind == EventKind.EXPORT_LIMIT and target_w is None:
+        raise ValidationError({"target_w": "An export limit needs a limit in W."})
+    event.full_clean()
+    event.save()
+    reason = ""
+    if event.emergency_override:
+        reason = "Emergency override of: " + " ".join(v.message for v in violations)
+        if override_reason:
+            reason = f"{override_reason}. {reason}"
+    EventTransition.objects.create(
+        utility_id=event.utility_id,
+        event=event,
+        at=now,
+        actor=actor,
+        actor_label=_actor_label(actor),
+        from_status="",
+        to_status=EventStatus.DRAFT,
+        reason=reason,
+        before={},
+        after=_snapshot(event),
+    )
+    if schedule:
+        event_schedule(event=event, actor=actor, now=now)
+    return event
+
+
+@transaction.atomic
+def event_schedule(*, event: Event, actor=None, now: datetime | None = None) -> Event:
+    """draft → scheduled; supersedes overlapping live events of the same group (newest wins)."""
+    now = now or timezone.now()
+    event = Event.objects.select_for_update().get(pk=event.pk)
+    if event.status != EventStatus.DRAFT:
+        return event
+    overlapping = (
+        Event.objects.for_utility(event.utility)
+        .select_for_update()
+        .filter(group=event.group, status__in=LIVE_STATUSES, start__lt=event.end)
+        .exclude(pk=event.pk)
+    )
+    for older in overlapping:
+        if older.end > event.start:
+            older.superseded_by = event
+            _unschedule_beat(older)
+            _transition(
+                older,
+                to=EventStatus.SUPERSEDED,
+                actor=actor,
+                actor_label=_actor_label(actor),
+                reason=f"Superseded by overlapping event {event.mrid}",
+                now=now,
+            )
+    _dispatch_store(event, now=now)
+    _transition(
+        event, to=EventStatus.SCHEDULED, actor=actor, actor_label=_actor_label(actor), now=now
+    )
+    _schedule_beat(event)
+    return event
+
+
+def _dispatch_store(event: Event, *, now: datetime) -> None:
+    """Write each device's setpoint and commitment for the event, in bulk."""
+    plan = event_plan(event=event, now=now)
+    existing = {
+        d.device_id: d for d in Dispatch.objects.for_utility(event.utility).filter(event=event)
+    }
+    new, changed = [], []
+    for device_id, (setpoint_w, committed_w) in plan.items():
+        row = existing.get(device_id)
+        if row is None:
+            new.append(
+                Dispatch(
+                    utility_id=event.utility_id,
+                    event=event,
+                    device_id=device_id,
+                    setpoint_w=setpoint_w,
+                    committed_w=committed_w,
+                )
+            )
+        else:
+            row.setpoint_w, row.committed_w = setpoint_w, committed_w
+            changed.append(row)
+    Dispatch.objects.bulk_create(new)
+    Dispatch.objects.bulk_update(changed, ["setpoint_w", "committed_w"])
+
+
+@transaction.atomic
+def event_activate(
+    *, event_id: int, actor_label: str = "beat", now: datetime | None = None
+) -> Event:
+    """scheduled → active at its start. Running it twice, or too late, is harmless."""
+    now = now or timezone.now()
+    event = Event.objects.select_for_update().get(pk=event_id)
+    if event.status != EventStatus.SCHEDULED or now < event.start:
+        return event
+    # What each device commits is its availability when the event starts.
+    _dispatch_store(event, now=now)
+    _transition(event, to=EventStatus.ACTIVE, actor_label=actor_label, now=now)
+    if now >= event.end:
+        _transition(
+            event,
+            to=EventStatus.COMPLETED,
+            actor_label=actor_label,
+            now=now,
+            reason="Activation arrived after the event's end",
+        )
+    return event
+
+
+@transaction.atomic
+def event_complete(
+    *, event_id: int, actor_label: str = "beat", now: datetime | None = None
+) -> Event:
+    """active → completed at its end (a missed activation is made good first)."""
+    now = now or timezone.now()
+    event = Event.objects.select_for_update().get(pk=event_id)
+    if now < event.end:
+        return event
+    if event.status == EventStatus.SCHEDULED:
+        _transition(
+            event,
+            to=EventStatus.ACTIVE,
+            actor_label=actor_label,
+            now=now,
+            reason="Activation was missed; made good at completion",
+        )
+    if event.status == EventStatus.ACTIVE:
+        _transition(event, to=EventStatus.COMPLETED, actor_label=actor_label, now=now)
+    return event
+
+
+@transaction.atomic
+def event_cancel(*, event: Event, actor, reason: str = "", now: datetime | None = None) -> Event:
+    """Cancel a draft, scheduled or active event. Events are never deleted."""
+    now = now or timezone.now()
+    event = Event.objects.select_for_update().get(pk=event.pk)
+    if event.status in (EventStatus.CANCELLED, EventStatus.COMPLETED, EventStatus.SUPERSEDED):
+        if event.status == EventStatus.CANCELLED:
+            return event
+        raise ValidationError(f"A {event.get_status_display().lower()} event cannot be cancelled.")
+    _unschedule_beat(event)
+    _transition(
+        event,
+        to=EventStatus.CANCELLED,
+        actor=actor,
+        actor_label=_actor_label(actor),
+        reason=reason,
+        now=now,
+    )
+    return event
+
+
+def events_reconcile(*, now: datetime | None = None) -> dict[str, int]:
+    """The periodic safety net: move any event whose time has come, whatever beat missed."""
+    now = now or timezone.now()
+    activated = completed = 0
+    due_start = Event.objects.filter(status=EventStatus.SCHEDULED, start__lte=now)
+    for event_id in due_start.values_list("pk", flat=True):
+        if event_activate(event_id=event_id, actor_label="reconciler", now=now).status != (
+            EventStatus.SCHEDULED
+        ):
+            activated += 1
+    # Events last at least a minute; the end check itself happens per event below.
+    due_end = Event.objects.filter(status=EventStatus.ACTIVE, start__lte=now - timedelta(minutes=1))
+    for event in due_end:
+        if event.end <= now:
+            event_complete(event_id=event.pk, actor_label="reconciler", now=now)
+            completed += 1
+    return {"activated": activated, "completed": completed}
+
+
+def participant_add(*, program: Program, device, now: datetime | None = None) -> Participant:
+    """Make a device dispatchable in a program (idempotent)."""
+    if device.utility_id != program.utility_id:
+        raise ValidationError("The device belongs to another utility.")
+    existing = (
+        Participant.objects.for_utility(program.utility)
+        .filter(program=program, device=device, left_at__isnull=True)
+        .first()
+    )
+    if existing:
+        return existing
+    participant = Participant(
+        utility=program.utility, program=program, device=device, joined_at=now or timezone.now()
+    )
+    participant.full_clean()
+    participant.save()
+    return participant
+
+
+def participant_remove(*, program: Program, device, now: datetime | None = None) -> int:
+    return (
+        Participant.objects.for_utility(program.utility)
+        .filter(program=program, device=device, left_at__isnull=True)
+        .update(left_at=now or timezone.now())
+    )
+
+
+def violations_as_dicts(violations: list[RuleViolation]) -> list[dict]:
+    return [asdict(v) for v in violations]
+
+
+@transaction.atomic
+def opt_out_record(*, event: Event, device, source: str, now: datetime | None = None) -> OptOut:
+    """A device sits out an event (idempotent); it is dropped from the event's plan."""
+    now = now or timezone.now()
+    if device.utility_id != event.utility_id:
+        raise ValidationError("The device belongs to another utility.")
+    if event.status in (EventStatus.COMPLETED, EventStatus.CANCELLED, EventStatus.SUPERSEDED):
+        raise ValidationError(f"The event is already {event.get_status_display().lower()}.")
+    opt_out, created = OptOut.objects.get_or_create(
+        utility_id=event.utility_id,
+        event=event,
+        device=device,
+        defaults={"source": source, "at": now},
+    )
+    if created:
+        Dispatch.objects.for_utility(event.utility).filter(event=event, device=device).update(
+            setpoint_w=0
+        )
+        utility_id, event_id, status = event.utility_id, event.pk, event.status
+        transaction.on_commit(
+            lambda: event_changed.send(
+                sender=Event, event_id=event_id, utility_id=utility_id, status=status
+            )
+        )
+    return opt_out
