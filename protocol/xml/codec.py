@@ -364,6 +364,8 @@ def _read(cls: type[T], el: etree._Element, path: str, *, typed: bool = False) -
             if not spec.many:
                 break
         if spec.required and not found:
+            if any(child.tag == spec.qname for child in children[index:]):
+                raise SepXmlError(f"element {spec.element} is out of order", field=path)
             raise SepXmlError("is required", field=where)
         if spec.many:
             values[attr_name] = found
