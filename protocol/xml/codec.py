@@ -281,7 +281,14 @@ def _fill(el: etree._Element, obj: SepObject, path: str) -> None:
                 if spec.required:
                     raise SepXmlError("is required", field=f"{path}@{spec.name}")
                 continue
-            el.set(spec.name, spec.kind.to_text(value, f"{path}@{spec.name}"))
+            try:
+                el.set(spec.name, spec.kind.to_text(value, f"{path}@{spec.name}"))
+            except ValueError as exc:
+                if isinstance(exc, SepXmlError):
+                    raise
+                raise SepXmlError(
+                    "contains characters XML cannot carry", field=f"{path}@{spec.name}"
+                ) from exc
             continue
         values = value if spec.many else ([] if value is None else [value])
         if spec.required and not values:
@@ -299,7 +306,11 @@ def _fill(el: etree._Element, obj: SepObject, path: str) -> None:
                     raise SepXmlError(f"must be a {spec.kind.__name__}", field=where)
                 _fill(child, item, where)
             else:
-                child.text = spec.kind.to_text(item, where)
+                text = spec.kind.to_text(item, where)
+                try:
+                    child.text = text
+                except ValueError as exc:  # control characters XML cannot carry
+                    raise SepXmlError("contains characters XML cannot carry", field=where) from exc
 
 
 # --- Parse --------------------------------------------------------------------------------

@@ -180,3 +180,29 @@ def test_serializer_refuses_out_of_range_values():
                 tz_offset=0,
             )
         )
+
+
+def test_serializer_refuses_text_xml_cannot_carry():
+    bad = r.LogEvent(
+        created_date_time=0,
+        details="bell\x07",
+        function_set=0,
+        log_event_code=0,
+        log_event_id=0,
+        log_event_pen=0,
+        profile_id=0,
+    )
+    with pytest.raises(SepXmlError, match=r"LogEvent\.details"):
+        serialize(bad)
+    with pytest.raises(SepXmlError, match="href"):
+        serialize(
+            r.Time(
+                href="/tm\x00",
+                current_time=0,
+                dst_end_time=0,
+                dst_offset=0,
+                dst_start_time=0,
+                quality=7,
+                tz_offset=0,
+            )
+        )
