@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 
 from protocol.xml import SEP_CONTENT_TYPE, SepXmlError, parse, serialize
 from protocol.xml.codec import SepObject
+from protocol.xml.parser import max_body_bytes
 
 DEFAULT_LIMIT = 1  # 2030.5: a list GET without `l` returns one item
 MAX_LIMIT = 255
@@ -48,15 +49,26 @@ def unsupported_media_type() -> HttpResponse:
     return _plain(415, f"Content-Type must be {SEP_CONTENT_TYPE}")
 
 
+def payload_too_large(limit: int) -> HttpResponse:
+    return _plain(413, f"body exceeds the limit of {limit} bytes")
+
+
 def has_sep_content_type(request: HttpRequest) -> bool:
     media_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
     return media_type == SEP_CONTENT_TYPE
 
 
 def parse_request_body(request: HttpRequest, expected: Any) -> SepObject | HttpResponse:
-    """The parsed body, or the error response to return (415 or 400 with the reason)."""
+    """The parsed body, or the error response to return (415, 413 or 400 with the reason)."""
     if not has_sep_content_type(request):
         return unsupported_media_type()
+    # Refuse by the declared length before Django reads the body into memory.
+    limit = max_body_bytes()
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if not declared.isdigit():
+        return bad_request("invalid Content-Length")
+    if int(declared) > limit:
+        return payload_too_large(limit)
     try:
         return parse(request.body, expected)
     except SepXmlError as exc:

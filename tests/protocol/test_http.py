@@ -116,3 +116,12 @@ def test_page_of_a_queryset():
     result = page(users.order_by("username"), s=1, l=2)
     assert [u.username for u in result.items] == ["u1", "u2"]
     assert (result.all, result.results) == (4, 2)
+
+
+def test_declared_oversize_body_is_refused_before_reading(settings):
+    settings.SEP2_MAX_BODY_BYTES = 100
+    request = post(b"x" * 101, SEP_CONTENT_TYPE)
+    response = parse_request_body(request, r.DERControlResponse)
+    assert response.status_code == 413
+    assert b"100 bytes" in response.content
+    assert not hasattr(request, "_body")  # the body was never read
