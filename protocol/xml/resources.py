@@ -7,6 +7,7 @@ Unit values such as ActivePower are `value * 10^multiplier` in their base unit.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from protocol.xml.codec import (
@@ -896,3 +897,35 @@ class Notification(Resource):
     resource: SepObject | None = element("Resource", AnyResource)
     status: int = element("status", UINT8, required=True)
     subscription_uri: str = element("subscriptionURI", ANY_URI, required=True)
+
+
+# --- Conversions between the domain's units and the wire's ------------------------------
+
+
+def time_type(moment: dt.datetime) -> int:
+    """An aware datetime as TimeType: whole seconds since 1970-01-01 UTC."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("TimeType needs an aware datetime")
+    return int(moment.timestamp() // 1)
+
+
+def from_time_type(seconds: int) -> dt.datetime:
+    """TimeType as an aware UTC datetime."""
+    return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
+
+
+def active_power(watts: float) -> ActivePower:
+    """Watts as ActivePower with the smallest multiplier whose Int16 value holds it.
+
+    Rounds to the precision that multiplier allows (e.g. 123 456 W -> 12346 x 10^1).
+    """
+    for multiplier in range(0, 10):
+        value = round(watts / 10**multiplier)
+        if -(2**15) <= value < 2**15:
+            return ActivePower(multiplier=multiplier, value=value)
+    raise ValueError(f"{watts} W does not fit ActivePower")
+
+
+def watts_of(power: ActivePower | ReactivePower | ApparentPower) -> float:
+    """The power in its base unit (W, var or VA)."""
+    return power.value * 10.0**power.multiplier
