@@ -10,6 +10,7 @@ range-checked, so a body that parses is one the schema would accept.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -257,6 +258,7 @@ def root_name(cls: type) -> str:
         raise SepXmlError(f"{cls.__name__} is not a top-level 2030.5 resource") from None
 
 
+@functools.cache
 def _specs(cls: type) -> list[tuple[str, ElementSpec | AttributeSpec]]:
     return [(f.name, f.metadata[_META]) for f in dataclasses.fields(cls) if _META in f.metadata]
 

