@@ -58,7 +58,9 @@ def has_sep_content_type(request: HttpRequest) -> bool:
     return media_type == SEP_CONTENT_TYPE
 
 
-def parse_request_body(request: HttpRequest, expected: Any) -> SepObject | HttpResponse:
+def parse_request_body(
+    request: HttpRequest, expected: Any, *, profile: str = "csip"
+) -> SepObject | HttpResponse:
     """The parsed body, or the error response to return (415, 413 or 400 with the reason)."""
     if not has_sep_content_type(request):
         return unsupported_media_type()
@@ -70,7 +72,7 @@ def parse_request_body(request: HttpRequest, expected: Any) -> SepObject | HttpR
     if int(declared) > limit:
         return payload_too_large(limit)
     try:
-        return parse(request.body, expected)
+        return parse(request.body, expected, profile=profile)
     except SepXmlError as exc:
         return bad_request(str(exc))
 

@@ -25,6 +25,8 @@ SEP_NS = "urn:ieee:std:2030.5:ns"
 CSIPAUS_NS = "https://csipaus.org/ns"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 SEP_CONTENT_TYPE = "application/sep+xml"
+PROFILES = ("csip", "csipaus")
+DEFAULT_PROFILE = "csip"
 
 _META = "sep"
 _INTEGER = re.compile(r"[+-]?[0-9]+")
@@ -196,6 +198,10 @@ class ElementSpec:
     required: bool
     many: bool
     namespace: str
+    required_in: frozenset[str] = frozenset()  # profiles that make an optional element required
+
+    def is_required(self, profile: str) -> bool:
+        return self.required or profile in self.required_in
 
     @property
     def qname(self) -> str:
@@ -210,10 +216,20 @@ class AttributeSpec:
 
 
 def element(
-    name: str, kind: Any, *, required: bool = False, many: bool = False, namespace: str = SEP_NS
+    name: str,
+    kind: Any,
+    *,
+    required: bool = False,
+    many: bool = False,
+    namespace: str = SEP_NS,
+    required_in: Iterable[str] = (),
 ) -> Any:
-    """Declare a child element; declaration order is wire order."""
-    spec = ElementSpec(name, kind, required, many, namespace)
+    """Declare a child element; declaration order is wire order.
+
+    `required_in` names profiles (e.g. "csipaus") in which an otherwise optional element
+    must be present.
+    """
+    spec = ElementSpec(name, kind, required, many, namespace, frozenset(required_in))
     if many:
         return dataclasses.field(default_factory=list, metadata={_META: spec})
     if required:
@@ -251,6 +267,11 @@ def root_element(name: str | None = None):
     return register
 
 
+def _check_profile(profile: str) -> None:
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {PROFILES}")
+
+
 def root_name(cls: type) -> str:
     try:
         return _ROOT_NAMES[cls]
@@ -266,15 +287,16 @@ def _specs(cls: type) -> list[tuple[str, ElementSpec | AttributeSpec]]:
 # --- Serialize ----------------------------------------------------------------------------
 
 
-def serialize(obj: SepObject) -> bytes:
+def serialize(obj: SepObject, *, profile: str = DEFAULT_PROFILE) -> bytes:
     """Render a declared resource as a 2030.5 document (default namespace, XSD order)."""
+    _check_profile(profile)
     name = root_name(type(obj))
     root = etree.Element(f"{{{SEP_NS}}}{name}", nsmap={None: SEP_NS})
-    _fill(root, obj, name)
+    _fill(root, obj, name, profile)
     return etree.tostring(root, encoding="utf-8")
 
 
-def _fill(el: etree._Element, obj: SepObject, path: str) -> None:
+def _fill(el: etree._Element, obj: SepObject, path: str, profile: str) -> None:
     for attr_name, spec in _specs(type(obj)):
         value = getattr(obj, attr_name)
         where = f"{path}.{getattr(spec, 'element', None) or spec.name}"
@@ -293,7 +315,7 @@ def _fill(el: etree._Element, obj: SepObject, path: str) -> None:
                 ) from exc
             continue
         values = value if spec.many else ([] if value is None else [value])
-        if spec.required and not values:
+        if spec.is_required(profile) and not values:
             raise SepXmlError("is required", field=where)
         for item in values:
             nsmap = {"csipaus": CSIPAUS_NS} if spec.namespace == CSIPAUS_NS else None
@@ -302,11 +324,11 @@ def _fill(el: etree._Element, obj: SepObject, path: str) -> None:
                 if not isinstance(item, SepObject):
                     raise SepXmlError("must be a 2030.5 resource", field=where)
                 child.set(f"{{{XSI_NS}}}type", root_name(type(item)))
-                _fill(child, item, where)
+                _fill(child, item, where, profile)
             elif isinstance(spec.kind, type):
                 if not isinstance(item, spec.kind):
                     raise SepXmlError(f"must be a {spec.kind.__name__}", field=where)
-                _fill(child, item, where)
+                _fill(child, item, where, profile)
             else:
                 text = spec.kind.to_text(item, where)
                 try:
@@ -322,12 +344,15 @@ def parse(
     body: bytes,
     expected: type[T] | Iterable[type[T]] | None = None,
     *,
+    profile: str = DEFAULT_PROFILE,
     max_bytes: int | None = None,
 ) -> T:
     """Parse and validate a 2030.5 body into its declared dataclass.
 
     `expected` names the resource type(s) this endpoint accepts; anything else is refused.
+    `profile` ("csip" or "csipaus") adds that profile's required elements.
     """
+    _check_profile(profile)
     root = parse_document(body, max_bytes=max_bytes)
     qname = etree.QName(root)
     if qname.namespace != SEP_NS:
@@ -340,10 +365,10 @@ def parse(
         if cls not in allowed:
             names = ", ".join(root_name(c) for c in allowed)
             raise SepXmlError(f"expected {names}, got {qname.localname}")
-    return _read(cls, root, qname.localname)
+    return _read(cls, root, qname.localname, profile)
 
 
-def _read(cls: type[T], el: etree._Element, path: str, *, typed: bool = False) -> T:
+def _read(cls: type[T], el: etree._Element, path: str, profile: str, *, typed=False) -> T:
     specs = _specs(cls)
     attributes = {spec.name: (n, spec) for n, spec in specs if isinstance(spec, AttributeSpec)}
     values: dict[str, Any] = {}
@@ -357,7 +382,9 @@ def _read(cls: type[T], el: etree._Element, path: str, *, typed: bool = False) -
     for attr_name, spec in attributes.values():
         if spec.required and attr_name not in values:
             raise SepXmlError("is required", field=f"{path}@{spec.name}")
-    if el.text and el.text.strip():
+    elements = [(n, spec) for n, spec in specs if isinstance(spec, ElementSpec)]
+    # Element-only content may carry whitespace between children; empty content may not.
+    if el.text and (el.text.strip() or not elements):
         raise SepXmlError("unexpected text content", field=path)
 
     children = list(el)
@@ -367,16 +394,15 @@ def _read(cls: type[T], el: etree._Element, path: str, *, typed: bool = False) -
         if child.tail and child.tail.strip():
             raise SepXmlError("unexpected text content", field=path)
     index = 0
-    elements = [(n, spec) for n, spec in specs if isinstance(spec, ElementSpec)]
     for attr_name, spec in elements:
         where = f"{path}.{spec.element}"
         found = []
         while index < len(children) and children[index].tag == spec.qname:
-            found.append(_read_value(spec, children[index], where))
+            found.append(_read_value(spec, children[index], where, profile))
             index += 1
             if not spec.many:
                 break
-        if spec.required and not found:
+        if spec.is_required(profile) and not found:
             if any(child.tag == spec.qname for child in children[index:]):
                 raise SepXmlError(f"element {spec.element} is out of order", field=path)
             raise SepXmlError("is required", field=where)
@@ -392,7 +418,7 @@ def _read(cls: type[T], el: etree._Element, path: str, *, typed: bool = False) -
     return cls(**values)
 
 
-def _read_value(spec: ElementSpec, el: etree._Element, where: str) -> Any:
+def _read_value(spec: ElementSpec, el: etree._Element, where: str, profile: str) -> Any:
     if spec.kind is AnyResource:
         declared = el.get(f"{{{XSI_NS}}}type")
         if not declared:
@@ -400,9 +426,9 @@ def _read_value(spec: ElementSpec, el: etree._Element, where: str) -> Any:
         cls = ROOT_ELEMENTS.get(declared.rpartition(":")[2])
         if cls is None:
             raise SepXmlError(f"unknown xsi:type {declared}", field=where)
-        return _read(cls, el, where, typed=True)
+        return _read(cls, el, where, profile, typed=True)
     if isinstance(spec.kind, type):
-        return _read(spec.kind, el, where)
+        return _read(spec.kind, el, where, profile)
     if len(el) or el.attrib:
         raise SepXmlError("must be a simple value", field=where)
     return spec.kind.from_text(el.text or "", where)

@@ -585,7 +585,9 @@ class DERCapability(Resource):
     rtg_v_nom: VoltageRMS | None = element("rtgVNom", VoltageRMS)
     type: int = element("type", UINT8, required=True)
     # CSIP-AUS 1.2 (bit 0 opModExpLimW, 1 opModImpLimW, 2 opModGenLimW, 3 opModLoadLimW)
-    doe_modes_supported: int | None = element("doeModesSupported", HEX8, namespace=CSIPAUS_NS)
+    doe_modes_supported: int | None = element(
+        "doeModesSupported", HEX8, namespace=CSIPAUS_NS, required_in=("csipaus",)
+    )
 
 
 @root_element()

@@ -33,7 +33,8 @@ def test_csipaus_extensions_round_trip(name, sep_validator):
 
     sep_validator(body, profile="csipaus")
     assert b'xmlns:csipaus="https://csipaus.org/ns"' in body
-    assert parse(body) == original
+    assert parse(body, profile="csipaus") == original
+    assert serialize(original, profile="csipaus") == body
 
 
 def test_csipaus_extensions_are_not_plain_2030_5():
@@ -75,3 +76,15 @@ def test_notification_carries_typed_resource(sep_validator):
     parsed = parse(body)
     assert isinstance(parsed.resource, r.DERControlList)
     assert parsed.resource.der_controls[0].mrid == EXAMPLES["DERControl"]().mrid
+
+
+def test_csipaus_profile_requires_doe_modes_supported():
+    from protocol.xml import SepXmlError
+
+    capability = EXAMPLES["DERCapability"]()
+    body = serialize(capability)
+    assert parse(body) == capability  # optional in plain 2030.5
+    with pytest.raises(SepXmlError, match="doeModesSupported"):
+        parse(body, profile="csipaus")
+    with pytest.raises(SepXmlError, match="doeModesSupported"):
+        serialize(capability, profile="csipaus")
