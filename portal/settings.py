@@ -238,7 +238,8 @@ SPECTACULAR_SETTINGS = {
 
 # Bodies larger than this are refused before parsing.
 SEP2_MAX_BODY_BYTES = int(os.environ.get("SEP2_MAX_BODY_BYTES", str(64 * 1024)))
-# Only these peers may vouch for a client certificate in X-SSL-Client-Cert (the TLS proxy).
+# Only these peers (addresses or CIDRs) may vouch for a client certificate in
+# X-SSL-Client-Cert: the TLS-terminating proxy.
 SEP2_TRUSTED_PROXIES = [
     p.strip()
     for p in os.environ.get("SEP2_TRUSTED_PROXIES", "127.0.0.1,::1").split(",")

@@ -7,6 +7,7 @@ it, so it is honoured only from the addresses in `SEP2_TRUSTED_PROXIES`. An ASGI
 that terminates TLS itself can instead hand the chain over in the ASGI TLS extension.
 """
 
+import ipaddress
 import logging
 from urllib.parse import unquote
 
@@ -20,11 +21,24 @@ from protocol.identity import ClientIdentity, client_identity_from_der
 logger = logging.getLogger(__name__)
 
 CLIENT_CERT_HEADER = "HTTP_X_SSL_CLIENT_CERT"
+CLIENT_VERIFY_HEADER = "HTTP_X_SSL_CLIENT_VERIFY"
 DEFAULT_TRUSTED_PROXIES = ("127.0.0.1", "::1")
 
 
-def trusted_proxies() -> frozenset[str]:
-    return frozenset(getattr(settings, "SEP2_TRUSTED_PROXIES", DEFAULT_TRUSTED_PROXIES))
+def _networks(entries) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [ipaddress.ip_network(entry, strict=False) for entry in entries]
+
+
+def is_trusted_proxy(peer: str) -> bool:
+    """Whether `peer` (REMOTE_ADDR) is one of SEP2_TRUSTED_PROXIES (addresses or CIDRs)."""
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return False  # unix sockets and garbage are never trusted
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    entries = getattr(settings, "SEP2_TRUSTED_PROXIES", DEFAULT_TRUSTED_PROXIES)
+    return any(address in network for network in _networks(entries))
 
 
 def _pem_to_der(pem: str) -> bytes | None:
@@ -49,8 +63,13 @@ def client_certificate_from_request(request: HttpRequest) -> bytes | None:
     if not header:
         return None
     peer = request.META.get("REMOTE_ADDR", "")
-    if peer not in trusted_proxies():
+    if not is_trusted_proxy(peer):
         logger.warning("ignored X-SSL-Client-Cert from untrusted peer %s", peer)
+        return None
+    verify = request.META.get(CLIENT_VERIFY_HEADER)
+    if verify is not None and verify != "SUCCESS":
+        # Defence in depth should the proxy ever be set to `ssl_verify_client optional`.
+        logger.warning("proxy %s reports client certificate verification %s", peer, verify)
         return None
     der = _pem_to_der(unquote(header))
     if der is None:

@@ -60,3 +60,28 @@ def test_asgi_tls_extension_is_used(device):
     request = request_from("198.51.100.1")
     request.scope = {"extensions": {"tls": {"client_cert_chain": [device.cert_pem.decode()]}}}
     assert client_certificate_from_request(request) == device.cert_der
+
+
+@pytest.mark.parametrize(
+    ("proxies", "peer", "trusted"),
+    [
+        (["10.1.0.0/16"], "10.1.2.3", True),
+        (["10.1.0.0/16"], "10.2.0.1", False),
+        (["127.0.0.1"], "::ffff:127.0.0.1", True),
+        (["::1"], "::1", True),
+        (["127.0.0.1"], "unix:/run/reservoir.sock", False),
+    ],
+)
+def test_trusted_proxy_networks(device, settings, proxies, peer, trusted):
+    settings.SEP2_TRUSTED_PROXIES = proxies
+    result = client_certificate_from_request(request_from(peer, escaped(device)))
+    assert (result == device.cert_der) is trusted
+
+
+@pytest.mark.parametrize(
+    ("verify", "accepted"),
+    [("SUCCESS", True), ("NONE", False), ("FAILED:unable to get issuer", False)],
+)
+def test_proxy_verification_result_is_respected(device, verify, accepted):
+    request = request_from("127.0.0.1", escaped(device), HTTP_X_SSL_CLIENT_VERIFY=verify)
+    assert (client_certificate_from_request(request) is not None) is accepted
