@@ -260,6 +260,18 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# --- IEEE 2030.5 -------------------------------------------------------------------------
+
+# Bodies larger than this are refused before parsing.
+SEP2_MAX_BODY_BYTES = int(os.environ.get("SEP2_MAX_BODY_BYTES", str(64 * 1024)))
+# Only these peers (addresses or CIDRs) may vouch for a client certificate in
+# X-SSL-Client-Cert: the TLS-terminating proxy.
+SEP2_TRUSTED_PROXIES = [
+    p.strip()
+    for p in os.environ.get("SEP2_TRUSTED_PROXIES", "127.0.0.1,::1").split(",")
+    if p.strip()
+]
+
 # --- Security ----------------------------------------------------------------------------
 
 SESSION_COOKIE_HTTPONLY = True

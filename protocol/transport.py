@@ -1,0 +1,83 @@
+"""Where a request's client certificate comes from.
+
+In production nginx terminates TLS, verifies the client certificate against the program
+CA bundle and forwards it URL-encoded in `X-SSL-Client-Cert` (see
+deploy/nginx/reservoir-sep2.conf). That header is only as trustworthy as the hop that set
+it, so it is honoured only from the addresses in `SEP2_TRUSTED_PROXIES`. An ASGI server
+that terminates TLS itself can instead hand the chain over in the ASGI TLS extension.
+"""
+
+import ipaddress
+import logging
+from urllib.parse import unquote
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from django.conf import settings
+from django.http import HttpRequest
+
+from protocol.identity import ClientIdentity, client_identity_from_der
+
+logger = logging.getLogger(__name__)
+
+CLIENT_CERT_HEADER = "HTTP_X_SSL_CLIENT_CERT"
+CLIENT_VERIFY_HEADER = "HTTP_X_SSL_CLIENT_VERIFY"
+DEFAULT_TRUSTED_PROXIES = ("127.0.0.1", "::1")
+
+
+def _networks(entries) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [ipaddress.ip_network(entry, strict=False) for entry in entries]
+
+
+def is_trusted_proxy(peer: str) -> bool:
+    """Whether `peer` (REMOTE_ADDR) is one of SEP2_TRUSTED_PROXIES (addresses or CIDRs)."""
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return False  # unix sockets and garbage are never trusted
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    entries = getattr(settings, "SEP2_TRUSTED_PROXIES", DEFAULT_TRUSTED_PROXIES)
+    return any(address in network for network in _networks(entries))
+
+
+def _pem_to_der(pem: str) -> bytes | None:
+    try:
+        certificate = x509.load_pem_x509_certificate(pem.encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        return None
+    return certificate.public_bytes(Encoding.DER)
+
+
+def client_certificate_from_request(request: HttpRequest) -> bytes | None:
+    """The DER of the client's TLS certificate, or None when there is none we can trust."""
+    scope = getattr(request, "scope", None) or {}
+    chain = (scope.get("extensions") or {}).get("tls", {}).get("client_cert_chain") or []
+    if chain:
+        der = _pem_to_der(chain[0])
+        if der is None:
+            logger.warning("unparseable client certificate in the ASGI TLS extension")
+        return der
+
+    header = request.META.get(CLIENT_CERT_HEADER)
+    if not header:
+        return None
+    peer = request.META.get("REMOTE_ADDR", "")
+    if not is_trusted_proxy(peer):
+        logger.warning("ignored X-SSL-Client-Cert from untrusted peer %s", peer)
+        return None
+    verify = request.META.get(CLIENT_VERIFY_HEADER)
+    if verify is not None and verify != "SUCCESS":
+        # Defence in depth should the proxy ever be set to `ssl_verify_client optional`.
+        logger.warning("proxy %s reports client certificate verification %s", peer, verify)
+        return None
+    der = _pem_to_der(unquote(header))
+    if der is None:
+        logger.warning("unparseable X-SSL-Client-Cert from proxy %s", peer)
+    return der
+
+
+def client_identity_from_request(request: HttpRequest) -> ClientIdentity | None:
+    """The client's LFDI/SFDI, or None: the caller answers None with 403."""
+    der = client_certificate_from_request(request)
+    return client_identity_from_der(der) if der else None

@@ -1,0 +1,434 @@
+"""One declaration per 2030.5 resource type drives both serializing and parsing.
+
+A resource is a dataclass whose fields carry their wire mapping in metadata (see
+`element` and `attribute`). Field order is the XSD sequence order: base-class fields come
+first, exactly as XSD extension appends to its base. Parsing is strict: elements must
+appear in sequence order, unknown elements and attributes are refused, and every value is
+range-checked, so a body that parses is one the schema would accept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from lxml import etree
+
+from protocol.xml.errors import SepXmlError
+from protocol.xml.parser import parse_document
+
+SEP_NS = "urn:ieee:std:2030.5:ns"
+CSIPAUS_NS = "https://csipaus.org/ns"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+SEP_CONTENT_TYPE = "application/sep+xml"
+PROFILES = ("csip", "csipaus")
+DEFAULT_PROFILE = "csip"
+
+_META = "sep"
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_HEX = re.compile(r"(?:[0-9A-Fa-f]{2})*")
+
+T = TypeVar("T")
+
+
+# --- Simple value types -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Integer:
+    """An xs integer type with inclusive bounds (UInt8 … Int64 and bounded 2030.5 types)."""
+
+    name: str
+    minimum: int
+    maximum: int
+
+    def check(self, value: Any, where: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SepXmlError(f"{self.name} must be an integer", field=where)
+        if value < self.minimum:
+            raise SepXmlError(f"{value} is below the minimum {self.minimum}", field=where)
+        if value > self.maximum:
+            raise SepXmlError(f"{value} is above the maximum {self.maximum}", field=where)
+        return value
+
+    def to_text(self, value: int, where: str) -> str:
+        return str(self.check(value, where))
+
+    def from_text(self, text: str, where: str) -> int:
+        text = text.strip()
+        if not _INTEGER.fullmatch(text) or len(text) > 24:
+            raise SepXmlError(f"{text[:24]!r} is not a valid {self.name}", field=where)
+        return self.check(int(text), where)
+
+
+@dataclass(frozen=True)
+class HexInt:
+    """hexBinary carrying a number or bitmap (flags, categories); Python sees an int."""
+
+    name: str
+    size: int  # bytes
+
+    def check(self, value: Any, where: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SepXmlError(f"{self.name} must be an integer", field=where)
+        if not 0 <= value < 1 << (8 * self.size):
+            raise SepXmlError(f"{value} does not fit in {self.size} bytes", field=where)
+        return value
+
+    def to_text(self, value: int, where: str) -> str:
+        return f"{self.check(value, where):0{2 * self.size}X}"
+
+    def from_text(self, text: str, where: str) -> int:
+        text = text.strip()
+        if not text or not _HEX.fullmatch(text) or len(text) > 2 * self.size:
+            raise SepXmlError(f"{text[:24]!r} is not a valid {self.name}", field=where)
+        return int(text, 16)
+
+
+@dataclass(frozen=True)
+class HexId:
+    """hexBinary carrying an identifier (mRID, LFDI); Python sees upper-case hex text."""
+
+    name: str
+    size: int  # bytes
+    exact: bool = True
+
+    def check(self, value: Any, where: str) -> str:
+        if not isinstance(value, str) or not _HEX.fullmatch(value):
+            raise SepXmlError(f"{self.name} must be hex digits in pairs", field=where)
+        if len(value) > 2 * self.size or (self.exact and len(value) != 2 * self.size):
+            raise SepXmlError(f"{self.name} must be {2 * self.size} hex digits", field=where)
+        return value.upper()
+
+    def to_text(self, value: str, where: str) -> str:
+        return self.check(value, where)
+
+    def from_text(self, text: str, where: str) -> str:
+        return self.check(text.strip(), where)
+
+
+@dataclass(frozen=True)
+class Boolean:
+    name: str = "boolean"
+
+    def check(self, value: Any, where: str) -> bool:
+        if not isinstance(value, bool):
+            raise SepXmlError("must be a boolean", field=where)
+        return value
+
+    def to_text(self, value: bool, where: str) -> str:
+        return "true" if self.check(value, where) else "false"
+
+    def from_text(self, text: str, where: str) -> bool:
+        text = text.strip()
+        if text in ("true", "1"):
+            return True
+        if text in ("false", "0"):
+            return False
+        raise SepXmlError(f"{text[:24]!r} is not a valid boolean", field=where)
+
+
+@dataclass(frozen=True)
+class String:
+    name: str
+    max_length: int
+
+    def check(self, value: Any, where: str) -> str:
+        if not isinstance(value, str):
+            raise SepXmlError(f"{self.name} must be text", field=where)
+        if len(value) > self.max_length:
+            raise SepXmlError(f"longer than {self.max_length} characters", field=where)
+        return value
+
+    def to_text(self, value: str, where: str) -> str:
+        return self.check(value, where)
+
+    def from_text(self, text: str, where: str) -> str:
+        return self.check(text, where)
+
+
+UINT8 = Integer("UInt8", 0, 2**8 - 1)
+UINT16 = Integer("UInt16", 0, 2**16 - 1)
+UINT32 = Integer("UInt32", 0, 2**32 - 1)
+UINT40 = Integer("UInt40", 0, 2**40 - 1)
+UINT48 = Integer("UInt48", 0, 2**48 - 1)
+INT8 = Integer("Int8", -(2**7), 2**7 - 1)
+INT16 = Integer("Int16", -(2**15), 2**15 - 1)
+INT32 = Integer("Int32", -(2**31), 2**31 - 1)
+INT48 = Integer("Int48", -(2**47), 2**47)  # the XSD's own bounds
+TIME = Integer("TimeType", -(2**63), 2**63 - 1)  # seconds since 1970-01-01 UTC
+TIME_OFFSET = Integer("TimeOffsetType", -(2**31), 2**31 - 1)
+PERCENT = Integer("PerCent", 0, 10000)  # hundredths of a percent
+SIGNED_PERCENT = Integer("SignedPerCent", -10000, 10000)
+POWER_OF_TEN = Integer("PowerOfTenMultiplierType", -9, 9)
+ONE_HOUR_RANGE = Integer("OneHourRangeType", -3600, 3600)
+SUBSCRIBABLE = Integer("SubscribableType", 0, 3)
+SFDI = Integer("SFDIType", 0, 2**40 - 1)
+HEX8 = HexInt("HexBinary8", 1)
+HEX16 = HexInt("HexBinary16", 2)
+HEX32 = HexInt("HexBinary32", 4)
+HEX64 = HexInt("HexBinary64", 8)
+MRID = HexId("mRIDType", 16)
+LFDI = HexId("HexBinary160", 20)
+BOOLEAN = Boolean()
+STRING6 = String("String6", 6)
+STRING16 = String("String16", 16)
+STRING32 = String("String32", 32)
+STRING192 = String("String192", 192)
+ANY_URI = String("anyURI", 2048)
+
+SimpleType = Integer | HexInt | HexId | Boolean | String
+
+
+class AnyResource:
+    """Marker for an element typed `Resource` whose concrete type is given by xsi:type."""
+
+
+# --- Field declarations -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ElementSpec:
+    element: str
+    kind: Any  # a SimpleType, a SepObject subclass, or AnyResource
+    required: bool
+    many: bool
+    namespace: str
+    required_in: frozenset[str] = frozenset()  # profiles that make an optional element required
+
+    def is_required(self, profile: str) -> bool:
+        return self.required or profile in self.required_in
+
+    @property
+    def qname(self) -> str:
+        return f"{{{self.namespace}}}{self.element}"
+
+
+@dataclass(frozen=True)
+class AttributeSpec:
+    name: str
+    kind: SimpleType
+    required: bool
+
+
+def element(
+    name: str,
+    kind: Any,
+    *,
+    required: bool = False,
+    many: bool = False,
+    namespace: str = SEP_NS,
+    required_in: Iterable[str] = (),
+) -> Any:
+    """Declare a child element; declaration order is wire order.
+
+    `required_in` names profiles (e.g. "csipaus") in which an otherwise optional element
+    must be present.
+    """
+    spec = ElementSpec(name, kind, required, many, namespace, frozenset(required_in))
+    if many:
+        return dataclasses.field(default_factory=list, metadata={_META: spec})
+    if required:
+        return dataclasses.field(metadata={_META: spec})
+    return dataclasses.field(default=None, metadata={_META: spec})
+
+
+def attribute(name: str, kind: SimpleType, *, required: bool = False) -> Any:
+    spec = AttributeSpec(name, kind, required)
+    if required:
+        return dataclasses.field(metadata={_META: spec})
+    return dataclasses.field(default=None, metadata={_META: spec})
+
+
+@dataclass(kw_only=True)
+class SepObject:
+    """Base of every declared 2030.5 type (resources and their nested complex types)."""
+
+
+ROOT_ELEMENTS: dict[str, type[SepObject]] = {}
+_ROOT_NAMES: dict[type, str] = {}
+
+
+def root_element(name: str | None = None):
+    """Register a class as a top-level 2030.5 element (default: the class name)."""
+
+    def register(cls: type[T]) -> type[T]:
+        element_name = name or cls.__name__
+        if element_name in ROOT_ELEMENTS:
+            raise RuntimeError(f"root element {element_name} declared twice")
+        ROOT_ELEMENTS[element_name] = cls
+        _ROOT_NAMES[cls] = element_name
+        return cls
+
+    return register
+
+
+def _check_profile(profile: str) -> None:
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {PROFILES}")
+
+
+def root_name(cls: type) -> str:
+    try:
+        return _ROOT_NAMES[cls]
+    except KeyError:
+        raise SepXmlError(f"{cls.__name__} is not a top-level 2030.5 resource") from None
+
+
+@functools.cache
+def _specs(cls: type) -> list[tuple[str, ElementSpec | AttributeSpec]]:
+    return [(f.name, f.metadata[_META]) for f in dataclasses.fields(cls) if _META in f.metadata]
+
+
+# --- Serialize ----------------------------------------------------------------------------
+
+
+def serialize(obj: SepObject, *, profile: str = DEFAULT_PROFILE) -> bytes:
+    """Render a declared resource as a 2030.5 document (default namespace, XSD order)."""
+    _check_profile(profile)
+    name = root_name(type(obj))
+    root = etree.Element(f"{{{SEP_NS}}}{name}", nsmap={None: SEP_NS})
+    _fill(root, obj, name, profile)
+    return etree.tostring(root, encoding="utf-8")
+
+
+def _fill(el: etree._Element, obj: SepObject, path: str, profile: str) -> None:
+    for attr_name, spec in _specs(type(obj)):
+        value = getattr(obj, attr_name)
+        where = f"{path}.{getattr(spec, 'element', None) or spec.name}"
+        if isinstance(spec, AttributeSpec):
+            if value is None:
+                if spec.required:
+                    raise SepXmlError("is required", field=f"{path}@{spec.name}")
+                continue
+            try:
+                el.set(spec.name, spec.kind.to_text(value, f"{path}@{spec.name}"))
+            except ValueError as exc:
+                if isinstance(exc, SepXmlError):
+                    raise
+                raise SepXmlError(
+                    "contains characters XML cannot carry", field=f"{path}@{spec.name}"
+                ) from exc
+            continue
+        values = value if spec.many else ([] if value is None else [value])
+        if spec.is_required(profile) and not values:
+            raise SepXmlError("is required", field=where)
+        for item in values:
+            nsmap = {"csipaus": CSIPAUS_NS} if spec.namespace == CSIPAUS_NS else None
+            child = etree.SubElement(el, spec.qname, nsmap=nsmap)
+            if spec.kind is AnyResource:
+                if not isinstance(item, SepObject):
+                    raise SepXmlError("must be a 2030.5 resource", field=where)
+                child.set(f"{{{XSI_NS}}}type", root_name(type(item)))
+                _fill(child, item, where, profile)
+            elif isinstance(spec.kind, type):
+                if not isinstance(item, spec.kind):
+                    raise SepXmlError(f"must be a {spec.kind.__name__}", field=where)
+                _fill(child, item, where, profile)
+            else:
+                text = spec.kind.to_text(item, where)
+                try:
+                    child.text = text
+                except ValueError as exc:  # control characters XML cannot carry
+                    raise SepXmlError("contains characters XML cannot carry", field=where) from exc
+
+
+# --- Parse --------------------------------------------------------------------------------
+
+
+def parse(
+    body: bytes,
+    expected: type[T] | Iterable[type[T]] | None = None,
+    *,
+    profile: str = DEFAULT_PROFILE,
+    max_bytes: int | None = None,
+) -> T:
+    """Parse and validate a 2030.5 body into its declared dataclass.
+
+    `expected` names the resource type(s) this endpoint accepts; anything else is refused.
+    `profile` ("csip" or "csipaus") adds that profile's required elements.
+    """
+    _check_profile(profile)
+    root = parse_document(body, max_bytes=max_bytes)
+    qname = etree.QName(root)
+    if qname.namespace != SEP_NS:
+        raise SepXmlError(f"root element must be in namespace {SEP_NS}")
+    cls = ROOT_ELEMENTS.get(qname.localname)
+    if cls is None:
+        raise SepXmlError(f"unknown root element {qname.localname}")
+    if expected is not None:
+        allowed = (expected,) if isinstance(expected, type) else tuple(expected)
+        if cls not in allowed:
+            names = ", ".join(root_name(c) for c in allowed)
+            raise SepXmlError(f"expected {names}, got {qname.localname}")
+    return _read(cls, root, qname.localname, profile)
+
+
+def _read(cls: type[T], el: etree._Element, path: str, profile: str, *, typed=False) -> T:
+    specs = _specs(cls)
+    attributes = {spec.name: (n, spec) for n, spec in specs if isinstance(spec, AttributeSpec)}
+    values: dict[str, Any] = {}
+    for key, text in el.attrib.items():
+        if typed and key == f"{{{XSI_NS}}}type":
+            continue
+        if key not in attributes:
+            raise SepXmlError(f"unexpected attribute {key}", field=path)
+        attr_name, spec = attributes[key]
+        values[attr_name] = spec.kind.from_text(text, f"{path}@{key}")
+    for attr_name, spec in attributes.values():
+        if spec.required and attr_name not in values:
+            raise SepXmlError("is required", field=f"{path}@{spec.name}")
+    elements = [(n, spec) for n, spec in specs if isinstance(spec, ElementSpec)]
+    # Element-only content may carry whitespace between children; empty content may not.
+    if el.text and (el.text.strip() or not elements):
+        raise SepXmlError("unexpected text content", field=path)
+
+    children = list(el)
+    for child in children:
+        if not isinstance(child.tag, str):
+            raise SepXmlError("unexpected non-element content", field=path)
+        if child.tail and child.tail.strip():
+            raise SepXmlError("unexpected text content", field=path)
+    index = 0
+    for attr_name, spec in elements:
+        where = f"{path}.{spec.element}"
+        found = []
+        while index < len(children) and children[index].tag == spec.qname:
+            found.append(_read_value(spec, children[index], where, profile))
+            index += 1
+            if not spec.many:
+                break
+        if spec.is_required(profile) and not found:
+            if any(child.tag == spec.qname for child in children[index:]):
+                raise SepXmlError(f"element {spec.element} is out of order", field=path)
+            raise SepXmlError("is required", field=where)
+        if spec.many:
+            values[attr_name] = found
+        elif found:
+            values[attr_name] = found[0]
+    if index < len(children):
+        tag = etree.QName(children[index])
+        known = any(spec.qname == children[index].tag for _, spec in elements)
+        problem = "is out of order or repeated" if known else "is not allowed here"
+        raise SepXmlError(f"element {tag.localname} {problem}", field=path)
+    return cls(**values)
+
+
+def _read_value(spec: ElementSpec, el: etree._Element, where: str, profile: str) -> Any:
+    if spec.kind is AnyResource:
+        declared = el.get(f"{{{XSI_NS}}}type")
+        if not declared:
+            raise SepXmlError("needs an xsi:type", field=where)
+        cls = ROOT_ELEMENTS.get(declared.rpartition(":")[2])
+        if cls is None:
+            raise SepXmlError(f"unknown xsi:type {declared}", field=where)
+        return _read(cls, el, where, profile, typed=True)
+    if isinstance(spec.kind, type):
+        return _read(spec.kind, el, where, profile)
+    if len(el) or el.attrib:
+        raise SepXmlError("must be a simple value", field=where)
+    return spec.kind.from_text(el.text or "", where)
