@@ -5,12 +5,27 @@ without a factory here makes that test fail, so later models cannot slip past it
 """
 
 import itertools
+from datetime import UTC, date, datetime, timedelta
 
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
+from devices.models import Device, TelemetryRollup, TelemetryRollupPending, TelemetrySample
 from enrollment.models import Customer
 from portal.models import Brand, Membership, TerritoryArea, Utility
 from portal.tenancy.choices import Role
+from programs.models import (
+    BlackoutDate,
+    Dispatch,
+    DispatchGroup,
+    Event,
+    EventTransition,
+    OptOut,
+    Participant,
+    Program,
+    QualifiedEquipment,
+    Season,
+)
 
 _seq = itertools.count(1)
 PASSWORD = "correct-horse-battery"
@@ -52,6 +67,141 @@ def customer(utility: Utility, marker: str = "") -> Customer:
     return Customer.objects.create(utility=utility, user=user(), name=f"{marker}Customer")
 
 
+def device(utility: Utility, marker: str = "", **fields) -> Device:
+    n = next(_seq)
+    defaults = {
+        "vendor_name": f"{marker}Acme",
+        "model_name": "PowerCell 10",
+        "serial": f"{marker}SN{n:06d}",
+        "max_charge_w": 5000,
+        "max_discharge_w": 5000,
+        "capacity_wh": 13500,
+        "state": "OR",
+        "zip_code": "97201",
+    }
+    return Device.objects.create(utility=utility, **{**defaults, **fields})
+
+
+def telemetry_sample(utility: Utility, marker: str = "") -> TelemetrySample:
+    return TelemetrySample.objects.create(
+        utility=utility, device=device(utility, marker), at=timezone.now(), channel="w", value=1.0
+    )
+
+
+def telemetry_rollup(utility: Utility, marker: str = "") -> TelemetryRollup:
+    return TelemetryRollup.objects.create(
+        utility=utility,
+        device=device(utility, marker),
+        channel="w",
+        period="5m",
+        bucket_start=datetime(2026, 1, 1, tzinfo=UTC),
+        avg=1,
+        min=1,
+        max=1,
+        count=1,
+    )
+
+
+def telemetry_rollup_pending(utility: Utility, marker: str = "") -> TelemetryRollupPending:
+    return TelemetryRollupPending.objects.create(
+        utility=utility, hour_start=datetime(2026, 1, 1, next(_seq) % 24, tzinfo=UTC)
+    )
+
+
+def program(utility: Utility, marker: str = "", **fields) -> Program:
+    n = next(_seq)
+    defaults = {"name": f"{marker}Battery Program {n}", "slug": f"program-{n}"}
+    return Program.objects.create(utility=utility, **{**defaults, **fields})
+
+
+def season(utility: Utility, marker: str = "") -> Season:
+    return Season.objects.create(
+        utility=utility,
+        program=program(utility, marker),
+        name=f"{marker}Summer",
+        start_date=date(2026, 6, 1),
+        end_date=date(2026, 9, 30),
+    )
+
+
+def blackout_date(utility: Utility, marker: str = "") -> BlackoutDate:
+    return BlackoutDate.objects.create(
+        utility=utility,
+        program=program(utility, marker),
+        date=date(2026, 7, 4),
+        reason=f"{marker}Holiday",
+    )
+
+
+def qualified_equipment(utility: Utility, marker: str = "") -> QualifiedEquipment:
+    return QualifiedEquipment.objects.create(
+        utility=utility,
+        program=program(utility, marker),
+        vendor_name=f"{marker}Acme",
+        model_name="PowerCell 10",
+        nameplate_w=5000,
+        nameplate_wh=13500,
+    )
+
+
+def dispatch_group(utility: Utility, marker: str = "", prog: Program | None = None):
+    prog = prog or program(utility, marker)
+    return DispatchGroup.objects.create(
+        utility=utility, program=prog, name=f"{marker}Group {next(_seq)}"
+    )
+
+
+def event(utility: Utility, marker: str = "", **fields) -> Event:
+    group = fields.pop("group", None) or dispatch_group(utility, marker)
+    defaults = {
+        "kind": "discharge",
+        "start": timezone.now() + timedelta(hours=2),
+        "duration_s": 3600,
+        "target_w": 10_000,
+    }
+    return Event.objects.create(
+        utility=utility, program=group.program, group=group, **{**defaults, **fields}
+    )
+
+
+def event_transition(utility: Utility, marker: str = "") -> EventTransition:
+    return EventTransition.objects.create(
+        utility=utility,
+        event=event(utility, marker),
+        at=timezone.now(),
+        actor_label=f"{marker}tester",
+        to_status="draft",
+    )
+
+
+def participant(utility: Utility, marker: str = "") -> Participant:
+    return Participant.objects.create(
+        utility=utility,
+        program=program(utility, marker),
+        device=device(utility, marker),
+        joined_at=timezone.now(),
+    )
+
+
+def opt_out(utility: Utility, marker: str = "") -> OptOut:
+    return OptOut.objects.create(
+        utility=utility,
+        event=event(utility, marker),
+        device=device(utility, marker),
+        source="portal",
+        at=timezone.now(),
+    )
+
+
+def dispatch(utility: Utility, marker: str = "") -> Dispatch:
+    return Dispatch.objects.create(
+        utility=utility,
+        event=event(utility, marker),
+        device=device(utility, marker),
+        setpoint_w=1000,
+    )
+
+
 # model -> factory(utility, marker). The marker is a string that must never show up in
 # another utility's pages.
 TENANT_FACTORIES = {
@@ -59,4 +209,18 @@ TENANT_FACTORIES = {
     TerritoryArea: territory_area,
     Membership: membership,
     Customer: customer,
+    Device: device,
+    TelemetrySample: telemetry_sample,
+    TelemetryRollup: telemetry_rollup,
+    TelemetryRollupPending: telemetry_rollup_pending,
+    Program: program,
+    Season: season,
+    BlackoutDate: blackout_date,
+    QualifiedEquipment: qualified_equipment,
+    DispatchGroup: dispatch_group,
+    Event: event,
+    EventTransition: event_transition,
+    Participant: participant,
+    OptOut: opt_out,
+    Dispatch: dispatch,
 }
