@@ -1,6 +1,13 @@
 from django.contrib import admin
 
-from devices.models import Device, TelemetryRollup, TelemetryRollupPending, TelemetrySample
+from devices.models import (
+    ConnectorCommand,
+    ConnectorSite,
+    Device,
+    TelemetryRollup,
+    TelemetryRollupPending,
+    TelemetrySample,
+)
 
 
 @admin.register(Device)
@@ -44,3 +51,21 @@ class TelemetryRollupPendingAdmin(admin.ModelAdmin):
     list_display = ["utility", "hour_start"]
     list_filter = ["utility"]
     search_fields = ["utility__name"]
+
+
+@admin.register(ConnectorSite)
+class ConnectorSiteAdmin(admin.ModelAdmin):
+    list_display = ["name", "host", "port", "unit_id", "utility", "status", "enabled", "last_ok_at"]
+    list_filter = ["utility", "status", "enabled"]
+    search_fields = ["name", "host", "device__serial"]
+    raw_id_fields = ["device"]
+    readonly_fields = ["model_map", "last_polled_at", "last_ok_at", "failures", "next_attempt_at"]
+
+
+@admin.register(ConnectorCommand)
+class ConnectorCommandAdmin(admin.ModelAdmin):
+    list_display = ["at", "site", "kind", "requested_w", "ok", "event_mrid", "utility"]
+    list_filter = ["utility", "kind", "ok"]
+    search_fields = ["site__name", "event_mrid", "device__serial"]
+    raw_id_fields = ["site", "device"]
+    show_full_result_count = False

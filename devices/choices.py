@@ -102,3 +102,21 @@ class Health(models.TextChoices):
     STALE = "stale", "Stale"
     OFFLINE = "offline", "Offline"
     FAULTED = "faulted", "Faulted"
+
+
+class SiteStatus(models.TextChoices):
+    """How a directly connected (Modbus) site answered its last poll."""
+
+    NEVER = "never", "Never polled"
+    ONLINE = "online", "Online"
+    OFFLINE = "offline", "Offline"
+    BACKOFF = "backoff", "Backing off"
+
+
+class CommandKind(models.TextChoices):
+    """What the connector sent to a site."""
+
+    SETPOINT = "setpoint", "Setpoint"
+    RELEASE = "release", "Release"
+    HEARTBEAT = "heartbeat", "Heartbeat"
+    TEST = "test", "Test connection"

@@ -4,11 +4,18 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import Q
 
-from devices.choices import Channel, OperatingMode, RollupPeriod
+from devices.choices import Channel, CommandKind, OperatingMode, RollupPeriod, SiteStatus
 from portal.models import TenantModel
 from portal.tenancy.models import state_code
 
-__all__ = ["Device", "TelemetryRollup", "TelemetryRollupPending", "TelemetrySample"]
+__all__ = [
+    "ConnectorCommand",
+    "ConnectorSite",
+    "Device",
+    "TelemetryRollup",
+    "TelemetryRollupPending",
+    "TelemetrySample",
+]
 
 lfdi_hex = RegexValidator(r"^[0-9A-F]{40}$", "Use 40 upper-case hex digits.")
 percent = [MinValueValidator(0), MaxValueValidator(100)]
@@ -176,3 +183,88 @@ class TelemetryRollupPending(TenantModel):
 
     def __str__(self):
         return f"{self.utility_id} {self.hour_start:%Y-%m-%d %H:00}"
+
+
+class ConnectorSite(TenantModel):
+    """A battery the platform reaches directly over SunSpec Modbus TCP, and its poll state."""
+
+    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=120)
+    host = models.CharField(max_length=255)
+    port = models.PositiveIntegerField(default=502, validators=[MaxValueValidator(65535)])
+    unit_id = models.PositiveSmallIntegerField(
+        "Modbus unit id", default=1, validators=[MinValueValidator(1), MaxValueValidator(247)]
+    )
+    device = models.OneToOneField(
+        Device,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="connector_site",
+        help_text="The fleet device whose telemetry this site reports.",
+    )
+    poll_interval_s = models.PositiveIntegerField(
+        default=10, validators=[MinValueValidator(5), MaxValueValidator(3600)]
+    )
+    enabled = models.BooleanField(default=True)
+    # {"base_address": 40000, "models": [[model_id, start_address, length], ...]}
+    model_map = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=8, choices=SiteStatus.choices, default=SiteStatus.NEVER)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    last_ok_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    failures = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["utility", "host", "port", "unit_id"], name="connector_site_unique_address"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=SiteStatus.values), name="connector_site_status_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["enabled", "next_attempt_at"], name="connector_site_due"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.host}:{self.port} unit {self.unit_id})"
+
+
+class ConnectorCommand(TenantModel):
+    """One command the connector sent to a site, with what the device read back."""
+
+    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    site = models.ForeignKey(ConnectorSite, on_delete=models.CASCADE, related_name="commands")
+    device = models.ForeignKey(
+        Device, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The programs event, by id: devices sits below programs and holds no FK to it.
+    event_id = models.BigIntegerField(null=True, blank=True)
+    event_mrid = models.CharField(max_length=32, blank=True)
+    kind = models.CharField(max_length=10, choices=CommandKind.choices)
+    requested_w = models.IntegerField(null=True, blank=True)
+    readback = models.JSONField(default=dict, blank=True)
+    ok = models.BooleanField(default=False)
+    error = models.CharField(max_length=500, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=CommandKind.values), name="connector_command_kind_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["site", "at"], name="connector_command_site_at"),
+            models.Index(fields=["event_id"], name="connector_command_event"),
+        ]
+
+    def __str__(self):
+        outcome = "ok" if self.ok else "failed"
+        return f"{self.get_kind_display()} to site {self.site_id} at {self.at:%H:%M:%S} ({outcome})"

@@ -10,7 +10,14 @@ from datetime import UTC, date, datetime, timedelta
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from devices.models import Device, TelemetryRollup, TelemetryRollupPending, TelemetrySample
+from devices.models import (
+    ConnectorCommand,
+    ConnectorSite,
+    Device,
+    TelemetryRollup,
+    TelemetryRollupPending,
+    TelemetrySample,
+)
 from enrollment.models import Customer
 from portal.models import Brand, Membership, TerritoryArea, Utility
 from portal.tenancy.choices import Role
@@ -105,6 +112,31 @@ def telemetry_rollup(utility: Utility, marker: str = "") -> TelemetryRollup:
 def telemetry_rollup_pending(utility: Utility, marker: str = "") -> TelemetryRollupPending:
     return TelemetryRollupPending.objects.create(
         utility=utility, hour_start=datetime(2026, 1, 1, next(_seq) % 24, tzinfo=UTC)
+    )
+
+
+def connector_site(utility: Utility, marker: str = "", **fields) -> ConnectorSite:
+    n = next(_seq)
+    defaults = {
+        "name": f"{marker}Site {n}",
+        "host": "127.0.0.1",
+        "port": 1024 + n % 60000,
+        "unit_id": 1,
+    }
+    if "device" not in fields:
+        defaults["device"] = device(utility, marker)
+    return ConnectorSite.objects.create(utility=utility, **{**defaults, **fields})
+
+
+def connector_command(utility: Utility, marker: str = "") -> ConnectorCommand:
+    site = connector_site(utility, marker)
+    return ConnectorCommand.objects.create(
+        utility=utility,
+        site=site,
+        device=site.device,
+        kind="test",
+        error=f"{marker}refused",
+        at=timezone.now(),
     )
 
 
@@ -213,6 +245,8 @@ TENANT_FACTORIES = {
     TelemetrySample: telemetry_sample,
     TelemetryRollup: telemetry_rollup,
     TelemetryRollupPending: telemetry_rollup_pending,
+    ConnectorSite: connector_site,
+    ConnectorCommand: connector_command,
     Program: program,
     Season: season,
     BlackoutDate: blackout_date,
