@@ -24,8 +24,16 @@ from devices.choices import (
     Channel,
     RejectReason,
     RollupPeriod,
+    SiteStatus,
 )
-from devices.models import Device, TelemetryRollup, TelemetryRollupPending, TelemetrySample
+from devices.models import (
+    ConnectorCommand,
+    ConnectorSite,
+    Device,
+    TelemetryRollup,
+    TelemetryRollupPending,
+    TelemetrySample,
+)
 from devices.signals import telemetry_ingested
 
 logger = logging.getLogger(__name__)
@@ -192,6 +200,108 @@ def device_update_availability(
                 "availability_at": at,
             },
         )
+
+
+# --- Connector sites (directly polled batteries) ---------------------------------------
+
+# The longest error text kept on a site or a command row.
+ERROR_MAX = 500
+
+
+def connector_site_create(
+    *,
+    utility,
+    name: str,
+    host: str,
+    port: int = 502,
+    unit_id: int = 1,
+    device: Device | None = None,
+    poll_interval_s: int = 10,
+    enabled: bool = True,
+) -> ConnectorSite:
+    """Add a Modbus site to a utility; it is polled from the next beat on."""
+    if device is not None and device.utility_id != utility.pk:
+        raise ValidationError({"device": "That device belongs to another utility."})
+    site = ConnectorSite(
+        utility=utility,
+        name=name.strip(),
+        host=host.strip(),
+        port=port,
+        unit_id=unit_id,
+        device=device,
+        poll_interval_s=poll_interval_s,
+        enabled=enabled,
+    )
+    site.full_clean()
+    site.save()
+    return site
+
+
+def connector_site_record_poll(
+    *,
+    site: ConnectorSite,
+    at: datetime,
+    ok: bool,
+    error: str = "",
+    failures: int = 0,
+    retry_at: datetime | None = None,
+    model_map: dict | None = None,
+) -> ConnectorSite:
+    """Store one poll's outcome: online and due again after its interval, or backing off.
+
+    A site that has just failed is offline; one that keeps failing is in backoff. Either
+    way it is not polled again before ``retry_at``.
+    """
+    site.last_polled_at = at
+    if ok:
+        site.status = SiteStatus.ONLINE
+        site.last_ok_at = at
+        site.last_error = ""
+        site.failures = 0
+        site.next_attempt_at = at + timedelta(seconds=site.poll_interval_s)
+    else:
+        site.status = SiteStatus.OFFLINE if failures <= 1 else SiteStatus.BACKOFF
+        site.last_error = error[:ERROR_MAX]
+        site.failures = failures
+        site.next_attempt_at = retry_at or at + timedelta(seconds=site.poll_interval_s)
+    fields = ["last_polled_at", "status", "last_ok_at", "last_error", "failures"]
+    fields.append("next_attempt_at")
+    if model_map is not None:
+        site.model_map = model_map
+        fields.append("model_map")
+    site.save(update_fields=fields)
+    return site
+
+
+def connector_command_log(
+    *,
+    site: ConnectorSite,
+    kind: str,
+    at: datetime,
+    ok: bool,
+    requested_w: int | None = None,
+    readback: dict | None = None,
+    error: str = "",
+    event_id: int | None = None,
+    event_mrid: str = "",
+) -> ConnectorCommand:
+    """Record a command sent to a site and what the device read back."""
+    command = ConnectorCommand(
+        utility_id=site.utility_id,
+        site=site,
+        device_id=site.device_id,
+        kind=kind,
+        at=at,
+        ok=ok,
+        requested_w=requested_w,
+        readback=readback or {},
+        error=error[:ERROR_MAX],
+        event_id=event_id,
+        event_mrid=event_mrid,
+    )
+    command.full_clean(exclude=["utility", "site", "device"])
+    command.save()
+    return command
 
 
 # --- Telemetry ingest ------------------------------------------------------------------

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "enrollment",
     "protocol",
     "devices",
+    "devices.connectors",
     "settlement",
 ]
 
@@ -164,6 +165,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 HEARTBEAT_INTERVAL_S = int(os.environ.get("HEARTBEAT_INTERVAL_S", "15"))
+# Modbus connectors: how long a device holds a setpoint without a re-assert, and how many
+# requests may be in flight across all sites.
+CONNECTOR_REVERSION_S = int(os.environ.get("CONNECTOR_REVERSION_S", "300"))
+CONNECTOR_CONCURRENCY = int(os.environ.get("CONNECTOR_CONCURRENCY", "64"))
 CELERY_BEAT_SCHEDULE = {
     "programs.events_reconcile": {
         "task": "programs.events_reconcile",
@@ -184,6 +189,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "devices.telemetry_partitions",
         "schedule": schedule(24 * 3600),
         "options": {"expires": 3600},
+    },
+    "devices.connectors_poll": {
+        "task": "devices.connectors_poll",
+        "schedule": schedule(10),
+        "options": {"expires": 9},
+    },
+    # At most half the reversion time, so a live setpoint never lapses between re-asserts.
+    "devices.connectors_reassert": {
+        "task": "devices.connectors_reassert",
+        "schedule": schedule(min(60, CONNECTOR_REVERSION_S // 2 - 1)),
+        "options": {"expires": 30},
     },
     "devices.telemetry_prune": {
         "task": "devices.telemetry_prune",

@@ -477,3 +477,21 @@ async def poll_sites(
             *(_poll_one(site, now, base_backoff_s, max_backoff_s) for site in sites)
         )
     )
+
+
+async def release_setpoint(site: SunSpecSite) -> SetpointResult:
+    """Hand control back to the device: 704 WSetEna=0 (or 124 StorCtl_Mod=0), read back."""
+    model_map = await site.discover()
+    if (entry := model_map.find(704)) is not None:
+        route, point = "704", "WSetEna"
+    elif (entry := model_map.find(124)) is not None:
+        route, point = "124", "StorCtl_Mod"
+    else:
+        raise ControlNotSupported(f"{site}: neither model 704 nor 124 is present")
+    model_id = entry.model_id
+    await site.write_points(entry, {point: encode_point(model_id, point, 0)})
+    after = decode(model_id, await read_model(site.read_registers, entry))
+    actual: dict[str, Value] = {point: after.get(point)}
+    if actual != {point: 0}:
+        raise SetpointNotConfirmed(site.site_id, {point: 0}, actual)
+    return SetpointResult(site.site_id, route, 0.0, actual, 0)  # type: ignore[arg-type]

@@ -1,0 +1,354 @@
+"""The Modbus connector's jobs: poll due sites into telemetry, and carry event setpoints.
+
+This is a transport, like ``protocol``: it may import programs and pymodbus; the devices
+domain (models, services, selectors) never imports it. Database work happens before and
+after one ``asyncio.run`` per job, never inside the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.utils import timezone
+
+from devices.choices import Channel, CommandKind, SiteStatus
+from devices.connectors.sunspec.client import (
+    SetpointResult,
+    SunSpecSite,
+    heartbeat,
+    poll_sites,
+    release_setpoint,
+    set_concurrency_limit,
+    write_setpoint,
+)
+from devices.connectors.sunspec.discovery import ModelEntry, ModelMap
+from devices.models import ConnectorCommand, ConnectorSite
+from devices.selectors import connector_sites_due
+from devices.services import (
+    ERROR_MAX,
+    Reading,
+    connector_command_log,
+    connector_site_record_poll,
+    telemetry_ingest,
+)
+from programs.choices import FINAL_STATUSES, EventStatus
+from programs.models import Dispatch, Event, OptOut
+
+logger = logging.getLogger(__name__)
+
+SOURCE = "sunspec"
+BASE_BACKOFF_S = 5.0
+MAX_BACKOFF_S = 300.0
+
+
+def reversion_s() -> int:
+    """How long a device holds a setpoint without hearing from us (SunSpec WSetRvrtTms)."""
+    return int(getattr(settings, "CONNECTOR_REVERSION_S", 300))
+
+
+def _limit_concurrency() -> None:
+    set_concurrency_limit(int(getattr(settings, "CONNECTOR_CONCURRENCY", 64)))
+
+
+# --- Model maps as JSON --------------------------------------------------------------------
+
+
+def model_map_to_json(model_map: ModelMap) -> dict:
+    return {
+        "base_address": model_map.base_address,
+        "models": [[m.model_id, m.start_address, m.length] for m in model_map.models],
+    }
+
+
+def model_map_from_json(data: dict) -> ModelMap | None:
+    try:
+        return ModelMap(
+            base_address=int(data["base_address"]),
+            models=tuple(ModelEntry(int(i), int(a), int(n)) for i, a, n in data["models"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def site_client(row: ConnectorSite) -> SunSpecSite:
+    """A pymodbus-backed client for a site row, starting from its stored map and failures."""
+    site = SunSpecSite(str(row.pk), row.host, port=row.port, device_id=row.unit_id)
+    if row.model_map:
+        site.model_map = model_map_from_json(row.model_map)
+    site.backoff.failures = row.failures
+    return site
+
+
+async def _close_all(sites) -> None:
+    for site in sites:
+        await site.close()
+
+
+# --- Polling -------------------------------------------------------------------------------
+
+
+@dataclass
+class PollSummary:
+    """What one polling round did."""
+
+    polled: int = 0
+    online: int = 0
+    offline: int = 0
+    readings_accepted: int = 0
+    rejected: int = 0
+    ingests: int = 0  # telemetry_ingest calls: one per utility with data
+
+
+def connectors_poll(*, now: datetime | None = None, limit: int = 5000) -> PollSummary:
+    """Poll every due site once, ingest the readings in one batch per utility, record status.
+
+    Sites that do not answer are marked offline (then backoff) and retried after 5 s,
+    10 s, 20 s ... up to 5 min; the rest of the round goes on without them.
+    """
+    now = now or timezone.now()
+    rows = connector_sites_due(now=now, limit=limit)
+    summary = PollSummary(polled=len(rows))
+    if not rows:
+        return summary
+    clients = {str(row.pk): site_client(row) for row in rows}
+
+    async def run():
+        _limit_concurrency()
+        try:
+            return await poll_sites(
+                clients.values(),
+                now=now,
+                base_backoff_s=BASE_BACKOFF_S,
+                max_backoff_s=MAX_BACKOFF_S,
+            )
+        finally:
+            await _close_all(clients.values())
+
+    outcomes = {o.site_id: o for o in asyncio.run(run())}
+
+    by_utility: dict[int, list[Reading]] = defaultdict(list)
+    utilities = {}
+    for row in rows:
+        outcome = outcomes[str(row.pk)]
+        client = clients[str(row.pk)]
+        ok = outcome.online
+        summary.online += ok
+        summary.offline += not ok
+        connector_site_record_poll(
+            site=row,
+            at=now,
+            ok=ok,
+            error=outcome.error,
+            failures=outcome.failures,
+            retry_at=outcome.next_attempt_at,
+            model_map=model_map_to_json(client.model_map) if client.model_map else None,
+        )
+        if ok and row.device_id is not None:
+            utilities[row.utility_id] = row.utility
+            by_utility[row.utility_id].extend(
+                Reading(device_id=row.device_id, at=now, channel=Channel(name), value=value)
+                for name, value in outcome.channels.items()
+                if value is not None
+            )
+    for utility_id, readings in by_utility.items():
+        result = telemetry_ingest(utility=utilities[utility_id], readings=readings, source=SOURCE)
+        summary.ingests += 1
+        summary.readings_accepted += result.accepted
+        summary.rejected += len(result.rejected)
+    return summary
+
+
+def connector_site_test(*, site: ConnectorSite, now: datetime | None = None) -> ConnectorCommand:
+    """Connect, run SunSpec discovery and store the model map; log it as a test command."""
+    now = now or timezone.now()
+    client = SunSpecSite(str(site.pk), site.host, port=site.port, device_id=site.unit_id)
+
+    async def run():
+        try:
+            return await client.discover()
+        finally:
+            await client.close()
+
+    try:
+        model_map = asyncio.run(run())
+    except Exception as exc:  # any failure is the answer to "does it connect?"
+        error = f"{type(exc).__name__}: {exc}"
+        return connector_command_log(
+            site=site, kind=CommandKind.TEST, at=now, ok=False, error=error
+        )
+    data = model_map_to_json(model_map)
+    site.model_map = data
+    site.save(update_fields=["model_map"])
+    return connector_command_log(
+        site=site,
+        kind=CommandKind.TEST,
+        at=now,
+        ok=True,
+        readback={**data, "model_ids": [m.model_id for m in model_map.models]},
+    )
+
+
+# --- Control -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Order:
+    row: ConnectorSite
+    watts: int | None  # None: release
+    reversion_s: int = 0
+    event: Event | None = None
+    result: SetpointResult | None = None
+    error: str = ""
+    client: SunSpecSite | None = field(default=None, repr=False)
+
+
+async def _send(orders: list[_Order]) -> None:
+    _limit_concurrency()
+
+    async def one(order: _Order) -> None:
+        order.client = site_client(order.row)
+        try:
+            if order.watts is None:
+                order.result = await release_setpoint(order.client)
+            else:
+                order.result = await write_setpoint(order.client, order.watts, order.reversion_s)
+        except Exception as exc:  # one site's failure never stops the others
+            order.error = f"{type(exc).__name__}: {exc}"[:ERROR_MAX]
+        finally:
+            await order.client.close()
+
+    await asyncio.gather(*(one(order) for order in orders))
+
+
+def _log(orders: list[_Order], now: datetime) -> list[ConnectorCommand]:
+    commands = []
+    for order in orders:
+        kind = CommandKind.RELEASE if order.watts is None else CommandKind.SETPOINT
+        readback = {}
+        if order.result is not None:
+            readback = {"route": order.result.route, **order.result.readback}
+        commands.append(
+            connector_command_log(
+                site=order.row,
+                kind=kind,
+                at=now,
+                ok=order.result is not None,
+                requested_w=order.watts,
+                readback=readback,
+                error=order.error,
+                event_id=order.event.pk if order.event else None,
+                event_mrid=order.event.mrid if order.event else "",
+            )
+        )
+    return commands
+
+
+def _setpoint_orders(event: Event, now: datetime) -> list[_Order]:
+    remaining = int((event.end - now).total_seconds())
+    if remaining <= 0:
+        return []
+    opted_out = OptOut.objects.filter(event=event).values("device_id")
+    dispatches = (
+        Dispatch.objects.for_utility(event.utility)
+        .filter(event=event, device__connector_site__enabled=True)
+        .exclude(device_id__in=opted_out)
+        .select_related("device__connector_site")
+    )
+    # The device reverts by itself at the event's end even if the release never arrives.
+    hold_s = max(1, min(reversion_s(), remaining))
+    return [
+        _Order(row=d.device.connector_site, watts=d.setpoint_w, reversion_s=hold_s, event=event)
+        for d in dispatches
+    ]
+
+
+def _release_orders(event: Event) -> list[_Order]:
+    # A device that another active event now drives keeps that event's setpoint.
+    busy = Dispatch.objects.filter(
+        utility_id=event.utility_id, event__status=EventStatus.ACTIVE
+    ).values("device_id")
+    dispatches = (
+        Dispatch.objects.for_utility(event.utility)
+        .filter(event=event, device__connector_site__enabled=True)
+        .exclude(device_id__in=busy)
+        .select_related("device__connector_site")
+    )
+    return [_Order(row=d.device.connector_site, watts=None, event=event) for d in dispatches]
+
+
+def connector_event_apply(*, event_id: int, now: datetime | None = None) -> list[ConnectorCommand]:
+    """Bring the event's Modbus devices in line with the event's current status.
+
+    Active: write each device's dispatch setpoint with a reversion timer and read it back.
+    Completed, cancelled or superseded: release the devices. Otherwise nothing. Reads the
+    status from the database, so a repeated or late call does the right thing.
+    """
+    now = now or timezone.now()
+    event = Event.objects.select_related("utility").filter(pk=event_id).first()
+    if event is None:
+        return []
+    if event.status == EventStatus.ACTIVE:
+        orders = _setpoint_orders(event, now)
+    elif event.status in FINAL_STATUSES:
+        orders = _release_orders(event)
+    else:
+        return []
+    if not orders:
+        return []
+    asyncio.run(_send(orders))
+    return _log(orders, now)
+
+
+@dataclass
+class ReassertSummary:
+    setpoints: int = 0
+    failed: int = 0
+    heartbeats: int = 0
+    heartbeat_failures: int = 0
+
+
+def connector_setpoints_reassert(*, now: datetime | None = None) -> ReassertSummary:
+    """Rewrite every active event's setpoints (restarting their reversion timers) and beat
+    the 715 controller heartbeat of every online site. Run at under half the reversion time.
+    """
+    now = now or timezone.now()
+    orders: list[_Order] = []
+    for event in Event.objects.filter(status=EventStatus.ACTIVE).select_related("utility"):
+        orders.extend(_setpoint_orders(event, now))
+    beat_rows = list(ConnectorSite.objects.filter(enabled=True, status=SiteStatus.ONLINE))
+    beats: dict[int, str] = {}
+
+    async def run():
+        await _send(orders)
+
+        async def beat(row: ConnectorSite) -> None:
+            client = site_client(row)
+            try:
+                await heartbeat(client)
+            except Exception as exc:
+                beats[row.pk] = f"{type(exc).__name__}: {exc}"
+            finally:
+                await client.close()
+
+        await asyncio.gather(*(beat(row) for row in beat_rows))
+
+    asyncio.run(run())
+    _log(orders, now)
+    summary = ReassertSummary(
+        setpoints=sum(o.result is not None for o in orders),
+        failed=sum(o.result is None for o in orders),
+        heartbeats=len(beat_rows) - len(beats),
+        heartbeat_failures=len(beats),
+    )
+    # Successful heartbeats are routine; only failures are worth a row each.
+    for row in beat_rows:
+        if row.pk in beats:
+            connector_command_log(
+                site=row, kind=CommandKind.HEARTBEAT, at=now, ok=False, error=beats[row.pk]
+            )
+    return summary
