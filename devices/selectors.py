@@ -3,12 +3,12 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Case, CharField, Count, F, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from devices.choices import Channel, Health, RollupPeriod, StorageConnect
-from devices.models import ConnectorSite, Device, TelemetryRollup
+from devices.models import ConnectorSite, Device, TelemetryRollup, TelemetrySample
 from portal.tenancy.selectors import get_for_utility
 
 STALE_AFTER = timedelta(minutes=15)
@@ -66,9 +66,7 @@ def fleet_health_counts(
     Same rules as ``device_health``.
     """
     now = now or timezone.now()
-    faulted = ~Q(alarms=[]) | Q(fault_bit__gt=0)
-    offline = Q(last_heard_at__isnull=True) | Q(last_heard_at__lte=now - offline_after)
-    stale = Q(last_heard_at__lte=now - stale_after)
+    faulted, offline, stale = _health_rules(now, stale_after, offline_after)
     counts = (
         Device.objects.for_utility(utility)
         .alias(fault_bit=Coalesce(F("storage_connect_status").bitand(StorageConnect.FAULT), 0))
@@ -80,6 +78,117 @@ def fleet_health_counts(
         )
     )
     return {health: counts[health] for health in Health.values}
+
+
+def _health_rules(now: datetime, stale_after: timedelta, offline_after: timedelta):
+    faulted = ~Q(alarms=[]) | Q(fault_bit__gt=0)
+    offline = Q(last_heard_at__isnull=True) | Q(last_heard_at__lte=now - offline_after)
+    stale = Q(last_heard_at__lte=now - stale_after)
+    return faulted, offline, stale
+
+
+def device_search(
+    *,
+    utility,
+    health: str = "",
+    vendor_name: str = "",
+    state: str = "",
+    zip_code: str = "",
+    q: str = "",
+    now: datetime | None = None,
+    stale_after: timedelta = STALE_AFTER,
+    offline_after: timedelta = OFFLINE_AFTER,
+) -> QuerySet[Device]:
+    """The utility's devices with a ``health`` column computed in SQL, filtered.
+
+    Same rules as ``device_health``; ``zip_code`` matches a prefix; ``q`` matches a serial
+    (contains) or an LFDI (prefix). One query however many devices there are.
+    """
+    now = now or timezone.now()
+    faulted, offline, stale = _health_rules(now, stale_after, offline_after)
+    qs = (
+        Device.objects.for_utility(utility)
+        .alias(fault_bit=Coalesce(F("storage_connect_status").bitand(StorageConnect.FAULT), 0))
+        .annotate(
+            health=Case(
+                When(faulted, then=Value(Health.FAULTED)),
+                When(offline, then=Value(Health.OFFLINE)),
+                When(stale, then=Value(Health.STALE)),
+                default=Value(Health.ONLINE),
+                output_field=CharField(),
+            )
+        )
+    )
+    if health == Health.FAULTED:
+        qs = qs.filter(faulted)
+    elif health == Health.OFFLINE:
+        qs = qs.filter(~faulted & offline)
+    elif health == Health.STALE:
+        qs = qs.filter(~faulted & ~offline & stale)
+    elif health == Health.ONLINE:
+        qs = qs.filter(~faulted & ~offline & ~stale)
+    if vendor_name:
+        qs = qs.filter(vendor_name=vendor_name)
+    if state:
+        qs = qs.filter(state=state.upper())
+    if zip_code:
+        qs = qs.filter(zip_code__startswith=zip_code.strip())
+    if q := q.strip():
+        qs = qs.filter(Q(serial__icontains=q) | Q(lfdi__startswith=q.upper()))
+    return qs
+
+
+def device_vendor_names(*, utility) -> list[str]:
+    """The vendor names in the utility's fleet, for filter choices."""
+    return list(
+        Device.objects.for_utility(utility)
+        .order_by("vendor_name")
+        .values_list("vendor_name", flat=True)
+        .distinct()
+    )
+
+
+@dataclass(frozen=True)
+class TelemetryPoint:
+    """One point of a device chart: a bucket's average, or one raw sample."""
+
+    at: datetime
+    value: float
+
+
+def device_telemetry_series(
+    *, device: Device, channel: str, since: datetime, until: datetime
+) -> list[TelemetryPoint]:
+    """A device's channel over [since, until): 5-minute rollups, then raw samples newer
+    than the last rolled-up bucket (the hour being filled has no rollup yet).
+    """
+    rollups = list(
+        TelemetryRollup.objects.filter(
+            utility_id=device.utility_id,
+            device=device,
+            channel=channel,
+            period=RollupPeriod.FIVE_MINUTES,
+            bucket_start__gte=since,
+            bucket_start__lt=until,
+        )
+        .order_by("bucket_start")
+        .values_list("bucket_start", "avg")
+    )
+    points = [TelemetryPoint(at, value) for at, value in rollups]
+    raw_since = rollups[-1][0] + timedelta(minutes=5) if rollups else since
+    samples = (
+        TelemetrySample.objects.filter(
+            utility_id=device.utility_id,
+            device=device,
+            channel=channel,
+            at__gte=raw_since,
+            at__lt=until,
+        )
+        .order_by("at")
+        .values_list("at", "value")
+    )
+    points.extend(TelemetryPoint(at, value) for at, value in samples)
+    return points
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,53 @@
+from django import forms
+
+from devices.choices import Health
+from devices.models import ConnectorSite, Device
+
+
+class DeviceFilterForm(forms.Form):
+    """The device list's filters; every field is optional."""
+
+    q = forms.CharField(required=False, label="Serial or LFDI")
+    health = forms.ChoiceField(required=False, choices=[("", "Any health"), *Health.choices])
+    vendor_name = forms.ChoiceField(required=False, label="Vendor", choices=[("", "Any vendor")])
+    state = forms.CharField(required=False, max_length=2)
+    zip_code = forms.CharField(required=False, max_length=10, label="ZIP (prefix)")
+
+    def __init__(self, *args, vendor_names=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["vendor_name"].choices = [("", "Any vendor"), *((v, v) for v in vendor_names)]
+
+
+class ConnectorSiteForm(forms.ModelForm):
+    """A Modbus site; its device is chosen by serial within the active utility."""
+
+    device_serial = forms.CharField(
+        required=False, label="Device serial", help_text="The fleet device this site reports."
+    )
+
+    class Meta:
+        model = ConnectorSite
+        fields = ["name", "host", "port", "unit_id", "poll_interval_s", "enabled"]
+
+    def __init__(self, *args, utility, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.utility = utility
+        self.instance.utility = utility
+        if self.instance.device_id:
+            self.fields["device_serial"].initial = self.instance.device.serial
+
+    def clean_device_serial(self):
+        serial = self.cleaned_data["device_serial"].strip()
+        if not serial:
+            return None
+        devices = list(Device.objects.for_utility(self.utility).filter(serial=serial)[:2])
+        if len(devices) != 1:
+            raise forms.ValidationError("No single device with that serial in this utility.")
+        taken = ConnectorSite.objects.filter(device=devices[0]).exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise forms.ValidationError("That device already has a connector site.")
+        return devices[0]
+
+    def save(self, commit=True):
+        self.instance.device = self.cleaned_data.get("device_serial")
+        return super().save(commit=commit)

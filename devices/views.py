@@ -1,0 +1,171 @@
+"""Fleet pages: the device list and detail, and the Modbus connector sites."""
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.shortcuts import render
+from django.urls import reverse, reverse_lazy
+from django.utils import timezone
+from django.views.generic import CreateView, DetailView, ListView, UpdateView, View
+from django.views.generic.detail import SingleObjectMixin
+
+from devices.choices import Channel, Health
+from devices.connectors.services import connector_site_test
+from devices.forms import ConnectorSiteForm, DeviceFilterForm
+from devices.models import ConnectorCommand, ConnectorSite, Device
+from devices.selectors import (
+    device_health,
+    device_search,
+    device_telemetry_series,
+    device_vendor_names,
+)
+from portal.tenancy.mixins import UtilityMemberMixin, UtilityScopedMixin
+from programs.models import Dispatch
+
+CHART_WINDOW = timedelta(hours=24)
+LIST_COLUMNS = [
+    "id",
+    "serial",
+    "vendor_name",
+    "model_name",
+    "state",
+    "zip_code",
+    "lfdi",
+    "soc_pct",
+    "power_w",
+    "last_heard_at",
+]
+
+
+class DeviceListView(UtilityMemberMixin, ListView):
+    """The fleet, filtered by health, vendor, state and ZIP; one query per page."""
+
+    template_name = "devices/device_list.html"
+    paginate_by = 50
+    context_object_name = "devices"
+
+    def get(self, request, *args, **kwargs):
+        self.filters = DeviceFilterForm(
+            request.GET or None, vendor_names=device_vendor_names(utility=request.utility)
+        )
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        values = self.filters.cleaned_data if self.filters.is_valid() else {}
+        values = {k: v for k, v in values.items() if v}
+        return (
+            device_search(utility=self.request.utility, **values)
+            .only(*LIST_COLUMNS)
+            .order_by("vendor_name", "serial", "id")
+        )
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["filters"] = self.filters
+        query = self.request.GET.copy()
+        query.pop("page", None)
+        context["query"] = query.urlencode()
+        context["healths"] = Health
+        return context
+
+
+def _epoch(at) -> int:
+    return int(at.timestamp())
+
+
+class DeviceDetailView(UtilityScopedMixin, DetailView):
+    """One device: state, 24 h power and SoC charts with its events, its connector site."""
+
+    model = Device
+    template_name = "devices/device_detail.html"
+    context_object_name = "device"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        device = self.object
+        until = timezone.now()
+        since = until - CHART_WINDOW
+        series = {
+            name: [
+                [_epoch(p.at), p.value]
+                for p in device_telemetry_series(
+                    device=device, channel=channel, since=since, until=until
+                )
+            ]
+            for name, channel in (("w", Channel.W), ("soc", Channel.SOC_PCT))
+        }
+        dispatches = (
+            Dispatch.objects.for_utility(self.request.utility)
+            .filter(device=device, event__start__lt=until)
+            .select_related("event")
+            .order_by("-event__start")[:20]
+        )
+        events = [
+            {
+                "start": _epoch(d.event.start),
+                "end": _epoch(d.event.end),
+                "setpoint_w": d.setpoint_w,
+                "status": d.event.status,
+                "label": str(d.event),
+            }
+            for d in dispatches
+            if d.event.end > since
+        ]
+        context["chart"] = {"since": _epoch(since), "until": _epoch(until), **series}
+        context["chart"]["events"] = events
+        context["dispatches"] = dispatches
+        context["health"] = Health(device_health(device=device))
+        site = ConnectorSite.objects.filter(device=device).first()
+        context["site"] = site
+        if site is not None:
+            context["commands"] = ConnectorCommand.objects.filter(site=site)[:10]
+        return context
+
+
+class ConnectorSiteListView(UtilityScopedMixin, ListView):
+    """The utility's directly polled Modbus sites and how they last answered."""
+
+    model = ConnectorSite
+    template_name = "devices/site_list.html"
+    paginate_by = 100
+    context_object_name = "sites"
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("device")
+
+
+class _SiteFormMixin:
+    model = ConnectorSite
+    form_class = ConnectorSiteForm
+    template_name = "devices/site_form.html"
+    success_url = reverse_lazy("devices:site-list")
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "utility": self.request.utility}
+
+    def form_valid(self, form):
+        messages.success(self.request, f"Saved {form.instance.name}.")
+        return super().form_valid(form)
+
+
+class ConnectorSiteCreateView(UtilityScopedMixin, _SiteFormMixin, CreateView):
+    pass
+
+
+class ConnectorSiteUpdateView(UtilityScopedMixin, _SiteFormMixin, UpdateView):
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["test_url"] = reverse("devices:site-test", args=[self.object.pk])
+        context["commands"] = ConnectorCommand.objects.filter(site=self.object)[:10]
+        return context
+
+
+class ConnectorSiteTestView(UtilityScopedMixin, SingleObjectMixin, View):
+    """htmx POST: connect, run SunSpec discovery and show the models found."""
+
+    model = ConnectorSite
+
+    def post(self, request, pk):
+        site = self.get_object()
+        command = connector_site_test(site=site)
+        return render(request, "devices/_site_test.html", {"site": site, "command": command})

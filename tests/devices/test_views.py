@@ -1,0 +1,142 @@
+"""The fleet pages: device list filters and query count, detail charts, connector sites."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from devices.models import ConnectorSite
+from devices.services import Reading, telemetry_ingest
+from portal.tenancy.choices import Role
+from programs.models import Dispatch
+from tests import factories
+
+
+@pytest.fixture
+def fleet(utility_a):
+    now = timezone.now()
+    online = factories.device(utility_a, serial="ON-1", vendor_name="Acme", state="OR")
+    stale = factories.device(utility_a, serial="ST-1", vendor_name="Volt", state="WA")
+    factories.device(utility_a, serial="OFF-1", vendor_name="Volt", state="WA", zip_code="98101")
+    faulted = factories.device(utility_a, serial="F-1", vendor_name="Acme", alarms=["overtemp"])
+    online.last_heard_at = now - timedelta(minutes=1)
+    online.soc_pct = 64.0
+    online.save()
+    stale.last_heard_at = now - timedelta(minutes=30)
+    stale.save()
+    faulted.last_heard_at = now
+    faulted.save()
+    return {"online": online, "stale": stale, "faulted": faulted}
+
+
+def serials(response):
+    return sorted(d.serial for d in response.context["devices"])
+
+
+def test_device_list_filters(client_a, fleet):
+    url = reverse("devices:device-list")
+    response = client_a.get(url)
+    assert response.status_code == 200
+    assert serials(response) == ["F-1", "OFF-1", "ON-1", "ST-1"]
+    assert "64 %" in response.content.decode()
+    assert serials(client_a.get(url, {"health": "online"})) == ["ON-1"]
+    assert serials(client_a.get(url, {"health": "stale"})) == ["ST-1"]
+    assert serials(client_a.get(url, {"health": "offline"})) == ["OFF-1"]
+    assert serials(client_a.get(url, {"health": "faulted"})) == ["F-1"]
+    assert serials(client_a.get(url, {"vendor_name": "Volt"})) == ["OFF-1", "ST-1"]
+    assert serials(client_a.get(url, {"state": "wa", "zip_code": "981"})) == ["OFF-1"]
+    assert serials(client_a.get(url, {"q": "st-"})) == ["ST-1"]
+
+
+def test_device_list_query_count_does_not_grow_with_devices(
+    client_a, utility_a, django_assert_max_num_queries
+):
+    for _ in range(60):
+        factories.device(utility_a)
+    # session, user, membership, vendors, count, page: never one per row.
+    with django_assert_max_num_queries(10):
+        response = client_a.get(reverse("devices:device-list"))
+    assert len(response.context["devices"]) == 50
+
+
+def test_device_detail_has_charts_events_and_connector(client_a, utility_a, fleet):
+    device = fleet["online"]
+    now = timezone.now()
+    telemetry_ingest(
+        utility=utility_a,
+        readings=[
+            Reading(device_id=device.pk, at=now - timedelta(minutes=2), channel="w", value=1500),
+            Reading(
+                device_id=device.pk, at=now - timedelta(minutes=2), channel="soc_pct", value=60
+            ),
+        ],
+        source="test",
+    )
+    event = factories.event(utility_a, start=now - timedelta(hours=1), status="active")
+    Dispatch.objects.create(utility=utility_a, event=event, device=device, setpoint_w=3000)
+    site = factories.connector_site(utility_a, device=device)
+    response = client_a.get(reverse("devices:device-detail", args=[device.pk]))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "vendor/uplot/uPlot.iife.min.js" in body and site.name in body
+    chart = response.context["chart"]
+    assert [p[1] for p in chart["w"]] == [1500.0] and [p[1] for p in chart["soc"]] == [60.0]
+    assert chart["events"][0]["setpoint_w"] == 3000
+    json.dumps(chart)
+
+
+def test_connector_site_create_and_edit(client_a, utility_a, fleet):
+    response = client_a.post(
+        reverse("devices:site-create"),
+        {
+            "name": "Garage",
+            "host": "10.0.0.5",
+            "port": 502,
+            "unit_id": 1,
+            "poll_interval_s": 10,
+            "enabled": "on",
+            "device_serial": "ON-1",
+        },
+    )
+    assert response.status_code == 302, response.context["form"].errors
+    site = ConnectorSite.objects.get(name="Garage")
+    assert site.utility == utility_a and site.device == fleet["online"]
+    assert client_a.get(reverse("devices:site-list")).status_code == 200
+    response = client_a.get(reverse("devices:site-update", args=[site.pk]))
+    assert response.status_code == 200 and "Test connection" in response.content.decode()
+
+
+def test_connector_site_refuses_another_utilitys_device(client_a, utility_b):
+    factories.device(utility_b, serial="B-1")
+    response = client_a.post(
+        reverse("devices:site-create"),
+        {
+            "name": "X",
+            "host": "h",
+            "port": 502,
+            "unit_id": 1,
+            "poll_interval_s": 10,
+            "device_serial": "B-1",
+        },
+    )
+    assert response.status_code == 200
+    assert "device_serial" in response.context["form"].errors
+
+
+def test_analyst_cannot_add_sites(client, utility_a):
+    analyst = factories.member(utility_a, Role.ANALYST)
+    client.force_login(analyst)
+    assert client.get(reverse("devices:site-list")).status_code == 200
+    response = client.post(reverse("devices:site-create"), {"name": "x"})
+    assert response.status_code == 403
+
+
+def test_test_connection_reports_an_unreachable_site(client_a, utility_a):
+    # A closed loopback port: discovery fails fast, and the page says so.
+    site = factories.connector_site(utility_a, host="127.0.0.1", port=1)
+    response = client_a.post(reverse("devices:site-test", args=[site.pk]), HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert "Could not reach" in response.content.decode()
+    assert site.commands.get().ok is False
