@@ -140,3 +140,28 @@ def test_test_connection_reports_an_unreachable_site(client_a, utility_a):
     assert response.status_code == 200
     assert "Could not reach" in response.content.decode()
     assert site.commands.get().ok is False
+
+
+def test_api_devices_list_filters_and_detail(api_a, fleet):
+    response = api_a.get("/api/v1/devices/", {"health": "stale"})
+    assert response.status_code == 200
+    assert [d["serial"] for d in response.json()["results"]] == ["ST-1"]
+    assert response.json()["results"][0]["health"] == "stale"
+    detail = api_a.get(f"/api/v1/devices/{fleet['online'].pk}/")
+    assert detail.status_code == 200 and detail.json()["soc_pct"] == 64.0
+    assert api_a.post("/api/v1/devices/", {}).status_code == 405
+
+
+def test_api_connector_sites_crud(api_a, utility_a, utility_b, fleet):
+    foreign = factories.device(utility_b)
+    payload = {"name": "Barn", "host": "10.0.0.9", "port": 502, "unit_id": 3}
+    refused = api_a.post("/api/v1/connector-sites/", {**payload, "device": foreign.pk})
+    assert refused.status_code == 400 and "device" in refused.json()
+    created = api_a.post("/api/v1/connector-sites/", {**payload, "device": fleet["online"].pk})
+    assert created.status_code == 201, created.json()
+    site = ConnectorSite.objects.get(pk=created.json()["id"])
+    assert site.utility == utility_a and site.status == "never"
+    assert api_a.post("/api/v1/connector-sites/", payload).status_code == 400  # same address
+    patched = api_a.patch(f"/api/v1/connector-sites/{site.pk}/", {"enabled": False})
+    assert patched.status_code == 200 and patched.json()["enabled"] is False
+    assert api_a.delete(f"/api/v1/connector-sites/{site.pk}/").status_code == 204
