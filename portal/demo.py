@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
+from devices.simulator.fleet import demo_fleet_seed
 from enrollment.choices import VendorKind, VendorRole, VendorStatus
 from enrollment.models import Customer, VendorMembership, VendorOrganization
 from portal.models import Brand, Membership, TerritoryArea, Utility
@@ -132,6 +133,9 @@ def demo_seed() -> dict:
             "api_token": token.key,
             "program_manager": people[Role.PROGRAM_MANAGER].username,
         }
+
+    # The simulated Modbus batteries `make run` serves, as Cascadia's connector sites.
+    demo_fleet_seed(utility=Utility.objects.get(slug="cascadia"))
 
     vendor, _ = VendorOrganization.objects.get_or_create(
         slug="voltstack",

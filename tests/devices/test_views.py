@@ -165,3 +165,22 @@ def test_api_connector_sites_crud(api_a, utility_a, utility_b, fleet):
     patched = api_a.patch(f"/api/v1/connector-sites/{site.pk}/", {"enabled": False})
     assert patched.status_code == 200 and patched.json()["enabled"] is False
     assert api_a.delete(f"/api/v1/connector-sites/{site.pk}/").status_code == 204
+
+
+def test_seed_demo_registers_the_simulated_fleet_once(db):
+    from django.core.management import call_command
+
+    call_command("seed_demo", "--quiet")
+    call_command("seed_demo", "--quiet")
+    sites = ConnectorSite.objects.filter(utility__slug="cascadia")
+    assert sites.count() == 20
+    assert all(s.device_id and s.host == "127.0.0.1" and s.port == 15020 for s in sites)
+    assert sorted(s.unit_id for s in sites) == list(range(1, 21))
+
+
+def test_runstack_starts_the_modbus_simulator():
+    from portal.management.commands.runstack import stack_parts
+
+    parts = {p.name: p.argv for p in stack_parts(host="127.0.0.1", port=8000)}
+    assert "simulate_modbus" in parts["modbus-sim"]
+    assert parts["modbus-sim"][-2:] == ["--register", "cascadia"]

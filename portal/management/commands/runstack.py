@@ -63,6 +63,21 @@ def stack_parts(*, host: str, port: int) -> list[Part]:
             ],
         ),
         Part("beat", [python, "-m", "celery", "-A", "portal", "beat", "-l", "info"]),
+        # A modest simulated Modbus fleet for the connectors to poll (seed_demo registered it).
+        Part(
+            "modbus-sim",
+            [
+                python,
+                "manage.py",
+                "simulate_modbus",
+                "--count",
+                "20",
+                "--time-scale",
+                "1",
+                "--register",
+                "cascadia",
+            ],
+        ),
     ]
 
 
