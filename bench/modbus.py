@@ -75,12 +75,12 @@ async def _poll(sites: list[SunSpecSite], rounds: int) -> None:
         await site.close()
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sites", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=64)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     port_count = -(-args.sites // UNITS_PER_PORT)
     base = _free_base_port(port_count)
