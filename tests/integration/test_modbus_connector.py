@@ -184,3 +184,9 @@ def test_event_changed_queues_the_setpoint_job_only_where_sites_exist(
             sender=Event, event_id=event.pk, utility_id=utility.pk, status="scheduled"
         )
     assert callbacks == []  # scheduling is not a control change
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        queue_event_setpoints(
+            sender=Event, event_id=event.pk, utility_id=utility.pk, status="cancelled"
+        )
+    assert len(callbacks) == 1  # the release job, queued for after the commit
