@@ -8,7 +8,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from devices.choices import Channel, Health, RollupPeriod, StorageConnect
-from devices.models import ConnectorSite, Device, TelemetryRollup, TelemetrySample
+from devices.models import Device, TelemetryRollup, TelemetrySample
 from portal.tenancy.selectors import get_for_utility
 
 STALE_AFTER = timedelta(minutes=15)
@@ -220,13 +220,3 @@ def fleet_power_series(
         FleetPowerPoint(bucket_start=r["bucket_start"], power_w=r["power_w"], devices=r["devices"])
         for r in rows
     ]
-
-
-def connector_sites_due(*, now: datetime, limit: int = 5000) -> list[ConnectorSite]:
-    """Enabled sites of every utility whose next poll (interval or backoff) has come."""
-    return list(
-        ConnectorSite.objects.filter(enabled=True)
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .select_related("device", "utility")
-        .order_by(F("next_attempt_at").asc(nulls_first=True), "pk")[:limit]
-    )

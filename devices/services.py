@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from devices.choices import (
@@ -235,6 +236,30 @@ def connector_site_create(
     site.full_clean()
     site.save()
     return site
+
+
+# A claimed site is not handed to another polling round for this long (beat may overlap).
+POLL_LEASE = timedelta(seconds=60)
+
+
+def connector_sites_claim(*, now: datetime, limit: int = 5000) -> list[ConnectorSite]:
+    """Take the due sites for one polling round, so an overlapping round skips them.
+
+    Each claimed site's ``next_attempt_at`` moves a lease ahead; recording the poll then
+    sets the real next time. Rows another round holds locked are skipped.
+    """
+    with transaction.atomic():
+        due = list(
+            ConnectorSite.objects.filter(enabled=True)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .order_by(F("next_attempt_at").asc(nulls_first=True), "pk")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)[:limit]
+        )
+        ConnectorSite.objects.filter(pk__in=due).update(next_attempt_at=now + POLL_LEASE)
+    return list(
+        ConnectorSite.objects.filter(pk__in=due).select_related("device", "utility").order_by("pk")
+    )
 
 
 def connector_site_record_poll(

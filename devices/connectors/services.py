@@ -28,12 +28,12 @@ from devices.connectors.sunspec.client import (
 )
 from devices.connectors.sunspec.discovery import ModelEntry, ModelMap
 from devices.models import ConnectorCommand, ConnectorSite
-from devices.selectors import connector_sites_due
 from devices.services import (
     ERROR_MAX,
     Reading,
     connector_command_log,
     connector_site_record_poll,
+    connector_sites_claim,
     telemetry_ingest,
 )
 from programs.choices import FINAL_STATUSES, EventStatus
@@ -111,7 +111,7 @@ def connectors_poll(*, now: datetime | None = None, limit: int = 5000) -> PollSu
     10 s, 20 s ... up to 5 min; the rest of the round goes on without them.
     """
     now = now or timezone.now()
-    rows = connector_sites_due(now=now, limit=limit)
+    rows = connector_sites_claim(now=now, limit=limit)
     summary = PollSummary(polled=len(rows))
     if not rows:
         return summary
