@@ -184,3 +184,13 @@ def test_runstack_starts_the_modbus_simulator():
     parts = {p.name: p.argv for p in stack_parts(host="127.0.0.1", port=8000)}
     assert "simulate_modbus" in parts["modbus-sim"]
     assert parts["modbus-sim"][-2:] == ["--register", "cascadia"]
+
+
+def test_api_analysts_read_sites_but_cannot_write(utility_a):
+    from tests.conftest import api_client_for
+
+    api = api_client_for(factories.member(utility_a, Role.ANALYST))
+    factories.connector_site(utility_a)
+    assert api.get("/api/v1/connector-sites/").json()["count"] == 1
+    payload = {"name": "x", "host": "h", "port": 502, "unit_id": 1}
+    assert api.post("/api/v1/connector-sites/", payload).status_code == 403
