@@ -5,12 +5,16 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from portal.api import views
+from programs.api import views as programs
 
 router = DefaultRouter()
 router.register("utilities", views.UtilityViewSet, basename="utility")
 router.register("brands", views.BrandViewSet, basename="brand")
 router.register("territory", views.TerritoryAreaViewSet, basename="territory")
 router.register("members", views.MemberViewSet, basename="member")
+router.register("programs", programs.ProgramViewSet, basename="program")
+router.register("dispatch-groups", programs.DispatchGroupViewSet, basename="dispatch-group")
+router.register("events", programs.EventViewSet, basename="event")
 
 urlpatterns = [
     path("me/", views.MeView.as_view(), name="api-me"),
