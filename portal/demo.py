@@ -17,6 +17,7 @@ from enrollment.choices import VendorKind, VendorRole, VendorStatus
 from enrollment.models import Customer, VendorMembership, VendorOrganization
 from portal.models import Brand, Membership, TerritoryArea, Utility
 from portal.tenancy.choices import Role
+from programs.demo import demo_programs
 
 DEMO_PASSWORD = "reservoir-demo"  # noqa: S105  (fictional demo accounts on a local machine)
 BASE_URL = "http://127.0.0.1:8000"
@@ -146,6 +147,10 @@ def demo_seed() -> dict:
         organization=vendor, user=vendor_user, defaults={"role": VendorRole.ADMIN}
     )
     logins.append({"role": "Vendor engineer (VoltStack Energy)", "username": vendor_user.username})
+
+    programs = demo_programs({slug: Utility.objects.get(slug=slug) for slug in utilities})
+    for slug, program_slug in programs.items():
+        utilities[slug]["program"] = program_slug
 
     credentials_update("password", DEMO_PASSWORD)
     credentials_update("logins", logins)
