@@ -10,6 +10,7 @@ from django.views.generic import TemplateView
 
 from devices.selectors import STALE_AFTER, fleet_power_series
 from portal.live import event_snapshot, fleet_devices, fleet_snapshot
+from portal.models import Alert, AlertStatus
 from portal.tenancy.mixins import UtilityMemberMixin
 from portal.tenancy.selectors import get_for_utility, scope_to_utility
 from programs.choices import EventStatus
@@ -95,6 +96,9 @@ class ControlRoomView(UtilityMemberMixin, TemplateView):
         program = _program(self.request)
         now = timezone.now()
         context.update(
+            alerts=scope_to_utility(Alert.objects.all(), self.request.utility).exclude(
+                status=AlertStatus.RESOLVED
+            )[:20],
             program=program,
             programs=scope_to_utility(Program.objects.all(), self.request.utility),
             data=control_room_data(utility=self.request.utility, program=program, now=now),

@@ -15,7 +15,7 @@ from rest_framework.authtoken.models import Token
 
 from enrollment.choices import VendorKind, VendorRole, VendorStatus
 from enrollment.models import Customer, VendorMembership, VendorOrganization
-from portal.models import Brand, Membership, TerritoryArea, Utility
+from portal.models import AlertRule, Brand, Membership, TerritoryArea, Utility
 from portal.tenancy.choices import Role
 from programs.demo import demo_programs
 
@@ -127,6 +127,14 @@ def demo_seed() -> dict:
         logins.append(
             {"utility": spec.slug, "role": "Customer", "username": customer_user.username}
         )
+        for kind, minutes in (
+            ("device_stale", 15),
+            ("delivery_shortfall", 10),
+            ("heartbeat_late", 2),
+        ):
+            AlertRule.objects.get_or_create(
+                utility=utility, kind=kind, program=None, defaults={"threshold_min": minutes}
+            )
         token, _ = Token.objects.get_or_create(user=people[Role.PROGRAM_MANAGER])
         utilities[spec.slug] = {
             "name": spec.name,

@@ -172,6 +172,11 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 HEARTBEAT_INTERVAL_S = int(os.environ.get("HEARTBEAT_INTERVAL_S", "15"))
 CELERY_BEAT_SCHEDULE = {
+    "portal.alerts_evaluate": {
+        "task": "portal.alerts_evaluate",
+        "schedule": schedule(30),
+        "options": {"expires": 60},
+    },
     "programs.events_reconcile": {
         "task": "programs.events_reconcile",
         "schedule": schedule(30),

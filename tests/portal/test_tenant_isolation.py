@@ -78,7 +78,7 @@ def test_every_tenant_model_has_a_factory():
 
 
 # Route kwargs that name no object, with a value that makes the route resolve.
-NON_OBJECT_KWARGS = {"part": "group"}
+NON_OBJECT_KWARGS = {"part": "group", "action": "acknowledge"}
 
 
 def allowed_methods(pattern) -> list[str]:

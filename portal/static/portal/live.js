@@ -146,6 +146,32 @@ window.Reservoir = window.Reservoir || {};
         catchUp();  // fetch what was missed while disconnected
       },
     });
+    // Alerts arrive live: new ones are added on top, resolved ones disappear.
+    R.liveSocket(cfg.alertSocket, {
+      onMessage: (d) => {
+        const rows = document.getElementById("alert-rows");
+        (d.resolved || []).forEach((id) => document.getElementById("alert-" + id)?.remove());
+        if (d.alert && d.alert.status !== "resolved" && !document.getElementById("alert-" + d.alert.id)) {
+          const tr = document.createElement("tr");
+          tr.id = "alert-" + d.alert.id;
+          tr.className = "alert-row";
+          tr.innerHTML = '<td></td><td></td><td><a></a></td><td><span class="badge status-cancelled">Open</span></td>' +
+            '<td class="actions"><button class="link">Acknowledge</button></td>';
+          tr.children[0].textContent = new Date(d.alert.opened_at * 1000).toLocaleTimeString();
+          tr.children[1].textContent = d.alert.kind.replace("_", " ");
+          const a = tr.querySelector("a");
+          a.textContent = d.alert.message;
+          if (d.alert.url) a.href = d.alert.url;
+          const button = tr.querySelector("button");
+          button.setAttribute("hx-post", "/alerts/" + d.alert.id + "/acknowledge/");
+          button.setAttribute("hx-target", "#alert-" + d.alert.id);
+          button.setAttribute("hx-swap", "outerHTML");
+          rows.prepend(tr);
+          if (window.htmx) htmx.process(tr);
+        }
+        document.getElementById("no-alerts").hidden = rows.children.length > 0;
+      },
+    });
     R.controlRoomState = { chart, fleet, render };
     return R.controlRoomState;
   };
