@@ -1,5 +1,5 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -15,7 +15,7 @@ from portal.api.serializers import (
     UtilitySerializer,
 )
 from portal.api.viewsets import TenantModelViewSet, TenantReadOnlyViewSet, TenantScopedMixin
-from portal.models import Alert, Brand, Membership, TerritoryArea, Utility
+from portal.models import Alert, AlertStatus, Brand, Membership, TerritoryArea, Utility
 from portal.tenancy.choices import Role
 
 
@@ -57,6 +57,10 @@ class AlertViewSet(TenantReadOnlyViewSet):
 
     queryset = Alert.objects.all()
     serializer_class = AlertSerializer
+
+    @extend_schema(parameters=[OpenApiParameter("status", str, enum=AlertStatus.values)])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
 
     def get_queryset(self):
         queryset = super().get_queryset()

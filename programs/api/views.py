@@ -17,6 +17,7 @@ from programs.api.serializers import (
     ProgramSerializer,
     ViolationSerializer,
 )
+from programs.choices import EventStatus
 from programs.models import DispatchGroup, Event, Program
 from programs.selectors import capacity_forecast, event_funnel
 
@@ -68,6 +69,17 @@ class EventViewSet(
     queryset = Event.objects.select_related("group", "program")
     serializer_class = EventSerializer
     write_roles = {Role.PROGRAM_MANAGER, Role.OPERATOR}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "status", str, enum=EventStatus.values, description="Only this status"
+            ),
+            OpenApiParameter("program", int, description="Only this program's events"),
+        ]
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
 
     def get_queryset(self):
         queryset = super().get_queryset()
