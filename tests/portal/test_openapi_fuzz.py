@@ -48,16 +48,16 @@ def test_no_generated_request_causes_a_server_error(api_token, wsgi_app):
     assert len(operations) >= 20, "the schema should describe the whole API"
     failures = []
     for operation in operations:
-        strategy = operation.as_strategy()
-
-        @settings(
-            max_examples=8, deadline=None, database=None, suppress_health_check=list(HealthCheck)
-        )
-        @given(case=strategy)
-        def run(case, label=operation.label):
-            response = case.call(headers=headers)
-            if response.status_code >= 500:
-                failures.append((label, response.status_code, response.text[:300]))
-
-        run()
+        fuzz(operation, headers, failures)
     assert not failures, failures
+
+
+def fuzz(operation, headers, failures) -> None:
+    @settings(max_examples=8, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(case=operation.as_strategy())
+    def run(case):
+        response = case.call(headers=headers)
+        if response.status_code >= 500:
+            failures.append((operation.label, response.status_code, response.text[:300]))
+
+    run()
