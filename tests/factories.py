@@ -19,7 +19,7 @@ from devices.models import (
     TelemetrySample,
 )
 from enrollment.models import Customer
-from portal.models import Brand, Membership, TerritoryArea, Utility
+from portal.models import Alert, AlertRule, Brand, Membership, TerritoryArea, Utility
 from portal.tenancy.choices import Role
 from programs.models import (
     BlackoutDate,
@@ -234,6 +234,21 @@ def dispatch(utility: Utility, marker: str = "") -> Dispatch:
     )
 
 
+def alert_rule(utility: Utility, marker: str = "", **fields) -> AlertRule:
+    return AlertRule.objects.create(utility=utility, kind="device_stale", **fields)
+
+
+def alert(utility: Utility, marker: str = "") -> Alert:
+    return Alert.objects.create(
+        utility=utility,
+        rule=alert_rule(utility),
+        kind="device_stale",
+        subject_key=f"device:{next(_seq)}",
+        message=f"{marker}Device silent",
+        opened_at=timezone.now(),
+    )
+
+
 # model -> factory(utility, marker). The marker is a string that must never show up in
 # another utility's pages.
 TENANT_FACTORIES = {
@@ -257,4 +272,6 @@ TENANT_FACTORIES = {
     Participant: participant,
     OptOut: opt_out,
     Dispatch: dispatch,
+    AlertRule: alert_rule,
+    Alert: alert,
 }

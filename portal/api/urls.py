@@ -6,12 +6,17 @@ from rest_framework.routers import DefaultRouter
 
 from devices.api.views import ConnectorSiteViewSet, DeviceViewSet
 from portal.api import views
+from programs.api import views as programs
 
 router = DefaultRouter()
 router.register("utilities", views.UtilityViewSet, basename="utility")
 router.register("brands", views.BrandViewSet, basename="brand")
 router.register("territory", views.TerritoryAreaViewSet, basename="territory")
 router.register("members", views.MemberViewSet, basename="member")
+router.register("alerts", views.AlertViewSet, basename="alert")
+router.register("programs", programs.ProgramViewSet, basename="program")
+router.register("dispatch-groups", programs.DispatchGroupViewSet, basename="dispatch-group")
+router.register("events", programs.EventViewSet, basename="event")
 router.register("devices", DeviceViewSet, basename="device")
 router.register("connector-sites", ConnectorSiteViewSet, basename="connector-site")
 
