@@ -75,8 +75,14 @@ class ConnectorSiteSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs):
         utility = self.context["request"].utility
+        # Fields left out take the instance's value, or on create the model's default.
         address = {
-            key: attrs.get(key, getattr(self.instance, key, None))
+            key: attrs.get(
+                key,
+                getattr(self.instance, key)
+                if self.instance is not None
+                else ConnectorSite._meta.get_field(key).get_default(),
+            )
             for key in ("host", "port", "unit_id")
         }
         clash = ConnectorSite.objects.for_utility(utility).filter(**address)

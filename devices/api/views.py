@@ -28,7 +28,8 @@ class DeviceViewSet(TenantReadOnlyViewSet):
 
     def get_queryset(self):
         params = self.request.query_params
-        filters = {k: params[k] for k in DEVICE_FILTERS if params.get(k)}
+        # PostgreSQL refuses NUL in a string parameter; no stored value holds one anyway.
+        filters = {k: params[k].replace("\x00", "") for k in DEVICE_FILTERS if params.get(k)}
         if self.action != "list":
             filters = {}
         utility = getattr(self.request, "utility", None)

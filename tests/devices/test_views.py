@@ -162,6 +162,11 @@ def test_api_connector_sites_crud(api_a, utility_a, utility_b, fleet):
     site = ConnectorSite.objects.get(pk=created.json()["id"])
     assert site.utility == utility_a and site.status == "never"
     assert api_a.post("/api/v1/connector-sites/", payload).status_code == 400  # same address
+    # Left-out port and unit id take the defaults (502, 1) and still clash as such.
+    first = api_a.post("/api/v1/connector-sites/", {"name": "A", "host": "10.0.0.10"})
+    assert first.status_code == 201
+    again = api_a.post("/api/v1/connector-sites/", {"name": "B", "host": "10.0.0.10"})
+    assert again.status_code == 400
     patched = api_a.patch(f"/api/v1/connector-sites/{site.pk}/", {"enabled": False})
     assert patched.status_code == 200 and patched.json()["enabled"] is False
     assert api_a.delete(f"/api/v1/connector-sites/{site.pk}/").status_code == 204
