@@ -48,6 +48,15 @@ class ConnectorSiteForm(forms.ModelForm):
             raise forms.ValidationError("That device already has a connector site.")
         return devices[0]
 
+    def clean(self):
+        cleaned = super().clean()
+        address = {k: cleaned.get(k) for k in ("host", "port", "unit_id")}
+        if None not in address.values():
+            clash = ConnectorSite.objects.for_utility(self.utility).filter(**address)
+            if clash.exclude(pk=self.instance.pk).exists():
+                raise forms.ValidationError("A site already has that host, port and unit id.")
+        return cleaned
+
     def save(self, commit=True):
         self.instance.device = self.cleaned_data.get("device_serial")
         return super().save(commit=commit)

@@ -104,6 +104,11 @@ def test_connector_site_create_and_edit(client_a, utility_a, fleet):
     site = ConnectorSite.objects.get(name="Garage")
     assert site.utility == utility_a and site.device == fleet["online"]
     assert client_a.get(reverse("devices:site-list")).status_code == 200
+    same_address = {"name": "Twin", "host": "10.0.0.5", "port": 502, "unit_id": 1}
+    response = client_a.post(
+        reverse("devices:site-create"), {**same_address, "poll_interval_s": 10}
+    )
+    assert response.status_code == 200 and response.context["form"].non_field_errors()
     response = client_a.get(reverse("devices:site-update", args=[site.pk]))
     assert response.status_code == 200 and "Test connection" in response.content.decode()
 
