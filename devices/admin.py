@@ -1,6 +1,12 @@
 from django.contrib import admin
 
-from devices.models import Device, TelemetryRollup, TelemetryRollupPending, TelemetrySample
+from devices.models import (
+    Device,
+    FleetRollup,
+    TelemetryRollup,
+    TelemetryRollupPending,
+    TelemetrySample,
+)
 
 
 @admin.register(Device)
@@ -44,3 +50,11 @@ class TelemetryRollupPendingAdmin(admin.ModelAdmin):
     list_display = ["utility", "hour_start"]
     list_filter = ["utility"]
     search_fields = ["utility__name"]
+
+
+@admin.register(FleetRollup)
+class FleetRollupAdmin(admin.ModelAdmin):
+    list_display = ["utility", "channel", "period", "bucket_start", "total", "devices"]
+    list_filter = ["utility", "channel", "period"]
+    search_fields = ["utility__name"]
+    date_hierarchy = "bucket_start"

@@ -25,7 +25,13 @@ from devices.choices import (
     RejectReason,
     RollupPeriod,
 )
-from devices.models import Device, TelemetryRollup, TelemetryRollupPending, TelemetrySample
+from devices.models import (
+    Device,
+    FleetRollup,
+    TelemetryRollup,
+    TelemetryRollupPending,
+    TelemetrySample,
+)
 from devices.signals import telemetry_ingested
 
 logger = logging.getLogger(__name__)
@@ -453,7 +459,29 @@ def _rollup_buckets(cursor, *, since: datetime, until: datetime, utility_id=None
             params,
         )
         written += cursor.rowcount
+        _fleet_rollup_buckets(cursor, period=period, start=start, end=end, utility_id=utility_id)
     return written
+
+
+def _fleet_rollup_buckets(cursor, *, period: str, start, end, utility_id=None) -> None:
+    """Re-sum the fleet rows of the buckets just recomputed, from the device rollups."""
+    adapt = connection.ops.adapt_datetimefield_value
+    params = [period, adapt(start), adapt(end)]
+    only_utility = ""
+    if utility_id is not None:
+        only_utility = "AND utility_id = %s "
+        params.append(utility_id)
+    cursor.execute(
+        f"INSERT INTO {FleetRollup._meta.db_table} "  # noqa: S608 - identifiers are ours
+        "(utility_id, channel, period, bucket_start, total, devices) "
+        "SELECT utility_id, channel, period, bucket_start, SUM(avg), COUNT(*) "
+        f"FROM {TelemetryRollup._meta.db_table} "
+        f"WHERE period = %s AND bucket_start >= %s AND bucket_start < %s {only_utility}"
+        "GROUP BY utility_id, channel, period, bucket_start "
+        "ON CONFLICT (utility_id, channel, period, bucket_start) DO UPDATE SET "
+        "total = excluded.total, devices = excluded.devices",
+        params,
+    )
 
 
 def telemetry_rollup(*, since: datetime, until: datetime) -> int:

@@ -10,7 +10,13 @@ from datetime import UTC, date, datetime, timedelta
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from devices.models import Device, TelemetryRollup, TelemetryRollupPending, TelemetrySample
+from devices.models import (
+    Device,
+    FleetRollup,
+    TelemetryRollup,
+    TelemetryRollupPending,
+    TelemetrySample,
+)
 from enrollment.models import Customer
 from portal.models import Alert, AlertRule, Brand, Membership, TerritoryArea, Utility
 from portal.tenancy.choices import Role
@@ -99,6 +105,17 @@ def telemetry_rollup(utility: Utility, marker: str = "") -> TelemetryRollup:
         min=1,
         max=1,
         count=1,
+    )
+
+
+def fleet_rollup(utility: Utility, marker: str = "") -> FleetRollup:
+    return FleetRollup.objects.create(
+        utility=utility,
+        channel="w",
+        period="5m",
+        devices=1,
+        total=1.0,
+        bucket_start=datetime(2026, 1, 1, next(_seq) % 24, tzinfo=UTC),
     )
 
 
@@ -228,6 +245,7 @@ TENANT_FACTORIES = {
     TelemetrySample: telemetry_sample,
     TelemetryRollup: telemetry_rollup,
     TelemetryRollupPending: telemetry_rollup_pending,
+    FleetRollup: fleet_rollup,
     Program: program,
     Season: season,
     BlackoutDate: blackout_date,
