@@ -338,3 +338,73 @@ def subscription_create(
 
 def subscription_delete(*, subscription: Subscription) -> None:
     subscription.delete()
+
+
+# --- Notifications -----------------------------------------------------------------------
+
+NOTIFY_TIMEOUT_S = 10
+
+
+class NotificationFailed(Exception):
+    """The subscriber did not accept the notification (the task retries)."""
+
+
+def subscriptions_notify(*, utility_id: int, resources: list[str]) -> list[int]:
+    """Queue a Notification for each subscription to one of `resources`, after commit."""
+    from protocol.selectors import subscriptions_to
+    from protocol.tasks import notification_deliver_task
+
+    pairs = list(
+        subscriptions_to(utility_id=utility_id, resources=resources).values_list(
+            "pk", "subscribed_resource"
+        )
+    )
+    for pk, resource in pairs:
+        transaction.on_commit(
+            lambda pk=pk, resource=resource: notification_deliver_task.delay(pk, resource)
+        )
+    return [pk for pk, _ in pairs]
+
+
+def notification_deliver(*, subscription_id: int, resource: str) -> bool:
+    """POST a Notification (status 0: the resource changed; GET it) to the subscriber.
+
+    Returns False when the subscription is gone; raises NotificationFailed to be retried.
+    """
+    import urllib.error
+    import urllib.request
+
+    from protocol.xml import SEP_CONTENT_TYPE, serialize
+    from protocol.xml import resources as r
+
+    subscription = (
+        Subscription.objects.filter(pk=subscription_id).select_related("end_device").first()
+    )
+    if subscription is None:
+        return False
+    href = f"/edev/{subscription.end_device_id}/sub/{subscription.pk}"
+    body = serialize(
+        r.Notification(
+            subscribed_resource=resource,
+            status=0,
+            subscription_uri=href,
+        )
+    )
+    request = urllib.request.Request(  # noqa: S310 -- the URI is checked to be http(s)
+        subscription.notification_uri,
+        data=body,
+        method="POST",
+        headers={"Content-Type": SEP_CONTENT_TYPE},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=NOTIFY_TIMEOUT_S) as response:  # noqa: S310
+            ok = 200 <= response.status < 300
+    except (urllib.error.URLError, OSError) as exc:
+        Subscription.objects.filter(pk=subscription.pk).update(failures=subscription.failures + 1)
+        raise NotificationFailed(str(exc)) from exc
+    if not ok:
+        raise NotificationFailed(f"subscriber answered {response.status}")
+    Subscription.objects.filter(pk=subscription.pk).update(
+        last_notified_at=timezone.now(), failures=0
+    )
+    return True

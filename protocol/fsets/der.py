@@ -90,7 +90,7 @@ class _DERResourceView(SepView):
             raise BadInput("this EndDevice is not linked to a device")
         with transaction.atomic():
             self.store(device, body)
-            report_store(end_device, self.key, body)
+            report_store(end_device, self.key, body, f"{der_href(end_device)}/{self.key}")
         return self.no_content()
 
 

@@ -93,10 +93,12 @@ def reported(end_device: EndDevice, key: str, cls, href: str, profile: str):
     return resource
 
 
-def report_store(end_device: EndDevice, key: str, resource) -> None:
+def report_store(end_device: EndDevice, key: str, resource, href: str) -> None:
+    """Keep what the client PUT and tell the resource's subscribers."""
     resource.href = None
     end_device.reported[key] = serialize(resource).decode()
     EndDevice.objects.filter(pk=end_device.pk).update(reported=end_device.reported)
+    services.subscriptions_notify(utility_id=end_device.utility_id, resources=[href])
 
 
 class DeviceInformationView(SepView):
@@ -116,7 +118,7 @@ class DeviceInformationView(SepView):
             model_name=body.mf_model,
             vendor_name=body.mf_info or f"mfID {body.mf_id}",
         )
-        report_store(end_device, "di", body)
+        report_store(end_device, "di", body, f"{edev_href(end_device)}/di")
         return self.no_content()
 
 
