@@ -91,6 +91,13 @@ def client_touch(*, client: Client, now: datetime) -> None:
         client.last_seen_at = now
 
 
+def end_device_touch(*, end_device, now: datetime) -> None:
+    """Note an EndDevice's poll, at most once per SEEN_RESOLUTION."""
+    if end_device.last_poll_at is None or now - end_device.last_poll_at >= SEEN_RESOLUTION:
+        EndDevice.objects.filter(pk=end_device.pk).update(last_poll_at=now)
+        end_device.last_poll_at = now
+
+
 # --- EndDevices --------------------------------------------------------------------------
 
 

@@ -29,7 +29,7 @@ from protocol.http import (
     parse_request_body,
 )
 from protocol.models import Client, EndDevice
-from protocol.services import Conflict, client_touch
+from protocol.services import Conflict, client_touch, end_device_touch
 from protocol.transport import client_identity_from_request
 from protocol.xml import serialize
 from protocol.xml.codec import SepObject
@@ -120,6 +120,7 @@ class SepView(View):
         end_device = selectors.end_device_for_client(client=self.client, pk=eid)
         if end_device is None:
             raise Refused(not_found("no such EndDevice"))
+        end_device_touch(end_device=end_device, now=self.now)
         return end_device
 
     def body(self, request, expected):

@@ -90,7 +90,7 @@ def queries_per_path(n: int, manager) -> dict[str, int]:
         f"{base}/der",
         f"{base}/der/0",
     ]
-    agg.http.get("/dcap")  # first contact writes last_seen_at once
+    agg.http.get(base)  # first contact writes last_seen_at / last_poll_at once
     counts = {}
     for index, path in enumerate(paths):
         with CaptureQueriesContext(connection) as ctx:
@@ -122,7 +122,7 @@ def test_derc_query_count_is_pinned(django_assert_num_queries, manager_a):
         target_w=2000,
         actor=manager_a,
     )
-    agg.http.get("/dcap")
+    agg.http.get(f"/edev/{ed.pk}")  # first contact writes last_seen_at / last_poll_at once
     # client, EndDevice, groups, events, dispatches, opt-outs
     with django_assert_num_queries(6):
         agg.http.get(f"/edev/{ed.pk}/derp/{group.pk}/derc")
