@@ -153,6 +153,7 @@ def _load(args) -> tuple[list[float], int, int]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     base_headers = {"X-SSL-Client-Cert": header}
     latencies, errors, count = [], 0, 0
+    by_kind: dict[str, list[float]] = {}
     deadline = time.monotonic() + seconds
     step = 0
     while time.monotonic() < deadline:
@@ -188,10 +189,15 @@ def _load(args) -> tuple[list[float], int, int]:
                 errors += 1
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            latencies.append(time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            latencies.append(elapsed)
+            kind = f"{method} " + "/".join(
+                "{id}" if part.isdigit() else part for part in path.split("/")
+            )
+            by_kind.setdefault(kind, []).append(elapsed)
             count += 1
     conn.close()
-    return latencies, errors, count
+    return latencies, errors, count, by_kind
 
 
 def _run(port, header, group, devices, processes, seconds, static):
@@ -204,6 +210,13 @@ def _run(port, header, group, devices, processes, seconds, static):
     latencies = sorted(lat for r in results for lat in r[0])
     errors = sum(r[1] for r in results)
     count = sum(r[2] for r in results)
+    by_kind: dict[str, list[float]] = {}
+    for r in results:
+        for kind, values in r[3].items():
+            by_kind.setdefault(kind, []).extend(values)
+    for kind, values in sorted(by_kind.items()):
+        values.sort()
+        print(f"    {kind:40s} p50 {values[len(values) // 2] * 1000:6.1f} ms  n={len(values)}")
     rate = count / elapsed if elapsed else 0.0
     p50 = latencies[len(latencies) // 2] * 1000 if latencies else 0
     p99 = latencies[int(len(latencies) * 0.99)] * 1000 if latencies else 0
