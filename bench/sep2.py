@@ -15,7 +15,9 @@ for a static sep+xml view on the same stack, and the ratio between them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
+import io
 import json
 import multiprocessing
 import os
@@ -238,16 +240,22 @@ def _wait(port: int, proc, log: Path, timeout_s: float = 60) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devices", type=int, default=200)
-    parser.add_argument("--processes", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=4)
+    cpus = os.cpu_count() or 2
+    parser.add_argument("--processes", type=int, default=2 * cpus)
+    parser.add_argument("--workers", type=int, default=cpus)
     parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="an empty PostgreSQL database to use instead of a throwaway SQLite file",
+    )
     args = parser.parse_args(argv if argv is not None else [])
 
     with tempfile.TemporaryDirectory(prefix="bench-sep2-") as tmp:
         tmp_path = Path(tmp)
         env = {
             **os.environ,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'bench.sqlite3'}",
+            "DATABASE_URL": args.database_url or f"sqlite:///{tmp_path / 'bench.sqlite3'}",
             "CELERY_BROKER_DIR": str(tmp_path / "broker"),
             "RESERVOIR_VAR_DIR": str(tmp_path),
             "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only"),
@@ -282,9 +290,14 @@ def main(argv: list[str] | None = None) -> None:
             time.sleep(1.0)  # let every worker finish importing
             print(
                 f"{args.devices} devices, {args.processes} load processes, "
-                f"{args.workers} uvicorn workers, SQLite, {args.seconds:g} s per run"
+                f"{args.workers} uvicorn workers, "
+                f"{'PostgreSQL' if args.database_url else 'SQLite'}, {args.seconds:g} s per run"
             )
             figures = {}
+            # Warm every worker up (imports, URL resolver, connections) before measuring.
+            with contextlib.redirect_stdout(io.StringIO()):
+                _run(port, seed["header"], seed["group"], seed["devices"], args.processes,
+                     3.0, False)  # fmt: skip
             for label, static in (("csip mix", False), ("static view", True)):
                 rate, p50, p99, errors, count = _run(
                     port,
