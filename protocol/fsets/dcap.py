@@ -9,7 +9,8 @@ from protocol.fsets.base import SepView
 from protocol.xml import resources as r
 from protocol.xml.resources import time_type
 
-TIME_QUALITY_NTP = 7  # "time obtained from an NTP-synchronised source" (uncertain level)
+# 2030.5 quality 4: "time obtained from a level 3 source" (this host's NTP-synced clock).
+TIME_QUALITY = 4
 
 
 class DeviceCapabilityView(SepView):
@@ -32,38 +33,54 @@ class DeviceCapabilityView(SepView):
 
 
 @functools.lru_cache(maxsize=64)
-def _dst_bounds(zone: ZoneInfo, year: int) -> tuple[dt.datetime, dt.datetime] | None:
-    """The UTC instants this year's daylight saving starts and ends, by hourly scan."""
+def _dst_transitions(zone: ZoneInfo, year: int) -> tuple[list[dt.datetime], list[dt.datetime]]:
+    """The UTC instants daylight saving starts and ends in `year` (hourly scan, cached)."""
     moment = dt.datetime(year, 1, 1, tzinfo=dt.UTC)
     end = dt.datetime(year + 1, 1, 1, tzinfo=dt.UTC)
-    start_at = end_at = None
+    starts, ends = [], []
     previous = moment.astimezone(zone).dst() or dt.timedelta(0)
     while moment < end:
         moment += dt.timedelta(hours=1)
         current = moment.astimezone(zone).dst() or dt.timedelta(0)
         if current and not previous:
-            start_at = moment
+            starts.append(moment)
         elif previous and not current:
-            end_at = moment
+            ends.append(moment)
         previous = current
-    if start_at is None or end_at is None:
+    return starts, ends
+
+
+def dst_period(zone: ZoneInfo, now: dt.datetime) -> tuple[dt.datetime, dt.datetime] | None:
+    """The current daylight-saving period if `now` is in one, else the next (either
+    hemisphere: a period may span the new year). None where the zone keeps no DST."""
+    starts, ends = [], []
+    for year in (now.year - 1, now.year, now.year + 1):
+        s, e = _dst_transitions(zone, year)
+        starts += s
+        ends += e
+    if now.astimezone(zone).dst():
+        start = max((s for s in starts if s <= now), default=None)
+    else:
+        start = min((s for s in starts if s > now), default=None)
+    if start is None:
         return None
-    return start_at, end_at
+    end = min((e for e in ends if e > start), default=None)
+    return None if end is None else (start, end)
 
 
 def time_resource(*, zone_name: str, now: dt.datetime, poll_rate: int) -> r.Time:
-    """2030.5 Time for a zone: tzOffset is standard time, dstOffset applies in [start, end)."""
+    """2030.5 Time for a zone: tzOffset is standard time; dstOffset applies in [start, end)."""
     zone = ZoneInfo(zone_name)
     local = now.astimezone(zone)
     dst_now = local.dst() or dt.timedelta(0)
     tz_offset = int((local.utcoffset() - dst_now).total_seconds())
-    bounds = _dst_bounds(zone, local.year)
-    if bounds:
-        (start_at, end_at), dst_offset = bounds, 3600
+    period = dst_period(zone, now)
+    if period:
+        start_at, end_at = period
         probe = (start_at + dt.timedelta(hours=1)).astimezone(zone).dst()
         dst_offset = int(probe.total_seconds()) if probe else 3600
     else:
-        start_at = end_at = now
+        start_at = end_at = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
         dst_offset = 0
     return r.Time(
         href="/tm",
@@ -73,7 +90,7 @@ def time_resource(*, zone_name: str, now: dt.datetime, poll_rate: int) -> r.Time
         dst_offset=dst_offset,
         dst_start_time=time_type(start_at),
         local_time=time_type(now) + int(local.utcoffset().total_seconds()),
-        quality=TIME_QUALITY_NTP,
+        quality=TIME_QUALITY,
         tz_offset=tz_offset,
     )
 
