@@ -26,8 +26,9 @@ class ResponseListView(SepView):
         if end_device is None:
             return not_found("endDeviceLFDI is not an EndDevice of this client")
         event = selectors.event_for_response(utility=self.utility, mrid=body.subject)
-        if event is None:
-            return not_found("no DERControl has this subject mRID")
+        groups = {g.pk for g in selectors.end_device_groups(end_device=end_device)}
+        if event is None or event.group_id not in groups:
+            return not_found("no DERControl of this EndDevice has this subject mRID")
         created = (
             instant(body.created_date_time, "createdDateTime")
             if body.created_date_time is not None

@@ -156,6 +156,10 @@ def test_responses_are_validated(world, utility_b):
     assert _respond(other, end_device, event, 1).status_code == 404
     foreign = factories.event(utility_b)
     assert _respond(agg, end_device, foreign, 1).status_code == 404
+    # An event of a group this device is not in is not its DERControl.
+    elsewhere = factories.event(end_device.utility)
+    assert _respond(agg, end_device, elsewhere, 4).status_code == 404
+    assert not OptOut.objects.exists()
 
 
 def test_list_keeps_at_least_min_stored_events(world):
