@@ -34,6 +34,7 @@ CURRENT_STATUS = {
 # Bits 0 (message received) and 1 (specific response: started, completed, opted out).
 RESPONSE_REQUIRED = 0x03
 RESPONSE_LIST = "/rsp"
+ONE_HOUR = 3600  # OneHourRangeType caps randomization
 
 
 def derp_href(end_device, group) -> str:
@@ -92,8 +93,8 @@ def der_control(view: selectors.ControlView, *, href: str, device, profile: str)
             potentially_superseded=event.status == EventStatus.SUPERSEDED,
         ),
         interval=r.DateTimeInterval(duration=event.duration_s, start=time_type(event.start)),
-        randomize_duration=event.randomize_duration_s or None,
-        randomize_start=event.randomize_start_s or None,
+        randomize_duration=min(event.randomize_duration_s, ONE_HOUR) or None,
+        randomize_start=min(event.randomize_start_s, ONE_HOUR) or None,
         der_control_base=control_base(
             kind=event.kind, watts=device_setpoint_w(view), device=device, profile=profile
         ),

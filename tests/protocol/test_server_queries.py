@@ -13,6 +13,8 @@ from programs.models import Participant
 from programs.services import event_create
 from protocol.identity import sfdi_from_lfdi
 from protocol.models import EndDevice
+from protocol.xml import resources as r
+from protocol.xml import serialize
 from tests import factories
 from tests.protocol.sep_world import actor, program_with_group
 
@@ -74,6 +76,8 @@ def queries_per_path(n: int, manager) -> dict[str, int]:
             actor=manager,
         )
     ed = end_devices[n // 2]
+    reported = {"ders": serialize(r.DERStatus(reading_time=0)).decode()}
+    EndDevice.objects.filter(pk=ed.pk).update(reported=reported)
     base = f"/edev/{ed.pk}"
     derp = f"{base}/derp/{group.pk}"
     paths = [
@@ -89,6 +93,8 @@ def queries_per_path(n: int, manager) -> dict[str, int]:
         f"{derp}/dderc",
         f"{base}/der",
         f"{base}/der/0",
+        f"{base}/der/0/ders",
+        f"{base}/rg",
     ]
     agg.http.get(base)  # first contact writes last_seen_at / last_poll_at once
     counts = {}
