@@ -4,6 +4,7 @@ The function-set views translate the wire into the plain values these take; busi
 rules stay in the domain services (devices, programs) that these call.
 """
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -373,6 +374,51 @@ def subscriptions_notify(*, utility_id: int, resources: list[str]) -> list[int]:
     return [pk for pk, _ in pairs]
 
 
+_DERC = re.compile(r"/edev/(\d+)/derp/(\d+)/(derc|actderc)")
+_REPORTED = re.compile(r"/edev/(\d+)/(?:der/0/(dercap|derg|ders|dera)|(di))")
+
+
+def notification_content(*, subscription: Subscription, resource: str):
+    """(profile, the resource's current representation) for a notification, or None content
+    for resources sent as a bare change notice (the subscriber GETs them)."""
+    from protocol import selectors
+    from protocol.fsets.derp import control_list
+    from protocol.xml import parse
+    from protocol.xml import resources as r
+
+    end_device = (
+        EndDevice.objects.for_utility(subscription.utility_id)
+        .select_related("device", "registered_by__program")
+        .get(pk=subscription.end_device_id)
+    )
+    program = end_device.registered_by.program if end_device.registered_by else None
+    profile = "csipaus" if program and program.profile == "csip_aus" else "csip"
+    if match := _DERC.fullmatch(resource):
+        if int(match[1]) != end_device.pk:
+            return profile, None
+        group = selectors.end_device_group(end_device=end_device, group_id=int(match[2]))
+        if group is None:
+            return profile, None
+        return profile, control_list(
+            end_device, group, suffix=match[3], profile=profile, limit=max(subscription.limit, 1)
+        )
+    if (match := _REPORTED.fullmatch(resource)) and int(match[1]) == end_device.pk:
+        key = match[2] or match[3]
+        stored = end_device.reported.get(key)
+        if stored:
+            classes = {
+                "dercap": r.DERCapability,
+                "derg": r.DERSettings,
+                "ders": r.DERStatus,
+                "dera": r.DERAvailability,
+                "di": r.DeviceInformation,
+            }
+            content = parse(stored.encode(), classes[key], profile=profile)
+            content.href = resource
+            return profile, content
+    return profile, None
+
+
 def notification_deliver(*, subscription_id: int, resource: str) -> bool:
     """POST a Notification (status 0: the resource changed; GET it) to the subscriber.
 
@@ -390,12 +436,15 @@ def notification_deliver(*, subscription_id: int, resource: str) -> bool:
     if subscription is None:
         return False
     href = f"/edev/{subscription.end_device_id}/sub/{subscription.pk}"
+    profile, content = notification_content(subscription=subscription, resource=resource)
     body = serialize(
         r.Notification(
             subscribed_resource=resource,
+            resource=content,
             status=0,
             subscription_uri=href,
-        )
+        ),
+        profile=profile,
     )
     request = urllib.request.Request(  # noqa: S310 -- the URI is checked to be http(s)
         subscription.notification_uri,

@@ -157,17 +157,17 @@ class DERControlListView(_ProgramView):
             end_device=end_device, group=group, active_only=self.active_only
         )
         paged = self.page(request, views)
-        href = f"{derp_href(end_device, group)}/{self.suffix}"
+        base = derp_href(end_device, group)
         return self.sep(
             r.DERControlList(
-                href=href,
+                href=f"{base}/{self.suffix}",
                 subscribable=1,
                 all=paged.all,
                 results=paged.results,
                 der_controls=[
                     der_control(
                         v,
-                        href=f"{derp_href(end_device, group)}/derc/{v.event.mrid}",
+                        href=f"{base}/derc/{v.event.mrid}",
                         device=end_device.device,
                         profile=self.profile,
                     )
@@ -213,3 +213,24 @@ class DefaultDERControlView(_ProgramView):
                 ),
             )
         )
+
+
+def control_list(end_device, group, *, suffix: str, profile: str, limit: int) -> r.DERControlList:
+    """The DERControlList (or ActiveDERControlList) this EndDevice sees, first `limit` items."""
+    views = selectors.group_controls(
+        end_device=end_device, group=group, active_only=suffix == "actderc"
+    )
+    shown = views[:limit]
+    base = derp_href(end_device, group)
+    return r.DERControlList(
+        href=f"{base}/{suffix}",
+        subscribable=1,
+        all=len(views),
+        results=len(shown),
+        der_controls=[
+            der_control(
+                v, href=f"{base}/derc/{v.event.mrid}", device=end_device.device, profile=profile
+            )
+            for v in shown
+        ],
+    )

@@ -13,6 +13,7 @@ from protocol.selectors import subscriptions_to
 from protocol.services import NotificationFailed, notification_deliver
 from protocol.xml import parse, serialize
 from protocol.xml import resources as r
+from tests.protocol.schema import assert_valid_sep
 from tests.protocol.sep_world import actor, enrolled_end_device, program_with_group
 
 pytestmark = pytest.mark.django_db
@@ -74,7 +75,7 @@ def test_event_change_selects_derc_subscribers_and_delivery_reaches_them(
     derc = f"/edev/{ed.pk}/derp/{group.pk}/derc"
     agg.http.post_sep(f"/edev/{ed.pk}/sub", serialize(_subscription(derc, uri)))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        event_create(
+        event = event_create(
             program=program,
             group=group,
             kind="discharge",
@@ -88,8 +89,12 @@ def test_event_change_selects_derc_subscribers_and_delivery_reaches_them(
     assert notification_deliver(subscription_id=sub.pk, resource=derc) is True
     content_type, body = received[0]
     assert content_type == "application/sep+xml"
+    assert_valid_sep(body, "csip")
     notification = parse(body, r.Notification)
     assert notification.subscribed_resource == derc and notification.status == 0
+    # The notification carries the list as this device sees it now.
+    (control,) = notification.resource.der_controls
+    assert control.mrid == event.mrid and control.event_status.current_status == 0
     sub.refresh_from_db()
     assert sub.last_notified_at is not None
 
@@ -108,3 +113,22 @@ def test_failed_delivery_raises_for_retry(utility_a):
         notification_deliver(subscription_id=sub.pk, resource=sub.subscribed_resource)
     sub.refresh_from_db()
     assert sub.failures == 1
+
+
+def test_der_status_notification_carries_the_status(utility_a, subscriber):
+    uri, received = subscriber
+    program, _ = program_with_group(utility_a)
+    agg = actor(utility_a, program=program)
+    ed = enrolled_end_device(utility_a, client=agg.client, program=program)
+    ders = f"/edev/{ed.pk}/der/0/ders"
+    agg.http.post_sep(f"/edev/{ed.pk}/sub", serialize(_subscription(ders, uri)))
+    now = int(timezone.now().timestamp())
+    status = r.DERStatus(
+        reading_time=now, state_of_charge_status=r.StateOfChargeStatus(date_time=now, value=4200)
+    )
+    assert agg.http.put_sep(ders, serialize(status)).status_code == 204
+    (sub,) = subscriptions_to(utility_id=utility_a.pk, resources=[ders])
+    notification_deliver(subscription_id=sub.pk, resource=ders)
+    notification = parse(received[0][1], r.Notification)
+    assert notification.resource.href == ders
+    assert notification.resource.state_of_charge_status.value == 4200
