@@ -128,6 +128,20 @@ class MirrorUsagePointListView(SepView):
             if mmr.reading_type is None:
                 raise BadInput(f"MirrorMeterReading {mmr.mrid} needs a ReadingType")
         quantities = [quantity(m, body.role_flags) for m in body.mirror_meter_readings]
+        existing = (
+            selectors.mirror_usage_points_for_client(client=self.client)
+            .select_related("end_device__utility")
+            .filter(end_device=end_device, mrid=body.mrid)
+            .first()
+        )
+        if existing is not None:
+            # A client that restarts re-POSTs its mirrors: same mRID, same mirror.
+            with transaction.atomic():
+                known = services.mirror_quantities_store(mup=existing, quantities=quantities)
+                self.ingest(existing, body.mirror_meter_readings, known)
+            response = self.no_content()
+            response["Location"] = mup_href(existing)
+            return response
         with transaction.atomic():
             mup = services.mirror_usage_point_create(
                 end_device=end_device,

@@ -151,3 +151,24 @@ def test_methods_and_media_types(utility_a):
     response = agg.http.post("/edev", data=b"{}", content_type="application/json")
     assert response.status_code == 415
     assert response["Content-Length"] == str(len(response.content))
+
+
+def test_end_device_list_paging(utility_a):
+    program, _ = program_with_group(utility_a)
+    agg = actor(utility_a, program=program)
+    made = [enrolled_end_device(utility_a, client=agg.client, program=program) for _ in range(5)]
+    enrolled_end_device(utility_a, client=actor(utility_a, name="other").client, program=program)
+
+    def page(query):
+        from protocol.xml import parse
+
+        return parse(agg.http.get(f"/edev{query}").content, r.EndDeviceList)
+
+    first = page("")  # no `l`: one item, as 2030.5 says
+    assert (first.all, first.results) == (5, 1)
+    second = page("?s=2&l=2")
+    assert (second.all, second.results) == (5, 2)
+    assert [e.lfdi for e in second.end_devices] == [e.lfdi for e in made[2:4]]
+    beyond = page("?s=9&l=2")
+    assert (beyond.all, beyond.results) == (5, 0)
+    assert agg.http.get("/edev?l=-1").status_code == 400

@@ -151,6 +151,8 @@ def test_full_client_flow(utility_a):
     created = http.post_sep("/mup", serialize(mup_body))
     assert created.status_code == 201, created.content
     mup_href = created["Location"]
+    again = http.post_sep("/mup", serialize(mup_body))
+    assert (again.status_code, again["Location"]) == (204, mup_href)
     assert parse(http.get("/mup").content, r.MirrorUsagePointList).all == 1
     start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=30)
     for i in range(6):
