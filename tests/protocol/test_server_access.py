@@ -148,6 +148,9 @@ def test_methods_and_media_types(utility_a):
     response = agg.http.delete("/dcap")
     assert response.status_code == 405
     assert response["Allow"] == "GET, HEAD"
+    head = agg.http.head("/dcap")
+    assert head.status_code == 200 and int(head["Content-Length"]) > 0
+    assert agg.http.post_sep("/tm", b"<x/>").status_code == 405
     response = agg.http.post("/edev", data=b"{}", content_type="application/json")
     assert response.status_code == 415
     assert response["Content-Length"] == str(len(response.content))
