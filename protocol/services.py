@@ -4,6 +4,7 @@ The function-set views translate the wire into the plain values these take; busi
 rules stay in the domain services (devices, programs) that these call.
 """
 
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ from protocol.models import (
     MirrorUsagePoint,
     Subscription,
 )
+
+logger = logging.getLogger(__name__)
 
 # last_seen_at is written at most this often, so polling stays read-only.
 SEEN_RESOLUTION = timedelta(minutes=1)
@@ -321,6 +324,32 @@ def log_event_record(*, end_device: EndDevice, **fields) -> LogEvent:
     return log_event
 
 
+def notification_target_allowed(uri: str) -> bool:
+    """Whether the server may POST to `uri`: http(s), and, unless SEP2_NOTIFY_ALLOW_PRIVATE,
+    never to loopback, private, link-local or reserved addresses (no SSRF into our own
+    network). Checked when subscribing and again at delivery (DNS may change)."""
+    import ipaddress
+    import socket
+    from urllib.parse import urlsplit
+
+    from django.conf import settings
+
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    if getattr(settings, "SEP2_NOTIFY_ALLOW_PRIVATE", False):
+        return True
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return False
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if not address.is_global:
+            return False
+    return bool(infos)
+
+
 def subscription_create(
     *,
     end_device: EndDevice,
@@ -330,6 +359,8 @@ def subscription_create(
     level: str = "+S1",
     limit: int = 1,
 ) -> Subscription:
+    if not notification_target_allowed(notification_uri):
+        raise ValidationError("notificationURI must be a public http(s) address")
     subscription = Subscription(
         utility_id=end_device.utility_id,
         end_device=end_device,
@@ -434,6 +465,9 @@ def notification_deliver(*, subscription_id: int, resource: str) -> bool:
         Subscription.objects.filter(pk=subscription_id).select_related("end_device").first()
     )
     if subscription is None:
+        return False
+    if not notification_target_allowed(subscription.notification_uri):
+        logger.warning("notification to %s refused: not a public address", subscription.pk)
         return False
     href = f"/edev/{subscription.end_device_id}/sub/{subscription.pk}"
     profile, content = notification_content(subscription=subscription, resource=resource)

@@ -20,7 +20,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def subscriber():
+def subscriber(settings):
+    settings.SEP2_NOTIFY_ALLOW_PRIVATE = True  # the test subscriber listens on loopback
     received = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -99,7 +100,8 @@ def test_event_change_selects_derc_subscribers_and_delivery_reaches_them(
     assert sub.last_notified_at is not None
 
 
-def test_failed_delivery_raises_for_retry(utility_a):
+def test_failed_delivery_raises_for_retry(utility_a, settings):
+    settings.SEP2_NOTIFY_ALLOW_PRIVATE = True
     program, _ = program_with_group(utility_a)
     agg = actor(utility_a, program=program)
     ed = enrolled_end_device(utility_a, client=agg.client, program=program)
@@ -132,3 +134,29 @@ def test_der_status_notification_carries_the_status(utility_a, subscriber):
     notification = parse(received[0][1], r.Notification)
     assert notification.resource.href == ders
     assert notification.resource.state_of_charge_status.value == 4200
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "http://127.0.0.1:6379/",
+        "http://10.1.2.3/n",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/n",
+        "ftp://example.com/n",
+    ],
+)
+def test_notifications_never_target_our_own_network(utility_a, uri):
+    program, _ = program_with_group(utility_a)
+    agg = actor(utility_a, program=program)
+    ed = enrolled_end_device(utility_a, client=agg.client, program=program)
+    response = agg.http.post_sep(
+        f"/edev/{ed.pk}/sub", serialize(_subscription(f"/edev/{ed.pk}", uri))
+    )
+    assert response.status_code == 400
+    assert not Subscription.objects.exists()
+    # A row that got in some other way is not delivered either.
+    sub = Subscription.objects.create(
+        utility=utility_a, end_device=ed, subscribed_resource=f"/edev/{ed.pk}", notification_uri=uri
+    )
+    assert notification_deliver(subscription_id=sub.pk, resource=sub.subscribed_resource) is False
