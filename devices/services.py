@@ -92,6 +92,20 @@ def _device_set(device: Device, changes: dict, *, extra: Iterable[str] = ()) -> 
     return device
 
 
+def device_update_identity(
+    *, device: Device, serial: str, model_name: str, vendor_name: str
+) -> Device:
+    """Store who made the device and its serial, as the device itself reports them."""
+    return _device_set(
+        device,
+        {
+            "serial": serial.strip(),
+            "model_name": model_name.strip(),
+            "vendor_name": vendor_name.strip(),
+        },
+    )
+
+
 def device_update_ratings(
     *,
     device: Device,

@@ -35,4 +35,6 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("portal.api.urls")),
+    path("sep2/clients/", include("protocol.portal_urls")),
+    path("", include("protocol.urls")),
 ]

@@ -5,6 +5,7 @@ without a factory here makes that test fail, so later models cannot slip past it
 """
 
 import itertools
+import secrets
 from datetime import UTC, date, datetime, timedelta
 
 from django.contrib.auth import get_user_model
@@ -31,6 +32,16 @@ from programs.models import (
     Program,
     QualifiedEquipment,
     Season,
+)
+from protocol.identity import sfdi_from_lfdi
+from protocol.models import (
+    Client,
+    ControlResponse,
+    EndDevice,
+    LogEvent,
+    MirrorMeterReading,
+    MirrorUsagePoint,
+    Subscription,
 )
 
 _seq = itertools.count(1)
@@ -234,6 +245,80 @@ def alert(utility: Utility, marker: str = "") -> Alert:
     )
 
 
+def _lfdi() -> str:
+    return secrets.token_hex(20).upper()
+
+
+def sep_client(utility: Utility, marker: str = "", **fields) -> Client:
+    lfdi = fields.pop("lfdi", None) or _lfdi()
+    defaults = {"kind": "aggregator", "name": f"{marker}Aggregator", "sfdi": sfdi_from_lfdi(lfdi)}
+    return Client.objects.create(utility=utility, lfdi=lfdi, **{**defaults, **fields})
+
+
+def end_device(utility: Utility, marker: str = "", **fields) -> EndDevice:
+    lfdi = fields.pop("lfdi", None) or _lfdi()
+    defaults = {
+        "sfdi": sfdi_from_lfdi(lfdi),
+        "pin": 12345,
+        "changed_time": timezone.now(),
+        "device": device(utility, marker),
+    }
+    return EndDevice.objects.create(utility=utility, lfdi=lfdi, **{**defaults, **fields})
+
+
+def mirror_usage_point(utility: Utility, marker: str = "") -> MirrorUsagePoint:
+    return MirrorUsagePoint.objects.create(
+        utility=utility,
+        end_device=end_device(utility, marker),
+        mrid=f"{next(_seq):032X}",
+        description=f"{marker}Meter"[:32],
+    )
+
+
+def mirror_meter_reading(utility: Utility, marker: str = "") -> MirrorMeterReading:
+    return MirrorMeterReading.objects.create(
+        utility=utility,
+        mirror_usage_point=mirror_usage_point(utility, marker),
+        mrid=f"{next(_seq):032X}",
+        description=f"{marker}W"[:32],
+        channel="w",
+        uom=38,
+    )
+
+
+def control_response(utility: Utility, marker: str = "") -> ControlResponse:
+    return ControlResponse.objects.create(
+        utility=utility,
+        event=event(utility, marker),
+        end_device=end_device(utility, marker),
+        status=1,
+        created_at=timezone.now(),
+    )
+
+
+def log_event(utility: Utility, marker: str = "") -> LogEvent:
+    return LogEvent.objects.create(
+        utility=utility,
+        end_device=end_device(utility, marker),
+        created_at=timezone.now(),
+        details=f"{marker}log"[:32],
+        function_set=0,
+        log_event_code=1,
+        log_event_id=1,
+        log_event_pen=1,
+        profile_id=0,
+    )
+
+
+def subscription(utility: Utility, marker: str = "") -> Subscription:
+    return Subscription.objects.create(
+        utility=utility,
+        end_device=end_device(utility, marker),
+        subscribed_resource=f"/edev/1/{marker}",
+        notification_uri="http://127.0.0.1:9/notify",
+    )
+
+
 # model -> factory(utility, marker). The marker is a string that must never show up in
 # another utility's pages.
 TENANT_FACTORIES = {
@@ -258,4 +343,11 @@ TENANT_FACTORIES = {
     Dispatch: dispatch,
     AlertRule: alert_rule,
     Alert: alert,
+    Client: sep_client,
+    EndDevice: end_device,
+    MirrorUsagePoint: mirror_usage_point,
+    MirrorMeterReading: mirror_meter_reading,
+    ControlResponse: control_response,
+    LogEvent: log_event,
+    Subscription: subscription,
 }
