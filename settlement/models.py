@@ -113,9 +113,7 @@ class Payee(TenantModel):
     """Who is paid for a device: the customer account number the payment file carries."""
 
     utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
-    device = models.OneToOneField(
-        "devices.Device", on_delete=models.CASCADE, related_name="payee"
-    )
+    device = models.OneToOneField("devices.Device", on_delete=models.CASCADE, related_name="payee")
     customer = models.ForeignKey(
         "enrollment.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -326,7 +324,7 @@ class CustomerPayment(_FinalWithBatch):
 
 
 class PaymentLine(_FinalWithBatch):
-    """One line of a payment's arithmetic, e.g. 'avg 3.42 kW × $40.00/kW-season = $136.80'."""
+    """One line of a payment's arithmetic, e.g. 'avg 3.42 kW x $40.00/kW-season = $136.80'."""
 
     utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
     payment = models.ForeignKey(CustomerPayment, on_delete=models.CASCADE, related_name="lines")
@@ -344,9 +342,11 @@ class PaymentLine(_FinalWithBatch):
         return self.explanation
 
     def _batch_id(self):
-        return CustomerPayment.objects.filter(pk=self.payment_id).values_list(
-            "batch_id", flat=True
-        ).first()
+        return (
+            CustomerPayment.objects.filter(pk=self.payment_id)
+            .values_list("batch_id", flat=True)
+            .first()
+        )
 
 
 class Adjustment(_FinalWithBatch):

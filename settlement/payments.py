@@ -35,6 +35,7 @@ from settlement.rules import rules_for_program, rules_snapshot, to_cents, usd
 from settlement.selectors import payees_for_utility
 
 TWO = Decimal("0.01")
+TIMES = "\u00d7"  # the multiplication sign on statements
 ZERO = Decimal("0")
 
 
@@ -91,7 +92,7 @@ def season_settle(*, season: Season, now: datetime | None = None) -> SeasonSettl
     Performance ($/kW-season): the season's average kW delivered over all counted event
     hours (energy over hours, so a 3-hour event weighs three times a 1-hour one). Energy
     ($/kWh): each event's positive energy, summed. Participation: enrolled kW (the device's
-    discharge rating) × rate × season months (or once a year). Upfront: enrolled kW × rate
+    discharge rating) x rate x season months (or once a year). Upfront: enrolled kW x rate
     when the device joined during the season. Clawback: a participant who left during the
     season before its commitment ended returns the upfront pro rata to the months it still
     owed. Below the minimum average performance factor, performance pay is withheld.
@@ -177,7 +178,8 @@ def season_settle(*, season: Season, now: datetime | None = None) -> SeasonSettl
                     "kW-season",
                     rules.kw_season_rate,
                     amount,
-                    f"avg {avg_kw} kW × {usd(rules.kw_season_rate)}/kW-season = {usd(amount)}",
+                    f"avg {avg_kw} kW {TIMES} {usd(rules.kw_season_rate)}/kW-season"
+                    f" = {usd(amount)}",
                 )
             )
         if row and row["counted_events"] and rules.kwh_rate:
@@ -190,7 +192,7 @@ def season_settle(*, season: Season, now: datetime | None = None) -> SeasonSettl
                     "kWh",
                     rules.kwh_rate,
                     amount,
-                    f"{q} kWh × {usd(rules.kwh_rate)}/kWh = {usd(amount)}",
+                    f"{q} kWh {TIMES} {usd(rules.kwh_rate)}/kWh = {usd(amount)}",
                 )
             )
         if rules.min_performance_factor and row and row["counted_events"]:
@@ -220,7 +222,7 @@ def season_settle(*, season: Season, now: datetime | None = None) -> SeasonSettl
                     f"kW-{unit}",
                     rules.participation_rate,
                     amount,
-                    f"{kw} kW × {usd(rules.participation_rate)}/kW-{unit} × {periods} "
+                    f"{kw} kW {TIMES} {usd(rules.participation_rate)}/kW-{unit} {TIMES} {periods} "
                     f"{unit}(s) = {usd(amount)}",
                 )
             )
@@ -235,7 +237,7 @@ def season_settle(*, season: Season, now: datetime | None = None) -> SeasonSettl
                         "kW",
                         rules.upfront_rate,
                         amount,
-                        f"upfront {kw} kW × {usd(rules.upfront_rate)}/kW = {usd(amount)}",
+                        f"upfront {kw} kW {TIMES} {usd(rules.upfront_rate)}/kW = {usd(amount)}",
                     )
                 )
             if left is not None and start <= left <= end and rules.commitment_months:
@@ -254,7 +256,7 @@ def season_settle(*, season: Season, now: datetime | None = None) -> SeasonSettl
                             rules.upfront_rate,
                             amount,
                             f"left after {served} of {rules.commitment_months} months: "
-                            f"-{usd(to_cents(upfront, rounding=rounding))} × {owed}/"
+                            f"-{usd(to_cents(upfront, rounding=rounding))} {TIMES} {owed}/"
                             f"{rules.commitment_months} = {usd(amount)}",
                         )
                     )
@@ -362,9 +364,7 @@ def settlement_corrections(
     *, previous: SeasonSettlement, current: SeasonSettlement, batch: PaymentBatch, actor=None
 ) -> list[Adjustment]:
     """Adjustments in ``batch`` for what changed since ``previous`` was paid."""
-    before = {
-        p.device_id: p for p in CustomerPayment.objects.filter(settlement=previous)
-    }
+    before = {p.device_id: p for p in CustomerPayment.objects.filter(settlement=previous)}
     after = dict(
         CustomerPayment.objects.filter(settlement=current).values_list("device_id", "amount")
     )
@@ -389,9 +389,11 @@ def settlement_corrections(
 
 
 def _is_manager(*, actor, utility) -> bool:
-    return Membership.objects.for_utility(utility).filter(
-        user=actor, role=Role.PROGRAM_MANAGER
-    ).exists()
+    return (
+        Membership.objects.for_utility(utility)
+        .filter(user=actor, role=Role.PROGRAM_MANAGER)
+        .exists()
+    )
 
 
 @transaction.atomic

@@ -225,9 +225,9 @@ def event_reconcile(*, event: Event, now: datetime | None = None) -> Reconciliat
         .order_by("device_id")
     )
     opted_out = set(
-        OptOut.objects.for_utility(event.utility).filter(event=event).values_list(
-            "device_id", flat=True
-        )
+        OptOut.objects.for_utility(event.utility)
+        .filter(event=event)
+        .values_list("device_id", flat=True)
     )
     opted_out |= {d for d, _c, response in dispatches if response == OPT_OUT_RESPONSE}
     measured = _measure(event=event, rules=rules)
@@ -239,8 +239,7 @@ def event_reconcile(*, event: Event, now: datetime | None = None) -> Reconciliat
             "dispatches": [[d, c] for d, c, _r in dispatches],
             "opted_out": sorted(opted_out),
             "during": sorted(
-                [d, round(s.avg, 6), s.minutes, s.last_minute]
-                for d, s in measured.during.items()
+                [d, round(s.avg, 6), s.minutes, s.last_minute] for d, s in measured.during.items()
             ),
             "baseline": sorted([d, round(b, 6)] for d, b in measured.baseline.items()),
         }
