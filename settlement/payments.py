@@ -20,7 +20,7 @@ from portal.models import Membership
 from portal.tenancy.choices import Role
 from programs.choices import EventStatus
 from programs.models import Event, Participant, Season
-from settlement.choices import BatchStatus, CreditPeriod, LineKind
+from settlement.choices import FINAL_BATCH_STATUSES, BatchStatus, CreditPeriod, LineKind
 from settlement.models import (
     Adjustment,
     CustomerPayment,
@@ -305,19 +305,35 @@ def season_settle(*, season: Season, now: datetime | None = None) -> SeasonSettl
 
 @transaction.atomic
 def payment_batch_create(
-    *, settlement: SeasonSettlement, period: str = "", now: datetime | None = None
+    *,
+    program,
+    period: str,
+    settlement: SeasonSettlement | None = None,
+    now: datetime | None = None,
 ) -> PaymentBatch:
-    """A draft batch holding the settlement's payments that are not in a batch yet."""
+    """A draft batch; with ``settlement``, holding its payments not yet in any batch.
+
+    Without one it is an empty batch for adjustments (corrections of paid periods).
+    """
     now = now or timezone.now()
+    if settlement is not None and settlement.program_id != program.pk:
+        raise ValueError("The settlement belongs to another program.")
+    if settlement is not None:
+        paid = CustomerPayment.objects.for_utility(program.utility).filter(
+            settlement__season_id=settlement.season_id,
+            batch__status__in=FINAL_BATCH_STATUSES,
+        )
+        if paid.exists():
+            raise ImmutableError(
+                "This season was already paid; pay the difference with settlement_corrections."
+            )
     batch = PaymentBatch.objects.create(
-        utility=settlement.utility,
-        program=settlement.program,
-        period=period or str(settlement.season),
-        created_at=now,
+        utility=program.utility, program=program, period=period, created_at=now
     )
-    CustomerPayment.objects.for_utility(settlement.utility).filter(
-        settlement=settlement, batch__isnull=True
-    ).update(batch=batch)
+    if settlement is not None:
+        CustomerPayment.objects.for_utility(program.utility).filter(
+            settlement=settlement, batch__isnull=True
+        ).update(batch=batch)
     return batch
 
 
@@ -383,8 +399,7 @@ def settlement_corrections(
                     actor=actor,
                 )
             )
-    # The new settlement's own payments are settled through these adjustments instead.
-    CustomerPayment.objects.filter(settlement=current, batch__isnull=True).update(batch=batch)
+    # The new settlement's own payments stay unbatched: these adjustments pay the difference.
     return made
 
 
