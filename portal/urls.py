@@ -30,4 +30,5 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("portal.api.urls")),
+    path("settlement/", include("settlement.urls")),
 ]

@@ -5,12 +5,16 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from portal.api import views
+from settlement.api import views as settlement_views
 
 router = DefaultRouter()
 router.register("utilities", views.UtilityViewSet, basename="utility")
 router.register("brands", views.BrandViewSet, basename="brand")
 router.register("territory", views.TerritoryAreaViewSet, basename="territory")
 router.register("members", views.MemberViewSet, basename="member")
+router.register("settlements", settlement_views.SeasonSettlementViewSet, basename="settlement")
+router.register("event-results", settlement_views.EventResultViewSet, basename="event-result")
+router.register("payment-batches", settlement_views.PaymentBatchViewSet, basename="payment-batch")
 
 urlpatterns = [
     path("me/", views.MeView.as_view(), name="api-me"),
