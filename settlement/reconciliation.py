@@ -3,7 +3,8 @@
 Telemetry is aggregated in SQL, grouped by device: first to one average per minute (so
 a device that reports every 10 s and one that reports every minute weigh the same, and
 a burst of near-duplicate readings counts once), then to the window's mean of those
-minutes. The minutes with data, against the window's minutes, are the coverage.
+minutes. The minutes with data, against the intervals the program's telemetry cadence
+asks for in the window, are the coverage.
 """
 
 import hashlib
@@ -250,7 +251,10 @@ def event_reconcile(*, event: Event, now: datetime | None = None) -> Reconciliat
         return current
 
     window_s = event.duration_s
-    expected_minutes = math.ceil(window_s / 60)
+    # Coverage counts against the program's telemetry cadence: a device reporting every
+    # 5 minutes as asked is fully covered with 12 of 60 minutes.
+    interval_s = max(60, event.program.telemetry_cadence_s)
+    expected_intervals = math.ceil(window_s / interval_s)
     end_minute = math.floor(event.end.timestamp() / 60)
     min_coverage = rules.min_coverage_pct / 100
     sign_of_kind = -1 if event.kind == EventKind.CHARGE else 1
@@ -259,7 +263,7 @@ def event_reconcile(*, event: Event, now: datetime | None = None) -> Reconciliat
     for device_id, committed_w, _response in dispatches:
         stats = measured.during.get(device_id)
         baseline_w = measured.baseline.get(device_id)
-        coverage = min(1.0, stats.minutes / expected_minutes) if stats else 0.0
+        coverage = min(1.0, stats.minutes / expected_intervals) if stats else 0.0
         flags = []
         if stats is None or (end_minute - stats.last_minute) * 60 > rules.offline_after_s:
             flags.append(Flag.OFFLINE)

@@ -21,7 +21,8 @@ def utility(db):
 
 @pytest.fixture
 def program(utility):
-    return factories.program(utility)
+    # Telemetry every minute, so each minute of the window is an interval to cover.
+    return factories.program(utility, telemetry_cadence_s=60)
 
 
 @pytest.fixture

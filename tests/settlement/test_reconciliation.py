@@ -322,3 +322,27 @@ def test_late_telemetry_makes_a_new_version_with_new_numbers(rules, event, dispa
 def test_only_completed_events_are_reconciled(rules, make_event):
     with pytest.raises(SettlementError):
         event_reconcile(event=make_event(status="active"))
+
+
+def test_coverage_follows_the_program_cadence(rules, program, event, dispatched, ingest):
+    program.telemetry_cadence_s = 300
+    program.save()
+    d = dispatched(5000)
+    # One reading every 5 minutes as the program asks: 12 of 12 intervals, coverage 1.
+    # Only 9 of them (18:00-18:40): coverage 9/12 = 0.75 < 0.9, and the last reading at 18:40
+    # is 20 minutes before the end (> 600 s): offline too, so zero.
+    ingest(
+        readings(d, "w", BEFORE_30, 30, 0.0, step_s=300),
+        readings(d, "w", START, 60, 4000.0, step_s=300),
+    )
+    r = result_of(event_reconcile(event=event), d)
+    assert (r.coverage, r.flags, r.delivered_w) == (1.0, [], 4000.0)
+
+    other = dispatched(5000)
+    ingest(
+        readings(other, "w", BEFORE_30, 30, 0.0, step_s=300),
+        readings(other, "w", START, 45, 4000.0, step_s=300),
+    )
+    r = result_of(event_reconcile(event=event), other)
+    assert r.coverage == 0.75
+    assert r.flags == ["offline", "missing_intervals"]
