@@ -289,8 +289,8 @@ def event_reconcile(*, event: Event, now: datetime | None = None) -> Reconciliat
         elif treatment in (Treatment.ZERO, Treatment.EXCLUDE):
             delivered_w = 0.0
         for flag in flags:
-            flag_counts[flag] = flag_counts.get(flag, 0) + 1
-        treatment_counts[treatment] = treatment_counts.get(treatment, 0) + 1
+            flag_counts[str(flag)] = flag_counts.get(str(flag), 0) + 1
+        treatment_counts[str(treatment)] = treatment_counts.get(str(treatment), 0) + 1
         results.append(
             EventResult(
                 utility_id=event.utility_id,

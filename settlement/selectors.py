@@ -19,6 +19,7 @@ from settlement.models import (
     EventResult,
     Payee,
     PaymentBatch,
+    PaymentLine,
     ReconciliationRun,
 )
 
@@ -158,16 +159,20 @@ def factor_histogram(factors: list[float], *, bins: int = 10, top: float = 1.0) 
 
 def payment_file_rows(*, batch: PaymentBatch) -> list[list[str]]:
     """One row per payment and adjustment: account, amount, period, reason codes."""
-    rows = []
-    payments = (
-        CustomerPayment.objects.for_utility(batch.utility)
-        .filter(batch=batch)
-        .prefetch_related("lines")
-        .order_by("account_number", "device_id")
-    )
-    for payment in payments.iterator(chunk_size=2000):
-        codes = sorted({REASON_CODES[line.kind] for line in payment.lines.all()})
-        rows.append([payment.account_number, str(payment.amount), batch.period, ";".join(codes)])
+    payments = CustomerPayment.objects.for_utility(batch.utility).filter(batch=batch)
+    codes: dict[int, set[str]] = {}
+    for payment_id, kind in (
+        PaymentLine.objects.filter(payment__in=payments)
+        .values_list("payment_id", "kind")
+        .distinct()
+    ):
+        codes.setdefault(payment_id, set()).add(REASON_CODES[kind])
+    rows = [
+        [account, str(amount), batch.period, ";".join(sorted(codes.get(pk, ())))]
+        for pk, account, amount in payments.order_by("account_number", "device_id").values_list(
+            "pk", "account_number", "amount"
+        )
+    ]
     for adjustment in Adjustment.objects.for_utility(batch.utility).filter(batch=batch):
         rows.append(
             [adjustment.account_number, str(adjustment.amount), batch.period, ADJUSTMENT_REASON]
