@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 
 from portal.models import TenantModel
+from portal.tenancy.models import TenantQuerySet
 from settlement.choices import (
     FINAL_BATCH_STATUSES,
     BaselineMethod,
@@ -255,8 +256,32 @@ class PaymentBatch(TenantModel):
         return super().delete(*args, **kwargs)
 
 
+class FinalAwareQuerySet(TenantQuerySet):
+    """Bulk updates and deletes refuse rows whose batch is approved, like ``save()`` does."""
+
+    final_lookup = "batch__status__in"
+
+    def _refuse_final(self):
+        if self.filter(**{self.final_lookup: FINAL_BATCH_STATUSES}).exists():
+            raise ImmutableError("Some of these payments are in an approved batch.")
+
+    def update(self, **kwargs):
+        self._refuse_final()
+        return super().update(**kwargs)
+
+    def delete(self):
+        self._refuse_final()
+        return super().delete()
+
+
+class LineQuerySet(FinalAwareQuerySet):
+    final_lookup = "payment__batch__status__in"
+
+
 class _FinalWithBatch(TenantModel):
     """Rows that freeze once the batch they belong to is approved."""
+
+    objects = FinalAwareQuerySet.as_manager()
 
     class Meta:
         abstract = True
@@ -285,8 +310,9 @@ class CustomerPayment(_FinalWithBatch):
     """What one participant (device and its payee) earned in a season settlement."""
 
     utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    # Money records: deleting a device or settlement must not take paid lines with it.
     settlement = models.ForeignKey(
-        SeasonSettlement, on_delete=models.CASCADE, related_name="payments"
+        SeasonSettlement, on_delete=models.RESTRICT, related_name="payments"
     )
     batch = models.ForeignKey(
         PaymentBatch,
@@ -295,7 +321,7 @@ class CustomerPayment(_FinalWithBatch):
         on_delete=models.PROTECT,
         related_name="payments",
     )
-    device = models.ForeignKey("devices.Device", on_delete=models.CASCADE, related_name="+")
+    device = models.ForeignKey("devices.Device", on_delete=models.RESTRICT, related_name="+")
     customer = models.ForeignKey(
         "enrollment.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -335,6 +361,8 @@ class PaymentLine(_FinalWithBatch):
     amount = models.DecimalField(**money)
     explanation = models.CharField(max_length=200)
 
+    objects = LineQuerySet.as_manager()
+
     class Meta:
         ordering = ["payment", "id"]
 
@@ -354,7 +382,7 @@ class Adjustment(_FinalWithBatch):
 
     utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
     batch = models.ForeignKey(PaymentBatch, on_delete=models.PROTECT, related_name="adjustments")
-    device = models.ForeignKey("devices.Device", on_delete=models.CASCADE, related_name="+")
+    device = models.ForeignKey("devices.Device", on_delete=models.RESTRICT, related_name="+")
     account_number = models.CharField(max_length=40, blank=True)
     corrects = models.ForeignKey(
         CustomerPayment,

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.db.models import RestrictedError
 
 from portal.tenancy.choices import Role
 from programs.models import Participant, Season
@@ -337,3 +338,17 @@ def test_adjustments_need_decimal_money(paid_season):
             amount=5.0,
             reason="float money",
         )
+
+
+def test_bulk_writes_and_cascades_cannot_reach_approved_payments(paid_season, utility):
+    batch = paid_season["batch"]
+    payment_batch_approve(batch=batch, actor=factories.member(utility, Role.PROGRAM_MANAGER))
+    with pytest.raises(ImmutableError):
+        CustomerPayment.objects.filter(batch=batch).update(amount=Decimal("0"))
+    with pytest.raises(ImmutableError):
+        PaymentLine.objects.filter(payment__batch=batch).delete()
+    with pytest.raises(RestrictedError):
+        paid_season["device"].delete()
+    with pytest.raises(RestrictedError):
+        paid_season["settlement"].delete()
+    assert CustomerPayment.objects.get(batch=batch).amount == Decimal("25.00")
