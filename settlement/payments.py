@@ -134,13 +134,17 @@ def season_settle(*, season: Season, now: datetime | None = None) -> SeasonSettl
         .annotate(joined_at=Max("joined_at"), left_at=Max("left_at"))
     }
     device_ids = set(per_device) | set(participations)
+    # Two joins, not one OR of subqueries (which PostgreSQL plans poorly at fleet scale).
     enrolled_w = dict(
-        Device.objects.for_utility(utility)
-        .filter(
-            Q(pk__in=Participant.objects.filter(program=program).values("device_id"))
-            | Q(pk__in=EventResult.objects.filter(run__in=runs).values("device_id"))
-        )
-        .values_list("pk", "max_discharge_w")
+        Participant.objects.for_utility(utility)
+        .filter(program=program)
+        .values_list("device_id", "device__max_discharge_w")
+    )
+    enrolled_w.update(
+        EventResult.objects.for_utility(utility)
+        .filter(run__in=runs)
+        .exclude(device_id__in=Participant.objects.filter(program=program).values("device_id"))
+        .values_list("device_id", "device__max_discharge_w")
     )
     payees = payees_for_utility(utility=utility)
 
