@@ -140,12 +140,12 @@ def season_settle(*, season: Season, now: datetime | None = None) -> SeasonSettl
         .filter(program=program)
         .values_list("device_id", "device__max_discharge_w")
     )
-    enrolled_w.update(
+    for device_id, watts in (
         EventResult.objects.for_utility(utility)
         .filter(run__in=runs)
-        .exclude(device_id__in=Participant.objects.filter(program=program).values("device_id"))
         .values_list("device_id", "device__max_discharge_w")
-    )
+    ):
+        enrolled_w.setdefault(device_id, watts)
     payees = payees_for_utility(utility=utility)
 
     version = (
