@@ -37,4 +37,5 @@ urlpatterns = [
     path("api/v1/", include("portal.api.urls")),
     path("sep2/clients/", include("protocol.portal_urls")),
     path("", include("protocol.urls")),
+    path("settlement/", include("settlement.urls")),
 ]

@@ -7,6 +7,7 @@ without a factory here makes that test fail, so later models cannot slip past it
 import itertools
 import secrets
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
@@ -42,6 +43,17 @@ from protocol.models import (
     MirrorMeterReading,
     MirrorUsagePoint,
     Subscription,
+)
+from settlement.models import (
+    Adjustment,
+    CustomerPayment,
+    EventResult,
+    Payee,
+    PaymentBatch,
+    PaymentLine,
+    ReconciliationRun,
+    SeasonSettlement,
+    SettlementRules,
 )
 
 _seq = itertools.count(1)
@@ -319,6 +331,94 @@ def subscription(utility: Utility, marker: str = "") -> Subscription:
     )
 
 
+def settlement_rules(utility: Utility, marker: str = "") -> SettlementRules:
+    return SettlementRules.objects.create(utility=utility, program=program(utility, marker))
+
+
+def payee(utility: Utility, marker: str = "") -> Payee:
+    return Payee.objects.create(
+        utility=utility, device=device(utility, marker), account_number=f"{marker}ACCT{next(_seq)}"
+    )
+
+
+def reconciliation_run(utility: Utility, marker: str = "") -> ReconciliationRun:
+    return ReconciliationRun.objects.create(
+        utility=utility,
+        event=event(utility, marker, status="completed"),
+        version=1,
+        baseline_method="battery_telemetry",
+        inputs={"marker": marker},
+        inputs_digest=f"{marker}digest",
+        created_at=timezone.now(),
+    )
+
+
+def event_result(utility: Utility, marker: str = "") -> EventResult:
+    return EventResult.objects.create(
+        utility=utility,
+        run=reconciliation_run(utility, marker),
+        device=device(utility, marker),
+        window_s=3600,
+        committed_w=5000,
+        measured_w=4000.0,
+        baseline_w=0.0,
+        delivered_w=4000.0,
+        energy_wh=4000.0,
+        performance_factor=Decimal("0.8000"),
+        coverage=1.0,
+    )
+
+
+def season_settlement(utility: Utility, marker: str = "") -> SeasonSettlement:
+    s = season(utility, marker)
+    return SeasonSettlement.objects.create(
+        utility=utility, program=s.program, season=s, computed_at=timezone.now()
+    )
+
+
+def payment_batch(utility: Utility, marker: str = "") -> PaymentBatch:
+    return PaymentBatch.objects.create(
+        utility=utility,
+        program=program(utility, marker),
+        period=f"{marker}Summer 2026",
+        created_at=timezone.now(),
+    )
+
+
+def customer_payment(utility: Utility, marker: str = "") -> CustomerPayment:
+    return CustomerPayment.objects.create(
+        utility=utility,
+        settlement=season_settlement(utility, marker),
+        device=device(utility, marker),
+        account_number=f"{marker}ACCT{next(_seq)}",
+        amount=Decimal("136.80"),
+    )
+
+
+def payment_line(utility: Utility, marker: str = "") -> PaymentLine:
+    return PaymentLine.objects.create(
+        utility=utility,
+        payment=customer_payment(utility, marker),
+        kind="kw_season",
+        quantity=Decimal("3.42"),
+        unit="kW-season",
+        rate=Decimal("40"),
+        amount=Decimal("136.80"),
+        explanation=f"{marker} avg 3.42 kW",
+    )
+
+
+def adjustment(utility: Utility, marker: str = "") -> Adjustment:
+    return Adjustment.objects.create(
+        utility=utility,
+        batch=payment_batch(utility, marker),
+        device=device(utility, marker),
+        amount=Decimal("-5.00"),
+        reason=f"{marker}correction",
+        created_at=timezone.now(),
+    )
+
+
 # model -> factory(utility, marker). The marker is a string that must never show up in
 # another utility's pages.
 TENANT_FACTORIES = {
@@ -340,6 +440,15 @@ TENANT_FACTORIES = {
     EventTransition: event_transition,
     Participant: participant,
     OptOut: opt_out,
+    SettlementRules: settlement_rules,
+    Payee: payee,
+    ReconciliationRun: reconciliation_run,
+    EventResult: event_result,
+    SeasonSettlement: season_settlement,
+    PaymentBatch: payment_batch,
+    CustomerPayment: customer_payment,
+    PaymentLine: payment_line,
+    Adjustment: adjustment,
     Dispatch: dispatch,
     AlertRule: alert_rule,
     Alert: alert,

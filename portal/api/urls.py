@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from portal.api import views
 from programs.api import views as programs
+from settlement.api import views as settlement_views
 
 router = DefaultRouter()
 router.register("utilities", views.UtilityViewSet, basename="utility")
@@ -16,6 +17,9 @@ router.register("alerts", views.AlertViewSet, basename="alert")
 router.register("programs", programs.ProgramViewSet, basename="program")
 router.register("dispatch-groups", programs.DispatchGroupViewSet, basename="dispatch-group")
 router.register("events", programs.EventViewSet, basename="event")
+router.register("settlements", settlement_views.SeasonSettlementViewSet, basename="settlement")
+router.register("event-results", settlement_views.EventResultViewSet, basename="event-result")
+router.register("payment-batches", settlement_views.PaymentBatchViewSet, basename="payment-batch")
 
 urlpatterns = [
     path("me/", views.MeView.as_view(), name="api-me"),
