@@ -15,6 +15,7 @@ $(STAMP): requirements.txt
 install: $(STAMP)
 
 run: install
+	@bin/ensure-nginx
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py seed_demo --quiet
