@@ -15,9 +15,11 @@ $(STAMP): requirements.txt
 install: $(STAMP)
 
 run: install
+	@bin/ensure-nginx
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py seed_demo --quiet
+	$(PY) manage.py sep2_demo_pki
 	$(PY) manage.py runstack
 
 lint: install

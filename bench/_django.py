@@ -1,25 +1,51 @@
-"""Django set-up for the benchmarks that use the database (the configured one)."""
+"""Set Django up for a benchmark on a throwaway database, never the developer's own.
+
+SQLite (the default) gets ``var/bench.sqlite3``; with ``DATABASE_URL`` pointing at
+PostgreSQL, a sibling database ``<name>_bench`` is created on the same server.
+"""
 
 import os
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _postgres_bench_url(url: str) -> str:
+    import psycopg
+
+    parts = urlsplit(url)
+    name = f"{parts.path.lstrip('/') or 'postgres'}_bench"
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 def setup() -> str:
-    """Configure Django, apply migrations, and describe the database in use."""
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    """Point Django at the bench database, migrate it, and describe it."""
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith(("postgres://", "postgresql://")):
+        os.environ["DATABASE_URL"] = _postgres_bench_url(url)
+    else:
+        (ROOT / "var").mkdir(exist_ok=True)
+        os.environ["DATABASE_URL"] = f"sqlite:///{ROOT / 'var' / 'bench.sqlite3'}"
+    # The test settings serve static files from the app folders (pages render uncollected).
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
     import django
+    from django.core.management import call_command
 
     django.setup()
-    from django.core.management import call_command
+    call_command("migrate", verbosity=0)
     from django.db import connection
 
-    call_command("migrate", verbosity=0, interactive=False)
-    settings = connection.settings_dict
-    where = settings.get("HOST") or "local"
-    return f"{connection.vendor} {settings['NAME']} ({where})"
+    return f"{connection.vendor} ({connection.settings_dict['NAME']})"
 
 
 def throwaway_utility(prefix: str):
-    """A fresh utility for one run; ``drop`` removes it with everything it owns."""
+    """A fresh utility for one run; deleting it removes everything it owns."""
     import uuid
 
     from portal.models import Utility

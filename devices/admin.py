@@ -4,6 +4,7 @@ from devices.models import (
     ConnectorCommand,
     ConnectorSite,
     Device,
+    FleetRollup,
     TelemetryRollup,
     TelemetryRollupPending,
     TelemetrySample,
@@ -69,3 +70,11 @@ class ConnectorCommandAdmin(admin.ModelAdmin):
     search_fields = ["site__name", "event_mrid", "device__serial"]
     raw_id_fields = ["site", "device"]
     show_full_result_count = False
+
+
+@admin.register(FleetRollup)
+class FleetRollupAdmin(admin.ModelAdmin):
+    list_display = ["utility", "channel", "period", "bucket_start", "total", "devices"]
+    list_filter = ["utility", "channel", "period"]
+    search_fields = ["utility__name"]
+    date_hierarchy = "bucket_start"

@@ -168,6 +168,32 @@ class TelemetryRollup(TenantModel):
         return f"{self.device_id} {self.channel} {self.period} {self.bucket_start:%Y-%m-%d %H:%M}"
 
 
+class FleetRollup(TenantModel):
+    """A utility's whole-fleet sum of one channel over one bucket: fleet charts read this.
+
+    Summing per-device rollups on every chart load would read devices x buckets rows;
+    this keeps "fleet power over the last N hours" at N x 12 rows whatever the fleet size.
+    """
+
+    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    period = models.CharField(max_length=4, choices=RollupPeriod.choices)
+    bucket_start = models.DateTimeField()
+    total = models.FloatField(help_text="Sum over devices of each device's bucket average.")
+    devices = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["utility", "channel", "period", "bucket_start"],
+                name="fleet_rollup_unique",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.utility_id} {self.channel} {self.period} {self.bucket_start:%Y-%m-%d %H:%M}"
+
+
 class TelemetryRollupPending(TenantModel):
     """An hour of a utility's telemetry with samples newer than its rollups."""
 

@@ -3,12 +3,12 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Case, CharField, Count, F, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from devices.choices import Channel, Health, RollupPeriod, StorageConnect
-from devices.models import Device, TelemetryRollup, TelemetrySample
+from devices.models import Device, FleetRollup, TelemetryRollup, TelemetrySample
 from portal.tenancy.selectors import get_for_utility
 
 STALE_AFTER = timedelta(minutes=15)
@@ -209,13 +209,12 @@ def fleet_power_series(
     period: str = RollupPeriod.FIVE_MINUTES,
     channel: str = Channel.W,
 ) -> list[FleetPowerPoint]:
-    """Fleet power per bucket in [since, until), read from rollups, never raw samples."""
+    """Fleet power per bucket in [since, until), from the fleet rollup: buckets, not devices."""
     rows = (
-        TelemetryRollup.objects.for_utility(utility)
+        FleetRollup.objects.for_utility(utility)
         .filter(channel=channel, period=period, bucket_start__gte=since, bucket_start__lt=until)
-        .values("bucket_start")
-        .annotate(power_w=Sum("avg"), devices=Count("device_id"))
         .order_by("bucket_start")
+        .values("bucket_start", "devices", power_w=F("total"))
     )
     return [
         FleetPowerPoint(bucket_start=r["bucket_start"], power_w=r["power_w"], devices=r["devices"])

@@ -31,6 +31,7 @@ from devices.models import (
     ConnectorCommand,
     ConnectorSite,
     Device,
+    FleetRollup,
     TelemetryRollup,
     TelemetryRollupPending,
     TelemetrySample,
@@ -93,6 +94,20 @@ def _device_set(device: Device, changes: dict, *, extra: Iterable[str] = ()) -> 
     device.full_clean()
     device.save(update_fields=[*changes, *extra])
     return device
+
+
+def device_update_identity(
+    *, device: Device, serial: str, model_name: str, vendor_name: str
+) -> Device:
+    """Store who made the device and its serial, as the device itself reports them."""
+    return _device_set(
+        device,
+        {
+            "serial": serial.strip(),
+            "model_name": model_name.strip(),
+            "vendor_name": vendor_name.strip(),
+        },
+    )
 
 
 def device_update_ratings(
@@ -588,7 +603,29 @@ def _rollup_buckets(cursor, *, since: datetime, until: datetime, utility_id=None
             params,
         )
         written += cursor.rowcount
+        _fleet_rollup_buckets(cursor, period=period, start=start, end=end, utility_id=utility_id)
     return written
+
+
+def _fleet_rollup_buckets(cursor, *, period: str, start, end, utility_id=None) -> None:
+    """Re-sum the fleet rows of the buckets just recomputed, from the device rollups."""
+    adapt = connection.ops.adapt_datetimefield_value
+    params = [period, adapt(start), adapt(end)]
+    only_utility = ""
+    if utility_id is not None:
+        only_utility = "AND utility_id = %s "
+        params.append(utility_id)
+    cursor.execute(
+        f"INSERT INTO {FleetRollup._meta.db_table} "  # noqa: S608 - identifiers are ours
+        "(utility_id, channel, period, bucket_start, total, devices) "
+        "SELECT utility_id, channel, period, bucket_start, SUM(avg), COUNT(*) "
+        f"FROM {TelemetryRollup._meta.db_table} "
+        f"WHERE period = %s AND bucket_start >= %s AND bucket_start < %s {only_utility}"
+        "GROUP BY utility_id, channel, period, bucket_start "
+        "ON CONFLICT (utility_id, channel, period, bucket_start) DO UPDATE SET "
+        "total = excluded.total, devices = excluded.devices",
+        params,
+    )
 
 
 def telemetry_rollup(*, since: datetime, until: datetime) -> int:

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from devices.models import Device
@@ -16,6 +16,7 @@ from portal.models import Alert, AlertKind, AlertRule, AlertStatus, Heartbeat
 from portal.realtime import push
 from programs.choices import EventStatus
 from programs.models import Event
+from protocol.models import Client
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class Finding:
 def _device_url(device_id: int) -> str:
     try:
         return reverse("devices:device-detail", args=[device_id])
-    except Exception:  # the device pages are optional in this layer
+    except NoReverseMatch:  # until the device pages exist
         return ""
 
 
@@ -96,17 +97,35 @@ def _late_heartbeats(rule: AlertRule, now: datetime) -> list[Finding]:
     return late
 
 
-# Checks per kind. Further kinds (e.g. 2030.5 client silence) register here.
+def _silent_clients(rule: AlertRule, now: datetime) -> list[Finding]:
+    """2030.5 clients (a vendor's aggregator or device) that stopped polling."""
+    cutoff = now - timedelta(minutes=rule.threshold_min)
+    clients = Client.objects.for_utility(rule.utility).filter(
+        revoked=False, last_seen_at__lt=cutoff
+    )
+    if rule.program_id:
+        clients = clients.filter(program_id=rule.program_id)
+    return [
+        Finding(
+            f"client:{c.pk}",
+            f"2030.5 client {c.name} ({c.get_kind_display().lower()}) has not polled for "
+            f"{(now - c.last_seen_at).total_seconds() / 60:.0f} min.",
+            _clients_url(),
+        )
+        for c in clients.only("pk", "name", "kind", "last_seen_at")[:1000]
+    ]
+
+
+def _clients_url() -> str:
+    return reverse("protocol:client-list")
+
+
 CHECKS = {
     AlertKind.DEVICE_STALE: _stale_devices,
     AlertKind.DELIVERY_SHORTFALL: _shortfalls,
+    AlertKind.CLIENT_SILENT: _silent_clients,
     AlertKind.HEARTBEAT_LATE: _late_heartbeats,
 }
-
-
-def alert_check_register(kind: str, check) -> None:
-    """Transports add checks they own (the protocol app adds client silence)."""
-    CHECKS[kind] = check
 
 
 def alerts_evaluate(*, now: datetime | None = None) -> dict[str, int]:

@@ -131,6 +131,7 @@ def demo_seed() -> dict:
         for kind, minutes in (
             ("device_stale", 15),
             ("delivery_shortfall", 10),
+            ("client_silent", 20),
             ("heartbeat_late", 2),
         ):
             AlertRule.objects.get_or_create(

@@ -10,6 +10,7 @@ the in-memory channel layer of the embedded setup still reaches the browsers.
 import asyncio
 import logging
 import time
+from datetime import UTC, datetime
 
 from asgiref.sync import sync_to_async
 from django.core.cache import cache
@@ -100,12 +101,12 @@ def event_snapshot(*, event: Event, now=None) -> dict:
     }
 
 
-def live_publish(*, utility_id: int) -> int:
+def live_publish(*, utility_id: int, now=None) -> int:
     """Push the fleet aggregate and one per active event; returns the messages sent."""
     utility = Utility.objects.filter(pk=utility_id).first()
     if utility is None:
         return 0
-    now = timezone.now()
+    now = now or timezone.now()
     push(utility_id=utility.pk, topic="fleet", data=fleet_snapshot(utility=utility, now=now))
     sent = 1
     for program in Program.objects.for_utility(utility).filter(status=ProgramStatus.ACTIVE):
@@ -163,7 +164,8 @@ class Publisher:
         for utility_id in self.due(now):
             self.published[utility_id] = now
             if cache.add(f"live:throttle:{utility_id}", now, timeout=THROTTLE_S):
-                sent += live_publish(utility_id=utility_id)
+                at = datetime.fromtimestamp(now, tz=UTC)
+                sent += live_publish(utility_id=utility_id, now=at)
         return sent
 
 

@@ -38,6 +38,18 @@ def bad_request(reason: str) -> HttpResponse:
     return _plain(400, reason)
 
 
+def forbidden(reason: str) -> HttpResponse:
+    return _plain(403, reason)
+
+
+def not_found(reason: str = "not found") -> HttpResponse:
+    return _plain(404, reason)
+
+
+def conflict(reason: str) -> HttpResponse:
+    return _plain(409, reason)
+
+
 def method_not_allowed(allowed: Iterable[str]) -> HttpResponse:
     allow = ", ".join(sorted({m.upper() for m in allowed}))
     response = _plain(405, f"method not allowed; use {allow}")

@@ -5,7 +5,9 @@ without a factory here makes that test fail, so later models cannot slip past it
 """
 
 import itertools
+import secrets
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
@@ -14,6 +16,7 @@ from devices.models import (
     ConnectorCommand,
     ConnectorSite,
     Device,
+    FleetRollup,
     TelemetryRollup,
     TelemetryRollupPending,
     TelemetrySample,
@@ -32,6 +35,27 @@ from programs.models import (
     Program,
     QualifiedEquipment,
     Season,
+)
+from protocol.identity import sfdi_from_lfdi
+from protocol.models import (
+    Client,
+    ControlResponse,
+    EndDevice,
+    LogEvent,
+    MirrorMeterReading,
+    MirrorUsagePoint,
+    Subscription,
+)
+from settlement.models import (
+    Adjustment,
+    CustomerPayment,
+    EventResult,
+    Payee,
+    PaymentBatch,
+    PaymentLine,
+    ReconciliationRun,
+    SeasonSettlement,
+    SettlementRules,
 )
 
 _seq = itertools.count(1)
@@ -106,6 +130,17 @@ def telemetry_rollup(utility: Utility, marker: str = "") -> TelemetryRollup:
         min=1,
         max=1,
         count=1,
+    )
+
+
+def fleet_rollup(utility: Utility, marker: str = "") -> FleetRollup:
+    return FleetRollup.objects.create(
+        utility=utility,
+        channel="w",
+        period="5m",
+        devices=1,
+        total=1.0,
+        bucket_start=datetime(2026, 1, 1, next(_seq) % 24, tzinfo=UTC),
     )
 
 
@@ -249,6 +284,168 @@ def alert(utility: Utility, marker: str = "") -> Alert:
     )
 
 
+def _lfdi() -> str:
+    return secrets.token_hex(20).upper()
+
+
+def sep_client(utility: Utility, marker: str = "", **fields) -> Client:
+    lfdi = fields.pop("lfdi", None) or _lfdi()
+    defaults = {"kind": "aggregator", "name": f"{marker}Aggregator", "sfdi": sfdi_from_lfdi(lfdi)}
+    return Client.objects.create(utility=utility, lfdi=lfdi, **{**defaults, **fields})
+
+
+def end_device(utility: Utility, marker: str = "", **fields) -> EndDevice:
+    lfdi = fields.pop("lfdi", None) or _lfdi()
+    defaults = {
+        "sfdi": sfdi_from_lfdi(lfdi),
+        "pin": 12345,
+        "changed_time": timezone.now(),
+        "device": device(utility, marker),
+    }
+    return EndDevice.objects.create(utility=utility, lfdi=lfdi, **{**defaults, **fields})
+
+
+def mirror_usage_point(utility: Utility, marker: str = "") -> MirrorUsagePoint:
+    return MirrorUsagePoint.objects.create(
+        utility=utility,
+        end_device=end_device(utility, marker),
+        mrid=f"{next(_seq):032X}",
+        description=f"{marker}Meter"[:32],
+    )
+
+
+def mirror_meter_reading(utility: Utility, marker: str = "") -> MirrorMeterReading:
+    return MirrorMeterReading.objects.create(
+        utility=utility,
+        mirror_usage_point=mirror_usage_point(utility, marker),
+        mrid=f"{next(_seq):032X}",
+        description=f"{marker}W"[:32],
+        channel="w",
+        uom=38,
+    )
+
+
+def control_response(utility: Utility, marker: str = "") -> ControlResponse:
+    return ControlResponse.objects.create(
+        utility=utility,
+        event=event(utility, marker),
+        end_device=end_device(utility, marker),
+        status=1,
+        created_at=timezone.now(),
+    )
+
+
+def log_event(utility: Utility, marker: str = "") -> LogEvent:
+    return LogEvent.objects.create(
+        utility=utility,
+        end_device=end_device(utility, marker),
+        created_at=timezone.now(),
+        details=f"{marker}log"[:32],
+        function_set=0,
+        log_event_code=1,
+        log_event_id=1,
+        log_event_pen=1,
+        profile_id=0,
+    )
+
+
+def subscription(utility: Utility, marker: str = "") -> Subscription:
+    return Subscription.objects.create(
+        utility=utility,
+        end_device=end_device(utility, marker),
+        subscribed_resource=f"/edev/1/{marker}",
+        notification_uri="http://127.0.0.1:9/notify",
+    )
+
+
+def settlement_rules(utility: Utility, marker: str = "") -> SettlementRules:
+    return SettlementRules.objects.create(utility=utility, program=program(utility, marker))
+
+
+def payee(utility: Utility, marker: str = "") -> Payee:
+    return Payee.objects.create(
+        utility=utility, device=device(utility, marker), account_number=f"{marker}ACCT{next(_seq)}"
+    )
+
+
+def reconciliation_run(utility: Utility, marker: str = "") -> ReconciliationRun:
+    return ReconciliationRun.objects.create(
+        utility=utility,
+        event=event(utility, marker, status="completed"),
+        version=1,
+        baseline_method="battery_telemetry",
+        inputs={"marker": marker},
+        inputs_digest=f"{marker}digest",
+        created_at=timezone.now(),
+    )
+
+
+def event_result(utility: Utility, marker: str = "") -> EventResult:
+    return EventResult.objects.create(
+        utility=utility,
+        run=reconciliation_run(utility, marker),
+        device=device(utility, marker),
+        window_s=3600,
+        committed_w=5000,
+        measured_w=4000.0,
+        baseline_w=0.0,
+        delivered_w=4000.0,
+        energy_wh=4000.0,
+        performance_factor=Decimal("0.8000"),
+        coverage=1.0,
+    )
+
+
+def season_settlement(utility: Utility, marker: str = "") -> SeasonSettlement:
+    s = season(utility, marker)
+    return SeasonSettlement.objects.create(
+        utility=utility, program=s.program, season=s, computed_at=timezone.now()
+    )
+
+
+def payment_batch(utility: Utility, marker: str = "") -> PaymentBatch:
+    return PaymentBatch.objects.create(
+        utility=utility,
+        program=program(utility, marker),
+        period=f"{marker}Summer 2026",
+        created_at=timezone.now(),
+    )
+
+
+def customer_payment(utility: Utility, marker: str = "") -> CustomerPayment:
+    return CustomerPayment.objects.create(
+        utility=utility,
+        settlement=season_settlement(utility, marker),
+        device=device(utility, marker),
+        account_number=f"{marker}ACCT{next(_seq)}",
+        amount=Decimal("136.80"),
+    )
+
+
+def payment_line(utility: Utility, marker: str = "") -> PaymentLine:
+    return PaymentLine.objects.create(
+        utility=utility,
+        payment=customer_payment(utility, marker),
+        kind="kw_season",
+        quantity=Decimal("3.42"),
+        unit="kW-season",
+        rate=Decimal("40"),
+        amount=Decimal("136.80"),
+        explanation=f"{marker} avg 3.42 kW",
+    )
+
+
+def adjustment(utility: Utility, marker: str = "") -> Adjustment:
+    return Adjustment.objects.create(
+        utility=utility,
+        batch=payment_batch(utility, marker),
+        device=device(utility, marker),
+        amount=Decimal("-5.00"),
+        reason=f"{marker}correction",
+        created_at=timezone.now(),
+    )
+
+
 # model -> factory(utility, marker). The marker is a string that must never show up in
 # another utility's pages.
 TENANT_FACTORIES = {
@@ -262,6 +459,7 @@ TENANT_FACTORIES = {
     TelemetryRollupPending: telemetry_rollup_pending,
     ConnectorSite: connector_site,
     ConnectorCommand: connector_command,
+    FleetRollup: fleet_rollup,
     Program: program,
     Season: season,
     BlackoutDate: blackout_date,
@@ -271,7 +469,23 @@ TENANT_FACTORIES = {
     EventTransition: event_transition,
     Participant: participant,
     OptOut: opt_out,
+    SettlementRules: settlement_rules,
+    Payee: payee,
+    ReconciliationRun: reconciliation_run,
+    EventResult: event_result,
+    SeasonSettlement: season_settlement,
+    PaymentBatch: payment_batch,
+    CustomerPayment: customer_payment,
+    PaymentLine: payment_line,
+    Adjustment: adjustment,
     Dispatch: dispatch,
     AlertRule: alert_rule,
     Alert: alert,
+    Client: sep_client,
+    EndDevice: end_device,
+    MirrorUsagePoint: mirror_usage_point,
+    MirrorMeterReading: mirror_meter_reading,
+    ControlResponse: control_response,
+    LogEvent: log_event,
+    Subscription: subscription,
 }

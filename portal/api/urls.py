@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 from devices.api.views import ConnectorSiteViewSet, DeviceViewSet
 from portal.api import views
 from programs.api import views as programs
+from settlement.api import views as settlement_views
 
 router = DefaultRouter()
 router.register("utilities", views.UtilityViewSet, basename="utility")
@@ -17,6 +18,9 @@ router.register("alerts", views.AlertViewSet, basename="alert")
 router.register("programs", programs.ProgramViewSet, basename="program")
 router.register("dispatch-groups", programs.DispatchGroupViewSet, basename="dispatch-group")
 router.register("events", programs.EventViewSet, basename="event")
+router.register("settlements", settlement_views.SeasonSettlementViewSet, basename="settlement")
+router.register("event-results", settlement_views.EventResultViewSet, basename="event-result")
+router.register("payment-batches", settlement_views.PaymentBatchViewSet, basename="payment-batch")
 router.register("devices", DeviceViewSet, basename="device")
 router.register("connector-sites", ConnectorSiteViewSet, basename="connector-site")
 

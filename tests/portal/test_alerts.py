@@ -116,3 +116,19 @@ def test_alert_api_acknowledge_is_scoped_and_role_checked(api_a, utility_a, util
 
     analyst = api_client_for(factories.member(utility_a, Role.ANALYST))
     assert analyst.post(f"/api/v1/alerts/{mine.pk}/resolve/").status_code == 403
+
+
+def test_client_that_stops_polling(utility_a):
+    AlertRule.objects.create(utility=utility_a, kind="client_silent", threshold_min=20)
+    now = timezone.now()
+    quiet = factories.sep_client(
+        utility_a, name="VoltStack gateway", last_seen_at=now - timedelta(minutes=30)
+    )
+    factories.sep_client(utility_a, last_seen_at=now - timedelta(minutes=2))
+    factories.sep_client(utility_a, last_seen_at=now - timedelta(hours=2), revoked=True)
+    alerts_evaluate(now=now)
+    alert = Alert.objects.get()
+    assert alert.subject_key == f"client:{quiet.pk}"
+    assert (
+        alert.message == "2030.5 client VoltStack gateway (aggregator) has not polled for 30 min."
+    )

@@ -81,6 +81,20 @@ def stack_parts(*, host: str, port: int) -> list[Part]:
     ]
 
 
+def sep2_part(*, port: int) -> tuple[Part | None, str]:
+    """nginx terminating mutual TLS for 2030.5 on :8443, when nginx and the demo PKI exist."""
+    from protocol.devstack import SEP2_TLS_PORT, demo_dir, nginx_binary, nginx_config_write
+
+    nginx = nginx_binary()
+    if nginx is None:
+        return None, "nginx is not installed: 2030.5 over mutual TLS is not served.\n"
+    if not (demo_dir() / "server.pem").exists():
+        return None, "No demo PKI (run `manage.py sep2_demo_pki`): 2030.5 TLS is not served.\n"
+    conf = nginx_config_write(upstream_port=port)
+    message = f"2030.5 (mutual TLS): https://127.0.0.1:{SEP2_TLS_PORT}/dcap\n"
+    return Part("sep2-tls", [nginx, "-p", str(conf.parent), "-c", str(conf)]), message
+
+
 class Command(BaseCommand):
     help = "Run the ASGI server, a Celery worker and Celery beat until Ctrl-C."
 
@@ -100,7 +114,11 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
         try:
-            for part in stack_parts(host=host, port=port):
+            parts = stack_parts(host=host, port=port)
+            tls_part, tls_message = sep2_part(port=port)
+            if tls_part:
+                parts.append(tls_part)
+            for part in parts:
                 procs[part.name] = subprocess.Popen(  # noqa: S603  (our own interpreter)
                     part.argv, cwd=settings.BASE_DIR, env=env, start_new_session=True
                 )
@@ -108,6 +126,7 @@ class Command(BaseCommand):
             path = credentials_path()
             data = json.loads(path.read_text()) if path.exists() else {}
             self.stdout.write(demo_banner(data))
+            self.stdout.write(tls_message)
             self.stdout.write("Press Ctrl-C to stop everything.\n")
             while not stopping:
                 for name, proc in procs.items():

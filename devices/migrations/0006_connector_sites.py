@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('devices', '0004_programs_events_dispatch'),
+        ('devices', '0005_fleet_rollup'),
         ('portal', '0001_tenancy'),
     ]
 

@@ -1,0 +1,26 @@
+"""The site's URLs plus `/bench-static`: a fixed sep+xml body, no identity, no database."""
+
+from django.urls import include, path
+
+from protocol.http import SepResponse
+from protocol.xml import resources as r
+
+STATIC_BODY = r.Time(
+    href="/tm",
+    current_time=1_763_780_400,
+    dst_end_time=0,
+    dst_offset=0,
+    dst_start_time=0,
+    quality=7,
+    tz_offset=0,
+)
+
+
+def static_view(request):
+    return SepResponse(STATIC_BODY)
+
+
+urlpatterns = [
+    path("bench-static", static_view),
+    path("", include("portal.urls")),
+]

@@ -1,0 +1,66 @@
+from django.contrib import admin
+
+from protocol.models import (
+    Client,
+    ControlResponse,
+    EndDevice,
+    LogEvent,
+    MirrorMeterReading,
+    MirrorUsagePoint,
+    Subscription,
+)
+
+
+@admin.register(Client)
+class ClientAdmin(admin.ModelAdmin):
+    list_display = ["name", "utility", "kind", "lfdi", "revoked", "last_seen_at"]
+    list_filter = ["utility", "kind", "revoked"]
+    search_fields = ["name", "lfdi"]
+
+
+@admin.register(EndDevice)
+class EndDeviceAdmin(admin.ModelAdmin):
+    list_display = ["sfdi", "lfdi", "utility", "registered_by", "device", "enabled"]
+    list_filter = ["utility", "enabled"]
+    search_fields = ["lfdi", "sfdi"]
+    raw_id_fields = ["device", "registered_by"]
+
+
+@admin.register(MirrorUsagePoint)
+class MirrorUsagePointAdmin(admin.ModelAdmin):
+    list_display = ["mrid", "end_device", "utility", "role_flags", "status"]
+    list_filter = ["utility", "status"]
+    search_fields = ["mrid", "description"]
+    raw_id_fields = ["end_device"]
+
+
+@admin.register(MirrorMeterReading)
+class MirrorMeterReadingAdmin(admin.ModelAdmin):
+    list_display = ["mrid", "mirror_usage_point", "channel", "uom", "power_of_ten"]
+    list_filter = ["utility", "channel"]
+    search_fields = ["mrid", "description"]
+    raw_id_fields = ["mirror_usage_point"]
+
+
+@admin.register(ControlResponse)
+class ControlResponseAdmin(admin.ModelAdmin):
+    list_display = ["event", "end_device", "status", "created_at", "received_at"]
+    list_filter = ["utility", "status"]
+    search_fields = ["event__mrid", "end_device__lfdi"]
+    raw_id_fields = ["event", "end_device"]
+
+
+@admin.register(LogEvent)
+class LogEventAdmin(admin.ModelAdmin):
+    list_display = ["end_device", "function_set", "log_event_code", "created_at"]
+    list_filter = ["utility", "function_set"]
+    search_fields = ["details", "end_device__lfdi"]
+    raw_id_fields = ["end_device"]
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(admin.ModelAdmin):
+    list_display = ["subscribed_resource", "end_device", "notification_uri", "failures"]
+    list_filter = ["utility", "encoding"]
+    search_fields = ["subscribed_resource", "notification_uri"]
+    raw_id_fields = ["end_device"]

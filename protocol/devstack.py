@@ -1,0 +1,111 @@
+"""The demo 2030.5 endpoint on one machine: a PKI under var/demo/sep2 and an nginx config
+that terminates mutual TLS on 127.0.0.1:8443 in front of the local ASGI server."""
+
+import os
+import shutil
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+
+from portal.demo import credentials_update
+from portal.models import Utility
+from programs.models import Program
+from protocol import pki
+from protocol.identity import client_identity_from_pem
+from protocol.models import Client
+from protocol.services import client_register
+
+SEP2_TLS_PORT = 8443
+DEMO_UTILITY = "cascadia"
+
+
+def demo_dir() -> Path:
+    return Path(settings.VAR_DIR) / "demo" / "sep2"
+
+
+def nginx_binary() -> str | None:
+    return shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None
+    )
+
+
+def demo_pki_write(*, utility_slug: str = DEMO_UTILITY, force: bool = False) -> dict:
+    """Write the CA, server, aggregator and device certificates (once) and register the
+    aggregator and device as Clients of the demo utility. Idempotent."""
+    folder = demo_dir()
+    if force or not (folder / "aggregator.pem").exists():
+        pki.build_test_pki(folder)
+    utility = Utility.objects.get(slug=utility_slug)
+    program = Program.objects.for_utility(utility).order_by("pk").first()
+    clients = {}
+    with transaction.atomic():
+        for kind in ("aggregator", "device"):
+            pem = (folder / f"{kind}.pem").read_bytes().split(b"-----END CERTIFICATE-----")[0]
+            identity = client_identity_from_pem(pem + b"-----END CERTIFICATE-----\n")
+            client = Client.objects.filter(lfdi=identity.lfdi).first() or client_register(
+                utility=utility,
+                lfdi=identity.lfdi,
+                kind=kind,
+                name=f"Demo {kind}",
+                program=program,
+                cert_not_after=identity.certificate.not_valid_after_utc,
+            )
+            clients[kind] = {
+                "lfdi": client.lfdi,
+                "sfdi": client.sfdi,
+                "cert": str(folder / f"{kind}.pem"),
+                "key": str(folder / f"{kind}.key"),
+            }
+    info = {
+        "dcap": f"https://127.0.0.1:{SEP2_TLS_PORT}/dcap",
+        "ca_bundle": str(folder / "ca-bundle.pem"),
+        "utility": utility_slug,
+        "clients": clients,
+        "try": (
+            f"curl --cacert {folder / 'ca-bundle.pem'} --cert {folder / 'aggregator.pem'} "
+            f"--key {folder / 'aggregator.key'} https://127.0.0.1:{SEP2_TLS_PORT}/dcap"
+        ),
+    }
+    credentials_update("sep2", info)
+    return info
+
+
+def nginx_config_write(*, upstream_port: int, tls_port: int = SEP2_TLS_PORT) -> Path:
+    """An nginx config for the demo endpoint, using the committed TLS and proxy snippets."""
+    folder = demo_dir()
+    run = Path(settings.VAR_DIR) / "run" / "sep2-nginx"
+    run.mkdir(parents=True, exist_ok=True)
+    snippets = Path(settings.BASE_DIR) / "deploy" / "nginx" / "snippets"
+    user = "user root;" if os.geteuid() == 0 else ""
+    temp = "\n".join(
+        f"    {k}_temp_path {run / k};"
+        for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    conf = run / "nginx.conf"
+    conf.write_text(
+        f"""{user}
+worker_processes 1;
+daemon off;
+pid {run / "nginx.pid"};
+error_log {run / "error.log"} warn;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+{temp}
+    upstream reservoir {{ server 127.0.0.1:{upstream_port}; keepalive 16; }}
+    server {{
+        listen 127.0.0.1:{tls_port} ssl;
+        ssl_certificate {folder / "server.pem"};
+        ssl_certificate_key {folder / "server.key"};
+        ssl_client_certificate {folder / "ca-bundle.pem"};
+        include {snippets / "reservoir-sep2-tls.conf"};
+        location / {{
+            include {snippets / "reservoir-sep2-proxy.conf"};
+            proxy_pass http://reservoir;
+        }}
+    }}
+}}
+"""
+    )
+    return conf

@@ -1,0 +1,147 @@
+"""The one gate every 2030.5 view goes through: certificate → client → utility (fail closed).
+
+Views never look at identity themselves. `SepView.dispatch` resolves the client from the
+certificate (one query), refuses unknown, revoked and expired certificates with 403 and
+a reason, and `end_device()` hands out only EndDevices this client may act for; anything
+else is 404, exactly like a missing one.
+"""
+
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+
+from protocol import selectors
+from protocol.http import (
+    PagingError,
+    SepResponse,
+    bad_request,
+    conflict,
+    forbidden,
+    list_query,
+    method_not_allowed,
+    not_found,
+    page,
+    parse_request_body,
+)
+from protocol.models import Client, EndDevice
+from protocol.services import Conflict, client_touch, end_device_touch
+from protocol.transport import client_identity_from_request
+from protocol.xml import serialize
+from protocol.xml.codec import SepObject
+from protocol.xml.resources import from_time_type
+
+DEFAULT_POLL_RATE_S = 300
+
+
+class Refused(Exception):
+    """Stop handling the request and answer with this response."""
+
+    def __init__(self, response: HttpResponse):
+        super().__init__(response.status_code)
+        self.response = response
+
+
+class BadInput(ValueError):
+    """A body that parsed but whose values the server cannot take (400)."""
+
+
+def instant(seconds: int, name: str) -> datetime:
+    """A TimeType as an aware datetime, or 400 when it is outside what a calendar holds."""
+    try:
+        return from_time_type(seconds)
+    except (OverflowError, OSError, ValueError):
+        raise BadInput(f"{name} is not a representable time") from None
+
+
+def error_message(exc: ValidationError) -> str:
+    if hasattr(exc, "message_dict"):
+        return "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+    return " ".join(exc.messages)
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class SepView(View):
+    """Base of every 2030.5 view. Subclasses define get/post/put/delete."""
+
+    client: Client
+    now: datetime
+
+    def dispatch(self, request, *args, **kwargs):
+        method = request.method.lower()
+        if method == "head":
+            method = "get"
+        handler = getattr(self, method, None) if method in self.http_method_names else None
+        identity = client_identity_from_request(request)
+        if identity is None:
+            return forbidden("no verified client certificate")
+        client = selectors.client_by_lfdi(lfdi=identity.lfdi)
+        if client is None:
+            return forbidden("unknown client certificate")
+        if client.revoked:
+            return forbidden("client certificate revoked")
+        self.now = timezone.now()
+        not_after = identity.certificate.not_valid_after_utc
+        if not_after < self.now or (client.cert_not_after and client.cert_not_after < self.now):
+            return forbidden("client certificate expired")
+        if identity.certificate.not_valid_before_utc > self.now:
+            return forbidden("client certificate not yet valid")
+        if handler is None:
+            return method_not_allowed(self._allowed())
+        self.client = client
+        self.utility = client.utility
+        program = client.program
+        self.profile = "csipaus" if program and program.profile == "csip_aus" else "csip"
+        self.poll_rate = program.poll_rate_s if program else DEFAULT_POLL_RATE_S
+        client_touch(client=client, now=self.now)
+        try:
+            return handler(request, *args, **kwargs)
+        except Refused as refused:
+            return refused.response
+        except Conflict as exc:
+            return conflict(str(exc))
+        except ValidationError as exc:
+            return bad_request(error_message(exc))
+        except (PagingError, BadInput) as exc:
+            return bad_request(str(exc))
+
+    def _allowed(self) -> list[str]:
+        names = [m for m in ("get", "post", "put", "delete") if hasattr(self, m)]
+        return [*names, "head"] if "get" in names else names
+
+    # --- helpers for subclasses ---------------------------------------------------------
+
+    def end_device(self, eid: int) -> EndDevice:
+        """This client's EndDevice, or 404 (another client's answers like a missing one)."""
+        end_device = selectors.end_device_for_client(client=self.client, pk=eid)
+        if end_device is None:
+            raise Refused(not_found("no such EndDevice"))
+        end_device_touch(end_device=end_device, now=self.now)
+        return end_device
+
+    def body(self, request, expected):
+        parsed = parse_request_body(request, expected, profile=self.profile)
+        if isinstance(parsed, HttpResponse):
+            raise Refused(parsed)
+        return parsed
+
+    def sep(self, resource: SepObject, *, status: int = 200) -> SepResponse:
+        return SepResponse(serialize(resource, profile=self.profile), status=status)
+
+    def page(self, request, items):
+        query = list_query(request.GET)
+        return page(items, s=query.s, l=query.l)
+
+    def created(self, location: str) -> HttpResponse:
+        response = SepResponse(status=201)
+        response["Location"] = location
+        return response
+
+    def no_content(self) -> HttpResponse:
+        response = HttpResponse(status=204)
+        response["Content-Length"] = "0"
+        return response

@@ -1,0 +1,154 @@
+"""DER: the device's DERCapability, DERSettings, DERStatus and DERAvailability.
+
+A PUT stores the domain values through the devices services (and so into the fleet's
+state and time series) and keeps the resource as sent, so a GET returns it whole.
+"""
+
+from django.db import transaction
+
+from devices import services as device_services
+from protocol.fsets.base import BadInput, SepView, instant
+from protocol.fsets.edev import edev_href, report_store, reported
+from protocol.http import not_found
+from protocol.xml import resources as r
+from protocol.xml.resources import watts_of
+
+MAX_W = 2**31 - 1  # what devices.Device stores
+
+
+def _watts(power, name: str) -> int | None:
+    if power is None:
+        return None
+    watts = watts_of(power)
+    if abs(watts) > MAX_W:
+        raise BadInput(f"{name} is out of range ({watts:g})")
+    return round(watts)
+
+
+def _percent(value, name: str) -> float | None:
+    return None if value is None else value / 100
+
+
+def der_href(end_device) -> str:
+    return f"{edev_href(end_device)}/der/0"
+
+
+class DERListView(SepView):
+    def get(self, request, eid):
+        end_device = self.end_device(eid)
+        paged = self.page(request, [der_resource(end_device)])
+        return self.sep(
+            r.DERList(
+                href=f"{edev_href(end_device)}/der",
+                all=paged.all,
+                results=paged.results,
+                poll_rate=self.poll_rate,
+                ders=paged.items,
+            )
+        )
+
+
+def der_resource(end_device) -> r.DER:
+    href = der_href(end_device)
+    return r.DER(
+        href=href,
+        subscribable=0,
+        associated_der_program_list_link=r.ListLink(href=f"{edev_href(end_device)}/derp"),
+        der_availability_link=r.Link(href=f"{href}/dera"),
+        der_capability_link=r.Link(href=f"{href}/dercap"),
+        der_settings_link=r.Link(href=f"{href}/derg"),
+        der_status_link=r.Link(href=f"{href}/ders"),
+    )
+
+
+class DERView(SepView):
+    def get(self, request, eid, did):
+        end_device = self.end_device(eid)
+        if did != 0:
+            return not_found("no such DER")
+        return self.sep(der_resource(end_device))
+
+
+class _DERResourceView(SepView):
+    key: str
+    cls: type
+
+    def get(self, request, eid, did):
+        end_device = self.end_device(eid)
+        if did != 0:
+            return not_found("no such DER")
+        href = f"{der_href(end_device)}/{self.key}"
+        return self.sep(reported(end_device, self.key, self.cls, href, self.profile))
+
+    def put(self, request, eid, did):
+        end_device = self.end_device(eid)
+        if did != 0:
+            return not_found("no such DER")
+        body = self.body(request, self.cls)
+        device = end_device.device
+        if device is None:
+            raise BadInput("this EndDevice is not linked to a device")
+        with transaction.atomic():
+            self.store(device, body)
+            report_store(end_device, self.key, body, f"{der_href(end_device)}/{self.key}")
+        return self.no_content()
+
+
+class DERCapabilityView(_DERResourceView):
+    key, cls = "dercap", r.DERCapability
+
+    def store(self, device, body):
+        wh = body.rtg_max_wh
+        device_services.device_update_ratings(
+            device=device,
+            rtg_max_charge_rate_w=_watts(body.rtg_max_charge_rate_w, "rtgMaxChargeRateW"),
+            rtg_max_discharge_rate_w=_watts(
+                body.rtg_max_discharge_rate_w or body.rtg_max_w, "rtgMaxDischargeRateW"
+            ),
+            rtg_max_wh=None if wh is None else round(wh.value * 10.0**wh.multiplier),
+        )
+
+
+class DERSettingsView(_DERResourceView):
+    key, cls = "derg", r.DERSettings
+
+    def store(self, device, body):
+        wh = body.set_max_wh
+        device_services.device_update_settings(
+            device=device,
+            set_max_charge_rate_w=_watts(body.set_max_charge_rate_w, "setMaxChargeRateW"),
+            set_max_discharge_rate_w=_watts(
+                body.set_max_discharge_rate_w or body.set_max_w, "setMaxDischargeRateW"
+            ),
+            set_max_wh=None if wh is None else round(wh.value * 10.0**wh.multiplier),
+        )
+
+
+class DERStatusView(_DERResourceView):
+    key, cls = "ders", r.DERStatus
+
+    def store(self, device, body):
+        soc = body.state_of_charge_status
+        connect = body.stor_connect_status
+        device_services.device_update_status(
+            device=device,
+            at=instant(body.reading_time, "readingTime"),
+            soc_pct=None if soc is None else soc.value / 100,
+            storage_connect_status=None if connect is None else connect.value,
+        )
+
+
+class DERAvailabilityView(_DERResourceView):
+    key, cls = "dera", r.DERAvailability
+
+    def store(self, device, body):
+        device_services.device_update_availability(
+            device=device,
+            at=instant(body.reading_time, "readingTime"),
+            stat_w_avail_w=_watts(body.stat_w_avail, "statWAvail"),
+            stat_var_avail_var=_watts(body.stat_var_avail, "statVarAvail"),
+            availability_duration_s=body.availability_duration,
+            max_charge_duration_s=body.max_charge_duration,
+            reserve_charge_pct=_percent(body.reserve_charge_percent, "reserveChargePercent"),
+            reserve_pct_avail=_percent(body.reserve_percent, "reservePercent"),
+        )

@@ -1,0 +1,199 @@
+"""Metering mirror: MirrorUsagePoints and the MirrorMeterReadings clients post to them.
+
+ReadingType.uom picks the telemetry channel (38 W, 63 var, 29 V, 33 Hz, 72 Wh by flow
+direction); powerOfTenMultiplier goes to the ingest as `power_of_ten`. A request's readings
+go to devices.telemetry_ingest in one call; if any is refused, nothing is written and the
+client gets 400 with the first reason.
+"""
+
+from django.db import transaction
+
+from devices.choices import Channel, RejectReason
+from devices.services import Reading
+from protocol import selectors, services
+from protocol.fsets.base import BadInput, Refused, SepView, instant
+from protocol.http import not_found
+from protocol.models import MirrorUsagePoint
+from protocol.xml import resources as r
+
+UOM_W, UOM_VAR, UOM_V, UOM_HZ, UOM_WH = 38, 63, 29, 33, 72
+FLOW_REVERSE = 19
+ROLE_PREMISES = 0x02  # RoleFlagsType bit 1: isPremisesAggregationPoint (the site meter)
+
+
+def channel_for(reading_type: r.ReadingType, role_flags: int) -> str:
+    uom = reading_type.uom
+    if uom == UOM_W:
+        return Channel.SITE_W if role_flags & ROLE_PREMISES else Channel.W
+    if uom == UOM_VAR:
+        return Channel.VAR
+    if uom == UOM_V:
+        return Channel.V
+    if uom == UOM_HZ:
+        return Channel.HZ
+    if uom == UOM_WH:
+        if reading_type.flow_direction == FLOW_REVERSE:
+            return Channel.WH_EXPORT
+        return Channel.WH_IMPORT
+    raise BadInput(f"ReadingType uom {uom} is not one this server mirrors")
+
+
+def quantity(mmr: r.MirrorMeterReading, role_flags: int) -> services.MirrorQuantity:
+    reading_type = mmr.reading_type
+    return services.MirrorQuantity(
+        mrid=mmr.mrid,
+        description=mmr.description or "",
+        channel=channel_for(reading_type, role_flags),
+        unit="",
+        power_of_ten=reading_type.power_of_ten_multiplier or 0,
+        uom=reading_type.uom,
+        flow_direction=reading_type.flow_direction,
+    )
+
+
+def mup_href(mup: MirrorUsagePoint | int) -> str:
+    return f"/mup/{getattr(mup, 'pk', mup)}"
+
+
+def mup_resource(mup: MirrorUsagePoint) -> r.MirrorUsagePoint:
+    return r.MirrorUsagePoint(
+        href=mup_href(mup),
+        mrid=mup.mrid,
+        description=mup.description or None,
+        role_flags=mup.role_flags,
+        service_category_kind=mup.service_category_kind,
+        status=mup.status,
+        device_lfdi=mup.end_device.lfdi,
+        post_rate=mup.end_device.post_rate_s,
+    )
+
+
+def readings_of(mmr: r.MirrorMeterReading, *, device_id: int, q) -> list[Reading]:
+    """The domain Readings one MirrorMeterReading carries (single, or in MirrorReadingSets)."""
+    found: list[tuple[r.Reading, int | None]] = []
+    if mmr.reading is not None:
+        found.append((mmr.reading, mmr.last_update_time))
+    for reading_set in mmr.mirror_reading_sets:
+        for reading in reading_set.readings:
+            found.append((reading, reading_set.time_period.start))
+    out = []
+    for reading, fallback in found:
+        if reading.value is None:
+            raise BadInput(f"a Reading of {mmr.mrid} has no value")
+        start = reading.time_period.start if reading.time_period else fallback
+        if start is None:
+            raise BadInput(f"a Reading of {mmr.mrid} has no time")
+        out.append(
+            Reading(
+                device_id=device_id,
+                at=instant(start, "Reading timePeriod"),
+                channel=q.channel,
+                value=reading.value,
+                unit=q.unit,
+                power_of_ten=q.power_of_ten,
+            )
+        )
+    return out
+
+
+class MirrorUsagePointListView(SepView):
+    def get(self, request):
+        items = (
+            selectors.mirror_usage_points_for_client(client=self.client)
+            .select_related("end_device")
+            .order_by("pk")
+        )
+        paged = self.page(request, items)
+        return self.sep(
+            r.MirrorUsagePointList(
+                href="/mup",
+                all=paged.all,
+                results=paged.results,
+                poll_rate=self.poll_rate,
+                mirror_usage_points=[mup_resource(m) for m in paged.items],
+            )
+        )
+
+    def post(self, request):
+        body = self.body(request, r.MirrorUsagePoint)
+        end_device = (
+            selectors.end_devices_for_client(client=self.client)
+            .select_related("utility")
+            .filter(lfdi=body.device_lfdi)
+            .first()
+        )
+        if end_device is None:
+            return not_found("deviceLFDI is not an EndDevice of this client")
+        for mmr in body.mirror_meter_readings:
+            if mmr.reading_type is None:
+                raise BadInput(f"MirrorMeterReading {mmr.mrid} needs a ReadingType")
+        quantities = [quantity(m, body.role_flags) for m in body.mirror_meter_readings]
+        existing = (
+            selectors.mirror_usage_points_for_client(client=self.client)
+            .select_related("end_device__utility")
+            .filter(end_device=end_device, mrid=body.mrid)
+            .first()
+        )
+        if existing is not None:
+            # A client that restarts re-POSTs its mirrors: same mRID, same mirror.
+            with transaction.atomic():
+                known = services.mirror_quantities_store(mup=existing, quantities=quantities)
+                self.ingest(existing, body.mirror_meter_readings, known)
+            response = self.no_content()
+            response["Location"] = mup_href(existing)
+            return response
+        with transaction.atomic():
+            mup = services.mirror_usage_point_create(
+                end_device=end_device,
+                mrid=body.mrid,
+                description=body.description or "",
+                role_flags=body.role_flags,
+                service_category_kind=body.service_category_kind,
+                status=body.status,
+                quantities=quantities,
+            )
+            self.ingest(mup, body.mirror_meter_readings, {q.mrid: q for q in quantities})
+        return self.created(mup_href(mup))
+
+    def ingest(self, mup, mmrs, known):
+        readings = []
+        for mmr in mmrs:
+            readings += readings_of(mmr, device_id=mup.end_device.device_id, q=known[mmr.mrid])
+        if not readings:
+            return
+        if mup.end_device.device_id is None:
+            raise BadInput("this EndDevice is not linked to a device")
+        result = services.mirror_readings_ingest(mup=mup, readings=readings)
+        if result.rejected:
+            first = result.rejected[0]
+            reason = RejectReason(first.reason).label
+            raise BadInput(f"{len(result.rejected)} reading(s) refused, e.g. {reason}")
+
+
+class MirrorUsagePointView(MirrorUsagePointListView):
+    def mup(self, mid) -> MirrorUsagePoint:
+        mup = (
+            selectors.mirror_usage_points_for_client(client=self.client)
+            .select_related("end_device__utility")
+            .filter(pk=mid)
+            .first()
+        )
+        if mup is None:
+            raise Refused(not_found("no such MirrorUsagePoint"))
+        return mup
+
+    def get(self, request, mid):
+        return self.sep(mup_resource(self.mup(mid)))
+
+    def post(self, request, mid):
+        mup = self.mup(mid)
+        body = self.body(request, (r.MirrorMeterReading, r.MirrorMeterReadingList))
+        mmrs = body.mirror_meter_readings if isinstance(body, r.MirrorMeterReadingList) else [body]
+        declared = [quantity(m, mup.role_flags) for m in mmrs if m.reading_type is not None]
+        with transaction.atomic():
+            known = services.mirror_quantities_store(mup=mup, quantities=declared)
+            missing = [m.mrid for m in mmrs if m.mrid not in known]
+            if missing:
+                raise BadInput(f"no ReadingType known for MirrorMeterReading {missing[0]}")
+            self.ingest(mup, mmrs, known)
+        return self.created(mup_href(mup))

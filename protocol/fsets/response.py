@@ -1,0 +1,153 @@
+"""Responses to DERControls (POST /rsp), LogEvents and Subscriptions."""
+
+from django.db import transaction
+
+from protocol import selectors, services
+from protocol.fsets.base import BadInput, Refused, SepView, instant
+from protocol.fsets.edev import edev_href
+from protocol.http import not_found
+from protocol.models import LogEvent, Subscription
+from protocol.xml import resources as r
+from protocol.xml.resources import time_type
+
+
+class ResponseListView(SepView):
+    def post(self, request):
+        body = self.body(request, (r.DERControlResponse, r.Response))
+        if body.status is None:
+            raise BadInput("status is required")
+        if body.status not in services.RESPONSE_CODES:
+            raise BadInput(f"status {body.status} is not a 2030.5 response code")
+        end_device = (
+            selectors.end_devices_for_client(client=self.client)
+            .filter(lfdi=body.end_device_lfdi)
+            .first()
+        )
+        if end_device is None:
+            return not_found("endDeviceLFDI is not an EndDevice of this client")
+        event = selectors.event_for_response(utility=self.utility, mrid=body.subject)
+        groups = {g.pk for g in selectors.end_device_groups(end_device=end_device)}
+        if event is None or event.group_id not in groups:
+            return not_found("no DERControl of this EndDevice has this subject mRID")
+        created = (
+            instant(body.created_date_time, "createdDateTime")
+            if body.created_date_time is not None
+            else None
+        )
+        response = services.response_record(
+            end_device=end_device, event=event, status=body.status, created_at=created
+        )
+        return self.created(f"/rsp/{response.pk}")
+
+
+def log_event_resource(log_event: LogEvent, href: str) -> r.LogEvent:
+    return r.LogEvent(
+        href=f"{href}/{log_event.pk}",
+        created_date_time=time_type(log_event.created_at),
+        details=log_event.details or None,
+        function_set=log_event.function_set,
+        log_event_code=log_event.log_event_code,
+        log_event_id=log_event.log_event_id,
+        log_event_pen=log_event.log_event_pen,
+        profile_id=log_event.profile_id,
+    )
+
+
+class LogEventListView(SepView):
+    def get(self, request, eid):
+        end_device = self.end_device(eid)
+        href = f"{edev_href(end_device)}/lel"
+        items = LogEvent.objects.for_utility(self.utility).filter(end_device=end_device)
+        paged = self.page(request, items.order_by("-created_at", "-pk"))
+        return self.sep(
+            r.LogEventList(
+                href=href,
+                all=paged.all,
+                results=paged.results,
+                poll_rate=self.poll_rate,
+                log_events=[log_event_resource(e, href) for e in paged.items],
+            )
+        )
+
+    def post(self, request, eid):
+        end_device = self.end_device(eid)
+        body = self.body(request, r.LogEvent)
+        log_event = services.log_event_record(
+            end_device=end_device,
+            created_at=instant(body.created_date_time, "createdDateTime"),
+            details=body.details or "",
+            function_set=body.function_set,
+            log_event_code=body.log_event_code,
+            log_event_id=body.log_event_id,
+            log_event_pen=body.log_event_pen,
+            profile_id=body.profile_id,
+        )
+        return self.created(f"{edev_href(end_device)}/lel/{log_event.pk}")
+
+
+def subscription_resource(sub: Subscription, href: str) -> r.Subscription:
+    return r.Subscription(
+        href=f"{href}/{sub.pk}",
+        subscribed_resource=sub.subscribed_resource,
+        encoding=sub.encoding,
+        level=sub.level,
+        limit=sub.limit,
+        notification_uri=sub.notification_uri,
+    )
+
+
+class SubscriptionListView(SepView):
+    def get(self, request, eid):
+        end_device = self.end_device(eid)
+        href = f"{edev_href(end_device)}/sub"
+        paged = self.page(request, selectors.subscriptions_for(end_device=end_device))
+        return self.sep(
+            r.SubscriptionList(
+                href=href,
+                all=paged.all,
+                results=paged.results,
+                poll_rate=self.poll_rate,
+                subscriptions=[subscription_resource(s, href) for s in paged.items],
+            )
+        )
+
+    def post(self, request, eid):
+        end_device = self.end_device(eid)
+        body = self.body(request, r.Subscription)
+        # Only this EndDevice's own resources can be subscribed to.
+        own = edev_href(end_device)
+        target = body.subscribed_resource
+        if target != own and not target.startswith(f"{own}/"):
+            raise BadInput("subscribedResource must be a resource of this EndDevice")
+        if body.encoding != 0:
+            raise BadInput("only encoding 0 (application/sep+xml) is supported")
+        if not body.notification_uri.startswith(("http://", "https://")):
+            raise BadInput("notificationURI must be an http(s) URL")
+        with transaction.atomic():
+            sub = services.subscription_create(
+                end_device=end_device,
+                subscribed_resource=target,
+                notification_uri=body.notification_uri,
+                encoding=body.encoding,
+                level=body.level,
+                limit=body.limit,
+            )
+        return self.created(f"{own}/sub/{sub.pk}")
+
+
+class SubscriptionView(SepView):
+    def subscription(self, eid, sid) -> tuple[str, Subscription]:
+        end_device = self.end_device(eid)
+        sub = selectors.subscriptions_for(end_device=end_device).filter(pk=sid).first()
+        if sub is None:
+            raise Refused(not_found("no such Subscription"))
+        return f"{edev_href(end_device)}/sub", sub
+
+    def get(self, request, eid, sid):
+        href, sub = self.subscription(eid, sid)
+        return self.sep(subscription_resource(sub, href))
+
+    def delete(self, request, eid, sid):
+        _, sub = self.subscription(eid, sid)
+        services.subscription_delete(subscription=sub)
+        return self.no_content()

@@ -1,0 +1,500 @@
+"""Writes for the 2030.5 server: client registry, EndDevices, mirrors, Responses, logs.
+
+The function-set views translate the wire into the plain values these take; business
+rules stay in the domain services (devices, programs) that these call.
+"""
+
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from devices.models import Device
+from devices.services import (
+    Reading,
+    device_register,
+    device_update_identity,
+    telemetry_ingest,
+)
+from programs.choices import LIVE_STATUSES
+from programs.models import Dispatch, Event
+from programs.services import opt_out_record
+from protocol.identity import sfdi_from_lfdi, sfdi_is_valid
+from protocol.models import (
+    Client,
+    ClientKind,
+    ControlResponse,
+    EndDevice,
+    LogEvent,
+    MirrorMeterReading,
+    MirrorUsagePoint,
+    Subscription,
+)
+
+logger = logging.getLogger(__name__)
+
+# last_seen_at is written at most this often, so polling stays read-only.
+SEEN_RESOLUTION = timedelta(minutes=1)
+OPT_OUT = 4
+# Response status codes 2030.5 defines (DOMAIN.md).
+RESPONSE_CODES = frozenset([*range(1, 15), 252, 253, 254])
+PLACEHOLDER_VENDOR = "2030.5"
+PLACEHOLDER_MODEL = "unidentified"
+
+
+class Conflict(Exception):
+    """The resource already exists (answered 409)."""
+
+
+# --- Clients -----------------------------------------------------------------------------
+
+
+def client_register(
+    *,
+    utility,
+    lfdi: str,
+    kind: str,
+    name: str,
+    sfdi: int | None = None,
+    program=None,
+    cert_not_after: datetime | None = None,
+) -> Client:
+    """Map a certificate (by LFDI) to a utility: the only way a 2030.5 client gets in."""
+    lfdi = lfdi.strip().upper()
+    client = Client(
+        utility=utility,
+        lfdi=lfdi,
+        sfdi=sfdi if sfdi is not None else sfdi_from_lfdi(lfdi),
+        kind=kind,
+        name=name,
+        program=program,
+        cert_not_after=cert_not_after,
+    )
+    client.full_clean()
+    client.save()
+    return client
+
+
+def client_revoke(*, client: Client, now: datetime | None = None) -> Client:
+    """Refuse the certificate from the next request on."""
+    client.revoked = True
+    client.revoked_at = now or timezone.now()
+    client.save(update_fields=["revoked", "revoked_at"])
+    return client
+
+
+def client_touch(*, client: Client, now: datetime) -> None:
+    """Note the client's contact, at most once per SEEN_RESOLUTION (one UPDATE when due)."""
+    if client.last_seen_at is None or now - client.last_seen_at >= SEEN_RESOLUTION:
+        Client.objects.filter(pk=client.pk).update(last_seen_at=now)
+        client.last_seen_at = now
+
+
+def end_device_touch(*, end_device, now: datetime) -> None:
+    """Note an EndDevice's poll, at most once per SEEN_RESOLUTION."""
+    if end_device.last_poll_at is None or now - end_device.last_poll_at >= SEEN_RESOLUTION:
+        EndDevice.objects.filter(pk=end_device.pk).update(last_poll_at=now)
+        end_device.last_poll_at = now
+
+
+# --- EndDevices --------------------------------------------------------------------------
+
+
+def _new_pin() -> int:
+    return secrets.randbelow(100_000)
+
+
+def end_device_preregister(
+    *, utility, lfdi: str, sfdi: int, pin: int, device: Device | None = None
+) -> EndDevice:
+    """Out-of-band registration: the utility enters the device's LFDI, SFDI and PIN."""
+    if device is not None and device.utility_id != utility.pk:
+        raise ValidationError("The device belongs to another utility.")
+    end_device = EndDevice(
+        utility=utility,
+        lfdi=lfdi.strip().upper(),
+        sfdi=sfdi,
+        pin=pin,
+        device=device,
+        changed_time=timezone.now(),
+    )
+    end_device.full_clean()
+    end_device.save()
+    return end_device
+
+
+@transaction.atomic
+def end_device_register(
+    *,
+    client: Client,
+    lfdi: str,
+    sfdi: int,
+    post_rate_s: int | None = None,
+    now: datetime | None = None,
+) -> EndDevice:
+    """In-band registration by POST /edev.
+
+    A device certificate may register only itself; an aggregator registers the devices it
+    acts for. A devices.Device is linked (by LFDI) or created with a placeholder identity
+    that DeviceInformation later fills in.
+    """
+    now = now or timezone.now()
+    lfdi = lfdi.strip().upper()
+    if client.kind == ClientKind.DEVICE and lfdi != client.lfdi:
+        raise ValidationError("a device certificate may register only its own LFDI")
+    if not sfdi_is_valid(sfdi) or sfdi != sfdi_from_lfdi(lfdi):
+        raise ValidationError("sFDI does not belong to lFDI")
+    utility = client.utility
+    if EndDevice.objects.for_utility(utility).filter(lfdi=lfdi).exists():
+        raise Conflict("an EndDevice with this lFDI is already registered")
+    device = Device.objects.for_utility(utility).filter(lfdi=lfdi).first()
+    if device is None:
+        device = device_register(
+            utility=utility,
+            vendor_name=PLACEHOLDER_VENDOR,
+            model_name=PLACEHOLDER_MODEL,
+            serial=lfdi,
+            lfdi=lfdi,
+            sfdi=sfdi,
+        )
+    end_device = EndDevice(
+        utility=utility,
+        lfdi=lfdi,
+        sfdi=sfdi,
+        registered_by=client,
+        device=device,
+        pin=_new_pin(),
+        changed_time=now,
+        post_rate_s=post_rate_s,
+    )
+    end_device.full_clean()
+    try:
+        with transaction.atomic():
+            end_device.save()
+    except IntegrityError as exc:  # a concurrent registration won the race
+        raise Conflict("an EndDevice with this lFDI or sFDI is already registered") from exc
+    return end_device
+
+
+def end_device_information_store(
+    *, end_device: EndDevice, serial: str, model_name: str, vendor_name: str
+) -> Device:
+    """DeviceInformation: the device's real serial, model and manufacturer."""
+    if end_device.device is None:
+        raise ValidationError("this EndDevice is not linked to a device")
+    return device_update_identity(
+        device=end_device.device, serial=serial, model_name=model_name, vendor_name=vendor_name
+    )
+
+
+# --- Metering mirror ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MirrorQuantity:
+    """A MirrorMeterReading's identity and scale, as the wire declared it."""
+
+    mrid: str
+    description: str
+    channel: str
+    unit: str
+    power_of_ten: int
+    uom: int
+    flow_direction: int | None
+
+
+@transaction.atomic
+def mirror_usage_point_create(
+    *,
+    end_device: EndDevice,
+    mrid: str,
+    description: str = "",
+    role_flags: int = 0,
+    service_category_kind: int = 0,
+    status: int = 1,
+    quantities: list[MirrorQuantity] = (),
+) -> MirrorUsagePoint:
+    if (
+        MirrorUsagePoint.objects.for_utility(end_device.utility_id)
+        .filter(end_device=end_device, mrid=mrid)
+        .exists()
+    ):
+        raise Conflict("this MirrorUsagePoint mRID is already in use")
+    mup = MirrorUsagePoint.objects.create(
+        utility_id=end_device.utility_id,
+        end_device=end_device,
+        mrid=mrid,
+        description=description,
+        role_flags=role_flags,
+        service_category_kind=service_category_kind,
+        status=status,
+    )
+    mirror_quantities_store(mup=mup, quantities=quantities)
+    return mup
+
+
+def mirror_quantities_store(*, mup: MirrorUsagePoint, quantities) -> dict[str, MirrorMeterReading]:
+    """Create or replace the ReadingTypes of a mirror's quantities (two queries)."""
+    existing = {
+        m.mrid: m
+        for m in MirrorMeterReading.objects.for_utility(mup.utility_id).filter(
+            mirror_usage_point=mup
+        )
+    }
+    new, changed = [], []
+    for q in quantities:
+        row = existing.get(q.mrid)
+        values = {
+            "description": q.description,
+            "channel": q.channel,
+            "unit": q.unit,
+            "power_of_ten": q.power_of_ten,
+            "uom": q.uom,
+            "flow_direction": q.flow_direction,
+        }
+        if row is None:
+            row = MirrorMeterReading(
+                utility_id=mup.utility_id, mirror_usage_point=mup, mrid=q.mrid, **values
+            )
+            new.append(row)
+        else:
+            for field, value in values.items():
+                setattr(row, field, value)
+            changed.append(row)
+        existing[q.mrid] = row
+    MirrorMeterReading.objects.bulk_create(new)
+    if changed:
+        MirrorMeterReading.objects.bulk_update(
+            changed, ["description", "channel", "unit", "power_of_ten", "uom", "flow_direction"]
+        )
+    return existing
+
+
+def mirror_readings_ingest(*, mup: MirrorUsagePoint, readings: list[Reading]):
+    """All of one request's readings in one telemetry_ingest; any rejection writes nothing."""
+    with transaction.atomic():
+        result = telemetry_ingest(utility=mup.end_device.utility, readings=readings, source="sep2")
+        if result.rejected:
+            transaction.set_rollback(True)
+    return result
+
+
+# --- Responses, logs, subscriptions ------------------------------------------------------
+
+
+@transaction.atomic
+def response_record(
+    *, end_device: EndDevice, event: Event, status: int, created_at: datetime | None = None
+) -> ControlResponse:
+    """A Response to a DERControl; it updates the device's Dispatch, and 4 is an opt-out.
+
+    Responses to cancelled or superseded controls are stored too (they arrive late).
+    """
+    if status not in RESPONSE_CODES:
+        raise ValidationError(f"response status {status} is not a 2030.5 response code")
+    if event.utility_id != end_device.utility_id:
+        raise ValidationError("the event belongs to another utility")
+    now = timezone.now()
+    response = ControlResponse.objects.create(
+        utility_id=end_device.utility_id,
+        event=event,
+        end_device=end_device,
+        status=status,
+        created_at=created_at or now,
+    )
+    if end_device.device_id is not None:
+        Dispatch.objects.for_utility(end_device.utility_id).filter(
+            event=event, device_id=end_device.device_id
+        ).update(last_response=status, last_response_at=now)
+        # An opt-out from a finished event changes nothing; the Response itself is kept.
+        if status == OPT_OUT and event.status in LIVE_STATUSES:
+            opt_out_record(event=event, device=end_device.device, source="response", now=now)
+    return response
+
+
+def log_event_record(*, end_device: EndDevice, **fields) -> LogEvent:
+    log_event = LogEvent(utility_id=end_device.utility_id, end_device=end_device, **fields)
+    log_event.full_clean(exclude=["utility", "end_device"])
+    log_event.save()
+    return log_event
+
+
+def notification_target_allowed(uri: str) -> bool:
+    """Whether the server may POST to `uri`: http(s), and, unless SEP2_NOTIFY_ALLOW_PRIVATE,
+    never to loopback, private, link-local or reserved addresses (no SSRF into our own
+    network). Checked when subscribing and again at delivery (DNS may change)."""
+    import ipaddress
+    import socket
+    from urllib.parse import urlsplit
+
+    from django.conf import settings
+
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    if getattr(settings, "SEP2_NOTIFY_ALLOW_PRIVATE", False):
+        return True
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return False
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if not address.is_global:
+            return False
+    return bool(infos)
+
+
+def subscription_create(
+    *,
+    end_device: EndDevice,
+    subscribed_resource: str,
+    notification_uri: str,
+    encoding: int = 0,
+    level: str = "+S1",
+    limit: int = 1,
+) -> Subscription:
+    if not notification_target_allowed(notification_uri):
+        raise ValidationError("notificationURI must be a public http(s) address")
+    subscription = Subscription(
+        utility_id=end_device.utility_id,
+        end_device=end_device,
+        subscribed_resource=subscribed_resource,
+        notification_uri=notification_uri,
+        encoding=encoding,
+        level=level,
+        limit=limit,
+    )
+    subscription.full_clean(exclude=["utility", "end_device"])
+    subscription.save()
+    return subscription
+
+
+def subscription_delete(*, subscription: Subscription) -> None:
+    subscription.delete()
+
+
+# --- Notifications -----------------------------------------------------------------------
+
+NOTIFY_TIMEOUT_S = 10
+
+
+class NotificationFailed(Exception):
+    """The subscriber did not accept the notification (the task retries)."""
+
+
+def subscriptions_notify(*, utility_id: int, resources: list[str]) -> list[int]:
+    """Queue a Notification for each subscription to one of `resources`, after commit."""
+    from protocol.selectors import subscriptions_to
+    from protocol.tasks import notification_deliver_task
+
+    pairs = list(
+        subscriptions_to(utility_id=utility_id, resources=resources).values_list(
+            "pk", "subscribed_resource"
+        )
+    )
+    for pk, resource in pairs:
+        transaction.on_commit(
+            lambda pk=pk, resource=resource: notification_deliver_task.delay(pk, resource)
+        )
+    return [pk for pk, _ in pairs]
+
+
+_DERC = re.compile(r"/edev/(\d+)/derp/(\d+)/(derc|actderc)")
+_REPORTED = re.compile(r"/edev/(\d+)/(?:der/0/(dercap|derg|ders|dera)|(di))")
+
+
+def notification_content(*, subscription: Subscription, resource: str):
+    """(profile, the resource's current representation) for a notification, or None content
+    for resources sent as a bare change notice (the subscriber GETs them)."""
+    from protocol import selectors
+    from protocol.fsets.derp import control_list
+    from protocol.xml import parse
+    from protocol.xml import resources as r
+
+    end_device = (
+        EndDevice.objects.for_utility(subscription.utility_id)
+        .select_related("device", "registered_by__program")
+        .get(pk=subscription.end_device_id)
+    )
+    program = end_device.registered_by.program if end_device.registered_by else None
+    profile = "csipaus" if program and program.profile == "csip_aus" else "csip"
+    if match := _DERC.fullmatch(resource):
+        if int(match[1]) != end_device.pk:
+            return profile, None
+        group = selectors.end_device_group(end_device=end_device, group_id=int(match[2]))
+        if group is None:
+            return profile, None
+        return profile, control_list(
+            end_device, group, suffix=match[3], profile=profile, limit=max(subscription.limit, 1)
+        )
+    if (match := _REPORTED.fullmatch(resource)) and int(match[1]) == end_device.pk:
+        key = match[2] or match[3]
+        stored = end_device.reported.get(key)
+        if stored:
+            classes = {
+                "dercap": r.DERCapability,
+                "derg": r.DERSettings,
+                "ders": r.DERStatus,
+                "dera": r.DERAvailability,
+                "di": r.DeviceInformation,
+            }
+            content = parse(stored.encode(), classes[key], profile=profile)
+            content.href = resource
+            return profile, content
+    return profile, None
+
+
+def notification_deliver(*, subscription_id: int, resource: str) -> bool:
+    """POST a Notification (status 0: the resource changed; GET it) to the subscriber.
+
+    Returns False when the subscription is gone; raises NotificationFailed to be retried.
+    """
+    import urllib.error
+    import urllib.request
+
+    from protocol.xml import SEP_CONTENT_TYPE, serialize
+    from protocol.xml import resources as r
+
+    subscription = (
+        Subscription.objects.filter(pk=subscription_id).select_related("end_device").first()
+    )
+    if subscription is None:
+        return False
+    if not notification_target_allowed(subscription.notification_uri):
+        logger.warning("notification to %s refused: not a public address", subscription.pk)
+        return False
+    href = f"/edev/{subscription.end_device_id}/sub/{subscription.pk}"
+    profile, content = notification_content(subscription=subscription, resource=resource)
+    body = serialize(
+        r.Notification(
+            subscribed_resource=resource,
+            resource=content,
+            status=0,
+            subscription_uri=href,
+        ),
+        profile=profile,
+    )
+    request = urllib.request.Request(  # noqa: S310 -- the URI is checked to be http(s)
+        subscription.notification_uri,
+        data=body,
+        method="POST",
+        headers={"Content-Type": SEP_CONTENT_TYPE},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=NOTIFY_TIMEOUT_S) as response:  # noqa: S310
+            ok = 200 <= response.status < 300
+    except (urllib.error.URLError, OSError) as exc:
+        Subscription.objects.filter(pk=subscription.pk).update(failures=subscription.failures + 1)
+        raise NotificationFailed(str(exc)) from exc
+    if not ok:
+        raise NotificationFailed(f"subscriber answered {response.status}")
+    Subscription.objects.filter(pk=subscription.pk).update(
+        last_notified_at=timezone.now(), failures=0
+    )
+    return True

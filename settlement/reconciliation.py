@@ -1,0 +1,341 @@
+"""Event reconciliation: what each dispatched device delivered against what it committed.
+
+Telemetry is aggregated in SQL, grouped by device: first to one average per minute (so
+a device that reports every 10 s and one that reports every minute weigh the same, and
+a burst of near-duplicate readings counts once), then to the window's mean of those
+minutes. The minutes with data, against the intervals the program's telemetry cadence
+asks for in the window, are the coverage.
+"""
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+from django.db import connection, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from devices.choices import Channel
+from devices.models import TelemetrySample
+from programs.choices import COUNTED_STATUSES, EventKind, EventStatus
+from programs.models import Dispatch, Event, OptOut
+from settlement.choices import TREATMENT_ORDER, BaselineMethod, Flag, Treatment
+from settlement.models import EventResult, ReconciliationRun, SettlementRules
+from settlement.rules import rules_for_program, rules_snapshot
+
+OPT_OUT_RESPONSE = 4  # 2030.5 Response status "event opted out" (programs.selectors.OPT_OUT)
+TEN_IN_TEN_DAYS = 10
+TEN_IN_TEN_LOOKBACK_DAYS = 45
+ADJUSTMENT_HOURS = 3
+ADJUSTMENT_CLIP = (0.8, 1.2)  # ±20 %
+PF_PLACES = Decimal("0.0001")
+
+
+class SettlementError(Exception):
+    """A settlement action that cannot be done in the current state."""
+
+
+@dataclass(frozen=True)
+class WindowStats:
+    """One device's telemetry over a window: mean of per-minute means, minutes, last minute."""
+
+    avg: float
+    minutes: int
+    last_minute: int  # whole minutes since 1970
+
+
+def _minute_sql() -> str:
+    if connection.vendor == "postgresql":
+        return "CAST(floor(extract(epoch FROM s.at) / 60) AS bigint)"
+    return "(CAST(strftime('%%s', s.at) AS INTEGER) / 60)"
+
+
+def window_stats(
+    *, event: Event, channel: str, since: datetime, until: datetime
+) -> dict[int, WindowStats]:
+    """Per dispatched device, its ``channel`` over [since, until), in one grouped query."""
+    sample = TelemetrySample._meta.db_table
+    dispatch = Dispatch._meta.db_table
+    minute = _minute_sql()
+    adapt = connection.ops.adapt_datetimefield_value
+    sql = (
+        "SELECT device_id, AVG(v), COUNT(*), MAX(m) FROM ("  # noqa: S608 - identifiers are ours
+        f"SELECT s.device_id AS device_id, {minute} AS m, AVG(s.value) AS v "
+        f"FROM {sample} s JOIN {dispatch} d ON d.device_id = s.device_id "
+        "WHERE d.event_id = %s AND s.utility_id = %s AND s.channel = %s "
+        "AND s.at >= %s AND s.at < %s "
+        f"GROUP BY s.device_id, {minute}) per_minute GROUP BY device_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [event.pk, event.utility_id, channel, adapt(since), adapt(until)])
+        return {
+            device_id: WindowStats(float(avg), int(n), int(last))
+            for device_id, avg, n, last in cursor.fetchall()
+        }
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def ten_in_ten_days(*, event: Event) -> list[datetime]:
+    """Start times, on the last 10 eligible weekdays before the event, of its clock window.
+
+    Eligible: Monday to Friday in the utility's time zone, with no other live or completed
+    event of the program that day. Same local clock time, so DST changes keep the hours.
+    """
+    tz = ZoneInfo(event.utility.timezone)
+    local_start = event.start.astimezone(tz)
+    lookback_start = local_start - timedelta(days=TEN_IN_TEN_LOOKBACK_DAYS)
+    event_days = {
+        start.astimezone(tz).date()
+        for start in Event.objects.for_utility(event.utility)
+        .filter(
+            program_id=event.program_id,
+            status__in=COUNTED_STATUSES,
+            start__gte=lookback_start,
+            start__lt=event.start,
+        )
+        .exclude(pk=event.pk)
+        .values_list("start", flat=True)
+    }
+    days = []
+    for back in range(1, TEN_IN_TEN_LOOKBACK_DAYS + 1):
+        day = (local_start - timedelta(days=back)).date()
+        if day.weekday() >= 5 or day in event_days:
+            continue
+        start = datetime.combine(day, local_start.timetz().replace(tzinfo=None), tzinfo=tz)
+        days.append(start)
+        if len(days) == TEN_IN_TEN_DAYS:
+            break
+    return days
+
+
+def _ten_in_ten(
+    *, event: Event, rules: SettlementRules
+) -> tuple[dict[int, float], dict[str, object]]:
+    """Per device, the 10-in-10 baseline W (adjusted when the rules say so), and what was used."""
+    days = ten_in_ten_days(event=event)
+    window = timedelta(seconds=event.duration_s)
+    before = timedelta(hours=ADJUSTMENT_HOURS)
+    per_day: dict[int, list[float]] = {}
+    pre_per_day: dict[int, list[float]] = {}
+    for day_start in days:
+        for device_id, stats in window_stats(
+            event=event, channel=Channel.SITE_W, since=day_start, until=day_start + window
+        ).items():
+            per_day.setdefault(device_id, []).append(stats.avg)
+        if rules.ten_in_ten_adjust:
+            for device_id, stats in window_stats(
+                event=event, channel=Channel.SITE_W, since=day_start - before, until=day_start
+            ).items():
+                pre_per_day.setdefault(device_id, []).append(stats.avg)
+    baselines = {device_id: _mean(values) for device_id, values in per_day.items()}
+    if rules.ten_in_ten_adjust:
+        today = window_stats(
+            event=event, channel=Channel.SITE_W, since=event.start - before, until=event.start
+        )
+        low, high = ADJUSTMENT_CLIP
+        for device_id, baseline in baselines.items():
+            typical = _mean(pre_per_day.get(device_id, []))
+            actual = today.get(device_id)
+            # A ratio needs a positive import to scale; otherwise leave the baseline alone.
+            if typical and typical > 0 and actual is not None:
+                baselines[device_id] = baseline * min(high, max(low, actual.avg / typical))
+    used = {"days": [d.date().isoformat() for d in days], "adjusted": rules.ten_in_ten_adjust}
+    return baselines, used
+
+
+@dataclass
+class _Measured:
+    during: dict[int, WindowStats]
+    baseline: dict[int, float]
+    sign: int  # delivered = sign * (during - baseline)
+    used: dict
+
+
+def _measure(*, event: Event, rules: SettlementRules) -> _Measured:
+    method = rules.baseline_method
+    if method == BaselineMethod.TEN_IN_TEN:
+        during = window_stats(
+            event=event, channel=Channel.SITE_W, since=event.start, until=event.end
+        )
+        baseline, used = _ten_in_ten(event=event, rules=rules)
+        # site_w > 0 imports: delivery is the import avoided, baseline minus during.
+        return _Measured(during, baseline, -1, used)
+    channel = Channel.W if method == BaselineMethod.BATTERY_TELEMETRY else Channel.SITE_W
+    before = event.start - timedelta(minutes=rules.meter_before_minutes)
+    during = window_stats(event=event, channel=channel, since=event.start, until=event.end)
+    pre = window_stats(event=event, channel=channel, since=before, until=event.start)
+    baseline = {device_id: stats.avg for device_id, stats in pre.items()}
+    # Battery W > 0 discharges: delivery is during minus before. Meter: before minus during.
+    sign = 1 if method == BaselineMethod.BATTERY_TELEMETRY else -1
+    return _Measured(during, baseline, sign, {"before_minutes": rules.meter_before_minutes})
+
+
+def _digest(payload) -> str:
+    return hashlib.sha256(
+        json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
+
+
+def _performance_factor(delivered_w: float, committed_w: int | None, cap: Decimal) -> Decimal:
+    if not committed_w or committed_w <= 0:
+        return Decimal("0.0000")
+    factor = Decimal(repr(delivered_w / committed_w)).quantize(PF_PLACES, rounding=ROUND_HALF_UP)
+    return min(max(factor, Decimal("0")), cap).quantize(PF_PLACES)
+
+
+def _treatment_for(flags: list[str], rules: SettlementRules) -> str:
+    by_flag = {
+        Flag.MISSING_INTERVALS: rules.on_missing_intervals,
+        Flag.STALE: rules.on_stale,
+        Flag.OPT_OUT: rules.on_opt_out,
+        Flag.OFFLINE: rules.on_offline,
+    }
+    chosen = Treatment.NONE
+    for flag in flags:
+        if TREATMENT_ORDER.index(by_flag[flag]) > TREATMENT_ORDER.index(chosen):
+            chosen = Treatment(by_flag[flag])
+    return chosen
+
+
+@transaction.atomic
+def event_reconcile(*, event: Event, now: datetime | None = None) -> ReconciliationRun:
+    """Measure every dispatched device of a completed event; idempotent.
+
+    Versioning: the inputs (rules, dispatches, opt-outs and the per-device telemetry
+    aggregates) are hashed. When they match the current run's, that run is returned and
+    nothing is written. When they differ (late telemetry, a rule change) a new version is
+    written and becomes the current one; older versions stay for audit.
+    """
+    now = now or timezone.now()
+    event = Event.objects.select_for_update().select_related("utility", "program").get(pk=event.pk)
+    if event.status != EventStatus.COMPLETED:
+        raise SettlementError("Only completed events are reconciled.")
+    rules = rules_for_program(event.program)
+    rules_json = rules_snapshot(rules)
+    dispatches = list(
+        Dispatch.objects.for_utility(event.utility)
+        .filter(event=event)
+        .values_list("device_id", "committed_w", "last_response")
+        .order_by("device_id")
+    )
+    opted_out = set(
+        OptOut.objects.for_utility(event.utility)
+        .filter(event=event)
+        .values_list("device_id", flat=True)
+    )
+    opted_out |= {d for d, _c, response in dispatches if response == OPT_OUT_RESPONSE}
+    measured = _measure(event=event, rules=rules)
+
+    digest = _digest(
+        {
+            "rules": rules_json,
+            "window": [event.start.isoformat(), event.duration_s],
+            "dispatches": [[d, c] for d, c, _r in dispatches],
+            "opted_out": sorted(opted_out),
+            "during": sorted(
+                [d, round(s.avg, 6), s.minutes, s.last_minute] for d, s in measured.during.items()
+            ),
+            "baseline": sorted([d, round(b, 6)] for d, b in measured.baseline.items()),
+        }
+    )
+    runs = ReconciliationRun.objects.for_utility(event.utility).filter(event=event)
+    current = runs.filter(is_current=True).first()
+    if current is not None and current.inputs_digest == digest:
+        return current
+
+    window_s = event.duration_s
+    # Coverage counts against the program's telemetry cadence: a device reporting every
+    # 5 minutes as asked is fully covered with 12 of 60 minutes.
+    interval_s = max(60, event.program.telemetry_cadence_s)
+    expected_intervals = math.ceil(window_s / interval_s)
+    end_minute = math.floor(event.end.timestamp() / 60)
+    min_coverage = rules.min_coverage_pct / 100
+    sign_of_kind = -1 if event.kind == EventKind.CHARGE else 1
+    cap = rules.performance_factor_cap
+    results, flag_counts, treatment_counts = [], {}, {}
+    for device_id, committed_w, _response in dispatches:
+        stats = measured.during.get(device_id)
+        baseline_w = measured.baseline.get(device_id)
+        coverage = min(1.0, stats.minutes / expected_intervals) if stats else 0.0
+        flags = []
+        if stats is None or (end_minute - stats.last_minute) * 60 > rules.offline_after_s:
+            flags.append(Flag.OFFLINE)
+        if stats is not None and coverage < min_coverage:
+            flags.append(Flag.MISSING_INTERVALS)
+        if baseline_w is None:
+            flags.append(Flag.STALE)
+        if device_id in opted_out:
+            flags.append(Flag.OPT_OUT)
+        treatment = _treatment_for(flags, rules)
+
+        measured_w = stats.avg if stats else None
+        if measured_w is None:
+            delivered_w = 0.0
+        elif baseline_w is None:
+            # No baseline: battery telemetry assumes an idle battery; a meter cannot say.
+            delivered_w = measured_w if measured.sign > 0 else 0.0
+        else:
+            delivered_w = measured.sign * (measured_w - baseline_w)
+        delivered_w *= sign_of_kind
+        if treatment == Treatment.PRORATE:
+            delivered_w *= coverage
+        elif treatment in (Treatment.ZERO, Treatment.EXCLUDE):
+            delivered_w = 0.0
+        for flag in flags:
+            flag_counts[str(flag)] = flag_counts.get(str(flag), 0) + 1
+        treatment_counts[str(treatment)] = treatment_counts.get(str(treatment), 0) + 1
+        results.append(
+            EventResult(
+                utility_id=event.utility_id,
+                device_id=device_id,
+                window_s=window_s,
+                committed_w=committed_w,
+                measured_w=measured_w,
+                baseline_w=baseline_w,
+                delivered_w=delivered_w,
+                energy_wh=delivered_w * window_s / 3600,
+                performance_factor=_performance_factor(delivered_w, committed_w, cap),
+                coverage=coverage,
+                flags=[str(f) for f in flags],
+                treatment=treatment,
+                counted=treatment != Treatment.EXCLUDE,
+            )
+        )
+
+    version = (runs.aggregate(Max("version"))["version__max"] or 0) + 1
+    runs.filter(is_current=True).update(is_current=False)
+    run = ReconciliationRun.objects.create(
+        utility_id=event.utility_id,
+        event=event,
+        version=version,
+        is_current=True,
+        baseline_method=rules.baseline_method,
+        inputs={
+            "rules": rules_json,
+            "telemetry_cutoff": now.isoformat(),
+            "window": {"start": event.start.isoformat(), "end": event.end.isoformat()},
+            "baseline": measured.used,
+            "counts": {
+                "dispatched": len(dispatches),
+                "opted_out": len(opted_out),
+                "with_telemetry": len(measured.during),
+                "with_baseline": len(measured.baseline),
+                "telemetry_minutes": sum(s.minutes for s in measured.during.values()),
+                "flags": flag_counts,
+                "treatments": treatment_counts,
+            },
+        },
+        inputs_digest=digest,
+        created_at=now,
+    )
+    for result in results:
+        result.run = run
+    EventResult.objects.bulk_create(results, batch_size=5000)
+    return run

@@ -1,0 +1,170 @@
+"""The CSIP client journey over a real TLS handshake: nginx (mTLS) → uvicorn → Django.
+
+Every sep+xml body the server returns is validated against the official schema here too.
+"""
+
+import http.client
+import subprocess
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlparse
+
+import pytest
+
+from devices.models import Device, TelemetrySample
+from programs.services import participant_add
+from protocol import pki
+from protocol.identity import client_identity_from_der
+from protocol.models import EndDevice
+from protocol.services import client_register, client_revoke
+from protocol.xml import SEP_CONTENT_TYPE, parse, serialize
+from protocol.xml import resources as r
+from protocol.xml.resources import active_power, time_type
+from tests import factories
+from tests.integration.servers import asgi_server, subprocess_env
+from tests.integration.test_sep2_mtls import (
+    client_context,
+    free_port,
+    nginx_config,
+    require_nginx,
+    stop,
+    wait_for_port,
+)
+from tests.protocol.schema import assert_valid_sep
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+class TlsSep:
+    """A keep-alive HTTPS 2030.5 client that schema-checks every sep+xml answer."""
+
+    def __init__(self, port: int, context):
+        self.conn = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=20)
+
+    def call(self, method: str, path: str, body: bytes | None = None):
+        headers = {"Content-Type": SEP_CONTENT_TYPE} if body is not None else {}
+        self.conn.request(method, path, body=body, headers=headers)
+        response = self.conn.getresponse()
+        content = response.read()
+        if response.getheader("Content-Type", "").startswith(SEP_CONTENT_TYPE) and content:
+            assert_valid_sep(content, "csip")
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, content
+
+    def get(self, path: str, cls=None):
+        status, _, content = self.call("GET", path)
+        assert status == 200, (path, status, content)
+        return parse(content, cls)
+
+    def close(self):
+        self.conn.close()
+
+
+@pytest.fixture
+def stack(tmp_path):
+    nginx = require_nginx()
+    built = pki.build_test_pki(tmp_path / "pki")
+    with asgi_server(subprocess_env(tmp_path), tmp_path / "asgi.log") as base:
+        upstream = urlparse(base).port
+        tls_port = free_port()
+        conf = tmp_path / "nginx.conf"
+        conf.write_text(nginx_config(tmp_path, built, tls_port, upstream))
+        log = tmp_path / "nginx.out"
+        with log.open("wb") as out:
+            proxy = subprocess.Popen(
+                [nginx, "-p", str(tmp_path), "-c", str(conf)], stdout=out, stderr=subprocess.STDOUT
+            )
+        try:
+            wait_for_port(tls_port, proxy, log)
+            yield tls_port, built
+        finally:
+            stop(proxy)
+
+
+def test_csip_flow_over_mutual_tls(stack):
+    port, built = stack
+    utility = factories.utility()
+    program = factories.program(utility, poll_rate_s=60)
+    factories.dispatch_group(utility, prog=program)
+    agg_identity = client_identity_from_der(built.aggregator.cert_der)
+    agg_client = client_register(
+        utility=utility, lfdi=agg_identity.lfdi, kind="aggregator", name="agg", program=program
+    )
+    sep = TlsSep(port, client_context(built, built.aggregator_cert, built.aggregator_key))
+    try:
+        dcap = sep.get("/dcap", r.DeviceCapability)
+        assert dcap.poll_rate == 60
+        sep.get(dcap.time_link.href, r.Time)
+
+        device_identity = client_identity_from_der(built.device.cert_der)
+        status, headers, _ = sep.call(
+            "POST",
+            "/edev",
+            serialize(
+                r.EndDevice(lfdi=device_identity.lfdi, sfdi=device_identity.sfdi, changed_time=0)
+            ),
+        )
+        assert status == 201
+        edev = sep.get(headers["location"], r.EndDevice)
+        end_device = EndDevice.objects.get(lfdi=device_identity.lfdi)
+        participant_add(program=program, device=end_device.device)
+
+        fsa = sep.get(edev.function_set_assignments_list_link.href).function_set_assignments[0]
+        derp = sep.get(fsa.der_program_list_link.href, r.DERProgramList).der_programs[0]
+        sep.get(derp.default_der_control_link.href, r.DefaultDERControl)
+        sep.get(derp.der_control_list_link.href, r.DERControlList)
+
+        der = sep.get(edev.der_list_link.href, r.DERList).ders[0]
+        now = time_type(datetime.now(UTC))
+        puts = {
+            der.der_capability_link.href: r.DERCapability(
+                modes_supported=1, rtg_max_w=active_power(5000), type=83
+            ),
+            der.der_settings_link.href: r.DERSettings(
+                set_grad_w=100, set_max_w=active_power(4800), updated_time=now
+            ),
+            der.der_status_link.href: r.DERStatus(
+                reading_time=now,
+                state_of_charge_status=r.StateOfChargeStatus(date_time=now, value=5000),
+            ),
+            der.der_availability_link.href: r.DERAvailability(
+                reading_time=now, stat_w_avail=active_power(4000)
+            ),
+        }
+        for href, body in puts.items():
+            assert sep.call("PUT", href, serialize(body))[0] == 204, href
+            sep.get(href, type(body))
+
+        mup = r.MirrorUsagePoint(
+            mrid="1" * 32,
+            role_flags=0x09,
+            service_category_kind=0,
+            status=1,
+            device_lfdi=device_identity.lfdi,
+            mirror_meter_readings=[
+                r.MirrorMeterReading(mrid="2" * 32, reading_type=r.ReadingType(uom=38))
+            ],
+        )
+        status, headers, _ = sep.call("POST", "/mup", serialize(mup))
+        assert status == 201
+        start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=25)
+        for i in range(5):
+            at = time_type(start + timedelta(minutes=5 * i))
+            mmr = r.MirrorMeterReading(
+                mrid="2" * 32,
+                reading=r.Reading(
+                    value=1000 + i, time_period=r.DateTimeInterval(duration=300, start=at)
+                ),
+            )
+            assert sep.call("POST", headers["location"], serialize(mmr))[0] == 201
+
+        device = Device.objects.get(pk=end_device.device_id)
+        assert device.rtg_max_discharge_rate_w == 5000
+        assert device.set_max_discharge_rate_w == 4800
+        assert device.soc_pct == 50 and device.stat_w_avail_w == 4000
+        assert TelemetrySample.objects.filter(device=device, channel="w").count() == 5
+        assert device.power_w == 1004
+
+        # Revocation takes effect on the very next request, on the same connection.
+        client_revoke(client=agg_client)
+        assert sep.call("GET", "/dcap")[0] == 403
+    finally:
+        sep.close()

@@ -1,0 +1,46 @@
+"""The demo 2030.5 endpoint: PKI, client registration and a valid nginx config."""
+
+import json
+import subprocess
+
+import pytest
+from django.core.management import call_command
+
+from portal.management.commands.runstack import sep2_part
+from protocol.devstack import nginx_binary
+from protocol.models import Client
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_pki_registers_clients_idempotently(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    utility = factories.utility("Cascadia", slug="cascadia")
+    call_command("sep2_demo_pki")
+    call_command("sep2_demo_pki")
+    kinds = sorted(Client.objects.filter(utility=utility).values_list("kind", flat=True))
+    assert kinds == ["aggregator", "device"]
+    creds = json.loads((tmp_path / "demo" / "credentials.json").read_text())
+    assert creds["sep2"]["dcap"] == "https://127.0.0.1:8443/dcap"
+    assert creds["sep2"]["clients"]["device"]["lfdi"] in set(
+        Client.objects.values_list("lfdi", flat=True)
+    )
+
+
+def test_runstack_serves_sep2_through_nginx_when_it_exists(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    part, message = sep2_part(port=8000)
+    assert part is None
+    assert "sep2_demo_pki" in message or "nginx is not installed" in message
+    factories.utility("Cascadia", slug="cascadia")
+    call_command("sep2_demo_pki")
+    part, message = sep2_part(port=8000)
+    if nginx_binary() is None:
+        assert part is None and "nginx is not installed" in message
+        return
+    assert "https://127.0.0.1:8443/dcap" in message
+    result = subprocess.run(
+        [*part.argv, "-t"], capture_output=True, text=True, check=False, timeout=30
+    )
+    assert result.returncode == 0, result.stderr

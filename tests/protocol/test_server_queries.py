@@ -1,0 +1,134 @@
+"""Hot 2030.5 GETs run a fixed number of queries, whatever the size of the fleet."""
+
+import secrets
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from devices.models import Device
+from programs.models import Participant
+from programs.services import event_create
+from protocol.identity import sfdi_from_lfdi
+from protocol.models import EndDevice
+from protocol.xml import resources as r
+from protocol.xml import serialize
+from tests import factories
+from tests.protocol.sep_world import actor, program_with_group
+
+pytestmark = pytest.mark.django_db
+
+
+def fleet(utility, client, program, n: int) -> list[EndDevice]:
+    now = timezone.now()
+    lfdis = [secrets.token_hex(20).upper() for _ in range(n)]
+    devices = Device.objects.bulk_create(
+        Device(
+            utility=utility,
+            vendor_name="Acme",
+            model_name="PowerCell",
+            serial=f"SN{i}",
+            lfdi=lfdi,
+            state="OR",
+            zip_code="97201",
+            max_discharge_w=5000,
+            max_charge_w=5000,
+            capacity_wh=13500,
+            soc_pct=80,
+            last_heard_at=now,
+        )
+        for i, lfdi in enumerate(lfdis)
+    )
+    devices = list(Device.objects.filter(utility=utility).order_by("pk"))
+    Participant.objects.bulk_create(
+        Participant(utility=utility, program=program, device=d, joined_at=now) for d in devices
+    )
+    EndDevice.objects.bulk_create(
+        EndDevice(
+            utility=utility,
+            lfdi=d.lfdi,
+            sfdi=sfdi_from_lfdi(d.lfdi),
+            registered_by=client,
+            device=d,
+            pin=1,
+            changed_time=now,
+        )
+        for d in devices
+    )
+    return list(EndDevice.objects.filter(utility=utility).order_by("pk"))
+
+
+def queries_per_path(n: int, manager) -> dict[str, int]:
+    utility = factories.utility()
+    program, group = program_with_group(utility, max_events_per_day=None)
+    agg = actor(utility, program=program)
+    end_devices = fleet(utility, agg.client, program, n)
+    for minutes in (60, 180):
+        event_create(
+            program=program,
+            group=group,
+            kind="discharge",
+            start=timezone.now() + timedelta(minutes=minutes),
+            duration_s=1800,
+            target_w=20_000,
+            actor=manager,
+        )
+    ed = end_devices[n // 2]
+    reported = {"ders": serialize(r.DERStatus(reading_time=0)).decode()}
+    EndDevice.objects.filter(pk=ed.pk).update(reported=reported)
+    base = f"/edev/{ed.pk}"
+    derp = f"{base}/derp/{group.pk}"
+    paths = [
+        "/dcap",
+        "/edev?l=20",
+        base,
+        f"{base}/fsa",
+        f"{base}/fsa/0",
+        f"{base}/derp",
+        derp,
+        f"{derp}/derc?l=10",
+        f"{derp}/actderc",
+        f"{derp}/dderc",
+        f"{base}/der",
+        f"{base}/der/0",
+        f"{base}/der/0/ders",
+        f"{base}/rg",
+    ]
+    agg.http.get(base)  # first contact writes last_seen_at / last_poll_at once
+    counts = {}
+    for index, path in enumerate(paths):
+        with CaptureQueriesContext(connection) as ctx:
+            response = agg.http.get(path)
+        assert response.status_code == 200, (path, response.content)
+        counts[index] = len(ctx)
+    return counts
+
+
+def test_query_counts_do_not_grow_with_the_fleet(manager_a):
+    small = queries_per_path(10, manager_a)
+    large = queries_per_path(1000, manager_a)
+    assert small == large
+    # And they are small: certificate lookup, the EndDevice, and what the resource needs.
+    assert max(small.values()) <= 6, small
+
+
+def test_derc_query_count_is_pinned(django_assert_num_queries, manager_a):
+    utility = factories.utility()
+    program, group = program_with_group(utility)
+    agg = actor(utility, program=program)
+    (ed,) = fleet(utility, agg.client, program, 1)
+    event_create(
+        program=program,
+        group=group,
+        kind="discharge",
+        start=timezone.now() + timedelta(minutes=60),
+        duration_s=1800,
+        target_w=2000,
+        actor=manager_a,
+    )
+    agg.http.get(f"/edev/{ed.pk}")  # first contact writes last_seen_at / last_poll_at once
+    # client, EndDevice, groups, events, dispatches, opt-outs
+    with django_assert_num_queries(6):
+        agg.http.get(f"/edev/{ed.pk}/derp/{group.pk}/derc")
