@@ -155,6 +155,8 @@ def test_api_devices_list_filters_and_detail(api_a, fleet):
     detail = api_a.get(f"/api/v1/devices/{fleet['online'].pk}/")
     assert detail.status_code == 200 and detail.json()["soc_pct"] == 64.0
     assert api_a.post("/api/v1/devices/", {}).status_code == 405
+    huge = api_a.get("/api/v1/devices/", {"limit": 10**30})
+    assert huge.status_code == 200 and len(huge.json()["results"]) == 4
 
 
 def test_api_connector_sites_crud(api_a, utility_a, utility_b, fleet):
