@@ -77,12 +77,17 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"database: {setup()}")
     from django.db import connection, transaction
+    from django.db.models import Count, Sum
     from django.utils import timezone
 
     from devices.choices import RollupPeriod
     from devices.models import Device, TelemetryRollup, TelemetrySample
     from devices.selectors import fleet_power_series
-    from devices.services import interval_bucket, telemetry_partitions_ensure
+    from devices.services import (
+        _fleet_rollup_buckets,
+        interval_bucket,
+        telemetry_partitions_ensure,
+    )
 
     vendor = connection.vendor
     until = interval_bucket(timezone.now(), period=RollupPeriod.HOUR)
@@ -121,12 +126,31 @@ def main(argv: list[str] | None = None) -> None:
                 step_s=args.raw_every_s,
             )
             print(f"populated {samples:,} raw samples in {time.perf_counter() - began:.1f} s")
+            began = time.perf_counter()
+            _fleet_rollup_buckets(
+                cursor,
+                period=RollupPeriod.FIVE_MINUTES,
+                start=since,
+                end=until,
+                utility_id=utility.pk,
+            )
+            print(f"summed the fleet rollup in {time.perf_counter() - began:.1f} s")
             if vendor == "postgresql":
                 cursor.execute("ANALYZE devices_telemetryrollup")
                 cursor.execute("ANALYZE devices_telemetrysample")
 
         def from_rollups(start):
             return fleet_power_series(utility=utility, since=start, until=until)
+
+        def from_device_rollups(start):
+            # What the series cost before the fleet rollup: a sum over device rollups.
+            return list(
+                TelemetryRollup.objects.for_utility(utility)
+                .filter(channel="w", period="5m", bucket_start__gte=start, bucket_start__lt=until)
+                .values("bucket_start")
+                .annotate(power_w=Sum("avg"), devices=Count("device_id"))
+                .order_by("bucket_start")
+            )
 
         def from_samples():
             # The same series computed from raw samples: per device and bucket an average,
@@ -143,17 +167,21 @@ def main(argv: list[str] | None = None) -> None:
                 return cursor.fetchall()
 
         t_week, week = _timed(lambda: from_rollups(since))
+        t_week_dev, _ = _timed(lambda: from_device_rollups(since))
+        t_window_dev, _ = _timed(lambda: from_device_rollups(raw_since))
         t_window, window = _timed(lambda: from_rollups(raw_since))
         t_raw, raw = _timed(from_samples)
         points = len(window)
         print(
-            f"{args.devices:,} devices x {args.days} days from rollups: {t_week * 1000:,.0f} ms"
+            f"{args.devices:,} devices x {args.days} days: fleet_power_series (fleet rollup)"
+            f" {t_week * 1000:,.1f} ms, summing device rollups {t_week_dev * 1000:,.0f} ms"
             f" ({len(week)} points, {week[0].devices if week else 0} devices per point)"
         )
         print(
-            f"last {args.raw_hours} h: rollups {t_window * 1000:,.0f} ms vs raw samples"
-            f" {t_raw * 1000:,.0f} ms ({len(raw)} vs {points} points):"
-            f" raw/rollup = {t_raw / t_window:,.1f}x"
+            f"last {args.raw_hours} h: fleet rollup {t_window * 1000:,.1f} ms, device rollups"
+            f" {t_window_dev * 1000:,.0f} ms, raw samples {t_raw * 1000:,.0f} ms"
+            f" ({len(raw)} vs {points} points): raw/fleet-rollup = {t_raw / t_window:,.0f}x,"
+            f" raw/device-rollups = {t_raw / t_window_dev:,.1f}x"
         )
         if week and raw:
             print(
