@@ -4,6 +4,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from enrollment.api.views import EnrollmentViewSet
 from portal.api import views
 
 router = DefaultRouter()
@@ -11,6 +12,7 @@ router.register("utilities", views.UtilityViewSet, basename="utility")
 router.register("brands", views.BrandViewSet, basename="brand")
 router.register("territory", views.TerritoryAreaViewSet, basename="territory")
 router.register("members", views.MemberViewSet, basename="member")
+router.register("enrollments", EnrollmentViewSet, basename="enrollment")
 
 urlpatterns = [
     path("me/", views.MeView.as_view(), name="api-me"),
