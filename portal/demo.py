@@ -14,6 +14,7 @@ from django.db import transaction
 from rest_framework.authtoken.models import Token
 
 from enrollment.choices import VendorKind, VendorRole, VendorStatus
+from enrollment.demo import enrollment_demo_seed
 from enrollment.models import Customer, VendorMembership, VendorOrganization
 from portal.models import Brand, Membership, TerritoryArea, Utility
 from portal.tenancy.choices import Role
@@ -147,6 +148,9 @@ def demo_seed() -> dict:
     )
     logins.append({"role": "Vendor engineer (VoltStack Energy)", "username": vendor_user.username})
 
+    credentials_update(
+        "enrollment", enrollment_demo_seed(base_url=BASE_URL, password=DEMO_PASSWORD)
+    )
     credentials_update("password", DEMO_PASSWORD)
     credentials_update("logins", logins)
     credentials_update("utilities", utilities)
