@@ -323,7 +323,7 @@ def enrollment_approve(
     )  # fmt: skip
     device = device_for(enrollment=enrollment)
     if device is not None:
-        enrollment_link_device(enrollment=enrollment, device=device, actor=actor, now=now)
+        return enrollment_link_device(enrollment=enrollment, device=device, actor=actor, now=now)
     return enrollment
 
 
@@ -397,8 +397,7 @@ def enrollment_link_device(
         now=now,
         extra_fields=("device",),
     )
-    enrollment_verify_telemetry(enrollment=enrollment, now=now)
-    return enrollment
+    return enrollment_verify_telemetry(enrollment=enrollment, now=now)
 
 
 @dataclass(frozen=True)
