@@ -20,6 +20,12 @@ class RuleOutcome:
     reason: str
 
 
+def _n(value: Decimal) -> str:
+    """3.00 → "3", 9.50 → "9.5"."""
+    text = format(Decimal(value).normalize(), "f")
+    return text
+
+
 def rules_for(program) -> EligibilityRules:
     """The program's rules; a program without any gets the defaults (saved, so staff see them)."""
     rules, _ = EligibilityRules.objects.get_or_create(
@@ -101,11 +107,13 @@ def check_min_kw(enrollment, rules, equipment, **_) -> RuleOutcome:
         return RuleOutcome(EligibilityRule.MIN_KW, False, "Unknown model: no power rating.")
     kw = Decimal(equipment.nameplate_w) / 1000
     if kw >= rules.min_kw:
-        return RuleOutcome(EligibilityRule.MIN_KW, True, f"{kw:g} kW meets {rules.min_kw:g} kW.")
+        return RuleOutcome(
+            EligibilityRule.MIN_KW, True, f"{_n(kw)} kW meets {_n(rules.min_kw)} kW."
+        )
     return RuleOutcome(
         EligibilityRule.MIN_KW,
         False,
-        f"The battery delivers {kw:g} kW; the program needs at least {rules.min_kw:g} kW.",
+        f"The battery delivers {_n(kw)} kW; the program needs at least {_n(rules.min_kw)} kW.",
     )
 
 
@@ -115,12 +123,12 @@ def check_min_kwh(enrollment, rules, equipment, **_) -> RuleOutcome:
     kwh = Decimal(equipment.nameplate_wh) / 1000
     if kwh >= rules.min_kwh:
         return RuleOutcome(
-            EligibilityRule.MIN_KWH, True, f"{kwh:g} kWh meets {rules.min_kwh:g} kWh."
+            EligibilityRule.MIN_KWH, True, f"{_n(kwh)} kWh meets {_n(rules.min_kwh)} kWh."
         )
     return RuleOutcome(
         EligibilityRule.MIN_KWH,
         False,
-        f"The battery stores {kwh:g} kWh; the program needs at least {rules.min_kwh:g} kWh.",
+        f"The battery stores {_n(kwh)} kWh; the program needs at least {_n(rules.min_kwh)} kWh.",
     )
 
 
