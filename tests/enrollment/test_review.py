@@ -54,8 +54,9 @@ def test_bulk_approve_ignores_ids_of_another_utility(manager_client, setup, othe
         {"ids": [e.pk for e in mine] + [theirs.pk], "action": "approve", "reason": ""},
     )
     assert response.status_code == 302
-    assert set(Enrollment.objects.filter(pk__in=[e.pk for e in mine]).values_list(
-        "state", flat=True)) == {S.APPROVED}  # fmt: skip
+    assert set(
+        Enrollment.objects.filter(pk__in=[e.pk for e in mine]).values_list("state", flat=True)
+    ) == {S.APPROVED}
     theirs.refresh_from_db()
     assert theirs.state == S.ELIGIBLE and theirs.transitions.count() == 2
 
@@ -94,17 +95,29 @@ def test_analysts_and_operators_cannot_decide(client, setup):
 def test_detail_shows_every_decision_fact_and_flags_stale_telemetry(manager_client, setup):
     from django.utils import timezone
 
-    device = factories.device(setup.utility, vendor_name="Northwind", serial="NW-STALE",
-                              soc_pct=50, power_w=100,
-                              last_heard_at=timezone.now() - timezone.timedelta(days=3))  # fmt: skip
+    device = factories.device(
+        setup.utility,
+        vendor_name="Northwind",
+        serial="NW-STALE",
+        soc_pct=50,
+        power_w=100,
+        last_heard_at=timezone.now() - timezone.timedelta(days=3),
+    )
     e = services.enrollment_approve(
         enrollment=submit(setup, serial="NW-STALE", street='<b>9 "Bold" St</b>'),
         actor=setup.manager,
     )
     assert e.state == S.DEVICE_LINKED and e.device == device
     body = manager_client.get(f"/enrollments/{e.pk}/").content.decode()
-    for fact in ("Device linked", "In the service territory", "pass", "$750.00", "stale",
-                 "NW-STALE", "version 1"):  # fmt: skip
+    for fact in (
+        "Device linked",
+        "In the service territory",
+        "pass",
+        "$750.00",
+        "stale",
+        "NW-STALE",
+        "version 1",
+    ):
         assert fact in body, fact
     assert "<b>9" not in body and "&lt;b&gt;9 &quot;Bold&quot; St&lt;/b&gt;" in body
 
@@ -115,8 +128,9 @@ def test_decide_from_the_detail_page(manager_client, setup):
     e.refresh_from_db()
     assert e.state == S.REJECTED
     # An illegal step is refused with a message and changes nothing.
-    response = manager_client.post(f"/enrollments/{e.pk}/decide/", {"action": "approve"},
-                                   follow=True)  # fmt: skip
+    response = manager_client.post(
+        f"/enrollments/{e.pk}/decide/", {"action": "approve"}, follow=True
+    )
     assert "cannot become approved" in response.content.decode()
 
 
@@ -218,8 +232,11 @@ def test_api_lists_filters_and_details_only_this_utility(setup, other):
     theirs = submit(other)
     api = api_client_for(setup.manager)
     listing = api.get("/api/v1/enrollments/").json()
-    ids = [row["id"] for row in listing["results"]] if "results" in listing else [
-        row["id"] for row in listing]  # fmt: skip
+    ids = (
+        [row["id"] for row in listing["results"]]
+        if "results" in listing
+        else [row["id"] for row in listing]
+    )
     assert mine.pk in ids and theirs.pk not in ids and len(ids) == 2
     eligible = api.get("/api/v1/enrollments/?state=eligible").json()
     rows = eligible["results"] if "results" in eligible else eligible
@@ -263,19 +280,25 @@ def test_api_analysts_read_but_cannot_write(setup):
     api = api_client_for(factories.member(setup.utility, Role.ANALYST))
     assert api.get(f"/api/v1/enrollments/{e.pk}/").status_code == 200
     assert api.post(f"/api/v1/enrollments/{e.pk}/approve/", {}, format="json").status_code == 403
-    response = api.post("/api/v1/enrollments/import-accounts/",
-                        {"file": SimpleUploadedFile("a.csv", b"account_number\n5550009999\n")})  # fmt: skip
+    response = api.post(
+        "/api/v1/enrollments/import-accounts/",
+        {"file": SimpleUploadedFile("a.csv", b"account_number\n5550009999\n")},
+    )
     assert response.status_code == 403
     assert not AccountWhitelist.objects.exists()
 
 
 def test_api_import_accounts(setup, utility_b):
     api = api_client_for(setup.manager)
-    bad = api.post("/api/v1/enrollments/import-accounts/",
-                   {"file": SimpleUploadedFile("a.csv", b"account_number\n5550009999\n,\n")})  # fmt: skip
+    bad = api.post(
+        "/api/v1/enrollments/import-accounts/",
+        {"file": SimpleUploadedFile("a.csv", b"account_number\n5550009999\n,\n")},
+    )
     assert bad.status_code == 400 and bad.json()["errors"] == ["Row 3: account_number is empty."]
     assert not AccountWhitelist.objects.exists()
-    ok = api.post("/api/v1/enrollments/import-accounts/",
-                  {"file": SimpleUploadedFile("a.csv", b"account_number\n5550009999\n")})  # fmt: skip
+    ok = api.post(
+        "/api/v1/enrollments/import-accounts/",
+        {"file": SimpleUploadedFile("a.csv", b"account_number\n5550009999\n")},
+    )
     assert ok.json() == {"created": 1, "updated": 0}
     assert AccountWhitelist.objects.get().utility == setup.utility
