@@ -80,8 +80,8 @@ def test_a_customer_cannot_act_on_someone_elses_enrollment(client, setup, active
     stranger = customer_for(setup, email="stranger@example.test")
     client.force_login(stranger.user)
     e = active["enrollment"]
-    assert client.post("/my/opt-out/", {"enrollment": e.pk,
-                                        "event": active["upcoming"].pk}).status_code == 404  # fmt: skip
+    opt_out = {"enrollment": e.pk, "event": active["upcoming"].pk}
+    assert client.post("/my/opt-out/", opt_out).status_code == 404
     assert client.post("/my/withdraw/", {"enrollment": e.pk, "confirm": "yes"}).status_code == 404
     assert "NW-ACT" not in client.get("/my/").content.decode()
     e.refresh_from_db()
