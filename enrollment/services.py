@@ -72,7 +72,7 @@ def _lock(enrollment: Enrollment) -> Enrollment:
     """Re-read the row under a lock so two decisions cannot both start from one state."""
     return (
         Enrollment.objects.for_utility(enrollment.utility)
-        .select_for_update()
+        .select_for_update(of=("self",))
         .select_related("utility", "program", "equipment", "device", "customer__user")
         .get(pk=enrollment.pk)
     )
@@ -642,3 +642,44 @@ def whitelist_import(*, utility, file_text: str, max_rows: int = 50_000) -> Impo
             else:
                 result.updated += 1
     return result
+
+
+# --- Event reminders ---------------------------------------------------------------------
+
+
+def event_reminders_queue(*, utility_id: int, event_id: int) -> int:
+    """Queue one reminder per active enrollment dispatched in a scheduled event.
+
+    event_changed fires again on opt-outs and re-plans; a cache key per (event, enrollment)
+    keeps reminders to one each.
+    """
+    from django.core.cache import cache
+
+    from programs.choices import EventStatus
+    from programs.models import Dispatch, Event
+
+    event = Event.objects.filter(utility_id=utility_id, pk=event_id).first()
+    if event is None or event.status != EventStatus.SCHEDULED or event.is_test:
+        return 0
+    device_ids = (
+        Dispatch.objects.filter(utility_id=utility_id, event=event)
+        .exclude(setpoint_w=0)
+        .values_list("device_id", flat=True)
+    )
+    enrollments = Enrollment.objects.filter(
+        utility_id=utility_id, program_id=event.program_id, state=S.ACTIVE,
+        device_id__in=list(device_ids),
+    )  # fmt: skip
+    start = timezone.localtime(event.start).strftime("%Y-%m-%d %H:%M")
+    queued = 0
+    for enrollment in enrollments:
+        if not cache.add(f"enrollment:reminder:{event.pk}:{enrollment.pk}", 1, 14 * 86400):
+            continue
+        notify_on_commit(
+            enrollment_id=enrollment.pk,
+            kind="event_reminder",
+            event_start=start,
+            event_minutes=event.duration_s // 60,
+        )
+        queued += 1
+    return queued

@@ -28,9 +28,13 @@ def active(setup):
     """An active enrollment of a logged-in customer, with a device and one upcoming event."""
     customer = customer_for(setup)
     device = factories.device(
-        setup.utility, vendor_name="Northwind", serial="NW-ACT", soc_pct=61, power_w=-900,
+        setup.utility,
+        vendor_name="Northwind",
+        serial="NW-ACT",
+        soc_pct=61,
+        power_w=-900,
         last_heard_at=timezone.now(),
-    )  # fmt: skip
+    )
     e = services.enrollment_approve(
         enrollment=submit(setup, customer=customer, serial="NW-ACT", email=customer.user.email),
         actor=setup.manager,
@@ -39,13 +43,20 @@ def active(setup):
     group = factories.dispatch_group(setup.utility, prog=setup.program)
     upcoming = factories.event(setup.utility, group=group, status="scheduled")
     past = factories.event(
-        setup.utility, group=group, status="completed",
+        setup.utility,
+        group=group,
+        status="completed",
         start=timezone.now() - timedelta(days=2),
-    )  # fmt: skip
+    )
     for event in (upcoming, past):
         Dispatch.objects.create(utility=setup.utility, event=event, device=device, setpoint_w=3000)
-    return {"customer": customer, "enrollment": e, "device": device, "upcoming": upcoming,
-            "past": past}  # fmt: skip
+    return {
+        "customer": customer,
+        "enrollment": e,
+        "device": device,
+        "upcoming": upcoming,
+        "past": past,
+    }
 
 
 def test_customer_page_shows_status_reading_credits_and_events(client, setup, active):
@@ -151,3 +162,34 @@ def test_a_utility_template_overrides_the_default(setup, tmp_path, settings):
     other = make_setup(factories.utility("Other Co", slug="other-co"), slug="o")
     subject, _ = render_notice(enrollment=submit(other), kind="received")
     assert subject.startswith("Other Co:")
+
+
+def test_a_scheduled_event_reminds_each_active_customer_once(setup, active):
+    from django.core.cache import cache
+
+    cache.clear()
+    event = active["upcoming"]
+    sent = []
+    from enrollment import services as enrollment_services
+
+    queued = enrollment_services.event_reminders_queue(
+        utility_id=setup.utility.pk, event_id=event.pk
+    )
+    again = enrollment_services.event_reminders_queue(
+        utility_id=setup.utility.pk, event_id=event.pk
+    )
+    assert (queued, again) == (1, 0)
+    tasks.enrollment_notify(
+        active["enrollment"].pk,
+        "event_reminder",
+        {"event_start": "2026-07-01 17:00", "event_minutes": 60},
+    )
+    sent = [m for m in mail.outbox if "event on 2026-07-01 17:00" in m.subject]
+    assert len(sent) == 1 and "60 minutes" in sent[0].body
+    # Completed events remind nobody.
+    assert (
+        enrollment_services.event_reminders_queue(
+            utility_id=setup.utility.pk, event_id=active["past"].pk
+        )
+        == 0
+    )
