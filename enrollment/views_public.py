@@ -137,10 +137,9 @@ def enroll_step(request, utility_slug: str, program_slug: str, step: int):
                 return response
         else:
             initial = saved or ({"terms_version": terms.version} if step == 3 else None)
-            if step == 3:
-                form = form_class(initial=initial, **kwargs)
-            else:
-                form = form_class(initial=initial, **kwargs)
+            if step == 3:  # the version shown now, even if an older one was accepted before
+                initial = {**(initial or {}), "terms_version": terms.version}
+            form = form_class(initial=initial, **kwargs)
         return render(
             request,
             f"enrollment/public/step{step}.html",

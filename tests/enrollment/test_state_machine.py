@@ -192,3 +192,13 @@ def test_a_closed_enrollment_frees_the_site(setup):
     services.enrollment_reject(enrollment=first, actor=setup.manager, reason="Missing photo")
     again = submit(setup, street="4 Main Street", account_number="5550000004")
     assert again.state == S.ELIGIBLE
+
+
+def test_the_telemetry_hook_costs_one_query_when_nothing_waits(setup, django_assert_num_queries):
+    device = register(setup, "NW-HOT")
+    submit(setup)  # eligible, not approved: nothing to link
+    with django_assert_num_queries(1):
+        assert (
+            services.enrollments_on_telemetry(utility_id=setup.utility.pk, device_ids=[device.pk])
+            == 0
+        )
