@@ -683,3 +683,11 @@ def event_reminders_queue(*, utility_id: int, event_id: int) -> int:
         )
         queued += 1
     return queued
+
+
+def enrollment_drafts_prune(*, older_than: timedelta = timedelta(days=30)) -> int:
+    """Delete drafts nobody came back to (their cookie has expired too). Idempotent."""
+    from enrollment.models import EnrollmentDraft
+
+    deleted, _ = EnrollmentDraft.objects.filter(updated_at__lt=timezone.now() - older_than).delete()
+    return deleted

@@ -232,3 +232,17 @@ def test_unknown_draft_or_closed_program_is_404(client, setup):
 
 def test_a_program_of_another_utility_is_not_reachable_under_this_slug(client, setup, utility_b):
     assert client.get(f"/enroll/{utility_b.slug}/{setup.program.slug}/").status_code == 404
+
+
+def test_abandoned_drafts_are_pruned(client, setup):
+    from enrollment import services, tasks
+
+    client.post(url(setup, 1), ADDRESS)
+    fresh = EnrollmentDraft.objects.get()
+    stale = EnrollmentDraft.objects.create(utility=setup.utility, program=setup.program)
+    EnrollmentDraft.objects.filter(pk=stale.pk).update(
+        updated_at=timezone.now() - timedelta(days=31)
+    )
+    tasks.enrollment_drafts_prune()
+    assert list(EnrollmentDraft.objects.all()) == [fresh]
+    assert services.enrollment_drafts_prune() == 0
