@@ -60,24 +60,25 @@ def fleet_health_counts(
     now: datetime | None = None,
     stale_after: timedelta = STALE_AFTER,
     offline_after: timedelta = OFFLINE_AFTER,
+    devices=None,
 ) -> dict[str, int]:
     """How many of a utility's devices are in each health state (one aggregate query).
 
-    Same rules as ``device_health``.
+    Same rules as ``device_health``. ``devices`` narrows to an already-scoped queryset.
     """
     now = now or timezone.now()
     faulted = ~Q(alarms=[]) | Q(fault_bit__gt=0)
     offline = Q(last_heard_at__isnull=True) | Q(last_heard_at__lte=now - offline_after)
     stale = Q(last_heard_at__lte=now - stale_after)
-    counts = (
-        Device.objects.for_utility(utility)
-        .alias(fault_bit=Coalesce(F("storage_connect_status").bitand(StorageConnect.FAULT), 0))
-        .aggregate(
-            faulted=Count("pk", filter=faulted),
-            offline=Count("pk", filter=~faulted & offline),
-            stale=Count("pk", filter=~faulted & ~offline & stale),
-            online=Count("pk", filter=~faulted & ~offline & ~stale),
-        )
+    if devices is None:
+        devices = Device.objects.for_utility(utility)
+    counts = devices.alias(
+        fault_bit=Coalesce(F("storage_connect_status").bitand(StorageConnect.FAULT), 0)
+    ).aggregate(
+        faulted=Count("pk", filter=faulted),
+        offline=Count("pk", filter=~faulted & offline),
+        stale=Count("pk", filter=~faulted & ~offline & stale),
+        online=Count("pk", filter=~faulted & ~offline & ~stale),
     )
     return {health: counts[health] for health in Health.values}
 

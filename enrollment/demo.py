@@ -36,9 +36,9 @@ TERMS = "\n\n".join(
         "events a year, each up to 4 hours, between 2 pm and 9 pm.",
         "2. Your battery keeps at least 20 % of its charge for your own backup.",
         "3. You may opt out of any event from your account page.",
-        "4. The upfront incentive is $150 per kW of battery discharge rating, up to $1,000, "
+        "4. The upfront incentive is $500 per kW of battery discharge rating, up to $5,000, "
         "paid once after activation. If you leave within 36 months it is repaid pro rata.",
-        "5. You earn a participation credit of $4 per kW a month while active.",
+        "5. You earn a participation credit of $15 per kW a year while active.",
         "6. Your battery must stay connected to the internet so that it can be dispatched and "
         "its readings verified.",
     )
@@ -66,7 +66,7 @@ def enrollment_demo_seed(*, base_url: str, password: str) -> dict:
         defaults={
             "name": "Cascadia Battery Savers",
             "status": ProgramStatus.ENROLLING,
-            "description": "Earn up to $1,000 upfront and a monthly credit for letting us use "
+            "description": "Earn $500 per kW upfront and $15 per kW a year for letting us use "
             "your home battery for a few hours on the hottest and coldest days.",
             "max_events_per_year": 60,
             "window_start": "14:00",
@@ -91,10 +91,11 @@ def enrollment_demo_seed(*, base_url: str, password: str) -> dict:
         utility=utility,
         program=program,
         defaults={
-            "upfront_per_kw": Decimal("150.00"),
-            "upfront_cap": Decimal("1000.00"),
-            "participation_credit_per_kw": Decimal("4.00"),
-            "credit_period": "monthly",
+            # As the program's description says: $500/kW upfront and $15/kW each year.
+            "upfront_per_kw": Decimal("500.00"),
+            "upfront_cap": Decimal("5000.00"),
+            "participation_credit_per_kw": Decimal("15.00"),
+            "credit_period": "annual",
         },
     )
     EligibilityRules.objects.get_or_create(
@@ -160,7 +161,7 @@ def _demo_enrollments(utility, program, terms, password, manager):
                     device = Device.objects.create(
                         utility=utility, vendor_name=vendor, model_name=model, serial=serial,
                         max_charge_w=5000, max_discharge_w=5000, capacity_wh=13_500,
-                        state="OR", zip_code="97201", soc_pct=64, power_w=-1200,
+                        state="OR", zip_code="97201", soc_pct=64, power_w=0,
                         last_heard_at=timezone.now(),
                     )  # fmt: skip
             services.enrollment_approve(enrollment=enrollment, actor=manager, reason="Demo.")

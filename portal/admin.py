@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from portal.models import Brand, Heartbeat, Membership, TerritoryArea, Utility
+from portal.models import Alert, AlertRule, Brand, Heartbeat, Membership, TerritoryArea, Utility
 
 admin.site.site_header = "Reservoir operations"
 admin.site.site_title = "Reservoir"
@@ -53,3 +53,27 @@ class HeartbeatAdmin(admin.ModelAdmin):
     list_filter = ["source"]
     search_fields = ["hostname"]
     readonly_fields = ["source", "at", "hostname"]
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(admin.ModelAdmin):
+    list_display = [
+        "kind",
+        "utility",
+        "program",
+        "threshold_min",
+        "threshold_pct",
+        "email",
+        "enabled",
+    ]
+    list_filter = ["utility", "kind", "enabled"]
+    search_fields = ["program__name"]
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = ["message", "utility", "kind", "status", "opened_at", "acknowledged_by"]
+    list_filter = ["utility", "kind", "status"]
+    search_fields = ["message", "subject_key"]
+    date_hierarchy = "opened_at"
+    raw_id_fields = ["acknowledged_by"]

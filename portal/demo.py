@@ -16,8 +16,9 @@ from rest_framework.authtoken.models import Token
 from enrollment.choices import VendorKind, VendorRole, VendorStatus
 from enrollment.demo import enrollment_demo_seed
 from enrollment.models import Customer, VendorMembership, VendorOrganization
-from portal.models import Brand, Membership, TerritoryArea, Utility
+from portal.models import AlertRule, Brand, Membership, TerritoryArea, Utility
 from portal.tenancy.choices import Role
+from programs.demo import demo_programs
 
 DEMO_PASSWORD = "reservoir-demo"  # noqa: S105  (fictional demo accounts on a local machine)
 BASE_URL = "http://127.0.0.1:8000"
@@ -127,6 +128,14 @@ def demo_seed() -> dict:
         logins.append(
             {"utility": spec.slug, "role": "Customer", "username": customer_user.username}
         )
+        for kind, minutes in (
+            ("device_stale", 15),
+            ("delivery_shortfall", 10),
+            ("heartbeat_late", 2),
+        ):
+            AlertRule.objects.get_or_create(
+                utility=utility, kind=kind, program=None, defaults={"threshold_min": minutes}
+            )
         token, _ = Token.objects.get_or_create(user=people[Role.PROGRAM_MANAGER])
         utilities[spec.slug] = {
             "name": spec.name,
@@ -147,6 +156,10 @@ def demo_seed() -> dict:
         organization=vendor, user=vendor_user, defaults={"role": VendorRole.ADMIN}
     )
     logins.append({"role": "Vendor engineer (VoltStack Energy)", "username": vendor_user.username})
+
+    programs = demo_programs({slug: Utility.objects.get(slug=slug) for slug in utilities})
+    for slug, program_slug in programs.items():
+        utilities[slug]["program"] = program_slug
 
     credentials_update(
         "enrollment", enrollment_demo_seed(base_url=BASE_URL, password=DEMO_PASSWORD)

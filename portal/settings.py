@@ -138,7 +138,14 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {}
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # A file cache, not local memory, so the ASGI server and the Celery worker share
+    # throttles (live pushes, rate limits) across processes on one machine.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     # Kombu's filesystem transport: a real broker that separate worker and beat
     # processes on one machine share through a folder. Never eager mode.
@@ -165,6 +172,11 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 HEARTBEAT_INTERVAL_S = int(os.environ.get("HEARTBEAT_INTERVAL_S", "15"))
 CELERY_BEAT_SCHEDULE = {
+    "portal.alerts_evaluate": {
+        "task": "portal.alerts_evaluate",
+        "schedule": schedule(30),
+        "options": {"expires": 60},
+    },
     "programs.events_reconcile": {
         "task": "programs.events_reconcile",
         "schedule": schedule(30),

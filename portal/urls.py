@@ -3,12 +3,16 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from portal import views
+from portal import controlroom, views
 
 portal_patterns = [
     path("", views.HomeView.as_view(), name="home"),
     path("switch-utility/", views.switch_utility, name="switch-utility"),
     path("status/", views.StatusView.as_view(), name="status"),
+    path("control-room/", controlroom.ControlRoomView.as_view(), name="control-room"),
+    path("control-room/data/", controlroom.ControlRoomDataView.as_view(), name="control-room-data"),
+    path("alerts/", views.AlertListView.as_view(), name="alert-list"),
+    path("alerts/<int:pk>/<slug:action>/", views.AlertActionView.as_view(), name="alert-action"),
     path("settings/", views.UtilitySettingsView.as_view(), name="utility-settings"),
     path("settings/brands/", views.BrandListView.as_view(), name="brand-list"),
     path("settings/brands/new/", views.BrandCreateView.as_view(), name="brand-create"),
@@ -28,6 +32,7 @@ portal_patterns = [
 urlpatterns = [
     path("", include((portal_patterns, "portal"))),
     path("", include("enrollment.urls")),
+    path("", include("programs.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("portal.api.urls")),

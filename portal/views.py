@@ -3,20 +3,23 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin, UserPassesTestMixin
+from django.core.exceptions import ValidationError
 from django.db.models import Count
-from django.http import HttpResponseNotAllowed
-from django.shortcuts import redirect
+from django.http import Http404, HttpResponseNotAllowed
+from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import View
 from django.views.generic import CreateView, DeleteView, ListView, TemplateView, UpdateView
 
+from portal.alerts import alert_acknowledge, alert_resolve
 from portal.forms import BrandForm, BrandingForm, TerritoryAreaForm
-from portal.models import Brand, Membership, TerritoryArea
+from portal.models import Alert, AlertKind, AlertStatus, Brand, Membership, TerritoryArea
 from portal.selectors import system_health
 from portal.services import active_utility_switch
 from portal.tenancy.choices import Role
 from portal.tenancy.mixins import UtilityMemberMixin, UtilityScopedMixin
-from portal.tenancy.selectors import scope_to_utility
+from portal.tenancy.selectors import get_for_utility, scope_to_utility
 
 
 class HomeView(LoginRequiredMixin, TemplateView):
@@ -164,3 +167,55 @@ class TerritoryAreaDeleteView(UtilityScopedMixin, DeleteView):
     def form_valid(self, form):
         messages.success(self.request, f"Removed {self.object} from the service territory.")
         return super().form_valid(form)
+
+
+class AlertListView(UtilityScopedMixin, ListView):
+    """Alerts with filters; acknowledge and resolve from the list."""
+
+    model = Alert
+    template_name = "portal/alert_list.html"
+    paginate_by = 50
+
+    def get_queryset(self):
+        queryset = super().get_queryset().select_related("acknowledged_by")
+        status = self.request.GET.get("status", "unresolved")
+        if status == "unresolved":
+            queryset = queryset.exclude(status=AlertStatus.RESOLVED)
+        elif status in AlertStatus.values:
+            queryset = queryset.filter(status=status)
+        if (kind := self.request.GET.get("kind")) in AlertKind.values:
+            queryset = queryset.filter(kind=kind)
+        if query := self.request.GET.get("q", "").strip():
+            queryset = queryset.filter(message__icontains=query)
+        return queryset
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(
+            kinds=AlertKind.choices,
+            statuses=AlertStatus.choices,
+            status=self.request.GET.get("status", "unresolved"),
+            kind=self.request.GET.get("kind", ""),
+            q=self.request.GET.get("q", ""),
+        )
+        return context
+
+
+class AlertActionView(UtilityMemberMixin, View):
+    """POST acknowledge or resolve; answers htmx with the updated row."""
+
+    model = Alert
+    actions = {"acknowledge": alert_acknowledge, "resolve": alert_resolve}
+
+    def post(self, request, pk, action):
+        alert = get_for_utility(Alert.objects.all(), utility=request.utility, pk=pk)
+        service = self.actions.get(action)
+        if service is None:
+            raise Http404("Unknown alert action.")
+        try:
+            service(alert=alert, user=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        if request.htmx:
+            return render(request, "portal/_alert_row.html", {"alert": alert})
+        return redirect(request.POST.get("next") or "portal:alert-list")

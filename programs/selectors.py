@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
-from devices.models import Device
+from devices.models import Device, TelemetryRollup
 from devices.selectors import device_health
 from programs.choices import COUNTED_STATUSES, DispatchSelection, EventKind, SetpointRule
 from programs.models import Dispatch, DispatchGroup, Event, OptOut, Program, Season
@@ -291,3 +291,32 @@ def event_funnel(*, event: Event) -> dict[str, int]:
     funnel["opted out"] = by_code.get(OPT_OUT, 0) + portal_opt_outs
     funnel["silent"] = total - sum(by_code.values())
     return funnel
+
+
+def event_power_series(*, event: Event, margin: timedelta = timedelta(hours=1)) -> list[dict]:
+    """Delivered power of the event's dispatched devices per 5-minute bucket, from rollups."""
+    rows = (
+        TelemetryRollup.objects.for_utility(event.utility)
+        .filter(
+            channel="w",
+            period="5m",
+            bucket_start__gte=event.start - margin,
+            bucket_start__lt=event.end + margin,
+            device_id__in=Dispatch.objects.filter(event=event).values("device_id"),
+        )
+        .values("bucket_start")
+        .annotate(power_w=Sum("avg"))
+        .order_by("bucket_start")
+    )
+    return [{"t": int(r["bucket_start"].timestamp()), "w": r["power_w"]} for r in rows]
+
+
+def events_in_month(*, utility, year: int, month: int, tz) -> QuerySet[Event]:
+    first = datetime(year, month, 1, tzinfo=tz)
+    after = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=tz)
+    return (
+        Event.objects.for_utility(utility)
+        .filter(start__gte=first, start__lt=after)
+        .select_related("program", "group")
+        .order_by("start")
+    )

@@ -207,7 +207,7 @@ def event_create(
         after=_snapshot(event),
     )
     if schedule:
-        event_schedule(event=event, actor=actor, now=now)
+        event = event_schedule(event=event, actor=actor, now=now)
     return event
 
 

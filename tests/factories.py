@@ -23,7 +23,7 @@ from enrollment.models import (
     IncentiveRates,
     ProgramTerms,
 )
-from portal.models import Brand, Membership, TerritoryArea, Utility
+from portal.models import Alert, AlertRule, Brand, Membership, TerritoryArea, Utility
 from portal.tenancy.choices import Role
 from programs.models import (
     BlackoutDate,
@@ -307,6 +307,21 @@ def enrollment_draft(utility: Utility, marker: str = "") -> EnrollmentDraft:
     )
 
 
+def alert_rule(utility: Utility, marker: str = "", **fields) -> AlertRule:
+    return AlertRule.objects.create(utility=utility, kind="device_stale", **fields)
+
+
+def alert(utility: Utility, marker: str = "") -> Alert:
+    return Alert.objects.create(
+        utility=utility,
+        rule=alert_rule(utility),
+        kind="device_stale",
+        subject_key=f"device:{next(_seq)}",
+        message=f"{marker}Device silent",
+        opened_at=timezone.now(),
+    )
+
+
 # model -> factory(utility, marker). The marker is a string that must never show up in
 # another utility's pages.
 TENANT_FACTORIES = {
@@ -336,4 +351,6 @@ TENANT_FACTORIES = {
     EnrollmentTransition: enrollment_transition,
     EligibilityResult: eligibility_result,
     EnrollmentDraft: enrollment_draft,
+    AlertRule: alert_rule,
+    Alert: alert,
 }

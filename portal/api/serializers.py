@@ -1,7 +1,7 @@
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from portal.models import Brand, Membership, TerritoryArea, Utility
+from portal.models import Alert, Brand, Membership, TerritoryArea, Utility
 
 
 class UtilitySerializer(serializers.ModelSerializer):
@@ -65,3 +65,21 @@ class MeSerializer(serializers.ModelSerializer):
     def get_active_utility(self, user) -> str | None:
         utility = self.context["request"].utility
         return utility.slug if utility else None
+
+
+class AlertSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Alert
+        fields = [
+            "id",
+            "kind",
+            "message",
+            "status",
+            "subject_key",
+            "subject_url",
+            "opened_at",
+            "acknowledged_at",
+            "acknowledged_by",
+            "resolved_at",
+        ]
+        read_only_fields = fields

@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from enrollment.api.views import EnrollmentViewSet
 from portal.api import views
+from programs.api import views as programs
 
 router = DefaultRouter()
 router.register("utilities", views.UtilityViewSet, basename="utility")
@@ -13,6 +14,10 @@ router.register("brands", views.BrandViewSet, basename="brand")
 router.register("territory", views.TerritoryAreaViewSet, basename="territory")
 router.register("members", views.MemberViewSet, basename="member")
 router.register("enrollments", EnrollmentViewSet, basename="enrollment")
+router.register("alerts", views.AlertViewSet, basename="alert")
+router.register("programs", programs.ProgramViewSet, basename="program")
+router.register("dispatch-groups", programs.DispatchGroupViewSet, basename="dispatch-group")
+router.register("events", programs.EventViewSet, basename="event")
 
 urlpatterns = [
     path("me/", views.MeView.as_view(), name="api-me"),

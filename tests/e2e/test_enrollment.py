@@ -78,11 +78,11 @@ def test_customer_enrolls_on_a_phone_and_becomes_active(browser, screenshot, tmp
         screenshot(manager, "6-manager-approved")
         enrollment.refresh_from_db()
         assert enrollment.state == "approved"
-        assert str(enrollment.incentive_upfront) == "750.00"
+        assert str(enrollment.incentive_upfront) == "2500.00"  # 5 kW x $500
 
         page.reload()
         assert page.locator(".state").first.inner_text() == "Approved"
-        assert "$750.00" in page.locator(".credits").inner_text()
+        assert "$2500.00" in page.locator(".credits").inner_text()
 
         # The battery shows up and reports, through the devices service, in this process.
         cascadia = Utility.objects.get(slug="cascadia")

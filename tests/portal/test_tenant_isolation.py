@@ -79,6 +79,10 @@ def test_every_tenant_model_has_a_factory():
     assert not missing, f"add factories for {missing} to tests/factories.py"
 
 
+# Route kwargs that name no object, with a value that makes the route resolve.
+NON_OBJECT_KWARGS = {"part": "group", "action": "acknowledge"}
+
+
 def allowed_methods(pattern) -> list[str]:
     callback = pattern.callback
     if hasattr(callback, "actions"):  # DRF viewset route: method -> action
@@ -93,7 +97,9 @@ def object_url(name, kwargs, pattern, bravo):
     if model not in bravo:
         return None, None
     obj = bravo[model]
-    values = {k: obj.pk if k == "pk" else getattr(obj, k, None) for k in kwargs}
+    values = {
+        k: obj.pk if k == "pk" else NON_OBJECT_KWARGS.get(k, getattr(obj, k, None)) for k in kwargs
+    }
     if None in values.values():
         return None, None
     return reverse(name, kwargs=values), model

@@ -1,0 +1,124 @@
+"""The control room: one live screen per utility, or per program, for an event afternoon."""
+
+from datetime import UTC, datetime, timedelta
+
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import Substr
+from django.http import Http404, JsonResponse
+from django.utils import timezone
+from django.views.generic import TemplateView
+
+from devices.selectors import STALE_AFTER, fleet_power_series
+from portal.live import event_snapshot, fleet_devices, fleet_snapshot
+from portal.models import Alert, AlertStatus
+from portal.tenancy.mixins import UtilityMemberMixin
+from portal.tenancy.selectors import get_for_utility, scope_to_utility
+from programs.choices import EventStatus
+from programs.models import Event, Program
+
+HISTORY = timedelta(hours=6)
+
+
+def _program(request):
+    program_id = request.GET.get("program")
+    if not program_id:
+        return None
+    if not program_id.isdigit():
+        raise Http404("No program matches.")
+    return get_for_utility(Program.objects.all(), utility=request.utility, pk=int(program_id))
+
+
+def regions(*, devices, now) -> list[dict]:
+    """Devices grouped by the first three ZIP digits: a map without tile servers."""
+    fresh = Q(last_heard_at__gt=now - STALE_AFTER)
+    rows = (
+        devices.exclude(zip_code="")
+        .annotate(zip3=Substr("zip_code", 1, 3))
+        .values("zip3")
+        .annotate(
+            devices=Count("pk"),
+            online=Count("pk", filter=fresh),
+            power_w=Sum("power_w", filter=fresh),
+        )
+        .order_by("zip3")
+    )
+    return [
+        {
+            **row,
+            "power_w": round(row["power_w"] or 0),
+            "online_pct": round(100 * row["online"] / row["devices"]) if row["devices"] else 0,
+        }
+        for row in rows[:400]
+    ]
+
+
+def control_room_data(*, utility, program, now, since=None) -> dict:
+    """Everything the page shows; also what a reconnecting page fetches to catch up."""
+    since = since or now - HISTORY
+    events = scope_to_utility(Event.objects.select_related("group", "program"), utility)
+    if program is not None:
+        events = events.filter(program=program)
+    active = list(events.filter(status=EventStatus.ACTIVE).order_by("start"))
+    upcoming = list(
+        events.filter(status=EventStatus.SCHEDULED, start__gt=now).order_by("start")[:5]
+    )
+    series = fleet_power_series(utility=utility, since=since, until=now + timedelta(minutes=5))
+    return {
+        "fleet": fleet_snapshot(utility=utility, program=program, now=now),
+        "history": [{"t": p.bucket_start.timestamp(), "w": p.power_w} for p in series],
+        "active": [
+            {
+                **event_snapshot(event=e, now=now),
+                "label": f"{e.get_kind_display()} · {e.group.name}",
+                "start": e.start.timestamp(),
+                "end": e.end.timestamp(),
+            }
+            for e in active
+        ],
+        "upcoming": [
+            {
+                "event": e.pk,
+                "label": f"{e.get_kind_display()} · {e.group.name}",
+                "start": e.start.timestamp(),
+                "target_w": e.signed_target_w,
+            }
+            for e in upcoming
+        ],
+        "regions": regions(devices=fleet_devices(utility=utility, program=program), now=now),
+    }
+
+
+class ControlRoomView(UtilityMemberMixin, TemplateView):
+    template_name = "portal/control_room.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        program = _program(self.request)
+        now = timezone.now()
+        context.update(
+            alerts=scope_to_utility(Alert.objects.all(), self.request.utility).exclude(
+                status=AlertStatus.RESOLVED
+            )[:20],
+            program=program,
+            programs=scope_to_utility(Program.objects.all(), self.request.utility),
+            data=control_room_data(utility=self.request.utility, program=program, now=now),
+            topic=f"program.{program.pk}" if program else "fleet",
+        )
+        return context
+
+
+class ControlRoomDataView(UtilityMemberMixin, TemplateView):
+    """JSON for catching up after a reconnect (``since`` is a Unix time)."""
+
+    def get(self, request, *args, **kwargs):
+        now = timezone.now()
+        since = None
+        if raw := request.GET.get("since"):
+            try:
+                since = max(datetime.fromtimestamp(float(raw), tz=UTC), now - HISTORY)
+            except (ValueError, OverflowError, OSError):
+                return JsonResponse({"error": "since must be a Unix time"}, status=400)
+        data = control_room_data(
+            utility=request.utility, program=_program(request), now=now, since=since
+        )
+        return JsonResponse(data)

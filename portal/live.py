@@ -1,0 +1,202 @@
+"""Live fleet and event aggregates, pushed to browsers after telemetry commits.
+
+Any process may ingest telemetry (the ASGI server for 2030.5, a Celery worker for Modbus).
+Ingest only marks its utility dirty in the shared cache. One publisher loop, running in
+the ASGI server next to the WebSockets, publishes each dirty utility's aggregates at most
+once per second per group, so bursts of any size cost at most one message per second and
+the in-memory channel layer of the embedded setup still reaches the browsers.
+"""
+
+import asyncio
+import logging
+import time
+
+from asgiref.sync import sync_to_async
+from django.core.cache import cache
+from django.db import close_old_connections
+from django.db.models import Case, Count, IntegerField, Q, Sum, When
+from django.utils import timezone
+
+from devices.models import Device
+from devices.selectors import STALE_AFTER, fleet_health_counts
+from portal.models import Utility
+from portal.realtime import push
+from programs.choices import EventStatus, ProgramStatus
+from programs.models import Dispatch, Event, Program
+from programs.selectors import event_funnel
+
+THROTTLE_S = 1
+logger = logging.getLogger(__name__)
+
+
+def fleet_devices(*, utility: Utility, program=None):
+    devices = Device.objects.for_utility(utility)
+    if program is not None:
+        devices = devices.filter(
+            participations__program=program, participations__left_at__isnull=True
+        )
+    return devices
+
+
+def fleet_snapshot(*, utility: Utility, program=None, now=None) -> dict:
+    """Fleet power, available power, SoC distribution and health, in a few aggregate queries."""
+    now = now or timezone.now()
+    fresh = Q(last_heard_at__gt=now - STALE_AFTER)
+    soc_bucket = Case(
+        *[When(soc_pct__lt=(i + 1) * 10, then=i) for i in range(9)],
+        default=9,
+        output_field=IntegerField(),
+    )
+    devices = fleet_devices(utility=utility, program=program)
+    totals = devices.aggregate(
+        power_w=Sum("power_w", filter=fresh),
+        avail_w=Sum("stat_w_avail_w", filter=fresh),
+        reporting=Count("pk", filter=fresh),
+    )
+    histogram = [0] * 10
+    rows = (
+        devices.filter(fresh, soc_pct__isnull=False)
+        .annotate(bucket=soc_bucket)
+        .values_list("bucket")
+        .annotate(n=Count("pk"))
+    )
+    for bucket, n in rows:
+        histogram[bucket] = n
+    return {
+        "t": now.timestamp(),
+        "power_w": round(totals["power_w"] or 0),
+        "avail_w": round(totals["avail_w"] or 0),
+        "reporting": totals["reporting"],
+        "soc_histogram": histogram,
+        "health": health_counts(devices, now=now),
+    }
+
+
+def health_counts(devices, *, now) -> dict[str, int]:
+    """Online, stale, offline and faulted counts of any device queryset (one query)."""
+    return fleet_health_counts(utility=None, now=now, devices=devices)
+
+
+def event_snapshot(*, event: Event, now=None) -> dict:
+    """Requested versus delivered power of the event's devices, and its response funnel."""
+    now = now or timezone.now()
+    totals = (
+        Dispatch.objects.for_utility(event.utility)
+        .filter(event=event)
+        .aggregate(
+            requested_w=Sum("setpoint_w"),
+            delivered_w=Sum(
+                "device__power_w", filter=Q(device__last_heard_at__gt=now - STALE_AFTER)
+            ),
+        )
+    )
+    return {
+        "t": now.timestamp(),
+        "event": event.pk,
+        "status": event.status,
+        "requested_w": totals["requested_w"] or event.signed_target_w or 0,
+        "delivered_w": round(totals["delivered_w"] or 0),
+        "funnel": event_funnel(event=event),
+    }
+
+
+def live_publish(*, utility_id: int) -> int:
+    """Push the fleet aggregate and one per active event; returns the messages sent."""
+    utility = Utility.objects.filter(pk=utility_id).first()
+    if utility is None:
+        return 0
+    now = timezone.now()
+    push(utility_id=utility.pk, topic="fleet", data=fleet_snapshot(utility=utility, now=now))
+    sent = 1
+    for program in Program.objects.for_utility(utility).filter(status=ProgramStatus.ACTIVE):
+        data = fleet_snapshot(utility=utility, program=program, now=now)
+        push(utility_id=utility.pk, topic=f"program.{program.pk}", data=data)
+        sent += 1
+    active = Event.objects.for_utility(utility).filter(status=EventStatus.ACTIVE)
+    for event in active:
+        push(
+            utility_id=utility.pk,
+            topic=f"event.{event.pk}",
+            data=event_snapshot(event=event, now=now),
+        )
+        sent += 1
+    return sent
+
+
+def mark_dirty(*, utility_id: int) -> None:
+    cache.set(f"live:dirty:{utility_id}", time.time(), timeout=3600)
+
+
+def on_telemetry_ingested(sender, *, utility_id: int, **kwargs) -> None:
+    mark_dirty(utility_id=utility_id)
+
+
+class Publisher:
+    """Publishes dirty utilities' aggregates, each at most once per ``THROTTLE_S``.
+
+    Several ASGI workers may each run one; the shared cache's ``add`` lets only one of
+    them publish a given utility in a given second.
+    """
+
+    def __init__(self):
+        self.published: dict[int, float] = {}
+        self.utility_ids: list[int] = []
+        self.utilities_loaded_at = 0.0
+
+    def due(self, now: float) -> list[int]:
+        if now - self.utilities_loaded_at > 30:
+            self.utility_ids = list(Utility.objects.values_list("pk", flat=True))
+            self.utilities_loaded_at = now
+        keys = {f"live:dirty:{uid}": uid for uid in self.utility_ids}
+        dirty = cache.get_many(list(keys))
+        return [
+            keys[key]
+            for key, marked_at in dirty.items()
+            if marked_at > self.published.get(keys[key], 0)
+            and now - self.published.get(keys[key], 0) >= THROTTLE_S
+        ]
+
+    def tick(self, now: float | None = None) -> int:
+        """One pass: returns the number of messages sent."""
+        now = now or time.time()
+        sent = 0
+        for utility_id in self.due(now):
+            self.published[utility_id] = now
+            if cache.add(f"live:throttle:{utility_id}", now, timeout=THROTTLE_S):
+                sent += live_publish(utility_id=utility_id)
+        return sent
+
+
+async def run_publisher(*, interval_s: float = 0.2, stop=None) -> None:
+    """The ASGI server's loop; ``stop`` (an asyncio.Event) ends it."""
+    publisher = Publisher()
+
+    def tick():
+        close_old_connections()
+        return publisher.tick()
+
+    while stop is None or not stop.is_set():
+        try:
+            await sync_to_async(tick, thread_sensitive=False)()
+        except Exception:  # keep publishing after a transient database or cache error
+            logger.exception("live publisher tick failed")
+        await asyncio.sleep(interval_s)
+
+
+class PublisherLifespan:
+    """ASGI lifespan handler: runs the publisher loop for as long as the server runs."""
+
+    async def __call__(self, scope, receive, send):
+        stop = asyncio.Event()
+        task = None
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                task = asyncio.create_task(run_publisher(stop=stop))
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                stop.set()
+                if task is not None:
+                    await asyncio.wait_for(task, timeout=5)
+                await send({"type": "lifespan.shutdown.complete"})
+                return

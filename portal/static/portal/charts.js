@@ -1,0 +1,58 @@
+/* Reservoir's small chart helpers on top of the vendored uPlot. */
+window.Reservoir = window.Reservoir || {};
+
+(function (R) {
+  "use strict";
+
+  function width(el) {
+    return Math.max(320, el.clientWidth || el.parentElement.clientWidth || 600);
+  }
+
+  function kw(v) {
+    return v == null ? "–" : (v / 1000).toFixed(1) + " kW";
+  }
+
+  /* Requested power as a step over the event window against delivered power per bucket.
+     series: [{t: unix seconds, w: watts}], the element carries data-requested/start/end. */
+  R.requestedVsDelivered = function (el, series) {
+    if (!el || !window.uPlot) return null;
+    const requested = Number(el.dataset.requested || 0);
+    const start = Number(el.dataset.start), end = Number(el.dataset.end);
+    const times = new Set(series.map((p) => p.t));
+    [start - 3600, start, end, end + 3600].forEach((t) => times.add(t));
+    const xs = Array.from(times).sort((a, b) => a - b);
+    const byT = new Map(series.map((p) => [p.t, p.w]));
+    const delivered = xs.map((t) => (byT.has(t) ? byT.get(t) : null));
+    const req = xs.map((t) => (t >= start && t < end ? requested : 0));
+    const opts = {
+      width: width(el), height: 260,
+      scales: { x: { time: true } },
+      series: [
+        {},
+        { label: "Delivered", stroke: "#1f6feb", width: 2, spanGaps: false, value: (u, v) => kw(v) },
+        { label: "Requested", stroke: "#cf222e", width: 2, dash: [6, 4], paths: uPlot.paths.stepped({ align: 1 }), value: (u, v) => kw(v) },
+      ],
+      axes: [{}, { values: (u, vals) => vals.map((v) => (v / 1000).toFixed(0) + " kW"), size: 70 }],
+    };
+    const plot = new uPlot(opts, [xs, delivered, req], el);
+    el._plot = plot;
+    return plot;
+  };
+
+  /* A live line chart: append(t, w) adds a point and redraws in place. */
+  R.liveLine = function (el, label, points) {
+    const data = [points.map((p) => p.t), points.map((p) => p.w)];
+    const plot = new uPlot({
+      width: width(el), height: 240, scales: { x: { time: true } },
+      series: [{}, { label: label, stroke: "#1f6feb", width: 2, value: (u, v) => kw(v) }],
+      axes: [{}, { values: (u, vals) => vals.map((v) => (v / 1000).toFixed(0) + " kW"), size: 70 }],
+    }, data, el);
+    plot.append = function (t, w) {
+      data[0].push(t); data[1].push(w);
+      if (data[0].length > 2000) { data[0].shift(); data[1].shift(); }
+      plot.setData(data);
+    };
+    el._plot = plot;
+    return plot;
+  };
+})(window.Reservoir);

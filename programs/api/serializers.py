@@ -1,0 +1,144 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from portal.tenancy.selectors import scope_to_utility
+from programs.models import DispatchGroup, Event, Program, Season
+from programs.selectors import CapacityForecast
+
+
+class TenantRelatedField(serializers.PrimaryKeyRelatedField):
+    """A foreign key that only resolves rows of the caller's utility (others look missing)."""
+
+    def get_queryset(self):
+        return scope_to_utility(super().get_queryset(), self.context["request"].utility)
+
+
+class ModelCleanMixin:
+    """Run the model's own clean() so the API and the forms enforce the same rules."""
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        instance = self.Meta.model(**{**self._current(), **attrs})
+        try:
+            instance.clean()
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(serializers.as_serializer_error(exc)) from exc
+        return attrs
+
+    def _current(self) -> dict:
+        if self.instance is None:
+            return {}
+        names = [f.name for f in self.Meta.model._meta.concrete_fields]
+        return {name: getattr(self.instance, name) for name in names if name != "id"}
+
+
+class SeasonSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Season
+        fields = ["id", "name", "start_date", "end_date", "max_events", "max_hours"]
+
+
+class ProgramSerializer(ModelCleanMixin, serializers.ModelSerializer):
+    seasons = SeasonSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Program
+        exclude = ["utility"]
+        read_only_fields = ["created_at"]
+
+    def validate_slug(self, value):
+        clash = Program.objects.for_utility(self.context["request"].utility).filter(slug=value)
+        if self.instance is not None:
+            clash = clash.exclude(pk=self.instance.pk)
+        if clash.exists():
+            raise serializers.ValidationError("Another program already uses this slug.")
+        return value
+
+
+class DispatchGroupSerializer(serializers.ModelSerializer):
+    program = TenantRelatedField(queryset=Program.objects.all())
+
+    class Meta:
+        model = DispatchGroup
+        fields = ["id", "program", "name", "mrid", "states", "zip_prefixes", "feeders", "vendors"]
+        read_only_fields = ["mrid"]
+
+
+class EventSerializer(serializers.ModelSerializer):
+    group = TenantRelatedField(queryset=DispatchGroup.objects.all())
+    emergency_override = serializers.BooleanField(default=False)
+    override_reason = serializers.CharField(required=False, allow_blank=True, write_only=True)
+    signed_target_w = serializers.IntegerField(read_only=True)
+    end = serializers.DateTimeField(read_only=True)
+
+    class Meta:
+        model = Event
+        fields = [
+            "id",
+            "mrid",
+            "program",
+            "group",
+            "kind",
+            "purpose",
+            "status",
+            "start",
+            "end",
+            "duration_s",
+            "target_w",
+            "signed_target_w",
+            "setpoint_rule",
+            "per_device_w",
+            "selection",
+            "randomize_start_s",
+            "randomize_duration_s",
+            "primacy",
+            "is_test",
+            "emergency_override",
+            "override_reason",
+            "superseded_by",
+            "created_by",
+            "created_at",
+        ]
+        read_only_fields = [
+            "mrid",
+            "program",
+            "status",
+            "superseded_by",
+            "created_by",
+            "created_at",
+        ]
+
+
+class ViolationSerializer(serializers.Serializer):
+    rule = serializers.CharField()
+    message = serializers.CharField()
+
+
+class CancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+
+class ForecastSerializer(serializers.Serializer):
+    duration_s = serializers.IntegerField()
+    devices = serializers.IntegerField()
+    discharge_w = serializers.IntegerField()
+    discharge_wh = serializers.IntegerField()
+    charge_w = serializers.IntegerField()
+    charge_wh = serializers.IntegerField()
+    excluded = serializers.DictField(child=serializers.IntegerField())
+    summary = serializers.CharField()
+
+    @classmethod
+    def of(cls, forecast: CapacityForecast) -> dict:
+        return cls(
+            {
+                "duration_s": forecast.duration_s,
+                "devices": forecast.devices,
+                "discharge_w": forecast.discharge_w,
+                "discharge_wh": forecast.discharge_wh,
+                "charge_w": forecast.charge_w,
+                "charge_wh": forecast.charge_wh,
+                "excluded": forecast.excluded,
+                "summary": forecast.summary,
+            }
+        ).data

@@ -1,0 +1,145 @@
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.response import Response
+
+from portal.api.viewsets import TenantModelViewSet, TenantScopedMixin
+from portal.tenancy.choices import Role
+from programs import services
+from programs.api.serializers import (
+    CancelSerializer,
+    DispatchGroupSerializer,
+    EventSerializer,
+    ForecastSerializer,
+    ProgramSerializer,
+    ViolationSerializer,
+)
+from programs.choices import EventStatus
+from programs.models import DispatchGroup, Event, Program
+from programs.selectors import capacity_forecast, event_funnel
+
+
+class ProgramViewSet(TenantModelViewSet):
+    """Programs and their rules. Program managers edit; everyone at the utility reads."""
+
+    queryset = Program.objects.prefetch_related("seasons")
+    serializer_class = ProgramSerializer
+    write_roles = {Role.PROGRAM_MANAGER}
+
+
+class DispatchGroupViewSet(TenantModelViewSet):
+    queryset = DispatchGroup.objects.select_related("program")
+    serializer_class = DispatchGroupSerializer
+    write_roles = {Role.PROGRAM_MANAGER}
+
+    @extend_schema(
+        parameters=[OpenApiParameter("duration_s", int, description="Window length, seconds")],
+        responses=ForecastSerializer,
+    )
+    @action(detail=True, methods=["get"])
+    def forecast(self, request, pk=None):
+        """What the group could deliver now for a window of ``duration_s`` seconds."""
+        group = self.get_object()
+        try:
+            duration_s = int(request.query_params.get("duration_s", 3600))
+        except ValueError as exc:
+            raise ValidationError({"duration_s": "Give a whole number of seconds."}) from exc
+        if not 60 <= duration_s <= 86_400:
+            raise ValidationError({"duration_s": "Between 60 and 86400 seconds."})
+        return Response(
+            ForecastSerializer.of(capacity_forecast(group=group, duration_s=duration_s))
+        )
+
+
+class EventViewSet(
+    TenantScopedMixin,
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Dispatch events. Created through the same rule checks and audit as the portal.
+
+    Events are never edited or deleted: cancel them, or schedule a newer overlapping one.
+    """
+
+    queryset = Event.objects.select_related("group", "program")
+    serializer_class = EventSerializer
+    write_roles = {Role.PROGRAM_MANAGER, Role.OPERATOR}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "status", str, enum=EventStatus.values, description="Only this status"
+            ),
+            OpenApiParameter("program", int, description="Only this program's events"),
+        ]
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        params = self.request.query_params
+        if status_filter := params.get("status"):
+            queryset = queryset.filter(status=status_filter)
+        if program := params.get("program"):
+            queryset = queryset.filter(program_id=program) if program.isdigit() else queryset.none()
+        return queryset
+
+    @extend_schema(
+        responses={
+            201: EventSerializer,
+            400: inline_serializer("EventRefusal", {"violations": ViolationSerializer(many=True)}),
+        }
+    )
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        group = data.pop("group")
+        try:
+            event = services.event_create(
+                program=group.program, group=group, actor=request.user, **data
+            )
+        except services.EventRuleError as refused:
+            return Response(
+                {"violations": services.violations_as_dicts(refused.violations)},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc)) from exc
+        except DjangoValidationError as exc:
+            raise ValidationError(serializers.as_serializer_error(exc)) from exc
+        return Response(self.get_serializer(event).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=CancelSerializer, responses=EventSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        event = self.get_object()
+        body = CancelSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            event = services.event_cancel(
+                event=event, actor=request.user, reason=body.validated_data.get("reason", "")
+            )
+        except DjangoValidationError as exc:
+            raise ValidationError({"detail": exc.messages}) from exc
+        return Response(self.get_serializer(event).data)
+
+    @extend_schema(
+        responses=inline_serializer(
+            "EventFunnel",
+            {
+                k: serializers.IntegerField()
+                for k in ("dispatched", "received", "started", "completed", "opted_out", "silent")
+            },
+        )
+    )
+    @action(detail=True, methods=["get"])
+    def funnel(self, request, pk=None):
+        funnel = event_funnel(event=self.get_object())
+        return Response({key.replace(" ", "_"): value for key, value in funnel.items()})

@@ -1,0 +1,172 @@
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django import forms
+
+from portal.tenancy.selectors import scope_to_utility
+from programs.choices import DispatchSelection, EventKind, EventPurpose, SetpointRule
+from programs.models import BlackoutDate, DispatchGroup, Program, QualifiedEquipment, Season
+
+
+class ProgramForm(forms.ModelForm):
+    class Meta:
+        model = Program
+        fields = [
+            "name",
+            "slug",
+            "status",
+            "description",
+            "profile",
+            "primacy",
+            "poll_rate_s",
+            "post_rate_s",
+            "telemetry_cadence_s",
+            "control_delivery_s",
+            "min_stored_events",
+            "max_events_per_year",
+            "max_events_per_day",
+            "min_duration_min",
+            "max_duration_min",
+            "allowed_weekdays",
+            "window_start",
+            "window_end",
+            "min_notice_min",
+            "min_rest_min",
+            "reserve_soc_pct",
+            "default_export_limit_w",
+            "default_charge_from_solar",
+        ]
+        widgets = {
+            "window_start": forms.TimeInput(attrs={"type": "time"}),
+            "window_end": forms.TimeInput(attrs={"type": "time"}),
+            "description": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def __init__(self, *args, utility, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.utility = utility
+
+    def clean_slug(self):
+        slug = self.cleaned_data["slug"]
+        clash = Program.objects.for_utility(self.utility).filter(slug=slug)
+        if self.instance.pk:
+            clash = clash.exclude(pk=self.instance.pk)
+        if clash.exists():
+            raise forms.ValidationError("Another program already uses this slug.")
+        return slug
+
+
+class SeasonForm(forms.ModelForm):
+    class Meta:
+        model = Season
+        fields = ["name", "start_date", "end_date", "max_events", "max_hours"]
+        widgets = {
+            "start_date": forms.DateInput(attrs={"type": "date"}),
+            "end_date": forms.DateInput(attrs={"type": "date"}),
+        }
+
+
+class BlackoutDateForm(forms.ModelForm):
+    class Meta:
+        model = BlackoutDate
+        fields = ["date", "reason"]
+        widgets = {"date": forms.DateInput(attrs={"type": "date"})}
+
+
+class QualifiedEquipmentForm(forms.ModelForm):
+    class Meta:
+        model = QualifiedEquipment
+        fields = ["vendor_name", "model_name", "nameplate_w", "nameplate_wh", "note"]
+
+
+class DispatchGroupForm(forms.ModelForm):
+    class Meta:
+        model = DispatchGroup
+        fields = ["name", "states", "zip_prefixes", "feeders", "vendors"]
+
+
+class EventForm(forms.Form):
+    """A new event, entered in the utility's local time and kW; stored in UTC and W."""
+
+    group = forms.ModelChoiceField(queryset=DispatchGroup.objects.none())
+    kind = forms.ChoiceField(choices=EventKind.choices, initial=EventKind.DISCHARGE)
+    purpose = forms.ChoiceField(choices=EventPurpose.choices, initial=EventPurpose.PEAK)
+    start_local = forms.DateTimeField(
+        label="Start (local time)", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    duration_min = forms.IntegerField(label="Duration (min)", min_value=1, max_value=1440)
+    target_kw = forms.DecimalField(
+        label="Target (kW)",
+        required=False,
+        min_value=Decimal("0.1"),
+        max_digits=10,
+        decimal_places=1,
+    )
+    selection = forms.ChoiceField(choices=DispatchSelection.choices, initial="all")
+    setpoint_rule = forms.ChoiceField(choices=SetpointRule.choices, initial="pro_rata")
+    per_device_kw = forms.DecimalField(
+        label="Per-device setpoint (kW)",
+        required=False,
+        min_value=Decimal("0.1"),
+        max_digits=7,
+        decimal_places=1,
+    )
+    randomize_start_s = forms.IntegerField(min_value=0, max_value=3600, initial=0)
+    randomize_duration_s = forms.IntegerField(min_value=0, max_value=3600, initial=0)
+    is_test = forms.BooleanField(required=False, label="Test event (does not count against caps)")
+    emergency_override = forms.BooleanField(
+        required=False, label="Emergency override of program rules (operators; audited)"
+    )
+    override_reason = forms.CharField(required=False, max_length=200)
+
+    def __init__(self, *args, utility, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.utility = utility
+        self.fields["group"].queryset = scope_to_utility(
+            DispatchGroup.objects.select_related("program"), utility
+        )
+        self.fields["group"].label_from_instance = lambda g: f"{g.program.name} · {g.name}"
+
+    def clean(self):
+        data = super().clean()
+        if data.get("kind") == EventKind.EXPORT_LIMIT and not data.get("target_kw"):
+            self.add_error("target_kw", "An export limit needs a limit in kW.")
+        if data.get("setpoint_rule") == SetpointRule.PER_DEVICE and not data.get("per_device_kw"):
+            self.add_error("per_device_kw", "Give the per-device setpoint.")
+        if data.get("emergency_override") and not data.get("override_reason"):
+            self.add_error("override_reason", "Say why the rules are being overridden.")
+        return data
+
+    def service_kwargs(self) -> dict:
+        data = self.cleaned_data
+        local = data["start_local"].replace(tzinfo=None)
+        start = local.replace(tzinfo=ZoneInfo(self.utility.timezone))
+        return {
+            "program": data["group"].program,
+            "group": data["group"],
+            "kind": data["kind"],
+            "purpose": data["purpose"],
+            "start": start.astimezone(ZoneInfo("UTC")),
+            "duration_s": data["duration_min"] * 60,
+            "target_w": _watts(data.get("target_kw")),
+            "per_device_w": _watts(data.get("per_device_kw")),
+            "selection": data["selection"],
+            "setpoint_rule": data["setpoint_rule"],
+            "randomize_start_s": data["randomize_start_s"] or 0,
+            "randomize_duration_s": data["randomize_duration_s"] or 0,
+            "is_test": data["is_test"],
+            "emergency_override": data["emergency_override"],
+            "override_reason": data.get("override_reason", ""),
+        }
+
+
+def _watts(kw: Decimal | None) -> int | None:
+    return None if kw is None else int(kw * 1000)
+
+
+def default_start(utility) -> datetime:
+    """Tomorrow at 16:00 local time: a typical peak event start."""
+    tz = ZoneInfo(utility.timezone)
+    tomorrow = datetime.now(tz) + timedelta(days=1)
+    return tomorrow.replace(hour=16, minute=0, second=0, microsecond=0)

@@ -1,0 +1,22 @@
+from django.urls import path
+
+from programs import views
+
+app_name = "programs"
+
+urlpatterns = [
+    path("programs/", views.ProgramListView.as_view(), name="program-list"),
+    path("programs/new/", views.ProgramCreateView.as_view(), name="program-create"),
+    path("programs/<int:pk>/", views.ProgramDetailView.as_view(), name="program-detail"),
+    path("programs/<int:pk>/edit/", views.ProgramUpdateView.as_view(), name="program-update"),
+    path(
+        "programs/<int:pk>/add/<slug:part>/",
+        views.ProgramPartAddView.as_view(),
+        name="program-part-add",
+    ),
+    path("groups/<int:pk>/", views.DispatchGroupUpdateView.as_view(), name="group-update"),
+    path("events/", views.EventCalendarView.as_view(), name="event-calendar"),
+    path("events/new/", views.EventCreateView.as_view(), name="event-create"),
+    path("events/<int:pk>/", views.EventDetailView.as_view(), name="event-detail"),
+    path("events/<int:pk>/cancel/", views.EventCancelView.as_view(), name="event-cancel"),
+]

@@ -1,0 +1,280 @@
+"""Program managers' pages: programs and their rules, the event calendar, new events, events."""
+
+import calendar
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views import View
+from django.views.generic import CreateView, DetailView, ListView, UpdateView
+
+from portal.tenancy.choices import Role
+from portal.tenancy.mixins import UtilityMemberMixin, UtilityScopedMixin
+from portal.tenancy.selectors import get_for_utility
+from programs import services
+from programs.choices import LIVE_STATUSES, EventStatus
+from programs.forms import (
+    BlackoutDateForm,
+    DispatchGroupForm,
+    EventForm,
+    ProgramForm,
+    QualifiedEquipmentForm,
+    SeasonForm,
+    default_start,
+)
+from programs.models import DispatchGroup, Event, Program
+from programs.rules import event_rule_check
+from programs.selectors import (
+    capacity_forecast,
+    event_funnel,
+    event_power_series,
+    events_in_month,
+    season_usage,
+)
+
+MANAGERS = {Role.PROGRAM_MANAGER}
+DISPATCHERS = {Role.PROGRAM_MANAGER, Role.OPERATOR}
+
+
+class ProgramListView(UtilityScopedMixin, ListView):
+    model = Program
+    template_name = "programs/program_list.html"
+
+
+class ProgramFormMixin:
+    model = Program
+    form_class = ProgramForm
+    write_roles = MANAGERS
+    template_name = "programs/program_form.html"
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "utility": self.request.utility}
+
+    def get_success_url(self):
+        return reverse("programs:program-detail", args=[self.object.pk])
+
+    def form_valid(self, form):
+        form.instance.utility = self.request.utility
+        messages.success(self.request, f"Program “{form.instance.name}” saved.")
+        return super().form_valid(form)
+
+
+class ProgramCreateView(ProgramFormMixin, UtilityScopedMixin, CreateView):
+    pass
+
+
+class ProgramUpdateView(ProgramFormMixin, UtilityScopedMixin, UpdateView):
+    pass
+
+
+class ProgramDetailView(UtilityScopedMixin, DetailView):
+    """A program's rules, its season usage meter, groups, equipment and upcoming events."""
+
+    model = Program
+    template_name = "programs/program_detail.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        program = self.object
+        context.update(
+            usage=season_usage(program=program),
+            groups=program.groups.all(),
+            equipment=program.equipment.all(),
+            seasons=program.seasons.all(),
+            blackouts=program.blackouts.filter(date__gte=timezone.localdate()),
+            upcoming=program.events.filter(status__in=LIVE_STATUSES).select_related("group")[:10],
+            season_form=SeasonForm(),
+            blackout_form=BlackoutDateForm(),
+            equipment_form=QualifiedEquipmentForm(),
+            group_form=DispatchGroupForm(),
+        )
+        return context
+
+
+class ProgramPartAddView(UtilityMemberMixin, View):
+    """Add a season, blackout day, qualified model or dispatch group to a program."""
+
+    model = Program
+    write_roles = MANAGERS
+    forms = {
+        "season": SeasonForm,
+        "blackout": BlackoutDateForm,
+        "equipment": QualifiedEquipmentForm,
+        "group": DispatchGroupForm,
+    }
+
+    def post(self, request, pk, part):
+        program = get_for_utility(Program.objects.all(), utility=request.utility, pk=pk)
+        form_class = self.forms.get(part)
+        if form_class is None:
+            raise PermissionDenied("Unknown program part.")
+        form = form_class(request.POST)
+        form.instance.utility = request.utility
+        form.instance.program = program
+        if form.is_valid():
+            try:
+                form.instance.full_clean()
+                form.save()
+            except ValidationError as exc:
+                messages.error(request, " ".join(exc.messages))
+            else:
+                messages.success(request, f"Added {form.instance}.")
+        else:
+            errors = "; ".join(
+                f"{field}: {' '.join(errs)}" if field != "__all__" else " ".join(errs)
+                for field, errs in form.errors.items()
+            )
+            messages.error(request, f"Not added. {errors}")
+        return redirect("programs:program-detail", pk=program.pk)
+
+
+class EventCalendarView(UtilityMemberMixin, View):
+    """A month of events in the utility's local time, with the list below."""
+
+    def get(self, request):
+        tz = ZoneInfo(request.utility.timezone)
+        today = timezone.now().astimezone(tz).date()
+        try:
+            year, month = (int(x) for x in request.GET.get("month", "").split("-"))
+            date(year, month, 1)
+        except ValueError:
+            year, month = today.year, today.month
+        events = list(events_in_month(utility=request.utility, year=year, month=month, tz=tz))
+        by_day: dict[int, list[Event]] = {}
+        for event in events:
+            by_day.setdefault(event.start.astimezone(tz).day, []).append(event)
+        weeks = [
+            [(day, by_day.get(day, [])) if day else (None, []) for day in week]
+            for week in calendar.Calendar().monthdayscalendar(year, month)
+        ]
+        prev_month = (year - 1, 12) if month == 1 else (year, month - 1)
+        next_month = (year + 1, 1) if month == 12 else (year, month + 1)
+        return render(
+            request,
+            "programs/event_calendar.html",
+            {
+                "weeks": weeks,
+                "title": date(year, month, 1).strftime("%B %Y"),
+                "prev": f"{prev_month[0]}-{prev_month[1]:02d}",
+                "next": f"{next_month[0]}-{next_month[1]:02d}",
+                "events": events,
+                "today": today if (today.year, today.month) == (year, month) else None,
+            },
+        )
+
+
+class EventCreateView(UtilityMemberMixin, View):
+    """The new-event form. htmx posts to ``?check=1`` show the forecast and rule check live."""
+
+    write_roles = DISPATCHERS
+
+    def get(self, request):
+        initial = {"start_local": default_start(request.utility), "duration_min": 60}
+        if group := request.GET.get("group"):
+            initial["group"] = group
+        form = EventForm(utility=request.utility, initial=initial)
+        return render(request, "programs/event_form.html", {"form": form})
+
+    def post(self, request):
+        form = EventForm(request.POST, utility=request.utility)
+        if request.GET.get("check"):
+            return render(request, "programs/_event_check.html", self._check(form))
+        if form.is_valid():
+            try:
+                event = services.event_create(actor=request.user, **form.service_kwargs())
+            except services.EventRuleError as refused:
+                return render(
+                    request,
+                    "programs/event_form.html",
+                    {"form": form, "violations": refused.violations, **self._check(form)},
+                )
+            except PermissionDenied as exc:
+                form.add_error("emergency_override", str(exc))
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, f"Event scheduled: {event}.")
+                return redirect("programs:event-detail", pk=event.pk)
+        return render(request, "programs/event_form.html", {"form": form, **self._check(form)})
+
+    def _check(self, form) -> dict:
+        if not form.is_valid():
+            return {"checked": False}
+        kwargs = form.service_kwargs()
+        violations = event_rule_check(
+            program=kwargs["program"],
+            group_id=kwargs["group"].pk,
+            start=kwargs["start"],
+            duration_s=kwargs["duration_s"],
+            now=timezone.now(),
+            is_test=kwargs["is_test"],
+        )
+        forecast = capacity_forecast(group=kwargs["group"], duration_s=kwargs["duration_s"])
+        return {
+            "checked": True,
+            "violations": violations,
+            "forecast": forecast,
+            "target_w": kwargs["target_w"],
+        }
+
+
+class EventDetailView(UtilityScopedMixin, DetailView):
+    """One event: status, response funnel, requested versus delivered, and its audit trail."""
+
+    model = Event
+    template_name = "programs/event_detail.html"
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("program", "group", "created_by")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        event = self.object
+        dispatches = event.dispatches.select_related("device").order_by("-committed_w")
+        page = Paginator(dispatches, 50).get_page(self.request.GET.get("page"))
+        context.update(
+            funnel=event_funnel(event=event),
+            transitions=event.transitions.select_related("actor"),
+            dispatch_page=page,
+            series=event_power_series(event=event),
+            requested_w=sum(d.setpoint_w for d in dispatches) or event.signed_target_w,
+            can_cancel=event.status in (EventStatus.DRAFT, *LIVE_STATUSES)
+            and self.request.membership.role in DISPATCHERS,
+        )
+        return context
+
+
+class EventCancelView(UtilityMemberMixin, View):
+    model = Event
+    write_roles = DISPATCHERS
+
+    def post(self, request, pk):
+        event = get_for_utility(Event.objects.all(), utility=request.utility, pk=pk)
+        reason = request.POST.get("reason", "")[:500]
+        try:
+            services.event_cancel(event=event, actor=request.user, reason=reason)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, "Event cancelled. Clients see it as cancelled at once.")
+        return redirect("programs:event-detail", pk=event.pk)
+
+
+class DispatchGroupUpdateView(UtilityScopedMixin, UpdateView):
+    model = DispatchGroup
+    form_class = DispatchGroupForm
+    write_roles = MANAGERS
+    template_name = "programs/group_form.html"
+
+    def get_success_url(self):
+        return reverse("programs:program-detail", args=[self.object.program_id])
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["forecast"] = capacity_forecast(group=self.object, duration_s=3600)
+        return context

@@ -1,0 +1,118 @@
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.core.cache import cache
+from django.urls import reverse
+from django.utils import timezone
+
+from portal.alerts import alerts_evaluate
+from portal.models import Alert, AlertRule, Heartbeat
+from portal.tasks import alert_email
+from portal.tenancy.choices import Role
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    cache.clear()
+
+
+def test_stale_device_opens_one_alert_and_resolves_when_it_reports(utility_a, manager_a):
+    now = timezone.now()
+    rule = AlertRule.objects.create(utility=utility_a, kind="device_stale", threshold_min=15)
+    silent = factories.device(utility_a, last_heard_at=now - timedelta(minutes=20))
+    factories.device(utility_a, last_heard_at=now - timedelta(minutes=5))
+    factories.device(factories.utility(), last_heard_at=now - timedelta(hours=5))
+
+    assert alerts_evaluate(now=now) == {"opened": 1, "resolved": 0}
+    assert alerts_evaluate(now=now + timedelta(seconds=30)) == {"opened": 0, "resolved": 0}
+    alert = Alert.objects.get()
+    assert alert.rule == rule and alert.subject_key == f"device:{silent.pk}"
+    assert "has not reported for 20 min" in alert.message
+
+    silent.last_heard_at = now + timedelta(minutes=1)
+    silent.save()
+    assert alerts_evaluate(now=now + timedelta(minutes=2)) == {"opened": 0, "resolved": 1}
+    # A second silence later opens a new alert; the old one stays resolved as history.
+    assert alerts_evaluate(now=now + timedelta(minutes=40))["opened"] == 2
+    assert Alert.objects.filter(status="resolved").count() == 1
+
+
+def test_shortfall_must_last_before_alerting(utility_a):
+    AlertRule.objects.create(
+        utility=utility_a, kind="delivery_shortfall", threshold_min=10, threshold_pct=80
+    )
+    event = factories.event(utility_a, status="active")
+    dispatch = factories.dispatch(utility_a)
+    dispatch.event, dispatch.setpoint_w = event, 10_000
+    dispatch.save()
+    now = timezone.now()
+    dispatch.device.power_w, dispatch.device.last_heard_at = 5000, now
+    dispatch.device.save()
+    assert alerts_evaluate(now=now)["opened"] == 0  # 50 %, but only just now
+    assert alerts_evaluate(now=now + timedelta(minutes=11))["opened"] == 1
+    assert "delivering 50 % of its request" in Alert.objects.get().message
+
+
+def test_late_heartbeat(utility_a):
+    AlertRule.objects.create(utility=utility_a, kind="heartbeat_late", threshold_min=2)
+    now = timezone.now()
+    Heartbeat.objects.create(source="beat", at=now)
+    Heartbeat.objects.create(source="worker", at=now - timedelta(minutes=5))
+    alerts_evaluate(now=now)
+    assert [a.subject_key for a in Alert.objects.all()] == ["heartbeat:worker"]
+
+
+def test_alert_email_goes_to_program_managers(utility_a, manager_a, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    factories.member(utility_a, Role.ANALYST)
+    alert = factories.alert(utility_a)
+    alert_email(alert.pk)
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["pm@alpha.test"]
+    assert "Device silent" in mail.outbox[0].body
+
+
+def test_acknowledge_and_resolve_from_the_list(client_a, utility_a, manager_a):
+    alert = factories.alert(utility_a)
+    page = client_a.get(reverse("portal:alert-list"))
+    assert alert.message in page.content.decode()
+    response = client_a.post(
+        reverse("portal:alert-action", args=[alert.pk, "acknowledge"]), HTTP_HX_REQUEST="true"
+    )
+    assert b"Acknowledged" in response.content
+    alert.refresh_from_db()
+    assert alert.status == "acknowledged" and alert.acknowledged_by == manager_a
+    client_a.post(reverse("portal:alert-action", args=[alert.pk, "resolve"]))
+    alert.refresh_from_db()
+    assert alert.status == "resolved"
+    assert alert.message not in client_a.get(reverse("portal:alert-list")).content.decode()
+    assert (
+        client_a.post(reverse("portal:alert-action", args=[alert.pk, "explode"])).status_code == 404
+    )
+
+
+def test_analyst_cannot_acknowledge(client, utility_a):
+    alert = factories.alert(utility_a)
+    client.force_login(factories.member(utility_a, Role.ANALYST))
+    assert (
+        client.post(reverse("portal:alert-action", args=[alert.pk, "acknowledge"])).status_code
+        == 403
+    )
+    alert.refresh_from_db()
+    assert alert.status == "open"
+
+
+def test_alert_api_acknowledge_is_scoped_and_role_checked(api_a, utility_a, utility_b):
+    mine, theirs = factories.alert(utility_a), factories.alert(utility_b)
+    assert [a["id"] for a in api_a.get("/api/v1/alerts/").json()["results"]] == [mine.pk]
+    assert api_a.post(f"/api/v1/alerts/{theirs.pk}/acknowledge/").status_code == 404
+    body = api_a.post(f"/api/v1/alerts/{mine.pk}/acknowledge/").json()
+    assert body["status"] == "acknowledged"
+    from tests.conftest import api_client_for
+
+    analyst = api_client_for(factories.member(utility_a, Role.ANALYST))
+    assert analyst.post(f"/api/v1/alerts/{mine.pk}/resolve/").status_code == 403
