@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from enrollment import eligibility
 from enrollment.models import zip_format
+from enrollment.selectors import as_id
 from programs.models import QualifiedEquipment
 
 serial_format = RegexValidator(
@@ -166,7 +167,7 @@ class BulkDecisionForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Any integer is accepted here; the service narrows to the utility (fail closed).
-        self.fields["ids"].valid_value = lambda value: str(value).isdigit()
+        self.fields["ids"].valid_value = lambda value: as_id(value) is not None
 
     def clean(self):
         data = super().clean()

@@ -30,6 +30,18 @@ NEXT_STEP = {
 }
 
 
+MAX_ID = 2**63 - 1
+
+
+def as_id(text) -> int | None:
+    """A database id from user input, or None: non-digits and absurd numbers are no id."""
+    text = str(text or "").strip()
+    if not text.isdigit() or len(text) > 19:
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_ID else None
+
+
 def enrollment_queue(*, utility, state="", program_id=None, eligibility="", q=""):
     """The review queue of one utility, filtered."""
     qs = (
@@ -59,8 +71,8 @@ def enrollment_queue(*, utility, state="", program_id=None, eligibility="", q=""
             | Q(email__icontains=term)
             | Q(customer__name__icontains=term)
         )
-        if term.isdigit():
-            match |= Q(pk=int(term))
+        if as_id(term) is not None:
+            match |= Q(pk=as_id(term))
         qs = qs.filter(match)
     return qs.order_by("-submitted_at", "-pk")
 

@@ -36,10 +36,9 @@ class EnrollmentQueueView(UtilityScopedMixin, ListView):
 
     def filters(self) -> dict:
         get = self.request.GET
-        program = get.get("program", "")
         return {
             "state": get.get("state", "") if get.get("state") in EnrollmentState.values else "",
-            "program_id": int(program) if program.isdigit() else None,
+            "program_id": selectors.as_id(get.get("program")),
             "eligibility": get.get("eligibility", ""),
             "q": get.get("q", "")[:100],
         }
@@ -265,10 +264,10 @@ def my_enrollments(request):
 
 
 def _my_enrollment(request, customer) -> Enrollment:
-    raw = request.POST.get("enrollment", "")
-    if not raw.isdigit():
+    pk = selectors.as_id(request.POST.get("enrollment"))
+    if pk is None:
         raise Http404("No such enrollment.")
-    enrollment = selectors.customer_enrollments(customer=customer).filter(pk=int(raw)).first()
+    enrollment = selectors.customer_enrollments(customer=customer).filter(pk=pk).first()
     if enrollment is None:
         raise Http404("No such enrollment.")
     return enrollment
@@ -282,10 +281,9 @@ def my_opt_out(request):
     if customer is None:
         raise Http404("No customer account.")
     enrollment = _my_enrollment(request, customer)
-    event_id = request.POST.get("event", "")
     event = (
         Event.objects.for_utility(customer.utility)
-        .filter(pk=int(event_id) if event_id.isdigit() else -1, program=enrollment.program)
+        .filter(pk=selectors.as_id(request.POST.get("event")) or -1, program=enrollment.program)
         .first()
     )
     if event is None or enrollment.device is None or enrollment.state != EnrollmentState.ACTIVE:

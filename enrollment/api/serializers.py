@@ -33,7 +33,10 @@ class DecisionSerializer(serializers.Serializer):
 
 
 class BulkDecisionSerializer(serializers.Serializer):
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), max_length=1000)
+    # Bounded like a database id, so an absurd number is a 400, never an overflow.
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), max_length=1000
+    )
     action = serializers.ChoiceField(choices=["approve", "reject"])
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 

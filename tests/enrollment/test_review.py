@@ -302,3 +302,30 @@ def test_api_import_accounts(setup, utility_b):
     )
     assert ok.json() == {"created": 1, "updated": 0}
     assert AccountWhitelist.objects.get().utility == setup.utility
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"ids": [2**70], "action": "approve"},
+        {"ids": [9223372036854775807], "action": "approve"},
+        {"ids": [1], "action": "reject", "reason": "\x00"},
+        {"ids": [], "action": "approve", "reason": None},
+        {"ids": ["x"], "action": "nope"},
+    ],
+)
+def test_api_bulk_refuses_garbage_without_a_server_error(setup, body):
+    api = api_client_for(setup.manager)
+    response = api.post("/api/v1/enrollments/bulk/", body, format="json")
+    assert response.status_code in (200, 400), response.content
+
+
+def test_html_bulk_and_customer_posts_refuse_absurd_ids(manager_client, setup):
+    e = submit(setup)
+    response = manager_client.post(
+        "/enrollments/bulk/", {"ids": [str(2**70), e.pk], "action": "approve"}
+    )
+    assert response.status_code == 302
+    e.refresh_from_db()
+    assert e.state == S.ELIGIBLE  # the whole form is refused, nothing half-done
+    assert manager_client.get(f"/enrollments/?q={2**70}&program={2**70}").status_code == 200
