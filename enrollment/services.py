@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -113,6 +114,8 @@ def _transition(
         at=now,
     )
     _notify_on_commit(enrollment, to)
+    if to in (S.APPROVED, S.DEVICE_LINKED):
+        _mark_waiting_on_commit(enrollment)
     return enrollment
 
 
@@ -506,17 +509,40 @@ def enrollment_terminate(
     )
 
 
+WAITING_TTL_S = 60
+
+
+def _waiting_key(utility_id: int) -> str:
+    return f"enrollment:waiting:{utility_id}"
+
+
+def _mark_waiting_on_commit(enrollment: Enrollment) -> None:
+    """After an enrollment starts waiting for its device, the telemetry hook must look."""
+    key = _waiting_key(enrollment.utility_id)
+    transaction.on_commit(lambda: cache.set(key, True, timeout=WAITING_TTL_S))
+
+
 def enrollments_on_telemetry(*, utility_id: int, device_ids: list[int]) -> int:
     """After telemetry arrives: link approved enrollments to newly seen devices, verify linked
-    ones. Returns how many enrollments moved. Each enrollment is its own transaction."""
+    ones. Returns how many enrollments moved. Each enrollment is its own transaction.
+
+    Ingest is hot: whether a utility has any enrollment waiting for a device is cached for
+    a minute, so a burst of batches costs at most one query per utility and minute.
+    """
+    key = _waiting_key(utility_id)
+    if cache.get(key) is False:
+        return 0
     waiting = list(
         Enrollment.objects.filter(utility_id=utility_id).filter(
             Q(state=S.APPROVED, device__isnull=True)
             | Q(state=S.DEVICE_LINKED, device_id__in=device_ids)
         )
     )
-    if not waiting:  # the usual case: one query per ingest batch
+    if not waiting:
+        # add, not set: a transition that committed meanwhile has already written True.
+        cache.add(key, False, timeout=WAITING_TTL_S)
         return 0
+    cache.set(key, True, timeout=WAITING_TTL_S)
     moved = 0
     devices = Device.objects.filter(utility_id=utility_id, pk__in=device_ids)
     by_serial = {(d.vendor_name.lower(), d.serial.lower()): d for d in devices}

@@ -194,11 +194,22 @@ def test_a_closed_enrollment_frees_the_site(setup):
     assert again.state == S.ELIGIBLE
 
 
-def test_the_telemetry_hook_costs_one_query_when_nothing_waits(setup, django_assert_num_queries):
+def test_the_telemetry_hook_costs_at_most_one_query_when_nothing_waits(
+    setup, django_assert_num_queries, django_capture_on_commit_callbacks
+):
     device = register(setup, "NW-HOT")
-    submit(setup)  # eligible, not approved: nothing to link
+    e = submit(setup, serial="NW-HOT")  # eligible, not approved: nothing to link
+    hook = {"utility_id": setup.utility.pk, "device_ids": [device.pk]}
     with django_assert_num_queries(1):
-        assert (
-            services.enrollments_on_telemetry(utility_id=setup.utility.pk, device_ids=[device.pk])
-            == 0
-        )
+        assert services.enrollments_on_telemetry(**hook) == 0
+    with django_assert_num_queries(0):  # the burst that follows costs nothing
+        assert services.enrollments_on_telemetry(**hook) == 0
+    # Approval (after commit) tells the hook to look again, so the device links at once.
+    with django_capture_on_commit_callbacks(execute=True):
+        services.enrollment_approve(enrollment=e, actor=setup.manager)
+    e.refresh_from_db()
+    assert e.state == S.DEVICE_LINKED  # linked at approval, the device existed
+    with django_capture_on_commit_callbacks(execute=True):
+        report(setup, device)
+    e.refresh_from_db()
+    assert e.state == S.ACTIVE
