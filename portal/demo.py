@@ -15,6 +15,7 @@ from rest_framework.authtoken.models import Token
 
 from devices.simulator.fleet import demo_fleet_seed
 from enrollment.choices import VendorKind, VendorRole, VendorStatus
+from enrollment.demo import enrollment_demo_seed
 from enrollment.models import Customer, VendorMembership, VendorOrganization
 from portal.models import AlertRule, Brand, Membership, TerritoryArea, Utility
 from portal.tenancy.choices import Role
@@ -165,6 +166,9 @@ def demo_seed() -> dict:
     for slug, program_slug in programs.items():
         utilities[slug]["program"] = program_slug
 
+    credentials_update(
+        "enrollment", enrollment_demo_seed(base_url=BASE_URL, password=DEMO_PASSWORD)
+    )
     credentials_update("password", DEMO_PASSWORD)
     credentials_update("logins", logins)
     credentials_update("utilities", utilities)

@@ -31,6 +31,7 @@ portal_patterns = [
 
 urlpatterns = [
     path("", include((portal_patterns, "portal"))),
+    path("", include("enrollment.urls")),
     path("", include("programs.urls")),
     path("devices/", include("devices.urls")),
     path("accounts/", include("django.contrib.auth.urls")),

@@ -21,7 +21,17 @@ from devices.models import (
     TelemetryRollupPending,
     TelemetrySample,
 )
-from enrollment.models import Customer
+from enrollment.models import (
+    AccountWhitelist,
+    Customer,
+    EligibilityResult,
+    EligibilityRules,
+    Enrollment,
+    EnrollmentDraft,
+    EnrollmentTransition,
+    IncentiveRates,
+    ProgramTerms,
+)
 from portal.models import Alert, AlertRule, Brand, Membership, TerritoryArea, Utility
 from portal.tenancy.choices import Role
 from programs.models import (
@@ -269,6 +279,100 @@ def dispatch(utility: Utility, marker: str = "") -> Dispatch:
     )
 
 
+def program_terms(utility: Utility, marker: str = "", prog: Program | None = None):
+    return ProgramTerms.objects.create(
+        utility=utility,
+        program=prog or program(utility, marker),
+        version=1,
+        body=f"{marker}Terms and conditions",
+        published_at=timezone.now() - timedelta(days=1),
+    )
+
+
+def incentive_rates(utility: Utility, marker: str = "", prog: Program | None = None):
+    return IncentiveRates.objects.create(
+        utility=utility,
+        program=prog or program(utility, marker),
+        upfront_per_kw=Decimal("150.00"),
+        upfront_cap=Decimal("1000.00"),
+        participation_credit_per_kw=Decimal("4.00"),
+    )
+
+
+def eligibility_rules(utility: Utility, marker: str = "", prog: Program | None = None, **fields):
+    return EligibilityRules.objects.create(
+        utility=utility, program=prog or program(utility, marker), **fields
+    )
+
+
+def account_whitelist(utility: Utility, marker: str = "", **fields) -> AccountWhitelist:
+    defaults = {"account_number": f"{next(_seq):010d}", "exclusion_reason": f"{marker}"}
+    return AccountWhitelist.objects.create(utility=utility, **{**defaults, **fields})
+
+
+def enrollment(utility: Utility, marker: str = "", **fields) -> Enrollment:
+    """An enrollment written directly (no services): state and facts as given."""
+    prog = fields.pop("program", None) or program(utility, marker)
+    equipment = fields.pop("equipment", None) or QualifiedEquipment.objects.create(
+        utility=utility,
+        program=prog,
+        vendor_name=f"{marker}Acme",
+        model_name=f"PowerCell {next(_seq)}",
+        nameplate_w=5000,
+        nameplate_wh=13500,
+    )
+    terms = fields.pop("terms", None) or (
+        ProgramTerms.objects.filter(program=prog).first() or program_terms(utility, marker, prog)
+    )
+    n = next(_seq)
+    now = timezone.now()
+    defaults = {
+        "email": f"customer{n}@example.test",
+        "street": f"{n} {marker}Main St",
+        "city": "Portland",
+        "state_code": "OR",
+        "zip_code": "97201",
+        "account_number": f"{n:010d}",
+        "vendor_name": equipment.vendor_name,
+        "model_name": equipment.model_name,
+        "equipment": equipment,
+        "serial": f"{marker}SN{n:06d}",
+        "install_date": date(2026, 5, 1),
+        "terms": terms,
+        "state": "submitted",
+        "state_changed_at": now,
+        "submitted_at": now,
+    }
+    return Enrollment.objects.create(utility=utility, program=prog, **{**defaults, **fields})
+
+
+def enrollment_transition(utility: Utility, marker: str = "") -> EnrollmentTransition:
+    return EnrollmentTransition.objects.create(
+        utility=utility,
+        enrollment=enrollment(utility, marker),
+        to_state="submitted",
+        actor_label=f"{marker}tester",
+        at=timezone.now(),
+    )
+
+
+def eligibility_result(utility: Utility, marker: str = "") -> EligibilityResult:
+    return EligibilityResult.objects.create(
+        utility=utility,
+        enrollment=enrollment(utility, marker),
+        rule="territory",
+        passed=False,
+        reason=f"{marker}outside",
+        checked_at=timezone.now(),
+    )
+
+
+def enrollment_draft(utility: Utility, marker: str = "") -> EnrollmentDraft:
+    return EnrollmentDraft.objects.create(
+        utility=utility, program=program(utility, marker), data={"street": f"{marker}Elm"}
+    )
+
+
 def alert_rule(utility: Utility, marker: str = "", **fields) -> AlertRule:
     return AlertRule.objects.create(utility=utility, kind="device_stale", **fields)
 
@@ -479,6 +583,14 @@ TENANT_FACTORIES = {
     PaymentLine: payment_line,
     Adjustment: adjustment,
     Dispatch: dispatch,
+    ProgramTerms: program_terms,
+    IncentiveRates: incentive_rates,
+    EligibilityRules: eligibility_rules,
+    AccountWhitelist: account_whitelist,
+    Enrollment: enrollment,
+    EnrollmentTransition: enrollment_transition,
+    EligibilityResult: eligibility_result,
+    EnrollmentDraft: enrollment_draft,
     AlertRule: alert_rule,
     Alert: alert,
     Client: sep_client,

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from devices.api.views import ConnectorSiteViewSet, DeviceViewSet
+from enrollment.api.views import EnrollmentViewSet
 from portal.api import views
 from programs.api import views as programs
 from settlement.api import views as settlement_views
@@ -14,6 +15,7 @@ router.register("utilities", views.UtilityViewSet, basename="utility")
 router.register("brands", views.BrandViewSet, basename="brand")
 router.register("territory", views.TerritoryAreaViewSet, basename="territory")
 router.register("members", views.MemberViewSet, basename="member")
+router.register("enrollments", EnrollmentViewSet, basename="enrollment")
 router.register("alerts", views.AlertViewSet, basename="alert")
 router.register("programs", programs.ProgramViewSet, basename="program")
 router.register("dispatch-groups", programs.DispatchGroupViewSet, basename="dispatch-group")

@@ -28,6 +28,8 @@ EXEMPT = {
     "api-schema": "the API description, no rows",
     "api-docs": "the API description, no rows",
     "portal:switch-utility": "POST only; its own test proves a foreign utility is refused",
+    "enrollment:enroll": "public enrollment start page, by utility and program slug",
+    "enrollment:enroll-step": "public enrollment steps; a draft is found only by its own cookie",
 }
 
 

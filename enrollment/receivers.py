@@ -1,0 +1,25 @@
+"""Signal receivers: the devices domain tells us about telemetry (we link and verify); the
+programs domain tells us about events (we remind enrolled customers)."""
+
+import logging
+
+from enrollment import services
+
+logger = logging.getLogger(__name__)
+
+
+def telemetry_ingested_verify(sender, *, utility_id, device_ids, source="", **kwargs):
+    # The ingest has committed; a failure here must never reach the transport that sent it.
+    try:
+        services.enrollments_on_telemetry(utility_id=utility_id, device_ids=list(device_ids))
+    except Exception:
+        logger.exception("enrollment verification after telemetry from %s failed", source)
+
+
+def event_changed_remind(sender, *, event_id, utility_id, status, **kwargs):
+    if status != "scheduled":
+        return
+    try:
+        services.event_reminders_queue(utility_id=utility_id, event_id=event_id)
+    except Exception:
+        logger.exception("event reminders for event %s failed", event_id)

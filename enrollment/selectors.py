@@ -1,0 +1,163 @@
+"""Reads for enrollment: the review queue, the funnel, and a customer's own view."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Count, Exists, OuterRef, Q
+from django.utils import timezone
+
+from devices.selectors import device_health
+from enrollment.choices import FUNNEL_STATES, EnrollmentState
+from enrollment.models import EligibilityResult, Enrollment, EnrollmentTransition
+from programs.choices import FINAL_STATUSES
+from programs.models import Dispatch
+
+NEXT_STEP = {
+    EnrollmentState.SUBMITTED: "We are checking your eligibility.",
+    EnrollmentState.ELIGIBLE: "You are eligible. A program manager will review your application, "
+    "usually within a few business days.",
+    EnrollmentState.INELIGIBLE: "Your application cannot be accepted as it stands: see the reason "
+    "below. You may apply again if something changes.",
+    EnrollmentState.APPROVED: "Approved. Next: connect your battery to the internet through its "
+    "vendor app so that we receive its readings.",
+    EnrollmentState.DEVICE_LINKED: "We found your battery. Next: we wait for a fresh reading from "
+    "it to verify it works.",
+    EnrollmentState.TELEMETRY_VERIFIED: "Readings verified; your enrollment is being activated.",
+    EnrollmentState.ACTIVE: "Active: your battery takes part in program events. Nothing to do.",
+    EnrollmentState.REJECTED: "Your application was not accepted: see the reason below.",
+    EnrollmentState.WITHDRAWN: "You withdrew from the program.",
+    EnrollmentState.TERMINATED: "The program ended this enrollment: see the reason below.",
+}
+
+
+MAX_ID = 2**63 - 1
+
+
+def as_id(text) -> int | None:
+    """A database id from user input, or None: non-digits and absurd numbers are no id."""
+    text = str(text or "").strip()
+    if not text.isdigit() or len(text) > 19:
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_ID else None
+
+
+def enrollment_queue(*, utility, state="", program_id=None, eligibility="", q=""):
+    """The review queue of one utility, filtered."""
+    qs = (
+        Enrollment.objects.for_utility(utility)
+        .select_related("program", "customer", "device")
+        .annotate(
+            failed_rules=Count("eligibility_results", filter=Q(eligibility_results__passed=False))
+        )
+    )
+    if state:
+        qs = qs.filter(state=state)
+    if program_id:
+        qs = qs.filter(program_id=program_id)
+    has_fail = Exists(EligibilityResult.objects.filter(enrollment=OuterRef("pk"), passed=False))
+    has_any = Exists(EligibilityResult.objects.filter(enrollment=OuterRef("pk")))
+    if eligibility == "passed":
+        qs = qs.filter(has_any).exclude(has_fail)
+    elif eligibility == "failed":
+        qs = qs.filter(has_fail)
+    if q:
+        term = q.strip()
+        match = (
+            Q(street__icontains=term)
+            | Q(city__icontains=term)
+            | Q(account_number__icontains=term)
+            | Q(serial__icontains=term)
+            | Q(email__icontains=term)
+            | Q(customer__name__icontains=term)
+        )
+        if as_id(term) is not None:
+            match |= Q(pk=as_id(term))
+        qs = qs.filter(match)
+    return qs.order_by("-submitted_at", "-pk")
+
+
+@dataclass(frozen=True)
+class FunnelStage:
+    state: str
+    label: str
+    count: int
+    pct: float
+
+
+def enrollment_funnel(*, utility, since: datetime | None = None, program_id=None):
+    """How many enrollments of the season reached each stage, submitted → active."""
+    now = timezone.now()
+    since = since or now.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+    transitions = EnrollmentTransition.objects.for_utility(utility).filter(
+        enrollment__submitted_at__gte=since
+    )
+    if program_id:
+        transitions = transitions.filter(enrollment__program_id=program_id)
+    reached = dict(
+        transitions.filter(to_state__in=FUNNEL_STATES)
+        .values_list("to_state")
+        .annotate(n=Count("enrollment", distinct=True))
+    )
+    top = reached.get(EnrollmentState.SUBMITTED, 0) or 1
+    return [
+        FunnelStage(s, EnrollmentState(s).label, reached.get(s, 0), 100 * reached.get(s, 0) / top)
+        for s in FUNNEL_STATES
+    ]
+
+
+def telemetry_flags(*, enrollment: Enrollment, now: datetime | None = None) -> dict:
+    """Freshness facts about the linked device, for the review detail page."""
+    from enrollment.services import telemetry_check
+
+    device = enrollment.device
+    if device is None:
+        return {}
+    now = now or timezone.now()
+    check = telemetry_check(enrollment=enrollment, device=device, now=now)
+    return {
+        "health": device_health(device=device, now=now),
+        "fresh": check.fresh,
+        "plausible": check.plausible,
+        "reason": check.reason,
+    }
+
+
+def customer_enrollments(*, customer):
+    return (
+        Enrollment.objects.for_utility(customer.utility)
+        .filter(customer=customer)
+        .select_related("program", "device", "program__incentive_rates")
+        .prefetch_related("eligibility_results")
+    )
+
+
+def customer_events(*, enrollment: Enrollment, now: datetime | None = None):
+    """The device's dispatches: upcoming first, then past ones, with whether it opted out."""
+    if enrollment.device_id is None:
+        return [], []
+    now = now or timezone.now()
+    dispatches = list(
+        Dispatch.objects.for_utility(enrollment.utility)
+        .filter(device_id=enrollment.device_id, event__program=enrollment.program)
+        .select_related("event")
+        .order_by("-event__start")[:50]
+    )
+    opted = set(
+        enrollment.device.opt_outs.filter(
+            event_id__in=[d.event_id for d in dispatches]
+        ).values_list("event_id", flat=True)
+    )
+    upcoming, past = [], []
+    for d in dispatches:
+        event = d.event
+        row = {
+            "event": event,
+            "opted_out": event.pk in opted,
+            "can_opt_out": event.pk not in opted
+            and event.status not in FINAL_STATUSES
+            and event.end > now,
+        }
+        (upcoming if event.end > now and event.status not in FINAL_STATUSES else past).append(row)
+    upcoming.reverse()
+    return upcoming, past

@@ -1,0 +1,321 @@
+"""Staff pages (the review queue, decisions, CSV export, funnel, whitelist import) and the
+customer's own page (``/my/``)."""
+
+import csv
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views import View
+from django.views.generic import DetailView, FormView, ListView, TemplateView
+from django.views.generic.detail import SingleObjectMixin
+
+from enrollment import selectors, services
+from enrollment.choices import EnrollmentState
+from enrollment.forms import BulkDecisionForm, DecisionForm, WhitelistImportForm
+from enrollment.models import Customer, Enrollment
+from portal.tenancy.choices import Role
+from portal.tenancy.mixins import UtilityMemberMixin, UtilityScopedMixin
+from portal.tenancy.selectors import scope_to_utility
+from programs import services as program_services
+from programs.models import Event, Program
+
+MANAGERS = frozenset({Role.PROGRAM_MANAGER})
+
+
+class EnrollmentQueueView(UtilityScopedMixin, ListView):
+    """The review queue: filters, search, pagination and bulk decisions."""
+
+    model = Enrollment
+    template_name = "enrollment/queue.html"
+    paginate_by = 25
+
+    def filters(self) -> dict:
+        get = self.request.GET
+        return {
+            "state": get.get("state", "") if get.get("state") in EnrollmentState.values else "",
+            "program_id": selectors.as_id(get.get("program")),
+            "eligibility": get.get("eligibility", ""),
+            "q": get.get("q", "")[:100],
+        }
+
+    def get_queryset(self):
+        return selectors.enrollment_queue(utility=self.request.utility, **self.filters())
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        params = self.request.GET.copy()
+        params.pop("page", None)
+        context.update(
+            filters=self.filters(),
+            states=EnrollmentState.choices,
+            programs=scope_to_utility(Program.objects.all(), self.request.utility),
+            querystring=params.urlencode(),
+            can_decide=self.request.membership.role in MANAGERS,
+        )
+        return context
+
+
+class EnrollmentBulkView(UtilityMemberMixin, View):
+    """POST ids and an action; ids of another utility are silently ignored (fail closed)."""
+
+    write_roles = MANAGERS
+
+    def post(self, request):
+        form = BulkDecisionForm(request.POST)
+        if not form.is_valid():
+            for errors in form.errors.values():
+                for e in errors:
+                    messages.error(request, e)
+            return redirect("enrollment:queue")
+        data = form.cleaned_data
+        try:
+            result = services.enrollments_bulk_decide(
+                utility=request.utility,
+                ids=data["ids"],
+                approve=data["action"] == "approve",
+                actor=request.user,
+                reason=data["reason"],
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect("enrollment:queue")
+        verb = "Approved" if data["action"] == "approve" else "Rejected"
+        messages.success(request, f"{verb} {len(result.done)} enrollment(s).")
+        for pk, why in result.skipped.items():
+            messages.warning(request, f"#{pk} skipped: {why}")
+        query = request.POST.get("next_query", "")
+        return redirect(f"{reverse('enrollment:queue')}?{query}" if query else "enrollment:queue")
+
+
+class EnrollmentDetailView(UtilityScopedMixin, DetailView):
+    """Every fact a decision rests on: eligibility, battery, device telemetry, history."""
+
+    model = Enrollment
+    template_name = "enrollment/detail.html"
+    context_object_name = "enrollment"
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("program", "customer", "device", "terms")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        e = self.object
+        context.update(
+            results=e.eligibility_results.all(),
+            transitions=e.transitions.select_related("actor"),
+            telemetry=selectors.telemetry_flags(enrollment=e),
+            form=DecisionForm(),
+            can_decide=self.request.membership.role in MANAGERS,
+            candidate=services.device_for(enrollment=e) if e.device_id is None else None,
+        )
+        return context
+
+
+class EnrollmentDecideView(UtilityScopedMixin, SingleObjectMixin, View):
+    """One decision on one enrollment (approve, reject, re-check, link, terminate)."""
+
+    model = Enrollment
+    write_roles = MANAGERS
+
+    def post(self, request, pk):
+        enrollment = self.get_object()
+        form = DecisionForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "Choose a decision.")
+            return redirect("enrollment:detail", pk=enrollment.pk)
+        action, reason = form.cleaned_data["action"], form.cleaned_data["reason"]
+        try:
+            if action == "approve":
+                services.enrollment_approve(
+                    enrollment=enrollment, actor=request.user, reason=reason
+                )
+            elif action == "reject":
+                services.enrollment_reject(enrollment=enrollment, actor=request.user, reason=reason)
+            elif action == "recheck":
+                services.enrollment_check_eligibility(enrollment=enrollment, actor=request.user)
+            elif action == "terminate":
+                services.enrollment_terminate(
+                    enrollment=enrollment, actor=request.user, reason=reason
+                )
+            elif action == "link":
+                device = services.device_for(enrollment=enrollment)
+                if device is None:
+                    raise ValidationError("No device with this vendor and serial has appeared yet.")
+                services.enrollment_link_device(
+                    enrollment=enrollment, device=device, actor=request.user
+                )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, "Done.")
+        return redirect("enrollment:detail", pk=enrollment.pk)
+
+
+class EnrollmentExportView(UtilityScopedMixin, ListView):
+    """The filtered queue as CSV."""
+
+    model = Enrollment
+
+    def get(self, request, *args, **kwargs):
+        queue = EnrollmentQueueView(request=request, kwargs={})
+        rows = selectors.enrollment_queue(utility=request.utility, **queue.filters())
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        stamp = timezone.now().strftime("%Y%m%d-%H%M")
+        response["Content-Disposition"] = f'attachment; filename="enrollments-{stamp}.csv"'
+        writer = csv.writer(response)
+        writer.writerow(
+            ["id", "program", "state", "state_reason", "submitted_at", "street", "city",
+             "state_code", "zip_code", "account_number", "vendor", "model", "serial",
+             "install_date", "has_solar", "solar_kw", "incentive_upfront",
+             "participation_credit_per_kw", "credit_period", "device_id", "email"]
+        )  # fmt: skip
+        for e in rows.iterator():
+            writer.writerow(
+                [_cell(v) for v in (
+                    e.pk, e.program.name, e.state, e.state_reason, e.submitted_at.isoformat(),
+                    e.street, e.city, e.state_code, e.zip_code, e.account_number, e.vendor_name,
+                    e.model_name, e.serial, e.install_date.isoformat(), e.has_solar,
+                    e.solar_kw or "", e.incentive_upfront or "",
+                    e.participation_credit_per_kw or "", e.credit_period, e.device_id or "",
+                    e.email,
+                )]
+            )  # fmt: skip
+        return response
+
+
+def _cell(value):
+    """Neutralise spreadsheet formulas in customer-typed text (CSV injection)."""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+class EnrollmentFunnelView(UtilityMemberMixin, TemplateView):
+    template_name = "enrollment/funnel.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["funnel"] = selectors.enrollment_funnel(utility=self.request.utility)
+        return context
+
+
+class WhitelistImportView(UtilityMemberMixin, FormView):
+    """CSV import of eligible accounts: errors are listed row by row and nothing is written."""
+
+    template_name = "enrollment/whitelist_import.html"
+    form_class = WhitelistImportForm
+    write_roles = MANAGERS
+
+    def form_valid(self, form):
+        result = services.whitelist_import(
+            utility=self.request.utility, file_text=form.cleaned_data["file"]
+        )
+        if result.errors:
+            return self.render_to_response(
+                self.get_context_data(form=form, errors=result.errors), status=400
+            )
+        messages.success(
+            self.request,
+            f"Imported {result.created} new and updated {result.updated} account(s).",
+        )
+        return redirect("enrollment:whitelist-import")
+
+
+# --- The customer's own page -------------------------------------------------------------
+
+
+def _customer(request) -> Customer | None:
+    return Customer.objects.filter(user=request.user).select_related("utility").first()
+
+
+@login_required
+def my_enrollments(request):
+    customer = _customer(request)
+    if customer is None:
+        return render(request, "enrollment/my_none.html")
+    rows = []
+    for e in selectors.customer_enrollments(customer=customer):
+        upcoming, past = selectors.customer_events(enrollment=e)
+        rates = getattr(e.program, "incentive_rates", None)
+        rows.append(
+            {
+                "enrollment": e,
+                "next_step": selectors.NEXT_STEP[e.state],
+                "failed": [r for r in e.eligibility_results.all() if not r.passed],
+                "upcoming": upcoming,
+                "past": past,
+                "rates": rates,
+                "credit_per_period": (
+                    e.participation_credit_per_kw * e.equipment.nameplate_w / 1000
+                    if e.participation_credit_per_kw is not None and e.equipment_id
+                    else None
+                ),
+            }
+        )
+    return render(
+        request,
+        "enrollment/my.html",
+        {"customer": customer, "rows": rows, "utility": customer.utility},
+    )
+
+
+def _my_enrollment(request, customer) -> Enrollment:
+    pk = selectors.as_id(request.POST.get("enrollment"))
+    if pk is None:
+        raise Http404("No such enrollment.")
+    enrollment = selectors.customer_enrollments(customer=customer).filter(pk=pk).first()
+    if enrollment is None:
+        raise Http404("No such enrollment.")
+    return enrollment
+
+
+@login_required
+def my_opt_out(request):
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    customer = _customer(request)
+    if customer is None:
+        raise Http404("No customer account.")
+    enrollment = _my_enrollment(request, customer)
+    event = (
+        Event.objects.for_utility(customer.utility)
+        .filter(pk=selectors.as_id(request.POST.get("event")) or -1, program=enrollment.program)
+        .first()
+    )
+    if event is None or enrollment.device is None or enrollment.state != EnrollmentState.ACTIVE:
+        raise Http404("No such event for your battery.")
+    try:
+        program_services.opt_out_record(event=event, device=enrollment.device, source="portal")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        start = timezone.localtime(event.start).strftime("%Y-%m-%d %H:%M")
+        services.notify_on_commit(enrollment_id=enrollment.pk, kind="opt_out", event_start=start)
+        messages.success(request, f"You opted out of the event starting {start}.")
+    return redirect("enrollment:my")
+
+
+@login_required
+def my_withdraw(request):
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    customer = _customer(request)
+    if customer is None:
+        raise Http404("No customer account.")
+    enrollment = _my_enrollment(request, customer)
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, "Tick the box to confirm that you want to withdraw.")
+        return redirect("enrollment:my")
+    try:
+        services.enrollment_withdraw(
+            enrollment=enrollment, actor=request.user, reason="Withdrawn by the customer."
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "You have withdrawn from the program.")
+    return redirect("enrollment:my")
