@@ -1,5 +1,4 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework.pagination import LimitOffsetPagination
 
 from devices.api.serializers import ConnectorSiteSerializer, DeviceSerializer
 from devices.choices import Health
@@ -8,12 +7,6 @@ from devices.selectors import device_search
 from portal.api.viewsets import TenantModelViewSet, TenantReadOnlyViewSet
 
 DEVICE_FILTERS = ("health", "vendor_name", "state", "zip_code", "q")
-
-
-class FleetPagination(LimitOffsetPagination):
-    """Pages of at most 1,000: fleets run to 100,000 devices (and SQLite caps LIMIT)."""
-
-    max_limit = 1000
 
 
 @extend_schema_view(
@@ -32,7 +25,6 @@ class DeviceViewSet(TenantReadOnlyViewSet):
 
     queryset = Device.objects.all()
     serializer_class = DeviceSerializer
-    pagination_class = FleetPagination
 
     def get_queryset(self):
         params = self.request.query_params
@@ -55,4 +47,3 @@ class ConnectorSiteViewSet(TenantModelViewSet):
 
     queryset = ConnectorSite.objects.all()
     serializer_class = ConnectorSiteSerializer
-    pagination_class = FleetPagination

@@ -83,3 +83,12 @@ def test_bad_input_is_a_clear_400_and_changes_nothing(api_a):
     dup = api_a.post("/api/v1/territory/", {"state": "or", "zip_prefix": "97"})
     assert dup.status_code == 400
     assert "already part of the territory" in dup.content.decode()
+
+
+def test_paging_numbers_are_bounded(api_a, utility_a):
+    factories.brand(utility_a)
+    huge = 2**70
+    response = api_a.get(f"/api/v1/brands/?limit={huge}&offset={huge}")
+    assert response.status_code == 200
+    assert response.json()["results"] == []
+    assert len(api_a.get("/api/v1/brands/?limit=5000").json()["results"]) == 1
