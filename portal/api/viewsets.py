@@ -1,6 +1,8 @@
 """API base classes: the API's single place where querysets are narrowed to a utility."""
 
+from django.db.models import ProtectedError, RestrictedError
 from rest_framework import viewsets
+from rest_framework.exceptions import APIException
 from rest_framework.permissions import IsAuthenticated
 
 from portal.api.permissions import HasUtilityRole
@@ -33,6 +35,23 @@ class TenantScopedMixin:
 
     def perform_create(self, serializer):
         serializer.save(utility=self.request.utility)
+
+    def perform_destroy(self, instance):
+        # History (events, payments) protects what it refers to: say so, never a 500.
+        try:
+            instance.delete()
+        except (ProtectedError, RestrictedError) as exc:
+            kinds = sorted({str(obj._meta.verbose_name_plural) for obj in exc.protected_objects})
+            raise Conflict(
+                f"This {instance._meta.verbose_name} cannot be deleted: "
+                f"{', '.join(kinds)} still refer to it."
+            ) from exc
+
+
+class Conflict(APIException):
+    status_code = 409
+    default_detail = "The request conflicts with the current state."
+    default_code = "conflict"
 
 
 class TenantModelViewSet(TenantScopedMixin, viewsets.ModelViewSet):

@@ -143,3 +143,13 @@ def test_funnel_counts_responses(api, utility, group):
         "opted_out": 1,
         "silent": 1,
     }
+
+
+def test_a_program_with_events_cannot_be_deleted(api, utility, program, group):
+    factories.event(utility, group=group)
+    response = api.delete(f"/api/v1/programs/{program.pk}/")
+    assert response.status_code == 409
+    assert "events still refer to it" in response.json()["detail"]
+    assert api.delete(f"/api/v1/dispatch-groups/{group.pk}/").status_code == 409
+    empty = factories.program(utility)
+    assert api.delete(f"/api/v1/programs/{empty.pk}/").status_code == 204
