@@ -268,7 +268,7 @@ class Sep2Fleet:
         mode: str = "aggregator",
         seed: int = 0,
         time_scale: float = 1.0,
-        faults: FleetFaults = FleetFaults(),  # noqa: B008 (frozen, immutable default)
+        faults: FleetFaults = FleetFaults(),
         device_certs: list | None = None,
         opt_out: frozenset[int] = frozenset(),
         pool_size: int = 8,
@@ -289,7 +289,7 @@ class Sep2Fleet:
         self.pool_size = pool_size
         self.stats = FleetStats(devices=devices)
         self.devices: list[SimDevice] = []
-        self.clock_offset_s = 0.0  # server time − our time, from /tm
+        self.clock_offset_s = 0.0  # server time - our time, from /tm
         self.poll_rate_s = DEFAULT_POLL_S
         self.dcap: r.DeviceCapability | None = None
         self._gate = asyncio.Semaphore(concurrency) if concurrency else None
@@ -364,7 +364,7 @@ class Sep2Fleet:
                 else:
                     cert, key = entry
                     pool = self._pool(cert=cert, key=key, forwarded=None, size=1)
-                    lfdi = _lfdi_of_pem(open(cert, "rb").read())  # noqa: PTH123, SIM115
+                    lfdi = _lfdi_of_pem(open(cert, "rb").read())
             else:
                 pool, lfdi = shared, fleet_lfdi(seed=self.seed, index=i)
             rng = random.Random(f"{self.seed}:{i}")  # noqa: S311 (simulation, not security)
@@ -387,7 +387,14 @@ class Sep2Fleet:
         try:
             first = self.devices[0] if self.devices else None
             if first is not None:
-                await self._discover(first)
+                for attempt in range(60):  # the server may still be starting
+                    try:
+                        await self._discover(first)
+                        break
+                    except OSError:
+                        if attempt == 59 or stop.is_set():
+                            raise
+                        await asyncio.sleep(1.0)
             await asyncio.gather(*(self._register(d) for d in self.devices))
             tasks = [
                 asyncio.create_task(self._physics_loop(stop)),
