@@ -645,20 +645,24 @@ class Sep2Fleet:
         edev = dev.edev
         programs: list[r.DERProgram] = []
         if edev.function_set_assignments_list_link:
-            fsas = await self._get(dev, edev.function_set_assignments_list_link.href)
+            fsas = await self._get(dev, _listed(edev.function_set_assignments_list_link.href))
             for fsa in fsas.function_set_assignments:
                 if fsa.der_program_list_link:
-                    derps = await self._get(dev, fsa.der_program_list_link.href, r.DERProgramList)
+                    derps = await self._get(
+                        dev, _listed(fsa.der_program_list_link.href), r.DERProgramList
+                    )
                     programs.extend(derps.der_programs)
         seen: set[str] = set()
         for program in programs:
             if program.der_control_list_link:
-                listing = await self._get(dev, program.der_control_list_link.href, r.DERControlList)
+                listing = await self._get(
+                    dev, _listed(program.der_control_list_link.href), r.DERControlList
+                )
                 for control in listing.der_controls:
                     seen.add(control.mrid)
                     self._learn(dev, control, program.primacy)
             if program.active_der_control_list_link:
-                await self._get(dev, program.active_der_control_list_link.href)
+                await self._get(dev, _listed(program.active_der_control_list_link.href))
             if program.default_der_control_link:
                 await self._get(dev, program.default_der_control_link.href)
         now_m = time.monotonic()
@@ -763,6 +767,11 @@ class Sep2Fleet:
             )
             await self._send(dev, "POST", reply_to, body, expect=(201, 204))
             self.stats.responses[status] = self.stats.responses.get(status, 0) + 1
+
+
+def _listed(href: str, limit: int = 255) -> str:
+    """A list's href asking for every entry (2030.5 lists default to one)."""
+    return f"{href}{'&' if '?' in href else '?'}s=0&l={limit}"
 
 
 def _mrid(lfdi: str, what: str) -> str:
