@@ -110,7 +110,9 @@ class Command(BaseCommand):
             tls_part, tls_message = sep2_part(port=port)
             if tls_part:
                 parts.append(tls_part)
-                parts.append(fleet_part())
+                path = credentials_path()
+                if path.exists() and "sep2" in json.loads(path.read_text()):
+                    parts.append(fleet_part())
             for part in parts:
                 procs[part.name] = subprocess.Popen(  # noqa: S603  (our own interpreter)
                     part.argv, cwd=settings.BASE_DIR, env=env, start_new_session=True
