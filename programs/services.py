@@ -10,7 +10,7 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django_celery_beat.models import ClockedSchedule, PeriodicTask
 
@@ -266,8 +266,36 @@ def _dispatch_store(event: Event, *, now: datetime) -> None:
         else:
             row.setpoint_w, row.committed_w = setpoint_w, committed_w
             changed.append(row)
-    Dispatch.objects.bulk_create(new)
+    _dispatch_insert(new)
     Dispatch.objects.bulk_update(changed, ["setpoint_w", "committed_w"])
+
+
+def _dispatch_insert(rows: list[Dispatch]) -> None:
+    """Insert every new Dispatch in one statement, whatever the fleet size."""
+    if not rows:
+        return
+    table = Dispatch._meta.db_table
+    columns = "utility_id, event_id, device_id, setpoint_w, committed_w"
+    values = [(d.utility_id, d.event_id, d.device_id, d.setpoint_w, d.committed_w) for d in rows]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) "  # noqa: S608 - table name is ours
+                "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[],"
+                " %s::integer[], %s::integer[])",
+                [list(column) for column in zip(*values, strict=True)],
+            )
+        elif connection.vendor == "sqlite":
+            # One JSON parameter sidesteps SQLite's bound-variable limit.
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) "  # noqa: S608 - table name is ours
+                "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'),"
+                " json_extract(value, '$[2]'), json_extract(value, '$[3]'),"
+                " json_extract(value, '$[4]') FROM json_each(%s)",
+                [json.dumps(values)],
+            )
+        else:
+            Dispatch.objects.bulk_create(rows)
 
 
 @transaction.atomic

@@ -109,3 +109,45 @@ http {{
 """
     )
     return conf
+
+
+def demo_fleet_prepare(*, utility_slug: str = DEMO_UTILITY, devices: int, seed: int = 0) -> int:
+    """Make the simulated fleet dispatchable before it connects: one Device per simulated
+    LFDI (Oregon, ZIP 972xx) and a Participant of the demo program for each. In-band
+    registration then links each EndDevice to its Device by LFDI. Idempotent."""
+    from devices.models import Device
+    from devices.services import device_register
+    from devices.simulator.sep2_fleet import (
+        FLEET_MODEL,
+        FLEET_VENDOR,
+        fleet_lfdi,
+        fleet_serial,
+        fleet_sfdi,
+    )
+    from programs.services import participant_add
+
+    utility = Utility.objects.get(slug=utility_slug)
+    program = Program.objects.for_utility(utility).order_by("pk").first()
+    if program is None:
+        return 0
+    with transaction.atomic():
+        for index in range(devices):
+            lfdi = fleet_lfdi(seed=seed, index=index)
+            device = Device.objects.for_utility(utility).filter(lfdi=lfdi).first()
+            if device is None:
+                device = device_register(
+                    utility=utility,
+                    vendor_name=FLEET_VENDOR,
+                    model_name=FLEET_MODEL,
+                    serial=fleet_serial(seed=seed, index=index),
+                    max_charge_w=5000,
+                    max_discharge_w=5000,
+                    capacity_wh=13500,
+                    reserve_pct=20,
+                    lfdi=lfdi,
+                    sfdi=fleet_sfdi(lfdi),
+                    zip_code=f"972{index % 100:02d}",
+                    state="OR",
+                )
+            participant_add(program=program, device=device)
+    return devices

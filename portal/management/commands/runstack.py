@@ -95,6 +95,13 @@ def sep2_part(*, port: int) -> tuple[Part | None, str]:
     return Part("sep2-tls", [nginx, "-p", str(conf.parent), "-c", str(conf)]), message
 
 
+def fleet_part(*, devices: int = 20) -> Part:
+    """A modest simulated 2030.5 fleet talking to the mutual-TLS endpoint."""
+    manage = str(settings.BASE_DIR / "manage.py")
+    argv = [sys.executable, manage, "simulate_sep2", "--devices", str(devices)]
+    return Part("sep2-fleet", argv)
+
+
 class Command(BaseCommand):
     help = "Run the ASGI server, a Celery worker and Celery beat until Ctrl-C."
 
@@ -118,6 +125,9 @@ class Command(BaseCommand):
             tls_part, tls_message = sep2_part(port=port)
             if tls_part:
                 parts.append(tls_part)
+                path = credentials_path()
+                if path.exists() and "sep2" in json.loads(path.read_text()):
+                    parts.append(fleet_part())
             for part in parts:
                 procs[part.name] = subprocess.Popen(  # noqa: S603  (our own interpreter)
                     part.argv, cwd=settings.BASE_DIR, env=env, start_new_session=True

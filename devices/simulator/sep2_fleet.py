@@ -1,0 +1,786 @@
+"""A fleet of simulated IEEE 2030.5 (CSIP) battery clients on one asyncio loop.
+
+Each simulated device discovers the server from /dcap, syncs time, registers in-band as
+an EndDevice, describes itself (DeviceInformation, DER capability/settings/status/
+availability), mirrors its meter (battery W, site W) at the telemetry cadence, polls its
+DERPrograms for controls, schedules them (interval, randomization, primacy, supersession,
+cancellation), drives a `BatteryModel` with the setpoint and answers with Responses.
+
+Transport: a small HTTP/1.1 keep-alive client on asyncio streams. Aggregator mode shares
+one pool of connections (one client certificate) across all devices; device mode opens
+one connection per device certificate. `forwarded_cert_pem` talks plain HTTP to a
+trusted-proxy ASGI server and sends the certificate in the proxy header instead.
+
+`time_scale` speeds up the battery physics and the poll/telemetry cadences (a 300 s
+cadence becomes 300 / time_scale wall seconds). Control intervals and reading timestamps
+stay on the server's clock, because the server refuses readings from the future.
+
+This is a transport-side tool: it may use `protocol.xml`, and the domain never imports it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import random
+import ssl
+import time
+from dataclasses import dataclass, field
+from urllib.parse import quote, urlsplit
+
+from devices.simulator.battery import BatteryModel, BatteryParams
+from protocol.xml import SEP_CONTENT_TYPE, parse, serialize
+from protocol.xml import resources as r
+from protocol.xml.resources import active_power, watts_of
+
+DEFAULT_TELEMETRY_S = 300  # CSIP's usual 5-minute post rate when the server names none
+DEFAULT_POLL_S = 60
+ROLE_MIRROR_DER = 0x09  # isMirror | isDER: the battery's own meter
+ROLE_MIRROR_SITE = 0x03  # isMirror | isPremisesAggregationPoint: the site meter
+UOM_W = 38
+
+# Response status codes (IEEE 2030.5 ResponseType)
+RSP_RECEIVED, RSP_STARTED, RSP_COMPLETED, RSP_OPT_OUT = 1, 2, 3, 4
+RSP_CANCELLED, RSP_SUPERSEDED = 6, 7
+# EventStatus.currentStatus
+ST_CANCELLED, ST_CANCELLED_RANDOM, ST_SUPERSEDED = 2, 3, 4
+
+
+@dataclass(frozen=True)
+class FleetFaults:
+    """Ways a client can misbehave, for conformance procedures to catch."""
+
+    no_responses: bool = False  # never POST Responses
+    ignore_cancel: bool = False  # keep applying a cancelled control, no Response 6
+    wrong_sign: bool = False  # apply setpoints with the opposite sign
+    telemetry_interval_s: int | None = None  # override the profile's cadence (e.g. 900)
+    hardcoded_edev: bool = False  # skip /dcap discovery, GET /edev directly
+    no_time_sync: bool = False  # never GET /tm
+    ignore_randomization: bool = False
+    no_storage_ratings: bool = False  # omit rtgMaxChargeRateW/rtgMaxDischargeRateW/rtgMaxWh
+
+
+@dataclass
+class FleetStats:
+    """What the fleet did, for tests and benchmarks."""
+
+    devices: int = 0
+    registered: int = 0
+    requests: int = 0
+    errors: int = 0
+    polls: int = 0
+    readings_posted: int = 0
+    responses: dict[int, int] = field(default_factory=dict)
+    controls_seen: set[str] = field(default_factory=set)
+    first_seen: dict[str, float] = field(default_factory=dict)  # mRID → monotonic time
+    all_seen: dict[str, float] = field(default_factory=dict)  # mRID → when every device had it
+    latency_ms: list[float] = field(default_factory=list)
+    status_codes: dict[int, int] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+
+    @property
+    def requests_per_s(self) -> float:
+        return self.requests / self.elapsed_s if self.elapsed_s else 0.0
+
+
+def fleet_lfdi(*, seed: int, index: int) -> str:
+    """The derived LFDI of simulated device `index` (40 upper-case hex digits)."""
+    return hashlib.sha256(f"reservoir-sim:{seed}:{index}".encode()).hexdigest()[:40].upper()
+
+
+def fleet_sfdi(lfdi: str) -> int:
+    """The SFDI of an LFDI (leftmost 36 bits, then the check digit)."""
+    leading = int(lfdi, 16) >> (160 - 36)
+    return leading * 10 + (-sum(int(d) for d in str(leading)) % 10)
+
+
+def fleet_serial(*, seed: int, index: int) -> str:
+    return f"SIM-{seed}-{index:06d}"
+
+
+FLEET_VENDOR = "Reservoir Sim"
+FLEET_MODEL = "SimBattery 13.5"
+FLEET_MF_ID = 99_999
+
+
+class HttpError(Exception):
+    pass
+
+
+class _Connection:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self.reader, self.writer = reader, writer
+
+    async def request(self, raw: bytes) -> tuple[int, dict[str, str], bytes]:
+        self.writer.write(raw)
+        await self.writer.drain()
+        line = await self.reader.readline()
+        if not line:
+            raise ConnectionError("connection closed")
+        status = int(line.split()[1])
+        headers: dict[str, str] = {}
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            body = b""
+            while True:
+                size = int((await self.reader.readline()).split(b";")[0], 16)
+                if size == 0:
+                    await self.reader.readline()
+                    break
+                body += await self.reader.readexactly(size)
+                await self.reader.readline()
+        else:
+            body = await self.reader.readexactly(int(headers.get("content-length", "0")))
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        return status, headers, body
+
+    @property
+    def closed(self) -> bool:
+        return self.writer.is_closing()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.writer.close()
+
+
+class HttpPool:
+    """Keep-alive HTTP/1.1 connections to one server for one client identity."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        size: int,
+        ssl_context: ssl.SSLContext | None,
+        extra_headers: dict[str, str],
+        stats: FleetStats,
+    ):
+        parts = urlsplit(base_url)
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.ssl = ssl_context if parts.scheme == "https" else None
+        self.extra = "".join(f"{k}: {v}\r\n" for k, v in extra_headers.items())
+        self.idle: asyncio.LifoQueue[_Connection | None] = asyncio.LifoQueue()
+        for _ in range(size):
+            self.idle.put_nowait(None)
+        self.stats = stats
+        self.open: list[_Connection] = []
+
+    async def _connect(self) -> _Connection:
+        reader, writer = await asyncio.open_connection(
+            self.host, self.port, ssl=self.ssl, limit=1 << 20
+        )
+        conn = _Connection(reader, writer)
+        self.open.append(conn)
+        return conn
+
+    async def request(
+        self, method: str, path: str, body: bytes | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
+        path = _path_of(path)
+        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{self.extra}"
+        if body is not None:
+            head += f"Content-Type: {SEP_CONTENT_TYPE}\r\nContent-Length: {len(body)}\r\n"
+        raw = (head + "\r\n").encode("latin-1") + (body or b"")
+        conn = await self.idle.get()
+        try:
+            for attempt in range(2):
+                if conn is None or conn.closed:
+                    conn = await self._connect()
+                started = time.monotonic()
+                try:
+                    status, headers, content = await conn.request(raw)
+                except (ConnectionError, asyncio.IncompleteReadError, OSError):
+                    conn.close()
+                    conn = None
+                    if attempt:
+                        self.stats.errors += 1
+                        raise
+                    continue
+                self.stats.requests += 1
+                self.stats.latency_ms.append((time.monotonic() - started) * 1000)
+                self.stats.status_codes[status] = self.stats.status_codes.get(status, 0) + 1
+                return status, headers, content
+            raise HttpError("unreachable")
+        finally:
+            self.idle.put_nowait(conn)
+
+    def close(self) -> None:
+        for conn in self.open:
+            conn.close()
+
+
+def _path_of(href: str) -> str:
+    parts = urlsplit(href)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+@dataclass
+class _Control:
+    mrid: str
+    program_primacy: int
+    creation_time: int
+    start: float
+    end: float
+    setpoint_w: float | None
+    status: int
+    reply_to: str | None
+    responded: set[int] = field(default_factory=set)
+
+
+class SimDevice:
+    """One simulated battery client: its identity, its model and its view of the server."""
+
+    def __init__(self, index: int, lfdi: str, pool: HttpPool, battery: BatteryModel, rng):
+        self.index, self.lfdi, self.sfdi = index, lfdi, fleet_sfdi(lfdi)
+        self.pool, self.battery, self.rng = pool, battery, rng
+        self.edev: r.EndDevice | None = None
+        self.der: r.DER | None = None
+        self.mup_hrefs: dict[int, str] = {}
+        self.controls: dict[str, _Control] = {}
+        self.rand: dict[str, tuple[float, float]] = {}
+        self.active: str | None = None
+        self.setpoint_w: float | None = None
+        self.post_rate_s: int | None = None
+        self.outbox: list[tuple[str, str, int]] = []
+        self.error = ""
+
+
+class Sep2Fleet:
+    """N simulated 2030.5 battery clients sharing keep-alive connections."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        devices: int,
+        cert_path=None,
+        key_path=None,
+        ca_path=None,
+        forwarded_cert_pem: bytes | None = None,
+        mode: str = "aggregator",
+        seed: int = 0,
+        time_scale: float = 1.0,
+        faults: FleetFaults = FleetFaults(),
+        device_certs: list | None = None,
+        opt_out: frozenset[int] = frozenset(),
+        pool_size: int = 8,
+        concurrency: int = 64,
+    ):
+        if mode not in ("aggregator", "device"):
+            raise ValueError("mode is 'aggregator' or 'device'")
+        if mode == "device" and (not device_certs or len(device_certs) < devices):
+            raise ValueError("device mode needs one entry in device_certs per device")
+        self.base_url = base_url.rstrip("/")
+        self.count = devices
+        self.mode, self.seed, self.time_scale = mode, seed, time_scale
+        self.faults = faults
+        self.cert_path, self.key_path, self.ca_path = cert_path, key_path, ca_path
+        self.forwarded_cert_pem = forwarded_cert_pem
+        self.device_certs = device_certs or []
+        self.opt_out = opt_out
+        self.pool_size = pool_size
+        self.stats = FleetStats(devices=devices)
+        self.devices: list[SimDevice] = []
+        self.clock_offset_s = 0.0  # server time - our time, from /tm
+        self.poll_rate_s = DEFAULT_POLL_S
+        self.dcap: r.DeviceCapability | None = None
+        self._gate = asyncio.Semaphore(concurrency) if concurrency else None
+        self._pools: list[HttpPool] = []
+        self._holders: dict[str, set[int]] = {}
+
+    # --- plumbing -----------------------------------------------------------------------
+
+    def _context(self, cert, key) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=str(self.ca_path) if self.ca_path else None)
+        context.check_hostname = False
+        if cert:
+            context.load_cert_chain(str(cert), str(key) if key else None)
+        return context
+
+    def _pool(self, *, cert=None, key=None, forwarded: bytes | None, size: int) -> HttpPool:
+        headers = {}
+        if forwarded:
+            headers["X-SSL-Client-Cert"] = quote(forwarded.decode("ascii"), safe="")
+            headers["X-SSL-Client-Verify"] = "SUCCESS"
+        context = None
+        if self.base_url.startswith("https"):
+            context = self._context(cert, key)
+        pool = HttpPool(
+            self.base_url, size=size, ssl_context=context, extra_headers=headers, stats=self.stats
+        )
+        self._pools.append(pool)
+        return pool
+
+    def now(self) -> float:
+        """Server time (epoch seconds)."""
+        return time.time() + self.clock_offset_s
+
+    async def _call(self, dev_or_pool, method, path, body=None):
+        pool = dev_or_pool.pool if isinstance(dev_or_pool, SimDevice) else dev_or_pool
+        if self._gate is None:
+            return await pool.request(method, path, body)
+        async with self._gate:
+            return await pool.request(method, path, body)
+
+    async def _get(self, who, path, cls=None):
+        status, _, content = await self._call(who, "GET", path)
+        if status != 200:
+            raise HttpError(f"GET {path}: {status} {content[:200]!r}")
+        return parse(content, cls)
+
+    async def _send(self, who, method, path, obj, expect=(200, 201, 204)):
+        status, headers, content = await self._call(who, method, path, serialize(obj))
+        if status not in expect:
+            self.stats.errors += 1
+            raise HttpError(f"{method} {path}: {status} {content[:300]!r}")
+        return status, headers
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def _build(self) -> None:
+        shared = None
+        if self.mode == "aggregator":
+            shared = self._pool(
+                cert=self.cert_path,
+                key=self.key_path,
+                forwarded=self.forwarded_cert_pem,
+                size=self.pool_size,
+            )
+        for i in range(self.count):
+            if shared is None:
+                entry = self.device_certs[i]
+                # An entry is (cert_path, key_path) for TLS or PEM bytes for the proxy header.
+                if isinstance(entry, bytes):
+                    pool = self._pool(forwarded=entry, size=1)
+                    lfdi = _lfdi_of_pem(entry)
+                else:
+                    cert, key = entry
+                    pool = self._pool(cert=cert, key=key, forwarded=None, size=1)
+                    lfdi = _lfdi_of_pem(open(cert, "rb").read())
+            else:
+                pool, lfdi = shared, fleet_lfdi(seed=self.seed, index=i)
+            rng = random.Random(f"{self.seed}:{i}")  # noqa: S311 (simulation, not security)
+            battery = BatteryModel(
+                BatteryParams(
+                    seed=self.seed * 100_003 + i, initial_soc_pct=60.0 + rng.random() * 30
+                )
+            )
+            self.devices.append(SimDevice(i, lfdi, pool, battery, rng))
+
+    async def run(
+        self, *, duration_s: float | None = None, stop: asyncio.Event | None = None
+    ) -> FleetStats:
+        """Run until `duration_s` wall seconds pass or `stop` is set; return the stats."""
+        stop = stop or asyncio.Event()
+        started = time.monotonic()
+        if not self.devices:
+            self._build()
+        tasks: list[asyncio.Task] = []
+        try:
+            first = self.devices[0] if self.devices else None
+            if first is not None:
+                for attempt in range(60):  # the server may still be starting
+                    try:
+                        await self._discover(first)
+                        break
+                    except OSError:
+                        if attempt == 59 or stop.is_set():
+                            raise
+                        await asyncio.sleep(1.0)
+            await asyncio.gather(*(self._register(d) for d in self.devices))
+            tasks = [
+                asyncio.create_task(self._physics_loop(stop)),
+                *(asyncio.create_task(self._device_loop(d, stop)) for d in self.devices),
+            ]
+            if duration_s is not None:
+                remaining = duration_s - (time.monotonic() - started)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=max(0.0, remaining))
+            else:
+                await stop.wait()
+        finally:
+            stop.set()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for pool in self._pools:
+                pool.close()
+            self.stats.elapsed_s = time.monotonic() - started
+        return self.stats
+
+    async def _discover(self, dev: SimDevice) -> None:
+        if self.faults.hardcoded_edev:
+            return
+        self.dcap = await self._get(dev, "/dcap", r.DeviceCapability)
+        self.poll_rate_s = self.dcap.poll_rate or DEFAULT_POLL_S
+        if self.dcap.time_link and not self.faults.no_time_sync:
+            before = time.time()
+            tm = await self._get(dev, self.dcap.time_link.href, r.Time)
+            self.clock_offset_s = tm.current_time - (before + time.time()) / 2
+
+    def _edev_list_href(self) -> str:
+        if self.faults.hardcoded_edev or self.dcap is None or not self.dcap.end_device_list_link:
+            return "/edev"
+        return self.dcap.end_device_list_link.href
+
+    def _mup_list_href(self) -> str:
+        link = self.dcap.mirror_usage_point_list_link if self.dcap else None
+        return link.href if link else "/mup"
+
+    async def _register(self, dev: SimDevice) -> None:
+        try:
+            await self._register_one(dev)
+            self.stats.registered += 1
+        except (HttpError, OSError, ValueError) as exc:
+            self.stats.errors += 1
+            dev.edev = None
+            dev.error = str(exc)
+
+    async def _register_one(self, dev: SimDevice) -> None:
+        now = int(self.now())
+        status, headers, content = await self._call(
+            dev,
+            "POST",
+            self._edev_list_href(),
+            serialize(r.EndDevice(lfdi=dev.lfdi, sfdi=dev.sfdi, changed_time=now)),
+        )
+        if status == 201:
+            href = headers["location"]
+        elif status == 409:
+            href = await self._find_edev(dev)
+        else:
+            raise HttpError(f"POST /edev: {status} {content[:200]!r}")
+        dev.edev = await self._get(dev, href, r.EndDevice)
+        dev.post_rate_s = dev.edev.post_rate
+        if dev.edev.device_information_link:
+            await self._send(
+                dev,
+                "PUT",
+                dev.edev.device_information_link.href,
+                r.DeviceInformation(
+                    lfdi=dev.lfdi,
+                    mf_date=now,
+                    mf_hw_ver="1.0",
+                    mf_id=FLEET_MF_ID,
+                    mf_model=FLEET_MODEL,
+                    mf_ser_num=fleet_serial(seed=self.seed, index=dev.index),
+                    primary_power=0,
+                    secondary_power=0,
+                    sw_act_time=now,
+                    sw_ver="1.0.0",
+                ),
+            )
+        if dev.edev.der_list_link:
+            ders = await self._get(dev, dev.edev.der_list_link.href, r.DERList)
+            dev.der = ders.ders[0] if ders.ders else None
+        if dev.der is not None:
+            p = dev.battery.params
+            ratings = {}
+            if not self.faults.no_storage_ratings:
+                ratings = {
+                    "rtg_max_charge_rate_w": active_power(p.max_charge_w),
+                    "rtg_max_discharge_rate_w": active_power(p.max_discharge_w),
+                    "rtg_max_wh": r.WattHour(multiplier=1, value=int(p.capacity_wh // 10)),
+                }
+            puts = [
+                (
+                    dev.der.der_capability_link,
+                    r.DERCapability(
+                        modes_supported=0x1,
+                        rtg_max_w=active_power(p.max_discharge_w),
+                        type=83,
+                        **ratings,
+                    ),
+                ),
+                (
+                    dev.der.der_settings_link,
+                    r.DERSettings(
+                        set_grad_w=100,
+                        set_max_w=active_power(p.max_discharge_w),
+                        set_max_charge_rate_w=active_power(p.max_charge_w),
+                        set_max_discharge_rate_w=active_power(p.max_discharge_w),
+                        updated_time=now,
+                    ),
+                ),
+            ]
+            for link, body in puts:
+                if link is not None:
+                    await self._send(dev, "PUT", link.href, body)
+            await self._put_status(dev)
+        for role in (ROLE_MIRROR_DER, ROLE_MIRROR_SITE):
+            mup = r.MirrorUsagePoint(
+                mrid=_mrid(dev.lfdi, f"mup{role}"),
+                role_flags=role,
+                service_category_kind=0,
+                status=1,
+                device_lfdi=dev.lfdi,
+                mirror_meter_readings=[
+                    r.MirrorMeterReading(
+                        mrid=_mrid(dev.lfdi, f"mmr{role}"),
+                        reading_type=r.ReadingType(uom=UOM_W),
+                    )
+                ],
+            )
+            _, headers = await self._send(dev, "POST", self._mup_list_href(), mup)
+            dev.mup_hrefs[role] = headers["location"]
+
+    async def _find_edev(self, dev: SimDevice) -> str:
+        listing = await self._get(dev, f"{self._edev_list_href()}?l=1000", r.EndDeviceList)
+        for edev in listing.end_devices:
+            if edev.lfdi == dev.lfdi:
+                return edev.href
+        raise HttpError("registered EndDevice not in the list")
+
+    async def _put_status(self, dev: SimDevice) -> None:
+        if dev.der is None:
+            return
+        now = int(self.now())
+        b = dev.battery
+        p = b.params
+        soc = round(b.soc_pct * 100)
+        if dev.der.der_status_link:
+            await self._send(
+                dev,
+                "PUT",
+                dev.der.der_status_link.href,
+                r.DERStatus(
+                    reading_time=now,
+                    state_of_charge_status=r.StateOfChargeStatus(date_time=now, value=soc),
+                ),
+            )
+        if dev.der.der_availability_link:
+            usable = max(0.0, b.stored_wh - p.capacity_wh * p.discharge_floor_pct / 100)
+            await self._send(
+                dev,
+                "PUT",
+                dev.der.der_availability_link.href,
+                r.DERAvailability(
+                    reading_time=now,
+                    availability_duration=int(usable / max(p.max_discharge_w, 1) * 3600),
+                    stat_w_avail=active_power(p.max_discharge_w if usable > 0 else 0),
+                ),
+            )
+
+    # --- loops --------------------------------------------------------------------------
+
+    async def _physics_loop(self, stop: asyncio.Event) -> None:
+        """Step every battery together, once a wall second (batched work, one task)."""
+        last = time.monotonic()
+        while not stop.is_set():
+            await asyncio.sleep(1.0)
+            now_m = time.monotonic()
+            dt = (now_m - last) * self.time_scale
+            last = now_m
+            t = self.now()
+            for dev in self.devices:
+                if dev.edev is not None:
+                    self._apply(dev, t)
+                    dev.battery.step(dt, dev.setpoint_w)
+
+    def _telemetry_s(self, dev: SimDevice) -> float:
+        interval = self.faults.telemetry_interval_s or dev.post_rate_s or DEFAULT_TELEMETRY_S
+        return max(0.2, interval / self.time_scale)
+
+    async def _device_loop(self, dev: SimDevice, stop: asyncio.Event) -> None:
+        if dev.edev is None:
+            return
+        poll_s = max(0.2, self.poll_rate_s / self.time_scale)
+        period = self._telemetry_s(dev)
+        # Spread first polls over the poll period so N devices do not poll in lockstep.
+        next_poll = time.monotonic() + (dev.index % 97) / 97 * min(poll_s, 2.0)
+        next_reading = (int(time.time() / period) + 1) * period  # wall-clock boundary
+        while not stop.is_set():
+            now_m = time.monotonic()
+            try:
+                if now_m >= next_poll:
+                    next_poll = now_m + poll_s
+                    await self._poll(dev)
+                if time.time() >= next_reading:
+                    boundary = next_reading
+                    next_reading += period
+                    while next_reading <= time.time():  # fell behind: skip, do not burst
+                        next_reading += period
+                    await self._post_readings(dev, boundary - period, period)
+                await self._respond_due(dev)
+            except (HttpError, OSError, ValueError, asyncio.IncompleteReadError):
+                self.stats.errors += 1
+            wake = min(next_poll - time.monotonic(), next_reading - time.time(), 1.0)
+            await asyncio.sleep(max(0.05, wake))
+
+    async def _post_readings(self, dev: SimDevice, start: float, period: float) -> None:
+        start_s = int(start + self.clock_offset_s)
+        duration = max(1, round(period))
+        b = dev.battery
+        t_mid = b.t_s
+        site_w = b.load_w(t_mid) - b.solar_w(t_mid) - b.battery_w
+        for role, value in ((ROLE_MIRROR_DER, b.battery_w), (ROLE_MIRROR_SITE, site_w)):
+            href = dev.mup_hrefs.get(role)
+            if href is None:
+                continue
+            await self._send(
+                dev,
+                "POST",
+                href,
+                r.MirrorMeterReading(
+                    mrid=_mrid(dev.lfdi, f"mmr{role}"),
+                    reading=r.Reading(
+                        value=round(value),
+                        time_period=r.DateTimeInterval(duration=duration, start=start_s),
+                    ),
+                ),
+            )
+            self.stats.readings_posted += 1
+        await self._put_status(dev)
+
+    async def _poll(self, dev: SimDevice) -> None:
+        self.stats.polls += 1
+        edev = dev.edev
+        programs: list[r.DERProgram] = []
+        if edev.function_set_assignments_list_link:
+            fsas = await self._get(dev, _listed(edev.function_set_assignments_list_link.href))
+            for fsa in fsas.function_set_assignments:
+                if fsa.der_program_list_link:
+                    derps = await self._get(
+                        dev, _listed(fsa.der_program_list_link.href), r.DERProgramList
+                    )
+                    programs.extend(derps.der_programs)
+        seen: set[str] = set()
+        for program in programs:
+            if program.der_control_list_link:
+                listing = await self._get(
+                    dev, _listed(program.der_control_list_link.href), r.DERControlList
+                )
+                for control in listing.der_controls:
+                    seen.add(control.mrid)
+                    self._learn(dev, control, program.primacy)
+            if program.active_der_control_list_link:
+                await self._get(dev, _listed(program.active_der_control_list_link.href))
+            if program.default_der_control_link:
+                await self._get(dev, program.default_der_control_link.href)
+        now_m = time.monotonic()
+        for mrid in seen:
+            if mrid not in self.stats.first_seen:
+                self.stats.first_seen[mrid] = now_m
+                self.stats.controls_seen.add(mrid)
+            holders = self._holders.setdefault(mrid, set())
+            holders.add(dev.index)
+            if len(holders) == self.stats.registered and mrid not in self.stats.all_seen:
+                self.stats.all_seen[mrid] = now_m
+
+    def _learn(self, dev: SimDevice, control: r.DERControl, primacy: int) -> None:
+        base = control.der_control_base
+        setpoint = watts_of(base.op_mod_target_w) if base.op_mod_target_w else None
+        if dev.index in self.opt_out:
+            setpoint = None
+        if dev.index not in self.opt_out and setpoint is not None and self.faults.wrong_sign:
+            setpoint = -setpoint
+        if control.mrid not in dev.rand:
+            rs, rd = control.randomize_start or 0, control.randomize_duration or 0
+            if self.faults.ignore_randomization:
+                rs = rd = 0
+            dev.rand[control.mrid] = (
+                dev.rng.uniform(min(0, rs), max(0, rs)),
+                dev.rng.uniform(min(0, rd), max(0, rd)),
+            )
+        offset_start, offset_duration = dev.rand[control.mrid]
+        start = control.interval.start + offset_start
+        end = start + control.interval.duration + offset_duration
+        known = dev.controls.get(control.mrid)
+        if known is None:
+            known = _Control(
+                mrid=control.mrid,
+                program_primacy=primacy,
+                creation_time=control.creation_time,
+                start=start,
+                end=end,
+                setpoint_w=setpoint,
+                status=control.event_status.current_status,
+                reply_to=control.reply_to,
+            )
+            dev.controls[control.mrid] = known
+            self._respond(dev, known, RSP_RECEIVED)
+            if dev.index in self.opt_out:
+                self._respond(dev, known, RSP_OPT_OUT)
+        else:
+            known.status = control.event_status.current_status
+            known.start, known.end, known.setpoint_w = start, end, setpoint
+            known.program_primacy = primacy
+
+    def _apply(self, dev: SimDevice, t: float) -> None:
+        """Pick the control in force at server time `t` and send the state Responses."""
+        candidates = []
+        for c in dev.controls.values():
+            if c.status in (ST_CANCELLED, ST_CANCELLED_RANDOM):
+                if RSP_STARTED in c.responded and self.faults.ignore_cancel and t < c.end:
+                    candidates.append(c)
+                    continue
+                if RSP_CANCELLED not in c.responded and not self.faults.ignore_cancel:
+                    self._respond(dev, c, RSP_CANCELLED)
+                continue
+            if c.status == ST_SUPERSEDED:
+                if RSP_SUPERSEDED not in c.responded and RSP_COMPLETED not in c.responded:
+                    self._respond(dev, c, RSP_SUPERSEDED)
+                continue
+            if c.start <= t < c.end:
+                candidates.append(c)
+            elif t >= c.end and RSP_STARTED in c.responded:
+                if not c.responded & {RSP_COMPLETED, RSP_SUPERSEDED, RSP_CANCELLED}:
+                    self._respond(dev, c, RSP_COMPLETED)
+        # Lower primacy wins; within it, the newer control supersedes the older.
+        candidates.sort(key=lambda c: (c.program_primacy, -c.creation_time))
+        winner = candidates[0] if candidates else None
+        for loser in candidates[1:]:
+            if RSP_SUPERSEDED not in loser.responded:
+                self._respond(dev, loser, RSP_SUPERSEDED)
+                loser.status = ST_SUPERSEDED
+        if winner is not None and RSP_STARTED not in winner.responded:
+            if dev.index not in self.opt_out:
+                self._respond(dev, winner, RSP_STARTED)
+            else:
+                winner.responded.add(RSP_STARTED)
+        dev.active = winner.mrid if winner else None
+        dev.setpoint_w = winner.setpoint_w if winner else None
+
+    def _respond(self, dev: SimDevice, control: _Control, status: int) -> None:
+        """Queue a Response; `_respond_due` posts it from the device's own loop."""
+        control.responded.add(status)
+        if self.faults.no_responses or not control.reply_to:
+            return
+        dev.outbox.append((control.reply_to, control.mrid, status))
+
+    async def _respond_due(self, dev: SimDevice) -> None:
+        while dev.outbox:
+            reply_to, mrid, status = dev.outbox.pop(0)
+            body = r.DERControlResponse(
+                created_date_time=int(self.now()),
+                end_device_lfdi=dev.lfdi,
+                status=status,
+                subject=mrid,
+            )
+            await self._send(dev, "POST", reply_to, body, expect=(201, 204))
+            self.stats.responses[status] = self.stats.responses.get(status, 0) + 1
+
+
+def _listed(href: str, limit: int = 255) -> str:
+    """A list's href asking for every entry (2030.5 lists default to one)."""
+    return f"{href}{'&' if '?' in href else '?'}s=0&l={limit}"
+
+
+def _mrid(lfdi: str, what: str) -> str:
+    return hashlib.sha256(f"{lfdi}:{what}".encode()).hexdigest()[:32].upper()
+
+
+def _lfdi_of_pem(pem: bytes) -> str:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    cert = x509.load_pem_x509_certificate(pem)
+    return hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()[:40].upper()

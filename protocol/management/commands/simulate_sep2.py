@@ -1,0 +1,57 @@
+"""Run a simulated fleet of 2030.5 batteries against the demo endpoint (var/demo credentials).
+
+Before connecting, the demo fleet is made dispatchable: a Device with the simulated LFDI
+and a Participant of the demo program for each (protocol.devstack.demo_fleet_prepare).
+"""
+
+import asyncio
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from devices.simulator.sep2_fleet import Sep2Fleet
+from portal.demo import credentials_path
+from protocol.devstack import DEMO_UTILITY, demo_fleet_prepare
+
+
+class Command(BaseCommand):
+    help = __doc__
+
+    def add_arguments(self, parser):
+        parser.add_argument("--utility", default=DEMO_UTILITY)
+        parser.add_argument("--devices", type=int, default=20)
+        parser.add_argument("--time-scale", type=float, default=1.0)
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument(
+            "--duration", type=float, default=None, help="seconds (default: forever)"
+        )
+        parser.add_argument("--no-prepare", action="store_true", help="skip Devices/Participants")
+
+    def handle(self, *args, utility, devices, time_scale, seed, duration, no_prepare, **options):
+        path = credentials_path()
+        sep2 = json.loads(path.read_text()).get("sep2") if path.exists() else None
+        if not sep2:
+            raise CommandError("No 2030.5 demo credentials: run `manage.py sep2_demo_pki` first.")
+        if sep2.get("utility", utility) != utility:
+            raise CommandError(f"The demo credentials belong to {sep2['utility']}, not {utility}.")
+        if not no_prepare:
+            demo_fleet_prepare(utility_slug=utility, devices=devices, seed=seed)
+        aggregator = sep2["clients"]["aggregator"]
+        fleet = Sep2Fleet(
+            base_url=sep2["dcap"].rsplit("/dcap", 1)[0],
+            devices=devices,
+            cert_path=aggregator["cert"],
+            key_path=aggregator["key"],
+            ca_path=sep2["ca_bundle"],
+            seed=seed,
+            time_scale=time_scale,
+        )
+        self.stdout.write(f"Simulating {devices} 2030.5 batteries against {sep2['dcap']}\n")
+        try:
+            stats = asyncio.run(fleet.run(duration_s=duration))
+        except KeyboardInterrupt:
+            return
+        self.stdout.write(
+            f"{stats.registered}/{devices} registered, {stats.requests} requests, "
+            f"{stats.errors} errors, responses {stats.responses}\n"
+        )
