@@ -11,6 +11,7 @@ portal_patterns = [
     path("status/", views.StatusView.as_view(), name="status"),
     path("control-room/", controlroom.ControlRoomView.as_view(), name="control-room"),
     path("control-room/data/", controlroom.ControlRoomDataView.as_view(), name="control-room-data"),
+    path("my/credits/", views.my_credits, name="my-credits"),
     path("alerts/", views.AlertListView.as_view(), name="alert-list"),
     path("alerts/<int:pk>/<slug:action>/", views.AlertActionView.as_view(), name="alert-action"),
     path("settings/", views.UtilitySettingsView.as_view(), name="utility-settings"),

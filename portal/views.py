@@ -12,6 +12,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import CreateView, DeleteView, ListView, TemplateView, UpdateView
 
+from enrollment.models import Customer, Enrollment
 from portal.alerts import alert_acknowledge, alert_resolve
 from portal.forms import BrandForm, BrandingForm, TerritoryAreaForm
 from portal.models import Alert, AlertKind, AlertStatus, Brand, Membership, TerritoryArea
@@ -20,6 +21,7 @@ from portal.services import active_utility_switch
 from portal.tenancy.choices import Role
 from portal.tenancy.mixins import UtilityMemberMixin, UtilityScopedMixin
 from portal.tenancy.selectors import get_for_utility, scope_to_utility
+from settlement.models import Adjustment, CustomerPayment
 
 
 class HomeView(LoginRequiredMixin, TemplateView):
@@ -219,3 +221,31 @@ class AlertActionView(UtilityMemberMixin, View):
         if request.htmx:
             return render(request, "portal/_alert_row.html", {"alert": alert})
         return redirect(request.POST.get("next") or "portal:alert-list")
+
+
+@login_required
+def my_credits(request):
+    """The customer's settled credits, line by line (shown inside their self-service page)."""
+    customer = Customer.objects.filter(user=request.user).select_related("utility").first()
+    if customer is None:
+        raise Http404("No customer account.")
+    devices = (
+        Enrollment.objects.for_utility(customer.utility)
+        .filter(customer=customer, device__isnull=False)
+        .values("device_id")
+    )
+    payments = (
+        CustomerPayment.objects.for_utility(customer.utility)
+        .filter(batch__isnull=False, device_id__in=devices)
+        .select_related("batch", "settlement__season")
+        .prefetch_related("lines")
+        .order_by("-settlement__computed_at")
+    )
+    adjustments = (
+        Adjustment.objects.for_utility(customer.utility)
+        .filter(device_id__in=devices)
+        .select_related("batch")
+    )
+    return render(
+        request, "portal/_my_credits.html", {"payments": payments, "adjustments": adjustments}
+    )
