@@ -17,3 +17,33 @@ class VendorStatus(models.TextChoices):
 class VendorRole(models.TextChoices):
     ADMIN = "admin", "Administrator"
     ENGINEER = "engineer", "Engineer"
+
+
+class ClientType(models.TextChoices):
+    """How a product speaks 2030.5: itself, through a site gateway, or through a cloud."""
+
+    NATIVE = "native", "Native 2030.5 device"
+    GATEWAY = "gateway", "Site gateway"
+    AGGREGATOR = "aggregator", "Cloud aggregator"
+
+
+class ApplicationStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SUBMITTED = "submitted", "Submitted"
+    TESTING = "testing", "Testing"
+    PASSED = "passed", "Passed conformance"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class AuthorityRole(models.TextChoices):
+    ROOT = "root", "Root (SERCA-like)"
+    INTERMEDIATE = "intermediate", "Intermediate (MICA-like)"
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    PASSED = "passed", "Passed"
+    FAILED = "failed", "Failed"
+    ERROR = "error", "Error"
