@@ -11,6 +11,7 @@ account of itself, so the same procedures judge any client (scripted or the flee
 simulator).
 """
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -132,7 +133,7 @@ def step_polls_programs(ctx: Context) -> bool:
     if len(polls) < 3:
         return False
     limit = ctx.program.poll_rate_s * ctx.run.time_scale * 1.5
-    gaps = [(b - a).total_seconds() for a, b in zip(polls, polls[1:], strict=False)]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(polls)]
     ctx.evidence["poll_gaps_s"] = [round(g, 2) for g in gaps[:20]]
     if max(gaps) > limit:
         raise StepFailed(f"DERControlList polled {max(gaps):.0f} s apart; limit {limit:.0f} s")
@@ -182,7 +183,7 @@ def step_telemetry(ctx: Context) -> bool:
     ctx.evidence["aligned_samples"] = len(aligned)
     if len(aligned) < 3:
         return False
-    gaps = [(b - a).total_seconds() for a, b in zip(aligned, aligned[1:], strict=False)]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(aligned)]
     if max(gaps) > cadence:
         raise StepFailed(f"telemetry {max(gaps):.0f} s apart; the profile asks every {cadence} s")
     return True
@@ -331,7 +332,7 @@ register(
             Step("polls DERControlList", step_polls_programs, on_timeout="fewer than 3 polls"),
         ],
         "FSA is read; DERControlList is polled at least 3 times, never slower than the "
-        "program's pollRate × 1.5.",
+        "program's pollRate times 1.5.",
     )
 )
 register(
