@@ -258,7 +258,10 @@ def setpoint_visible(sign: int):
         device_ids = list(ctx.end_devices().values_list("device_id", flat=True))
         values = list(
             TelemetrySample.objects.filter(
-                device_id__in=device_ids, channel="w", at__gte=event.start
+                device_id__in=device_ids,
+                channel="w",
+                at__gte=event.start.replace(microsecond=0),
+                at__lt=event.start + timedelta(seconds=event.duration_s),
             ).values_list("value", flat=True)
         )
         ctx.evidence["values_w"] = values[:20]
@@ -287,7 +290,9 @@ def step_no_foreign_access(ctx: Context) -> bool:
     return True
 
 
-DELIVERY = 60  # scaled seconds allowed for a control to reach the client and be answered
+DELIVERY = 120  # scaled seconds allowed for a control to reach the client and be answered
+# Waiting for an event's own start or end is bounded by the event, not by the scale.
+EVENT_WAIT = 10**6
 
 register(
     Procedure(
@@ -380,9 +385,9 @@ register(
         [
             Step("schedule an event", make_event(), timeout_s=10),
             Step("Response 1 (received)", wait_response(RECEIVED), DELIVERY, "no Response 1"),
-            Step("event starts", wait_event_time("start"), 600),
+            Step("event starts", wait_event_time("start"), EVENT_WAIT),
             Step("Response 2 (started)", wait_response(STARTED), DELIVERY, "no Response 2"),
-            Step("event ends", wait_event_time("end"), 600),
+            Step("event ends", wait_event_time("end"), EVENT_WAIT),
             Step("Response 3 (completed)", wait_response(COMPLETED), DELIVERY, "no Response 3"),
         ],
         "Each EndDevice answers received, started and completed, each within the delivery "
@@ -410,6 +415,7 @@ register(
         "Telemetry",
         [
             Step("schedule a discharge", make_event("discharge", lead_s=1), timeout_s=10),
+            Step("event starts", wait_event_time("start"), EVENT_WAIT),
             Step("telemetry shows it", setpoint_visible(+1), DELIVERY, "no telemetry in event"),
             Step("clean up", cleanup_event, timeout_s=10),
         ],

@@ -48,7 +48,7 @@ class ScriptedClient:
         self.mup = None
         self.sent: set[tuple[str, int]] = set()
         self.read_default = False
-        self.active_target: float | None = None
+        self.active_control: str | None = None
 
     # --- one moment of the client's life ------------------------------------------------
 
@@ -156,7 +156,7 @@ class ScriptedClient:
 
     def _poll(self):
         now = time_type(timezone.now())
-        target = None
+        target, acting_on = None, None
         for derp in self.derps:
             if not self.read_default:
                 assert self.http.get(derp.default_der_control_link.href).status_code == 200
@@ -179,11 +179,12 @@ class ScriptedClient:
                     base = control.der_control_base.op_mod_target_w
                     if base is not None:
                         target = base.value * 10**base.multiplier
+                        acting_on = control.mrid
                 elif now >= end:
                     self._respond(control.mrid, 3)
         if target is not None and self.faults.wrong_sign:
             target = -target
-        if target != self.active_target:
-            # Report a change of output at once, not only at the next boundary.
-            self.active_target = target
+        if acting_on != self.active_control:
+            # Report a change of control at once, not only at the next boundary.
+            self.active_control = acting_on
             self._post_reading(target or 0, now)

@@ -16,8 +16,8 @@ from protocol.conformance.runner import run_advance, run_create, run_report, run
 from protocol.identity import client_identity_from_pem
 from protocol.models import ExchangeRecord
 from tests import factories
-from tests.protocol.conformance_clients import Faults, Pem, ScriptedClient
 from tests.protocol.client import SepClient
+from tests.protocol.conformance_clients import Faults, Pem, ScriptedClient
 
 pytestmark = pytest.mark.django_db
 
@@ -117,7 +117,15 @@ def test_each_faulty_client_fails_exactly_what_its_fault_breaks(utility_a):
     for pk, (name, _) in runs.items():
         run = type(app.runs.first()).objects.get(pk=pk)
         failed = {k for k, v in run.results.items() if v["status"] != "passed"}
-        assert failed == EXPECTED_FAILURES[name][1], (name, run.results)
+        reasons = {
+            k: (
+                v.get("reason"),
+                v.get("evidence"),
+                [(s["title"], s["status"], s["finished"][11:19]) for s in v["steps"]],
+            )
+            for k, v in run.results.items()
+        }
+        assert failed == EXPECTED_FAILURES[name][1], (name, {k: reasons[k] for k in failed})
         assert run.status == ("passed" if not failed else "failed")
         report = run_report(run)
         assert report["timeline"] and all(row["step"] for row in report["timeline"][:3])
