@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from portal.api import views
 from programs.api import views as programs
+from protocol.conformance.api import views as conformance_views
 from settlement.api import views as settlement_views
 
 router = DefaultRouter()
@@ -20,6 +21,7 @@ router.register("events", programs.EventViewSet, basename="event")
 router.register("settlements", settlement_views.SeasonSettlementViewSet, basename="settlement")
 router.register("event-results", settlement_views.EventResultViewSet, basename="event-result")
 router.register("payment-batches", settlement_views.PaymentBatchViewSet, basename="payment-batch")
+router.register("vendor/runs", conformance_views.VendorRunViewSet, basename="vendor-run")
 
 urlpatterns = [
     path("me/", views.MeView.as_view(), name="api-me"),
