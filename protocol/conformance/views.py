@@ -175,7 +175,6 @@ class VendorRunStartView(VendorScopedMixin, SingleObjectMixin, View):
 
 class _RunMixin:
     model = ConformanceRun
-    organization_path = "application__organization"
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -189,6 +188,7 @@ class _RunMixin:
 
 
 class VendorRunView(VendorScopedMixin, _RunMixin, DetailView):
+    organization_path = "application__organization"
     template_name = "conformance/run_detail.html"
 
     def get_template_names(self):
