@@ -42,7 +42,3 @@ class CertificateForm(forms.Form):
         label="CSR (PEM)",
         help_text="Leave empty to have a P-256 key generated; it is shown once, never stored.",
     )
-
-
-class RunForm(forms.Form):
-    time_scale = forms.FloatField(min_value=0.001, max_value=10, initial=1.0)

@@ -20,7 +20,6 @@ from enrollment.forms import (
     ApplicationForm,
     CertificateForm,
     ProductModelForm,
-    RunForm,
     VendorSignupForm,
 )
 from enrollment.models import ConformanceRun, IssuedCertificate, ProductModel, VendorApplication
@@ -29,6 +28,7 @@ from enrollment.vendor import VendorScopedMixin
 from portal.tenancy.choices import Role
 from portal.tenancy.mixins import UtilityScopedMixin
 from protocol.conformance.certificates import certificate_issue, certificate_revoke, chain_pem
+from protocol.conformance.forms import RunForm
 from protocol.conformance.procedures import REGISTRY
 from protocol.conformance.runner import run_report, run_timeline
 from protocol.conformance.services import conformance_run_launch
@@ -162,10 +162,15 @@ class VendorRunStartView(VendorScopedMixin, SingleObjectMixin, View):
     def post(self, request, pk):
         application = self.get_object()
         form = RunForm(request.POST)
-        scale = form.cleaned_data["time_scale"] if form.is_valid() else 1.0
+        if not form.is_valid():
+            messages.error(request, form.errors.as_text())
+            return redirect("conformance:vendor-application", pk=application.pk)
         try:
             run = conformance_run_launch(
-                application=application, time_scale=scale, actor=request.user
+                application=application,
+                procedures=form.cleaned_data["procedures"] or None,
+                time_scale=form.cleaned_data["time_scale"],
+                actor=request.user,
             )
         except ValidationError as exc:
             messages.error(request, _errors(exc))
