@@ -334,7 +334,8 @@ register(
         "Core",
         [
             Step("walks FunctionSetAssignments", step_fsa_walked, on_timeout="no FSA GET"),
-            Step("polls DERControlList", step_polls_programs, on_timeout="fewer than 3 polls"),
+            # Three polls at the program's rate take 2 poll periods; allow 4.
+            Step("polls DERControlList", step_polls_programs, 1200, "fewer than 3 polls"),
         ],
         "FSA is read; DERControlList is polled at least 3 times, never slower than the "
         "program's pollRate times 1.5.",
@@ -420,6 +421,21 @@ register(
             Step("clean up", cleanup_event, timeout_s=10),
         ],
         f"During a {SETPOINT_W} W discharge, telemetry shows +{SETPOINT_W} W ± 10 % "
+        "within the response window.",
+    )
+)
+register(
+    Procedure(
+        "charge_setpoint",
+        "Charge setpoint visible in telemetry",
+        "Telemetry",
+        [
+            Step("schedule a charge", make_event("charge", lead_s=1), timeout_s=10),
+            Step("event starts", wait_event_time("start"), EVENT_WAIT),
+            Step("telemetry shows it", setpoint_visible(-1), DELIVERY, "no telemetry in event"),
+            Step("clean up", cleanup_event, timeout_s=10),
+        ],
+        f"During a {SETPOINT_W} W charge, telemetry shows -{SETPOINT_W} W ± 10 % "
         "within the response window.",
     )
 )
