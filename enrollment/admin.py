@@ -2,6 +2,8 @@ from django.contrib import admin
 
 from enrollment.models import (
     AccountWhitelist,
+    CertificateAuthority,
+    ConformanceRun,
     Customer,
     EligibilityResult,
     EligibilityRules,
@@ -9,7 +11,11 @@ from enrollment.models import (
     EnrollmentDraft,
     EnrollmentTransition,
     IncentiveRates,
+    IssuedCertificate,
+    ProductModel,
     ProgramTerms,
+    VendorApplication,
+    VendorContact,
     VendorMembership,
     VendorOrganization,
 )
@@ -153,3 +159,49 @@ class EnrollmentDraftAdmin(admin.ModelAdmin):
     list_display = ["token", "program", "step", "updated_at", "utility"]
     list_filter = ["utility", "step"]
     search_fields = ["token"]
+
+
+@admin.register(ProductModel)
+class ProductModelAdmin(admin.ModelAdmin):
+    list_display = ["vendor_name", "model_name", "organization", "power_kw", "energy_kwh"]
+    list_filter = ["client_type", "organization"]
+    search_fields = ["vendor_name", "model_name", "organization__name"]
+
+
+@admin.register(VendorContact)
+class VendorContactAdmin(admin.ModelAdmin):
+    list_display = ["name", "email", "organization", "topic"]
+    list_filter = ["organization"]
+    search_fields = ["name", "email"]
+
+
+@admin.register(VendorApplication)
+class VendorApplicationAdmin(admin.ModelAdmin):
+    list_display = ["organization", "program", "utility", "status", "approved_at"]
+    list_filter = ["utility", "status"]
+    search_fields = ["organization__name", "program__name"]
+    raw_id_fields = ["approved_by", "sandbox_program", "program"]
+
+
+@admin.register(CertificateAuthority)
+class CertificateAuthorityAdmin(admin.ModelAdmin):
+    list_display = ["common_name", "utility", "role", "not_after"]
+    list_filter = ["utility", "role"]
+    search_fields = ["common_name"]
+    exclude = ["encrypted_key"]  # never shown
+
+
+@admin.register(IssuedCertificate)
+class IssuedCertificateAdmin(admin.ModelAdmin):
+    list_display = ["lfdi", "sfdi", "utility", "application", "kind", "revoked", "not_after"]
+    list_filter = ["utility", "kind", "revoked"]
+    search_fields = ["lfdi", "serial"]
+    raw_id_fields = ["application", "authority"]
+
+
+@admin.register(ConformanceRun)
+class ConformanceRunAdmin(admin.ModelAdmin):
+    list_display = ["pk", "application", "utility", "status", "progress_pct", "started_at"]
+    list_filter = ["utility", "status"]
+    search_fields = ["application__organization__name"]
+    raw_id_fields = ["application", "certificate", "started_by"]

@@ -73,3 +73,33 @@ class EligibilityRule(models.TextChoices):
     CONFLICTING_PROGRAM = "conflicting_program", "No conflicting program"
     EXCLUSION = "exclusion", "No exclusion flag"
     BATTERIES_PER_SITE = "batteries_per_site", "Batteries per site"
+
+
+class ClientType(models.TextChoices):
+    """How a product speaks 2030.5: itself, through a site gateway, or through a cloud."""
+
+    NATIVE = "native", "Native 2030.5 device"
+    GATEWAY = "gateway", "Site gateway"
+    AGGREGATOR = "aggregator", "Cloud aggregator"
+
+
+class ApplicationStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SUBMITTED = "submitted", "Submitted"
+    TESTING = "testing", "Testing"
+    PASSED = "passed", "Passed conformance"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class AuthorityRole(models.TextChoices):
+    ROOT = "root", "Root (SERCA-like)"
+    INTERMEDIATE = "intermediate", "Intermediate (MICA-like)"
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    PASSED = "passed", "Passed"
+    FAILED = "failed", "Failed"
+    ERROR = "error", "Error"

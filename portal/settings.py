@@ -37,6 +37,22 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+
+
+def _ca_key_encryption_key() -> str:
+    """Fernet key that encrypts CA private keys at rest; generated into var/ if not set."""
+    if key := os.environ.get("CA_KEY_ENCRYPTION_KEY"):
+        return key
+    path = VAR_DIR / "ca_key_encryption_key"
+    if not path.exists():
+        import base64
+
+        path.write_text(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+CA_KEY_ENCRYPTION_KEY = _ca_key_encryption_key()
 DEBUG = _env_flag("DEBUG")
 ALLOWED_HOSTS = os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver").split(",")
 CSRF_TRUSTED_ORIGINS = [

@@ -91,7 +91,11 @@ class Program(TenantModel):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["utility", "slug"], name="program_slug_per_utility"),
+            models.UniqueConstraint(
+                fields=["utility", "slug"],
+                name="program_slug_per_utility",
+                violation_error_message="Another program already uses this slug.",
+            ),
             models.CheckConstraint(
                 condition=Q(min_duration_min__lte=F("max_duration_min")),
                 name="program_duration_bounds",
@@ -205,7 +209,11 @@ class DispatchGroup(TenantModel):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["program", "name"], name="group_name_per_program")
+            models.UniqueConstraint(
+                fields=["program", "name"],
+                name="group_name_per_program",
+                violation_error_message="This program already has a group with this name.",
+            )
         ]
 
     def __str__(self):

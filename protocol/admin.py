@@ -4,6 +4,7 @@ from protocol.models import (
     Client,
     ControlResponse,
     EndDevice,
+    ExchangeRecord,
     LogEvent,
     MirrorMeterReading,
     MirrorUsagePoint,
@@ -64,3 +65,11 @@ class SubscriptionAdmin(admin.ModelAdmin):
     list_filter = ["utility", "encoding"]
     search_fields = ["subscribed_resource", "notification_uri"]
     raw_id_fields = ["end_device"]
+
+
+@admin.register(ExchangeRecord)
+class ExchangeRecordAdmin(admin.ModelAdmin):
+    list_display = ["at", "utility", "client", "run_id", "step", "method", "path", "status"]
+    list_filter = ["utility", "method", "status"]
+    search_fields = ["path", "step", "client__name"]
+    raw_id_fields = ["client"]

@@ -9,6 +9,7 @@ __all__ = [
     "Client",
     "ControlResponse",
     "EndDevice",
+    "ExchangeRecord",
     "LogEvent",
     "MirrorMeterReading",
     "MirrorUsagePoint",
@@ -43,6 +44,8 @@ class Client(TenantModel):
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
     cert_not_after = models.DateTimeField(null=True, blank=True)
+    # While a conformance run watches this client, its requests are recorded (else nothing).
+    recording_run_id = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -194,3 +197,24 @@ class Subscription(TenantModel):
 
     def __str__(self):
         return f"Subscription to {self.subscribed_resource}"
+
+
+class ExchangeRecord(TenantModel):
+    """One request a client made while a conformance run recorded it: the run's evidence."""
+
+    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="exchanges")
+    run_id = models.PositiveIntegerField(db_index=True)
+    step = models.CharField(max_length=80, blank=True)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=300)
+    status = models.PositiveSmallIntegerField()
+    body_excerpt = models.CharField(max_length=500, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self):
+        return f"{self.method} {self.path} → {self.status}"

@@ -23,13 +23,14 @@ from devices.services import (
 )
 from programs.choices import LIVE_STATUSES
 from programs.models import Dispatch, Event
-from programs.services import opt_out_record
+from programs.services import opt_out_record, participant_add
 from protocol.identity import sfdi_from_lfdi, sfdi_is_valid
 from protocol.models import (
     Client,
     ClientKind,
     ControlResponse,
     EndDevice,
+    ExchangeRecord,
     LogEvent,
     MirrorMeterReading,
     MirrorUsagePoint,
@@ -100,6 +101,25 @@ def end_device_touch(*, end_device, now: datetime) -> None:
     if end_device.last_poll_at is None or now - end_device.last_poll_at >= SEEN_RESOLUTION:
         EndDevice.objects.filter(pk=end_device.pk).update(last_poll_at=now)
         end_device.last_poll_at = now
+
+
+def exchange_record(*, client: Client, request, response, started: datetime) -> None:
+    """Keep one request of a client a conformance run is watching (its evidence)."""
+    body = b""
+    if request.method in ("POST", "PUT"):
+        body = request.body[:500]
+    path = request.get_full_path()[:300]
+    ExchangeRecord.objects.create(
+        utility_id=client.utility_id,
+        client=client,
+        run_id=client.recording_run_id,
+        method=request.method[:8],
+        path=path,
+        status=response.status_code,
+        body_excerpt=body.decode("utf-8", "replace"),
+        duration_ms=max(0, int((timezone.now() - started).total_seconds() * 1000)),
+        at=started,
+    )
 
 
 # --- EndDevices --------------------------------------------------------------------------
@@ -178,6 +198,10 @@ def end_device_register(
             end_device.save()
     except IntegrityError as exc:  # a concurrent registration won the race
         raise Conflict("an EndDevice with this lFDI or sFDI is already registered") from exc
+    program = client.program
+    if program is not None and program.is_sandbox:
+        # A vendor's sandbox client: its devices take part in the sandbox at once.
+        participant_add(program=program, device=device, now=now)
     return end_device
 
 

@@ -17,3 +17,15 @@ from protocol.services import NotificationFailed, notification_deliver
 )
 def notification_deliver_task(subscription_id: int, resource: str):
     notification_deliver(subscription_id=subscription_id, resource=resource)
+
+
+@shared_task(name="protocol.conformance_run", ignore_result=True, expires=3600)
+def conformance_run_task(run_id: int, tick_s: float = 1.0, max_s: float = 3600.0):
+    """Drive a conformance run to its end, one advance per tick (resumable if re-queued)."""
+    import time
+
+    from protocol.conformance.runner import run_advance
+
+    deadline = time.monotonic() + max_s
+    while not run_advance(run_id=run_id) and time.monotonic() < deadline:
+        time.sleep(tick_s)

@@ -23,6 +23,8 @@ from devices.models import (
 )
 from enrollment.models import (
     AccountWhitelist,
+    CertificateAuthority,
+    ConformanceRun,
     Customer,
     EligibilityResult,
     EligibilityRules,
@@ -30,7 +32,12 @@ from enrollment.models import (
     EnrollmentDraft,
     EnrollmentTransition,
     IncentiveRates,
+    IssuedCertificate,
+    ProductModel,
     ProgramTerms,
+    VendorApplication,
+    VendorMembership,
+    VendorOrganization,
 )
 from portal.models import Alert, AlertRule, Brand, Membership, TerritoryArea, Utility
 from portal.tenancy.choices import Role
@@ -51,6 +58,7 @@ from protocol.models import (
     Client,
     ControlResponse,
     EndDevice,
+    ExchangeRecord,
     LogEvent,
     MirrorMeterReading,
     MirrorUsagePoint,
@@ -550,6 +558,75 @@ def adjustment(utility: Utility, marker: str = "") -> Adjustment:
     )
 
 
+def vendor_organization(marker: str = "", **fields) -> VendorOrganization:
+    n = next(_seq)
+    defaults = {"name": f"{marker}Vendor {n}", "slug": f"vendor-{n}", "status": "approved"}
+    return VendorOrganization.objects.create(**{**defaults, **fields})
+
+
+def vendor_member(organization: VendorOrganization, role: str = "admin", **user_fields):
+    person = user(**user_fields)
+    VendorMembership.objects.create(organization=organization, user=person, role=role)
+    return person
+
+
+def product_model(organization: VendorOrganization, marker: str = "") -> ProductModel:
+    return ProductModel.objects.create(
+        organization=organization,
+        vendor_name=organization.name,
+        model_name=f"{marker}Cell {next(_seq)}",
+        power_kw=Decimal("5.00"),
+        energy_kwh=Decimal("13.50"),
+        chemistry="LFP",
+    )
+
+
+def vendor_application(
+    utility: Utility, marker: str = "", organization: VendorOrganization | None = None
+) -> VendorApplication:
+    from enrollment.services import application_create
+
+    return application_create(
+        organization=organization or vendor_organization(marker),
+        program=program(utility, marker),
+    )
+
+
+def certificate_authority(utility: Utility, marker: str = "") -> CertificateAuthority:
+    from protocol.conformance.certificates import authority_ensure
+
+    return authority_ensure(utility=utility)
+
+
+def issued_certificate(utility: Utility, marker: str = "") -> IssuedCertificate:
+    from protocol.conformance.certificates import certificate_issue
+
+    return certificate_issue(application=vendor_application(utility, marker)).certificate
+
+
+def conformance_run(utility: Utility, marker: str = "") -> ConformanceRun:
+    cert = issued_certificate(utility, marker)
+    return ConformanceRun.objects.create(
+        utility=utility,
+        application=cert.application,
+        certificate=cert,
+        procedures=["time_sync"],
+        results={"time_sync": {"title": f"{marker}Time", "status": "pending", "steps": []}},
+    )
+
+
+def exchange_record(utility: Utility, marker: str = "") -> ExchangeRecord:
+    return ExchangeRecord.objects.create(
+        utility=utility,
+        client=sep_client(utility, marker),
+        run_id=1,
+        method="GET",
+        path=f"/tm?{marker}",
+        status=200,
+        at=timezone.now(),
+    )
+
+
 # model -> factory(utility, marker). The marker is a string that must never show up in
 # another utility's pages.
 TENANT_FACTORIES = {
@@ -600,4 +677,9 @@ TENANT_FACTORIES = {
     ControlResponse: control_response,
     LogEvent: log_event,
     Subscription: subscription,
+    ExchangeRecord: exchange_record,
+    VendorApplication: vendor_application,
+    CertificateAuthority: certificate_authority,
+    IssuedCertificate: issued_certificate,
+    ConformanceRun: conformance_run,
 }

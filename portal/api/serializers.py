@@ -1,7 +1,34 @@
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from portal.models import Alert, Brand, Membership, TerritoryArea, Utility
+
+
+class TenantModelSerializer(serializers.ModelSerializer):
+    """Validates like the model does, with the caller's utility filled in: ``clean()`` and
+    every database constraint (unique names per utility, checks) answer 400, never 500."""
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        model = self.Meta.model
+        if self.instance is not None:
+            instance = model(
+                **{
+                    f.attname: getattr(self.instance, f.attname)
+                    for f in model._meta.concrete_fields
+                }
+            )
+        else:
+            instance = model(utility=self.context["request"].utility)
+        for name, value in attrs.items():
+            setattr(instance, name, value)
+        try:
+            instance.clean()
+            instance.validate_constraints()
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(serializers.as_serializer_error(exc)) from exc
+        return attrs
 
 
 class UtilitySerializer(serializers.ModelSerializer):
@@ -11,31 +38,19 @@ class UtilitySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class BrandSerializer(serializers.ModelSerializer):
+class BrandSerializer(TenantModelSerializer):
     class Meta:
         model = Brand
         fields = ["id", "name", "states"]
 
 
-class TerritoryAreaSerializer(serializers.ModelSerializer):
+class TerritoryAreaSerializer(TenantModelSerializer):
     class Meta:
         model = TerritoryArea
         fields = ["id", "state", "zip_prefix"]
 
     def validate_state(self, value):
         return value.upper()
-
-    def validate(self, attrs):
-        utility = self.context["request"].utility
-        clash = TerritoryArea.objects.for_utility(utility).filter(
-            state=attrs.get("state", getattr(self.instance, "state", None)),
-            zip_prefix=attrs.get("zip_prefix", getattr(self.instance, "zip_prefix", "")),
-        )
-        if self.instance is not None:
-            clash = clash.exclude(pk=self.instance.pk)
-        if clash.exists():
-            raise serializers.ValidationError("That area is already part of the territory.")
-        return attrs
 
 
 class MemberSerializer(serializers.ModelSerializer):

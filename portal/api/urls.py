@@ -8,6 +8,7 @@ from devices.api.views import ConnectorSiteViewSet, DeviceViewSet
 from enrollment.api.views import EnrollmentViewSet
 from portal.api import views
 from programs.api import views as programs
+from protocol.conformance.api import views as conformance_views
 from settlement.api import views as settlement_views
 
 router = DefaultRouter()
@@ -25,6 +26,7 @@ router.register("event-results", settlement_views.EventResultViewSet, basename="
 router.register("payment-batches", settlement_views.PaymentBatchViewSet, basename="payment-batch")
 router.register("devices", DeviceViewSet, basename="device")
 router.register("connector-sites", ConnectorSiteViewSet, basename="connector-site")
+router.register("vendor/runs", conformance_views.VendorRunViewSet, basename="vendor-run")
 
 urlpatterns = [
     path("me/", views.MeView.as_view(), name="api-me"),

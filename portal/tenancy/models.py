@@ -78,7 +78,11 @@ class Brand(TenantModel):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["utility", "name"], name="brand_unique_per_utility")
+            models.UniqueConstraint(
+                fields=["utility", "name"],
+                name="brand_unique_per_utility",
+                violation_error_message="A brand with this name already exists.",
+            )
         ]
 
     def __str__(self):
@@ -98,7 +102,9 @@ class TerritoryArea(TenantModel):
         ordering = ["state", "zip_prefix"]
         constraints = [
             models.UniqueConstraint(
-                fields=["utility", "state", "zip_prefix"], name="territory_area_unique"
+                fields=["utility", "state", "zip_prefix"],
+                name="territory_area_unique",
+                violation_error_message="That area is already part of the territory.",
             )
         ]
 

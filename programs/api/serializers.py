@@ -1,6 +1,6 @@
-from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from portal.api.serializers import TenantModelSerializer
 from portal.tenancy.selectors import scope_to_utility
 from programs.models import DispatchGroup, Event, Program, Season
 from programs.selectors import CapacityForecast
@@ -13,32 +13,13 @@ class TenantRelatedField(serializers.PrimaryKeyRelatedField):
         return scope_to_utility(super().get_queryset(), self.context["request"].utility)
 
 
-class ModelCleanMixin:
-    """Run the model's own clean() so the API and the forms enforce the same rules."""
-
-    def validate(self, attrs):
-        attrs = super().validate(attrs)
-        instance = self.Meta.model(**{**self._current(), **attrs})
-        try:
-            instance.clean()
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(serializers.as_serializer_error(exc)) from exc
-        return attrs
-
-    def _current(self) -> dict:
-        if self.instance is None:
-            return {}
-        names = [f.name for f in self.Meta.model._meta.concrete_fields]
-        return {name: getattr(self.instance, name) for name in names if name != "id"}
-
-
 class SeasonSerializer(serializers.ModelSerializer):
     class Meta:
         model = Season
         fields = ["id", "name", "start_date", "end_date", "max_events", "max_hours"]
 
 
-class ProgramSerializer(ModelCleanMixin, serializers.ModelSerializer):
+class ProgramSerializer(TenantModelSerializer):
     seasons = SeasonSerializer(many=True, read_only=True)
 
     class Meta:
@@ -46,16 +27,8 @@ class ProgramSerializer(ModelCleanMixin, serializers.ModelSerializer):
         exclude = ["utility"]
         read_only_fields = ["created_at"]
 
-    def validate_slug(self, value):
-        clash = Program.objects.for_utility(self.context["request"].utility).filter(slug=value)
-        if self.instance is not None:
-            clash = clash.exclude(pk=self.instance.pk)
-        if clash.exists():
-            raise serializers.ValidationError("Another program already uses this slug.")
-        return value
 
-
-class DispatchGroupSerializer(serializers.ModelSerializer):
+class DispatchGroupSerializer(TenantModelSerializer):
     program = TenantRelatedField(queryset=Program.objects.all())
 
     class Meta:

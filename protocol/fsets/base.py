@@ -29,7 +29,7 @@ from protocol.http import (
     parse_request_body,
 )
 from protocol.models import Client, EndDevice
-from protocol.services import Conflict, client_touch, end_device_touch
+from protocol.services import Conflict, client_touch, end_device_touch, exchange_record
 from protocol.transport import client_identity_from_request
 from protocol.xml import serialize
 from protocol.xml.codec import SepObject
@@ -98,6 +98,12 @@ class SepView(View):
         self.profile = "csipaus" if program and program.profile == "csip_aus" else "csip"
         self.poll_rate = program.poll_rate_s if program else DEFAULT_POLL_RATE_S
         client_touch(client=client, now=self.now)
+        response = self._handle(handler, request, *args, **kwargs)
+        if client.recording_run_id is not None:  # only while a conformance run watches
+            exchange_record(client=client, request=request, response=response, started=self.now)
+        return response
+
+    def _handle(self, handler, request, *args, **kwargs):
         try:
             return handler(request, *args, **kwargs)
         except Refused as refused:

@@ -1,0 +1,1 @@
+"""Vendor conformance: certificates for sandboxes, test procedures and their runs."""

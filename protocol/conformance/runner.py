@@ -1,0 +1,224 @@
+"""Runs conformance procedures step by step: a resumable machine whose state is the run.
+
+`run_start` turns recording on for the run's client; `run_advance` does whatever is due
+now and returns whether the run has finished. The Celery task calls it in a loop; tests
+call it between their scripted client's turns. Every call is idempotent and resumes
+from `run.cursor`, so a worker that dies halfway loses nothing.
+"""
+
+import logging
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from enrollment.choices import ApplicationStatus, RunStatus
+from enrollment.models import ConformanceRun, VendorApplication
+from portal.realtime import push
+from programs.models import DispatchGroup
+from protocol.conformance.certificates import client_for
+from protocol.conformance.procedures import REGISTRY, Context, StepFailed, procedures_for
+from protocol.models import Client, ExchangeRecord
+
+logger = logging.getLogger(__name__)
+
+
+def topic(run: ConformanceRun) -> str:
+    return f"conformance.{run.pk}"
+
+
+@transaction.atomic
+def run_create(
+    *,
+    application: VendorApplication,
+    procedures: list[str] | None = None,
+    time_scale: float = 1.0,
+    actor=None,
+) -> ConformanceRun:
+    """A queued run of `procedures` (default: every one of the sandbox's profile)."""
+    certificate = application.certificates.filter(revoked=False).order_by("-created_at").first()
+    if certificate is None:
+        raise ValidationError("Issue a certificate before running conformance procedures.")
+    profile = application.sandbox_program.profile
+    keys = procedures or [p.key for p in procedures_for(profile)]
+    unknown = [k for k in keys if k not in REGISTRY]
+    if unknown:
+        raise ValidationError(f"Unknown procedures: {', '.join(unknown)}")
+    if not 0.001 <= time_scale <= 10:
+        raise ValidationError("time_scale must be between 0.001 and 10.")
+    run = ConformanceRun(
+        utility=application.utility,
+        application=application,
+        certificate=certificate,
+        procedures=keys,
+        time_scale=time_scale,
+        started_by=actor,
+    )
+    run.full_clean()
+    run.save()
+    return run
+
+
+def _client(run: ConformanceRun) -> Client:
+    client = client_for(run.certificate)
+    if client is None:
+        raise ValidationError("The run's certificate has no 2030.5 client.")
+    return client
+
+
+@transaction.atomic
+def run_start(*, run: ConformanceRun, now: datetime | None = None) -> ConformanceRun:
+    """Start recording the client's requests; steps begin at the next advance."""
+    now = now or timezone.now()
+    client = _client(run)
+    Client.objects.filter(pk=client.pk).update(recording_run_id=run.pk)
+    run.status = RunStatus.RUNNING
+    run.started_at = now
+    run.cursor = {"p": 0, "s": 0, "since": now.isoformat(), "state": {}}
+    run.results = {
+        key: {"title": REGISTRY[key].title, "status": "pending", "steps": []}
+        for key in run.procedures
+    }
+    run.save()
+    application = run.application
+    if application.status in (ApplicationStatus.SUBMITTED, ApplicationStatus.DRAFT):
+        application.status = ApplicationStatus.TESTING
+        application.save(update_fields=["status"])
+    return run
+
+
+def _progress(run: ConformanceRun) -> int:
+    total = sum(len(REGISTRY[k].steps) for k in run.procedures) or 1
+    done = sum(len(REGISTRY[k].steps) for k in run.procedures[: run.cursor["p"]])
+    return min(100, int(100 * (done + run.cursor.get("s", 0)) / total))
+
+
+def _finish(run: ConformanceRun, now: datetime) -> None:
+    passed = all(r["status"] == "passed" for r in run.results.values())
+    run.status = RunStatus.PASSED if passed else RunStatus.FAILED
+    run.finished_at = now
+    run.progress_pct = 100
+    Client.objects.filter(recording_run_id=run.pk).update(recording_run_id=None)
+    application = run.application
+    if passed and application.status == ApplicationStatus.TESTING:
+        application.status = ApplicationStatus.PASSED
+        application.conformance_passed = True
+        application.save(update_fields=["status", "conformance_passed"])
+
+
+def _label(key: str, index: int) -> str:
+    return f"{key}:{index}"
+
+
+@transaction.atomic
+def run_advance(*, run_id: int, now: datetime | None = None) -> bool:
+    """Do what is due; True when the run has finished."""
+    run = ConformanceRun.objects.select_for_update().get(pk=run_id)
+    if run.finished:
+        return True
+    now = now or timezone.now()
+    client = _client(run)
+    program = run.application.sandbox_program
+    group = DispatchGroup.objects.for_utility(run.utility_id).filter(program=program).first()
+    while run.cursor["p"] < len(run.procedures):
+        key = run.procedures[run.cursor["p"]]
+        procedure = REGISTRY[key]
+        result = run.results[key]
+        result["status"] = "running"
+        step = procedure.steps[run.cursor["s"]]
+        since = parse_datetime(run.cursor["since"])
+        evidence = result.setdefault("evidence", {})
+        ctx = Context(run, client, program, group, now, run.cursor["state"], evidence)
+        outcome, reason = "", ""
+        try:
+            done = step.fn(ctx)
+        except StepFailed as exc:
+            outcome, reason = "failed", str(exc)
+        except ValidationError as exc:
+            outcome, reason = "failed", f"server refused the step: {' '.join(exc.messages)}"
+        else:
+            if done:
+                outcome = "passed"
+            elif (now - since) > ctx.scaled(step.timeout_s):
+                outcome, reason = "failed", step.on_timeout
+        if not outcome:
+            break  # wait for the client
+        label = _label(key, run.cursor["s"])
+        ExchangeRecord.objects.filter(run_id=run.pk, step="", at__lte=now).update(step=label)
+        result["steps"].append(
+            {
+                "title": step.title,
+                "status": outcome,
+                "reason": reason,
+                "started": since.isoformat(),
+                "finished": now.isoformat(),
+                "label": label,
+            }
+        )
+        run.cursor["since"] = now.isoformat()
+        if outcome == "failed" or run.cursor["s"] + 1 >= len(procedure.steps):
+            result["status"] = outcome
+            result["reason"] = reason
+            if outcome == "failed":
+                # Leave no live event behind a failed procedure.
+                _cleanup(ctx)
+            run.cursor = {"p": run.cursor["p"] + 1, "s": 0, "since": now.isoformat(), "state": {}}
+        else:
+            run.cursor["s"] += 1
+    if run.cursor["p"] >= len(run.procedures):
+        _finish(run, now)
+    else:
+        run.progress_pct = _progress(run)
+    run.save()
+    transaction.on_commit(
+        lambda: push(
+            utility_id=run.utility_id,
+            topic=topic(run),
+            data={"run": run.pk, "status": run.status, "progress": run.progress_pct},
+        )
+    )
+    return run.finished
+
+
+def _cleanup(ctx: Context) -> None:
+    from protocol.conformance.procedures import cleanup_event
+
+    try:
+        cleanup_event(ctx)
+    except ValidationError:
+        logger.warning("conformance: could not cancel the event of run %s", ctx.run.pk)
+
+
+def run_timeline(run: ConformanceRun) -> list[dict]:
+    """The client's requests during the run, each tied to the step it fell in."""
+    return list(
+        ExchangeRecord.objects.filter(run_id=run.pk)
+        .order_by("at", "pk")
+        .values("at", "step", "method", "path", "status", "duration_ms", "body_excerpt")[:2000]
+    )
+
+
+def run_report(run: ConformanceRun) -> dict:
+    """The downloadable report: verdicts, evidence and the timeline."""
+    return {
+        "run": run.pk,
+        "application": run.application_id,
+        "organization": run.application.organization.name,
+        "program": run.application.program.name,
+        "status": run.status,
+        "started_at": run.started_at.isoformat() if run.started_at else None,
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "time_scale": run.time_scale,
+        "procedures": [
+            {
+                "key": key,
+                "title": REGISTRY[key].title,
+                "pass_criterion": REGISTRY[key].pass_criterion,
+                **run.results.get(key, {}),
+            }
+            for key in run.procedures
+        ],
+        "timeline": [{**row, "at": row["at"].isoformat()} for row in run_timeline(run)],
+    }

@@ -1,0 +1,25 @@
+"""Starting runs: create, start recording, and queue the driving task after commit."""
+
+from django.db import transaction
+
+from enrollment.models import ConformanceRun, VendorApplication
+from protocol.conformance.runner import run_create, run_start
+
+
+@transaction.atomic
+def conformance_run_launch(
+    *,
+    application: VendorApplication,
+    procedures: list[str] | None = None,
+    time_scale: float = 1.0,
+    actor=None,
+) -> ConformanceRun:
+    """A new run (earlier runs stay as history), driven by a Celery task."""
+    from protocol.tasks import conformance_run_task
+
+    run = run_create(
+        application=application, procedures=procedures, time_scale=time_scale, actor=actor
+    )
+    run_start(run=run)
+    transaction.on_commit(lambda: conformance_run_task.delay(run.pk))
+    return run

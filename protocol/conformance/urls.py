@@ -1,0 +1,50 @@
+"""Portal pages for vendor onboarding and conformance (vendor side and utility side)."""
+
+from django.urls import path
+
+from protocol.conformance import views
+
+app_name = "conformance"
+
+urlpatterns = [
+    path("vendor/signup/", views.VendorSignupView.as_view(), name="vendor-signup"),
+    path("vendor/procedures/", views.ProceduresView.as_view(), name="procedures"),
+    path("vendor/", views.VendorHomeView.as_view(), name="vendor-home"),
+    path("vendor/apply/", views.VendorApplyView.as_view(), name="vendor-apply"),
+    path("vendor/products/", views.VendorProductCreateView.as_view(), name="vendor-product"),
+    path(
+        "vendor/applications/<int:pk>/",
+        views.VendorApplicationView.as_view(),
+        name="vendor-application",
+    ),
+    path(
+        "vendor/applications/<int:pk>/certificate/",
+        views.VendorCertificateIssueView.as_view(),
+        name="vendor-certificate",
+    ),
+    path(
+        "vendor/applications/<int:pk>/run/",
+        views.VendorRunStartView.as_view(),
+        name="vendor-run-start",
+    ),
+    path("vendor/runs/<int:pk>/", views.VendorRunView.as_view(), name="vendor-run"),
+    path(
+        "vendor/runs/<int:pk>/report/",
+        views.VendorRunReportView.as_view(),
+        name="vendor-run-report",
+    ),
+    path("conformance/", views.ApplicationListView.as_view(), name="application-list"),
+    path(
+        "conformance/applications/<int:pk>/",
+        views.ApplicationDetailView.as_view(),
+        name="application-detail",
+    ),
+    path("conformance/runs/<int:pk>/", views.RunDetailView.as_view(), name="run-detail"),
+    path("conformance/runs/<int:pk>/report/", views.RunReportView.as_view(), name="run-report"),
+    path("conformance/runs/<int:pk>/approve/", views.RunApproveView.as_view(), name="run-approve"),
+    path(
+        "conformance/certificates/<int:pk>/revoke/",
+        views.CertificateRevokeView.as_view(),
+        name="certificate-revoke",
+    ),
+]

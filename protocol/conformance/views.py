@@ -1,0 +1,295 @@
+"""Portal pages for vendor onboarding: the vendor's side and the utility's review.
+
+Vendor pages go through enrollment.vendor.VendorScopedMixin (their organisation only,
+404 otherwise); utility pages through UtilityScopedMixin (the active utility only).
+"""
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.generic import DetailView, FormView, ListView, TemplateView
+from django.views.generic.base import View
+from django.views.generic.detail import SingleObjectMixin
+
+from enrollment.forms import (
+    ApplicationForm,
+    CertificateForm,
+    ProductModelForm,
+    VendorSignupForm,
+)
+from enrollment.models import ConformanceRun, IssuedCertificate, ProductModel, VendorApplication
+from enrollment.services import application_approve, application_create, vendor_signup
+from enrollment.vendor import VendorScopedMixin
+from portal.tenancy.choices import Role
+from portal.tenancy.mixins import UtilityScopedMixin
+from protocol.conformance.certificates import certificate_issue, certificate_revoke, chain_pem
+from protocol.conformance.forms import RunForm
+from protocol.conformance.procedures import REGISTRY
+from protocol.conformance.runner import run_report, run_timeline
+from protocol.conformance.services import conformance_run_launch
+
+MANAGERS = frozenset({Role.PROGRAM_MANAGER})
+
+
+def _errors(exc: ValidationError) -> str:
+    return " ".join(exc.messages)
+
+
+# --- vendor side ---------------------------------------------------------------------------
+
+
+class VendorSignupView(FormView):
+    """Public: a new organisation (pending) and its first administrator."""
+
+    template_name = "conformance/signup.html"
+    form_class = VendorSignupForm
+
+    def form_valid(self, form):
+        try:
+            membership = vendor_signup(
+                name=form.cleaned_data["organization"],
+                email=form.cleaned_data["email"],
+                password=form.cleaned_data["password"],
+                website=form.cleaned_data["website"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, _errors(exc))
+            return self.form_invalid(form)
+        login(self.request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("conformance:vendor-home")
+
+
+class VendorHomeView(VendorScopedMixin, ListView):
+    model = VendorApplication
+    template_name = "conformance/vendor_home.html"
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("program", "program__utility")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["organization"] = self.organization
+        context["products"] = ProductModel.objects.filter(organization=self.organization)
+        context["apply_form"] = ApplicationForm()
+        context["product_form"] = ProductModelForm()
+        return context
+
+
+class VendorApplyView(VendorScopedMixin, View):
+    def post(self, request):
+        form = ApplicationForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "Choose a program.")
+            return redirect("conformance:vendor-home")
+        try:
+            application = application_create(
+                organization=self.organization, program=form.cleaned_data["program"]
+            )
+        except ValidationError as exc:
+            messages.error(request, _errors(exc))
+            return redirect("conformance:vendor-home")
+        return redirect("conformance:vendor-application", pk=application.pk)
+
+
+class VendorProductCreateView(VendorScopedMixin, View):
+    def post(self, request):
+        form = ProductModelForm(request.POST)
+        if form.is_valid():
+            form.instance.organization = self.organization
+            form.save()
+            messages.success(request, "Product added.")
+        else:
+            messages.error(request, f"Product not added: {form.errors.as_text()}")
+        return redirect("conformance:vendor-home")
+
+
+class VendorApplicationView(VendorScopedMixin, DetailView):
+    model = VendorApplication
+    template_name = "conformance/vendor_application.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        application = self.object
+        context["certificates"] = application.certificates.all()
+        context["runs"] = application.runs.all()[:50]
+        context["certificate_form"] = CertificateForm()
+        context["run_form"] = RunForm()
+        context["procedures"] = [REGISTRY[k] for k in REGISTRY]
+        return context
+
+
+class VendorCertificateIssueView(VendorScopedMixin, SingleObjectMixin, View):
+    """Issue from a CSR, or generate a key and show it once (it is not stored)."""
+
+    model = VendorApplication
+
+    def post(self, request, pk):
+        application = self.get_object()
+        form = CertificateForm(request.POST)
+        if not form.is_valid():
+            raise Http404
+        try:
+            issuance = certificate_issue(
+                application=application,
+                kind=form.cleaned_data["kind"],
+                csr_pem=form.cleaned_data["csr"] or None,
+            )
+        except ValidationError as exc:
+            messages.error(request, f"Certificate refused: {_errors(exc)}")
+            return redirect("conformance:vendor-application", pk=application.pk)
+        response = render(
+            request,
+            "conformance/certificate_issued.html",
+            {
+                "application": application,
+                "certificate": issuance.certificate,
+                "key_pem": issuance.key_pem,
+                "chain": chain_pem(utility=application.utility),
+            },
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class VendorRunStartView(VendorScopedMixin, SingleObjectMixin, View):
+    model = VendorApplication
+
+    def post(self, request, pk):
+        application = self.get_object()
+        form = RunForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, form.errors.as_text())
+            return redirect("conformance:vendor-application", pk=application.pk)
+        try:
+            run = conformance_run_launch(
+                application=application,
+                procedures=form.cleaned_data["procedures"] or None,
+                time_scale=form.cleaned_data["time_scale"],
+                actor=request.user,
+            )
+        except ValidationError as exc:
+            messages.error(request, _errors(exc))
+            return redirect("conformance:vendor-application", pk=application.pk)
+        return redirect("conformance:vendor-run", pk=run.pk)
+
+
+class _RunMixin:
+    model = ConformanceRun
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        run = self.object
+        context["rows"] = [
+            {"key": k, "procedure": REGISTRY.get(k), **run.results.get(k, {})}
+            for k in run.procedures
+        ]
+        context["timeline"] = run_timeline(run)[:500]
+        return context
+
+
+class VendorRunView(VendorScopedMixin, _RunMixin, DetailView):
+    organization_path = "application__organization"
+    template_name = "conformance/run_detail.html"
+
+    def get_template_names(self):
+        if self.request.headers.get("HX-Request"):
+            return ["conformance/_run_progress.html"]
+        return [self.template_name]
+
+
+class VendorRunReportView(VendorScopedMixin, SingleObjectMixin, View):
+    model = ConformanceRun
+    organization_path = "application__organization"
+
+    def get(self, request, pk):
+        return report_response(self.get_object())
+
+
+def report_response(run: ConformanceRun) -> HttpResponse:
+    body = json.dumps(run_report(run), indent=2)
+    response = HttpResponse(body, content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="conformance-run-{run.pk}.json"'
+    return response
+
+
+# --- utility side ------------------------------------------------------------------------
+
+
+class ApplicationListView(UtilityScopedMixin, ListView):
+    model = VendorApplication
+    template_name = "conformance/application_list.html"
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("organization", "program")
+
+
+class ApplicationDetailView(UtilityScopedMixin, DetailView):
+    model = VendorApplication
+    template_name = "conformance/application_detail.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["certificates"] = self.object.certificates.all()
+        context["runs"] = self.object.runs.all()[:50]
+        context["products"] = ProductModel.objects.filter(organization=self.object.organization)
+        context["can_approve"] = self.request.membership.role in MANAGERS
+        return context
+
+
+class RunDetailView(UtilityScopedMixin, _RunMixin, DetailView):
+    template_name = "conformance/run_detail.html"
+
+    def get_template_names(self):
+        if self.request.headers.get("HX-Request"):
+            return ["conformance/_run_progress.html"]
+        return [self.template_name]
+
+
+class RunReportView(UtilityScopedMixin, SingleObjectMixin, View):
+    model = ConformanceRun
+
+    def get(self, request, pk):
+        return report_response(self.get_object())
+
+
+class RunApproveView(UtilityScopedMixin, SingleObjectMixin, View):
+    """A program manager approves the application on this passing run."""
+
+    model = ConformanceRun
+    allowed_roles = MANAGERS
+    write_roles = MANAGERS
+
+    def post(self, request, pk):
+        run = self.get_object()
+        try:
+            rows = application_approve(application=run.application, run=run, actor=request.user)
+        except ValidationError as exc:
+            messages.error(request, _errors(exc))
+        else:
+            messages.success(request, f"Approved; {len(rows)} product(s) qualified.")
+        return redirect(reverse("conformance:application-detail", args=[run.application_id]))
+
+
+class CertificateRevokeView(UtilityScopedMixin, SingleObjectMixin, View):
+    model = IssuedCertificate
+
+    def post(self, request, pk):
+        certificate = self.get_object()
+        if not certificate.revoked:
+            certificate_revoke(certificate=certificate)
+            messages.success(request, "Certificate revoked; it is refused from now on.")
+        return redirect("conformance:application-detail", pk=certificate.application_id)
+
+
+class ProceduresView(TemplateView):
+    """Public list of procedures and their pass criteria."""
+
+    template_name = "conformance/procedures.html"
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "procedures": list(REGISTRY.values())}

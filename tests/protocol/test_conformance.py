@@ -1,0 +1,137 @@
+"""Vendor certificates and conformance runs, judged on what the server recorded."""
+
+import time
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+from django.core.exceptions import ValidationError
+
+from enrollment.models import CertificateAuthority
+from programs.models import Participant
+from protocol.conformance.certificates import certificate_issue, certificate_revoke
+from protocol.conformance.runner import run_advance, run_create, run_report, run_start
+from protocol.identity import client_identity_from_pem
+from protocol.models import ExchangeRecord
+from tests import factories
+from tests.protocol.client import SepClient
+from tests.protocol.conformance_clients import Faults, Pem, ScriptedClient
+
+pytestmark = pytest.mark.django_db
+
+
+def _csr(key, cn="Acme gateway 1") -> str:
+    # Longer than one attribute may be: spread over organisational units.
+    units = [cn[i : i + 60] for i in range(60, len(cn), 60)]
+    subject = x509.Name(
+        [x509.NameAttribute(NameOID.COMMON_NAME, cn[:60])]
+        + [x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, u) for u in units]
+    )
+    csr = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())
+    return csr.public_bytes(serialization.Encoding.PEM).decode()
+
+
+@pytest.fixture
+def application(utility_a):
+    return factories.vendor_application(utility_a)
+
+
+def test_csr_p256_is_signed_and_the_client_gets_in_until_revoked(application):
+    key = ec.generate_private_key(ec.SECP256R1())
+    issuance = certificate_issue(application=application, csr_pem=_csr(key))
+    cert = issuance.certificate
+    assert issuance.key_pem is None  # the vendor kept its key
+    identity = client_identity_from_pem(cert.pem)
+    assert (identity.lfdi, identity.sfdi) == (cert.lfdi, cert.sfdi)
+    http = SepClient(Pem(cert.pem.encode()))
+    assert http.get("/dcap").status_code == 200
+    certificate_revoke(certificate=cert)
+    refused = http.get("/dcap")
+    assert refused.status_code == 403 and b"revoked" in refused.content
+
+
+@pytest.mark.parametrize(
+    ("key", "cn", "reason"),
+    [
+        (lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048), "x", "RSA"),
+        (lambda: ec.generate_private_key(ec.SECP384R1()), "x", "secp384r1"),
+        (lambda: ec.generate_private_key(ec.SECP256R1()), "y" * 300, "bytes"),
+    ],
+)
+def test_bad_csrs_are_refused_with_the_reason(application, key, cn, reason):
+    with pytest.raises(ValidationError) as refused:
+        certificate_issue(application=application, csr_pem=_csr(key(), cn))
+    assert reason in " ".join(refused.value.messages)
+    assert not application.certificates.exists()
+
+
+def test_generated_key_is_offered_once_and_ca_keys_are_encrypted(application):
+    issuance = certificate_issue(application=application)
+    assert issuance.key_pem.startswith("-----BEGIN PRIVATE KEY-----")
+    key = serialization.load_pem_private_key(issuance.key_pem.encode(), None)
+    cert = x509.load_pem_x509_certificate(issuance.certificate.pem.encode())
+    assert key.public_key().public_numbers() == cert.public_key().public_numbers()
+    policies = cert.extensions.get_extension_for_class(x509.CertificatePolicies).value
+    assert {p.policy_identifier.dotted_string for p in policies} >= {"1.3.6.1.4.1.40732.2.1"}
+    for ca in CertificateAuthority.objects.filter(utility=application.utility):
+        assert "PRIVATE KEY" not in ca.encrypted_key
+    # The issued certificate chains to the utility's intermediate.
+    mica = CertificateAuthority.objects.get(utility=application.utility, role="intermediate")
+    issuer = x509.load_pem_x509_certificate(mica.certificate_pem.encode())
+    cert.verify_directly_issued_by(issuer)
+
+
+def _drive(runs_and_clients, budget_s=240):
+    deadline = time.monotonic() + budget_s
+    pending = dict(runs_and_clients)
+    while pending and time.monotonic() < deadline:
+        for run_id, client in list(pending.items()):
+            client.tick()
+            if run_advance(run_id=run_id):
+                del pending[run_id]
+        time.sleep(0.2)
+    assert not pending, "runs did not finish in time"
+
+
+EXPECTED_FAILURES = {
+    "good": (Faults(), set()),
+    "no_responses": (Faults(no_responses=True), {"scheduled_event", "cancellation"}),
+    "ignore_cancel": (Faults(ignore_cancel=True), {"cancellation"}),
+    "wrong_sign": (Faults(wrong_sign=True), {"discharge_setpoint", "charge_setpoint"}),
+    "telemetry_15min": (Faults(telemetry_interval_s=900), {"telemetry_cadence"}),
+    "hardcoded_edev": (Faults(hardcoded_edev=True), {"discovery"}),
+    "no_time_sync": (Faults(no_time_sync=True), {"time_sync"}),
+}
+
+
+def test_each_faulty_client_fails_exactly_what_its_fault_breaks(utility_a):
+    runs = {}
+    for name, (faults, _) in EXPECTED_FAILURES.items():
+        app = factories.vendor_application(utility_a, name)
+        cert = certificate_issue(application=app).certificate
+        run = run_start(run=run_create(application=app, time_scale=0.05))
+        runs[run.pk] = (name, ScriptedClient(cert.pem, faults))
+    _drive({pk: client for pk, (_, client) in runs.items()})
+    for pk, (name, _) in runs.items():
+        run = type(app.runs.first()).objects.get(pk=pk)
+        failed = {k for k, v in run.results.items() if v["status"] != "passed"}
+        reasons = {
+            k: (
+                v.get("reason"),
+                v.get("evidence"),
+                [(s["title"], s["status"], s["finished"][11:19]) for s in v["steps"]],
+            )
+            for k, v in run.results.items()
+        }
+        assert failed == EXPECTED_FAILURES[name][1], (name, {k: reasons[k] for k in failed})
+        assert run.status == ("passed" if not failed else "failed")
+        report = run_report(run)
+        assert report["timeline"] and all(row["step"] for row in report["timeline"][:3])
+        # The client's devices joined the sandbox, never the production program.
+        sandbox = run.application.sandbox_program
+        assert Participant.objects.filter(program=sandbox).exists()
+        assert not Participant.objects.filter(program=run.application.program).exists()
+    # Recording stops with the run.
+    assert not ExchangeRecord.objects.filter(run_id=0).exists()
