@@ -6,6 +6,7 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import Substr
 from django.http import Http404, JsonResponse
 from django.utils import timezone
+from django.views import View
 from django.views.generic import TemplateView
 
 from devices.selectors import STALE_AFTER, fleet_power_series
@@ -107,10 +108,10 @@ class ControlRoomView(UtilityMemberMixin, TemplateView):
         return context
 
 
-class ControlRoomDataView(UtilityMemberMixin, TemplateView):
+class ControlRoomDataView(UtilityMemberMixin, View):
     """JSON for catching up after a reconnect (``since`` is a Unix time)."""
 
-    def get(self, request, *args, **kwargs):
+    def get(self, request):
         now = timezone.now()
         since = None
         if raw := request.GET.get("since"):

@@ -6,8 +6,6 @@ batteries on their own event loop, connecting over TLS with the aggregator certi
 The late Response at the end goes straight to uvicorn as nginx would forward it.
 """
 
-import contextlib
-import subprocess
 import time
 import urllib.request
 from datetime import timedelta
@@ -36,13 +34,7 @@ from tests.integration.servers import (
     subprocess_env,
     wait_until,
 )
-from tests.integration.test_sep2_mtls import (
-    free_port,
-    nginx_config,
-    require_nginx,
-    stop,
-    wait_for_port,
-)
+from tests.integration.test_sep2_mtls import mutual_tls_proxy
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -76,25 +68,6 @@ def sep_post(base: str, pem: bytes, path: str, body) -> int:
         return answer.status
 
 
-@contextlib.contextmanager
-def mutual_tls_proxy(tmp_path, built, upstream_base: str):
-    """nginx verifying client certificates and forwarding to uvicorn; yields the https URL."""
-    nginx = require_nginx()
-    tls_port = free_port()
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(nginx_config(tmp_path, built, tls_port, urlparse(upstream_base).port))
-    log = tmp_path / "nginx.out"
-    with log.open("wb") as out:
-        proxy = subprocess.Popen(
-            [nginx, "-p", str(tmp_path), "-c", str(conf)], stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
-        wait_for_port(tls_port, proxy, log)
-        yield f"https://127.0.0.1:{tls_port}"
-    finally:
-        stop(proxy)
-
-
 def test_event_dispatched_to_simulated_fleet(tmp_path):
     utility = factories.utility()
     manager = factories.member(utility)
@@ -113,13 +86,13 @@ def test_event_dispatched_to_simulated_fleet(tmp_path):
     logs = [tmp_path / n for n in ("asgi.log", "worker.log", "beat.log")]
     with (
         asgi_server(env, logs[0]) as base,
-        mutual_tls_proxy(tmp_path, built, base) as tls_base,
+        mutual_tls_proxy(tmp_path, built, urlparse(base).port) as tls_port,
         celery_worker(env, logs[1]),
         celery_beat(env, logs[2], tmp_path),
     ):
         # time_scale 60: polls every 1 s (pollRate 60), telemetry every 5 s (300 s cadence).
         fleet = Sep2Fleet(
-            base_url=tls_base,
+            base_url=f"https://127.0.0.1:{tls_port}",
             devices=DEVICES,
             cert_path=built.aggregator_cert,
             key_path=built.aggregator_key,

@@ -4,7 +4,6 @@ Every sep+xml body the server returns is validated against the official schema h
 """
 
 import http.client
-import subprocess
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlparse
 
@@ -21,14 +20,7 @@ from protocol.xml import resources as r
 from protocol.xml.resources import active_power, time_type
 from tests import factories
 from tests.integration.servers import asgi_server, subprocess_env
-from tests.integration.test_sep2_mtls import (
-    client_context,
-    free_port,
-    nginx_config,
-    require_nginx,
-    stop,
-    wait_for_port,
-)
+from tests.integration.test_sep2_mtls import client_context, mutual_tls_proxy
 from tests.protocol.schema import assert_valid_sep
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -60,23 +52,12 @@ class TlsSep:
 
 @pytest.fixture
 def stack(tmp_path):
-    nginx = require_nginx()
     built = pki.build_test_pki(tmp_path / "pki")
-    with asgi_server(subprocess_env(tmp_path), tmp_path / "asgi.log") as base:
-        upstream = urlparse(base).port
-        tls_port = free_port()
-        conf = tmp_path / "nginx.conf"
-        conf.write_text(nginx_config(tmp_path, built, tls_port, upstream))
-        log = tmp_path / "nginx.out"
-        with log.open("wb") as out:
-            proxy = subprocess.Popen(
-                [nginx, "-p", str(tmp_path), "-c", str(conf)], stdout=out, stderr=subprocess.STDOUT
-            )
-        try:
-            wait_for_port(tls_port, proxy, log)
-            yield tls_port, built
-        finally:
-            stop(proxy)
+    with (
+        asgi_server(subprocess_env(tmp_path), tmp_path / "asgi.log") as base,
+        mutual_tls_proxy(tmp_path, built, urlparse(base).port) as tls_port,
+    ):
+        yield tls_port, built
 
 
 def test_csip_flow_over_mutual_tls(stack):

@@ -4,6 +4,7 @@ nginx (deploy/nginx/snippets/*.conf) terminates TLS in front of uvicorn running 
 Django stack; the app echoes the LFDI it resolved from the forwarded certificate.
 """
 
+import contextlib
 import http.client
 import os
 import shutil
@@ -101,6 +102,25 @@ http {{
     }}
 }}
 """
+
+
+@contextlib.contextmanager
+def mutual_tls_proxy(tmp: Path, built: pki.TestPki, upstream_port: int):
+    """nginx with the production TLS policy in front of a local upstream; yields its port."""
+    nginx = require_nginx()
+    tls_port = free_port()
+    conf = tmp / "nginx.conf"
+    conf.write_text(nginx_config(tmp, built, tls_port, upstream_port))
+    log = tmp / "nginx.out"
+    with log.open("wb") as out:
+        proxy = subprocess.Popen(
+            [nginx, "-p", str(tmp), "-c", str(conf)], stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_for_port(tls_port, proxy, log)
+        yield tls_port
+    finally:
+        stop(proxy)
 
 
 @pytest.fixture(scope="module")
