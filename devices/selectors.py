@@ -102,8 +102,8 @@ def device_search(
 ) -> QuerySet[Device]:
     """The utility's devices with a ``health`` column computed in SQL, filtered.
 
-    Same rules as ``device_health``; ``zip_code`` matches a prefix; ``q`` matches a serial
-    (contains) or an LFDI (prefix). One query however many devices there are.
+    Same rules as ``device_health``; ``zip_code`` matches a prefix; ``q`` is
+    ``device_search_q``. One query however many devices there are.
     """
     now = now or timezone.now()
     faulted, offline, stale = _health_rules(now, stale_after, offline_after)
@@ -120,14 +120,9 @@ def device_search(
             )
         )
     )
-    if health == Health.FAULTED:
-        qs = qs.filter(faulted)
-    elif health == Health.OFFLINE:
-        qs = qs.filter(~faulted & offline)
-    elif health == Health.STALE:
-        qs = qs.filter(~faulted & ~offline & stale)
-    elif health == Health.ONLINE:
-        qs = qs.filter(~faulted & ~offline & ~stale)
+    qs = device_health_filter(
+        qs, health=health, now=now, stale_after=stale_after, offline_after=offline_after
+    )
     if vendor_name:
         qs = qs.filter(vendor_name=vendor_name)
     if state:
@@ -135,8 +130,65 @@ def device_search(
     if zip_code:
         qs = qs.filter(zip_code__startswith=zip_code.strip())
     if q := q.strip():
-        qs = qs.filter(Q(serial__icontains=q) | Q(lfdi__startswith=q.upper()))
+        qs = qs.filter(device_search_q(q))
     return qs
+
+
+def device_health_filter(
+    queryset: QuerySet[Device],
+    *,
+    health: str,
+    now: datetime | None = None,
+    stale_after: timedelta = STALE_AFTER,
+    offline_after: timedelta = OFFLINE_AFTER,
+) -> QuerySet[Device]:
+    """Narrow devices to one health state (same rules as ``device_health``); "" keeps all."""
+    faulted, offline, stale = _health_rules(now or timezone.now(), stale_after, offline_after)
+    queryset = queryset.alias(
+        fault_bit=Coalesce(F("storage_connect_status").bitand(StorageConnect.FAULT), 0)
+    )
+    if health == Health.FAULTED:
+        return queryset.filter(faulted)
+    if health == Health.OFFLINE:
+        return queryset.filter(~faulted & offline)
+    if health == Health.STALE:
+        return queryset.filter(~faulted & ~offline & stale)
+    if health == Health.ONLINE:
+        return queryset.filter(~faulted & ~offline & ~stale)
+    return queryset
+
+
+def _prefix(field: str, term: str) -> Q:
+    # The range lets the (utility, field) index serve the match; startswith keeps it exact.
+    upper = term[:-1] + chr(ord(term[-1]) + 1)
+    return Q(**{f"{field}__gte": term, f"{field}__lt": upper, f"{field}__startswith": term})
+
+
+def device_search_q(term: str) -> Q:
+    """A search box term: a serial prefix (as typed or upper case), an LFDI prefix, a ZIP prefix.
+
+    Prefixes, not substrings, so that each side is an index range at 100,000 devices.
+    """
+    term = term.strip()
+    match = _prefix("serial", term)
+    if term.upper() != term:
+        match |= _prefix("serial", term.upper())
+    if all(c in "0123456789abcdefABCDEF" for c in term):
+        match |= _prefix("lfdi", term.upper())
+    if term[:1].isdigit():
+        match |= _prefix("zip_code", term)
+    return match
+
+
+def device_state_codes(*, utility) -> list[str]:
+    """The US states in the utility's fleet, for filter choices."""
+    return list(
+        Device.objects.for_utility(utility)
+        .exclude(state="")
+        .order_by("state")
+        .values_list("state", flat=True)
+        .distinct()
+    )
 
 
 def device_vendor_names(*, utility) -> list[str]:
