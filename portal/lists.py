@@ -193,6 +193,17 @@ class ListPageMixin:
             queryset = queryset.order_by(*self.ordering)
         return queryset
 
+    def paginate_queryset(self, queryset, page_size):
+        """Like ``ListView``'s, but a bad or too-high page number shows the nearest page."""
+        paginator = self.get_paginator(
+            queryset,
+            page_size,
+            orphans=self.get_paginate_orphans(),
+            allow_empty_first_page=self.get_allow_empty(),
+        )
+        page = paginator.get_page(self.request.GET.get(self.page_kwarg))
+        return paginator, page, page.object_list, page.has_other_pages()
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         form = self.get_list_form()
