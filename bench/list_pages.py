@@ -9,6 +9,7 @@ so a second run only measures. Figures only: nothing here asserts a time.
 """
 
 import argparse
+import hashlib
 import statistics
 import time
 from datetime import date, timedelta
@@ -21,7 +22,7 @@ DEVICE_CASES = {
     "health=stale": {"health": "stale"},
     "vendor+state": {"vendor_name": "Volt", "state": "WA"},
     "search serial": {"q": "L00123"},
-    "search LFDI": {"q": "00A1B2"},
+    "search LFDI": {"q": "lfdi"},  # replaced by a real LFDI prefix at run time
     "search ZIP": {"q": "97012"},
     "bad filter": {"health": "purple"},
 }
@@ -33,6 +34,10 @@ QUEUE_CASES = {
     "search serial": {"q": "E0012345"},
     "search street": {"q": "Birch"},
 }
+
+
+def _lfdi(i: int) -> str:
+    return hashlib.sha256(f"bench-device-{i}".encode()).hexdigest()[:40].upper()
 
 
 def _populate_devices(utility, rows: int) -> None:
@@ -53,7 +58,7 @@ def _populate_devices(utility, rows: int) -> None:
                 vendor_name=("Acme", "Volt", "Sunny")[i % 3],
                 model_name="B",
                 serial=f"L{i:07d}",
-                lfdi=f"{i * 2654435761 % 16**40:040X}",
+                lfdi=_lfdi(i),
                 state=("OR", "WA", "CA")[i % 3],
                 zip_code=f"97{i % 1000:03d}",
                 soc_pct=i % 100,
@@ -186,6 +191,7 @@ def main(argv: list[str]) -> None:
     client = Client()
     client.force_login(user)
 
+    DEVICE_CASES["search LFDI"] = {"q": _lfdi(12345)[:8]}
     for title, url, cases in (
         (f"device list ({args.rows:,} devices)", "/devices/", DEVICE_CASES),
         (f"enrollment queue ({args.rows:,} enrollments)", "/enrollments/", QUEUE_CASES),

@@ -103,7 +103,7 @@ def device_search(
     """The utility's devices with a ``health`` column computed in SQL, filtered.
 
     Same rules as ``device_health``; ``zip_code`` matches a prefix; ``q`` is
-    ``device_search_q``. One query however many devices there are.
+    ``device_search_ids``. One query however many devices there are.
     """
     now = now or timezone.now()
     faulted, offline, stale = _health_rules(now, stale_after, offline_after)
@@ -130,7 +130,7 @@ def device_search(
     if zip_code:
         qs = qs.filter(zip_code__startswith=zip_code.strip())
     if q := q.strip():
-        qs = qs.filter(device_search_q(q))
+        qs = qs.filter(pk__in=device_search_ids(utility=utility, term=q))
     return qs
 
 
@@ -164,20 +164,24 @@ def _prefix(field: str, term: str) -> Q:
     return Q(**{f"{field}__gte": term, f"{field}__lt": upper, f"{field}__startswith": term})
 
 
-def device_search_q(term: str) -> Q:
-    """A search box term: a serial prefix (as typed or upper case), an LFDI prefix, a ZIP prefix.
+def device_search_ids(*, utility, term: str) -> QuerySet:
+    """Ids of the utility's devices whose serial (as typed or upper case), LFDI or ZIP code
+    starts with ``term``.
 
-    Prefixes, not substrings, so that each side is an index range at 100,000 devices.
+    Prefixes, not substrings, and a UNION of one index range per column rather than an OR,
+    which the planners answer with a scan: each side stays an index range at 100,000 devices.
     """
     term = term.strip()
-    match = _prefix("serial", term)
+    devices = Device.objects.for_utility(utility).order_by()
+    ranges = [_prefix("serial", term)]
     if term.upper() != term:
-        match |= _prefix("serial", term.upper())
+        ranges.append(_prefix("serial", term.upper()))
     if all(c in "0123456789abcdefABCDEF" for c in term):
-        match |= _prefix("lfdi", term.upper())
+        ranges.append(_prefix("lfdi", term.upper()))
     if term[:1].isdigit():
-        match |= _prefix("zip_code", term)
-    return match
+        ranges.append(_prefix("zip_code", term))
+    first, *rest = (devices.filter(r).values("pk") for r in ranges)
+    return first.union(*rest) if rest else first
 
 
 def device_state_codes(*, utility) -> list[str]:

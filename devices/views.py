@@ -17,7 +17,7 @@ from devices.selectors import (
     device_health,
     device_health_filter,
     device_search,
-    device_search_q,
+    device_search_ids,
     device_state_codes,
     device_telemetry_series,
     device_vendor_names,
@@ -63,7 +63,7 @@ class DeviceListView(ListPageMixin, UtilityMemberMixin, ListView):
         return device_search(utility=self.request.utility, now=self.now).only(*LIST_COLUMNS)
 
     def search_queryset(self, queryset, term):
-        return queryset.filter(device_search_q(term))
+        return queryset.filter(pk__in=device_search_ids(utility=self.request.utility, term=term))
 
     def filter_health(self, queryset, health):
         return device_health_filter(queryset, health=health, now=self.now)
