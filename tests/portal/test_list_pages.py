@@ -1,6 +1,7 @@
 """Every portal list page, one table of cases: renders per role, search, filters, bad filter
 values, paging that keeps the filters, constant query counts and tenant isolation."""
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -89,6 +90,18 @@ def _program_fk(path="program"):
     return Filter("program", value, fields)
 
 
+def _hex(marker: str) -> str:
+    return marker.encode().hex().upper()[:12].ljust(12, "0")
+
+
+def _end_device(utility, marker, **fields):
+    # LFDIs are what the page searches: these start with the marker, in hex.
+    # LFDIs sharing a prefix share SFDIs too (its first 36 bits): draw those apart.
+    lfdi = _hex(marker) + secrets.token_hex(14).upper()
+    sfdi = 10**11 + secrets.randbelow(10**11)
+    return factories.end_device(utility, marker, lfdi=lfdi, sfdi=sfdi, **fields)
+
+
 def _event(utility, marker, **fields):
     program = fields.pop("program", None)
     group = factories.dispatch_group(utility, marker, prog=program) if program else None
@@ -125,6 +138,21 @@ CASES = [
             Filter("revoked", "yes", {"revoked": True}),
             _program_fk(),
         ],
+    ),
+    Case(
+        "EndDevices",
+        "protocol:end-device-list",
+        _end_device,
+        [
+            Filter(
+                "client",
+                lambda obj: str(obj.registered_by_id),
+                lambda utility: {"registered_by": factories.sep_client(utility)},
+            ),
+            Filter("linked", "no", {"device": None}),
+            Filter("enabled", "no", {"enabled": False}),
+        ],
+        search=lambda obj, marker: _hex(marker),
     ),
     Case(
         "devices",
@@ -274,11 +302,12 @@ def test_paging_keeps_search_and_filters(case, utility_a, login):
     for _ in range(60):
         case.make(utility_a, "Qzpage")
     client = login(utility_a)
-    first = client.get(reverse(case.url), {"q": "Qzpage"})
+    term = case.search(None, "Qzpage")
+    first = client.get(reverse(case.url), {"q": term})
     paginator = first.context["paginator"]
     assert paginator.count == 60 and paginator.num_pages >= 2
-    assert "q=Qzpage&amp;page=2" in first.content.decode()
-    last = client.get(reverse(case.url), {"q": "Qzpage", "page": paginator.num_pages})
+    assert f"q={term}&amp;page=2" in first.content.decode()
+    last = client.get(reverse(case.url), {"q": term, "page": paginator.num_pages})
     assert f"Page {paginator.num_pages} of {paginator.num_pages}" in last.content.decode()
     assert 'rel="prev"' in last.content.decode()
 
