@@ -112,7 +112,7 @@ def search_q(search_fields, term: str) -> Q:
         if spec.startswith("^"):
             match |= _prefix_q(spec[1:], term)
         elif spec.startswith("="):
-            match |= Q(**{f"{spec[1:]}__iexact": term})
+            match |= Q(**{spec[1:]: term})
         else:
             match |= Q(**{f"{spec}__icontains": term})
     return match
@@ -121,8 +121,9 @@ def search_q(search_fields, term: str) -> Q:
 class ListPageMixin:
     """For ``ListView`` pages: declarative search, validated filters, ordering and paging.
 
-    Put it before the view's scoping mixin's ``get_queryset`` in the MRO (i.e. list it
-    first); it calls ``super().get_queryset()`` and only narrows what that returns.
+    List it first among the bases, before the scoping mixin: ``get_base_queryset`` is the
+    scoping mixin's ``get_queryset`` (or a tenant selector) and this only narrows it. A
+    view's own ``get_queryset`` may add ``select_related`` on top.
     """
 
     search_fields: tuple[str, ...] = ()
