@@ -343,3 +343,55 @@ def test_another_utilitys_rows_never_show(case, utility_a, utility_b, login):
         assert response.status_code == 200
         assert "that filter is ignored" in response.content.decode()
         assert theirs.pk not in ids(response)
+
+
+def test_events_are_found_by_exact_mrid(utility_a, login):
+    event = factories.event(utility_a)
+    other = factories.event(utility_a)
+    response = login(utility_a).get(reverse("programs:event-list"), {"q": event.mrid})
+    assert ids(response) == {event.pk} and other.pk not in ids(response)
+
+
+def test_alerts_default_to_unresolved_and_all_statuses_stays_chosen(utility_a, login):
+    open_alert = _alert(utility_a, "Qzopen")
+    resolved = _alert(utility_a, "Qzdone", status="resolved")
+    client = login(utility_a)
+    assert ids(client.get(reverse("portal:alert-list"))) == {open_alert.pk}
+    for _ in range(60):
+        _alert(utility_a, "Qzmore", status="resolved")
+    every = client.get(reverse("portal:alert-list"), {"status": ""})
+    assert every.context["paginator"].count == 62 and resolved.pk in {
+        a.pk for a in every.context["paginator"].object_list
+    }
+    assert "status=&amp;page=2" in every.content.decode()
+
+
+def test_the_queue_carries_its_filters_to_export_and_bulk_decisions(utility_a, login):
+    eligible = factories.enrollment(utility_a, "Qzel", state="eligible")
+    factories.enrollment(utility_a, "Qzsub", state="submitted")
+    client = login(utility_a)
+    body = client.get(reverse("enrollment:queue"), {"state": "eligible"}).content.decode()
+    assert 'name="next_query" value="state=eligible"' in body
+    assert f"{reverse('enrollment:export')}?state=eligible" in body
+    csv = client.get(reverse("enrollment:export"), {"state": "eligible"}).content.decode()
+    assert "QzelMain" in csv and "QzsubMain" not in csv
+    response = client.post(
+        reverse("enrollment:bulk"),
+        {
+            "ids": [eligible.pk],
+            "action": "reject",
+            "reason": "test",
+            "next_query": "state=eligible",
+        },
+    )
+    assert response.status_code == 302 and response.url.endswith("?state=eligible")
+    eligible.refresh_from_db()
+    assert eligible.state == "rejected"
+
+
+def test_htmx_requests_get_the_page_to_swap(utility_a, login):
+    factories.program(utility_a, "Qzhx")
+    response = login(utility_a).get(
+        reverse("programs:program-list"), {"q": "Qzhx"}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 200 and "<main>" in response.content.decode()
