@@ -143,7 +143,8 @@ def device_health_filter(
     offline_after: timedelta = OFFLINE_AFTER,
 ) -> QuerySet[Device]:
     """Narrow devices to one health state (same rules as ``device_health``); "" keeps all."""
-    faulted, offline, stale = _health_rules(now or timezone.now(), stale_after, offline_after)
+    now = now or timezone.now()
+    faulted, offline, _stale = _health_rules(now, stale_after, offline_after)
     queryset = queryset.alias(
         fault_bit=Coalesce(F("storage_connect_status").bitand(StorageConnect.FAULT), 0)
     )
@@ -151,10 +152,16 @@ def device_health_filter(
         return queryset.filter(faulted)
     if health == Health.OFFLINE:
         return queryset.filter(~faulted & offline)
+    # Online and stale as plain ranges of last_heard_at (same rows as ~offline & ±stale), so
+    # the (utility, last_heard_at) index serves them.
     if health == Health.STALE:
-        return queryset.filter(~faulted & ~offline & stale)
+        return queryset.filter(
+            ~faulted,
+            last_heard_at__gt=now - offline_after,
+            last_heard_at__lte=now - stale_after,
+        )
     if health == Health.ONLINE:
-        return queryset.filter(~faulted & ~offline & ~stale)
+        return queryset.filter(~faulted, last_heard_at__gt=now - stale_after)
     return queryset
 
 
