@@ -55,7 +55,9 @@ class EnrollmentQueueView(ListPageMixin, UtilityScopedMixin, ListView):
         return queryset.filter(selectors.enrollment_search_q(term))
 
     def filter_eligibility(self, queryset, eligibility):
-        return selectors.enrollment_eligibility_filter(queryset, eligibility=eligibility)
+        return selectors.enrollment_eligibility_filter(
+            queryset, utility_id=self.request.utility.pk, eligibility=eligibility
+        )
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
