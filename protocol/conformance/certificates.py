@@ -25,6 +25,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from enrollment.models import CertificateAuthority, IssuedCertificate, VendorApplication
+from enrollment.services import vendor_organization_check_approved
+from enrollment.vendor import Capability, vendor_capability_check
 from protocol import pki
 from protocol.identity import client_identity_from_der
 from protocol.models import Client, ClientKind
@@ -169,12 +171,19 @@ def certificate_issue(
     kind: str = ClientKind.AGGREGATOR,
     csr_pem: str | None = None,
     common_name: str = "",
+    actor=None,
 ) -> Issuance:
     """Sign a CSR (or a server-generated key) and let the certificate into the sandbox.
 
-    The new Client is mapped to the application's sandbox program, so the 2030.5 endpoint
-    accepts the certificate from the next request on.
+    Only for an approved organisation, and, when a user asks (`actor`), one whose role
+    may test. The new Client is mapped to the application's sandbox program, so the
+    2030.5 endpoint accepts the certificate from the next request on.
     """
+    if actor is not None:
+        vendor_capability_check(
+            user=actor, organization=application.organization, capability=Capability.TEST
+        )
+    vendor_organization_check_approved(organization=application.organization)
     if kind not in ClientKind.values:
         raise ValidationError(f"kind must be one of {ClientKind.values}")
     if application.sandbox_program_id is None:
