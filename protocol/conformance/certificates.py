@@ -5,10 +5,11 @@ CA private keys are stored only as Fernet tokens under settings.CA_KEY_ENCRYPTIO
 Client keys are never stored: a vendor either sends a CSR, or receives a generated key
 once, in the response that issues the certificate.
 
-Certificate policies: IEEE 2030.5-2018 §6.11.8 names policy OIDs under the SEP 2 arc
-1.3.6.1.4.1.40732: .1.1 device (generic), .1.3 post-manufacture, .2.1 test certificate.
-Sandbox certificates carry "device generic" and "test". These values are taken from our
-reading of the standard and should be checked against the text before production use.
+Certificate policies under the SEP 2 arc 1.3.6.1.4.1.40732 (IEEE 2030.5-2018 §6.11.7.2
+device types: .1.1 generic, .1.2 mobile, .1.3 post-manufacture; §6.11.7.3 policies: .2.1
+test, .2.2 self-signed test, .2.3 service provider, .2.4 bulk-issued). Sandbox
+certificates carry "device generic" and "test". Where this was confirmed: the
+"Certificate policy OIDs" section of protocol/conformance/README.md.
 """
 
 import datetime as dt
