@@ -25,7 +25,7 @@ from django.utils.text import slugify
 
 from devices.models import Device
 from enrollment import eligibility
-from enrollment.choices import ApplicationStatus, VendorRole, VendorStatus
+from enrollment.choices import ApplicationStatus, RunStatus, VendorRole, VendorStatus
 from enrollment.choices import EnrollmentState as S
 from enrollment.models import (
     AccountWhitelist,
@@ -44,7 +44,7 @@ from enrollment.models import (
     VendorOrganization,
 )
 from enrollment.signals import certificates_revoked
-from enrollment.vendor import Capability, vendor_capability_check
+from enrollment.vendor import Capability, organization_refusal, vendor_capability_check
 from programs import services as program_services
 from programs.models import DispatchGroup, Program, QualifiedEquipment
 
@@ -879,7 +879,13 @@ def _vendor_email_on_commit(
 
 
 def vendor_certificates_revoke(*, organization: VendorOrganization, now: datetime) -> int:
-    """Revoke every live certificate of the organisation; the 2030.5 server is told at once."""
+    """Revoke every live certificate of the organisation; the 2030.5 server is told at once.
+
+    Runs still going stop with an error: their client can no longer take part.
+    """
+    ConformanceRun.objects.filter(
+        application__organization=organization, status__in=[RunStatus.QUEUED, RunStatus.RUNNING]
+    ).update(status=RunStatus.ERROR, finished_at=now)
     certificates = list(
         IssuedCertificate.objects.filter(
             application__organization=organization, revoked=False
@@ -968,10 +974,12 @@ def vendor_organization_suspend(
 
 
 def vendor_organization_check_approved(*, organization: VendorOrganization) -> None:
-    """ValidationError saying why, unless the organisation may get certificates and run."""
-    from enrollment.vendor import organization_refusal
+    """ValidationError saying why, unless the organisation may get certificates and run.
 
-    current = VendorOrganization.objects.filter(pk=organization.pk).first()
+    Locks the organisation's row, so a suspension cannot slip between this check and the
+    caller's certificate or run (callers run in a transaction).
+    """
+    current = VendorOrganization.objects.select_for_update().filter(pk=organization.pk).first()
     refusal = organization_refusal(current or organization)
     if refusal:
         raise ValidationError(refusal)
@@ -1086,7 +1094,8 @@ def vendor_member_remove(*, membership: VendorMembership, actor) -> None:
         raise ValidationError("The last administrator cannot be removed; make another one first.")
     user = membership.user
     membership.delete()
-    if not user.vendor_memberships.exists() and not user.is_staff:
+    # An account that now belongs nowhere cannot sign in; utility staff keep theirs.
+    if not (user.vendor_memberships.exists() or user.memberships.exists() or user.is_staff):
         user.is_active = False
         user.save(update_fields=["is_active"])
 

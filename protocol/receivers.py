@@ -38,3 +38,5 @@ def certificates_revoked_refuse(sender, certificates, now=None, **kwargs):
         client = Client.objects.for_utility(utility_id).filter(lfdi=lfdi, revoked=False).first()
         if client is not None:
             client_revoke(client=client, now=now)
+        # Stopped runs record nothing more.
+        Client.objects.for_utility(utility_id).filter(lfdi=lfdi).update(recording_run_id=None)

@@ -12,6 +12,7 @@ from enrollment.models import VendorContact, VendorMembership, VendorOrganizatio
 from enrollment.tasks import vendor_notify
 from enrollment.vendor import ROLE_CAPABILITIES, Capability
 from protocol.conformance.certificates import certificate_issue
+from protocol.conformance.runner import run_create, run_start
 from protocol.conformance.services import conformance_run_launch
 from protocol.models import Client
 from tests import factories
@@ -99,6 +100,7 @@ def test_reject_or_suspend_revokes_certificates_and_the_server_refuses_them(
     other = certificate_issue(application=factories.vendor_application(utility_a)).certificate
     http = SepClient(Pem(cert.pem.encode()))
     assert http.get("/dcap").status_code == 200
+    run = run_start(run=run_create(application=application, procedures=["time_sync"]))
     if decision == "reject":
         VendorOrganization.objects.filter(pk=org.pk).update(status="pending")
         org.refresh_from_db()
@@ -112,6 +114,10 @@ def test_reject_or_suspend_revokes_certificates_and_the_server_refuses_them(
     assert Client.objects.get(lfdi=cert.lfdi).revoked
     refused = http.get("/dcap")
     assert refused.status_code == 403 and b"revoked" in refused.content
+    # Its run stops and records nothing more.
+    run.refresh_from_db()
+    assert run.status == "error" and run.finished_at is not None
+    assert Client.objects.get(lfdi=cert.lfdi).recording_run_id is None
     # Another organisation's certificate is untouched.
     other.refresh_from_db()
     assert not other.revoked and not Client.objects.get(lfdi=other.lfdi).revoked
