@@ -785,9 +785,17 @@ def _sandbox_for(program: Program, organization: VendorOrganization) -> Program:
 
 @transaction.atomic
 def application_create(
-    *, organization: VendorOrganization, program: Program, submit: bool = True
+    *, organization: VendorOrganization, program: Program, submit: bool = True, actor=None
 ) -> VendorApplication:
-    """Apply to a production program; the application gets its own sandbox program."""
+    """Apply to a production program; the application gets its own sandbox program.
+
+    A pending organisation may apply (it tests once approved); a rejected or suspended
+    one may not. When a user asks (`actor`), only an administrator of the organisation.
+    """
+    if actor is not None:
+        vendor_capability_check(user=actor, organization=organization, capability=Capability.MANAGE)
+    if organization.status in (VendorStatus.REJECTED, VendorStatus.SUSPENDED):
+        raise ValidationError(organization_refusal(organization))
     if program.is_sandbox:
         raise ValidationError({"program": "Apply to a production program, not a sandbox."})
     application = VendorApplication(
@@ -1128,3 +1136,13 @@ def vendor_contact_delete(*, contact: VendorContact, actor) -> None:
         user=actor, organization=contact.organization, capability=Capability.MANAGE
     )
     contact.delete()
+
+
+@transaction.atomic
+def vendor_product_create(*, organization: VendorOrganization, actor, **fields) -> ProductModel:
+    """Add a product the organisation brings to programs (administrators)."""
+    vendor_capability_check(user=actor, organization=organization, capability=Capability.MANAGE)
+    product = ProductModel(organization=organization, **fields)
+    product.full_clean()
+    product.save()
+    return product

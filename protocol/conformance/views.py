@@ -24,7 +24,12 @@ from enrollment.forms import (
     VendorSignupForm,
 )
 from enrollment.models import ConformanceRun, IssuedCertificate, ProductModel, VendorApplication
-from enrollment.services import application_approve, application_create, vendor_signup
+from enrollment.services import (
+    application_approve,
+    application_create,
+    vendor_product_create,
+    vendor_signup,
+)
 from enrollment.vendor import Capability, VendorScopedMixin
 from portal.tenancy.choices import Role
 from portal.tenancy.mixins import UtilityScopedMixin
@@ -91,7 +96,9 @@ class VendorApplyView(VendorScopedMixin, View):
             return redirect("conformance:vendor-home")
         try:
             application = application_create(
-                organization=self.organization, program=form.cleaned_data["program"]
+                organization=self.organization,
+                program=form.cleaned_data["program"],
+                actor=request.user,
             )
         except ValidationError as exc:
             messages.error(request, _errors(exc))
@@ -105,9 +112,14 @@ class VendorProductCreateView(VendorScopedMixin, View):
     def post(self, request):
         form = ProductModelForm(request.POST)
         if form.is_valid():
-            form.instance.organization = self.organization
-            form.save()
-            messages.success(request, "Product added.")
+            try:
+                vendor_product_create(
+                    organization=self.organization, actor=request.user, **form.cleaned_data
+                )
+            except ValidationError as exc:
+                messages.error(request, f"Product not added: {_errors(exc)}")
+            else:
+                messages.success(request, "Product added.")
         else:
             messages.error(request, f"Product not added: {form.errors.as_text()}")
         return redirect("conformance:vendor-home")

@@ -265,3 +265,28 @@ def test_contacts_are_validated_and_saved_by_admins():
         )
     services.vendor_contact_delete(contact=contact, actor=admin)
     assert not VendorContact.objects.exists()
+
+
+def test_applications_and_products_need_an_admin_and_a_live_organisation(utility_a, operator):
+    from decimal import Decimal
+
+    from enrollment.models import ProductModel, VendorApplication
+
+    org = factories.vendor_organization("Apply", status="pending")
+    admin = factories.vendor_member(org, "admin")
+    engineer = factories.vendor_member(org, "engineer")
+    program = factories.program(utility_a, status="active")
+    with pytest.raises(PermissionDenied):
+        services.application_create(organization=org, program=program, actor=engineer)
+    services.application_create(organization=org, program=program, actor=admin)  # pending: ok
+    fields = {"vendor_name": "Apply", "model_name": "A1", "power_kw": 5, "energy_kwh": 10}
+    with pytest.raises(PermissionDenied):
+        services.vendor_product_create(organization=org, actor=engineer, **fields)
+    services.vendor_product_create(organization=org, actor=admin, **fields)
+    with pytest.raises(ValidationError):
+        services.vendor_product_create(organization=org, actor=admin, **fields)  # duplicate
+    assert ProductModel.objects.get(organization=org).energy_kwh == Decimal("10")
+    services.vendor_organization_reject(organization=org, actor=operator, reason="Shell company")
+    with pytest.raises(ValidationError, match="rejected: Shell company"):
+        services.application_create(organization=org, program=program, actor=admin)
+    assert VendorApplication.objects.filter(organization=org).count() == 1
