@@ -126,6 +126,7 @@ def test_manager_approves_a_passing_run(client, utility_a, manager_a, vendor_a):
     assert application.approved and application.approved_run_id == run.pk
     page = client.get(reverse("conformance:application-detail", args=[application.pk]))
     assert b"approved" in page.content
+    assert b'<strong id="org-status">Approved</strong>' in page.content
 
 
 # --- operator approval, roles, team, contacts, HTML report, isolation -----------------------
