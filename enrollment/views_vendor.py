@@ -68,7 +68,6 @@ class PlatformVendorListView(PlatformStaffMixin, ListView):
         context = super().get_context_data(**kwargs)
         context["statuses"] = VendorStatus.choices
         context["current_status"] = self.request.GET.get("status", "")
-        context["allowed"] = services.VENDOR_ALLOWED
         return context
 
 
