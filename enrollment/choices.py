@@ -9,14 +9,28 @@ class VendorKind(models.TextChoices):
 
 
 class VendorStatus(models.TextChoices):
+    """Where a vendor organisation stands with the platform operators."""
+
     PENDING = "pending", "Awaiting approval"
     APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
     SUSPENDED = "suspended", "Suspended"
 
 
 class VendorRole(models.TextChoices):
+    """A vendor user's role; what each may do is `enrollment.vendor.ROLE_CAPABILITIES`."""
+
     ADMIN = "admin", "Administrator"
     ENGINEER = "engineer", "Engineer"
+    VIEWER = "viewer", "Viewer (read-only)"
+
+
+class ContactKind(models.TextChoices):
+    """Whom a utility calls at a vendor organisation, and about what."""
+
+    TECHNICAL = "technical", "Technical"
+    BUSINESS = "business", "Business"
+    SECURITY = "security", "Security"
 
 
 class EnrollmentState(models.TextChoices):

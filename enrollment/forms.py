@@ -9,7 +9,8 @@ from django.core.validators import RegexValidator
 from django.utils import timezone
 
 from enrollment import eligibility
-from enrollment.models import ProductModel, zip_format
+from enrollment.choices import VendorRole
+from enrollment.models import ProductModel, VendorContact, zip_format
 from enrollment.selectors import as_id
 from programs.models import Program, QualifiedEquipment
 
@@ -240,3 +241,33 @@ class CertificateForm(forms.Form):
         label="CSR (PEM)",
         help_text="Leave empty to have a P-256 key generated; it is shown once, never stored.",
     )
+
+
+class VendorInviteForm(forms.Form):
+    email = forms.EmailField(max_length=254)
+    role = forms.ChoiceField(choices=VendorRole.choices, initial=VendorRole.ENGINEER)
+
+
+class VendorRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=VendorRole.choices)
+
+
+class VendorContactForm(forms.ModelForm):
+    class Meta:
+        model = VendorContact
+        fields = ["kind", "name", "email", "phone", "topic"]
+
+
+class VendorDecisionForm(forms.Form):
+    """An operator's decision on a vendor organisation; rejecting needs a reason."""
+
+    action = forms.ChoiceField(
+        choices=[("approve", "Approve"), ("reject", "Reject"), ("suspend", "Suspend")]
+    )
+    reason = forms.CharField(max_length=500, required=False, widget=forms.TextInput)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("action") == "reject" and not (data.get("reason") or "").strip():
+            self.add_error("reason", "Say why the organisation is rejected.")
+        return data

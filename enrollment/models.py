@@ -21,6 +21,7 @@ from enrollment.choices import (
     ApplicationStatus,
     AuthorityRole,
     ClientType,
+    ContactKind,
     CreditPeriod,
     EligibilityRule,
     EnrollmentState,
@@ -437,6 +438,13 @@ class VendorOrganization(models.Model):
         max_length=16, choices=VendorStatus.choices, default=VendorStatus.PENDING
     )
     website = models.URLField(blank=True)
+    status_reason = models.CharField(
+        max_length=500, blank=True, help_text="Why it was rejected or suspended; shown to it."
+    )
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    status_changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -469,7 +477,10 @@ class VendorMembership(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["organization", "user"], name="vendor_membership_unique"
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(role__in=VendorRole.values), name="vendor_role_valid"
+            ),
         ]
 
     def __str__(self):
@@ -530,13 +541,21 @@ class VendorContact(models.Model):
     name = models.CharField(max_length=120)
     email = models.EmailField()
     phone = models.CharField(max_length=32, blank=True)
-    topic = models.CharField(max_length=60, blank=True, help_text="e.g. technical, commercial")
+    kind = models.CharField(
+        max_length=16, choices=ContactKind.choices, default=ContactKind.TECHNICAL
+    )
+    topic = models.CharField(max_length=60, blank=True, help_text="e.g. firmware, billing")
 
     class Meta:
-        ordering = ["name"]
+        ordering = ["kind", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=ContactKind.values), name="vendor_contact_kind_valid"
+            ),
+        ]
 
     def __str__(self):
-        return f"{self.name} <{self.email}>"
+        return f"{self.name} <{self.email}> ({self.get_kind_display()})"
 
 
 class VendorApplication(TenantModel):

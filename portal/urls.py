@@ -30,6 +30,8 @@ portal_patterns = [
     ),
 ]
 
+handler403 = "portal.views.permission_denied"
+
 urlpatterns = [
     path("", include((portal_patterns, "portal"))),
     path("", include("enrollment.urls")),

@@ -5,14 +5,15 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin, UserPassesTestMixin
 from django.core.exceptions import ValidationError
 from django.db.models import Count
-from django.http import Http404, HttpResponseNotAllowed
+from django.http import Http404, HttpResponseForbidden, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
+from django.template import loader
 from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import CreateView, DeleteView, ListView, TemplateView, UpdateView
 
-from enrollment.models import Customer, Enrollment
+from enrollment.models import Customer, Enrollment, VendorMembership
 from portal.alerts import alert_acknowledge, alert_resolve
 from portal.forms import BrandForm, BrandingForm, TerritoryAreaForm
 from portal.lists import ChoiceFilter, ListPageMixin
@@ -30,6 +31,11 @@ class HomeView(LoginRequiredMixin, TemplateView):
 
     template_name = "portal/home.html"
 
+    def get(self, request, *args, **kwargs):
+        if request.utility is None and _is_vendor_user(request.user):
+            return redirect("conformance:vendor-home")
+        return super().get(request, *args, **kwargs)
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         utility = self.request.utility
@@ -43,6 +49,22 @@ class HomeView(LoginRequiredMixin, TemplateView):
             context["brands"] = scope_to_utility(Brand.objects.all(), utility)
             context["territory"] = scope_to_utility(TerritoryArea.objects.all(), utility)
         return context
+
+
+def _is_vendor_user(user) -> bool:
+    return user.is_authenticated and VendorMembership.objects.filter(user=user).exists()
+
+
+def permission_denied(request, exception=None):
+    """403 page; a vendor user on a utility page is pointed to the vendor portal instead."""
+    vendor = (
+        _is_vendor_user(request.user)
+        and getattr(request, "membership", None) is None
+        and not request.user.is_staff
+    )
+    template = loader.get_template("403_vendor.html" if vendor else "403.html")
+    context = {"exception": str(exception) if exception else ""}
+    return HttpResponseForbidden(template.render(context, request))
 
 
 @login_required

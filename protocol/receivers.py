@@ -1,12 +1,14 @@
-"""The 2030.5 side of domain signals: a changed event notifies DERControlList subscribers."""
+"""The 2030.5 side of domain signals: a changed event notifies DERControlList subscribers;
+withdrawn vendor certificates are refused."""
 
 from django.dispatch import receiver
 
+from enrollment.signals import certificates_revoked
 from programs.models import Event
 from programs.selectors import group_devices
 from programs.signals import event_changed
-from protocol.models import EndDevice
-from protocol.services import subscriptions_notify
+from protocol.models import Client, EndDevice
+from protocol.services import client_revoke, subscriptions_notify
 
 
 @receiver(event_changed, dispatch_uid="protocol.event_changed")
@@ -27,3 +29,14 @@ def event_changed_notify(sender, event_id, utility_id, **kwargs):
         hrefs += [f"{base}/derc", f"{base}/actderc"]
     if hrefs:
         subscriptions_notify(utility_id=utility_id, resources=hrefs)
+
+
+@receiver(certificates_revoked, dispatch_uid="protocol.certificates_revoked")
+def certificates_revoked_refuse(sender, certificates, now=None, **kwargs):
+    """Vendor certificates withdrawn in the domain: refuse their clients from now on."""
+    for utility_id, lfdi in certificates:
+        client = Client.objects.for_utility(utility_id).filter(lfdi=lfdi, revoked=False).first()
+        if client is not None:
+            client_revoke(client=client, now=now)
+        # Stopped runs record nothing more.
+        Client.objects.for_utility(utility_id).filter(lfdi=lfdi).update(recording_run_id=None)

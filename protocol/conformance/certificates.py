@@ -5,10 +5,11 @@ CA private keys are stored only as Fernet tokens under settings.CA_KEY_ENCRYPTIO
 Client keys are never stored: a vendor either sends a CSR, or receives a generated key
 once, in the response that issues the certificate.
 
-Certificate policies: IEEE 2030.5-2018 §6.11.8 names policy OIDs under the SEP 2 arc
-1.3.6.1.4.1.40732: .1.1 device (generic), .1.3 post-manufacture, .2.1 test certificate.
-Sandbox certificates carry "device generic" and "test". These values are taken from our
-reading of the standard and should be checked against the text before production use.
+Certificate policies under the SEP 2 arc 1.3.6.1.4.1.40732 (IEEE 2030.5-2018 §6.11.7.2
+device types: .1.1 generic, .1.2 mobile, .1.3 post-manufacture; §6.11.7.3 policies: .2.1
+test, .2.2 self-signed test, .2.3 service provider, .2.4 bulk-issued). Sandbox
+certificates carry "device generic" and "test". Where this was confirmed: the
+"Certificate policy OIDs" section of protocol/conformance/README.md.
 """
 
 import datetime as dt
@@ -25,6 +26,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from enrollment.models import CertificateAuthority, IssuedCertificate, VendorApplication
+from enrollment.services import vendor_organization_check_approved
+from enrollment.vendor import Capability, vendor_capability_check
 from protocol import pki
 from protocol.identity import client_identity_from_der
 from protocol.models import Client, ClientKind
@@ -169,12 +172,19 @@ def certificate_issue(
     kind: str = ClientKind.AGGREGATOR,
     csr_pem: str | None = None,
     common_name: str = "",
+    actor=None,
 ) -> Issuance:
     """Sign a CSR (or a server-generated key) and let the certificate into the sandbox.
 
-    The new Client is mapped to the application's sandbox program, so the 2030.5 endpoint
-    accepts the certificate from the next request on.
+    Only for an approved organisation, and, when a user asks (`actor`), one whose role
+    may test. The new Client is mapped to the application's sandbox program, so the
+    2030.5 endpoint accepts the certificate from the next request on.
     """
+    if actor is not None:
+        vendor_capability_check(
+            user=actor, organization=application.organization, capability=Capability.TEST
+        )
+    vendor_organization_check_approved(organization=application.organization)
     if kind not in ClientKind.values:
         raise ValidationError(f"kind must be one of {ClientKind.values}")
     if application.sandbox_program_id is None:

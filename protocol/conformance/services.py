@@ -3,6 +3,8 @@
 from django.db import transaction
 
 from enrollment.models import ConformanceRun, VendorApplication
+from enrollment.services import vendor_organization_check_approved
+from enrollment.vendor import Capability, vendor_capability_check
 from protocol.conformance.runner import run_create, run_start
 
 
@@ -14,9 +16,18 @@ def conformance_run_launch(
     time_scale: float = 1.0,
     actor=None,
 ) -> ConformanceRun:
-    """A new run (earlier runs stay as history), driven by a Celery task."""
+    """A new run (earlier runs stay as history), driven by a Celery task.
+
+    Only for an approved organisation, and, when a user asks (`actor`), one whose role
+    may test.
+    """
     from protocol.tasks import conformance_run_task
 
+    if actor is not None:
+        vendor_capability_check(
+            user=actor, organization=application.organization, capability=Capability.TEST
+        )
+    vendor_organization_check_approved(organization=application.organization)
     run = run_create(
         application=application, procedures=procedures, time_scale=time_scale, actor=actor
     )

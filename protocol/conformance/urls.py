@@ -33,6 +33,11 @@ urlpatterns = [
         views.VendorRunReportView.as_view(),
         name="vendor-run-report",
     ),
+    path(
+        "vendor/runs/<int:pk>/report.html",
+        views.VendorRunReportHtmlView.as_view(),
+        name="vendor-run-report-html",
+    ),
     path("conformance/", views.ApplicationListView.as_view(), name="application-list"),
     path(
         "conformance/applications/<int:pk>/",
@@ -41,6 +46,11 @@ urlpatterns = [
     ),
     path("conformance/runs/<int:pk>/", views.RunDetailView.as_view(), name="run-detail"),
     path("conformance/runs/<int:pk>/report/", views.RunReportView.as_view(), name="run-report"),
+    path(
+        "conformance/runs/<int:pk>/report.html",
+        views.RunReportHtmlView.as_view(),
+        name="run-report-html",
+    ),
     path("conformance/runs/<int:pk>/approve/", views.RunApproveView.as_view(), name="run-approve"),
     path(
         "conformance/certificates/<int:pk>/revoke/",

@@ -11,6 +11,7 @@ from django.contrib.auth import login
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.generic import DetailView, FormView, ListView, TemplateView
 from django.views.generic.base import View
@@ -24,8 +25,13 @@ from enrollment.forms import (
     VendorSignupForm,
 )
 from enrollment.models import ConformanceRun, IssuedCertificate, ProductModel, VendorApplication
-from enrollment.services import application_approve, application_create, vendor_signup
-from enrollment.vendor import VendorScopedMixin
+from enrollment.services import (
+    application_approve,
+    application_create,
+    vendor_product_create,
+    vendor_signup,
+)
+from enrollment.vendor import Capability, VendorScopedMixin
 from portal.lists import BooleanFilter, ChoiceFilter, ForeignKeyFilter, ListPageMixin
 from portal.tenancy.choices import Role
 from portal.tenancy.mixins import UtilityScopedMixin
@@ -84,6 +90,8 @@ class VendorHomeView(VendorScopedMixin, ListView):
 
 
 class VendorApplyView(VendorScopedMixin, View):
+    write_capability = Capability.MANAGE
+
     def post(self, request):
         form = ApplicationForm(request.POST)
         if not form.is_valid():
@@ -91,7 +99,9 @@ class VendorApplyView(VendorScopedMixin, View):
             return redirect("conformance:vendor-home")
         try:
             application = application_create(
-                organization=self.organization, program=form.cleaned_data["program"]
+                organization=self.organization,
+                program=form.cleaned_data["program"],
+                actor=request.user,
             )
         except ValidationError as exc:
             messages.error(request, _errors(exc))
@@ -100,12 +110,19 @@ class VendorApplyView(VendorScopedMixin, View):
 
 
 class VendorProductCreateView(VendorScopedMixin, View):
+    write_capability = Capability.MANAGE
+
     def post(self, request):
         form = ProductModelForm(request.POST)
         if form.is_valid():
-            form.instance.organization = self.organization
-            form.save()
-            messages.success(request, "Product added.")
+            try:
+                vendor_product_create(
+                    organization=self.organization, actor=request.user, **form.cleaned_data
+                )
+            except ValidationError as exc:
+                messages.error(request, f"Product not added: {_errors(exc)}")
+            else:
+                messages.success(request, "Product added.")
         else:
             messages.error(request, f"Product not added: {form.errors.as_text()}")
         return redirect("conformance:vendor-home")
@@ -130,6 +147,7 @@ class VendorCertificateIssueView(VendorScopedMixin, SingleObjectMixin, View):
     """Issue from a CSR, or generate a key and show it once (it is not stored)."""
 
     model = VendorApplication
+    write_capability = Capability.TEST
 
     def post(self, request, pk):
         application = self.get_object()
@@ -141,6 +159,7 @@ class VendorCertificateIssueView(VendorScopedMixin, SingleObjectMixin, View):
                 application=application,
                 kind=form.cleaned_data["kind"],
                 csr_pem=form.cleaned_data["csr"] or None,
+                actor=request.user,
             )
         except ValidationError as exc:
             messages.error(request, f"Certificate refused: {_errors(exc)}")
@@ -161,6 +180,7 @@ class VendorCertificateIssueView(VendorScopedMixin, SingleObjectMixin, View):
 
 class VendorRunStartView(VendorScopedMixin, SingleObjectMixin, View):
     model = VendorApplication
+    write_capability = Capability.TEST
 
     def post(self, request, pk):
         application = self.get_object()
@@ -213,10 +233,49 @@ class VendorRunReportView(VendorScopedMixin, SingleObjectMixin, View):
         return report_response(self.get_object())
 
 
+class VendorRunReportHtmlView(VendorRunReportView):
+    def get(self, request, pk):
+        return report_html_response(self.get_object())
+
+
 def report_response(run: ConformanceRun) -> HttpResponse:
     body = json.dumps(run_report(run), indent=2)
     response = HttpResponse(body, content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="conformance-run-{run.pk}.json"'
+    return response
+
+
+# Evidence rows shown per procedure in the HTML report; the full timeline is in the JSON.
+REPORT_EXCERPT_ROWS = 20
+
+
+def report_html_response(run: ConformanceRun) -> HttpResponse:
+    """The report as one self-contained HTML file (inline CSS, no scripts, no links out)."""
+    report = run_report(run)
+    procedures = []
+    for proc in report["procedures"]:
+        labels = {s.get("label") for s in proc.get("steps", [])} - {None, ""}
+        exchanges = [row for row in report["timeline"] if row.get("step") in labels]
+        procedures.append(
+            {
+                **proc,
+                "exchanges": exchanges[:REPORT_EXCERPT_ROWS],
+                "more": max(0, len(exchanges) - REPORT_EXCERPT_ROWS),
+            }
+        )
+    passed = sum(1 for p in procedures if p.get("status") == "passed")
+    body = render_to_string(
+        "conformance/report.html",
+        {
+            "report": report,
+            "procedures": procedures,
+            "passed": passed,
+            "timeline": report["timeline"][:200],
+            "timeline_more": max(0, len(report["timeline"]) - 200),
+        },
+    )
+    response = HttpResponse(body, content_type="text/html; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="conformance-run-{run.pk}.html"'
     return response
 
 
@@ -274,6 +333,11 @@ class RunReportView(UtilityScopedMixin, SingleObjectMixin, View):
 
     def get(self, request, pk):
         return report_response(self.get_object())
+
+
+class RunReportHtmlView(RunReportView):
+    def get(self, request, pk):
+        return report_html_response(self.get_object())
 
 
 class RunApproveView(UtilityScopedMixin, SingleObjectMixin, View):

@@ -4,7 +4,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.urls import reverse
 
-from enrollment.models import ConformanceRun, IssuedCertificate, VendorMembership
+from enrollment.models import (
+    ConformanceRun,
+    IssuedCertificate,
+    VendorMembership,
+    VendorOrganization,
+)
 from programs.models import QualifiedEquipment
 from protocol.conformance.certificates import certificate_issue
 from protocol.conformance.runner import run_create, run_start
@@ -121,3 +126,298 @@ def test_manager_approves_a_passing_run(client, utility_a, manager_a, vendor_a):
     assert application.approved and application.approved_run_id == run.pk
     page = client.get(reverse("conformance:application-detail", args=[application.pk]))
     assert b"approved" in page.content
+    assert b'<strong id="org-status">Approved</strong>' in page.content
+
+
+# --- operator approval, roles, team, contacts, HTML report, isolation -----------------------
+
+
+@pytest.fixture(autouse=True)
+def _mail_now(monkeypatch):
+    from enrollment.tasks import vendor_notify
+
+    # The broker is outside these tests; run the queued email task in-process instead.
+    monkeypatch.setattr(vendor_notify, "delay", lambda *args: vendor_notify(*args))
+
+
+@pytest.fixture
+def operator(db):
+    return factories.user(is_staff=True)
+
+
+def test_operator_approves_rejects_and_suspends_on_the_platform_page(
+    client, operator, utility_a, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    pending = factories.vendor_organization("Pending", status="pending")
+    factories.vendor_member(pending)
+    doubtful = factories.vendor_organization("Doubtful", status="pending")
+    live = factories.vendor_organization("Live")
+    app = factories.vendor_application(utility_a, organization=live)
+    cert = certificate_issue(application=app).certificate
+    client.force_login(operator)
+    page = client.get(reverse("enrollment:platform-vendors"))
+    assert page.status_code == 200
+    for org in (pending, doubtful, live):
+        assert org.name.encode() in page.content
+    only_pending = client.get(reverse("enrollment:platform-vendors") + "?status=pending")
+    assert live.name.encode() not in only_pending.content
+
+    def decide(org, **data):
+        url = reverse("enrollment:platform-vendor-decide", args=[org.pk])
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(url, data, follow=True)
+
+    done = decide(pending, action="approve")
+    assert b"is now approved" in done.content
+    assert mail.outbox[-1].subject.endswith("is approved on Reservoir")
+    refused = decide(doubtful, action="reject", reason="  ")
+    assert b"Nothing changed" in refused.content
+    doubtful.refresh_from_db()
+    assert doubtful.status == "pending"
+    decide(doubtful, action="reject", reason="No such company")
+    decide(live, action="suspend", reason="Security review")
+    assert decide(live, action="teleport").status_code == 200  # bad action: nothing changed
+    statuses = dict(VendorOrganization.objects.values_list("name", "status"))
+    assert (statuses[pending.name], statuses[doubtful.name], statuses[live.name]) == (
+        "approved",
+        "rejected",
+        "suspended",
+    )
+    cert.refresh_from_db()
+    assert cert.revoked
+
+
+def test_platform_pages_are_refused_to_vendor_users_and_utility_staff(client, utility_a):
+    org = factories.vendor_organization("Org")
+    everyone = [
+        factories.vendor_member(org, "admin"),
+        factories.member(utility_a, "program_manager"),
+        factories.member(utility_a, "operator"),
+    ]
+    for person in everyone:
+        client.force_login(person)
+        assert client.get(reverse("enrollment:platform-vendors")).status_code == 403
+        url = reverse("enrollment:platform-vendor-decide", args=[org.pk])
+        assert client.post(url, {"action": "suspend"}).status_code == 403
+    org.refresh_from_db()
+    assert org.status == "approved"
+    client.logout()
+    assert client.get(reverse("enrollment:platform-vendors")).status_code == 302
+
+
+def test_admin_actions_use_the_same_services(client, utility_a, django_capture_on_commit_callbacks):
+    admin_user = factories.user(is_staff=True, is_superuser=True)
+    org = factories.vendor_organization("Admin", status="pending")
+    client.force_login(admin_user)
+    url = reverse("admin:enrollment_vendororganization_changelist")
+    ask = client.post(url, {"action": "reject_organizations", "_selected_action": [org.pk]})
+    assert ask.status_code == 200 and b"Reason" in ask.content  # asks for the reason first
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            url,
+            {
+                "action": "reject_organizations",
+                "_selected_action": [org.pk],
+                "apply": "1",
+                "reason": "Duplicate registration",
+            },
+        )
+    org.refresh_from_db()
+    assert (org.status, org.status_reason) == ("rejected", "Duplicate registration")
+
+
+def test_pending_organisation_sees_why_and_gets_no_certificate(client, utility_a):
+    org = factories.vendor_organization("Waiting", status="pending")
+    user = factories.vendor_member(org)
+    application = factories.vendor_application(utility_a, organization=org)
+    client.force_login(user)
+    page = client.get(reverse("conformance:vendor-application", args=[application.pk]))
+    assert b"awaiting approval" in page.content
+    assert b"Issue certificate" not in page.content and b"Start a run" not in page.content
+    url = reverse("conformance:vendor-certificate", args=[application.pk])
+    refused = client.post(url, {"kind": "aggregator", "csr": ""}, follow=True)
+    assert b"awaiting approval" in refused.content
+    assert not IssuedCertificate.objects.exists()
+    api = api_client_for(user)
+    started = api.post("/api/v1/vendor/runs/", {"application": application.pk}, format="json")
+    assert started.status_code == 400 and "awaiting approval" in started.content.decode()
+
+
+def test_roles_are_enforced_on_the_pages_and_the_api(client, vendor_a):
+    _admin, application = vendor_a
+    org = application.organization
+    viewer = factories.vendor_member(org, "viewer")
+    engineer = factories.vendor_member(org, "engineer")
+    cert_url = reverse("conformance:vendor-certificate", args=[application.pk])
+    run_url = reverse("conformance:vendor-run-start", args=[application.pk])
+    client.force_login(viewer)
+    page = client.get(reverse("conformance:vendor-application", args=[application.pk]))
+    assert page.status_code == 200 and b"Issue certificate" not in page.content
+    assert client.post(cert_url, {"kind": "aggregator"}).status_code == 403
+    assert client.post(run_url, {"time_scale": "1"}).status_code == 403
+    assert client.post(reverse("conformance:vendor-product"), {}).status_code == 403
+    assert client.post(reverse("enrollment:vendor-contacts"), {}).status_code == 403
+    assert b"Send invitation" not in client.get(reverse("enrollment:vendor-team")).content
+    api = api_client_for(viewer)
+    assert api.post("/api/v1/vendor/runs/", {"application": application.pk}).status_code == 403
+    assert not IssuedCertificate.objects.exists()
+    client.force_login(engineer)
+    assert client.post(cert_url, {"kind": "aggregator", "csr": ""}).status_code == 200
+    assert IssuedCertificate.objects.count() == 1
+    invite = reverse("enrollment:vendor-team-invite")
+    assert client.post(invite, {"email": "x@y.test", "role": "admin"}).status_code == 403
+    assert client.post(reverse("conformance:vendor-apply"), {}).status_code == 403
+    assert VendorMembership.objects.filter(organization=org).count() == 3
+
+
+def test_admin_manages_the_team_on_its_page(client, vendor_a, django_capture_on_commit_callbacks):
+    from django.core import mail
+
+    admin, _application = vendor_a
+    client.force_login(admin)
+    invite = reverse("enrollment:vendor-team-invite")
+    bad = client.post(invite, {"email": "nonsense", "role": "engineer"}, follow=True)
+    assert b"Nobody invited" in bad.content and len(mail.outbox) == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(invite, {"email": "new@alfa.test", "role": "viewer"})
+    new = VendorMembership.objects.get(user__email="new@alfa.test")
+    assert new.role == "viewer" and "/vendor/invite/" in mail.outbox[0].body
+    team = client.get(reverse("enrollment:vendor-team"))
+    assert b"new@alfa.test" in team.content and b"invitation pending" in team.content
+    client.post(reverse("enrollment:vendor-team-role", args=[new.pk]), {"role": "engineer"})
+    new.refresh_from_db()
+    assert new.role == "engineer"
+    mine = VendorMembership.objects.get(user=admin)
+    last = client.post(
+        reverse("enrollment:vendor-team-role", args=[mine.pk]), {"role": "viewer"}, follow=True
+    )
+    assert b"last administrator" in last.content
+    gone = client.post(reverse("enrollment:vendor-team-remove", args=[mine.pk]), follow=True)
+    assert b"last administrator" in gone.content
+    mine.refresh_from_db()
+    assert mine.role == "admin"
+    client.post(reverse("enrollment:vendor-team-remove", args=[new.pk]))
+    assert not VendorMembership.objects.filter(pk=new.pk).exists()
+
+
+def test_contacts_crud_for_admins_only(client, vendor_a):
+    from enrollment.models import VendorContact
+
+    admin, application = vendor_a
+    url = reverse("enrollment:vendor-contacts")
+    client.force_login(admin)
+    bad = client.post(url, {"kind": "security", "name": "Sec", "email": "not-an-email"})
+    assert bad.status_code == 400 and b"valid email" in bad.content
+    assert not VendorContact.objects.exists()
+    client.post(url, {"kind": "security", "name": "Sec", "email": "sec@alfa.test"})
+    contact = VendorContact.objects.get()
+    assert contact.organization == application.organization and contact.kind == "security"
+    edit = reverse("enrollment:vendor-contact-edit", args=[contact.pk])
+    assert client.get(edit).status_code == 200
+    refused = client.post(edit, {"kind": "gossip", "name": "Sec", "email": "sec@alfa.test"})
+    assert refused.status_code == 400
+    client.post(edit, {"kind": "business", "name": "Biz", "email": "biz@alfa.test"})
+    contact.refresh_from_db()
+    assert (contact.kind, contact.name) == ("business", "Biz")
+    engineer = factories.vendor_member(application.organization, "engineer")
+    client.force_login(engineer)
+    listing = client.get(url)
+    assert listing.status_code == 200 and b"biz@alfa.test" in listing.content
+    assert client.get(edit).status_code == 403
+    delete = reverse("enrollment:vendor-contact-delete", args=[contact.pk])
+    assert client.post(delete).status_code == 403
+    client.force_login(admin)
+    client.post(delete)
+    assert not VendorContact.objects.exists()
+
+
+def test_html_report_is_a_self_contained_attachment(client, utility_a, manager_a, vendor_a):
+    user, application = vendor_a
+    certificate_issue(application=application)
+    run = run_start(run=run_create(application=application, procedures=["time_sync"]))
+    run.status = "failed"
+    run.results["time_sync"].update(
+        status="failed",
+        reason="no GET /tm <script>",
+        steps=[{"title": "GET /tm", "status": "failed", "reason": "timeout", "label": "x:0"}],
+    )
+    run.save()
+    for person, name in ((user, "conformance:vendor-run-report-html"), (manager_a, None)):
+        client.force_login(person)
+        url = reverse(name or "conformance:run-report-html", args=[run.pk])
+        response = client.get(url)
+        assert response.status_code == 200
+        assert response["Content-Type"].startswith("text/html")
+        assert response["Content-Disposition"] == (
+            f'attachment; filename="conformance-run-{run.pk}.html"'
+        )
+        body = response.content.decode()
+        assert "<style>" in body and "<script" not in body and "<link" not in body
+        assert 'src="' not in body
+        assert "time_sync" in body and "no GET /tm &lt;script&gt;" in body
+        assert 'id="verdict">failed' in body
+    client.force_login(user)
+    detail = client.get(reverse("conformance:vendor-run", args=[run.pk]))
+    assert reverse("conformance:vendor-run-report-html", args=[run.pk]).encode() in detail.content
+
+
+def test_vendor_users_get_a_clear_403_on_utility_pages(client, vendor_a):
+    user, _ = vendor_a
+    client.force_login(user)
+    for name in ("conformance:application-list", "programs:program-list", "portal:alert-list"):
+        response = client.get(reverse(name))
+        assert response.status_code == 403, name
+        assert b"Vendor accounts use the vendor portal" in response.content
+        assert reverse("conformance:vendor-home").encode() in response.content
+    assert client.get("/").url == reverse("conformance:vendor-home")
+
+
+def test_vendor_of_one_organisation_never_reaches_another(client, utility_a, vendor_a):
+    from enrollment.models import VendorContact
+
+    user_a, app_a = vendor_a
+    org_a = app_a.organization
+    cert_a = certificate_issue(application=app_a).certificate
+    run_a = run_start(run=run_create(application=app_a, procedures=["time_sync"]))
+    member_a = VendorMembership.objects.get(user=user_a)
+    engineer_a = VendorMembership.objects.create(
+        organization=org_a, user=factories.user(), role="engineer"
+    )
+    contact_a = VendorContact.objects.create(
+        organization=org_a, name="A sec", email="sec@a.test", kind="security"
+    )
+    user_b = factories.vendor_member(factories.vendor_organization("Bravo"), "admin")
+    client.force_login(user_b)
+    for name, pk in (
+        ("conformance:vendor-application", app_a.pk),
+        ("conformance:vendor-run", run_a.pk),
+        ("conformance:vendor-run-report", run_a.pk),
+        ("conformance:vendor-run-report-html", run_a.pk),
+        ("enrollment:vendor-contact-edit", contact_a.pk),
+    ):
+        assert client.get(reverse(name, args=[pk])).status_code == 404, name
+    for name, pk, data in (
+        ("enrollment:vendor-team-role", engineer_a.pk, {"role": "admin"}),
+        ("enrollment:vendor-team-remove", member_a.pk, {}),
+        ("enrollment:vendor-contact-edit", contact_a.pk, {"name": "x", "email": "x@x.test"}),
+        ("enrollment:vendor-contact-delete", contact_a.pk, {}),
+        ("conformance:vendor-certificate", app_a.pk, {"kind": "aggregator"}),
+        ("conformance:vendor-run-start", app_a.pk, {"time_scale": "1"}),
+    ):
+        assert client.post(reverse(name, args=[pk]), data).status_code == 404, name
+    team = client.get(reverse("enrollment:vendor-team")).content
+    contacts = client.get(reverse("enrollment:vendor-contacts")).content
+    assert user_a.email.encode() not in team and b"sec@a.test" not in contacts
+    assert cert_a.lfdi.encode() not in client.get(reverse("conformance:vendor-home")).content
+    engineer_a.refresh_from_db()
+    contact_a.refresh_from_db()
+    assert engineer_a.role == "engineer" and contact_a.name == "A sec"
+    assert VendorMembership.objects.filter(pk=member_a.pk).exists()
+    api = api_client_for(user_b)
+    assert api.get(f"/api/v1/vendor/runs/{run_a.pk}/report/").status_code == 404
+    # A utility member never reaches vendor pages either.
+    client.force_login(factories.member(utility_a))
+    for name in ("enrollment:vendor-team", "enrollment:vendor-contacts"):
+        assert client.get(reverse(name)).status_code == 404, name
