@@ -395,3 +395,20 @@ def test_htmx_requests_get_the_page_to_swap(utility_a, login):
         reverse("programs:program-list"), {"q": "Qzhx"}, HTTP_HX_REQUEST="true"
     )
     assert response.status_code == 200 and "<main>" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("url", "current"),
+    [
+        ("enrollment:queue", "Enrollments"),
+        ("enrollment:customer-list", "Customers"),
+        ("programs:event-list", "Events"),
+        ("protocol:end-device-list", "2030.5 clients"),
+        ("settlement:batch-list", "Settlement"),
+    ],
+)
+def test_new_pages_are_in_the_navigation(url, current, utility_a, login):
+    body = login(utility_a).get(reverse(url)).content.decode()
+    nav = body[body.index('<nav class="mainnav"') : body.index("</nav>")]
+    assert nav.count('aria-current="page"') == 1
+    assert f'aria-current="page">{current}</a>' in nav
