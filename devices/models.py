@@ -109,8 +109,6 @@ class Device(TenantModel):
             # The device list's search box (serial prefix) and state filter choices.
             models.Index(fields=["utility", "serial"], name="device_utility_serial"),
             models.Index(fields=["utility", "state"], name="device_utility_state"),
-            # Online and stale filters are ranges of last_heard_at.
-            models.Index(fields=["utility", "last_heard_at"], name="device_utility_heard"),
         ]
 
     def __str__(self):
