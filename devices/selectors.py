@@ -152,8 +152,8 @@ def device_health_filter(
         return queryset.filter(faulted)
     if health == Health.OFFLINE:
         return queryset.filter(~faulted & offline)
-    # Online and stale as plain ranges of last_heard_at (same rows as ~offline & ±stale), so
-    # the (utility, last_heard_at) index serves them.
+    # Online and stale as plain ranges of last_heard_at (same rows as ~offline & ±stale).
+    # No index on last_heard_at: telemetry ingest rewrites it for every device it hears.
     if health == Health.STALE:
         return queryset.filter(
             ~faulted,
@@ -165,10 +165,23 @@ def device_health_filter(
     return queryset
 
 
+def _after_prefix(term: str) -> str | None:
+    """The least string above every string that starts with ``term`` (None: no such one)."""
+    for i in range(len(term) - 1, -1, -1):
+        code = ord(term[i]) + 1
+        if 0xD800 <= code <= 0xDFFF:  # surrogates cannot be stored
+            code = 0xE000
+        if code <= 0x10FFFF:
+            return term[:i] + chr(code)
+    return None
+
+
 def _prefix(field: str, term: str) -> Q:
     # The range lets the (utility, field) index serve the match; startswith keeps it exact.
-    upper = term[:-1] + chr(ord(term[-1]) + 1)
-    return Q(**{f"{field}__gte": term, f"{field}__lt": upper, f"{field}__startswith": term})
+    match = Q(**{f"{field}__gte": term, f"{field}__startswith": term})
+    if (upper := _after_prefix(term)) is not None:
+        match &= Q(**{f"{field}__lt": upper})
+    return match
 
 
 def device_search_ids(*, utility, term: str) -> QuerySet:

@@ -99,10 +99,23 @@ class ForeignKeyFilter(ListFilter):
         return int(value)
 
 
+def _after_prefix(term: str) -> str | None:
+    """The least string above every string that starts with ``term`` (None: no such one)."""
+    for i in range(len(term) - 1, -1, -1):
+        code = ord(term[i]) + 1
+        if 0xD800 <= code <= 0xDFFF:  # surrogates cannot be stored
+            code = 0xE000
+        if code <= 0x10FFFF:
+            return term[:i] + chr(code)
+    return None
+
+
 def _prefix_q(path: str, term: str) -> Q:
     """``startswith`` plus the equivalent range on the column, which a B-tree index can serve."""
-    upper = term[:-1] + chr(min(ord(term[-1]) + 1, 0x10FFFF))
-    return Q(**{f"{path}__gte": term, f"{path}__lt": upper, f"{path}__startswith": term})
+    match = Q(**{f"{path}__gte": term, f"{path}__startswith": term})
+    if (upper := _after_prefix(term)) is not None:
+        match &= Q(**{f"{path}__lt": upper})
+    return match
 
 
 def search_q(search_fields, term: str) -> Q:
@@ -168,7 +181,7 @@ class ListPageMixin:
         errors = []
         for name in form.errors:
             if name == "q":
-                errors.append(f"The search is too long (at most {SEARCH_MAX_LENGTH} characters).")
+                errors.append(f"Search ignored: {' '.join(form.errors['q'])}")
                 continue
             label = form.fields[name].label if name in form.fields else name
             value = self.request.GET.get(name, "")
