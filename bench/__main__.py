@@ -15,8 +15,9 @@ from pathlib import Path
 def sections() -> dict[str, object]:
     found = {}
     for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
-        # ASGI entry points set Django up on import, with the wrong database for a section.
-        if info.name.startswith("_") or info.name.endswith("_asgi"):
+        # ASGI entry points set Django up on import, with the wrong database for a section;
+        # URLconfs import models, which needs Django set up first.
+        if info.name.startswith("_") or info.name.endswith(("_asgi", "_urls")):
             continue
         module = importlib.import_module(f"bench.{info.name}")
         if callable(getattr(module, "main", None)):

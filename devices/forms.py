@@ -1,21 +1,6 @@
 from django import forms
 
-from devices.choices import Health
 from devices.models import ConnectorSite, Device
-
-
-class DeviceFilterForm(forms.Form):
-    """The device list's filters; every field is optional."""
-
-    q = forms.CharField(required=False, label="Serial or LFDI")
-    health = forms.ChoiceField(required=False, choices=[("", "Any health"), *Health.choices])
-    vendor_name = forms.ChoiceField(required=False, label="Vendor", choices=[("", "Any vendor")])
-    state = forms.CharField(required=False, max_length=2)
-    zip_code = forms.CharField(required=False, max_length=10, label="ZIP (prefix)")
-
-    def __init__(self, *args, vendor_names=(), **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["vendor_name"].choices = [("", "Any vendor"), *((v, v) for v in vendor_names)]
 
 
 class ConnectorSiteForm(forms.ModelForm):

@@ -104,7 +104,12 @@ class Device(TenantModel):
                 name="device_operating_mode_valid",
             ),
         ]
-        indexes = [models.Index(fields=["utility", "zip_code"], name="device_utility_zip")]
+        indexes = [
+            models.Index(fields=["utility", "zip_code"], name="device_utility_zip"),
+            # The device list's search box (serial prefix) and state filter choices.
+            models.Index(fields=["utility", "serial"], name="device_utility_serial"),
+            models.Index(fields=["utility", "state"], name="device_utility_state"),
+        ]
 
     def __str__(self):
         return f"{self.vendor_name} {self.model_name} #{self.serial}"

@@ -9,16 +9,20 @@ from django.utils import timezone
 from django.views.generic import CreateView, DetailView, ListView, UpdateView, View
 from django.views.generic.detail import SingleObjectMixin
 
-from devices.choices import Channel, Health
+from devices.choices import Channel, Health, SiteStatus
 from devices.connectors.services import connector_site_test
-from devices.forms import ConnectorSiteForm, DeviceFilterForm
+from devices.forms import ConnectorSiteForm
 from devices.models import ConnectorCommand, ConnectorSite, Device
 from devices.selectors import (
     device_health,
+    device_health_filter,
     device_search,
+    device_search_ids,
+    device_state_codes,
     device_telemetry_series,
     device_vendor_names,
 )
+from portal.lists import BooleanFilter, ChoiceFilter, ListPageMixin
 from portal.tenancy.mixins import UtilityMemberMixin, UtilityScopedMixin
 from programs.models import Dispatch
 
@@ -37,36 +41,38 @@ LIST_COLUMNS = [
 ]
 
 
-class DeviceListView(UtilityMemberMixin, ListView):
-    """The fleet, filtered by health, vendor, state and ZIP; one query per page."""
+class DeviceListView(ListPageMixin, UtilityMemberMixin, ListView):
+    """The fleet, searched by serial, LFDI or ZIP prefix and filtered; one query per page."""
 
     template_name = "devices/device_list.html"
-    paginate_by = 50
     context_object_name = "devices"
+    search_placeholder = "Serial, LFDI or ZIP prefix"
+    filters = (
+        ChoiceFilter("health", "Health", method="filter_health", options=Health.choices),
+        ChoiceFilter("vendor_name", "Vendor", options_method="vendor_options"),
+        ChoiceFilter("state", "State", options_method="state_options"),
+    )
+    ordering = ("vendor_name", "serial", "id")
+    list_noun = "devices"
+    empty_hint = (
+        "they arrive when a vendor's 2030.5 client registers them or a connector site polls one."
+    )
 
-    def get(self, request, *args, **kwargs):
-        self.filters = DeviceFilterForm(
-            request.GET or None, vendor_names=device_vendor_names(utility=request.utility)
-        )
-        return super().get(request, *args, **kwargs)
+    def get_base_queryset(self):
+        self.now = timezone.now()
+        return device_search(utility=self.request.utility, now=self.now).only(*LIST_COLUMNS)
 
-    def get_queryset(self):
-        values = self.filters.cleaned_data if self.filters.is_valid() else {}
-        values = {k: v for k, v in values.items() if v}
-        return (
-            device_search(utility=self.request.utility, **values)
-            .only(*LIST_COLUMNS)
-            .order_by("vendor_name", "serial", "id")
-        )
+    def search_queryset(self, queryset, term):
+        return queryset.filter(pk__in=device_search_ids(utility=self.request.utility, term=term))
 
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context["filters"] = self.filters
-        query = self.request.GET.copy()
-        query.pop("page", None)
-        context["query"] = query.urlencode()
-        context["healths"] = Health
-        return context
+    def filter_health(self, queryset, health):
+        return device_health_filter(queryset, health=health, now=self.now)
+
+    def vendor_options(self):
+        return [(v, v) for v in device_vendor_names(utility=self.request.utility)]
+
+    def state_options(self):
+        return [(s, s) for s in device_state_codes(utility=self.request.utility)]
 
 
 def _epoch(at) -> int:
@@ -122,13 +128,20 @@ class DeviceDetailView(UtilityScopedMixin, DetailView):
         return context
 
 
-class ConnectorSiteListView(UtilityScopedMixin, ListView):
+class ConnectorSiteListView(ListPageMixin, UtilityScopedMixin, ListView):
     """The utility's directly polled Modbus sites and how they last answered."""
 
     model = ConnectorSite
     template_name = "devices/site_list.html"
-    paginate_by = 100
     context_object_name = "sites"
+    search_fields = ("name", "host", "^device__serial")
+    search_placeholder = "Name, host or device serial"
+    filters = (
+        ChoiceFilter("status", "Status", options=SiteStatus.choices),
+        BooleanFilter("enabled", "Polling", yes_label="Enabled", no_label="Disabled"),
+    )
+    ordering = ("name", "pk")
+    list_noun = "connector sites"
 
     def get_queryset(self):
         return super().get_queryset().select_related("device")

@@ -291,7 +291,11 @@ class Enrollment(TenantModel):
 
     class Meta:
         ordering = ["-submitted_at"]
-        indexes = [models.Index(fields=["utility", "state"], name="enrollment_utility_state")]
+        indexes = [
+            models.Index(fields=["utility", "state"], name="enrollment_utility_state"),
+            # The review queue pages newest first; without this it sorts every row per page.
+            models.Index(fields=["utility", "submitted_at"], name="enrollment_utility_submitted"),
+        ]
         constraints = [
             # One open enrollment per site and per account in a program (double enrollment).
             models.UniqueConstraint(

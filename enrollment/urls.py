@@ -12,6 +12,7 @@ urlpatterns = [
     path("my/", views.my_enrollments, name="my"),
     path("my/opt-out/", views.my_opt_out, name="my-opt-out"),
     path("my/withdraw/", views.my_withdraw, name="my-withdraw"),
+    path("customers/", views.CustomerListView.as_view(), name="customer-list"),
     path("enrollments/", views.EnrollmentQueueView.as_view(), name="queue"),
     path("enrollments/bulk/", views.EnrollmentBulkView.as_view(), name="bulk"),
     path("enrollments/export.csv", views.EnrollmentExportView.as_view(), name="export"),

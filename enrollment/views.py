@@ -18,46 +18,83 @@ from enrollment import selectors, services
 from enrollment.choices import EnrollmentState
 from enrollment.forms import BulkDecisionForm, DecisionForm, WhitelistImportForm
 from enrollment.models import Customer, Enrollment
+from portal.lists import BooleanFilter, ChoiceFilter, ForeignKeyFilter, ListPageMixin
 from portal.tenancy.choices import Role
 from portal.tenancy.mixins import UtilityMemberMixin, UtilityScopedMixin
-from portal.tenancy.selectors import scope_to_utility
 from programs import services as program_services
 from programs.models import Event, Program
 
 MANAGERS = frozenset({Role.PROGRAM_MANAGER})
 
 
-class EnrollmentQueueView(UtilityScopedMixin, ListView):
+class EnrollmentQueueView(ListPageMixin, UtilityScopedMixin, ListView):
     """The review queue: filters, search, pagination and bulk decisions."""
 
     model = Enrollment
     template_name = "enrollment/queue.html"
-    paginate_by = 25
+    search_placeholder = "Address, account, serial, email, #"
+    filters = (
+        ChoiceFilter("state", "State", options=EnrollmentState.choices),
+        ForeignKeyFilter("program", "Program", field="program_id", model=Program),
+        ChoiceFilter(
+            "eligibility",
+            "Eligibility",
+            method="filter_eligibility",
+            options=[("passed", "All rules passed"), ("failed", "A rule failed")],
+        ),
+    )
+    ordering = ("-submitted_at", "-pk")
+    paginate_by = 25  # a reviewer's screenful, with the bulk form below
+    list_noun = "enrollments"
+    empty_hint = "customers apply from the program's public enrollment page."
 
-    def filters(self) -> dict:
-        get = self.request.GET
-        return {
-            "state": get.get("state", "") if get.get("state") in EnrollmentState.values else "",
-            "program_id": selectors.as_id(get.get("program")),
-            "eligibility": get.get("eligibility", ""),
-            "q": get.get("q", "")[:100],
-        }
+    def get_base_queryset(self):
+        return selectors.enrollment_queue_rows(utility=self.request.utility)
 
-    def get_queryset(self):
-        return selectors.enrollment_queue(utility=self.request.utility, **self.filters())
+    def search_queryset(self, queryset, term):
+        return queryset.filter(selectors.enrollment_search_q(term))
+
+    def filter_eligibility(self, queryset, eligibility):
+        return selectors.enrollment_eligibility_filter(
+            queryset, utility_id=self.request.utility.pk, eligibility=eligibility
+        )
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        params = self.request.GET.copy()
-        params.pop("page", None)
-        context.update(
-            filters=self.filters(),
-            states=EnrollmentState.choices,
-            programs=scope_to_utility(Program.objects.all(), self.request.utility),
-            querystring=params.urlencode(),
-            can_decide=self.request.membership.role in MANAGERS,
-        )
+        context["can_decide"] = self.request.membership.role in MANAGERS
         return context
+
+
+class CustomerListView(ListPageMixin, UtilityScopedMixin, ListView):
+    """The utility's enrolled customers: who they are and how many enrollments they hold."""
+
+    model = Customer
+    template_name = "enrollment/customer_list.html"
+    context_object_name = "customers"
+    search_fields = ("name", "user__email", "phone")
+    search_placeholder = "Name, email or phone"
+    filters = (
+        ForeignKeyFilter("program", "Program", model=Program, method="filter_program"),
+        BooleanFilter(
+            "active",
+            "Enrollment",
+            method="filter_active",
+            yes_label="Has an active one",
+            no_label="None active",
+        ),
+    )
+    ordering = ("name", "pk")
+    list_noun = "customers"
+    empty_hint = "customers appear here once they apply from a program's enrollment page."
+
+    def get_base_queryset(self):
+        return selectors.customers_enrolled(utility=self.request.utility)
+
+    def filter_program(self, queryset, program_id):
+        return selectors.customer_in_program_filter(queryset, program_id=program_id)
+
+    def filter_active(self, queryset, active):
+        return selectors.customer_active_filter(queryset, active=active)
 
 
 class EnrollmentBulkView(UtilityMemberMixin, View):
@@ -162,8 +199,9 @@ class EnrollmentExportView(UtilityScopedMixin, ListView):
     model = Enrollment
 
     def get(self, request, *args, **kwargs):
-        queue = EnrollmentQueueView(request=request, kwargs={})
-        rows = selectors.enrollment_queue(utility=request.utility, **queue.filters())
+        queue = EnrollmentQueueView()
+        queue.setup(request)
+        rows = queue.get_queryset()
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         stamp = timezone.now().strftime("%Y%m%d-%H%M")
         response["Content-Disposition"] = f'attachment; filename="enrollments-{stamp}.csv"'

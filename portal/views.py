@@ -16,6 +16,7 @@ from django.views.generic import CreateView, DeleteView, ListView, TemplateView,
 from enrollment.models import Customer, Enrollment, VendorMembership
 from portal.alerts import alert_acknowledge, alert_resolve
 from portal.forms import BrandForm, BrandingForm, TerritoryAreaForm
+from portal.lists import ChoiceFilter, ListPageMixin
 from portal.models import Alert, AlertKind, AlertStatus, Brand, Membership, TerritoryArea
 from portal.selectors import system_health
 from portal.services import active_utility_switch
@@ -132,9 +133,14 @@ class UtilitySettingsView(UtilityMemberMixin, UpdateView):
         return super().form_valid(form)
 
 
-class BrandListView(UtilityScopedMixin, ListView):
+class BrandListView(ListPageMixin, UtilityScopedMixin, ListView):
     model = Brand
     template_name = "portal/brand_list.html"
+    search_fields = ("name", "states")
+    search_placeholder = "Name or state"
+    ordering = ("name", "pk")
+    list_noun = "brands"
+    empty_hint = "a brand names a utility operating company and the states it serves."
 
 
 class BrandCreateView(UtilityScopedMixin, CreateView):
@@ -193,36 +199,34 @@ class TerritoryAreaDeleteView(UtilityScopedMixin, DeleteView):
         return super().form_valid(form)
 
 
-class AlertListView(UtilityScopedMixin, ListView):
-    """Alerts with filters; acknowledge and resolve from the list."""
+class AlertListView(ListPageMixin, UtilityScopedMixin, ListView):
+    """Alerts with filters (unresolved by default); acknowledge and resolve from the list."""
 
     model = Alert
     template_name = "portal/alert_list.html"
-    paginate_by = 50
+    search_fields = ("message",)
+    search_placeholder = "Search messages"
+    filters = (
+        ChoiceFilter(
+            "status",
+            "Status",
+            method="filter_status",
+            any_label="All statuses",
+            default="unresolved",
+            options=[("unresolved", "Unresolved"), *AlertStatus.choices],
+        ),
+        ChoiceFilter("kind", "Kind", any_label="Every kind", options=AlertKind.choices),
+    )
+    ordering = ("-opened_at", "-pk")
+    list_noun = "alerts"
 
     def get_queryset(self):
-        queryset = super().get_queryset().select_related("acknowledged_by")
-        status = self.request.GET.get("status", "unresolved")
-        if status == "unresolved":
-            queryset = queryset.exclude(status=AlertStatus.RESOLVED)
-        elif status in AlertStatus.values:
-            queryset = queryset.filter(status=status)
-        if (kind := self.request.GET.get("kind")) in AlertKind.values:
-            queryset = queryset.filter(kind=kind)
-        if query := self.request.GET.get("q", "").strip():
-            queryset = queryset.filter(message__icontains=query)
-        return queryset
+        return super().get_queryset().select_related("acknowledged_by")
 
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context.update(
-            kinds=AlertKind.choices,
-            statuses=AlertStatus.choices,
-            status=self.request.GET.get("status", "unresolved"),
-            kind=self.request.GET.get("kind", ""),
-            q=self.request.GET.get("q", ""),
-        )
-        return context
+    def filter_status(self, queryset, status):
+        if status == "unresolved":
+            return queryset.exclude(status=AlertStatus.RESOLVED)
+        return queryset.filter(status=status)
 
 
 class AlertActionView(UtilityMemberMixin, View):

@@ -16,6 +16,7 @@ urlpatterns = [
     ),
     path("groups/<int:pk>/", views.DispatchGroupUpdateView.as_view(), name="group-update"),
     path("events/", views.EventCalendarView.as_view(), name="event-calendar"),
+    path("events/all/", views.EventListView.as_view(), name="event-list"),
     path("events/new/", views.EventCreateView.as_view(), name="event-create"),
     path("events/<int:pk>/", views.EventDetailView.as_view(), name="event-detail"),
     path("events/<int:pk>/cancel/", views.EventCancelView.as_view(), name="event-cancel"),

@@ -13,11 +13,19 @@ from django.utils import timezone
 from django.views import View
 from django.views.generic import CreateView, DetailView, ListView, UpdateView
 
+from portal.lists import BooleanFilter, ChoiceFilter, ForeignKeyFilter, ListPageMixin
 from portal.tenancy.choices import Role
 from portal.tenancy.mixins import UtilityMemberMixin, UtilityScopedMixin
 from portal.tenancy.selectors import get_for_utility
 from programs import services
-from programs.choices import LIVE_STATUSES, EventStatus
+from programs.choices import (
+    LIVE_STATUSES,
+    EventKind,
+    EventPurpose,
+    EventStatus,
+    ProgramStatus,
+    RequirementProfile,
+)
 from programs.forms import (
     BlackoutDateForm,
     DispatchGroupForm,
@@ -41,9 +49,44 @@ MANAGERS = {Role.PROGRAM_MANAGER}
 DISPATCHERS = {Role.PROGRAM_MANAGER, Role.OPERATOR}
 
 
-class ProgramListView(UtilityScopedMixin, ListView):
+class ProgramListView(ListPageMixin, UtilityScopedMixin, ListView):
     model = Program
     template_name = "programs/program_list.html"
+    search_fields = ("name",)
+    search_placeholder = "Program name"
+    filters = (
+        ChoiceFilter("status", "Status", options=ProgramStatus.choices),
+        ChoiceFilter("profile", "Profile", options=RequirementProfile.choices),
+        BooleanFilter(
+            "sandbox", "Sandbox", field="is_sandbox", yes_label="Sandbox only", no_label="Live only"
+        ),
+    )
+    ordering = ("name", "pk")
+    list_noun = "programs"
+
+
+class EventListView(ListPageMixin, UtilityScopedMixin, ListView):
+    """Every event of the utility, newest first, beside the month calendar."""
+
+    model = Event
+    template_name = "programs/event_list.html"
+    context_object_name = "events"
+    search_fields = ("program__name", "group__name", "=mrid")
+    search_placeholder = "Program, group or mRID"
+    filters = (
+        ForeignKeyFilter("program", "Program", field="program_id", model=Program),
+        ChoiceFilter("status", "Status", options=EventStatus.choices),
+        ChoiceFilter("kind", "Kind", options=EventKind.choices),
+        ChoiceFilter("purpose", "Purpose", options=EventPurpose.choices),
+        BooleanFilter(
+            "test", "Test events", field="is_test", yes_label="Tests only", no_label="No tests"
+        ),
+    )
+    ordering = ("-start", "-pk")
+    list_noun = "events"
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("program", "group")
 
 
 class ProgramFormMixin:

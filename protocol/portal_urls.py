@@ -8,5 +8,6 @@ app_name = "protocol"
 
 urlpatterns = [
     path("", views.ClientListView.as_view(), name="client-list"),
+    path("end-devices/", views.EndDeviceListView.as_view(), name="end-device-list"),
     path("<int:pk>/revoke/", views.ClientRevokeView.as_view(), name="client-revoke"),
 ]

@@ -12,6 +12,7 @@ urlpatterns = [
     path("seasons/<int:pk>/settle/", views.SeasonSettleView.as_view(), name="season-settle"),
     path("settlements/<int:pk>/", views.SettlementDetailView.as_view(), name="settlement"),
     path("settlements/<int:pk>/batch/", views.BatchCreateView.as_view(), name="batch-create"),
+    path("batches/", views.PaymentBatchListView.as_view(), name="batch-list"),
     path("batches/<int:pk>/", views.PaymentBatchDetailView.as_view(), name="batch"),
     path(
         "batches/<int:pk>/approve/", views.PaymentBatchApproveView.as_view(), name="batch-approve"

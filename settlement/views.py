@@ -9,15 +9,17 @@ from django.db.models import Count, Q, Sum
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.views import View
-from django.views.generic import DetailView, TemplateView
+from django.views.generic import DetailView, ListView, TemplateView
 from django.views.generic.detail import SingleObjectMixin
 
+from portal.lists import ChoiceFilter, ForeignKeyFilter, ListPageMixin
 from portal.tenancy.choices import Role
 from portal.tenancy.mixins import UtilityMemberMixin, UtilityScopedMixin
 from portal.tenancy.selectors import scope_to_utility
 from programs.choices import EventStatus
 from programs.models import Event, Program, Season
 from settlement import services
+from settlement.choices import BatchStatus
 from settlement.models import (
     CustomerPayment,
     ImmutableError,
@@ -172,6 +174,26 @@ class BatchCreateView(UtilityScopedMixin, SingleObjectMixin, View):
             messages.error(request, exc.messages[0])
             return redirect("settlement:settlement", pk=settlement.pk)
         return redirect("settlement:batch", pk=batch.pk)
+
+
+class PaymentBatchListView(ListPageMixin, UtilityScopedMixin, ListView):
+    """Every payment batch of the utility, newest first."""
+
+    model = PaymentBatch
+    template_name = "settlement/batch_list.html"
+    context_object_name = "batches"
+    search_fields = ("period", "program__name")
+    search_placeholder = "Period or program"
+    filters = (
+        ChoiceFilter("status", "Status", options=BatchStatus.choices),
+        ForeignKeyFilter("program", "Program", field="program_id", model=Program),
+    )
+    ordering = ("-created_at", "-pk")
+    list_noun = "payment batches"
+    empty_hint = "settle a season, then create its batch from the settlement page."
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("program", "approved_by")
 
 
 class PaymentBatchDetailView(UtilityScopedMixin, DetailView):

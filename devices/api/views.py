@@ -16,7 +16,7 @@ DEVICE_FILTERS = ("health", "vendor_name", "state", "zip_code", "q")
             OpenApiParameter("vendor_name"),
             OpenApiParameter("state"),
             OpenApiParameter("zip_code", description="Prefix."),
-            OpenApiParameter("q", description="Serial (contains) or LFDI (prefix)."),
+            OpenApiParameter("q", description="Prefix of a serial, an LFDI or a ZIP code."),
         ]
     )
 )

@@ -17,6 +17,7 @@ from django.views.generic import DetailView, FormView, ListView, TemplateView
 from django.views.generic.base import View
 from django.views.generic.detail import SingleObjectMixin
 
+from enrollment.choices import ApplicationStatus
 from enrollment.forms import (
     ApplicationForm,
     CertificateForm,
@@ -31,8 +32,10 @@ from enrollment.services import (
     vendor_signup,
 )
 from enrollment.vendor import Capability, VendorScopedMixin
+from portal.lists import BooleanFilter, ChoiceFilter, ForeignKeyFilter, ListPageMixin
 from portal.tenancy.choices import Role
 from portal.tenancy.mixins import UtilityScopedMixin
+from programs.models import Program
 from protocol.conformance.certificates import certificate_issue, certificate_revoke, chain_pem
 from protocol.conformance.forms import RunForm
 from protocol.conformance.procedures import REGISTRY
@@ -279,9 +282,25 @@ def report_html_response(run: ConformanceRun) -> HttpResponse:
 # --- utility side ------------------------------------------------------------------------
 
 
-class ApplicationListView(UtilityScopedMixin, ListView):
+class ApplicationListView(ListPageMixin, UtilityScopedMixin, ListView):
     model = VendorApplication
     template_name = "conformance/application_list.html"
+    search_fields = ("organization__name", "program__name")
+    search_placeholder = "Organisation or program"
+    filters = (
+        ChoiceFilter("status", "Status", options=ApplicationStatus.choices),
+        ForeignKeyFilter("program", "Program", field="program_id", model=Program),
+        BooleanFilter(
+            "passed",
+            "Conformance",
+            field="conformance_passed",
+            yes_label="Passed",
+            no_label="Not passed yet",
+        ),
+    )
+    ordering = ("-created_at", "-pk")
+    list_noun = "vendor applications"
+    empty_hint = "vendors sign up and apply to a program from the vendor portal."
 
     def get_queryset(self):
         return super().get_queryset().select_related("organization", "program")
