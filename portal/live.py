@@ -19,7 +19,7 @@ from django.db.models import Case, Count, IntegerField, Q, Sum, When
 from django.utils import timezone
 
 from devices.models import Device
-from devices.selectors import STALE_AFTER, fleet_health_counts
+from devices.selectors import device_stale_after, fleet_health_counts
 from portal.models import Utility
 from portal.realtime import push
 from programs.choices import EventStatus, ProgramStatus
@@ -42,7 +42,7 @@ def fleet_devices(*, utility: Utility, program=None):
 def fleet_snapshot(*, utility: Utility, program=None, now=None) -> dict:
     """Fleet power, available power, SoC distribution and health, in a few aggregate queries."""
     now = now or timezone.now()
-    fresh = Q(last_heard_at__gt=now - STALE_AFTER)
+    fresh = Q(last_heard_at__gt=now - device_stale_after())
     soc_bucket = Case(
         *[When(soc_pct__lt=(i + 1) * 10, then=i) for i in range(9)],
         default=9,
@@ -87,7 +87,7 @@ def event_snapshot(*, event: Event, now=None) -> dict:
         .aggregate(
             requested_w=Sum("setpoint_w"),
             delivered_w=Sum(
-                "device__power_w", filter=Q(device__last_heard_at__gt=now - STALE_AFTER)
+                "device__power_w", filter=Q(device__last_heard_at__gt=now - device_stale_after())
             ),
         )
     )

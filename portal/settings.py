@@ -192,11 +192,16 @@ HEARTBEAT_INTERVAL_S = int(os.environ.get("HEARTBEAT_INTERVAL_S", "15"))
 # requests may be in flight across all sites.
 CONNECTOR_REVERSION_S = int(os.environ.get("CONNECTOR_REVERSION_S", "300"))
 CONNECTOR_CONCURRENCY = int(os.environ.get("CONNECTOR_CONCURRENCY", "64"))
+# Devices count as stale once silent this long: fleet health counts, live aggregates and
+# the device-stale alert rule (which never alerts sooner than this).
+DEVICE_STALE_AFTER_S = int(os.environ.get("DEVICE_STALE_AFTER_S", "900"))
+# How often beat has the alert rules evaluated.
+ALERTS_EVALUATE_INTERVAL_S = int(os.environ.get("ALERTS_EVALUATE_INTERVAL_S", "30"))
 CELERY_BEAT_SCHEDULE = {
     "portal.alerts_evaluate": {
         "task": "portal.alerts_evaluate",
-        "schedule": schedule(30),
-        "options": {"expires": 60},
+        "schedule": schedule(ALERTS_EVALUATE_INTERVAL_S),
+        "options": {"expires": max(2 * ALERTS_EVALUATE_INTERVAL_S, 10)},
     },
     "programs.events_reconcile": {
         "task": "programs.events_reconcile",

@@ -41,6 +41,27 @@ def test_stale_device_opens_one_alert_and_resolves_when_it_reports(utility_a, ma
     assert Alert.objects.filter(status="resolved").count() == 1
 
 
+def test_stale_rule_never_alerts_before_the_fleet_calls_a_device_stale(utility_a, settings):
+    settings.DEVICE_STALE_AFTER_S = 20
+    now = timezone.now()
+    AlertRule.objects.create(utility=utility_a, kind="device_stale", threshold_min=0)
+    quiet = factories.device(utility_a, last_heard_at=now - timedelta(seconds=10))
+    silent = factories.device(utility_a, last_heard_at=now - timedelta(seconds=45))
+
+    assert alerts_evaluate(now=now) == {"opened": 1, "resolved": 0}
+    alert = Alert.objects.get()
+    assert alert.subject_key == f"device:{silent.pk}" and f"/devices/{silent.pk}/" in alert.subject_url
+    assert "has not reported for 45 s" in alert.message
+    assert not Alert.objects.filter(subject_key=f"device:{quiet.pk}").exists()
+
+
+def test_alerts_evaluation_interval_is_a_setting():
+    from django.conf import settings
+
+    entry = settings.CELERY_BEAT_SCHEDULE["portal.alerts_evaluate"]
+    assert entry["schedule"].run_every.total_seconds() == settings.ALERTS_EVALUATE_INTERVAL_S
+
+
 def test_shortfall_must_last_before_alerting(utility_a):
     AlertRule.objects.create(
         utility=utility_a, kind="delivery_shortfall", threshold_min=10, threshold_pct=80
