@@ -4,7 +4,8 @@ Any process may ingest telemetry (the ASGI server for 2030.5, a Celery worker fo
 Ingest only marks its utility dirty in the shared cache. One publisher loop, running in
 the ASGI server next to the WebSockets, publishes each dirty utility's aggregates at most
 once per second per group, so bursts of any size cost at most one message per second and
-the in-memory channel layer of the embedded setup still reaches the browsers.
+the in-memory channel layer of the embedded setup still reaches the browsers. The same
+loop sends what other processes relayed to it (``portal.realtime.relay_drain``).
 """
 
 import asyncio
@@ -21,7 +22,7 @@ from django.utils import timezone
 from devices.models import Device
 from devices.selectors import device_stale_after, fleet_health_counts
 from portal.models import Utility
-from portal.realtime import push
+from portal.realtime import push, relay_drain
 from programs.choices import EventStatus, ProgramStatus
 from programs.models import Dispatch, Event, Program
 from programs.selectors import event_funnel
@@ -180,6 +181,7 @@ async def run_publisher(*, interval_s: float = 0.2, stop=None) -> None:
     while stop is None or not stop.is_set():
         try:
             await sync_to_async(tick, thread_sensitive=False)()
+            await relay_drain()
         except Exception:  # keep publishing after a transient database or cache error
             logger.exception("live publisher tick failed")
         await asyncio.sleep(interval_s)

@@ -154,6 +154,7 @@ if REDIS_URL:
     }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {}
+    REALTIME_RELAY_DIR = None  # every process reaches the Redis channel layer itself
 else:
     # A file cache, not local memory, so the ASGI server and the Celery worker share
     # throttles (live pushes, rate limits) across processes on one machine.
@@ -164,6 +165,9 @@ else:
         }
     }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # The in-memory layer lives in the one ASGI server; Celery workers relay their pushes
+    # to it through this folder (see portal.realtime).
+    REALTIME_RELAY_DIR = Path(os.environ.get("REALTIME_RELAY_DIR", VAR_DIR / "realtime-relay"))
     # Kombu's filesystem transport: a real broker that separate worker and beat
     # processes on one machine share through a folder. Never eager mode.
     CELERY_BROKER_DIR = Path(os.environ.get("CELERY_BROKER_DIR", VAR_DIR / "celery-broker"))
