@@ -50,7 +50,8 @@ def test_stale_rule_never_alerts_before_the_fleet_calls_a_device_stale(utility_a
 
     assert alerts_evaluate(now=now) == {"opened": 1, "resolved": 0}
     alert = Alert.objects.get()
-    assert alert.subject_key == f"device:{silent.pk}" and f"/devices/{silent.pk}/" in alert.subject_url
+    assert alert.subject_key == f"device:{silent.pk}"
+    assert alert.subject_url == f"/devices/{silent.pk}/"
     assert "has not reported for 45 s" in alert.message
     assert not Alert.objects.filter(subject_key=f"device:{quiet.pk}").exists()
 
