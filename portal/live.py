@@ -96,6 +96,7 @@ def event_snapshot(*, event: Event, now=None) -> dict:
         "t": now.timestamp(),
         "event": event.pk,
         "status": event.status,
+        "status_label": event.get_status_display(),
         "requested_w": totals["requested_w"] or event.signed_target_w or 0,
         "delivered_w": round(totals["delivered_w"] or 0),
         "funnel": event_funnel(event=event),
@@ -131,6 +132,25 @@ def mark_dirty(*, utility_id: int) -> None:
 
 def on_telemetry_ingested(sender, *, utility_id: int, **kwargs) -> None:
     mark_dirty(utility_id=utility_id)
+
+
+def on_event_changed(sender, *, event_id: int, utility_id: int, **kwargs) -> None:
+    """An event changed (in whichever process): tell its page and the control rooms now.
+
+    Status changes are rare, so they are pushed at once rather than throttled: the event's
+    own topic gets a fresh snapshot (status badge, funnel) and ``events`` tells control
+    rooms to refresh their active and upcoming lists.
+    """
+    event = Event.objects.for_utility(utility_id).filter(pk=event_id).first()
+    if event is None:
+        return
+    snapshot = event_snapshot(event=event)
+    push(utility_id=utility_id, topic=f"event.{event_id}", data=snapshot)
+    push(
+        utility_id=utility_id,
+        topic="events",
+        data={"event": event_id, "status": event.status, "program": event.program_id},
+    )
 
 
 class Publisher:

@@ -224,3 +224,25 @@ def test_a_celery_worker_relays_only_when_the_layer_is_process_local(settings):
         assert realtime._relaying is True
     finally:
         realtime._relaying = False
+
+
+async def test_an_event_status_change_is_pushed_to_its_page_and_the_control_rooms():
+    from programs.services import event_cancel
+
+    utility = await sync_to_async(factories.utility)()
+    user = await sync_to_async(factories.member)(utility, Role.PROGRAM_MANAGER)
+    event = await sync_to_async(factories.event)(utility, status="scheduled")
+    page = _socket(user, utility.pk, f"event.{event.pk}")
+    board = _socket(user, utility.pk, "events")
+    for socket in (page, board):
+        assert (await socket.connect())[0]
+        await socket.receive_json_from()
+
+    await sync_to_async(event_cancel)(event=event, actor=user, reason="test")
+
+    snapshot = (await page.receive_json_from(timeout=2))["data"]
+    assert (snapshot["status"], snapshot["status_label"]) == ("cancelled", "Cancelled")
+    notice = (await board.receive_json_from(timeout=2))["data"]
+    assert notice == {"event": event.pk, "status": "cancelled", "program": event.program_id}
+    for socket in (page, board):
+        await socket.disconnect()

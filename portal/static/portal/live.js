@@ -95,7 +95,16 @@ window.Reservoir = window.Reservoir || {};
     function render(data) {
       fleet(data.fleet);
       const active = document.getElementById("active-events");
-      if (!data.active.length && !active.children.length) {
+      // Events that are no longer active leave the board (and their sockets close).
+      const live = new Set(data.active.map((e) => e.event));
+      for (const [id, sock] of eventSockets) {
+        if (!live.has(id)) {
+          sock.close();
+          eventSockets.delete(id);
+          document.getElementById("live-event-" + id)?.remove();
+        }
+      }
+      if (!data.active.length) {
         active.innerHTML = '<p class="empty">No event is active. <a href="/events/new/">Schedule one</a>.</p>';
       }
       data.active.forEach((e) => { active.querySelector(".empty")?.remove(); eventCard(e); });
@@ -136,8 +145,15 @@ window.Reservoir = window.Reservoir || {};
           render(d);
         });
     }
-    // Regions and the event lists change slowly: refresh them every 30 s.
+    // Regions change slowly: refresh them every 30 s. Event changes arrive on "events".
     setInterval(catchUp, 30000);
+    let eventsTimer = null;
+    R.liveSocket(cfg.eventsSocket, {
+      onMessage: () => {
+        clearTimeout(eventsTimer);  // a burst of changes costs one refresh
+        eventsTimer = setTimeout(catchUp, 200);
+      },
+    });
     R.liveSocket(cfg.socketUrl, {
       onState: (s) => { state.textContent = s; state.className = "badge " + (s === "live" ? "status-active" : "status-cancelled"); },
       onMessage: (d) => fleet(d),
