@@ -52,8 +52,7 @@ def _stale_devices(rule: AlertRule, now: datetime) -> list[Finding]:
     return [
         Finding(
             f"device:{d.pk}",
-            f"{d.vendor_name} {d.serial} has not reported for "
-            f"{_silence(now - d.last_heard_at)}.",
+            f"{d.vendor_name} {d.serial} has not reported for {_silence(now - d.last_heard_at)}.",
             _device_url(d.pk),
         )
         for d in devices.only("pk", "vendor_name", "serial", "last_heard_at")[:5000]
