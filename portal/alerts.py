@@ -186,8 +186,10 @@ def alert_as_dict(alert: Alert) -> dict:
     return {
         "id": alert.pk,
         "kind": alert.kind,
+        "kind_label": alert.get_kind_display(),
         "message": alert.message,
         "status": alert.status,
+        "status_label": alert.get_status_display(),
         "opened_at": alert.opened_at.timestamp(),
         "url": alert.subject_url,
     }

@@ -117,6 +117,30 @@ def test_acknowledge_and_resolve_from_the_list(client_a, utility_a, manager_a):
     )
 
 
+def test_control_room_alert_card_is_a_list_that_acknowledges_in_place(client_a, utility_a):
+    alert = factories.alert(utility_a)
+    page = client_a.get(reverse("portal:control-room")).content.decode()
+    assert f'<li id="alert-{alert.pk}" class="alert-item status-row-open"' in page
+    assert "<tr" not in page.split('id="alert-rows"')[1].split("</ul>")[0]
+
+    response = client_a.post(
+        reverse("portal:alert-action", args=[alert.pk, "acknowledge"]),
+        {"compact": "1"},
+        HTTP_HX_REQUEST="true",
+    )
+    item = response.content.decode()
+    assert item.lstrip().startswith(f'<li id="alert-{alert.pk}" class="alert-item')
+    assert "Acknowledged" in item and ">Acknowledge<" not in item and ">Resolve<" in item
+
+
+def test_a_live_alert_carries_its_labels():
+    from portal.alerts import alert_as_dict
+
+    alert = factories.alert(factories.utility())
+    data = alert_as_dict(alert)
+    assert (data["kind_label"], data["status_label"]) == ("Device stale", "Open")
+
+
 def test_analyst_cannot_acknowledge(client, utility_a):
     alert = factories.alert(utility_a)
     client.force_login(factories.member(utility_a, Role.ANALYST))
