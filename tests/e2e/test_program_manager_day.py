@@ -178,6 +178,7 @@ def test_program_manager_runs_an_event_afternoon(browser, screenshot, tmp_path):
             page.check("#id_is_test")
             page.click("button:has-text('Schedule event')")
             page.wait_for_selector("#event-status.status-scheduled")
+            scheduled_at = time.monotonic()
             event = Event.objects.get(program=program)
             assert page.url == f"{base}/events/{event.pk}/"
             assert event.start == start and event.status == EventStatus.SCHEDULED
@@ -204,6 +205,8 @@ def test_program_manager_runs_an_event_afternoon(browser, screenshot, tmp_path):
                 timeout_s=max(30, (start - timezone.now()).total_seconds() + 30),
             )
             assert page.locator("#event-status").inner_text() == "Active"
+            active_at = time.monotonic()
+            activation_lag_s = (timezone.now() - start).total_seconds()
             wait_in_page(
                 page,
                 "Number(document.getElementById('power-chart').dataset.livePoints || 0) >= 2"
@@ -245,7 +248,7 @@ def test_program_manager_runs_an_event_afternoon(browser, screenshot, tmp_path):
                 logs=logs,
                 timeout_s=STALE_AFTER_S + 30,
             )
-            alert_seen_s = time.monotonic() - stopped
+            alert_seen_at = time.monotonic()
             assert room.evaluate("window.__marker") == "control room"  # no reload all along
             alert = Alert.objects.get(utility=utility, subject_key=f"device:{fading.pk}")
             assert alert.kind == AlertKind.DEVICE_STALE and alert.status == AlertStatus.OPEN
@@ -270,7 +273,10 @@ def test_program_manager_runs_an_event_afternoon(browser, screenshot, tmp_path):
             screenshot(room, "device")
             context.close()
     print(
-        f"\nday scenario: alert {alert_seen_s:.1f} s after the fleet stopped; "
-        f"total {time.monotonic() - started:.1f} s"
+        f"\nday scenario: ready and scheduled after {scheduled_at - started:.0f} s, "
+        f"active {active_at - scheduled_at:.0f} s later (whole-minute start; seen "
+        f"{activation_lag_s:.1f} s after it), "
+        f"alert {alert_seen_at - stopped:.0f} s after the fleet stopped; "
+        f"total {time.monotonic() - started:.0f} s"
     )
     assert fleet_a.stats.errors == 0, fleet_a.stats.status_codes
