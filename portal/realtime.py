@@ -27,6 +27,7 @@ _TOPIC = re.compile(r"^[a-z][a-z0-9_]*(\.[0-9]+)?$")
 RELAY_MAX_AGE_S = 60
 logger = logging.getLogger(__name__)
 _relaying = False
+_written = 0
 
 
 def group_name(*, utility_id: int, topic: str) -> str:
@@ -67,12 +68,25 @@ def push(*, utility_id: int, topic: str, data: dict) -> None:
 
 
 def _relay_write(folder: Path, payload: dict) -> None:
+    global _written
     folder.mkdir(parents=True, exist_ok=True)
+    _written += 1
+    if _written % 100 == 1:  # with no ASGI server draining, the folder must not grow forever
+        _relay_prune(folder, now=payload["at"])
     # Written aside, then renamed: the reader only ever sees whole messages, in order.
     stem = f"{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp = folder / f".{stem}.tmp"
     tmp.write_text(json.dumps(payload))
     tmp.rename(folder / f"{stem}.json")
+
+
+def _relay_prune(folder: Path, *, now: float) -> None:
+    for path in folder.glob("*.json"):
+        try:
+            if now - path.stat().st_mtime > RELAY_MAX_AGE_S:
+                path.unlink(missing_ok=True)
+        except OSError:
+            continue
 
 
 async def relay_drain() -> int:

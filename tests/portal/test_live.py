@@ -246,3 +246,19 @@ async def test_an_event_status_change_is_pushed_to_its_page_and_the_control_room
     assert notice == {"event": event.pk, "status": "cancelled", "program": event.program_id}
     for socket in (page, board):
         await socket.disconnect()
+
+
+def test_the_relay_folder_does_not_grow_forever_without_a_server(relaying):
+    import os
+
+    from portal import realtime
+
+    utility = factories.utility()
+    realtime.push(utility_id=utility.pk, topic="alerts", data={"n": 0})
+    old = next(relaying.glob("*.json"))
+    an_hour_ago = time.time() - 3600
+    os.utime(old, (an_hour_ago, an_hour_ago))
+    realtime._written = 100  # the next write sweeps
+    realtime.push(utility_id=utility.pk, topic="alerts", data={"n": 1})
+    assert not old.exists()
+    assert len(list(relaying.glob("*.json"))) == 1
