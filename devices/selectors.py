@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -11,16 +12,25 @@ from devices.choices import Channel, Health, RollupPeriod, StorageConnect
 from devices.models import Device, FleetRollup, TelemetryRollup, TelemetrySample
 from portal.tenancy.selectors import get_for_utility
 
-STALE_AFTER = timedelta(minutes=15)
 OFFLINE_AFTER = timedelta(minutes=60)
+
+
+def device_stale_after() -> timedelta:
+    """How long a device may be silent before it counts as stale (``DEVICE_STALE_AFTER_S``)."""
+    return timedelta(seconds=settings.DEVICE_STALE_AFTER_S)
+
+
+def device_offline_after() -> timedelta:
+    """Offline after an hour of silence, and never before it is stale."""
+    return max(OFFLINE_AFTER, device_stale_after())
 
 
 def device_health(
     *,
     device: Device,
     now: datetime | None = None,
-    stale_after: timedelta = STALE_AFTER,
-    offline_after: timedelta = OFFLINE_AFTER,
+    stale_after: timedelta | None = None,
+    offline_after: timedelta | None = None,
 ) -> Health:
     """Online, stale or offline by how long ago it was heard; faulted while it reports a fault.
 
@@ -32,9 +42,9 @@ def device_health(
     if device.last_heard_at is None:
         return Health.OFFLINE
     silent_for = (now or timezone.now()) - device.last_heard_at
-    if silent_for >= offline_after:
+    if silent_for >= (offline_after or device_offline_after()):
         return Health.OFFLINE
-    if silent_for >= stale_after:
+    if silent_for >= (stale_after or device_stale_after()):
         return Health.STALE
     return Health.ONLINE
 
@@ -58,8 +68,8 @@ def fleet_health_counts(
     *,
     utility,
     now: datetime | None = None,
-    stale_after: timedelta = STALE_AFTER,
-    offline_after: timedelta = OFFLINE_AFTER,
+    stale_after: timedelta | None = None,
+    offline_after: timedelta | None = None,
     devices=None,
 ) -> dict[str, int]:
     """How many of a utility's devices are in each health state (one aggregate query).
@@ -81,7 +91,9 @@ def fleet_health_counts(
     return {health: counts[health] for health in Health.values}
 
 
-def _health_rules(now: datetime, stale_after: timedelta, offline_after: timedelta):
+def _health_rules(now: datetime, stale_after: timedelta | None, offline_after: timedelta | None):
+    stale_after = stale_after or device_stale_after()
+    offline_after = offline_after or device_offline_after()
     faulted = ~Q(alarms=[]) | Q(fault_bit__gt=0)
     offline = Q(last_heard_at__isnull=True) | Q(last_heard_at__lte=now - offline_after)
     stale = Q(last_heard_at__lte=now - stale_after)
@@ -97,8 +109,8 @@ def device_search(
     zip_code: str = "",
     q: str = "",
     now: datetime | None = None,
-    stale_after: timedelta = STALE_AFTER,
-    offline_after: timedelta = OFFLINE_AFTER,
+    stale_after: timedelta | None = None,
+    offline_after: timedelta | None = None,
 ) -> QuerySet[Device]:
     """The utility's devices with a ``health`` column computed in SQL, filtered.
 

@@ -11,6 +11,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from devices.models import Device
+from devices.selectors import device_stale_after
 from portal.live import event_snapshot
 from portal.models import Alert, AlertKind, AlertRule, AlertStatus, Heartbeat
 from portal.realtime import push
@@ -35,8 +36,14 @@ def _device_url(device_id: int) -> str:
         return ""
 
 
+def _silence(silent_for: timedelta) -> str:
+    seconds = silent_for.total_seconds()
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
 def _stale_devices(rule: AlertRule, now: datetime) -> list[Finding]:
-    cutoff = now - timedelta(minutes=rule.threshold_min)
+    # Never sooner than the fleet itself calls a device stale (DEVICE_STALE_AFTER_S).
+    cutoff = now - max(timedelta(minutes=rule.threshold_min), device_stale_after())
     devices = Device.objects.for_utility(rule.utility).filter(last_heard_at__lt=cutoff)
     if rule.program_id:
         devices = devices.filter(
@@ -45,8 +52,7 @@ def _stale_devices(rule: AlertRule, now: datetime) -> list[Finding]:
     return [
         Finding(
             f"device:{d.pk}",
-            f"{d.vendor_name} {d.serial} has not reported for "
-            f"{(now - d.last_heard_at).total_seconds() / 60:.0f} min.",
+            f"{d.vendor_name} {d.serial} has not reported for {_silence(now - d.last_heard_at)}.",
             _device_url(d.pk),
         )
         for d in devices.only("pk", "vendor_name", "serial", "last_heard_at")[:5000]
@@ -180,8 +186,10 @@ def alert_as_dict(alert: Alert) -> dict:
     return {
         "id": alert.pk,
         "kind": alert.kind,
+        "kind_label": alert.get_kind_display(),
         "message": alert.message,
         "status": alert.status,
+        "status_label": alert.get_status_display(),
         "opened_at": alert.opened_at.timestamp(),
         "url": alert.subject_url,
     }

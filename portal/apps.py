@@ -7,6 +7,8 @@ class PortalConfig(AppConfig):
 
     def ready(self):
         from devices.signals import telemetry_ingested
-        from portal.live import on_telemetry_ingested
+        from portal.live import on_event_changed, on_telemetry_ingested
+        from programs.signals import event_changed
 
         telemetry_ingested.connect(on_telemetry_ingested, dispatch_uid="portal.live")
+        event_changed.connect(on_event_changed, dispatch_uid="portal.live.events")

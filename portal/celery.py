@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import before_task_publish
+from celery.signals import before_task_publish, worker_init, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
@@ -18,3 +18,12 @@ def _record_beat_heartbeat(**_kwargs):
     from portal.services import heartbeat_record
 
     heartbeat_record(source="beat")
+
+
+@worker_init.connect
+@worker_process_init.connect
+def _relay_live_pushes(**_kwargs):
+    # A worker has no WebSockets: with the in-memory layer its pushes go through the relay.
+    from portal.realtime import relay_from_this_process
+
+    relay_from_this_process()

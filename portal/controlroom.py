@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.views import View
 from django.views.generic import TemplateView
 
-from devices.selectors import STALE_AFTER, fleet_power_series
+from devices.selectors import device_stale_after, fleet_power_series
 from portal.live import event_snapshot, fleet_devices, fleet_snapshot
 from portal.models import Alert, AlertStatus
 from portal.tenancy.mixins import UtilityMemberMixin
@@ -31,7 +31,7 @@ def _program(request):
 
 def regions(*, devices, now) -> list[dict]:
     """Devices grouped by the first three ZIP digits: a map without tile servers."""
-    fresh = Q(last_heard_at__gt=now - STALE_AFTER)
+    fresh = Q(last_heard_at__gt=now - device_stale_after())
     rows = (
         devices.exclude(zip_code="")
         .annotate(zip3=Substr("zip_code", 1, 3))

@@ -4,7 +4,8 @@ Any process may ingest telemetry (the ASGI server for 2030.5, a Celery worker fo
 Ingest only marks its utility dirty in the shared cache. One publisher loop, running in
 the ASGI server next to the WebSockets, publishes each dirty utility's aggregates at most
 once per second per group, so bursts of any size cost at most one message per second and
-the in-memory channel layer of the embedded setup still reaches the browsers.
+the in-memory channel layer of the embedded setup still reaches the browsers. The same
+loop sends what other processes relayed to it (``portal.realtime.relay_drain``).
 """
 
 import asyncio
@@ -19,9 +20,9 @@ from django.db.models import Case, Count, IntegerField, Q, Sum, When
 from django.utils import timezone
 
 from devices.models import Device
-from devices.selectors import STALE_AFTER, fleet_health_counts
+from devices.selectors import device_stale_after, fleet_health_counts
 from portal.models import Utility
-from portal.realtime import push
+from portal.realtime import push, relay_drain
 from programs.choices import EventStatus, ProgramStatus
 from programs.models import Dispatch, Event, Program
 from programs.selectors import event_funnel
@@ -42,7 +43,7 @@ def fleet_devices(*, utility: Utility, program=None):
 def fleet_snapshot(*, utility: Utility, program=None, now=None) -> dict:
     """Fleet power, available power, SoC distribution and health, in a few aggregate queries."""
     now = now or timezone.now()
-    fresh = Q(last_heard_at__gt=now - STALE_AFTER)
+    fresh = Q(last_heard_at__gt=now - device_stale_after())
     soc_bucket = Case(
         *[When(soc_pct__lt=(i + 1) * 10, then=i) for i in range(9)],
         default=9,
@@ -87,7 +88,7 @@ def event_snapshot(*, event: Event, now=None) -> dict:
         .aggregate(
             requested_w=Sum("setpoint_w"),
             delivered_w=Sum(
-                "device__power_w", filter=Q(device__last_heard_at__gt=now - STALE_AFTER)
+                "device__power_w", filter=Q(device__last_heard_at__gt=now - device_stale_after())
             ),
         )
     )
@@ -95,6 +96,7 @@ def event_snapshot(*, event: Event, now=None) -> dict:
         "t": now.timestamp(),
         "event": event.pk,
         "status": event.status,
+        "status_label": event.get_status_display(),
         "requested_w": totals["requested_w"] or event.signed_target_w or 0,
         "delivered_w": round(totals["delivered_w"] or 0),
         "funnel": event_funnel(event=event),
@@ -130,6 +132,25 @@ def mark_dirty(*, utility_id: int) -> None:
 
 def on_telemetry_ingested(sender, *, utility_id: int, **kwargs) -> None:
     mark_dirty(utility_id=utility_id)
+
+
+def on_event_changed(sender, *, event_id: int, utility_id: int, **kwargs) -> None:
+    """An event changed (in whichever process): tell its page and the control rooms now.
+
+    Status changes are rare, so they are pushed at once rather than throttled: the event's
+    own topic gets a fresh snapshot (status badge, funnel) and ``events`` tells control
+    rooms to refresh their active and upcoming lists.
+    """
+    event = Event.objects.for_utility(utility_id).filter(pk=event_id).first()
+    if event is None:
+        return
+    snapshot = event_snapshot(event=event)
+    push(utility_id=utility_id, topic=f"event.{event_id}", data=snapshot)
+    push(
+        utility_id=utility_id,
+        topic="events",
+        data={"event": event_id, "status": event.status, "program": event.program_id},
+    )
 
 
 class Publisher:
@@ -180,6 +201,7 @@ async def run_publisher(*, interval_s: float = 0.2, stop=None) -> None:
     while stop is None or not stop.is_set():
         try:
             await sync_to_async(tick, thread_sensitive=False)()
+            await relay_drain()
         except Exception:  # keep publishing after a transient database or cache error
             logger.exception("live publisher tick failed")
         await asyncio.sleep(interval_s)

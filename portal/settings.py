@@ -154,6 +154,7 @@ if REDIS_URL:
     }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {}
+    REALTIME_RELAY_DIR = None  # every process reaches the Redis channel layer itself
 else:
     # A file cache, not local memory, so the ASGI server and the Celery worker share
     # throttles (live pushes, rate limits) across processes on one machine.
@@ -164,6 +165,9 @@ else:
         }
     }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # The in-memory layer lives in the one ASGI server; Celery workers relay their pushes
+    # to it through this folder (see portal.realtime).
+    REALTIME_RELAY_DIR = Path(os.environ.get("REALTIME_RELAY_DIR", VAR_DIR / "realtime-relay"))
     # Kombu's filesystem transport: a real broker that separate worker and beat
     # processes on one machine share through a folder. Never eager mode.
     CELERY_BROKER_DIR = Path(os.environ.get("CELERY_BROKER_DIR", VAR_DIR / "celery-broker"))
@@ -192,11 +196,16 @@ HEARTBEAT_INTERVAL_S = int(os.environ.get("HEARTBEAT_INTERVAL_S", "15"))
 # requests may be in flight across all sites.
 CONNECTOR_REVERSION_S = int(os.environ.get("CONNECTOR_REVERSION_S", "300"))
 CONNECTOR_CONCURRENCY = int(os.environ.get("CONNECTOR_CONCURRENCY", "64"))
+# Devices count as stale once silent this long: fleet health counts, live aggregates and
+# the device-stale alert rule (which never alerts sooner than this).
+DEVICE_STALE_AFTER_S = int(os.environ.get("DEVICE_STALE_AFTER_S", "900"))
+# How often beat has the alert rules evaluated.
+ALERTS_EVALUATE_INTERVAL_S = int(os.environ.get("ALERTS_EVALUATE_INTERVAL_S", "30"))
 CELERY_BEAT_SCHEDULE = {
     "portal.alerts_evaluate": {
         "task": "portal.alerts_evaluate",
-        "schedule": schedule(30),
-        "options": {"expires": 60},
+        "schedule": schedule(ALERTS_EVALUATE_INTERVAL_S),
+        "options": {"expires": max(2 * ALERTS_EVALUATE_INTERVAL_S, 10)},
     },
     "programs.events_reconcile": {
         "task": "programs.events_reconcile",

@@ -230,7 +230,8 @@ class AlertListView(ListPageMixin, UtilityScopedMixin, ListView):
 
 
 class AlertActionView(UtilityMemberMixin, View):
-    """POST acknowledge or resolve; answers htmx with the updated row."""
+    """POST acknowledge or resolve; answers htmx with the updated row (or, from the control
+    room's card, ``compact`` list item)."""
 
     model = Alert
     actions = {"acknowledge": alert_acknowledge, "resolve": alert_resolve}
@@ -245,7 +246,8 @@ class AlertActionView(UtilityMemberMixin, View):
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         if request.htmx:
-            return render(request, "portal/_alert_row.html", {"alert": alert})
+            template = "_alert_item.html" if request.POST.get("compact") else "_alert_row.html"
+            return render(request, f"portal/{template}", {"alert": alert})
         return redirect(request.POST.get("next") or "portal:alert-list")
 
 

@@ -116,7 +116,10 @@ class DeviceInformationView(SepView):
             end_device=end_device,
             serial=body.mf_ser_num,
             model_name=body.mf_model,
-            vendor_name=body.mf_info or f"mfID {body.mf_id}",
+            # mfInfo is optional: without it, keep a vendor name the utility already knows.
+            vendor_name=body.mf_info
+            or (end_device.device.vendor_name if end_device.device else "")
+            or f"mfID {body.mf_id}",
         )
         report_store(end_device, "di", body, f"{edev_href(end_device)}/di")
         return self.no_content()

@@ -192,6 +192,18 @@ def test_health_thresholds_are_parameters(device):
     assert health == Health.STALE
 
 
+def test_stale_threshold_comes_from_the_setting(device, utility, settings):
+    settings.DEVICE_STALE_AFTER_S = 20
+    device.last_heard_at = NOW - timedelta(seconds=30)
+    device.save()
+
+    assert device_health(device=device, now=NOW) == Health.STALE
+    assert fleet_health_counts(utility=utility, now=NOW)["stale"] == 1
+    settings.DEVICE_STALE_AFTER_S = 60
+    assert device_health(device=device, now=NOW) == Health.ONLINE
+    assert fleet_health_counts(utility=utility, now=NOW)["online"] == 1
+
+
 def test_fleet_health_counts_match_device_health(utility, other_utility, make_device):
     states = [
         (timedelta(minutes=1), [], None),

@@ -38,6 +38,7 @@ def subprocess_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         **os.environ,
         "DATABASE_URL": test_database_url(),
         "CELERY_BROKER_DIR": str(tmp_path / "broker"),
+        "REALTIME_RELAY_DIR": str(tmp_path / "realtime-relay"),
         "PYTHONUNBUFFERED": "1",
         **extra,
     }

@@ -41,6 +41,28 @@ def test_stale_device_opens_one_alert_and_resolves_when_it_reports(utility_a, ma
     assert Alert.objects.filter(status="resolved").count() == 1
 
 
+def test_stale_rule_never_alerts_before_the_fleet_calls_a_device_stale(utility_a, settings):
+    settings.DEVICE_STALE_AFTER_S = 20
+    now = timezone.now()
+    AlertRule.objects.create(utility=utility_a, kind="device_stale", threshold_min=0)
+    quiet = factories.device(utility_a, last_heard_at=now - timedelta(seconds=10))
+    silent = factories.device(utility_a, last_heard_at=now - timedelta(seconds=45))
+
+    assert alerts_evaluate(now=now) == {"opened": 1, "resolved": 0}
+    alert = Alert.objects.get()
+    assert alert.subject_key == f"device:{silent.pk}"
+    assert alert.subject_url == f"/devices/{silent.pk}/"
+    assert "has not reported for 45 s" in alert.message
+    assert not Alert.objects.filter(subject_key=f"device:{quiet.pk}").exists()
+
+
+def test_alerts_evaluation_interval_is_a_setting():
+    from django.conf import settings
+
+    entry = settings.CELERY_BEAT_SCHEDULE["portal.alerts_evaluate"]
+    assert entry["schedule"].run_every.total_seconds() == settings.ALERTS_EVALUATE_INTERVAL_S
+
+
 def test_shortfall_must_last_before_alerting(utility_a):
     AlertRule.objects.create(
         utility=utility_a, kind="delivery_shortfall", threshold_min=10, threshold_pct=80
@@ -93,6 +115,30 @@ def test_acknowledge_and_resolve_from_the_list(client_a, utility_a, manager_a):
     assert (
         client_a.post(reverse("portal:alert-action", args=[alert.pk, "explode"])).status_code == 404
     )
+
+
+def test_control_room_alert_card_is_a_list_that_acknowledges_in_place(client_a, utility_a):
+    alert = factories.alert(utility_a)
+    page = client_a.get(reverse("portal:control-room")).content.decode()
+    assert f'<li id="alert-{alert.pk}" class="alert-item status-row-open"' in page
+    assert "<tr" not in page.split('id="alert-rows"')[1].split("</ul>")[0]
+
+    response = client_a.post(
+        reverse("portal:alert-action", args=[alert.pk, "acknowledge"]),
+        {"compact": "1"},
+        HTTP_HX_REQUEST="true",
+    )
+    item = response.content.decode()
+    assert item.lstrip().startswith(f'<li id="alert-{alert.pk}" class="alert-item')
+    assert "Acknowledged" in item and ">Acknowledge<" not in item and ">Resolve<" in item
+
+
+def test_a_live_alert_carries_its_labels():
+    from portal.alerts import alert_as_dict
+
+    alert = factories.alert(factories.utility())
+    data = alert_as_dict(alert)
+    assert (data["kind_label"], data["status_label"]) == ("Device stale", "Open")
 
 
 def test_analyst_cannot_acknowledge(client, utility_a):

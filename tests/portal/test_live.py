@@ -140,3 +140,125 @@ async def test_publisher_skips_utilities_with_nothing_new():
     await sync_to_async(mark_dirty)(utility_id=utility.pk)
     assert await sync_to_async(publisher.tick)() == 1  # the fleet message
     assert await sync_to_async(publisher.tick)(time.time() + 5) == 0  # nothing new since
+
+
+@pytest.fixture
+def relaying(tmp_path, settings):
+    """This test process behaves like a Celery worker next to the in-memory channel layer."""
+    from portal import realtime
+
+    settings.REALTIME_RELAY_DIR = tmp_path / "relay"
+    realtime.relay_from_this_process()
+    yield tmp_path / "relay"
+    realtime._relaying = False
+
+
+async def test_an_alert_raised_in_a_worker_reaches_the_browser_through_the_relay(relaying):
+    # Regression: alerts opened by the beat-driven evaluation in the Celery worker were
+    # sent to the worker's own in-memory channel layer, which no browser listens to.
+    from portal.alerts import alerts_evaluate
+    from portal.models import AlertRule
+
+    utility = await sync_to_async(factories.utility)()
+    user = await sync_to_async(factories.member)(utility, Role.ANALYST)
+    device = await sync_to_async(factories.device)(
+        utility, last_heard_at=timezone.now() - timedelta(hours=1)
+    )
+    await sync_to_async(AlertRule.objects.create)(
+        utility=utility, kind="device_stale", threshold_min=15, email=False
+    )
+    socket = _socket(user, utility.pk, "alerts")
+    assert (await socket.connect())[0]
+    await socket.receive_json_from()
+
+    assert (await sync_to_async(alerts_evaluate)())["opened"] == 1
+    assert await socket.receive_nothing(timeout=0.3)  # nothing sent straight from a "worker"
+    assert len(list(relaying.glob("*.json"))) == 1
+
+    stop = asyncio.Event()
+    publisher = asyncio.create_task(run_publisher(interval_s=0.05, stop=stop))
+    try:
+        message = await socket.receive_json_from(timeout=5)
+    finally:
+        stop.set()
+        await publisher
+    assert message["topic"] == "alerts"
+    assert message["data"]["alert"]["url"] == f"/devices/{device.pk}/"
+    assert not list(relaying.glob("*.json"))  # drained once
+    await socket.disconnect()
+
+
+async def test_the_relay_drops_messages_too_old_to_matter(relaying):
+    import json
+
+    from portal.realtime import RELAY_MAX_AGE_S, push, relay_drain
+
+    utility = await sync_to_async(factories.utility)()
+    user = await sync_to_async(factories.member)(utility, Role.ANALYST)
+    socket = _socket(user, utility.pk, "alerts")
+    assert (await socket.connect())[0]
+    await socket.receive_json_from()
+    await sync_to_async(push)(utility_id=utility.pk, topic="alerts", data={"n": 1})
+    await sync_to_async(push)(utility_id=utility.pk, topic="alerts", data={"n": 2})
+    first = sorted(relaying.glob("*.json"))[0]
+    payload = json.loads(first.read_text())
+    payload["at"] -= RELAY_MAX_AGE_S + 1
+    first.write_text(json.dumps(payload))
+
+    assert await relay_drain() == 1
+    assert (await socket.receive_json_from(timeout=2))["data"] == {"n": 2}
+    assert await socket.receive_nothing(timeout=0.2)
+    await socket.disconnect()
+
+
+def test_a_celery_worker_relays_only_when_the_layer_is_process_local(settings):
+    from portal import realtime
+    from portal.celery import _relay_live_pushes
+
+    try:
+        settings.REALTIME_RELAY_DIR = None  # Redis: every process reaches the layer
+        _relay_live_pushes()
+        assert realtime._relaying is False
+        settings.REALTIME_RELAY_DIR = "/tmp/relay"
+        _relay_live_pushes()
+        assert realtime._relaying is True
+    finally:
+        realtime._relaying = False
+
+
+async def test_an_event_status_change_is_pushed_to_its_page_and_the_control_rooms():
+    from programs.services import event_cancel
+
+    utility = await sync_to_async(factories.utility)()
+    user = await sync_to_async(factories.member)(utility, Role.PROGRAM_MANAGER)
+    event = await sync_to_async(factories.event)(utility, status="scheduled")
+    page = _socket(user, utility.pk, f"event.{event.pk}")
+    board = _socket(user, utility.pk, "events")
+    for socket in (page, board):
+        assert (await socket.connect())[0]
+        await socket.receive_json_from()
+
+    await sync_to_async(event_cancel)(event=event, actor=user, reason="test")
+
+    snapshot = (await page.receive_json_from(timeout=2))["data"]
+    assert (snapshot["status"], snapshot["status_label"]) == ("cancelled", "Cancelled")
+    notice = (await board.receive_json_from(timeout=2))["data"]
+    assert notice == {"event": event.pk, "status": "cancelled", "program": event.program_id}
+    for socket in (page, board):
+        await socket.disconnect()
+
+
+def test_the_relay_folder_does_not_grow_forever_without_a_server(relaying):
+    import os
+
+    from portal import realtime
+
+    utility = factories.utility()
+    realtime.push(utility_id=utility.pk, topic="alerts", data={"n": 0})
+    old = next(relaying.glob("*.json"))
+    an_hour_ago = time.time() - 3600
+    os.utime(old, (an_hour_ago, an_hour_ago))
+    realtime._written = 100  # the next write sweeps
+    realtime.push(utility_id=utility.pk, topic="alerts", data={"n": 1})
+    assert not old.exists()
+    assert len(list(relaying.glob("*.json"))) == 1

@@ -173,3 +173,13 @@ def test_analyst_cannot_schedule_or_cancel(client, utility, group):
     assert client.post(reverse("programs:event-cancel", args=[event.pk])).status_code == 403
     event.refresh_from_db()
     assert event.status == "scheduled"
+
+
+def test_event_page_says_the_per_device_setpoint_and_carries_a_live_status_badge(web, utility):
+    event = factories.event(
+        utility, status="scheduled", target_w=None, setpoint_rule="per_device", per_device_w=2000
+    )
+    page = web.get(reverse("programs:event-detail", args=[event.pk])).content.decode()
+    assert "2000 W per device" in page and "all available" not in page
+    assert 'id="event-status" class="badge status-scheduled" data-status="scheduled"' in page
+    assert f"/ws/utility/{utility.pk}/event.{event.pk}/" in page

@@ -252,3 +252,32 @@ def test_mismatched_sfdi_is_refused(utility_a):
     response = agg.http.post_sep("/edev", end_device_body(lfdi, sfdi + 10))
     assert response.status_code == 400
     assert not EndDevice.objects.exists()
+
+
+@pytest.mark.parametrize(("known", "expected"), [("Known Vendor", "Known Vendor"), ("", "mfID 99")])
+def test_device_information_without_mf_info_keeps_a_known_vendor_name(utility_a, known, expected):
+    # Regression: the simulated fleet's devices, registered as "Reservoir Sim", became
+    # "mfID 99999" in every page and alert once their DeviceInformation (no mfInfo) arrived.
+    program, _ = program_with_group(utility_a, poll_rate_s=60)
+    agg = actor(utility_a, program=program)
+    lfdi, sfdi = random_lfdi()
+    created = agg.http.post_sep("/edev", end_device_body(lfdi, sfdi))
+    end_device = EndDevice.objects.get(pk=location_id(created))
+    end_device.device.vendor_name = known
+    end_device.device.save()
+    di = r.DeviceInformation(
+        lfdi=lfdi,
+        mf_date=0,
+        mf_hw_ver="1",
+        mf_id=99,
+        mf_model="PowerCell 10",
+        mf_ser_num="SN-43",
+        primary_power=0,
+        secondary_power=0,
+        sw_act_time=0,
+        sw_ver="1.0",
+    )
+    href = f"{created['Location']}/di"
+    assert agg.http.put_sep(href, serialize(di)).status_code == 204
+    end_device.device.refresh_from_db()
+    assert (end_device.device.serial, end_device.device.vendor_name) == ("SN-43", expected)

@@ -12,14 +12,22 @@ window.Reservoir = window.Reservoir || {};
     return v == null ? "–" : (v / 1000).toFixed(1) + " kW";
   }
 
+  // Axis ticks in kW, with a decimal when the ticks are closer than 1 kW (no "5 kW, 5 kW").
+  function kwTicks(u, vals, axisIdx, foundSpace, foundIncr) {
+    const digits = foundIncr && foundIncr < 1000 ? 1 : 0;
+    return vals.map((v) => (v / 1000).toFixed(digits) + " kW");
+  }
+
   /* Requested power as a step over the event window against delivered power per bucket.
      series: [{t: unix seconds, w: watts}], the element carries data-requested/start/end. */
   R.requestedVsDelivered = function (el, series) {
     if (!el || !window.uPlot) return null;
     const requested = Number(el.dataset.requested || 0);
     const start = Number(el.dataset.start), end = Number(el.dataset.end);
+    // Pad by the event's own length (5 min to 1 h), so a short event is not a sliver.
+    const pad = Math.min(3600, Math.max(300, end - start));
     const times = new Set(series.map((p) => p.t));
-    [start - 3600, start, end, end + 3600].forEach((t) => times.add(t));
+    [start - pad, start, end, end + pad].forEach((t) => times.add(t));
     const xs = Array.from(times).sort((a, b) => a - b);
     const byT = new Map(series.map((p) => [p.t, p.w]));
     const delivered = xs.map((t) => (byT.has(t) ? byT.get(t) : null));
@@ -32,7 +40,7 @@ window.Reservoir = window.Reservoir || {};
         { label: "Delivered", stroke: "#1f6feb", width: 2, spanGaps: false, value: (u, v) => kw(v) },
         { label: "Requested", stroke: "#cf222e", width: 2, dash: [6, 4], paths: uPlot.paths.stepped({ align: 1 }), value: (u, v) => kw(v) },
       ],
-      axes: [{}, { values: (u, vals) => vals.map((v) => (v / 1000).toFixed(0) + " kW"), size: 70 }],
+      axes: [{}, { values: kwTicks, size: 70 }],
     };
     const plot = new uPlot(opts, [xs, delivered, req], el);
     el._plot = plot;
@@ -45,7 +53,7 @@ window.Reservoir = window.Reservoir || {};
     const plot = new uPlot({
       width: width(el), height: 240, scales: { x: { time: true } },
       series: [{}, { label: label, stroke: "#1f6feb", width: 2, value: (u, v) => kw(v) }],
-      axes: [{}, { values: (u, vals) => vals.map((v) => (v / 1000).toFixed(0) + " kW"), size: 70 }],
+      axes: [{}, { values: kwTicks, size: 70 }],
     }, data, el);
     plot.append = function (t, w) {
       data[0].push(t); data[1].push(w);

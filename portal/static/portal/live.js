@@ -95,7 +95,16 @@ window.Reservoir = window.Reservoir || {};
     function render(data) {
       fleet(data.fleet);
       const active = document.getElementById("active-events");
-      if (!data.active.length && !active.children.length) {
+      // Events that are no longer active leave the board (and their sockets close).
+      const live = new Set(data.active.map((e) => e.event));
+      for (const [id, sock] of eventSockets) {
+        if (!live.has(id)) {
+          sock.close();
+          eventSockets.delete(id);
+          document.getElementById("live-event-" + id)?.remove();
+        }
+      }
+      if (!data.active.length) {
         active.innerHTML = '<p class="empty">No event is active. <a href="/events/new/">Schedule one</a>.</p>';
       }
       data.active.forEach((e) => { active.querySelector(".empty")?.remove(); eventCard(e); });
@@ -136,8 +145,15 @@ window.Reservoir = window.Reservoir || {};
           render(d);
         });
     }
-    // Regions and the event lists change slowly: refresh them every 30 s.
+    // Regions change slowly: refresh them every 30 s. Event changes arrive on "events".
     setInterval(catchUp, 30000);
+    let eventsTimer = null;
+    R.liveSocket(cfg.eventsSocket, {
+      onMessage: () => {
+        clearTimeout(eventsTimer);  // a burst of changes costs one refresh
+        eventsTimer = setTimeout(catchUp, 200);
+      },
+    });
     R.liveSocket(cfg.socketUrl, {
       onState: (s) => { state.textContent = s; state.className = "badge " + (s === "live" ? "status-active" : "status-cancelled"); },
       onMessage: (d) => fleet(d),
@@ -146,28 +162,58 @@ window.Reservoir = window.Reservoir || {};
         catchUp();  // fetch what was missed while disconnected
       },
     });
-    // Alerts arrive live: new ones are added on top, resolved ones disappear.
+    // Alerts arrive live: new ones are added on top, acknowledged ones change their badge,
+    // resolved ones disappear. Same markup as portal/_alert_item.html.
+    const BADGE = { open: "cancelled", acknowledged: "scheduled", resolved: "completed" };
+    function alertItem(a) {
+      const li = document.createElement("li");
+      li.id = "alert-" + a.id;
+      li.className = "alert-item status-row-" + a.status;
+      li.dataset.status = a.status;
+      li.innerHTML = '<p class="alert-message"></p><p class="alert-meta muted small"><span class="badge"></span> ' +
+        '<span class="what"></span> · <time></time></p><p class="actions"></p>';
+      const msg = li.querySelector(".alert-message");
+      if (a.url) {
+        const link = document.createElement("a");
+        link.href = a.url;
+        link.textContent = a.message;
+        msg.appendChild(link);
+      } else {
+        msg.textContent = a.message;
+      }
+      const badge = li.querySelector(".badge");
+      badge.className = "badge status-" + (BADGE[a.status] || "cancelled");
+      badge.textContent = a.status_label || a.status;
+      li.querySelector(".what").textContent = a.kind_label || a.kind;
+      const opened = new Date(a.opened_at * 1000);
+      li.querySelector("time").dateTime = opened.toISOString();
+      li.querySelector("time").textContent = opened.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+      const actions = li.querySelector(".actions");
+      const verbs = a.status === "open" ? ["acknowledge", "resolve"] : ["resolve"];
+      verbs.forEach((verb) => {
+        const button = document.createElement("button");
+        button.className = "link";
+        button.textContent = verb[0].toUpperCase() + verb.slice(1);
+        button.setAttribute("hx-post", "/alerts/" + a.id + "/" + verb + "/");
+        button.setAttribute("hx-vals", '{"compact": "1"}');
+        button.setAttribute("hx-target", "#alert-" + a.id);
+        button.setAttribute("hx-swap", "outerHTML");
+        actions.appendChild(button);
+      });
+      return li;
+    }
     R.liveSocket(cfg.alertSocket, {
       onMessage: (d) => {
         const rows = document.getElementById("alert-rows");
         (d.resolved || []).forEach((id) => document.getElementById("alert-" + id)?.remove());
-        if (d.alert && d.alert.status !== "resolved" && !document.getElementById("alert-" + d.alert.id)) {
-          const tr = document.createElement("tr");
-          tr.id = "alert-" + d.alert.id;
-          tr.className = "alert-row";
-          tr.innerHTML = '<td></td><td></td><td><a></a></td><td><span class="badge status-cancelled">Open</span></td>' +
-            '<td class="actions"><button class="link">Acknowledge</button></td>';
-          tr.children[0].textContent = new Date(d.alert.opened_at * 1000).toLocaleTimeString();
-          tr.children[1].textContent = d.alert.kind.replace("_", " ");
-          const a = tr.querySelector("a");
-          a.textContent = d.alert.message;
-          if (d.alert.url) a.href = d.alert.url;
-          const button = tr.querySelector("button");
-          button.setAttribute("hx-post", "/alerts/" + d.alert.id + "/acknowledge/");
-          button.setAttribute("hx-target", "#alert-" + d.alert.id);
-          button.setAttribute("hx-swap", "outerHTML");
-          rows.prepend(tr);
-          if (window.htmx) htmx.process(tr);
+        const a = d.alert;
+        if (a && a.status !== "resolved") {
+          const old = document.getElementById("alert-" + a.id);
+          if (!old || old.dataset.status !== a.status) {
+            const li = alertItem(a);
+            if (old) old.replaceWith(li); else rows.prepend(li);
+            if (window.htmx) htmx.process(li);
+          }
         }
         document.getElementById("no-alerts").hidden = rows.children.length > 0;
       },
