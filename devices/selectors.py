@@ -151,11 +151,13 @@ def device_health_filter(
     *,
     health: str,
     now: datetime | None = None,
-    stale_after: timedelta = STALE_AFTER,
-    offline_after: timedelta = OFFLINE_AFTER,
+    stale_after: timedelta | None = None,
+    offline_after: timedelta | None = None,
 ) -> QuerySet[Device]:
     """Narrow devices to one health state (same rules as ``device_health``); "" keeps all."""
     now = now or timezone.now()
+    stale_after = stale_after or device_stale_after()
+    offline_after = offline_after or device_offline_after()
     faulted, offline, _stale = _health_rules(now, stale_after, offline_after)
     queryset = queryset.alias(
         fault_bit=Coalesce(F("storage_connect_status").bitand(StorageConnect.FAULT), 0)

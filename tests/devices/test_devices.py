@@ -11,6 +11,7 @@ from devices.selectors import (
     device_by_lfdi,
     device_get,
     device_health,
+    device_health_filter,
     device_list,
     fleet_health_counts,
 )
@@ -199,9 +200,13 @@ def test_stale_threshold_comes_from_the_setting(device, utility, settings):
 
     assert device_health(device=device, now=NOW) == Health.STALE
     assert fleet_health_counts(utility=utility, now=NOW)["stale"] == 1
+    stale = device_health_filter(Device.objects.all(), health=Health.STALE, now=NOW)
+    assert list(stale) == [device]
     settings.DEVICE_STALE_AFTER_S = 60
     assert device_health(device=device, now=NOW) == Health.ONLINE
     assert fleet_health_counts(utility=utility, now=NOW)["online"] == 1
+    online = device_health_filter(Device.objects.all(), health=Health.ONLINE, now=NOW)
+    assert list(online) == [device]
 
 
 def test_fleet_health_counts_match_device_health(utility, other_utility, make_device):
