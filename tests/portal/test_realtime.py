@@ -4,7 +4,9 @@ import asyncio
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing.websocket import WebsocketCommunicator
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 
 from portal.asgi import application
@@ -88,3 +90,22 @@ async def test_push_reaches_several_sockets_of_the_same_utility():
     assert all(r["data"] == {"n": 1} for r in received)
     for socket in sockets:
         await socket.disconnect()
+
+
+@pytest.mark.skipif(
+    not settings.REDIS_URL, reason="the Redis channel layer is configured only with REDIS_URL"
+)
+async def test_a_socket_idle_past_the_layers_blocking_read_still_receives():
+    # The layer waits on BZPOPMIN for brpop_timeout seconds; a socket read timeout at or
+    # under it made idle consumers die with redis TimeoutError (redis-py 8's 5 s default).
+    layer = get_channel_layer()
+    assert layer.brpop_timeout < layer.hosts[0]["socket_timeout"]
+    alpha = await sync_to_async(factories.utility)("Alpha", slug="alpha")
+    user = await sync_to_async(factories.member)(alpha, Role.ANALYST)
+    socket = _communicator(user, alpha.pk)
+    assert (await socket.connect())[0]
+    await socket.receive_json_from()
+    assert await socket.receive_nothing(timeout=layer.brpop_timeout * 2 + 1)
+    await apush(utility_id=alpha.pk, topic="fleet", data={"n": 2})
+    assert (await socket.receive_json_from(timeout=5))["data"] == {"n": 2}
+    await socket.disconnect()
