@@ -106,12 +106,31 @@ EXPECTED_FAILURES = {
 }
 
 
+# What the scripted client can do; the fleet simulator covers every procedure
+# (tests/integration/test_conformance_fleet.py).
+SCRIPTED = [
+    "discovery",
+    "time_sync",
+    "registration",
+    "fsa_polling",
+    "storage_ratings",
+    "status_availability",
+    "telemetry_cadence",
+    "scheduled_event",
+    "cancellation",
+    "discharge_setpoint",
+    "charge_setpoint",
+    "certificate_misuse",
+]
+
+
 def test_each_faulty_client_fails_exactly_what_its_fault_breaks(utility_a):
     runs = {}
     for name, (faults, _) in EXPECTED_FAILURES.items():
         app = factories.vendor_application(utility_a, name)
         cert = certificate_issue(application=app).certificate
-        run = run_start(run=run_create(application=app, time_scale=0.05))
+        run = run_create(application=app, procedures=SCRIPTED, time_scale=0.05)
+        run = run_start(run=run)
         runs[run.pk] = (name, ScriptedClient(cert.pem, faults))
     _drive({pk: client for pk, (_, client) in runs.items()})
     for pk, (name, _) in runs.items():
