@@ -318,3 +318,30 @@ def test_a_silent_client_fails_each_new_procedure_on_timeout(world):
     assert not Event.objects.filter(program=w.program, status__in=("scheduled", "active"))
     assert Program.objects.get(pk=w.program.pk).default_export_limit_w == 5000
     assert Client.objects.get(pk=w.client.pk).outage_until is None
+
+
+def test_vendor_gives_out_of_band_parameters_over_the_api(utility_a):
+    from enrollment.services import application_create
+    from tests.conftest import api_client_for
+
+    org = factories.vendor_organization("Oob")
+    user = factories.vendor_member(org)
+    application = application_create(organization=org, program=factories.program(utility_a))
+    certificate_issue(application=application)
+    api = api_client_for(user)
+    lfdi, _ = random_lfdi()
+    body = {"application": application.pk, "procedures": ["registration_oob"], "time_scale": 0.01}
+    refused = api.post(
+        "/api/v1/vendor/runs/",
+        {**body, "parameters": {"oob_lfdi": lfdi, "oob_pin": 123456}},
+        format="json",
+    )
+    assert refused.status_code == 400 and "check digit" in refused.content.decode()
+    created = api.post(
+        "/api/v1/vendor/runs/",
+        {**body, "parameters": {"oob_lfdi": lfdi, "oob_pin": PIN}},
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    assert created.json()["parameters"]["oob_pin"] == PIN
+    assert EndDevice.objects.get(lfdi=lfdi.upper()).pin == PIN
