@@ -290,12 +290,14 @@ class Sep2Fleet:
         idle_export_w: float | None = None,
         t0_s: float = 12 * 3600.0,
         post_rate_s: int | None = None,
+        profile: str = "csip",
     ):
         """`pins`: device index → the PIN printed on an out-of-band registered device.
         `idle_export_w`: with no control in force, discharge at this W (a customer's
         export-for-credit mode) instead of self-consumption. `t0_s`: the households'
         local time of day at the start. `post_rate_s`: the telemetry period configured
-        in the client, used when the server names none."""
+        in the client, used when the server names none. `profile`: "csipaus" adds what
+        CSIP-AUS requires (doeModesSupported)."""
         if mode not in ("aggregator", "device"):
             raise ValueError("mode is 'aggregator' or 'device'")
         if mode == "device" and (not device_certs or len(device_certs) < devices):
@@ -313,6 +315,7 @@ class Sep2Fleet:
         self.idle_export_w = idle_export_w
         self.t0_s = t0_s
         self.post_rate_s = post_rate_s
+        self.profile = profile
         self.customer_opt_outs: set[tuple[int, str]] = set()
         self.stats = FleetStats(devices=devices)
         self.devices: list[SimDevice] = []
@@ -362,9 +365,12 @@ class Sep2Fleet:
             async with self._gate:
                 answer = await pool.request(method, path, body)
         status, headers, _ = answer
-        retry = headers.get("retry-after", "")
-        if status == 503 and retry.isdigit() and isinstance(dev_or_pool, SimDevice):
-            dev_or_pool.retry_at = time.monotonic() + int(retry)
+        if isinstance(dev_or_pool, SimDevice):
+            dev = dev_or_pool
+            dev.failures = dev.failures + 1 if status >= 500 else 0  # server errors in a row
+            retry = headers.get("retry-after", "")
+            if status == 503 and retry.isdigit():
+                dev.retry_at = time.monotonic() + int(retry)
         return answer
 
     async def _get(self, who, path, cls=None):
@@ -473,14 +479,22 @@ class Sep2Fleet:
         link = self.dcap.mirror_usage_point_list_link if self.dcap else None
         return link.href if link else "/mup"
 
-    async def _register(self, dev: SimDevice) -> None:
-        try:
-            await self._register_one(dev)
-            self.stats.registered += 1
-        except (HttpError, OSError, ValueError) as exc:
-            self.stats.errors += 1
-            dev.edev = None
-            dev.error = str(exc)
+    async def _register(self, dev: SimDevice, attempts: int = 5) -> None:
+        # Every step is idempotent (409 means "already there"), so a busy server's
+        # refusal halfway is retried from the top, like a real client on its next boot.
+        for attempt in range(attempts):
+            try:
+                await self._register_one(dev)
+                self.stats.registered += 1
+                dev.error = ""
+                return
+            except (HttpError, OSError, ValueError) as exc:
+                self.stats.errors += 1
+                dev.edev = None
+                dev.error = str(exc)
+                if "PIN" in dev.error or attempt + 1 == attempts:
+                    return
+                await asyncio.sleep(1.0 + attempt)
 
     async def _register_one(self, dev: SimDevice) -> None:
         now = int(self.now())
@@ -542,6 +556,8 @@ class Sep2Fleet:
                         modes_supported=0x1,
                         rtg_max_w=active_power(p.max_discharge_w),
                         type=83,
+                        # CSIP-AUS: the export limit (bit 0) is supported.
+                        doe_modes_supported=0x1 if self.profile == "csipaus" else None,
                         **ratings,
                     ),
                 ),
@@ -574,6 +590,7 @@ class Sep2Fleet:
                     )
                 ],
             )
+            # 201 when new, 204 when re-POSTed after a retry: the Location either way.
             _, headers = await self._send(dev, "POST", self._mup_list_href(), mup)
             dev.mup_hrefs[role] = headers["location"]
 
@@ -667,10 +684,10 @@ class Sep2Fleet:
                         next_reading += period
                     await self._post_readings(dev, boundary - period, period)
                 await self._respond_due(dev)
-                dev.failures = 0
-            except (HttpError, OSError, ValueError, asyncio.IncompleteReadError):
+            except (HttpError, OSError, ValueError, asyncio.IncompleteReadError) as exc:
                 self.stats.errors += 1
-                dev.failures += 1
+                if isinstance(exc, OSError | asyncio.IncompleteReadError):
+                    dev.failures += 1  # no answer at all
             wake = min(next_poll - time.monotonic(), next_reading - self.now(), 1.0)
             await asyncio.sleep(max(0.05, wake))
 
