@@ -1,11 +1,11 @@
-"""Each newer conformance procedure's pass criterion, passing and failing, on server evidence.
+"""Each conformance procedure's pass criterion, passing and failing, on server evidence.
 
 Fast: no client runs here. Evidence (exchange records, Responses, telemetry) is written
 the way the server writes it, and the steps are called directly with a Context. The fleet
 test (tests/integration/test_conformance_fleet.py) proves them against a real client.
 """
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -31,7 +31,7 @@ PIN = 123455  # 12345 and its check digit
 class World:
     """A vendor's sandbox, certificate, started run and two in-band EndDevices."""
 
-    def __init__(self, utility, procedures, *, parameters=None, profile="csip"):
+    def __init__(self, utility, procedures, *, parameters=None, profile="csip", devices=2):
         program = factories.program(utility, profile=profile)
         from enrollment.services import application_create
 
@@ -50,7 +50,7 @@ class World:
         self.program = self.application.sandbox_program
         self.group = self.program.groups.first()
         self.end_devices = []
-        for _ in range(2):
+        for _ in range(devices):
             lfdi, sfdi = random_lfdi()
             self.end_devices.append(end_device_register(client=self.client, lfdi=lfdi, sfdi=sfdi))
         self.state, self.evidence = {}, {}
@@ -345,3 +345,130 @@ def test_vendor_gives_out_of_band_parameters_over_the_api(utility_a):
     assert created.status_code == 201, created.content
     assert created.json()["parameters"]["oob_pin"] == PIN
     assert EndDevice.objects.get(lfdi=lfdi.upper()).pin == PIN
+
+
+# --- the older procedures ----------------------------------------------------------------
+
+
+def test_a_silent_client_fails_each_older_procedure_but_misuse(world):
+    keys = [
+        "discovery",
+        "time_sync",
+        "registration",
+        "fsa_polling",
+        "storage_ratings",
+        "status_availability",
+        "telemetry_cadence",
+        "scheduled_event",
+        "cancellation",
+        "discharge_setpoint",
+        "charge_setpoint",
+        "certificate_misuse",
+    ]
+    w = world(keys, devices=0)
+    now = timezone.now()
+    for _ in range(400):
+        now += timedelta(seconds=30)
+        if run_advance(run_id=w.run.pk, now=now):
+            break
+    w.run.refresh_from_db()
+    outcome = {k: v["status"] for k, v in w.run.results.items()}
+    assert outcome == {**dict.fromkeys(keys, "failed"), "certificate_misuse": "passed"}
+
+
+def test_discovery_fails_when_edev_is_used_before_dcap(world):
+    w = world(["discovery"])
+    t = timezone.now()
+    w.record("GET", "/edev", at=t)
+    w.record("GET", "/dcap", at=t + timedelta(seconds=1))
+    with pytest.raises(p.StepFailed, match="hard-coded"):
+        p.step_discovery(w.ctx())
+
+
+def test_discovery_and_time_pass_when_walked_from_dcap(world):
+    w = world(["discovery"])
+    t = timezone.now()
+    w.record("GET", "/dcap", at=t)
+    assert not p.step_time_sync(w.ctx())
+    w.record("GET", "/tm", at=t + timedelta(seconds=1))
+    w.record("GET", "/edev", at=t + timedelta(seconds=2))
+    assert p.step_discovery(w.ctx()) and p.step_time_sync(w.ctx())
+
+
+def test_polling_too_slowly_fails(world):
+    w = world(["fsa_polling"])
+    derc = f"/edev/{w.end_devices[0].pk}/derp/{w.group.pk}/derc"
+    t = timezone.now()
+    limit_s = w.program.poll_rate_s * w.run.time_scale * 1.5
+    for gap in (0, 1, 2):
+        w.record("GET", derc, at=t + timedelta(seconds=gap))
+    assert p.step_polls_programs(w.ctx())
+    w.record("GET", derc, at=t + timedelta(seconds=3 + limit_s))
+    with pytest.raises(p.StepFailed, match="polled"):
+        p.step_polls_programs(w.ctx())
+
+
+def test_ratings_and_status_must_be_reported_by_every_end_device(world):
+    w = world(["storage_ratings"])
+    assert not p.step_ratings(w.ctx()) and not p.step_status(w.ctx())
+    for ed in w.end_devices:
+        type(ed.device).objects.filter(pk=ed.device_id).update(
+            rtg_max_charge_rate_w=5000, rtg_max_discharge_rate_w=5000, rtg_max_wh=13500
+        )
+    assert p.step_ratings(w.ctx())
+    type(w.end_devices[0].device).objects.filter(pk=w.end_devices[0].device_id).update(
+        soc_pct=50, stat_w_avail_w=5000
+    )
+    assert not p.step_status(w.ctx())  # the second device has not reported
+    type(w.end_devices[1].device).objects.filter(pk=w.end_devices[1].device_id).update(
+        soc_pct=50, stat_w_avail_w=5000
+    )
+    assert p.step_status(w.ctx())
+
+
+def test_telemetry_off_the_cadence_fails(world):
+    w = world(["telemetry_cadence"])
+    cadence = w.program.telemetry_cadence_s
+    base = int(timezone.now().timestamp()) // cadence * cadence - 10 * cadence
+    at = [base, base + cadence, base + 2 * cadence]
+    for stamp in at:
+        w.sample(0, datetime.fromtimestamp(stamp, tz=UTC))
+    assert p.step_telemetry(w.ctx())
+    w.sample(0, datetime.fromtimestamp(base + 4 * cadence, tz=UTC))
+    with pytest.raises(p.StepFailed, match="apart"):
+        p.step_telemetry(w.ctx())
+
+
+def test_responses_must_come_from_every_end_device(world):
+    w = world(["scheduled_event"])
+    p.make_event(lead_s=120)(w.ctx())
+    for status in (p.RECEIVED, p.STARTED, p.COMPLETED, p.CANCELLED):
+        step = p.wait_response(status)
+        assert not step(w.ctx())
+        w.respond(status, devices=w.end_devices[:1])
+        assert not step(w.ctx())
+        w.respond(status, devices=w.end_devices[1:])
+        assert step(w.ctx())
+
+
+@pytest.mark.parametrize("sign", [+1, -1])
+def test_a_setpoint_with_the_wrong_sign_fails(world, sign):
+    w = world(["discharge_setpoint"])
+    p.make_event("discharge" if sign > 0 else "charge", lead_s=1)(w.ctx())
+    event = w.ctx().event()
+    step = p.setpoint_visible(sign)
+    w.sample(-sign * p.SETPOINT_W, event.start + timedelta(seconds=1))
+    with pytest.raises(p.StepFailed, match="setpoint"):
+        step(w.ctx(event.start + timedelta(seconds=5)))
+    w.sample(sign * p.SETPOINT_W * 1.05, event.start + timedelta(seconds=2))
+    assert step(w.ctx(event.start + timedelta(seconds=5)))
+
+
+def test_another_devices_resource_answered_with_success_fails(world):
+    w = world(["certificate_misuse"])
+    w.record("GET", f"/edev/{w.end_devices[0].pk}/der", status=200)
+    w.record("GET", "/edev/999999/der", status=404)
+    assert p.step_no_foreign_access(w.ctx())
+    w.record("GET", "/edev/999999/der", status=200)
+    with pytest.raises(p.StepFailed, match="another device"):
+        p.step_no_foreign_access(w.ctx())
