@@ -14,13 +14,16 @@ import time
 from dataclasses import dataclass, field
 
 import pytest
+from django.utils import timezone
 
 from devices.simulator.sep2_fleet import FleetFaults, Sep2Fleet, fleet_lfdi
 from enrollment.models import ConformanceRun
 from enrollment.services import application_create
+from programs.models import Participant
 from protocol.conformance.certificates import certificate_issue
 from protocol.conformance.procedures import procedures_for
-from protocol.conformance.runner import run_advance, run_create, run_start
+from protocol.conformance.runner import run_advance, run_create, run_report, run_start
+from protocol.models import Client
 from tests import factories
 from tests.integration.fleet import FleetThread
 from tests.integration.servers import asgi_server, subprocess_env
@@ -248,3 +251,17 @@ def test_good_fleet_passes_and_each_fault_fails_exactly_its_procedures(tmp_path)
     good = ConformanceRun.objects.get(pk=VARIANTS[0].run.pk)
     assert set(good.procedures) == {p.key for p in procedures_for("csip")}
     assert good.status == "passed"
+    assert all(
+        ConformanceRun.objects.get(pk=v.run.pk).status
+        == ("failed" if v.expected_failures else "passed")
+        for v in VARIANTS
+    )
+    report = run_report(good)
+    assert report["timeline"] and all(row["step"] for row in report["timeline"][:3])
+    # The client's devices joined the sandbox, never the production program.
+    sandbox = good.application.sandbox_program
+    assert Participant.objects.filter(program=sandbox).count() == 2
+    assert not Participant.objects.filter(program=good.application.program).exists()
+    # Recording stops with the run; nothing is left live or down.
+    assert not Client.objects.filter(recording_run_id__isnull=False).exists()
+    assert not Client.objects.filter(outage_until__gt=timezone.now()).exists()
