@@ -173,11 +173,20 @@ def step_default_control(ctx: Context) -> bool:
     )
 
 
+RATINGS_AND_SETTINGS = (
+    "rtg_max_charge_rate_w",  # DERCapability
+    "rtg_max_discharge_rate_w",
+    "rtg_max_wh",
+    "set_max_charge_rate_w",  # DERSettings
+    "set_max_discharge_rate_w",
+)
+
+
 def step_ratings(ctx: Context) -> bool:
     missing = []
     for ed in ctx.end_devices().select_related("device"):
         d = ed.device
-        for name in ("rtg_max_charge_rate_w", "rtg_max_discharge_rate_w", "rtg_max_wh"):
+        for name in RATINGS_AND_SETTINGS:
             if d is None or getattr(d, name) is None:
                 missing.append(f"{ed.sfdi}:{name}")
     ctx.evidence["missing"] = missing
@@ -709,7 +718,8 @@ register(
         "Storage ratings and settings complete",
         "DER",
         [Step("ratings reported", step_ratings, on_timeout="ratings incomplete")],
-        "Every EndDevice reports rtgMaxChargeRateW, rtgMaxDischargeRateW and rtgMaxWh.",
+        "Every EndDevice reports rtgMaxChargeRateW, rtgMaxDischargeRateW and rtgMaxWh "
+        "(DERCapability) and setMaxChargeRateW and setMaxDischargeRateW (DERSettings).",
     )
 )
 

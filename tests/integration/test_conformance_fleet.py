@@ -237,6 +237,10 @@ def test_good_fleet_passes_and_each_fault_fails_exactly_its_procedures(tmp_path)
         + log.read_text()[-3000:]
     )
     print(f"all runs finished in {elapsed:.0f} s")  # shown with -s
+    for variant in VARIANTS:  # the margins, for whoever tunes this test
+        results = ConformanceRun.objects.get(pk=variant.run.pk).results
+        randomized = results.get("randomized_start", {}).get("evidence", {})
+        print(variant.name, randomized.get("start_offsets_s", ""))
     wrong = {}
     for variant in VARIANTS:
         run = ConformanceRun.objects.get(pk=variant.run.pk)

@@ -424,6 +424,13 @@ def test_ratings_and_status_must_be_reported_by_every_end_device(world):
         type(ed.device).objects.filter(pk=ed.device_id).update(
             rtg_max_charge_rate_w=5000, rtg_max_discharge_rate_w=5000, rtg_max_wh=13500
         )
+    ctx = w.ctx()
+    assert not p.step_ratings(ctx)  # DERSettings not reported yet
+    assert any(m.endswith("set_max_charge_rate_w") for m in ctx.evidence["missing"])
+    for ed in w.end_devices:
+        type(ed.device).objects.filter(pk=ed.device_id).update(
+            set_max_charge_rate_w=5000, set_max_discharge_rate_w=5000
+        )
     assert p.step_ratings(w.ctx())
     type(w.end_devices[0].device).objects.filter(pk=w.end_devices[0].device_id).update(
         soc_pct=50, stat_w_avail_w=5000
