@@ -674,6 +674,8 @@ class ConformanceRun(TenantModel):
     time_scale = models.FloatField(
         default=1.0, help_text="Multiplies every wait; below 1 runs faster than real time."
     )
+    # What the vendor supplies for some procedures, e.g. an out-of-band LFDI and PIN.
+    parameters = models.JSONField(default=dict, blank=True)
     # Where the step machine stands: procedure index, step index, per-step state.
     cursor = models.JSONField(default=dict, blank=True)
     results = models.JSONField(default=dict, blank=True)

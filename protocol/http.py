@@ -50,6 +50,12 @@ def conflict(reason: str) -> HttpResponse:
     return _plain(409, reason)
 
 
+def service_unavailable(reason: str, *, retry_after_s: int) -> HttpResponse:
+    response = _plain(503, reason)
+    response["Retry-After"] = str(max(1, retry_after_s))
+    return response
+
+
 def method_not_allowed(allowed: Iterable[str]) -> HttpResponse:
     allow = ", ".join(sorted({m.upper() for m in allowed}))
     response = _plain(405, f"method not allowed; use {allow}")

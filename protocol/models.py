@@ -46,6 +46,8 @@ class Client(TenantModel):
     cert_not_after = models.DateTimeField(null=True, blank=True)
     # While a conformance run watches this client, its requests are recorded (else nothing).
     recording_run_id = models.PositiveIntegerField(null=True, blank=True)
+    # A simulated outage (conformance communication-loss procedure): 503 until then.
+    outage_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -68,7 +70,7 @@ class EndDevice(TenantModel):
         "devices.Device", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     pin = models.PositiveIntegerField(
-        "Registration PIN", validators=[MinValueValidator(0), MaxValueValidator(99999)]
+        "Registration PIN", validators=[MinValueValidator(0), MaxValueValidator(999999)]
     )
     changed_time = models.DateTimeField()
     enabled = models.BooleanField(default=True)

@@ -24,7 +24,7 @@ from devices.services import (
 from programs.choices import LIVE_STATUSES
 from programs.models import Dispatch, Event
 from programs.services import opt_out_record, participant_add
-from protocol.identity import sfdi_from_lfdi, sfdi_is_valid
+from protocol.identity import sfdi_check_digit, sfdi_from_lfdi, sfdi_is_valid
 from protocol.models import (
     Client,
     ClientKind,
@@ -126,21 +126,40 @@ def exchange_record(*, client: Client, request, response, started: datetime) -> 
 
 
 def _new_pin() -> int:
-    return secrets.randbelow(100_000)
+    """Five random digits and the 2030.5 check digit."""
+    digits = secrets.randbelow(100_000)
+    return digits * 10 + sfdi_check_digit(digits)
+
+
+def pin_is_valid(pin: int) -> bool:
+    """A registration PIN: up to 6 digits, the last the 2030.5 check digit (as for SFDI)."""
+    return sfdi_is_valid(pin) and pin <= 999_999
 
 
 def end_device_preregister(
-    *, utility, lfdi: str, sfdi: int, pin: int, device: Device | None = None
+    *,
+    utility,
+    lfdi: str,
+    sfdi: int,
+    pin: int,
+    device: Device | None = None,
+    registered_by: Client | None = None,
 ) -> EndDevice:
-    """Out-of-band registration: the utility enters the device's LFDI, SFDI and PIN."""
+    """Out-of-band registration: the utility enters the device's LFDI, SFDI and PIN.
+
+    `registered_by` is the client (an aggregator) that will act for the device.
+    """
     if device is not None and device.utility_id != utility.pk:
         raise ValidationError("The device belongs to another utility.")
+    if not pin_is_valid(pin):
+        raise ValidationError("The PIN's last digit is not its 2030.5 check digit.")
     end_device = EndDevice(
         utility=utility,
         lfdi=lfdi.strip().upper(),
         sfdi=sfdi,
         pin=pin,
         device=device,
+        registered_by=registered_by,
         changed_time=timezone.now(),
     )
     end_device.full_clean()

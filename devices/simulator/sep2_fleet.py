@@ -59,6 +59,12 @@ class FleetFaults:
     no_time_sync: bool = False  # never GET /tm
     ignore_randomization: bool = False
     no_storage_ratings: bool = False  # omit rtgMaxChargeRateW/rtgMaxDischargeRateW/rtgMaxWh
+    skip_pin_check: bool = False  # trust an out-of-band EndDevice without reading its PIN
+    no_opt_out: bool = False  # the customer's opt-out never reaches the server (no Response 4)
+    ignore_default_control: bool = False  # never apply the DefaultDERControl
+    first_control_wins: bool = False  # ignore supersession: the older control keeps going
+    give_up_after_errors: bool = False  # ignore Retry-After; stop after 3 errors in a row
+    ignore_export_limit: bool = False  # never apply csipaus:opModExpLimW
 
 
 @dataclass
@@ -233,6 +239,9 @@ class _Control:
     status: int
     reply_to: str | None
     responded: set[int] = field(default_factory=set)
+    exp_lim_w: float | None = None  # csipaus:opModExpLimW, a site export limit
+    max_lim_pct: float | None = None  # opModMaxLimW in hundredths of a percent of setMaxW
+    opted_out: bool = False
 
 
 class SimDevice:
@@ -251,6 +260,10 @@ class SimDevice:
         self.post_rate_s: int | None = None
         self.outbox: list[tuple[str, str, int]] = []
         self.error = ""
+        self.default_limits: tuple[float | None, float | None] = (None, None)  # exp W, max %
+        self.retry_at = 0.0  # monotonic time before which the server asked us not to call
+        self.failures = 0  # errors in a row
+        self.gave_up = False
 
 
 class Sep2Fleet:
@@ -273,7 +286,18 @@ class Sep2Fleet:
         opt_out: frozenset[int] = frozenset(),
         pool_size: int = 8,
         concurrency: int = 64,
+        pins: dict[int, int] | None = None,
+        idle_export_w: float | None = None,
+        t0_s: float = 12 * 3600.0,
+        post_rate_s: int | None = None,
+        profile: str = "csip",
     ):
+        """`pins`: device index → the PIN printed on an out-of-band registered device.
+        `idle_export_w`: with no control in force, discharge at this W (a customer's
+        export-for-credit mode) instead of self-consumption. `t0_s`: the households'
+        local time of day at the start. `post_rate_s`: the telemetry period configured
+        in the client, used when the server names none. `profile`: "csipaus" adds what
+        CSIP-AUS requires (doeModesSupported)."""
         if mode not in ("aggregator", "device"):
             raise ValueError("mode is 'aggregator' or 'device'")
         if mode == "device" and (not device_certs or len(device_certs) < devices):
@@ -287,6 +311,12 @@ class Sep2Fleet:
         self.device_certs = device_certs or []
         self.opt_out = opt_out
         self.pool_size = pool_size
+        self.pins = pins or {}
+        self.idle_export_w = idle_export_w
+        self.t0_s = t0_s
+        self.post_rate_s = post_rate_s
+        self.profile = profile
+        self.customer_opt_outs: set[tuple[int, str]] = set()
         self.stats = FleetStats(devices=devices)
         self.devices: list[SimDevice] = []
         self.clock_offset_s = 0.0  # server time - our time, from /tm
@@ -319,6 +349,10 @@ class Sep2Fleet:
         self._pools.append(pool)
         return pool
 
+    def customer_opt_out(self, index: int, mrid: str) -> None:
+        """Device `index`'s customer opts out of the event `mrid` (in the vendor's app)."""
+        self.customer_opt_outs.add((index, mrid.upper()))
+
     def now(self) -> float:
         """Server time (epoch seconds)."""
         return time.time() + self.clock_offset_s
@@ -326,9 +360,18 @@ class Sep2Fleet:
     async def _call(self, dev_or_pool, method, path, body=None):
         pool = dev_or_pool.pool if isinstance(dev_or_pool, SimDevice) else dev_or_pool
         if self._gate is None:
-            return await pool.request(method, path, body)
-        async with self._gate:
-            return await pool.request(method, path, body)
+            answer = await pool.request(method, path, body)
+        else:
+            async with self._gate:
+                answer = await pool.request(method, path, body)
+        status, headers, _ = answer
+        if isinstance(dev_or_pool, SimDevice):
+            dev = dev_or_pool
+            dev.failures = dev.failures + 1 if status >= 500 else 0  # server errors in a row
+            retry = headers.get("retry-after", "")
+            if status == 503 and retry.isdigit():
+                dev.retry_at = time.monotonic() + int(retry)
+        return answer
 
     async def _get(self, who, path, cls=None):
         status, _, content = await self._call(who, "GET", path)
@@ -371,7 +414,8 @@ class Sep2Fleet:
             battery = BatteryModel(
                 BatteryParams(
                     seed=self.seed * 100_003 + i, initial_soc_pct=60.0 + rng.random() * 30
-                )
+                ),
+                t0_s=self.t0_s,
             )
             self.devices.append(SimDevice(i, lfdi, pool, battery, rng))
 
@@ -435,14 +479,22 @@ class Sep2Fleet:
         link = self.dcap.mirror_usage_point_list_link if self.dcap else None
         return link.href if link else "/mup"
 
-    async def _register(self, dev: SimDevice) -> None:
-        try:
-            await self._register_one(dev)
-            self.stats.registered += 1
-        except (HttpError, OSError, ValueError) as exc:
-            self.stats.errors += 1
-            dev.edev = None
-            dev.error = str(exc)
+    async def _register(self, dev: SimDevice, attempts: int = 5) -> None:
+        # Every step is idempotent (409 means "already there"), so a busy server's
+        # refusal halfway is retried from the top, like a real client on its next boot.
+        for attempt in range(attempts):
+            try:
+                await self._register_one(dev)
+                self.stats.registered += 1
+                dev.error = ""
+                return
+            except (HttpError, OSError, ValueError) as exc:
+                self.stats.errors += 1
+                dev.edev = None
+                dev.error = str(exc)
+                if "PIN" in dev.error or attempt + 1 == attempts:
+                    return
+                await asyncio.sleep(1.0 + attempt)
 
     async def _register_one(self, dev: SimDevice) -> None:
         now = int(self.now())
@@ -460,6 +512,13 @@ class Sep2Fleet:
             raise HttpError(f"POST /edev: {status} {content[:200]!r}")
         dev.edev = await self._get(dev, href, r.EndDevice)
         dev.post_rate_s = dev.edev.post_rate
+        pin = self.pins.get(dev.index)
+        if pin is not None and not self.faults.skip_pin_check:
+            # Out of band: trust the server only if it knows the PIN printed on the device.
+            link = dev.edev.registration_link
+            registration = await self._get(dev, link.href, r.Registration) if link else None
+            if registration is None or registration.pin != pin:
+                raise HttpError("the server's Registration PIN does not match the device's")
         if dev.edev.device_information_link:
             await self._send(
                 dev,
@@ -497,6 +556,8 @@ class Sep2Fleet:
                         modes_supported=0x1,
                         rtg_max_w=active_power(p.max_discharge_w),
                         type=83,
+                        # CSIP-AUS: the export limit (bit 0) is supported.
+                        doe_modes_supported=0x1 if self.profile == "csipaus" else None,
                         **ratings,
                     ),
                 ),
@@ -529,6 +590,7 @@ class Sep2Fleet:
                     )
                 ],
             )
+            # 201 when new, 204 when re-POSTed after a retry: the Location either way.
             _, headers = await self._send(dev, "POST", self._mup_list_href(), mup)
             dev.mup_hrefs[role] = headers["location"]
 
@@ -583,10 +645,15 @@ class Sep2Fleet:
             for dev in self.devices:
                 if dev.edev is not None:
                     self._apply(dev, t)
-                    dev.battery.step(dt, dev.setpoint_w)
+                    dev.battery.step(dt, self._target_w(dev))
 
     def _telemetry_s(self, dev: SimDevice) -> float:
-        interval = self.faults.telemetry_interval_s or dev.post_rate_s or DEFAULT_TELEMETRY_S
+        interval = (
+            self.faults.telemetry_interval_s
+            or dev.post_rate_s
+            or self.post_rate_s
+            or DEFAULT_TELEMETRY_S
+        )
         return max(0.2, interval / self.time_scale)
 
     async def _device_loop(self, dev: SimDevice, stop: asyncio.Event) -> None:
@@ -596,27 +663,36 @@ class Sep2Fleet:
         period = self._telemetry_s(dev)
         # Spread first polls over the poll period so N devices do not poll in lockstep.
         next_poll = time.monotonic() + (dev.index % 97) / 97 * min(poll_s, 2.0)
-        next_reading = (int(time.time() / period) + 1) * period  # wall-clock boundary
+        # Boundaries on the server's clock, so readings start on its cadence boundaries.
+        next_reading = (int(self.now() / period) + 1) * period
         while not stop.is_set():
             now_m = time.monotonic()
+            if self.faults.give_up_after_errors and dev.failures >= 3:
+                dev.gave_up = True
+                return
+            if now_m < dev.retry_at and not self.faults.give_up_after_errors:
+                await asyncio.sleep(min(1.0, dev.retry_at - now_m))
+                continue
             try:
                 if now_m >= next_poll:
                     next_poll = now_m + poll_s
                     await self._poll(dev)
-                if time.time() >= next_reading:
+                if self.now() >= next_reading:
                     boundary = next_reading
                     next_reading += period
-                    while next_reading <= time.time():  # fell behind: skip, do not burst
+                    while next_reading <= self.now():  # fell behind: skip, do not burst
                         next_reading += period
                     await self._post_readings(dev, boundary - period, period)
                 await self._respond_due(dev)
-            except (HttpError, OSError, ValueError, asyncio.IncompleteReadError):
+            except (HttpError, OSError, ValueError, asyncio.IncompleteReadError) as exc:
                 self.stats.errors += 1
-            wake = min(next_poll - time.monotonic(), next_reading - time.time(), 1.0)
+                if isinstance(exc, OSError | asyncio.IncompleteReadError):
+                    dev.failures += 1  # no answer at all
+            wake = min(next_poll - time.monotonic(), next_reading - self.now(), 1.0)
             await asyncio.sleep(max(0.05, wake))
 
     async def _post_readings(self, dev: SimDevice, start: float, period: float) -> None:
-        start_s = int(start + self.clock_offset_s)
+        start_s = round(start)  # `start` is already server time
         duration = max(1, round(period))
         b = dev.battery
         t_mid = b.t_s
@@ -664,7 +740,11 @@ class Sep2Fleet:
             if program.active_der_control_list_link:
                 await self._get(dev, _listed(program.active_der_control_list_link.href))
             if program.default_der_control_link:
-                await self._get(dev, program.default_der_control_link.href)
+                default = await self._get(
+                    dev, program.default_der_control_link.href, r.DefaultDERControl
+                )
+                if not self.faults.ignore_default_control:
+                    dev.default_limits = self._limits(default.der_control_base)
         now_m = time.monotonic()
         for mrid in seen:
             if mrid not in self.stats.first_seen:
@@ -693,6 +773,7 @@ class Sep2Fleet:
         offset_start, offset_duration = dev.rand[control.mrid]
         start = control.interval.start + offset_start
         end = start + control.interval.duration + offset_duration
+        exp_lim_w, max_lim_pct = self._limits(base)
         known = dev.controls.get(control.mrid)
         if known is None:
             known = _Control(
@@ -704,6 +785,8 @@ class Sep2Fleet:
                 setpoint_w=setpoint,
                 status=control.event_status.current_status,
                 reply_to=control.reply_to,
+                exp_lim_w=exp_lim_w,
+                max_lim_pct=max_lim_pct,
             )
             dev.controls[control.mrid] = known
             self._respond(dev, known, RSP_RECEIVED)
@@ -713,11 +796,18 @@ class Sep2Fleet:
             known.status = control.event_status.current_status
             known.start, known.end, known.setpoint_w = start, end, setpoint
             known.program_primacy = primacy
+            known.exp_lim_w, known.max_lim_pct = exp_lim_w, max_lim_pct
 
     def _apply(self, dev: SimDevice, t: float) -> None:
         """Pick the control in force at server time `t` and send the state Responses."""
         candidates = []
         for c in dev.controls.values():
+            if (dev.index, c.mrid) in self.customer_opt_outs and not self.faults.no_opt_out:
+                if not c.opted_out and c.status not in (ST_CANCELLED, ST_CANCELLED_RANDOM):
+                    c.opted_out = True
+                    self._respond(dev, c, RSP_OPT_OUT)
+            if c.opted_out:
+                continue
             if c.status in (ST_CANCELLED, ST_CANCELLED_RANDOM):
                 if RSP_STARTED in c.responded and self.faults.ignore_cancel and t < c.end:
                     candidates.append(c)
@@ -725,7 +815,7 @@ class Sep2Fleet:
                 if RSP_CANCELLED not in c.responded and not self.faults.ignore_cancel:
                     self._respond(dev, c, RSP_CANCELLED)
                 continue
-            if c.status == ST_SUPERSEDED:
+            if c.status == ST_SUPERSEDED and not self.faults.first_control_wins:
                 if RSP_SUPERSEDED not in c.responded and RSP_COMPLETED not in c.responded:
                     self._respond(dev, c, RSP_SUPERSEDED)
                 continue
@@ -735,7 +825,8 @@ class Sep2Fleet:
                 if not c.responded & {RSP_COMPLETED, RSP_SUPERSEDED, RSP_CANCELLED}:
                     self._respond(dev, c, RSP_COMPLETED)
         # Lower primacy wins; within it, the newer control supersedes the older.
-        candidates.sort(key=lambda c: (c.program_primacy, -c.creation_time))
+        newest_first = -1 if not self.faults.first_control_wins else 1
+        candidates.sort(key=lambda c: (c.program_primacy, newest_first * c.creation_time))
         winner = candidates[0] if candidates else None
         for loser in candidates[1:]:
             if RSP_SUPERSEDED not in loser.responded:
@@ -748,6 +839,32 @@ class Sep2Fleet:
                 winner.responded.add(RSP_STARTED)
         dev.active = winner.mrid if winner else None
         dev.setpoint_w = winner.setpoint_w if winner else None
+
+    def _limits(self, base: r.DERControlBase) -> tuple[float | None, float | None]:
+        """(site export limit W, max output in hundredths of a percent) a control sets."""
+        exp_lim_w = None
+        if base.op_mod_exp_lim_w is not None and not self.faults.ignore_export_limit:
+            exp_lim_w = watts_of(base.op_mod_exp_lim_w)
+        return exp_lim_w, base.op_mod_max_lim_w
+
+    def _target_w(self, dev: SimDevice) -> float | None:
+        """What the battery aims for: the control's setpoint, else idle within the limits."""
+        control = dev.controls.get(dev.active) if dev.active else None
+        if control is not None and control.setpoint_w is not None:
+            return control.setpoint_w
+        exp_lim_w, max_lim_pct = (
+            (control.exp_lim_w, control.max_lim_pct) if control else dev.default_limits
+        )
+        if exp_lim_w is None and max_lim_pct is None:
+            return self.idle_export_w
+        b = dev.battery
+        net_load_w = b.load_w(b.t_s) - b.solar_w(b.t_s)
+        target = self.idle_export_w if self.idle_export_w is not None else net_load_w
+        if max_lim_pct is not None:
+            target = min(target, b.params.max_discharge_w * max_lim_pct / 10_000)
+        if exp_lim_w is not None:
+            target = min(target, net_load_w + exp_lim_w)
+        return target
 
     def _respond(self, dev: SimDevice, control: _Control, status: int) -> None:
         """Queue a Response; `_respond_due` posts it from the device's own loop."""

@@ -16,19 +16,34 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from devices.models import TelemetrySample
-from programs.models import DispatchGroup, Event, Program
-from programs.services import event_cancel, event_create
+from django.core.exceptions import ValidationError
+
+from devices.models import Device, TelemetrySample
+from devices.services import device_register
+from programs.models import DispatchGroup, Event, OptOut, Program
+from programs.services import event_cancel, event_create, participant_add
+from protocol.identity import sfdi_from_lfdi
 from protocol.models import Client, ControlResponse, EndDevice, ExchangeRecord
+from protocol.services import end_device_preregister, pin_is_valid
 
 RECEIVED, STARTED, COMPLETED, OPTED_OUT, CANCELLED, SUPERSEDED = 1, 2, 3, 4, 6, 7
 SETPOINT_W = 1000
 SETPOINT_TOLERANCE = 0.10
+SETPOINT_READINGS = 3  # readings per device in an event that all miss the setpoint fail it
 EVENT_DURATION_S = 60  # the shortest event the domain allows
+DEFAULT_LIMIT_W = 500  # the DefaultDERControl limit the default_control procedure sets
+EXPORT_LIMIT_W = 500  # the CSIP-AUS site export limit (opModExpLimW) of export_limit
+RANDOMIZE_START_S = 60  # the event's randomizeStart window (real seconds, like the event)
+RANDOMIZE_SPREAD = 0.10  # with 2+ devices, one must start after this share of the window
+OUTAGE_S = 60  # scaled seconds the server answers 503 in communication_loss
 
 
 class StepFailed(Exception):
     """The procedure fails here, for this reason."""
+
+
+class StepSkipped(Exception):
+    """The procedure cannot run for this client (e.g. the vendor gave no parameters)."""
 
 
 @dataclass
@@ -54,9 +69,13 @@ class Context:
             registered_by=self.client
         )
 
-    def event(self) -> Event | None:
-        pk = self.state.get("event_id")
+    def event(self, key: str = "event_id") -> Event | None:
+        pk = self.state.get(key)
         return Event.objects.for_utility(self.client.utility_id).filter(pk=pk).first()
+
+    @property
+    def parameters(self) -> dict:
+        return getattr(self.run, "parameters", None) or {}
 
 
 @dataclass(frozen=True)
@@ -75,6 +94,8 @@ class Procedure:
     steps: list[Step]
     pass_criterion: str
     profiles: tuple[str, ...] = ("csip", "csip_aus")
+    # Called once when the run starts (before the client acts), e.g. to pre-register.
+    setup: Callable[[Context], None] | None = None
 
 
 REGISTRY: dict[str, Procedure] = {}
@@ -152,11 +173,20 @@ def step_default_control(ctx: Context) -> bool:
     )
 
 
+RATINGS_AND_SETTINGS = (
+    "rtg_max_charge_rate_w",  # DERCapability
+    "rtg_max_discharge_rate_w",
+    "rtg_max_wh",
+    "set_max_charge_rate_w",  # DERSettings
+    "set_max_discharge_rate_w",
+)
+
+
 def step_ratings(ctx: Context) -> bool:
     missing = []
     for ed in ctx.end_devices().select_related("device"):
         d = ed.device
-        for name in ("rtg_max_charge_rate_w", "rtg_max_discharge_rate_w", "rtg_max_wh"):
+        for name in RATINGS_AND_SETTINGS:
             if d is None or getattr(d, name) is None:
                 missing.append(f"{ed.sfdi}:{name}")
     ctx.evidence["missing"] = missing
@@ -189,49 +219,72 @@ def step_telemetry(ctx: Context) -> bool:
     return True
 
 
-def _make_event(ctx: Context, *, kind: str = "discharge", lead_s: float = 5) -> bool:
-    if ctx.state.get("event_id"):
-        return True
-    start = ctx.now + ctx.scaled(lead_s) + timedelta(seconds=2)
+def _make_event(
+    ctx: Context,
+    *,
+    kind: str = "discharge",
+    lead_s: float = 5,
+    key: str = "event_id",
+    start=None,
+    **fields,
+) -> Event:
+    """Schedule a test event once (idempotent under `key`) and remember it for clean-up."""
+    if ctx.state.get(key):
+        return ctx.event(key)
+    start = start or ctx.now + ctx.scaled(lead_s) + timedelta(seconds=2)
+    fields.setdefault("duration_s", EVENT_DURATION_S)
+    if kind == "export_limit":
+        fields.setdefault("target_w", EXPORT_LIMIT_W)
+    else:
+        fields.setdefault("per_device_w", SETPOINT_W)
+        fields.setdefault("setpoint_rule", "per_device")
     event = event_create(
         program=ctx.program,
         group=ctx.group,
         kind=kind,
         start=start,
-        duration_s=EVENT_DURATION_S,
         actor=None,
-        per_device_w=SETPOINT_W,
-        setpoint_rule="per_device",
         is_test=True,
         now=ctx.now,
+        **fields,
     )
-    ctx.state["event_id"] = event.pk
-    ctx.evidence["event"] = {"mrid": event.mrid, "start": start.isoformat(), "kind": kind}
-    return True
+    ctx.state[key] = event.pk
+    ctx.state.setdefault("events", []).append(event.pk)
+    ctx.evidence[key.removesuffix("_id")] = {
+        "mrid": event.mrid,
+        "start": start.isoformat(),
+        "kind": kind,
+        "duration_s": event.duration_s,
+    }
+    return event
 
 
-def make_event(kind="discharge", lead_s=5.0):
-    return lambda ctx: _make_event(ctx, kind=kind, lead_s=lead_s)
-
-
-def _responses(ctx: Context, status: int):
-    return ControlResponse.objects.filter(
-        event_id=ctx.state.get("event_id"), end_device__registered_by=ctx.client, status=status
-    )
-
-
-def wait_response(status: int):
+def make_event(kind="discharge", lead_s=5.0, key="event_id", **fields):
     def step(ctx: Context) -> bool:
-        count = _responses(ctx, status).count()
-        ctx.evidence[f"responses_{status}"] = count
+        _make_event(ctx, kind=kind, lead_s=lead_s, key=key, **fields)
+        return True
+
+    return step
+
+
+def _responses(ctx: Context, status: int, key: str = "event_id"):
+    return ControlResponse.objects.filter(
+        event_id=ctx.state.get(key), end_device__registered_by=ctx.client, status=status
+    )
+
+
+def wait_response(status: int, key: str = "event_id"):
+    def step(ctx: Context) -> bool:
+        count = _responses(ctx, status, key).values("end_device").distinct().count()
+        ctx.evidence[f"{key.removesuffix('_id')}_responses_{status}"] = count
         return count >= max(1, ctx.end_devices().count())
 
     return step
 
 
-def wait_event_time(which: str):
+def wait_event_time(which: str, key: str = "event_id"):
     def step(ctx: Context) -> bool:
-        event = ctx.event()
+        event = ctx.event(key)
         at = event.start if which == "start" else event.start + timedelta(seconds=event.duration_s)
         return ctx.now >= at
 
@@ -246,31 +299,49 @@ def cancel_event(ctx: Context) -> bool:
 
 
 def cleanup_event(ctx: Context) -> bool:
-    event = ctx.event()
-    if event is not None and event.status in ("scheduled", "active"):
+    """Leave nothing behind: cancel the procedure's live events, undo sandbox changes."""
+    pks = set(ctx.state.get("events", [])) | {ctx.state.get("event_id")} - {None}
+    events = Event.objects.for_utility(ctx.client.utility_id).filter(
+        pk__in=pks, status__in=("scheduled", "active")
+    )
+    for event in events:
         event_cancel(event=event, actor=None, reason="conformance cleanup")
+    if "default_export_limit_w" in ctx.state:
+        Program.objects.filter(pk=ctx.program.pk).update(
+            default_export_limit_w=ctx.state.pop("default_export_limit_w")
+        )
+    if ctx.state.pop("outage", False):
+        Client.objects.filter(pk=ctx.client.pk).update(outage_until=None)
     return True
 
 
-def setpoint_visible(sign: int):
+def _event_samples(ctx: Context, event: Event, *, channel: str = "w", since=None):
+    device_ids = list(ctx.end_devices().values_list("device_id", flat=True))
+    return list(
+        TelemetrySample.objects.filter(
+            device_id__in=device_ids,
+            channel=channel,
+            at__gte=(since or event.start).replace(microsecond=0),
+            at__lt=event.start + timedelta(seconds=event.duration_s),
+        ).values_list("value", flat=True)
+    )
+
+
+def setpoint_visible(sign: int, key: str = "event_id", settle_s: float = 0):
     def step(ctx: Context) -> bool:
-        event = ctx.event()
-        device_ids = list(ctx.end_devices().values_list("device_id", flat=True))
-        values = list(
-            TelemetrySample.objects.filter(
-                device_id__in=device_ids,
-                channel="w",
-                at__gte=event.start.replace(microsecond=0),
-                at__lt=event.start + timedelta(seconds=event.duration_s),
-            ).values_list("value", flat=True)
-        )
-        ctx.evidence["values_w"] = values[:20]
-        if not values or ctx.now < event.start:
+        event = ctx.event(key)
+        since = event.start + timedelta(seconds=settle_s)
+        values = _event_samples(ctx, event, since=since)
+        ctx.evidence[f"{key.removesuffix('_id')}_values_w"] = values[:20]
+        if not values or ctx.now < since:
             return False
         target = sign * SETPOINT_W
-        if all(abs(v - target) > abs(target) * SETPOINT_TOLERANCE for v in values):
+        if any(abs(v - target) <= abs(target) * SETPOINT_TOLERANCE for v in values):
+            return True
+        # A reading taken before the control reached the client may miss; three may not.
+        if len(values) >= SETPOINT_READINGS * max(1, ctx.end_devices().count()):
             raise StepFailed(f"telemetry shows {values[-1]:g} W; the setpoint is {target} W")
-        return True
+        return False
 
     return step
 
@@ -288,6 +359,268 @@ def step_no_foreign_access(ctx: Context) -> bool:
     if leaked:
         raise StepFailed(f"{len(leaked)} requests for another device's resources succeeded")
     return True
+
+
+# --- out-of-band registration --------------------------------------------------------------
+
+
+def oob_parameters(parameters: dict) -> tuple[str, int] | None:
+    """The out-of-band LFDI and PIN a run was given, validated, or None when absent."""
+    lfdi, pin = parameters.get("oob_lfdi"), parameters.get("oob_pin")
+    if not lfdi and pin in (None, ""):
+        return None
+    try:
+        lfdi = str(lfdi).strip().upper()
+        sfdi_from_lfdi(lfdi)
+        pin = int(pin)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError("oob_lfdi must be 40 hex digits and oob_pin a number.") from exc
+    if not pin_is_valid(pin):
+        raise ValidationError("oob_pin's last digit is not its 2030.5 check digit.")
+    return lfdi, pin
+
+
+def setup_oob(ctx: Context) -> None:
+    """Pre-register the vendor's device with its PIN, as a utility does out of band."""
+    given = oob_parameters(ctx.parameters)
+    if given is None:
+        return
+    lfdi, pin = given
+    utility = ctx.program.utility
+    sfdi = sfdi_from_lfdi(lfdi)
+    device = Device.objects.for_utility(utility).filter(lfdi=lfdi).first()
+    if device is None:
+        device = device_register(
+            utility=utility,
+            vendor_name="2030.5",
+            model_name="unidentified",
+            serial=lfdi,
+            lfdi=lfdi,
+            sfdi=sfdi,
+        )
+    participant_add(program=ctx.program, device=device, now=ctx.now)
+    existing = EndDevice.objects.for_utility(utility).filter(lfdi=lfdi).first()
+    if existing is not None:  # a re-run: the same device, this run's client and PIN
+        EndDevice.objects.filter(pk=existing.pk).update(
+            pin=pin, registered_by=ctx.client, device=device
+        )
+        return
+    end_device_preregister(
+        utility=utility, lfdi=lfdi, sfdi=sfdi, pin=pin, device=device, registered_by=ctx.client
+    )
+
+
+def _oob_end_device(ctx: Context) -> EndDevice:
+    given = oob_parameters(ctx.parameters)
+    if given is None:
+        raise StepSkipped("no out-of-band LFDI and PIN were given with the run (parameters)")
+    end_device = ctx.end_devices().filter(lfdi=given[0]).first()
+    if end_device is None:
+        raise StepFailed("the pre-registered EndDevice is missing")
+    return end_device
+
+
+def step_oob_pin_read(ctx: Context) -> bool:
+    end_device = _oob_end_device(ctx)
+    base = f"/edev/{end_device.pk}/"
+    records = list(
+        ctx.records()
+        .filter(path__startswith=base)
+        .order_by("at", "pk")
+        .values("at", "method", "path", "status")
+    )
+    rg = next(
+        (r for r in records if r["path"].startswith(f"{base}rg") and r["status"] == 200), None
+    )
+    if rg is None:
+        return False
+    used_before = [r["path"] for r in records if r["at"] < rg["at"]]
+    ctx.evidence["registration_read_at"] = rg["at"].isoformat()
+    if used_before:
+        raise StepFailed(f"the client used {used_before[0]} before checking the PIN")
+    ctx.state["rg_at"] = rg["at"].isoformat()
+    return True
+
+
+def step_oob_proceeds(ctx: Context) -> bool:
+    end_device = _oob_end_device(ctx)
+    after = (
+        ctx.records()
+        .filter(path__startswith=f"/edev/{end_device.pk}/", at__gte=ctx.state["rg_at"])
+        .exclude(path__startswith=f"/edev/{end_device.pk}/rg")
+        .filter(status__lt=400)
+        .order_by("at")
+        .first()
+    )
+    if after is not None:
+        ctx.evidence["then"] = f"{after.method} {after.path}"
+    return after is not None
+
+
+# --- DefaultDERControl applied, CSIP-AUS export limit ------------------------------------
+
+
+def _limit_channel(ctx: Context) -> str:
+    # CSIP-AUS limits site export (opModExpLimW); plain CSIP the DER's output (opModMaxLimW).
+    return "site_w" if ctx.program.profile == "csip_aus" else "w"
+
+
+def _over_limit(channel: str, value: float, limit_w: float) -> bool:
+    slack = limit_w * SETPOINT_TOLERANCE
+    return value < -(limit_w + slack) if channel == "site_w" else value > limit_w + slack
+
+
+def set_default_limit(ctx: Context) -> bool:
+    if "default_export_limit_w" not in ctx.state:
+        ctx.state["default_export_limit_w"] = ctx.program.default_export_limit_w
+        Program.objects.filter(pk=ctx.program.pk).update(default_export_limit_w=DEFAULT_LIMIT_W)
+        ctx.state["limit_set_at"] = ctx.now.isoformat()
+    return True
+
+
+def step_default_read(ctx: Context) -> bool:
+    read = (
+        ctx.records()
+        .filter(
+            method="GET",
+            path__regex=r"^/edev/[0-9]+/derp/[0-9]+/dderc",
+            status=200,
+            at__gte=ctx.state["limit_set_at"],
+        )
+        .order_by("at")
+        .first()
+    )
+    if read is not None:
+        ctx.state["dderc_read_at"] = read.at.isoformat()
+        ctx.evidence["default_read_at"] = read.at.isoformat()
+    return read is not None
+
+
+def step_default_applied(ctx: Context) -> bool:
+    channel = _limit_channel(ctx)
+    device_ids = list(ctx.end_devices().values_list("device_id", flat=True))
+    # A sample's time is the start of its interval, so these were measured after the read.
+    values = list(
+        TelemetrySample.objects.filter(
+            device_id__in=device_ids, channel=channel, at__gte=ctx.state["dderc_read_at"]
+        )
+        .order_by("at")
+        .values_list("value", flat=True)
+    )
+    ctx.evidence[f"{channel}_after_read"] = values[:20]
+    over = [v for v in values if _over_limit(channel, v, DEFAULT_LIMIT_W)]
+    if over:
+        raise StepFailed(
+            f"{channel} {over[0]:g} W breaks the DefaultDERControl limit of {DEFAULT_LIMIT_W} W"
+        )
+    return len(values) >= 2 * max(1, len(device_ids))
+
+
+def step_export_limited(ctx: Context) -> bool:
+    event = ctx.event()
+    values = _event_samples(ctx, event, channel="site_w")
+    ctx.evidence["site_w"] = values[:20]
+    over = [v for v in values if _over_limit("site_w", v, EXPORT_LIMIT_W)]
+    if over:
+        raise StepFailed(f"the site exported {-over[0]:g} W; the limit is {EXPORT_LIMIT_W} W")
+    return len(values) >= 2 * max(1, ctx.end_devices().count())
+
+
+# --- supersession, overlap, randomized start, opt-out --------------------------------------
+
+
+def make_second_event(kind: str, *, same_window: bool, lead_s: float = 20):
+    """A newer event of the same group; the domain supersedes the first where they overlap."""
+
+    def step(ctx: Context) -> bool:
+        first = ctx.event()
+        start = first.start if same_window else None
+        _make_event(ctx, kind=kind, lead_s=lead_s, key="second_id", start=start)
+        return True
+
+    return step
+
+
+def step_randomized_start(ctx: Context) -> bool:
+    event = ctx.event()
+    window = event.randomize_start_s
+    slack = max(timedelta(seconds=5), ctx.scaled(DELIVERY / 4))
+    started: dict[int, datetime] = {}
+    for pk, at in (
+        _responses(ctx, STARTED).order_by("received_at").values_list("end_device_id", "received_at")
+    ):
+        started.setdefault(pk, at)  # each device's first Response 2
+    offsets = {pk: (at - event.start).total_seconds() for pk, at in started.items()}
+    ctx.evidence["start_offsets_s"] = {str(k): round(v, 1) for k, v in offsets.items()}
+    early = [v for v in offsets.values() if v < -1]
+    if early:
+        raise StepFailed(f"a device started {-early[0]:.0f} s before the event's start")
+    devices = max(1, ctx.end_devices().count())
+    if len(offsets) < devices:
+        if ctx.now > event.start + timedelta(seconds=window) + slack:
+            raise StepFailed(f"no Response 2 within the {window} s randomization window")
+        return False
+    late = [v for v in offsets.values() if v > window + slack.total_seconds()]
+    if late:
+        raise StepFailed(f"a device started {late[0]:.0f} s after start; window {window} s")
+    if devices >= 2 and max(offsets.values()) < window * RANDOMIZE_SPREAD:
+        raise StepFailed(
+            f"every device started within {window * RANDOMIZE_SPREAD:.0f} s of the start: "
+            "randomizeStart was not honoured"
+        )
+    return True
+
+
+def step_opt_out_asked(ctx: Context) -> bool:
+    event = ctx.event()
+    ctx.evidence["instruction"] = (
+        f"As the customer, opt one device out of event {event.mrid} in the vendor's app."
+    )
+    return True
+
+
+def step_opted_out(ctx: Context) -> bool:
+    event = ctx.event()
+    responded = set(_responses(ctx, OPTED_OUT).values_list("end_device__device_id", flat=True))
+    recorded = set(
+        OptOut.objects.filter(event=event, device_id__in=responded).values_list(
+            "device_id", flat=True
+        )
+    )
+    ctx.evidence["opted_out_devices"] = sorted(recorded)
+    return bool(responded) and responded <= recorded
+
+
+# --- communication loss ---------------------------------------------------------------------
+
+
+def start_outage(ctx: Context) -> bool:
+    if not ctx.state.get("outage"):
+        until = ctx.now + ctx.scaled(OUTAGE_S)
+        Client.objects.filter(pk=ctx.client.pk).update(outage_until=until)
+        ctx.state["outage"] = True
+        ctx.state["outage_from"] = ctx.now.isoformat()
+        ctx.state["outage_until"] = until.isoformat()
+        ctx.evidence["outage"] = [ctx.now.isoformat(), until.isoformat()]
+    return True
+
+
+def step_outage_over(ctx: Context) -> bool:
+    if ctx.now.isoformat() < ctx.state["outage_until"]:
+        return False
+    refused = ctx.records().filter(status=503, at__gte=ctx.state["outage_from"])
+    ctx.evidence["requests_answered_503"] = refused.count()
+    return True
+
+
+def step_recovered(ctx: Context) -> bool:
+    after = ctx.records().filter(at__gte=ctx.state["outage_until"])
+    polled = after.filter(
+        method="GET", path__regex=r"^/edev/[0-9]+/derp/[0-9]+/derc", status=200
+    ).exists()
+    posted = after.filter(method="POST", path__startswith="/mup/", status__lt=300).exists()
+    ctx.evidence["resumed"] = {"polling": polled, "telemetry": posted}
+    return polled and posted
 
 
 DELIVERY = 120  # scaled seconds allowed for a control to reach the client and be answered
@@ -309,6 +642,7 @@ register(
         "The client's first /edev request is preceded by a GET /dcap answered 200.",
     )
 )
+
 register(
     Procedure(
         "time_sync",
@@ -318,6 +652,7 @@ register(
         "The client GETs /tm during the run.",
     )
 )
+
 register(
     Procedure(
         "registration",
@@ -327,6 +662,23 @@ register(
         "At least one EndDevice is registered by the client's certificate (POST /edev).",
     )
 )
+
+register(
+    Procedure(
+        "registration_oob",
+        "Registration (out-of-band, PIN)",
+        "Core",
+        [
+            Step("reads the Registration PIN first", step_oob_pin_read, 120, "no GET …/rg"),
+            Step("then uses the EndDevice", step_oob_proceeds, 120, "never proceeded"),
+        ],
+        "With an LFDI and PIN given as run parameters, the EndDevice is pre-registered; "
+        "the client GETs /edev/{id}/rg before any other use of that EndDevice, then uses "
+        "it. Skipped when no parameters are given.",
+        setup=setup_oob,
+    )
+)
+
 register(
     Procedure(
         "fsa_polling",
@@ -341,24 +693,36 @@ register(
         "program's pollRate times 1.5.",
     )
 )
+
 register(
     Procedure(
         "default_control",
-        "DefaultDERControl fetched",
+        "DefaultDERControl applied",
         "Controls",
-        [Step("GET dderc", step_default_control, on_timeout="DefaultDERControl never read")],
-        "The client reads its DERProgram's DefaultDERControl.",
+        [
+            Step("set a default limit", set_default_limit, timeout_s=10),
+            Step("GET dderc", step_default_read, 120, "DefaultDERControl never read"),
+            Step("limit honoured", step_default_applied, 120, "too little telemetry"),
+            Step("clean up", cleanup_event, timeout_s=10),
+        ],
+        f"With the sandbox DefaultDERControl set to {DEFAULT_LIMIT_W} W (opModMaxLimW under "
+        "CSIP, opModExpLimW under CSIP-AUS), the client reads it and then at least two "
+        "readings per device show DER output (CSIP) or site export (CSIP-AUS) within the "
+        "limit + 10 %; none over it.",
     )
 )
+
 register(
     Procedure(
         "storage_ratings",
         "Storage ratings and settings complete",
         "DER",
         [Step("ratings reported", step_ratings, on_timeout="ratings incomplete")],
-        "Every EndDevice reports rtgMaxChargeRateW, rtgMaxDischargeRateW and rtgMaxWh.",
+        "Every EndDevice reports rtgMaxChargeRateW, rtgMaxDischargeRateW and rtgMaxWh "
+        "(DERCapability) and setMaxChargeRateW and setMaxDischargeRateW (DERSettings).",
     )
 )
+
 register(
     Procedure(
         "status_availability",
@@ -368,16 +732,7 @@ register(
         "Every EndDevice reports DERStatus with stateOfCharge and DERAvailability.",
     )
 )
-register(
-    Procedure(
-        "telemetry_cadence",
-        "Telemetry at profile cadence",
-        "Telemetry",
-        [Step("aligned readings", step_telemetry, on_timeout="fewer than 3 aligned readings")],
-        "At least 3 power readings on the program's telemetry boundaries, none further "
-        "apart than the cadence.",
-    )
-)
+
 register(
     Procedure(
         "scheduled_event",
@@ -395,6 +750,7 @@ register(
         "window after the event is published, starts and ends.",
     )
 )
+
 register(
     Procedure(
         "cancellation",
@@ -409,6 +765,89 @@ register(
         "After a scheduled event is cancelled, each EndDevice answers 6 within the window.",
     )
 )
+
+register(
+    Procedure(
+        "supersession",
+        "Supersession: Response 7",
+        "Events",
+        [
+            Step("schedule an event", make_event(lead_s=120), timeout_s=10),
+            Step("Response 1 (received)", wait_response(RECEIVED), DELIVERY, "no Response 1"),
+            Step("a newer event, same window", make_second_event("discharge", same_window=True)),
+            Step("Response 7 (superseded)", wait_response(SUPERSEDED), DELIVERY, "no Response 7"),
+            Step("newer one received", wait_response(RECEIVED, "second_id"), DELIVERY, "no 1"),
+            Step("clean up", cleanup_event, timeout_s=10),
+        ],
+        "When a newer event (later creationTime) is scheduled over the same window, each "
+        "EndDevice answers 7 for the first and 1 for the newer one within the window.",
+    )
+)
+
+register(
+    Procedure(
+        "overlapping_events",
+        "Overlapping events",
+        "Events",
+        [
+            Step("schedule a discharge", make_event("discharge", lead_s=1), timeout_s=10),
+            Step("it starts", wait_event_time("start"), EVENT_WAIT),
+            Step("Response 2 (started)", wait_response(STARTED), DELIVERY, "no Response 2"),
+            Step("an overlapping charge", make_second_event("charge", same_window=False)),
+            Step("Response 7 for the first", wait_response(SUPERSEDED), DELIVERY, "no 7"),
+            Step("the charge starts", wait_event_time("start", "second_id"), EVENT_WAIT),
+            Step(
+                "only the newer applies",
+                setpoint_visible(-1, "second_id"),
+                DELIVERY,
+                "no telemetry in the newer event",
+            ),
+            Step("clean up", cleanup_event, timeout_s=10),
+        ],
+        "A newer charge event overlapping a running discharge on a different window: the "
+        "first is answered 7 and, in the overlap, telemetry shows the newer event's "
+        f"-{SETPOINT_W} W ± 10 % (not the first's, nor both).",
+    )
+)
+
+register(
+    Procedure(
+        "randomized_start",
+        "Randomized start honoured",
+        "Events",
+        [
+            Step(
+                "schedule a randomized event",
+                make_event(lead_s=5, randomize_start_s=RANDOMIZE_START_S),
+                timeout_s=10,
+            ),
+            Step("event starts", wait_event_time("start"), EVENT_WAIT),
+            Step("starts inside the window", step_randomized_start, EVENT_WAIT),
+            Step("clean up", cleanup_event, timeout_s=10),
+        ],
+        f"For an event with randomizeStart {RANDOMIZE_START_S} s, each EndDevice's Response 2 "
+        "arrives in [start, start + window + max(5 s, delivery / 4)]; with 2+ devices, at "
+        f"least one starts after {int(RANDOMIZE_SPREAD * 100)} % of the window.",
+    )
+)
+
+register(
+    Procedure(
+        "opt_out",
+        "Opt-out: Response 4",
+        "Events",
+        [
+            Step("schedule an event", make_event(lead_s=60), timeout_s=10),
+            Step("Response 1 (received)", wait_response(RECEIVED), DELIVERY, "no Response 1"),
+            Step("the customer opts a device out", step_opt_out_asked, timeout_s=10),
+            Step("Response 4 (opted out)", step_opted_out, DELIVERY, "no Response 4"),
+            Step("clean up", cleanup_event, timeout_s=10),
+        ],
+        "When the customer opts a device out of a scheduled event (in the vendor's app), "
+        "the client answers 4 within the window and the server records the opt-out.",
+    )
+)
+
 register(
     Procedure(
         "discharge_setpoint",
@@ -424,6 +863,7 @@ register(
         "within the response window.",
     )
 )
+
 register(
     Procedure(
         "charge_setpoint",
@@ -439,6 +879,52 @@ register(
         "within the response window.",
     )
 )
+
+register(
+    Procedure(
+        "export_limit",
+        "CSIP-AUS site export limit (opModExpLimW)",
+        "CSIP-AUS",
+        [
+            Step("schedule an export limit", make_event("export_limit", lead_s=30), timeout_s=10),
+            Step("event starts", wait_event_time("start"), EVENT_WAIT),
+            Step("site export limited", step_export_limited, DELIVERY, "no site telemetry"),
+            Step("clean up", cleanup_event, timeout_s=10),
+        ],
+        f"During an opModExpLimW {EXPORT_LIMIT_W} W event, at least two site-meter readings "
+        "per device, none exporting more than the limit + 10 %.",
+        profiles=("csip_aus",),
+    )
+)
+
+register(
+    Procedure(
+        "telemetry_cadence",
+        "Telemetry at profile cadence",
+        "Telemetry",
+        [Step("aligned readings", step_telemetry, on_timeout="fewer than 3 aligned readings")],
+        "At least 3 power readings on the program's telemetry boundaries, none further "
+        "apart than the cadence.",
+    )
+)
+
+register(
+    Procedure(
+        "communication_loss",
+        "Communication loss: recovers",
+        "Resilience",
+        [
+            Step("the server goes away (503)", start_outage, timeout_s=10),
+            Step("outage over", step_outage_over, EVENT_WAIT),
+            Step("polling and telemetry resume", step_recovered, DELIVERY, "did not resume"),
+            Step("clean up", cleanup_event, timeout_s=10),
+        ],
+        f"The server answers 503 with Retry-After to this client for {OUTAGE_S} s (scaled); "
+        "within the delivery window after it the client polls DERControlList and posts "
+        "telemetry again.",
+    )
+)
+
 register(
     Procedure(
         "certificate_misuse",

@@ -14,6 +14,7 @@ def conformance_run_launch(
     application: VendorApplication,
     procedures: list[str] | None = None,
     time_scale: float = 1.0,
+    parameters: dict | None = None,
     actor=None,
 ) -> ConformanceRun:
     """A new run (earlier runs stay as history), driven by a Celery task.
@@ -29,7 +30,11 @@ def conformance_run_launch(
         )
     vendor_organization_check_approved(organization=application.organization)
     run = run_create(
-        application=application, procedures=procedures, time_scale=time_scale, actor=actor
+        application=application,
+        procedures=procedures,
+        time_scale=time_scale,
+        parameters=parameters,
+        actor=actor,
     )
     run_start(run=run)
     transaction.on_commit(lambda: conformance_run_task.delay(run.pk))

@@ -7,6 +7,7 @@ else is 404, exactly like a missing one.
 """
 
 from datetime import datetime
+from math import ceil
 
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
@@ -27,6 +28,7 @@ from protocol.http import (
     not_found,
     page,
     parse_request_body,
+    service_unavailable,
 )
 from protocol.models import Client, EndDevice
 from protocol.services import Conflict, client_touch, end_device_touch, exchange_record
@@ -98,7 +100,12 @@ class SepView(View):
         self.profile = "csipaus" if program and program.profile == "csip_aus" else "csip"
         self.poll_rate = program.poll_rate_s if program else DEFAULT_POLL_RATE_S
         client_touch(client=client, now=self.now)
-        response = self._handle(handler, request, *args, **kwargs)
+        if client.outage_until is not None and self.now < client.outage_until:
+            # A conformance run simulates the server being down for this client only.
+            remaining = (client.outage_until - self.now).total_seconds()
+            response = service_unavailable("server unavailable", retry_after_s=ceil(remaining))
+        else:
+            response = self._handle(handler, request, *args, **kwargs)
         if client.recording_run_id is not None:  # only while a conformance run watches
             exchange_record(client=client, request=request, response=response, started=self.now)
         return response

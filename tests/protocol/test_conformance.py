@@ -1,6 +1,5 @@
-"""Vendor certificates and conformance runs, judged on what the server recorded."""
-
-import time
+"""Vendor certificates. Conformance procedures are proved in test_conformance_procedures.py
+(each criterion, fast) and tests/integration/test_conformance_fleet.py (a real client)."""
 
 import pytest
 from cryptography import x509
@@ -10,14 +9,11 @@ from cryptography.x509.oid import NameOID
 from django.core.exceptions import ValidationError
 
 from enrollment.models import CertificateAuthority
-from programs.models import Participant
 from protocol.conformance.certificates import certificate_issue, certificate_revoke
-from protocol.conformance.runner import run_advance, run_create, run_report, run_start
 from protocol.identity import client_identity_from_pem
-from protocol.models import ExchangeRecord
 from tests import factories
 from tests.protocol.client import SepClient
-from tests.protocol.conformance_clients import Faults, Pem, ScriptedClient
+from tests.protocol.conformance_clients import Pem
 
 pytestmark = pytest.mark.django_db
 
@@ -81,57 +77,3 @@ def test_generated_key_is_offered_once_and_ca_keys_are_encrypted(application):
     mica = CertificateAuthority.objects.get(utility=application.utility, role="intermediate")
     issuer = x509.load_pem_x509_certificate(mica.certificate_pem.encode())
     cert.verify_directly_issued_by(issuer)
-
-
-def _drive(runs_and_clients, budget_s=240):
-    deadline = time.monotonic() + budget_s
-    pending = dict(runs_and_clients)
-    while pending and time.monotonic() < deadline:
-        for run_id, client in list(pending.items()):
-            client.tick()
-            if run_advance(run_id=run_id):
-                del pending[run_id]
-        time.sleep(0.2)
-    assert not pending, "runs did not finish in time"
-
-
-EXPECTED_FAILURES = {
-    "good": (Faults(), set()),
-    "no_responses": (Faults(no_responses=True), {"scheduled_event", "cancellation"}),
-    "ignore_cancel": (Faults(ignore_cancel=True), {"cancellation"}),
-    "wrong_sign": (Faults(wrong_sign=True), {"discharge_setpoint", "charge_setpoint"}),
-    "telemetry_15min": (Faults(telemetry_interval_s=900), {"telemetry_cadence"}),
-    "hardcoded_edev": (Faults(hardcoded_edev=True), {"discovery"}),
-    "no_time_sync": (Faults(no_time_sync=True), {"time_sync"}),
-}
-
-
-def test_each_faulty_client_fails_exactly_what_its_fault_breaks(utility_a):
-    runs = {}
-    for name, (faults, _) in EXPECTED_FAILURES.items():
-        app = factories.vendor_application(utility_a, name)
-        cert = certificate_issue(application=app).certificate
-        run = run_start(run=run_create(application=app, time_scale=0.05))
-        runs[run.pk] = (name, ScriptedClient(cert.pem, faults))
-    _drive({pk: client for pk, (_, client) in runs.items()})
-    for pk, (name, _) in runs.items():
-        run = type(app.runs.first()).objects.get(pk=pk)
-        failed = {k for k, v in run.results.items() if v["status"] != "passed"}
-        reasons = {
-            k: (
-                v.get("reason"),
-                v.get("evidence"),
-                [(s["title"], s["status"], s["finished"][11:19]) for s in v["steps"]],
-            )
-            for k, v in run.results.items()
-        }
-        assert failed == EXPECTED_FAILURES[name][1], (name, {k: reasons[k] for k in failed})
-        assert run.status == ("passed" if not failed else "failed")
-        report = run_report(run)
-        assert report["timeline"] and all(row["step"] for row in report["timeline"][:3])
-        # The client's devices joined the sandbox, never the production program.
-        sandbox = run.application.sandbox_program
-        assert Participant.objects.filter(program=sandbox).exists()
-        assert not Participant.objects.filter(program=run.application.program).exists()
-    # Recording stops with the run.
-    assert not ExchangeRecord.objects.filter(run_id=0).exists()

@@ -239,11 +239,11 @@ def test_out_of_band_registration_is_visible_to_the_device(utility_a):
         utility=utility_a,
         lfdi=device.lfdi,
         sfdi=device.client.sfdi,
-        pin=54321,
+        pin=54326,  # 5432 and its check digit
         device=fleet_device,
     )
     rg = parse(device.http.get(f"/edev/{end_device.pk}/rg").content, r.Registration)
-    assert rg.pin == 54321
+    assert rg.pin == 54326
 
 
 def test_mismatched_sfdi_is_refused(utility_a):

@@ -34,6 +34,7 @@ class VendorRunSerializer(serializers.ModelSerializer):
             "status",
             "progress_pct",
             "time_scale",
+            "parameters",
             "started_at",
             "finished_at",
             "results",
@@ -80,6 +81,7 @@ class VendorRunViewSet(
                 application=data["application"],
                 procedures=data.get("procedures") or None,
                 time_scale=data["time_scale"],
+                parameters=data.get("parameters") or None,
                 actor=request.user,
             )
         except ValidationError as exc:
