@@ -193,6 +193,7 @@ class VendorRunStartView(VendorScopedMixin, SingleObjectMixin, View):
                 application=application,
                 procedures=form.cleaned_data["procedures"] or None,
                 time_scale=form.cleaned_data["time_scale"],
+                parameters=form.cleaned_data["parameters"] or None,
                 actor=request.user,
             )
         except ValidationError as exc:

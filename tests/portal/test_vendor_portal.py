@@ -421,3 +421,29 @@ def test_vendor_of_one_organisation_never_reaches_another(client, utility_a, ven
     client.force_login(factories.member(utility_a))
     for name in ("enrollment:vendor-team", "enrollment:vendor-contacts"):
         assert client.get(reverse(name)).status_code == 404, name
+
+
+def test_out_of_band_parameters_from_the_run_form(client, vendor_a):
+    user, application = vendor_a
+    certificate_issue(application=application)
+    client.force_login(user)
+    url = reverse("conformance:vendor-run-start", args=[application.pk])
+    lfdi = "AB" * 20
+    base = {"time_scale": "1", "procedures": ["registration_oob"]}
+    refused = [
+        ({"oob_lfdi": lfdi}, "or neither"),
+        ({"oob_lfdi": lfdi, "oob_pin": "123450"}, "check digit"),
+        ({"oob_lfdi": "not-hex", "oob_pin": "123455"}, "40 hex digits"),
+    ]
+    for extra, reason in refused:
+        page = client.post(url, {**base, **extra}, follow=True)
+        assert reason in page.content.decode(), extra
+    assert not ConformanceRun.objects.exists()
+
+    response = client.post(url, {**base, "oob_lfdi": lfdi.lower(), "oob_pin": "123455"})
+
+    run = ConformanceRun.objects.get()
+    assert response.url == reverse("conformance:vendor-run", args=[run.pk])
+    assert run.parameters == {"oob_lfdi": lfdi.lower(), "oob_pin": "123455"}
+    page = client.get(response.url).content.decode()
+    assert f"LFDI <code>{lfdi}</code>, PIN <code>123455</code>" in page
