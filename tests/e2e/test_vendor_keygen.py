@@ -73,6 +73,7 @@ def test_key_generated_in_the_browser_never_reaches_the_server(
         screenshot(page, "issued")
         assert "Certificate issued" in page.locator("main").inner_text()
         assert page.locator("#key-pem").count() == 0  # the server generated nothing
+        assert "We never had that key" in page.locator("#key-kept").inner_text()
 
         # The CSR passed the server's checks, and the certificate is for the downloaded key.
         issued = IssuedCertificate.objects.get(application=application)
