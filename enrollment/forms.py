@@ -239,7 +239,10 @@ class CertificateForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 6}),
         required=False,
         label="CSR (PEM)",
-        help_text="Leave empty to have a P-256 key generated; it is shown once, never stored.",
+        help_text=(
+            "Paste a CSR for an ECDSA P-256 key, or generate a key in this browser. Left "
+            "empty, the server generates a key and shows it once; it is never stored."
+        ),
     )
 
 

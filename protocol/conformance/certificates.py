@@ -2,8 +2,9 @@
 
 Root (SERCA-like) → intermediate (MICA-like) → client, all ECDSA P-256 / SHA-256.
 CA private keys are stored only as Fernet tokens under settings.CA_KEY_ENCRYPTION_KEY.
-Client keys are never stored: a vendor either sends a CSR, or receives a generated key
-once, in the response that issues the certificate.
+Client keys are never stored: a vendor either sends a CSR (its own, or one the vendor
+page makes with a key generated in the browser), or receives a server-generated key once,
+in the response that issues the certificate.
 
 Certificate policies under the SEP 2 arc 1.3.6.1.4.1.40732 (IEEE 2030.5-2018 §6.11.7.2
 device types: .1.1 generic, .1.2 mobile, .1.3 post-manufacture; §6.11.7.3 policies: .2.1

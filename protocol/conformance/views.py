@@ -144,7 +144,8 @@ class VendorApplicationView(VendorScopedMixin, DetailView):
 
 
 class VendorCertificateIssueView(VendorScopedMixin, SingleObjectMixin, View):
-    """Issue from a CSR, or generate a key and show it once (it is not stored)."""
+    """Issue from a CSR (pasted, or made in the browser by keygen.js), or generate a key
+    and show it once (it is not stored)."""
 
     model = VendorApplication
     write_capability = Capability.TEST

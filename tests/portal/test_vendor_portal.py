@@ -1,7 +1,7 @@
 """Vendor portal: sign-up, certificates, runs, and isolation between organisations."""
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.urls import reverse
 
 from enrollment.models import (
@@ -15,7 +15,7 @@ from protocol.conformance.certificates import certificate_issue
 from protocol.conformance.runner import run_create, run_start
 from tests import factories
 from tests.conftest import api_client_for
-from tests.protocol.test_conformance import _csr
+from tests.protocol.test_conformance import _csr, _tampered
 
 pytestmark = pytest.mark.django_db
 
@@ -56,6 +56,10 @@ def test_generated_key_is_shown_once_and_bad_csr_refused_with_reason(client, ven
     rsa_csr = _csr(rsa.generate_private_key(public_exponent=65537, key_size=2048))
     refused = client.post(url, {"kind": "aggregator", "csr": rsa_csr}, follow=True)
     assert b"RSA" in refused.content and IssuedCertificate.objects.count() == 1
+    forged = _tampered(_csr(ec.generate_private_key(ec.SECP256R1())), b"Acme", b"Evil")
+    refused = client.post(url, {"kind": "aggregator", "csr": forged}, follow=True)
+    assert b"signature does not verify" in refused.content
+    assert IssuedCertificate.objects.count() == 1
 
 
 def test_vendor_sees_only_its_own_organisation(client, utility_a, vendor_a):

@@ -63,6 +63,33 @@ def test_bad_csrs_are_refused_with_the_reason(application, key, cn, reason):
     assert not application.certificates.exists()
 
 
+def _tampered(pem: str, old: bytes, new: bytes) -> str:
+    """The CSR with bytes of its signed part replaced: well formed, signature now wrong."""
+    der = x509.load_pem_x509_csr(pem.encode()).public_bytes(serialization.Encoding.DER)
+    assert der.count(old) == 1 and len(old) == len(new)
+    tampered = x509.load_der_x509_csr(der.replace(old, new))
+    return tampered.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_tampered_csrs_are_refused(application):
+    key = ec.generate_private_key(ec.SECP256R1())
+    renamed = _tampered(_csr(key, "Acme gateway 1"), b"Acme gateway 1", b"Evil gateway 1")
+    # Someone else's public key under this key's signature: what a forged CSR looks like.
+    other = ec.generate_private_key(ec.SECP256R1()).public_key()
+    point = key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    other_point = other.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    swapped = _tampered(_csr(key), point, other_point)
+    for pem in (renamed, swapped):
+        with pytest.raises(ValidationError) as refused:
+            certificate_issue(application=application, csr_pem=pem)
+        assert "signature does not verify" in " ".join(refused.value.messages)
+    assert not application.certificates.exists()
+
+
 def test_generated_key_is_offered_once_and_ca_keys_are_encrypted(application):
     issuance = certificate_issue(application=application)
     assert issuance.key_pem.startswith("-----BEGIN PRIVATE KEY-----")
