@@ -183,10 +183,13 @@ class Publisher:
         now = now or time.time()
         sent = 0
         for utility_id in self.due(now):
+            # The key may outlive this loop's own second by the time it took to set it,
+            # or belong to another publisher: then the utility stays due for the next
+            # tick, so the last change of a burst is never dropped.
+            if not cache.add(f"live:throttle:{utility_id}", now, timeout=THROTTLE_S):
+                continue
             self.published[utility_id] = now
-            if cache.add(f"live:throttle:{utility_id}", now, timeout=THROTTLE_S):
-                at = datetime.fromtimestamp(now, tz=UTC)
-                sent += live_publish(utility_id=utility_id, now=at)
+            sent += live_publish(utility_id=utility_id, now=datetime.fromtimestamp(now, tz=UTC))
         return sent
 
 

@@ -142,6 +142,20 @@ async def test_publisher_skips_utilities_with_nothing_new():
     assert await sync_to_async(publisher.tick)(time.time() + 5) == 0  # nothing new since
 
 
+async def test_a_change_held_back_by_the_throttle_is_published_on_a_later_tick():
+    # The throttle key can still be alive when this loop's own second is up (it was set a
+    # moment after `now`), or another publisher holds it: the change must stay due.
+    utility = await sync_to_async(factories.utility)()
+    await sync_to_async(cache.clear)()
+    publisher = Publisher()
+    await sync_to_async(mark_dirty)(utility_id=utility.pk)
+    key = f"live:throttle:{utility.pk}"
+    await sync_to_async(cache.set)(key, 0, 60)
+    assert await sync_to_async(publisher.tick)() == 0
+    await sync_to_async(cache.delete)(key)
+    assert await sync_to_async(publisher.tick)() == 1
+
+
 @pytest.fixture
 def relaying(tmp_path, settings):
     """This test process behaves like a Celery worker next to the in-memory channel layer."""
