@@ -26,7 +26,7 @@ from enrollment.forms import (
 )
 from enrollment.models import VendorContact, VendorMembership, VendorOrganization
 from enrollment.vendor import Capability, VendorScopedMixin
-from portal.lists import ChoiceFilter, ListPageMixin
+from portal.lists import ChoiceFilter, ListPageMixin, search_q
 
 
 def _errors(exc: ValidationError) -> str:
@@ -51,7 +51,7 @@ class PlatformVendorListView(ListPageMixin, PlatformStaffMixin, ListView):
     model = VendorOrganization
     template_name = "enrollment/platform_vendors.html"
     search_fields = ("name", "slug", "website")
-    search_placeholder = "Organisation name or website"
+    search_placeholder = "Organisation, website or a member's email"
     filters = (
         ChoiceFilter("status", "Status", options=VendorStatus.choices),
         ChoiceFilter("kind", "Kind", options=VendorKind.choices),
@@ -59,6 +59,13 @@ class PlatformVendorListView(ListPageMixin, PlatformStaffMixin, ListView):
     ordering = ("-created_at", "-pk")
     list_noun = "vendor organisations"
     empty_hint = "vendors register themselves from the sign-up page."
+
+    def search_queryset(self, queryset, term):
+        # A subquery, not a join: joined members would narrow the member counts below.
+        members = VendorMembership.objects.filter(user__email__icontains=term)
+        return queryset.filter(
+            search_q(self.search_fields, term) | Q(pk__in=members.values("organization_id"))
+        )
 
     def get_queryset(self):
         return (
@@ -238,7 +245,7 @@ class VendorContactListView(ListPageMixin, VendorScopedMixin, ListView):
     filters = (ChoiceFilter("kind", "Kind", options=ContactKind.choices),)
     ordering = ("kind", "name", "pk")
     list_noun = "contacts"
-    empty_hint = "add one below."
+    empty_hint = "administrators add them below."
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

@@ -174,3 +174,14 @@ def test_another_organisations_rows_never_show(case, org, viewer):
 def test_the_platform_page_stays_staff_only(client, org):
     client.force_login(factories.vendor_member(org, "admin"))
     assert client.get(reverse("enrollment:platform-vendors"), {"q": "Home"}).status_code == 403
+
+
+def test_operators_find_an_organisation_by_a_members_email_and_its_counts_stay_whole(viewer):
+    org = factories.vendor_organization("Acme")
+    factories.vendor_member(org, "admin", email="ops@acme-batteries.test")
+    factories.vendor_member(org, "viewer", email="someone@acme-batteries.test")
+    other = factories.vendor_organization("Other")
+    response = viewer(CASES[0]).get(reverse("enrollment:platform-vendors"), {"q": "ops@acme"})
+    (row,) = response.context["object_list"]
+    assert row.pk == org.pk and other.pk not in ids(response)
+    assert row.n_members == 2  # the match did not narrow the count
