@@ -17,7 +17,7 @@ from django.views.generic.base import View
 from django.views.generic.detail import SingleObjectMixin
 
 from enrollment import services
-from enrollment.choices import VendorStatus
+from enrollment.choices import ContactKind, VendorKind, VendorRole, VendorStatus
 from enrollment.forms import (
     VendorContactForm,
     VendorDecisionForm,
@@ -26,6 +26,7 @@ from enrollment.forms import (
 )
 from enrollment.models import VendorContact, VendorMembership, VendorOrganization
 from enrollment.vendor import Capability, VendorScopedMixin
+from portal.lists import ChoiceFilter, ListPageMixin, search_q
 
 
 def _errors(exc: ValidationError) -> str:
@@ -44,31 +45,41 @@ class PlatformStaffMixin(LoginRequiredMixin, UserPassesTestMixin):
         return self.request.user.is_staff and self.request.user.is_active
 
 
-class PlatformVendorListView(PlatformStaffMixin, ListView):
-    """Every vendor organisation, pending first, with approve / reject / suspend."""
+class PlatformVendorListView(ListPageMixin, PlatformStaffMixin, ListView):
+    """Every vendor organisation, newest first, with approve / reject / suspend."""
 
     model = VendorOrganization
     template_name = "enrollment/platform_vendors.html"
+    search_fields = ("name", "slug", "website")
+    search_placeholder = "Organisation, website or a member's email"
+    filters = (
+        ChoiceFilter("status", "Status", options=VendorStatus.choices),
+        ChoiceFilter("kind", "Kind", options=VendorKind.choices),
+    )
+    ordering = ("-created_at", "-pk")
+    list_noun = "vendor organisations"
+    empty_hint = "vendors register themselves from the sign-up page."
+
+    def search_queryset(self, queryset, term):
+        # A subquery, not a join: joined members would narrow the member counts below.
+        members = VendorMembership.objects.filter(user__email__icontains=term)
+        return queryset.filter(
+            search_q(self.search_fields, term) | Q(pk__in=members.values("organization_id"))
+        )
 
     def get_queryset(self):
-        qs = VendorOrganization.objects.annotate(
-            n_members=Count("members", distinct=True),
-            n_certificates=Count(
-                "applications__certificates",
-                filter=Q(applications__certificates__revoked=False),
-                distinct=True,
-            ),
-        ).order_by("-created_at")
-        status = self.request.GET.get("status")
-        if status in VendorStatus.values:
-            qs = qs.filter(status=status)
-        return qs
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context["statuses"] = VendorStatus.choices
-        context["current_status"] = self.request.GET.get("status", "")
-        return context
+        return (
+            super()
+            .get_queryset()
+            .annotate(
+                n_members=Count("members", distinct=True),
+                n_certificates=Count(
+                    "applications__certificates",
+                    filter=Q(applications__certificates__revoked=False),
+                    distinct=True,
+                ),
+            )
+        )
 
 
 class PlatformVendorDecideView(PlatformStaffMixin, SingleObjectMixin, View):
@@ -108,14 +119,20 @@ def _form_errors(form) -> list[str]:
 # --- vendor team --------------------------------------------------------------------------
 
 
-class VendorTeamView(VendorScopedMixin, ListView):
+class VendorTeamView(ListPageMixin, VendorScopedMixin, ListView):
     """Members and their roles; administrators invite, change roles and remove."""
 
     model = VendorMembership
     template_name = "enrollment/vendor_team.html"
+    search_fields = ("user__email", "user__first_name", "user__last_name")
+    search_placeholder = "Email or name"
+    filters = (ChoiceFilter("role", "Role", options=VendorRole.choices),)
+    ordering = ("user__email", "pk")
+    list_noun = "members"
+    empty_hint = "invite the first member below."
 
     def get_queryset(self):
-        return super().get_queryset().select_related("user").order_by("user__email")
+        return super().get_queryset().select_related("user")
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -218,11 +235,17 @@ class VendorInviteAcceptView(TemplateView):
 # --- vendor contacts ----------------------------------------------------------------------
 
 
-class VendorContactListView(VendorScopedMixin, ListView):
+class VendorContactListView(ListPageMixin, VendorScopedMixin, ListView):
     """Technical, business and security contacts; administrators edit."""
 
     model = VendorContact
     template_name = "enrollment/vendor_contacts.html"
+    search_fields = ("name", "email", "topic")
+    search_placeholder = "Name, email or topic"
+    filters = (ChoiceFilter("kind", "Kind", options=ContactKind.choices),)
+    ordering = ("kind", "name", "pk")
+    list_noun = "contacts"
+    empty_hint = "administrators add them below."
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

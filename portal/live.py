@@ -11,7 +11,7 @@ loop sends what other processes relayed to it (``portal.realtime.relay_drain``).
 import asyncio
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from asgiref.sync import sync_to_async
 from django.core.cache import cache
@@ -23,11 +23,15 @@ from devices.models import Device
 from devices.selectors import device_stale_after, fleet_health_counts
 from portal.models import Utility
 from portal.realtime import push, relay_drain
-from programs.choices import EventStatus, ProgramStatus
+from programs.choices import EventStatus, ProgramStatus, response_label
 from programs.models import Dispatch, Event, Program
-from programs.selectors import event_funnel
+from programs.selectors import event_dispatches, event_funnel
 
 THROTTLE_S = 1
+# The event snapshot carries this many device rows (the first pages of the event's table).
+EVENT_LIVE_ROWS = 200
+# A scheduled event is published while Responses to it are this recent (active ones always).
+RESPONDED_WINDOW = timedelta(seconds=10)
 logger = logging.getLogger(__name__)
 
 
@@ -79,8 +83,29 @@ def health_counts(devices, *, now) -> dict[str, int]:
     return fleet_health_counts(utility=None, now=now, devices=devices)
 
 
+def event_device_rows(*, event: Event, now, limit: int = EVENT_LIVE_ROWS) -> list[dict]:
+    """The first ``limit`` rows of the event's device table: last Response and power now."""
+    fresh_after = now - device_stale_after()
+    rows = event_dispatches(event=event).values_list(
+        "pk", "last_response", "device__power_w", "device__last_heard_at"
+    )[:limit]
+    out = []
+    for pk, code, power, heard in rows:
+        fresh = power is not None and heard is not None and heard > fresh_after
+        out.append(
+            {
+                "id": pk,
+                "response": code,
+                "response_label": response_label(code),
+                "power_w": round(power) if fresh else None,
+            }
+        )
+    return out
+
+
 def event_snapshot(*, event: Event, now=None) -> dict:
-    """Requested versus delivered power of the event's devices, and its response funnel."""
+    """Requested versus delivered power of the event's devices, its response funnel, and the
+    first ``EVENT_LIVE_ROWS`` rows of its device table."""
     now = now or timezone.now()
     totals = (
         Dispatch.objects.for_utility(event.utility)
@@ -100,6 +125,7 @@ def event_snapshot(*, event: Event, now=None) -> dict:
         "requested_w": totals["requested_w"] or event.signed_target_w or 0,
         "delivered_w": round(totals["delivered_w"] or 0),
         "funnel": event_funnel(event=event),
+        "devices": event_device_rows(event=event, now=now),
     }
 
 
@@ -115,8 +141,12 @@ def live_publish(*, utility_id: int, now=None) -> int:
         data = fleet_snapshot(utility=utility, program=program, now=now)
         push(utility_id=utility.pk, topic=f"program.{program.pk}", data=data)
         sent += 1
-    active = Event.objects.for_utility(utility).filter(status=EventStatus.ACTIVE)
-    for event in active:
+    # Active events, and scheduled ones whose devices are answering (Response "received").
+    responding = Q(
+        status=EventStatus.SCHEDULED, dispatches__last_response_at__gte=now - RESPONDED_WINDOW
+    )
+    live = Event.objects.for_utility(utility).filter(Q(status=EventStatus.ACTIVE) | responding)
+    for event in live.distinct():
         push(
             utility_id=utility.pk,
             topic=f"event.{event.pk}",
@@ -131,6 +161,10 @@ def mark_dirty(*, utility_id: int) -> None:
 
 
 def on_telemetry_ingested(sender, *, utility_id: int, **kwargs) -> None:
+    mark_dirty(utility_id=utility_id)
+
+
+def on_dispatch_responded(sender, *, utility_id: int, **kwargs) -> None:
     mark_dirty(utility_id=utility_id)
 
 

@@ -39,6 +39,38 @@ class EventStatus(models.TextChoices):
     SUPERSEDED = "superseded", "Superseded"
 
 
+class ResponseStatus(models.IntegerChoices):
+    """What a 2030.5 client's Response to a DERControl says (DOMAIN.md, "Response status codes")."""
+
+    RECEIVED = 1, "Event received"
+    STARTED = 2, "Event started"
+    COMPLETED = 3, "Event completed"
+    OPTED_OUT = 4, "Opted out"
+    OPTED_IN = 5, "Opted in"
+    CANCELLED = 6, "Cancelled"
+    SUPERSEDED = 7, "Superseded"
+    PARTIAL_OPT_OUT = 8, "Partly completed (opted out)"
+    PARTIAL_OPT_IN = 9, "Partly completed (opted in)"
+    NO_PARTICIPATION = 10, "Completed without participation"
+    ACKNOWLEDGED = 11, "Acknowledged"
+    NOT_DISPLAYED = 12, "Cannot be displayed"
+    ABORTED_SERVER = 13, "Aborted by another server"
+    ABORTED_PROGRAM = 14, "Aborted by another program"
+    NOT_APPLICABLE = 252, "Rejected: control not applicable"
+    INVALID = 253, "Rejected: invalid event"
+    LATE = 254, "Rejected: received late"
+
+
+def response_label(code: int | None) -> str:
+    """A Response status code in words; "silent" when the device has not answered."""
+    if code is None:
+        return "silent"
+    try:
+        return ResponseStatus(code).label
+    except ValueError:
+        return f"code {code}"
+
+
 # Events that count against caps and block overlaps.
 LIVE_STATUSES = (EventStatus.SCHEDULED, EventStatus.ACTIVE)
 COUNTED_STATUSES = (EventStatus.SCHEDULED, EventStatus.ACTIVE, EventStatus.COMPLETED)

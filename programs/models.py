@@ -18,6 +18,7 @@ from programs.choices import (
     ProgramStatus,
     RequirementProfile,
     SetpointRule,
+    response_label,
 )
 
 weekday_list = RegexValidator(r"^[0-6](,[0-6])*$|^$", "Use weekday numbers 0 (Mon) to 6 (Sun).")
@@ -401,3 +402,7 @@ class Dispatch(TenantModel):
 
     def __str__(self):
         return f"{self.device} → {self.setpoint_w} W in event {self.event_id}"
+
+    @property
+    def last_response_label(self) -> str:
+        return response_label(self.last_response)

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from devices.models import Device, TelemetryRollup
@@ -267,6 +267,15 @@ RESPONSE_STAGES = (
     ("completed", {3, 8, 9}),
 )
 OPT_OUT = 4
+
+
+def event_dispatches(*, event: Event) -> QuerySet:
+    """The event's dispatches as its page lists them: most committed first, then by id."""
+    return (
+        Dispatch.objects.for_utility(event.utility)
+        .filter(event=event)
+        .order_by(F("committed_w").desc(nulls_last=True), "pk")
+    )
 
 
 def event_funnel(*, event: Event) -> dict[str, int]:

@@ -3,8 +3,12 @@
 ``event_changed`` is sent after the transaction commits, with ``event_id``, ``utility_id``
 and ``status``. The 2030.5 server (notifications) and the Modbus connector (setpoints)
 subscribe to it.
+
+``dispatch_responded`` is sent after a device's Response to an event commits, with
+``event_id`` and ``utility_id``; the portal marks the utility's live pages due (throttled).
 """
 
 from django.dispatch import Signal
 
 event_changed = Signal()
+dispatch_responded = Signal()

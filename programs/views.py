@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.views import View
 from django.views.generic import CreateView, DetailView, ListView, UpdateView
 
+from devices.selectors import device_stale_after
 from portal.lists import BooleanFilter, ChoiceFilter, ForeignKeyFilter, ListPageMixin
 from portal.tenancy.choices import Role
 from portal.tenancy.mixins import UtilityMemberMixin, UtilityScopedMixin
@@ -39,6 +40,7 @@ from programs.models import DispatchGroup, Event, Program
 from programs.rules import event_rule_check
 from programs.selectors import (
     capacity_forecast,
+    event_dispatches,
     event_funnel,
     event_power_series,
     events_in_month,
@@ -278,12 +280,13 @@ class EventDetailView(UtilityScopedMixin, DetailView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         event = self.object
-        dispatches = event.dispatches.select_related("device").order_by("-committed_w")
+        dispatches = event_dispatches(event=event).select_related("device")
         page = Paginator(dispatches, 50).get_page(self.request.GET.get("page"))
         context.update(
             funnel=event_funnel(event=event),
             transitions=event.transitions.select_related("actor"),
             dispatch_page=page,
+            fresh_after=timezone.now() - device_stale_after(),
             series=event_power_series(event=event),
             requested_w=sum(d.setpoint_w for d in dispatches) or event.signed_target_w,
             can_cancel=event.status in (EventStatus.DRAFT, *LIVE_STATUSES)

@@ -21,9 +21,10 @@ from devices.services import (
     device_update_identity,
     telemetry_ingest,
 )
-from programs.choices import LIVE_STATUSES
+from programs.choices import LIVE_STATUSES, ResponseStatus
 from programs.models import Dispatch, Event
 from programs.services import opt_out_record, participant_add
+from programs.signals import dispatch_responded
 from protocol.identity import sfdi_check_digit, sfdi_from_lfdi, sfdi_is_valid
 from protocol.models import (
     Client,
@@ -43,7 +44,7 @@ logger = logging.getLogger(__name__)
 SEEN_RESOLUTION = timedelta(minutes=1)
 OPT_OUT = 4
 # Response status codes 2030.5 defines (DOMAIN.md).
-RESPONSE_CODES = frozenset([*range(1, 15), 252, 253, 254])
+RESPONSE_CODES = frozenset(ResponseStatus.values)
 PLACEHOLDER_VENDOR = "2030.5"
 PLACEHOLDER_MODEL = "unidentified"
 
@@ -354,6 +355,12 @@ def response_record(
         Dispatch.objects.for_utility(end_device.utility_id).filter(
             event=event, device_id=end_device.device_id
         ).update(last_response=status, last_response_at=now)
+        # Throttled, unlike event_changed: a fleet answers in bursts.
+        transaction.on_commit(
+            lambda: dispatch_responded.send(
+                sender=Dispatch, event_id=event.pk, utility_id=end_device.utility_id
+            )
+        )
         # An opt-out from a finished event changes nothing; the Response itself is kept.
         if status == OPT_OUT and event.status in LIVE_STATUSES:
             opt_out_record(event=event, device=end_device.device, source="response", now=now)

@@ -9,12 +9,15 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing.websocket import WebsocketCommunicator
 from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from devices.services import Reading, telemetry_ingest
 from portal.consumers import UtilityTopicConsumer
 from portal.live import (
     Publisher,
+    event_device_rows,
     event_snapshot,
     fleet_snapshot,
     live_publish,
@@ -22,6 +25,8 @@ from portal.live import (
     run_publisher,
 )
 from portal.tenancy.choices import Role
+from programs.models import Dispatch
+from protocol.services import response_record
 from tests import factories
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -64,6 +69,92 @@ def test_event_snapshot_compares_requested_with_delivered():
     snapshot = event_snapshot(event=event, now=now)
     assert (snapshot["requested_w"], snapshot["delivered_w"]) == (5000, 3800)
     assert snapshot["funnel"]["dispatched"] == 2
+
+
+def _dispatch(event, *, committed_w=None, last_response=None, **device_fields):
+    device = factories.device(event.utility, **device_fields)
+    return Dispatch.objects.create(
+        utility=event.utility,
+        event=event,
+        device=device,
+        setpoint_w=1000,
+        committed_w=committed_w,
+        last_response=last_response,
+    )
+
+
+def test_event_snapshot_carries_the_device_table_with_response_meanings():
+    utility = factories.utility()
+    event = factories.event(utility, status="active")
+    now = timezone.now()
+    done = _dispatch(event, committed_w=3000, last_response=3, power_w=2900.4, last_heard_at=now)
+    stale = _dispatch(
+        event, committed_w=2000, last_response=7, power_w=500, last_heard_at=now - timedelta(days=1)
+    )
+    silent = _dispatch(event, committed_w=None)
+    odd = _dispatch(event, committed_w=1000, last_response=99)
+    _dispatch(factories.event(utility, status="active"), last_response=1)  # another event
+    rows = event_snapshot(event=event, now=now)["devices"]
+    assert [r["id"] for r in rows] == [done.pk, stale.pk, odd.pk, silent.pk]  # as the page
+    assert [r["response_label"] for r in rows] == [
+        "Event completed",
+        "Superseded",
+        "code 99",
+        "silent",
+    ]
+    assert [r["response"] for r in rows] == [3, 7, 99, None]
+    assert [r["power_w"] for r in rows] == [2900, None, None, None]  # stale power is not "now"
+    assert [r["id"] for r in event_device_rows(event=event, now=now, limit=2)] == [
+        done.pk,
+        stale.pk,
+    ]
+
+
+@pytest.mark.parametrize("n", [5, 60])
+def test_event_snapshot_queries_do_not_grow_with_devices(n):
+    utility = factories.utility()
+    event = factories.event(utility, status="active")
+    for i in range(n):
+        _dispatch(event, committed_w=i, last_response=(i % 3) + 1, last_heard_at=timezone.now())
+    event_snapshot(event=event)  # warm any per-process caches
+    with CaptureQueriesContext(connection) as queries:
+        snapshot = event_snapshot(event=event)
+    assert len(snapshot["devices"]) == n
+    # Aggregate, funnel (3 queries) and the device rows: the same for 5 or 60 devices.
+    assert len(queries) == 5, [q["sql"] for q in queries.captured_queries]
+
+
+async def test_a_response_pushes_the_scheduled_events_table_within_the_throttle():
+    utility = await sync_to_async(factories.utility)()
+    user = await sync_to_async(factories.member)(utility, Role.ANALYST)
+
+    def setup():
+        event = factories.event(utility, status="scheduled")
+        end_device = factories.end_device(utility)
+        dispatch = Dispatch.objects.create(
+            utility=utility, event=event, device=end_device.device, setpoint_w=1000
+        )
+        return event, end_device, dispatch
+
+    event, end_device, dispatch = await sync_to_async(setup)()
+    await sync_to_async(cache.clear)()
+    socket = _socket(user, utility.pk, topic=f"event.{event.pk}")
+    assert (await socket.connect())[0]
+    while not await socket.receive_nothing(timeout=0.2):
+        await socket.receive_json_from()
+    await sync_to_async(response_record)(end_device=end_device, event=event, status=1)
+    assert await sync_to_async(cache.get)(f"live:dirty:{utility.pk}")  # due, not sent at once
+    assert await socket.receive_nothing(timeout=0.3)
+    publisher = Publisher()
+    assert await sync_to_async(publisher.tick)() == 2  # the fleet, and this event
+    message = await socket.receive_json_from(timeout=2)
+    (row,) = message["data"]["devices"]
+    assert (row["id"], row["response"], row["response_label"]) == (dispatch.pk, 1, "Event received")
+    assert message["data"]["funnel"]["received"] == 1
+    # A second Response inside the same second waits for the throttle.
+    await sync_to_async(response_record)(end_device=end_device, event=event, status=2)
+    assert await sync_to_async(publisher.tick)() == 0
+    await socket.disconnect()
 
 
 async def test_each_utility_hears_only_its_own_fleet():

@@ -1,12 +1,14 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from portal.tenancy.choices import Role
 from programs.choices import EventStatus
-from programs.models import DispatchGroup, Event, Program, Season
+from programs.models import Dispatch, DispatchGroup, Event, Program, Season
 from programs.services import participant_add
 from tests import factories
 
@@ -173,6 +175,42 @@ def test_analyst_cannot_schedule_or_cancel(client, utility, group):
     assert client.post(reverse("programs:event-cancel", args=[event.pk])).status_code == 403
     event.refresh_from_db()
     assert event.status == "scheduled"
+
+
+def test_event_page_device_table_says_what_each_response_code_means(web, utility):
+    event = factories.event(utility, status="active")
+    now = timezone.now()
+    rows = {}
+    for code, committed in ((3, 3000), (4, 2000), (6, 1500), (None, None)):
+        device = factories.device(utility, power_w=1234, last_heard_at=now)
+        rows[code] = Dispatch.objects.create(
+            utility=utility,
+            event=event,
+            device=device,
+            setpoint_w=1000,
+            committed_w=committed,
+            last_response=code,
+        )
+    url = reverse("programs:event-detail", args=[event.pk])
+    page = web.get(url).content.decode()
+    assert 'data-code="3">Event completed <small class="muted">(3)</small>' in page
+    assert 'data-code="4">Opted out <small class="muted">(4)</small>' in page
+    assert 'data-code="6">Cancelled <small class="muted">(6)</small>' in page
+    assert 'data-code="">silent</td>' in page
+    assert all(f'id="dispatch-{d.pk}"' in page for d in rows.values())
+    assert page.index(f"dispatch-{rows[3].pk}") < page.index(f"dispatch-{rows[None].pk}")
+    assert "1234 W" in page
+    # Rows cost no queries of their own.
+    with CaptureQueriesContext(connection) as few:
+        web.get(url)
+    for _ in range(30):
+        device = factories.device(utility, last_heard_at=now)
+        Dispatch.objects.create(
+            utility=utility, event=event, device=device, setpoint_w=1000, last_response=1
+        )
+    with CaptureQueriesContext(connection) as many:
+        web.get(url)
+    assert len(many) == len(few), [q["sql"] for q in many.captured_queries]
 
 
 def test_event_page_says_the_per_device_setpoint_and_carries_a_live_status_badge(web, utility):
