@@ -80,6 +80,7 @@ class BatteryModel:
         self.t_s = t0_s  # seconds since local midnight of day 0
         self.stored_wh = self.params.capacity_wh * self.params.initial_soc_pct / 100.0
         self.battery_w = 0.0
+        self.site_w: float | None = None  # the net at the meter over the last step
         self.setpoint_w: float | None = None
         self.total_in_wh = 0.0
         self.total_out_wh = 0.0
@@ -150,6 +151,7 @@ class BatteryModel:
         self.total_in_wh += energy_in
         self.total_out_wh += energy_out
         self.battery_w = power
+        self.site_w = load - solar - power
         self.t_s += dt_s
         return StepResult(
             t_s=self.t_s,

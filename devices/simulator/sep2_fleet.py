@@ -645,7 +645,7 @@ class Sep2Fleet:
             for dev in self.devices:
                 if dev.edev is not None:
                     self._apply(dev, t)
-                    dev.battery.step(dt, self._target_w(dev))
+                    dev.battery.step(dt, self._target_w(dev, dt_s=dt))
 
     def _telemetry_s(self, dev: SimDevice) -> float:
         interval = (
@@ -695,8 +695,9 @@ class Sep2Fleet:
         start_s = round(start)  # `start` is already server time
         duration = max(1, round(period))
         b = dev.battery
-        t_mid = b.t_s
-        site_w = b.load_w(t_mid) - b.solar_w(t_mid) - b.battery_w
+        # The meter reads what the last physics step produced, so a limit the battery
+        # applied over that step is what the reading shows.
+        site_w = b.site_w if b.site_w is not None else b.load_w(b.t_s) - b.solar_w(b.t_s)
         for role, value in ((ROLE_MIRROR_DER, b.battery_w), (ROLE_MIRROR_SITE, site_w)):
             href = dev.mup_hrefs.get(role)
             if href is None:
@@ -847,8 +848,10 @@ class Sep2Fleet:
             exp_lim_w = watts_of(base.op_mod_exp_lim_w)
         return exp_lim_w, base.op_mod_max_lim_w
 
-    def _target_w(self, dev: SimDevice) -> float | None:
-        """What the battery aims for: the control's setpoint, else idle within the limits."""
+    def _target_w(self, dev: SimDevice, *, dt_s: float = 0.0) -> float | None:
+        """What the battery aims for over the next `dt_s`: the control's setpoint, else idle
+        within the limits (the household's load and PV taken at the step's midpoint, as
+        the battery's own step takes them)."""
         control = dev.controls.get(dev.active) if dev.active else None
         if control is not None and control.setpoint_w is not None:
             return control.setpoint_w
@@ -858,7 +861,8 @@ class Sep2Fleet:
         if exp_lim_w is None and max_lim_pct is None:
             return self.idle_export_w
         b = dev.battery
-        net_load_w = b.load_w(b.t_s) - b.solar_w(b.t_s)
+        t_mid = b.t_s + dt_s / 2
+        net_load_w = b.load_w(t_mid) - b.solar_w(t_mid)
         target = self.idle_export_w if self.idle_export_w is not None else net_load_w
         if max_lim_pct is not None:
             target = min(target, b.params.max_discharge_w * max_lim_pct / 10_000)
