@@ -657,9 +657,16 @@ class Sep2Fleet:
         return max(0.2, interval / self.time_scale)
 
     async def _device_loop(self, dev: SimDevice, stop: asyncio.Event) -> None:
+        poll_s = max(0.2, self.poll_rate_s / self.time_scale)
+        while dev.edev is None and "PIN" in dev.error and not stop.is_set():
+            # A wrong PIN may be the utility's typo: check again each poll period, and
+            # never use the EndDevice meanwhile.
+            try:
+                await asyncio.wait_for(stop.wait(), poll_s)
+            except TimeoutError:
+                await self._register(dev, attempts=1)
         if dev.edev is None:
             return
-        poll_s = max(0.2, self.poll_rate_s / self.time_scale)
         period = self._telemetry_s(dev)
         # Spread first polls over the poll period so N devices do not poll in lockstep.
         next_poll = time.monotonic() + (dev.index % 97) / 97 * min(poll_s, 2.0)

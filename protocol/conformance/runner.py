@@ -20,6 +20,7 @@ from portal.realtime import push
 from programs.models import DispatchGroup
 from protocol.conformance.certificates import client_for
 from protocol.conformance.procedures import (
+    PIN_MISMATCH,
     REGISTRY,
     Context,
     StepFailed,
@@ -60,6 +61,10 @@ def run_create(
         raise ValidationError(f"Unknown procedures: {', '.join(unknown)}")
     if not 0.001 <= time_scale <= 10:
         raise ValidationError("time_scale must be between 0.001 and 10.")
+    if "registration_oob" in keys and PIN_MISMATCH in keys:
+        if keys.index(PIN_MISMATCH) > keys.index("registration_oob"):
+            # Both use the same EndDevice: the wrong PIN must come first, then the right one.
+            raise ValidationError(f"{PIN_MISMATCH} must run before registration_oob.")
     parameters = parameters or {}
     oob_parameters(parameters)  # refuses a malformed LFDI or a PIN with a wrong check digit
     run = ConformanceRun(

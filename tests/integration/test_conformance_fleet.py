@@ -62,8 +62,8 @@ VARIANTS = [
     Variant(
         "skip_pin_check",
         FleetFaults(skip_pin_check=True),
-        {"registration_oob"},
-        ["registration", "registration_oob"],
+        {"registration_oob_pin_mismatch", "registration_oob"},
+        ["registration", "registration_oob_pin_mismatch", "registration_oob"],
         oob=True,
     ),
     Variant("no_opt_out", FleetFaults(no_opt_out=True), {"opt_out"}, ["fsa_polling", "opt_out"]),

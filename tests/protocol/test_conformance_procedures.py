@@ -17,7 +17,7 @@ from protocol.conformance import procedures as p
 from protocol.conformance.certificates import certificate_issue, client_for
 from protocol.conformance.runner import run_advance, run_create, run_start
 from protocol.models import Client, EndDevice, ExchangeRecord
-from protocol.services import end_device_register, response_record
+from protocol.services import end_device_register, pin_is_valid, response_record
 from tests import factories
 from tests.protocol.client import SepClient
 from tests.protocol.conformance_clients import Pem
@@ -138,6 +138,105 @@ def test_oob_passes_when_the_pin_is_read_then_the_device_used(world):
     assert p.step_oob_pin_read(w.ctx())
     assert not p.step_oob_proceeds(w.ctx())
     w.record("PUT", f"/edev/{end_device.pk}/di", status=204, at=t + timedelta(seconds=2))
+    assert p.step_oob_proceeds(w.ctx())
+
+
+# --- registration_oob_pin_mismatch ------------------------------------------------------
+
+MISMATCH = ["registration_oob_pin_mismatch", "registration_oob"]
+
+
+def test_pin_mismatch_is_skipped_without_parameters(world):
+    w = world(MISMATCH)
+    assert run_advance(run_id=w.run.pk)
+    w.run.refresh_from_db()
+    assert w.run.results["registration_oob_pin_mismatch"]["status"] == "skipped"
+    assert "parameters" in w.run.results["registration_oob_pin_mismatch"]["reason"]
+    assert w.run.status == "passed"
+
+
+def test_pin_mismatch_must_run_before_registration_oob(world):
+    w = world(["time_sync"])
+    lfdi, _ = random_lfdi()
+    with pytest.raises(ValidationError, match="before registration_oob"):
+        run_create(
+            application=w.application,
+            procedures=list(reversed(MISMATCH)),
+            parameters={"oob_lfdi": lfdi, "oob_pin": PIN},
+        )
+
+
+def test_the_wrong_pin_is_valid_and_not_the_vendors():
+    for pin in (PIN, 999_998, 19, 0):
+        wrong = p.wrong_pin(pin)
+        assert wrong != pin and pin_is_valid(wrong)
+
+
+def _mismatch_world(world):
+    lfdi, _ = random_lfdi()
+    w = world(MISMATCH, parameters={"oob_lfdi": lfdi, "oob_pin": PIN})
+    end_device = EndDevice.objects.get(lfdi=lfdi)
+    # Pre-registered with a wrong PIN; registration_oob's setup did not overwrite it.
+    assert end_device.pin == p.wrong_pin(PIN)
+    return w, end_device
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("PUT", "/edev/{pk}/di", ""),
+        ("GET", "/edev/{pk}/fsa", ""),
+        ("GET", "/edev/{pk}/der", ""),
+        ("PUT", "/edev/{pk}", ""),
+        ("PUT", "/edev/{pk}?s=0", ""),
+        ("POST", "/mup", "<MirrorUsagePoint><deviceLFDI>{lfdi}</deviceLFDI>"),
+    ],
+)
+def test_using_the_end_device_despite_a_wrong_pin_fails(world, method, path, body):
+    w, end_device = _mismatch_world(world)
+    t = timezone.now()
+    w.record("GET", f"/edev/{end_device.pk}/rg", at=t)
+    assert p.step_oob_pin_read(w.ctx())
+    assert not p.step_oob_refused(w.ctx(t + timedelta(seconds=0.1)))
+    w.record(method, path.format(pk=end_device.pk), at=t + timedelta(seconds=0.2))
+    ExchangeRecord.objects.filter(at=t + timedelta(seconds=0.2)).update(
+        body_excerpt=body.format(lfdi=end_device.lfdi.lower())
+    )
+    with pytest.raises(p.StepFailed, match="despite a wrong PIN"):
+        p.step_oob_refused(w.ctx(t + timedelta(seconds=0.3)))
+
+
+def test_using_it_without_reading_the_pin_fails_at_once(world):
+    w, end_device = _mismatch_world(world)
+    w.record("PUT", f"/edev/{end_device.pk}/di", status=204)
+    with pytest.raises(p.StepFailed, match="before checking the PIN"):
+        p.step_oob_pin_read(w.ctx())
+
+
+def test_refusing_a_wrong_pin_passes_then_registration_oob_needs_a_new_read(world):
+    w, end_device = _mismatch_world(world)
+    window = w.ctx().scaled(p.PIN_MISMATCH_WINDOW_S)
+    t = timezone.now()
+    w.record("GET", f"/edev/{end_device.pk}", at=t)
+    w.record("GET", f"/edev/{end_device.pk}/rg", at=t + timedelta(seconds=0.01))
+    w.record("GET", "/mup", at=t + timedelta(seconds=0.02))  # another device's business
+    w.record("GET", f"/edev/{end_device.pk}/rg", at=t + window / 2)  # re-reading is fine
+    assert p.step_oob_pin_read(w.ctx())
+    ctx = w.ctx(t + window / 2)
+    assert not p.step_oob_refused(ctx)
+    assert ctx.evidence["pin_rereads"] == 1
+    assert p.step_oob_refused(w.ctx(t + window + timedelta(seconds=0.02)))
+    # registration_oob: the vendor's PIN goes back, and the old read no longer counts.
+    w.state = {}
+    restored_at = t + window + timedelta(seconds=0.05)
+    assert p.step_oob_pin_restore(w.ctx(restored_at))
+    assert EndDevice.objects.get(pk=end_device.pk).pin == PIN
+    assert not p.step_oob_pin_read(w.ctx())
+    w.record("GET", f"/edev/{end_device.pk}/rg", at=restored_at + timedelta(seconds=0.01))
+    w.record(
+        "PUT", f"/edev/{end_device.pk}/di", status=204, at=restored_at + timedelta(seconds=0.02)
+    )
+    assert p.step_oob_pin_read(w.ctx())
     assert p.step_oob_proceeds(w.ctx())
 
 
@@ -307,6 +406,7 @@ def test_outage_answers_503_with_retry_after_then_the_client_must_resume(world):
 def test_a_silent_client_fails_each_new_procedure_on_timeout(world):
     lfdi, _ = random_lfdi()
     keys = [
+        "registration_oob_pin_mismatch",
         "registration_oob",
         "default_control",
         "supersession",
