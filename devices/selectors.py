@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from devices.choices import Channel, Health, RollupPeriod, StorageConnect
 from devices.models import Device, FleetRollup, TelemetryRollup, TelemetrySample
+from portal.lists import prefix_q
 from portal.tenancy.selectors import get_for_utility
 
 OFFLINE_AFTER = timedelta(minutes=60)
@@ -179,25 +180,6 @@ def device_health_filter(
     return queryset
 
 
-def _after_prefix(term: str) -> str | None:
-    """The least string above every string that starts with ``term`` (None: no such one)."""
-    for i in range(len(term) - 1, -1, -1):
-        code = ord(term[i]) + 1
-        if 0xD800 <= code <= 0xDFFF:  # surrogates cannot be stored
-            code = 0xE000
-        if code <= 0x10FFFF:
-            return term[:i] + chr(code)
-    return None
-
-
-def _prefix(field: str, term: str) -> Q:
-    # The range lets the (utility, field) index serve the match; startswith keeps it exact.
-    match = Q(**{f"{field}__gte": term, f"{field}__startswith": term})
-    if (upper := _after_prefix(term)) is not None:
-        match &= Q(**{f"{field}__lt": upper})
-    return match
-
-
 def device_search_ids(*, utility, term: str) -> QuerySet:
     """Ids of the utility's devices whose serial (as typed or upper case), LFDI or ZIP code
     starts with ``term``.
@@ -207,13 +189,13 @@ def device_search_ids(*, utility, term: str) -> QuerySet:
     """
     term = term.strip()
     devices = Device.objects.for_utility(utility).order_by()
-    ranges = [_prefix("serial", term)]
+    ranges = [prefix_q("serial", term)]
     if term.upper() != term:
-        ranges.append(_prefix("serial", term.upper()))
+        ranges.append(prefix_q("serial", term.upper()))
     if all(c in "0123456789abcdefABCDEF" for c in term):
-        ranges.append(_prefix("lfdi", term.upper()))
+        ranges.append(prefix_q("lfdi", term.upper()))
     if term[:1].isdigit():
-        ranges.append(_prefix("zip_code", term))
+        ranges.append(prefix_q("zip_code", term))
     first, *rest = (devices.filter(r).values("pk") for r in ranges)
     return first.union(*rest) if rest else first
 

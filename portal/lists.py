@@ -110,7 +110,7 @@ def _after_prefix(term: str) -> str | None:
     return None
 
 
-def _prefix_q(path: str, term: str) -> Q:
+def prefix_q(path: str, term: str) -> Q:
     """``startswith`` plus the equivalent range on the column, which a B-tree index can serve."""
     match = Q(**{f"{path}__gte": term, f"{path}__startswith": term})
     if (upper := _after_prefix(term)) is not None:
@@ -123,7 +123,7 @@ def search_q(search_fields, term: str) -> Q:
     match = Q()
     for spec in search_fields:
         if spec.startswith("^"):
-            match |= _prefix_q(spec[1:], term)
+            match |= prefix_q(spec[1:], term)
         elif spec.startswith("="):
             match |= Q(**{spec[1:]: term})
         else:
