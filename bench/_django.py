@@ -52,3 +52,15 @@ def throwaway_utility(prefix: str):
 
     slug = f"{prefix}-{uuid.uuid4().hex[:8]}"
     return Utility.objects.create(name=f"Bench {slug}", slug=slug)
+
+
+def kept_utility_manager(slug: str, name: str):
+    """A utility kept between runs (its rows are costly to make) and its program manager."""
+    from portal.models import Membership, Utility
+    from portal.tenancy.choices import Role
+    from tests import factories
+
+    utility, _ = Utility.objects.get_or_create(slug=slug, defaults={"name": name})
+    manager = Membership.objects.filter(utility=utility, role=Role.PROGRAM_MANAGER).first()
+    user = manager.user if manager else factories.member(utility, Role.PROGRAM_MANAGER)
+    return utility, user

@@ -8,7 +8,7 @@ import statistics
 import time
 from datetime import timedelta
 
-from bench._django import setup
+from bench._django import kept_utility_manager, setup
 
 
 def _populate(utility, devices: int, history_h: int) -> None:
@@ -100,16 +100,8 @@ def main(argv: list[str]) -> None:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from portal.models import Membership, Utility
-    from portal.tenancy.choices import Role
-    from tests import factories
-
-    utility, _ = Utility.objects.get_or_create(
-        slug="bench-control-room", defaults={"name": "Bench Control Room"}
-    )
+    utility, user = kept_utility_manager("bench-control-room", "Bench Control Room")
     _populate(utility, args.devices, args.history_hours)
-    manager = Membership.objects.filter(utility=utility, role=Role.PROGRAM_MANAGER).first()
-    user = manager.user if manager else factories.member(utility, Role.PROGRAM_MANAGER)
     client = Client()
     client.force_login(user)
 

@@ -14,7 +14,7 @@ import statistics
 import time
 from datetime import date, timedelta
 
-from bench._django import setup
+from bench._django import kept_utility_manager, setup
 
 DEVICE_CASES = {
     "all, page 1": {},
@@ -176,17 +176,9 @@ def main(argv: list[str]) -> None:
     from django.test import Client
     from django.test.utils import setup_test_environment
 
-    from portal.models import Membership, Utility
-    from portal.tenancy.choices import Role
-    from tests import factories
-
-    utility, _ = Utility.objects.get_or_create(
-        slug="bench-list-pages", defaults={"name": "Bench List Pages"}
-    )
+    utility, user = kept_utility_manager("bench-list-pages", "Bench List Pages")
     _populate_devices(utility, args.rows)
     _populate_enrollments(utility, args.rows)
-    manager = Membership.objects.filter(utility=utility, role=Role.PROGRAM_MANAGER).first()
-    user = manager.user if manager else factories.member(utility, Role.PROGRAM_MANAGER)
     setup_test_environment()  # the test client then sees each response's context
     client = Client()
     client.force_login(user)
