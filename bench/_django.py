@@ -48,7 +48,7 @@ def throwaway_utility(prefix: str):
     """A fresh utility for one run; deleting it removes everything it owns."""
     import uuid
 
-    from portal.models import Utility
+    from tenancy.models import Utility
 
     slug = f"{prefix}-{uuid.uuid4().hex[:8]}"
     return Utility.objects.create(name=f"Bench {slug}", slug=slug)
@@ -56,8 +56,8 @@ def throwaway_utility(prefix: str):
 
 def kept_utility_manager(slug: str, name: str):
     """A utility kept between runs (its rows are costly to make) and its program manager."""
-    from portal.models import Membership, Utility
-    from portal.tenancy.choices import Role
+    from tenancy.choices import Role
+    from tenancy.models import Membership, Utility
     from tests import factories
 
     utility, _ = Utility.objects.get_or_create(slug=slug, defaults={"name": name})

@@ -33,12 +33,12 @@ def _fleet(n: int, tag: str):
     from django.utils import timezone
 
     from devices.models import Device
-    from portal.models import Utility
     from programs.models import DispatchGroup, Participant, Program
     from protocol import pki
     from protocol.identity import client_identity_from_der, sfdi_from_lfdi
     from protocol.models import EndDevice
     from protocol.services import client_register
+    from tenancy.models import Utility
 
     stamp = f"{tag}-{n}-{os.getpid()}-{int(time.time())}"
     utility = Utility.objects.create(name=f"Bench {stamp}", slug=f"bench-{stamp}")

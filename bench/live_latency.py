@@ -35,12 +35,12 @@ def _seed():
     from django.utils import timezone
 
     from devices.models import Device
-    from portal.models import Membership, Utility
-    from portal.tenancy.choices import Role
     from protocol import pki
     from protocol.identity import client_identity_from_der, sfdi_from_lfdi
     from protocol.models import EndDevice, MirrorMeterReading, MirrorUsagePoint
     from protocol.services import client_register
+    from tenancy.choices import Role
+    from tenancy.models import Membership, Utility
 
     stamp = f"{os.getpid()}-{int(time.time())}"
     utility = Utility.objects.create(name=f"Live {stamp}", slug=f"live-{stamp}")

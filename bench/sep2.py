@@ -50,13 +50,13 @@ def _seed(devices: int, out: Path) -> None:
     from django.utils import timezone
 
     from devices.models import Device
-    from portal.models import Utility
     from programs.models import DispatchGroup, Participant, Program
     from programs.services import event_create
     from protocol import pki
     from protocol.identity import client_identity_from_der, sfdi_from_lfdi
     from protocol.models import EndDevice, MirrorMeterReading, MirrorUsagePoint
     from protocol.services import client_register
+    from tenancy.models import Utility
 
     utility = Utility.objects.create(name="Bench Power", slug="bench")
     program = Program.objects.create(

@@ -48,11 +48,11 @@ def wire(n: int, seconds: float) -> None:
     from django.db import connection
 
     from devices.simulator.sep2_fleet import Sep2Fleet
-    from portal.models import Utility
     from programs.models import DispatchGroup, Program
     from protocol import pki
     from protocol.identity import client_identity_from_der
     from protocol.services import client_register
+    from tenancy.models import Utility
 
     stamp = f"{os.getpid()}-{int(time.time())}"
     utility = Utility.objects.create(name=f"Fleet {stamp}", slug=f"fleet-{stamp}")

@@ -5,8 +5,7 @@ from django.db import models
 from django.db.models import Q
 
 from devices.choices import Channel, CommandKind, OperatingMode, RollupPeriod, SiteStatus
-from portal.models import TenantModel
-from portal.tenancy.models import state_code
+from tenancy.models import TenantModel, state_code
 
 __all__ = [
     "ConnectorCommand",
@@ -24,7 +23,7 @@ percent = [MinValueValidator(0), MaxValueValidator(100)]
 class Device(TenantModel):
     """A customer battery (DER) in a utility's fleet, with its latest known state."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="devices")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="devices")
     vendor_name = models.CharField(max_length=120)
     model_name = models.CharField(max_length=120)
     serial = models.CharField(max_length=120)
@@ -121,7 +120,7 @@ class TelemetrySample(TenantModel):
     # On PostgreSQL this table is range-partitioned by `at` (migration 0002), so every
     # unique key must include `at`.
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="samples")
     at = models.DateTimeField()
     channel = models.CharField(max_length=16, choices=Channel.choices)
@@ -142,7 +141,7 @@ class TelemetrySample(TenantModel):
 class TelemetryRollup(TenantModel):
     """Average, minimum, maximum and count of one channel of one device over one bucket."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="rollups")
     channel = models.CharField(max_length=16, choices=Channel.choices)
     period = models.CharField(max_length=4, choices=RollupPeriod.choices)
@@ -180,7 +179,7 @@ class FleetRollup(TenantModel):
     this keeps "fleet power over the last N hours" at N x 12 rows whatever the fleet size.
     """
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     channel = models.CharField(max_length=16, choices=Channel.choices)
     period = models.CharField(max_length=4, choices=RollupPeriod.choices)
     bucket_start = models.DateTimeField()
@@ -202,7 +201,7 @@ class FleetRollup(TenantModel):
 class TelemetryRollupPending(TenantModel):
     """An hour of a utility's telemetry with samples newer than its rollups."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     hour_start = models.DateTimeField()
 
     class Meta:
@@ -219,7 +218,7 @@ class TelemetryRollupPending(TenantModel):
 class ConnectorSite(TenantModel):
     """A battery the platform reaches directly over SunSpec Modbus TCP, and its poll state."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     name = models.CharField(max_length=120)
     host = models.CharField(max_length=255)
     port = models.PositiveIntegerField(default=502, validators=[MaxValueValidator(65535)])
@@ -269,7 +268,7 @@ class ConnectorSite(TenantModel):
 class ConnectorCommand(TenantModel):
     """One command the connector sent to a site, with what the device read back."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     site = models.ForeignKey(ConnectorSite, on_delete=models.CASCADE, related_name="commands")
     device = models.ForeignKey(
         Device, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

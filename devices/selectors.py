@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from devices.choices import Channel, Health, RollupPeriod, StorageConnect
 from devices.models import Device, FleetRollup, TelemetryRollup, TelemetrySample
-from portal.lists import prefix_q
-from portal.tenancy.selectors import get_for_utility
+from tenancy.lists import prefix_q
+from tenancy.selectors import get_for_utility
 
 OFFLINE_AFTER = timedelta(minutes=60)
 

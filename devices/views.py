@@ -22,9 +22,9 @@ from devices.selectors import (
     device_telemetry_series,
     device_vendor_names,
 )
-from portal.lists import BooleanFilter, ChoiceFilter, ListPageMixin
-from portal.tenancy.mixins import UtilityMemberMixin, UtilityScopedMixin
 from programs.models import Dispatch
+from tenancy.lists import BooleanFilter, ChoiceFilter, ListPageMixin
+from tenancy.mixins import UtilityMemberMixin, UtilityScopedMixin
 
 CHART_WINDOW = timedelta(hours=24)
 LIST_COLUMNS = [

@@ -18,9 +18,9 @@ from enrollment.models import (
     IncentiveRates,
     ProgramTerms,
 )
-from portal.models import Utility
 from programs.choices import ProgramStatus
 from programs.models import Program, QualifiedEquipment
+from tenancy.models import Utility
 
 PROGRAM_SLUG = "battery-savers"
 EQUIPMENT = (

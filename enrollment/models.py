@@ -30,8 +30,8 @@ from enrollment.choices import (
     VendorRole,
     VendorStatus,
 )
-from portal.models import TenantModel
-from portal.tenancy.models import state_code as state_code_format
+from tenancy.models import TenantModel
+from tenancy.models import state_code as state_code_format
 
 zip_format = RegexValidator(r"^[0-9]{5}(-[0-9]{4})?$", "Use a 5-digit ZIP code, e.g. 97201.")
 money = [MinValueValidator(Decimal("0"))]
@@ -52,7 +52,7 @@ class Customer(TenantModel):
     """A utility customer with a portal account."""
 
     utility = models.ForeignKey(
-        "portal.Utility", on_delete=models.CASCADE, related_name="customers"
+        "tenancy.Utility", on_delete=models.CASCADE, related_name="customers"
     )
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="customer"
@@ -71,7 +71,7 @@ class Customer(TenantModel):
 class ProgramTerms(TenantModel):
     """One version of a program's terms and conditions, as customers accept them."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     program = models.ForeignKey(
         "programs.Program", on_delete=models.CASCADE, related_name="terms_versions"
     )
@@ -96,7 +96,7 @@ class ProgramTerms(TenantModel):
 class IncentiveRates(TenantModel):
     """What a program pays: an upfront $/kW incentive (capped) and a participation credit."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     program = models.OneToOneField(
         "programs.Program", on_delete=models.CASCADE, related_name="incentive_rates"
     )
@@ -148,7 +148,7 @@ class IncentiveRates(TenantModel):
 class EligibilityRules(TenantModel):
     """A program's eligibility rules as data, read by ``enrollment.eligibility``."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     program = models.OneToOneField(
         "programs.Program", on_delete=models.CASCADE, related_name="eligibility_rules"
     )
@@ -203,7 +203,7 @@ class EligibilityRules(TenantModel):
 class AccountWhitelist(TenantModel):
     """An account known to the utility (imported from CSV), with its flags."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     account_number = models.CharField(max_length=32)
     program = models.ForeignKey(
         "programs.Program", null=True, blank=True, on_delete=models.CASCADE, related_name="+",
@@ -239,7 +239,7 @@ class Enrollment(TenantModel):
     """A customer's application to put one battery at one site into one program."""
 
     utility = models.ForeignKey(
-        "portal.Utility", on_delete=models.CASCADE, related_name="enrollments"
+        "tenancy.Utility", on_delete=models.CASCADE, related_name="enrollments"
     )
     program = models.ForeignKey(
         "programs.Program", on_delete=models.PROTECT, related_name="enrollments"
@@ -350,7 +350,7 @@ class Enrollment(TenantModel):
 class EnrollmentTransition(TenantModel):
     """Append-only audit of an enrollment: from what, to what, who, why and when."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="transitions")
     from_state = models.CharField(max_length=20, choices=EnrollmentState.choices, blank=True)
     to_state = models.CharField(max_length=20, choices=EnrollmentState.choices)
@@ -379,7 +379,7 @@ class EnrollmentTransition(TenantModel):
 class EligibilityResult(TenantModel):
     """The outcome of one eligibility rule for one enrollment, with the reason in words."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     enrollment = models.ForeignKey(
         Enrollment, on_delete=models.CASCADE, related_name="eligibility_results"
     )
@@ -408,7 +408,7 @@ def _draft_token() -> str:
 class EnrollmentDraft(TenantModel):
     """A customer's unfinished application, resumable through a signed cookie."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     program = models.ForeignKey("programs.Program", on_delete=models.CASCADE, related_name="+")
     token = models.CharField(max_length=32, unique=True, default=_draft_token, editable=False)
     data = models.JSONField(default=dict, blank=True)
@@ -561,7 +561,7 @@ class VendorContact(models.Model):
 class VendorApplication(TenantModel):
     """A vendor organisation asking to join one of a utility's production programs."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     organization = models.ForeignKey(
         VendorOrganization, on_delete=models.CASCADE, related_name="applications"
     )
@@ -609,7 +609,7 @@ class VendorApplication(TenantModel):
 class CertificateAuthority(TenantModel):
     """One CA of a utility's 2030.5 hierarchy; its private key is stored encrypted only."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     role = models.CharField(max_length=16, choices=AuthorityRole.choices)
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
@@ -633,7 +633,7 @@ class CertificateAuthority(TenantModel):
 class IssuedCertificate(TenantModel):
     """A 2030.5 client certificate issued to a vendor for its sandbox."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     application = models.ForeignKey(
         VendorApplication, on_delete=models.CASCADE, related_name="certificates"
     )
@@ -661,7 +661,7 @@ class IssuedCertificate(TenantModel):
 class ConformanceRun(TenantModel):
     """One execution of conformance procedures against an application's sandbox."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     application = models.ForeignKey(
         VendorApplication, on_delete=models.CASCADE, related_name="runs"
     )

@@ -18,11 +18,11 @@ from enrollment import selectors, services
 from enrollment.choices import EnrollmentState
 from enrollment.forms import BulkDecisionForm, DecisionForm, WhitelistImportForm
 from enrollment.models import Customer, Enrollment
-from portal.lists import BooleanFilter, ChoiceFilter, ForeignKeyFilter, ListPageMixin
-from portal.tenancy.choices import Role
-from portal.tenancy.mixins import UtilityMemberMixin, UtilityScopedMixin
 from programs import services as program_services
 from programs.models import Event, Program
+from tenancy.choices import Role
+from tenancy.lists import BooleanFilter, ChoiceFilter, ForeignKeyFilter, ListPageMixin
+from tenancy.mixins import UtilityMemberMixin, UtilityScopedMixin
 
 MANAGERS = frozenset({Role.PROGRAM_MANAGER})
 

@@ -17,10 +17,10 @@ from enrollment import services
 from enrollment.forms import AccountForm, AddressForm, BatteryForm, TermsForm
 from enrollment.models import Customer, EnrollmentDraft
 from enrollment.ratelimit import limit_posts
-from portal.models import Utility
-from portal.tenancy.selectors import get_for_utility
 from programs.choices import ProgramStatus
 from programs.models import Program
+from tenancy.models import Utility
+from tenancy.selectors import get_for_utility
 
 STEPS = {1: "Address and account", 2: "Your battery", 3: "Terms", 4: "Confirm"}
 DRAFT_SALT = "enrollment-draft"

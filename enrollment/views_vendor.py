@@ -26,7 +26,7 @@ from enrollment.forms import (
 )
 from enrollment.models import VendorContact, VendorMembership, VendorOrganization
 from enrollment.vendor import Capability, VendorScopedMixin
-from portal.lists import ChoiceFilter, ListPageMixin, search_q
+from tenancy.lists import ChoiceFilter, ListPageMixin, search_q
 
 
 def _errors(exc: ValidationError) -> str:

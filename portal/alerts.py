@@ -222,8 +222,8 @@ def alert_email_send(*, alert_id: int) -> int:
     """Email the utility's program managers about one alert; returns messages sent."""
     from django.core.mail import send_mail
 
-    from portal.models import Membership
-    from portal.tenancy.choices import Role
+    from tenancy.choices import Role
+    from tenancy.models import Membership
 
     alert = Alert.objects.select_related("utility").filter(pk=alert_id).first()
     if alert is None:

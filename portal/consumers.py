@@ -4,7 +4,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from portal.realtime import group_name
-from portal.tenancy.selectors import memberships_for_user
+from tenancy.selectors import memberships_for_user
 
 # 4403 mirrors HTTP 403 in the WebSocket application close-code range.
 CLOSE_FORBIDDEN = 4403

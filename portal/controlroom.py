@@ -12,10 +12,10 @@ from django.views.generic import TemplateView
 from devices.selectors import device_stale_after, fleet_power_series
 from portal.live import event_snapshot, fleet_devices, fleet_snapshot
 from portal.models import Alert, AlertStatus
-from portal.tenancy.mixins import UtilityMemberMixin
-from portal.tenancy.selectors import get_for_utility, scope_to_utility
 from programs.choices import EventStatus
 from programs.models import Event, Program
+from tenancy.mixins import UtilityMemberMixin
+from tenancy.selectors import get_for_utility
 
 HISTORY = timedelta(hours=6)
 
@@ -56,7 +56,7 @@ def regions(*, devices, now) -> list[dict]:
 def control_room_data(*, utility, program, now, since=None) -> dict:
     """Everything the page shows; also what a reconnecting page fetches to catch up."""
     since = since or now - HISTORY
-    events = scope_to_utility(Event.objects.select_related("group", "program"), utility)
+    events = Event.objects.select_related("group", "program").for_utility(utility)
     if program is not None:
         events = events.filter(program=program)
     active = list(events.filter(status=EventStatus.ACTIVE).order_by("start"))
@@ -97,11 +97,11 @@ class ControlRoomView(UtilityMemberMixin, TemplateView):
         program = _program(self.request)
         now = timezone.now()
         context.update(
-            alerts=scope_to_utility(Alert.objects.all(), self.request.utility).exclude(
-                status=AlertStatus.RESOLVED
-            )[:20],
+            alerts=Alert.objects.all()
+            .for_utility(self.request.utility)
+            .exclude(status=AlertStatus.RESOLVED)[:20],
             program=program,
-            programs=scope_to_utility(Program.objects.all(), self.request.utility),
+            programs=Program.objects.all().for_utility(self.request.utility),
             data=control_room_data(utility=self.request.utility, program=program, now=now),
             topic=f"program.{program.pk}" if program else "fleet",
         )

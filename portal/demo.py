@@ -17,9 +17,10 @@ from devices.simulator.fleet import demo_fleet_seed
 from enrollment.choices import VendorKind, VendorRole, VendorStatus
 from enrollment.demo import enrollment_demo_seed
 from enrollment.models import Customer, VendorMembership, VendorOrganization
-from portal.models import AlertRule, Brand, Membership, TerritoryArea, Utility
-from portal.tenancy.choices import Role
+from portal.models import AlertRule
 from programs.demo import demo_programs
+from tenancy.choices import Role
+from tenancy.models import Brand, Membership, TerritoryArea, Utility
 
 DEMO_PASSWORD = "reservoir-demo"  # noqa: S105  (fictional demo accounts on a local machine)
 BASE_URL = "http://127.0.0.1:8000"

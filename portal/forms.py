@@ -1,6 +1,6 @@
 from django import forms
 
-from portal.models import Brand, TerritoryArea, Utility
+from tenancy.models import Brand, TerritoryArea, Utility
 
 
 class BrandingForm(forms.ModelForm):

@@ -21,11 +21,11 @@ from django.utils import timezone
 
 from devices.models import Device
 from devices.selectors import device_stale_after, fleet_health_counts
-from portal.models import Utility
 from portal.realtime import push, relay_drain
 from programs.choices import EventStatus, ProgramStatus, response_label
 from programs.models import Dispatch, Event, Program
 from programs.selectors import event_dispatches, event_funnel
+from tenancy.models import Utility
 
 THROTTLE_S = 1
 # The event snapshot carries this many device rows (the first pages of the event's table).

@@ -1,21 +1,16 @@
-"""Portal models: tenancy lives in ``portal.tenancy``; system health lives here."""
+"""Portal models: system health (heartbeats) and alerts. Tenancy lives in ``tenancy``."""
 
 from django.conf import settings
 from django.db import models
 
-from portal.tenancy.models import Brand, Membership, TenantModel, TerritoryArea, Utility
+from tenancy.models import TenantModel, Utility
 
 __all__ = [
     "Alert",
     "AlertKind",
     "AlertRule",
     "AlertStatus",
-    "Brand",
     "Heartbeat",
-    "Membership",
-    "TenantModel",
-    "TerritoryArea",
-    "Utility",
 ]
 
 

@@ -5,7 +5,7 @@ import socket
 from django.utils import timezone
 
 from portal.models import Heartbeat
-from portal.tenancy.resolution import SESSION_KEY
+from tenancy.resolution import SESSION_KEY
 
 
 def heartbeat_record(*, source: str) -> Heartbeat:

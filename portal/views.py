@@ -16,14 +16,15 @@ from django.views.generic import CreateView, DeleteView, ListView, TemplateView,
 from enrollment.models import Customer, Enrollment, VendorMembership
 from portal.alerts import alert_acknowledge, alert_resolve
 from portal.forms import BrandForm, BrandingForm, TerritoryAreaForm
-from portal.lists import ChoiceFilter, ListPageMixin
-from portal.models import Alert, AlertKind, AlertStatus, Brand, Membership, TerritoryArea
+from portal.models import Alert, AlertKind, AlertStatus
 from portal.selectors import system_health
 from portal.services import active_utility_switch
-from portal.tenancy.choices import Role
-from portal.tenancy.mixins import UtilityMemberMixin, UtilityScopedMixin
-from portal.tenancy.selectors import get_for_utility, scope_to_utility
 from settlement.models import Adjustment, CustomerPayment
+from tenancy.choices import Role
+from tenancy.lists import ChoiceFilter, ListPageMixin
+from tenancy.mixins import UtilityMemberMixin, UtilityScopedMixin
+from tenancy.models import Brand, Membership, TerritoryArea
+from tenancy.selectors import get_for_utility
 
 
 class HomeView(LoginRequiredMixin, TemplateView):
@@ -41,13 +42,14 @@ class HomeView(LoginRequiredMixin, TemplateView):
         utility = self.request.utility
         if utility is not None:
             counts = (
-                scope_to_utility(Membership.objects.all(), utility)
+                Membership.objects.all()
+                .for_utility(utility)
                 .values_list("role")
                 .annotate(n=Count("id"))
             )
             context["team"] = [(Role(role).label, n) for role, n in counts]
-            context["brands"] = scope_to_utility(Brand.objects.all(), utility)
-            context["territory"] = scope_to_utility(TerritoryArea.objects.all(), utility)
+            context["brands"] = Brand.objects.all().for_utility(utility)
+            context["territory"] = TerritoryArea.objects.all().for_utility(utility)
         return context
 
 
@@ -122,9 +124,9 @@ class UtilitySettingsView(UtilityMemberMixin, UpdateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         utility = self.request.utility
-        context["brands"] = scope_to_utility(Brand.objects.all(), utility)
-        context["territory"] = scope_to_utility(TerritoryArea.objects.all(), utility)
-        context["members"] = scope_to_utility(Membership.objects.select_related("user"), utility)
+        context["brands"] = Brand.objects.all().for_utility(utility)
+        context["territory"] = TerritoryArea.objects.all().for_utility(utility)
+        context["members"] = Membership.objects.select_related("user").for_utility(utility)
         context["territory_form"] = TerritoryAreaForm()
         return context
 
@@ -176,8 +178,10 @@ class TerritoryAreaCreateView(UtilityScopedMixin, CreateView):
 
     def form_valid(self, form):
         form.instance.utility = self.request.utility
-        duplicate = scope_to_utility(TerritoryArea.objects.all(), self.request.utility).filter(
-            state=form.instance.state, zip_prefix=form.instance.zip_prefix
+        duplicate = (
+            TerritoryArea.objects.all()
+            .for_utility(self.request.utility)
+            .filter(state=form.instance.state, zip_prefix=form.instance.zip_prefix)
         )
         if duplicate.exists():
             form.add_error(None, "That area is already part of the territory.")

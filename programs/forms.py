@@ -4,7 +4,6 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 
-from portal.tenancy.selectors import scope_to_utility
 from programs.choices import DispatchSelection, EventKind, EventPurpose, SetpointRule
 from programs.models import BlackoutDate, DispatchGroup, Program, QualifiedEquipment, Season
 
@@ -123,8 +122,8 @@ class EventForm(forms.Form):
     def __init__(self, *args, utility, **kwargs):
         super().__init__(*args, **kwargs)
         self.utility = utility
-        self.fields["group"].queryset = scope_to_utility(
-            DispatchGroup.objects.select_related("program"), utility
+        self.fields["group"].queryset = DispatchGroup.objects.select_related("program").for_utility(
+            utility
         )
         self.fields["group"].label_from_instance = lambda g: f"{g.program.name} · {g.name}"
 

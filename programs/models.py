@@ -9,7 +9,6 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import F, Q
 
-from portal.models import TenantModel
 from programs.choices import (
     DispatchSelection,
     EventKind,
@@ -20,6 +19,7 @@ from programs.choices import (
     SetpointRule,
     response_label,
 )
+from tenancy.models import TenantModel
 
 weekday_list = RegexValidator(r"^[0-6](,[0-6])*$|^$", "Use weekday numbers 0 (Mon) to 6 (Sun).")
 pct = [MinValueValidator(0), MaxValueValidator(100)]
@@ -32,7 +32,9 @@ def _mrid() -> str:
 class Program(TenantModel):
     """A utility's BYOD battery program: its rules, profile and defaults."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="programs")
+    utility = models.ForeignKey(
+        "tenancy.Utility", on_delete=models.CASCADE, related_name="programs"
+    )
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=60)
     status = models.CharField(
@@ -130,7 +132,7 @@ class Program(TenantModel):
 class Season(TenantModel):
     """A stretch of the year with its own event and hour budget (e.g. summer)."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="seasons")
     name = models.CharField(max_length=60)
     start_date = models.DateField()
@@ -157,7 +159,7 @@ class Season(TenantModel):
 class BlackoutDate(TenantModel):
     """A day with no events (holiday, severe weather)."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="blackouts")
     date = models.DateField()
     reason = models.CharField(max_length=120)
@@ -175,7 +177,7 @@ class BlackoutDate(TenantModel):
 class QualifiedEquipment(TenantModel):
     """A battery model a program accepts, with its nameplate."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="equipment")
     vendor_name = models.CharField(max_length=120)
     model_name = models.CharField(max_length=120)
@@ -198,7 +200,7 @@ class QualifiedEquipment(TenantModel):
 class DispatchGroup(TenantModel):
     """Devices of a program selected by place, feeder or vendor; one 2030.5 DERProgram each."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="groups")
     name = models.CharField(max_length=120)
     mrid = models.CharField(max_length=32, default=_mrid, unique=True, editable=False)
@@ -237,7 +239,7 @@ class DispatchGroup(TenantModel):
 class Event(TenantModel):
     """A dispatch event for one group; served to 2030.5 clients as a DERControl."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="events")
     group = models.ForeignKey(DispatchGroup, on_delete=models.PROTECT, related_name="events")
     mrid = models.CharField(max_length=32, default=_mrid, unique=True, editable=False)
@@ -300,7 +302,7 @@ class Event(TenantModel):
 class EventTransition(TenantModel):
     """Append-only audit of an event: who or what moved it, when, from what to what."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="transitions")
     at = models.DateTimeField()
     actor = models.ForeignKey(
@@ -332,7 +334,7 @@ class EventTransition(TenantModel):
 class Participant(TenantModel):
     """A device that a program may dispatch (written by enrollment when it goes active)."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="participants")
     device = models.ForeignKey(
         "devices.Device", on_delete=models.CASCADE, related_name="participations"
@@ -363,7 +365,7 @@ class OptOut(TenantModel):
         RESPONSE = "response", "2030.5 Response (opt-out)"
         OPERATOR = "operator", "Program staff"
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="opt_outs")
     device = models.ForeignKey("devices.Device", on_delete=models.CASCADE, related_name="opt_outs")
     source = models.CharField(max_length=16, choices=Source.choices)
@@ -382,7 +384,7 @@ class OptOut(TenantModel):
 class Dispatch(TenantModel):
     """One device's part in one event: its setpoint, what it had committed, how it answered."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="dispatches")
     device = models.ForeignKey(
         "devices.Device", on_delete=models.CASCADE, related_name="dispatches"

@@ -14,8 +14,6 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_celery_beat.models import ClockedSchedule, PeriodicTask
 
-from portal.models import Membership
-from portal.tenancy.choices import Role
 from programs.choices import LIVE_STATUSES, EventKind, EventStatus
 from programs.models import (
     Dispatch,
@@ -29,6 +27,8 @@ from programs.models import (
 from programs.rules import RuleViolation, event_rule_check
 from programs.selectors import event_plan
 from programs.signals import event_changed
+from tenancy.choices import Role
+from tenancy.models import Membership
 
 ACTIVATE_TASK = "programs.event_activate"
 COMPLETE_TASK = "programs.event_complete"

@@ -14,10 +14,6 @@ from django.views import View
 from django.views.generic import CreateView, DetailView, ListView, UpdateView
 
 from devices.selectors import device_stale_after
-from portal.lists import BooleanFilter, ChoiceFilter, ForeignKeyFilter, ListPageMixin
-from portal.tenancy.choices import Role
-from portal.tenancy.mixins import UtilityMemberMixin, UtilityScopedMixin
-from portal.tenancy.selectors import get_for_utility
 from programs import services
 from programs.choices import (
     LIVE_STATUSES,
@@ -46,6 +42,10 @@ from programs.selectors import (
     events_in_month,
     season_usage,
 )
+from tenancy.choices import Role
+from tenancy.lists import BooleanFilter, ChoiceFilter, ForeignKeyFilter, ListPageMixin
+from tenancy.mixins import UtilityMemberMixin, UtilityScopedMixin
+from tenancy.selectors import get_for_utility
 
 MANAGERS = {Role.PROGRAM_MANAGER}
 DISPATCHERS = {Role.PROGRAM_MANAGER, Role.OPERATOR}

@@ -9,12 +9,12 @@ from django.conf import settings
 from django.db import transaction
 
 from portal.demo import credentials_update
-from portal.models import Utility
 from programs.models import Program
 from protocol import pki
 from protocol.identity import client_identity_from_pem
 from protocol.models import Client
 from protocol.services import client_register
+from tenancy.models import Utility
 
 SEP2_TLS_PORT = 8443
 DEMO_UTILITY = "cascadia"

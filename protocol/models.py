@@ -3,7 +3,7 @@
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
-from portal.models import TenantModel
+from tenancy.models import TenantModel
 
 __all__ = [
     "Client",
@@ -27,7 +27,7 @@ class ClientKind(models.TextChoices):
 class Client(TenantModel):
     """A 2030.5 client certificate (by LFDI) and the utility it acts in: the tenant mapping."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     lfdi = models.CharField("LFDI", max_length=40, unique=True, validators=[lfdi_hex])
     sfdi = models.BigIntegerField("SFDI")
     kind = models.CharField(max_length=16, choices=ClientKind.choices)
@@ -60,7 +60,7 @@ class Client(TenantModel):
 class EndDevice(TenantModel):
     """A 2030.5 EndDevice: a DER as its client registered it (in-band) or the utility did."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     lfdi = models.CharField("LFDI", max_length=40, validators=[lfdi_hex])
     sfdi = models.BigIntegerField("SFDI")
     registered_by = models.ForeignKey(
@@ -95,7 +95,7 @@ class EndDevice(TenantModel):
 class MirrorUsagePoint(TenantModel):
     """A client-side meter whose readings the server mirrors into device telemetry."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     end_device = models.ForeignKey(EndDevice, on_delete=models.CASCADE, related_name="mirrors")
     mrid = models.CharField("mRID", max_length=32)
     description = models.CharField(max_length=32, blank=True)
@@ -117,7 +117,7 @@ class MirrorUsagePoint(TenantModel):
 class MirrorMeterReading(TenantModel):
     """One quantity of a MirrorUsagePoint, with the ReadingType that scales its Readings."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     mirror_usage_point = models.ForeignKey(
         MirrorUsagePoint, on_delete=models.CASCADE, related_name="readings"
     )
@@ -143,7 +143,7 @@ class MirrorMeterReading(TenantModel):
 class ControlResponse(TenantModel):
     """A Response a client posted about a DERControl (a dispatch event)."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     event = models.ForeignKey("programs.Event", on_delete=models.CASCADE, related_name="+")
     end_device = models.ForeignKey(EndDevice, on_delete=models.CASCADE, related_name="responses")
     status = models.PositiveSmallIntegerField()
@@ -160,7 +160,7 @@ class ControlResponse(TenantModel):
 class LogEvent(TenantModel):
     """A LogEvent a client posted."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     end_device = models.ForeignKey(EndDevice, on_delete=models.CASCADE, related_name="log_events")
     created_at = models.DateTimeField()
     details = models.CharField(max_length=32, blank=True)
@@ -181,7 +181,7 @@ class LogEvent(TenantModel):
 class Subscription(TenantModel):
     """A client's subscription to one resource; notifications go to its notificationURI."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     end_device = models.ForeignKey(
         EndDevice, on_delete=models.CASCADE, related_name="subscriptions"
     )
@@ -204,7 +204,7 @@ class Subscription(TenantModel):
 class ExchangeRecord(TenantModel):
     """One request a client made while a conformance run recorded it: the run's evidence."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="exchanges")
     run_id = models.PositiveIntegerField(db_index=True)
     step = models.CharField(max_length=80, blank=True)

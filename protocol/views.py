@@ -7,12 +7,11 @@ from django.views.generic import ListView
 from django.views.generic.base import View
 from django.views.generic.detail import SingleObjectMixin
 
-from portal.lists import BooleanFilter, ChoiceFilter, ForeignKeyFilter, ListPageMixin, search_q
-from portal.tenancy.mixins import UtilityScopedMixin
-from portal.tenancy.selectors import scope_to_utility
 from programs.models import Program
 from protocol.models import Client, ClientKind, EndDevice
 from protocol.services import client_revoke
+from tenancy.lists import BooleanFilter, ChoiceFilter, ForeignKeyFilter, ListPageMixin, search_q
+from tenancy.mixins import UtilityScopedMixin
 
 END_DEVICES_PREVIEW = 10
 
@@ -38,7 +37,7 @@ class ClientListView(ListPageMixin, UtilityScopedMixin, ListView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        end_devices = scope_to_utility(EndDevice.objects.all(), self.request.utility)
+        end_devices = EndDevice.objects.all().for_utility(self.request.utility)
         context["end_device_count"] = end_devices.count()
         context["end_devices"] = end_devices.select_related("registered_by", "device").order_by(
             "-pk"

@@ -12,8 +12,6 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from portal.models import TenantModel
-from portal.tenancy.models import TenantQuerySet
 from settlement.choices import (
     FINAL_BATCH_STATUSES,
     BaselineMethod,
@@ -23,6 +21,7 @@ from settlement.choices import (
     Rounding,
     Treatment,
 )
+from tenancy.models import TenantModel, TenantQuerySet
 
 __all__ = [
     "Adjustment",
@@ -48,7 +47,7 @@ class ImmutableError(ValidationError):
 class SettlementRules(TenantModel):
     """How one program's events are measured and paid (one row per program)."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     program = models.OneToOneField(
         "programs.Program", on_delete=models.CASCADE, related_name="settlement_rules"
     )
@@ -113,7 +112,7 @@ class SettlementRules(TenantModel):
 class Payee(TenantModel):
     """Who is paid for a device: the customer account number the payment file carries."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     device = models.OneToOneField("devices.Device", on_delete=models.CASCADE, related_name="payee")
     customer = models.ForeignKey(
         "enrollment.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -130,7 +129,7 @@ class Payee(TenantModel):
 class ReconciliationRun(TenantModel):
     """One computation of an event's results. Re-running with unchanged inputs reuses it."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     event = models.ForeignKey(
         "programs.Event", on_delete=models.CASCADE, related_name="reconciliation_runs"
     )
@@ -157,7 +156,7 @@ class ReconciliationRun(TenantModel):
 class EventResult(TenantModel):
     """One device's measured performance in one event, as one run computed it."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     run = models.ForeignKey(ReconciliationRun, on_delete=models.CASCADE, related_name="results")
     device = models.ForeignKey("devices.Device", on_delete=models.CASCADE, related_name="+")
     window_s = models.PositiveIntegerField()
@@ -185,7 +184,7 @@ class EventResult(TenantModel):
 class SeasonSettlement(TenantModel):
     """What each participant of a program earned in one season, computed at one time."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     program = models.ForeignKey(
         "programs.Program", on_delete=models.CASCADE, related_name="settlements"
     )
@@ -211,7 +210,7 @@ class SeasonSettlement(TenantModel):
 class PaymentBatch(TenantModel):
     """Payments released together for one period: draft → approved → locked, then final."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     program = models.ForeignKey(
         "programs.Program", on_delete=models.CASCADE, related_name="payment_batches"
     )
@@ -309,7 +308,7 @@ class _FinalWithBatch(TenantModel):
 class CustomerPayment(_FinalWithBatch):
     """What one participant (device and its payee) earned in a season settlement."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     # Money records: deleting a device or settlement must not take paid lines with it.
     settlement = models.ForeignKey(
         SeasonSettlement, on_delete=models.RESTRICT, related_name="payments"
@@ -352,7 +351,7 @@ class CustomerPayment(_FinalWithBatch):
 class PaymentLine(_FinalWithBatch):
     """One line of a payment's arithmetic, e.g. 'avg 3.42 kW x $40.00/kW-season = $136.80'."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     payment = models.ForeignKey(CustomerPayment, on_delete=models.CASCADE, related_name="lines")
     kind = models.CharField(max_length=16, choices=LineKind.choices)
     quantity = models.DecimalField(max_digits=14, decimal_places=4)
@@ -380,7 +379,7 @@ class PaymentLine(_FinalWithBatch):
 class Adjustment(_FinalWithBatch):
     """A correction paid in a later batch: approved payments are never edited."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     batch = models.ForeignKey(PaymentBatch, on_delete=models.PROTECT, related_name="adjustments")
     device = models.ForeignKey("devices.Device", on_delete=models.RESTRICT, related_name="+")
     account_number = models.CharField(max_length=40, blank=True)

@@ -16,8 +16,6 @@ from django.db.models import Avg, Case, Count, F, FloatField, Max, Q, Sum, When
 from django.utils import timezone
 
 from devices.models import Device
-from portal.models import Membership
-from portal.tenancy.choices import Role
 from programs.choices import EventStatus
 from programs.models import Event, Participant, Season
 from settlement.choices import FINAL_BATCH_STATUSES, BatchStatus, CreditPeriod, LineKind
@@ -33,6 +31,8 @@ from settlement.models import (
 )
 from settlement.rules import rules_for_program, rules_snapshot, to_cents, usd
 from settlement.selectors import payees_for_utility
+from tenancy.choices import Role
+from tenancy.models import Membership
 
 TWO = Decimal("0.01")
 TIMES = "\u00d7"  # the multiplication sign on statements

@@ -12,10 +12,6 @@ from django.views import View
 from django.views.generic import DetailView, ListView, TemplateView
 from django.views.generic.detail import SingleObjectMixin
 
-from portal.lists import ChoiceFilter, ForeignKeyFilter, ListPageMixin
-from portal.tenancy.choices import Role
-from portal.tenancy.mixins import UtilityMemberMixin, UtilityScopedMixin
-from portal.tenancy.selectors import scope_to_utility
 from programs.choices import EventStatus
 from programs.models import Event, Program, Season
 from settlement import services
@@ -29,6 +25,9 @@ from settlement.models import (
 )
 from settlement.rules import rules_for_program
 from settlement.selectors import event_summary, factor_histogram, payment_file_csv
+from tenancy.choices import Role
+from tenancy.lists import ChoiceFilter, ForeignKeyFilter, ListPageMixin
+from tenancy.mixins import UtilityMemberMixin, UtilityScopedMixin
 
 PAYMENTS_SHOWN = 200
 
@@ -41,16 +40,17 @@ class SettlementHomeView(UtilityMemberMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         utility = self.request.utility
-        context["programs"] = scope_to_utility(Program.objects.all(), utility)
+        context["programs"] = Program.objects.all().for_utility(utility)
         context["events"] = (
-            scope_to_utility(Event.objects.all(), utility)
+            Event.objects.all()
+            .for_utility(utility)
             .filter(status=EventStatus.COMPLETED)
             .select_related("program")
             .order_by("-start")[:20]
         )
-        context["batches"] = scope_to_utility(
-            PaymentBatch.objects.select_related("program"), utility
-        )[:20]
+        context["batches"] = PaymentBatch.objects.select_related("program").for_utility(utility)[
+            :20
+        ]
         return context
 
 
@@ -68,7 +68,7 @@ class EventPerformanceView(UtilityScopedMixin, DetailView):
         histogram = factor_histogram(summary.factors, top=cap)
         context["summary"] = summary
         context["chart"] = {"curve": summary.curve, "histogram": histogram}
-        context["runs"] = scope_to_utility(ReconciliationRun.objects.all(), self.request.utility)
+        context["runs"] = ReconciliationRun.objects.all().for_utility(self.request.utility)
         context["runs"] = context["runs"].filter(event=self.object)
         return context
 
@@ -104,15 +104,17 @@ class ProgramDashboardView(UtilityScopedMixin, DetailView):
         context["seasons"] = [
             (
                 season,
-                scope_to_utility(SeasonSettlement.objects.all(), utility)
+                SeasonSettlement.objects.all()
+                .for_utility(utility)
                 .filter(season=season)
                 .order_by("-version")
                 .first(),
             )
-            for season in scope_to_utility(Season.objects.all(), utility).filter(program=program)
+            for season in Season.objects.all().for_utility(utility).filter(program=program)
         ]
         context["events"] = (
-            scope_to_utility(ReconciliationRun.objects.all(), utility)
+            ReconciliationRun.objects.all()
+            .for_utility(utility)
             .filter(event__program=program, is_current=True)
             .select_related("event")
             .annotate(
@@ -147,8 +149,10 @@ class SettlementDetailView(UtilityScopedMixin, DetailView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        payments = scope_to_utility(CustomerPayment.objects.all(), self.request.utility).filter(
-            settlement=self.object
+        payments = (
+            CustomerPayment.objects.all()
+            .for_utility(self.request.utility)
+            .filter(settlement=self.object)
         )
         context["payment_count"] = payments.count()
         context["unbatched"] = payments.filter(batch__isnull=True).count()
@@ -206,9 +210,7 @@ class PaymentBatchDetailView(UtilityScopedMixin, DetailView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         utility = self.request.utility
-        payments = scope_to_utility(CustomerPayment.objects.all(), utility).filter(
-            batch=self.object
-        )
+        payments = CustomerPayment.objects.all().for_utility(utility).filter(batch=self.object)
         context["totals"] = payments.aggregate(n=Count("id"), total=Sum("amount"))
         context["payments"] = payments.prefetch_related("lines")[:PAYMENTS_SHOWN]
         context["adjustments"] = self.object.adjustments.all()

@@ -2,7 +2,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from portal.tenancy.choices import Role
+from tenancy.choices import Role
 from tests import factories
 
 

@@ -39,8 +39,7 @@ from enrollment.models import (
     VendorMembership,
     VendorOrganization,
 )
-from portal.models import Alert, AlertRule, Brand, Membership, TerritoryArea, Utility
-from portal.tenancy.choices import Role
+from portal.models import Alert, AlertRule
 from programs.models import (
     BlackoutDate,
     Dispatch,
@@ -75,6 +74,8 @@ from settlement.models import (
     SeasonSettlement,
     SettlementRules,
 )
+from tenancy.choices import Role
+from tenancy.models import Brand, Membership, TerritoryArea, Utility
 
 _seq = itertools.count(1)
 PASSWORD = "correct-horse-battery"

@@ -4,7 +4,7 @@ from devices.api.serializers import ConnectorSiteSerializer, DeviceSerializer
 from devices.choices import Health
 from devices.models import ConnectorSite, Device
 from devices.selectors import device_search
-from portal.api.viewsets import TenantModelViewSet, TenantReadOnlyViewSet
+from tenancy.api.viewsets import TenantModelViewSet, TenantReadOnlyViewSet
 
 DEVICE_FILTERS = ("health", "vendor_name", "state", "zip_code", "q")
 

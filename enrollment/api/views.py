@@ -18,8 +18,8 @@ from enrollment.api.serializers import (
 )
 from enrollment.choices import EnrollmentState
 from enrollment.models import EligibilityResult, Enrollment
-from portal.api.viewsets import TenantScopedMixin
-from portal.tenancy.choices import Role
+from tenancy.api.viewsets import TenantScopedMixin
+from tenancy.choices import Role
 
 
 class EnrollmentViewSet(

@@ -1,34 +1,9 @@
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from portal.models import Alert, Brand, Membership, TerritoryArea, Utility
-
-
-class TenantModelSerializer(serializers.ModelSerializer):
-    """Validates like the model does, with the caller's utility filled in: ``clean()`` and
-    every database constraint (unique names per utility, checks) answer 400, never 500."""
-
-    def validate(self, attrs):
-        attrs = super().validate(attrs)
-        model = self.Meta.model
-        if self.instance is not None:
-            instance = model(
-                **{
-                    f.attname: getattr(self.instance, f.attname)
-                    for f in model._meta.concrete_fields
-                }
-            )
-        else:
-            instance = model(utility=self.context["request"].utility)
-        for name, value in attrs.items():
-            setattr(instance, name, value)
-        try:
-            instance.clean()
-            instance.validate_constraints()
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(serializers.as_serializer_error(exc)) from exc
-        return attrs
+from portal.models import Alert
+from tenancy.api.serializers import TenantModelSerializer
+from tenancy.models import Brand, Membership, TerritoryArea, Utility
 
 
 class UtilitySerializer(serializers.ModelSerializer):

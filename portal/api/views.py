@@ -14,9 +14,10 @@ from portal.api.serializers import (
     TerritoryAreaSerializer,
     UtilitySerializer,
 )
-from portal.api.viewsets import TenantModelViewSet, TenantReadOnlyViewSet, TenantScopedMixin
-from portal.models import Alert, AlertStatus, Brand, Membership, TerritoryArea, Utility
-from portal.tenancy.choices import Role
+from portal.models import Alert, AlertStatus
+from tenancy.api.viewsets import TenantModelViewSet, TenantReadOnlyViewSet, TenantScopedMixin
+from tenancy.choices import Role
+from tenancy.models import Brand, Membership, TerritoryArea, Utility
 
 
 class MeView(TenantScopedMixin, APIView):

@@ -1,16 +1,15 @@
 from rest_framework import serializers
 
-from portal.api.serializers import TenantModelSerializer
-from portal.tenancy.selectors import scope_to_utility
 from programs.models import DispatchGroup, Event, Program, Season
 from programs.selectors import CapacityForecast
+from tenancy.api.serializers import TenantModelSerializer
 
 
 class TenantRelatedField(serializers.PrimaryKeyRelatedField):
     """A foreign key that only resolves rows of the caller's utility (others look missing)."""
 
     def get_queryset(self):
-        return scope_to_utility(super().get_queryset(), self.context["request"].utility)
+        return super().get_queryset().for_utility(self.context["request"].utility)
 
 
 class SeasonSerializer(serializers.ModelSerializer):

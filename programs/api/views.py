@@ -6,8 +6,6 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
-from portal.api.viewsets import TenantModelViewSet, TenantScopedMixin
-from portal.tenancy.choices import Role
 from programs import services
 from programs.api.serializers import (
     CancelSerializer,
@@ -20,6 +18,8 @@ from programs.api.serializers import (
 from programs.choices import EventStatus
 from programs.models import DispatchGroup, Event, Program
 from programs.selectors import capacity_forecast, event_funnel
+from tenancy.api.viewsets import TenantModelViewSet, TenantScopedMixin
+from tenancy.choices import Role
 
 
 class ProgramViewSet(TenantModelViewSet):

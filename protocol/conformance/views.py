@@ -32,15 +32,15 @@ from enrollment.services import (
     vendor_signup,
 )
 from enrollment.vendor import Capability, VendorScopedMixin
-from portal.lists import BooleanFilter, ChoiceFilter, ForeignKeyFilter, ListPageMixin
-from portal.tenancy.choices import Role
-from portal.tenancy.mixins import UtilityScopedMixin
 from programs.models import Program
 from protocol.conformance.certificates import certificate_issue, certificate_revoke, chain_pem
 from protocol.conformance.forms import RunForm
 from protocol.conformance.procedures import REGISTRY
 from protocol.conformance.runner import run_report, run_timeline
 from protocol.conformance.services import conformance_run_launch
+from tenancy.choices import Role
+from tenancy.lists import BooleanFilter, ChoiceFilter, ForeignKeyFilter, ListPageMixin
+from tenancy.mixins import UtilityScopedMixin
 
 MANAGERS = frozenset({Role.PROGRAM_MANAGER})
 

@@ -7,9 +7,6 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
-from portal.api.viewsets import TenantReadOnlyViewSet
-from portal.tenancy.choices import Role
-from portal.tenancy.selectors import get_for_utility
 from programs.models import Event
 from settlement import services
 from settlement.api.serializers import (
@@ -19,6 +16,9 @@ from settlement.api.serializers import (
     SeasonSettlementSerializer,
 )
 from settlement.models import EventResult, ImmutableError, PaymentBatch, SeasonSettlement
+from tenancy.api.viewsets import TenantReadOnlyViewSet
+from tenancy.choices import Role
+from tenancy.selectors import get_for_utility
 
 
 class SeasonSettlementViewSet(TenantReadOnlyViewSet):

@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 import pytest
 
 from devices.services import device_register
-from portal.models import Utility
+from tenancy.models import Utility
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ from django.db import connections
 
 from devices.models import Device, TelemetrySample
 from devices.services import Reading, device_register, telemetry_ingest
-from portal.models import Utility
+from tenancy.models import Utility
 from tests.devices.conftest import NOW
 
 

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from devices.models import ConnectorSite
 from devices.services import Reading, telemetry_ingest
-from portal.tenancy.choices import Role
 from programs.models import Dispatch
+from tenancy.choices import Role
 from tests import factories
 
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from devices.services import Reading, telemetry_ingest
 from portal.demo import DEMO_PASSWORD
-from portal.models import Utility
+from tenancy.models import Utility
 from tests import factories
 from tests.integration.servers import asgi_server, subprocess_env
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 from devices.services import Reading, device_register, telemetry_ingest
 from enrollment.models import Enrollment
 from portal.demo import DEMO_PASSWORD
-from portal.models import Utility
+from tenancy.models import Utility
 from tests.integration.servers import asgi_server, subprocess_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

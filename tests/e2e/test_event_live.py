@@ -7,9 +7,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from portal.demo import DEMO_PASSWORD
-from portal.models import Utility
 from programs.models import Dispatch
 from protocol.services import response_record
+from tenancy.models import Utility
 from tests import factories
 from tests.integration.servers import asgi_server, subprocess_env
 

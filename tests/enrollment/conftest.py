@@ -7,9 +7,9 @@ from django.core.cache import cache
 
 from enrollment import services
 from enrollment.models import EligibilityRules, IncentiveRates, ProgramTerms
-from portal.models import TerritoryArea
-from portal.tenancy.choices import Role
 from programs.models import Program, QualifiedEquipment
+from tenancy.choices import Role
+from tenancy.models import TerritoryArea
 from tests import factories
 
 

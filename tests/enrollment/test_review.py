@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from enrollment import services
 from enrollment.choices import EnrollmentState as S
 from enrollment.models import AccountWhitelist, Enrollment
-from portal.tenancy.choices import Role
+from tenancy.choices import Role
 from tests import factories
 from tests.conftest import api_client_for
 from tests.enrollment.conftest import make_setup, submit

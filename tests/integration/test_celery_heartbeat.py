@@ -5,7 +5,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from portal.models import Heartbeat
-from portal.tenancy.choices import Role
+from tenancy.choices import Role
 from tests import factories
 from tests.integration.servers import celery_beat, celery_worker, subprocess_env, wait_until
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from portal.alerts import alerts_evaluate
 from portal.models import Alert, AlertRule, Heartbeat
 from portal.tasks import alert_email
-from portal.tenancy.choices import Role
+from tenancy.choices import Role
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -1,8 +1,8 @@
 import pytest
 from rest_framework.test import APIClient
 
-from portal.models import Brand, Membership
-from portal.tenancy.choices import Role
+from tenancy.choices import Role
+from tenancy.models import Brand, Membership
 from tests import factories
 from tests.conftest import api_client_for
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from enrollment.models import Customer
 from portal.models import Alert
-from portal.tenancy.choices import ALL_ROLES, Role
+from tenancy.choices import ALL_ROLES, Role
 from tests import factories
 
 

@@ -24,9 +24,9 @@ from portal.live import (
     mark_dirty,
     run_publisher,
 )
-from portal.tenancy.choices import Role
 from programs.models import Dispatch
 from protocol.services import response_record
+from tenancy.choices import Role
 from tests import factories
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -12,7 +12,7 @@ from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 from rest_framework.authtoken.models import Token
 
-from portal.tenancy.choices import Role
+from tenancy.choices import Role
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,7 @@ from django.contrib.auth.models import AnonymousUser
 from portal.asgi import application
 from portal.consumers import UtilityTopicConsumer
 from portal.realtime import apush, group_name
-from portal.tenancy.choices import Role
+from tenancy.choices import Role
 from tests import factories
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -6,8 +6,8 @@ from rest_framework.authtoken.models import Token
 
 from enrollment.models import Customer, VendorMembership
 from portal.demo import DEMO_PASSWORD, credentials_path
-from portal.models import Membership, Utility
-from portal.tenancy.choices import Role
+from tenancy.choices import Role
+from tenancy.models import Membership, Utility
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,7 @@ from django.utils import timezone
 
 from portal.models import Heartbeat
 from portal.tasks import system_heartbeat
-from portal.tenancy.choices import Role
+from tenancy.choices import Role
 from tests import factories
 
 pytestmark = pytest.mark.django_db

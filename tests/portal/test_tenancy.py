@@ -2,9 +2,9 @@ import pytest
 from django.http import Http404
 from django.urls import reverse
 
-from portal.models import Brand, Membership, TerritoryArea
-from portal.tenancy.choices import Role
-from portal.tenancy.selectors import get_for_utility, scope_to_utility
+from tenancy.choices import Role
+from tenancy.models import Brand, Membership, TerritoryArea, Utility
+from tenancy.selectors import get_for_utility
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -13,14 +13,18 @@ pytestmark = pytest.mark.django_db
 def test_no_utility_means_no_rows(utility_a):
     factories.brand(utility_a)
     assert Brand.objects.for_utility(None).count() == 0
-    assert scope_to_utility(Brand.objects.all(), None).count() == 0
+    assert Brand.objects.filter(name__isnull=False).for_utility(None).count() == 0
+    assert Utility.objects.for_utility(None).count() == 0
+    assert list(Utility.objects.for_utility(utility_a)) == [utility_a]
 
 
-def test_scope_refuses_models_that_are_not_tenant_owned():
+def test_scope_refuses_models_that_are_not_tenant_owned(utility_a):
     from django.contrib.auth.models import User
 
+    with pytest.raises(AttributeError):
+        User.objects.all().for_utility(utility_a)
     with pytest.raises(TypeError):
-        scope_to_utility(User.objects.all(), None)
+        get_for_utility(User.objects.all(), utility=utility_a, pk=1)
 
 
 def test_foreign_object_is_a_404_like_a_missing_one(utility_a, utility_b):

@@ -8,8 +8,8 @@ import pytest
 from django.apps import apps
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from portal.models import TenantModel, Utility
-from portal.tenancy.choices import Role
+from tenancy.choices import Role
+from tenancy.models import TenantModel, Utility
 from tests import factories
 from tests.conftest import api_client_for
 

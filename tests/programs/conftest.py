@@ -2,8 +2,8 @@ from datetime import UTC, date, datetime, time
 
 import pytest
 
-from portal.tenancy.choices import Role
 from programs.models import DispatchGroup, Program, Season
+from tenancy.choices import Role
 from tests import factories
 
 # A Wednesday afternoon in July, Pacific time = 21:00 UTC.

@@ -3,9 +3,9 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from portal.tenancy.choices import Role
 from programs.models import Event
 from programs.services import participant_add
+from tenancy.choices import Role
 from tests import factories
 from tests.conftest import api_client_for
 

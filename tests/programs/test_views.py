@@ -6,10 +6,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from portal.tenancy.choices import Role
 from programs.choices import EventStatus
 from programs.models import Dispatch, DispatchGroup, Event, Program, Season
 from programs.services import participant_add
+from tenancy.choices import Role
 from tests import factories
 
 pytestmark = pytest.mark.django_db

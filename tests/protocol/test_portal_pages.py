@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from portal.tenancy.choices import Role
+from tenancy.choices import Role
 from tests import factories
 from tests.protocol.sep_world import actor, enrolled_end_device, program_with_group
 

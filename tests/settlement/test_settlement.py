@@ -7,7 +7,6 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.db.models import RestrictedError
 
-from portal.tenancy.choices import Role
 from programs.models import Participant, Season
 from settlement.models import (
     CustomerPayment,
@@ -30,6 +29,7 @@ from settlement.services import (
     season_settle,
     settlement_corrections,
 )
+from tenancy.choices import Role
 from tests import factories
 from tests.settlement.conftest import START, readings
 

@@ -7,11 +7,11 @@ import pytest
 from django.urls import reverse
 
 from portal.celery import app as celery_app
-from portal.tenancy.choices import Role
 from programs.models import Participant, Season
 from programs.services import event_complete
 from settlement.models import PaymentBatch, ReconciliationRun, SeasonSettlement
 from settlement.services import event_reconcile, payment_batch_create, season_settle
+from tenancy.choices import Role
 from tests import factories
 from tests.conftest import api_client_for
 from tests.settlement.conftest import START, readings

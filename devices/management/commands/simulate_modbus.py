@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from devices.simulator.fleet import DEMO_PORT, simulated_fleet_register
 from devices.simulator.modbus_sim import MAX_UNITS_PER_PORT, BatterySimulator
-from portal.models import Utility
+from tenancy.models import Utility
 
 
 class Command(BaseCommand):

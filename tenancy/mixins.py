@@ -3,8 +3,8 @@
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 
-from portal.tenancy.choices import ALL_ROLES, WRITE_ROLES
-from portal.tenancy.selectors import get_for_utility, scope_to_utility
+from tenancy.choices import ALL_ROLES, WRITE_ROLES
+from tenancy.selectors import get_for_utility
 
 
 class UtilityMemberMixin(LoginRequiredMixin):
@@ -33,7 +33,7 @@ class UtilityScopedMixin(UtilityMemberMixin):
     """For list, detail and edit views of tenant-owned models: rows of the active utility only."""
 
     def get_queryset(self):
-        return scope_to_utility(super().get_queryset(), self.request.utility)
+        return super().get_queryset().for_utility(self.request.utility)
 
     def get_object(self, queryset=None):
         queryset = self.get_queryset() if queryset is None else queryset

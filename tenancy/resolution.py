@@ -1,6 +1,6 @@
 """Which utility a request acts for: the one the user chose, among their memberships only."""
 
-from portal.tenancy.selectors import memberships_for_user
+from tenancy.selectors import memberships_for_user
 
 SESSION_KEY = "active_utility_id"
 HEADER = "HTTP_X_RESERVOIR_UTILITY"

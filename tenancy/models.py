@@ -5,7 +5,7 @@ from django.core.validators import FileExtensionValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
-from portal.tenancy.choices import Role
+from tenancy.choices import Role
 
 hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #1f6feb.")
 # Lower case is accepted on input and normalised to upper case in clean().
@@ -22,10 +22,19 @@ class TenantQuerySet(models.QuerySet):
         return self.filter(utility=utility)
 
 
+class UtilityQuerySet(models.QuerySet):
+    """Utilities answer ``for_utility`` too, so every tenant lookup reads the same way."""
+
+    def for_utility(self, utility):
+        if utility is None:
+            return self.none()
+        return self.filter(pk=utility.pk)
+
+
 class TenantModel(models.Model):
     """Base for every row a utility owns: a non-null utility and a scoping manager."""
 
-    utility = models.ForeignKey("portal.Utility", on_delete=models.CASCADE, related_name="+")
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
 
     objects = TenantQuerySet.as_manager()
 
@@ -49,6 +58,8 @@ class Utility(models.Model):
         validators=[FileExtensionValidator(["png", "jpg", "jpeg", "webp"])],
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = UtilityQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

@@ -2,7 +2,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.utils import timezone
 
-from portal.tenancy.resolution import resolve_active_utility
+from tenancy.resolution import resolve_active_utility
 
 
 class ActiveUtilityMiddleware:

@@ -1,4 +1,4 @@
-from portal.tenancy.choices import WRITE_ROLES, Role
+from tenancy.choices import WRITE_ROLES, Role
 
 
 def tenancy(request):

@@ -1,6 +1,6 @@
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from portal.tenancy.choices import ALL_ROLES, WRITE_ROLES
+from tenancy.choices import ALL_ROLES, WRITE_ROLES
 
 
 class HasUtilityRole(BasePermission):

@@ -5,10 +5,9 @@ from rest_framework import viewsets
 from rest_framework.exceptions import APIException
 from rest_framework.permissions import IsAuthenticated
 
-from portal.api.permissions import HasUtilityRole
-from portal.tenancy.choices import ALL_ROLES, WRITE_ROLES
-from portal.tenancy.resolution import resolve_active_utility
-from portal.tenancy.selectors import scope_to_utility
+from tenancy.api.permissions import HasUtilityRole
+from tenancy.choices import ALL_ROLES, WRITE_ROLES
+from tenancy.resolution import resolve_active_utility
 
 
 class TenantScopedMixin:
@@ -31,7 +30,7 @@ class TenantScopedMixin:
         super().initial(request, *args, **kwargs)
 
     def get_queryset(self):
-        return scope_to_utility(super().get_queryset(), getattr(self.request, "utility", None))
+        return super().get_queryset().for_utility(getattr(self.request, "utility", None))
 
     def perform_create(self, serializer):
         serializer.save(utility=self.request.utility)

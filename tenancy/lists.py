@@ -18,8 +18,6 @@ from typing import Any
 from django import forms
 from django.db.models import Q, QuerySet
 
-from portal.tenancy.selectors import scope_to_utility
-
 SEARCH_MAX_LENGTH = 100
 
 
@@ -88,7 +86,7 @@ class ForeignKeyFilter(ListFilter):
     def choices(self, view):
         cache = view.__dict__.setdefault("_list_fk_choices", {})
         if self.name not in cache:
-            rows = scope_to_utility(self.model.objects.all(), view.request.utility)
+            rows = self.model.objects.all().for_utility(view.request.utility)
             cache[self.name] = [
                 (str(pk), str(label))
                 for pk, label in rows.order_by(self.label_field).values_list("pk", self.label_field)
