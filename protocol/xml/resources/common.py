@@ -1,9 +1,12 @@
-"""common."""
+"""The types every function set builds on: links, resources, lists, identity and TimeType.
+
+A "Subscribable" variant is its base plus the SubscribableResource attribute; it lists both
+bases, and the dataclass field order (the last base's fields first) keeps the XSD order.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 from protocol.xml.codec import (
     ANY_URI,
@@ -19,35 +22,36 @@ from protocol.xml.codec import (
 )
 
 
-@dataclass(kw_only=True)
 class Link(SepObject):
     """Link: a reference to a single resource."""
 
     href: str = attribute("href", ANY_URI, required=True)
 
 
-@dataclass(kw_only=True)
 class ListLink(Link):
     """ListLink: a reference to a list, with its optional size."""
 
     all: int | None = attribute("all", UINT32)
 
 
-@dataclass(kw_only=True)
 class Resource(SepObject):
     """Resource."""
 
     href: str | None = attribute("href", ANY_URI)
 
 
-@dataclass(kw_only=True)
 class SubscribableResource(Resource):
     """SubscribableResource."""
 
     subscribable: int | None = attribute("subscribable", SUBSCRIBABLE)
 
 
-@dataclass(kw_only=True)
+class Polled(SepObject):
+    """The pollRate attribute (seconds) of the resources a client polls; listed first in bases."""
+
+    poll_rate: int | None = attribute("pollRate", UINT32)
+
+
 class SepList(Resource):
     """List: `all` is the list's size, `results` how many items this page holds."""
 
@@ -55,15 +59,10 @@ class SepList(Resource):
     results: int = attribute("results", UINT32, required=True)
 
 
-@dataclass(kw_only=True)
-class SubscribableList(SubscribableResource):
+class SubscribableList(SepList, SubscribableResource):
     """SubscribableList."""
 
-    all: int = attribute("all", UINT32, required=True)
-    results: int = attribute("results", UINT32, required=True)
 
-
-@dataclass(kw_only=True)
 class IdentifiedObject(Resource):
     """IdentifiedObject."""
 
@@ -72,16 +71,10 @@ class IdentifiedObject(Resource):
     version: int | None = element("version", UINT16)
 
 
-@dataclass(kw_only=True)
-class SubscribableIdentifiedObject(SubscribableResource):
+class SubscribableIdentifiedObject(IdentifiedObject, SubscribableResource):
     """SubscribableIdentifiedObject."""
 
-    mrid: str = element("mRID", MRID, required=True)
-    description: str | None = element("description", STRING32)
-    version: int | None = element("version", UINT16)
 
-
-@dataclass(kw_only=True)
 class DateTimeInterval(SepObject):
     """DateTimeInterval: `start` (TimeType) and `duration` in seconds."""
 

@@ -1,20 +1,14 @@
-# ruff: noqa: RUF009 -- element()/attribute() return dataclasses.field specifiers, not defaults
-"""dcap."""
+"""DeviceCapability (/dcap) and the function-set links it shares with FunctionSetAssignments."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from protocol.xml.codec import UINT32, attribute, element, root_element
-from protocol.xml.resources.common import Link, ListLink, Resource
+from protocol.xml.codec import element, root_element
+from protocol.xml.resources.common import Link, ListLink, Polled, Resource
 
 
-@root_element()
-@dataclass(kw_only=True)
-class DeviceCapability(Resource):
-    """DeviceCapability: the entry point (/dcap) from which clients discover everything."""
+class FunctionSetAssignmentsBase(Resource):
+    """FunctionSetAssignmentsBase: links to the function sets' lists."""
 
-    poll_rate: int | None = attribute("pollRate", UINT32)
     customer_account_list_link: ListLink | None = element("CustomerAccountListLink", ListLink)
     demand_response_program_list_link: ListLink | None = element(
         "DemandResponseProgramListLink", ListLink
@@ -27,6 +21,12 @@ class DeviceCapability(Resource):
     tariff_profile_list_link: ListLink | None = element("TariffProfileListLink", ListLink)
     time_link: Link | None = element("TimeLink", Link)
     usage_point_list_link: ListLink | None = element("UsagePointListLink", ListLink)
+
+
+@root_element()
+class DeviceCapability(Polled, FunctionSetAssignmentsBase):
+    """DeviceCapability: the entry point (/dcap) from which clients discover everything."""
+
     end_device_list_link: ListLink | None = element("EndDeviceListLink", ListLink)
     mirror_usage_point_list_link: ListLink | None = element("MirrorUsagePointListLink", ListLink)
     self_device_link: Link | None = element("SelfDeviceLink", Link)

@@ -1,9 +1,6 @@
-# ruff: noqa: RUF009 -- element()/attribute() return dataclasses.field specifiers, not defaults
-"""der."""
+"""DER and the four resources a client reports: capability, settings, status, availability."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from protocol.xml.codec import (
     CSIPAUS_NS,
@@ -17,11 +14,18 @@ from protocol.xml.codec import (
     UINT16,
     UINT32,
     SepObject,
-    attribute,
     element,
+    items,
     root_element,
 )
-from protocol.xml.resources.common import Link, ListLink, Resource, SepList, SubscribableResource
+from protocol.xml.resources.common import (
+    Link,
+    ListLink,
+    Polled,
+    Resource,
+    SepList,
+    SubscribableResource,
+)
 from protocol.xml.resources.units import (
     ActivePower,
     AmpereHour,
@@ -35,7 +39,6 @@ from protocol.xml.resources.units import (
 
 
 @root_element()
-@dataclass(kw_only=True)
 class DER(SubscribableResource):
     """DER: links to the four DER information resources a client maintains."""
 
@@ -51,16 +54,13 @@ class DER(SubscribableResource):
 
 
 @root_element()
-@dataclass(kw_only=True)
-class DERList(SepList):
+class DERList(Polled, SepList):
     """DERList."""
 
-    poll_rate: int | None = attribute("pollRate", UINT32)
-    ders: list[DER] = element("DER", DER, many=True)
+    ders: list[DER] = items(DER)
 
 
 @root_element()
-@dataclass(kw_only=True)
 class DERCapability(Resource):
     """DERCapability: nameplate ratings. CSIP-AUS 1.2 requires doeModesSupported."""
 
@@ -100,7 +100,6 @@ class DERCapability(Resource):
 
 
 @root_element()
-@dataclass(kw_only=True)
 class DERSettings(SubscribableResource):
     """DERSettings: the limits the DER is currently configured with."""
 
@@ -139,7 +138,6 @@ class DERSettings(SubscribableResource):
     doe_modes_enabled: int | None = element("doeModesEnabled", HEX8, namespace=CSIPAUS_NS)
 
 
-@dataclass(kw_only=True)
 class ConnectStatus(SepObject):
     """ConnectStatusType: bitmap (bit 0 connected, 1 available, 2 operating, 3 test, 4 fault)."""
 
@@ -147,7 +145,6 @@ class ConnectStatus(SepObject):
     value: int = element("value", HEX8, required=True)
 
 
-@dataclass(kw_only=True)
 class StatusValue(SepObject):
     """InverterStatusType, OperationalModeStatusType, StorageModeStatusType and
     LocalControlModeStatusType share this shape."""
@@ -156,7 +153,6 @@ class StatusValue(SepObject):
     value: int = element("value", UINT8, required=True)
 
 
-@dataclass(kw_only=True)
 class ManufacturerStatus(SepObject):
     """ManufacturerStatusType."""
 
@@ -164,7 +160,6 @@ class ManufacturerStatus(SepObject):
     value: str = element("value", STRING6, required=True)
 
 
-@dataclass(kw_only=True)
 class StateOfChargeStatus(SepObject):
     """StateOfChargeStatusType: `value` in hundredths of a percent."""
 
@@ -173,7 +168,6 @@ class StateOfChargeStatus(SepObject):
 
 
 @root_element()
-@dataclass(kw_only=True)
 class DERStatus(SubscribableResource):
     """DERStatus."""
 
@@ -194,7 +188,6 @@ class DERStatus(SubscribableResource):
 
 
 @root_element()
-@dataclass(kw_only=True)
 class DERAvailability(SubscribableResource):
     """DERAvailability: durations in seconds, reserves in hundredths of a percent."""
 

@@ -1,9 +1,6 @@
-# ruff: noqa: RUF009 -- element()/attribute() return dataclasses.field specifiers, not defaults
-"""derp."""
+"""DER programs: DERProgram, DERControl (events), DefaultDERControl and their parts."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from protocol.xml.codec import (
     ANY_URI,
@@ -24,12 +21,14 @@ from protocol.xml.codec import (
     SepObject,
     attribute,
     element,
+    items,
     root_element,
 )
 from protocol.xml.resources.common import (
     DateTimeInterval,
     Link,
     ListLink,
+    Polled,
     SubscribableIdentifiedObject,
     SubscribableList,
 )
@@ -37,7 +36,6 @@ from protocol.xml.resources.units import ActivePower, ReactivePower
 
 
 @root_element()
-@dataclass(kw_only=True)
 class DERProgram(SubscribableIdentifiedObject):
     """DERProgram: a lower `primacy` wins."""
 
@@ -49,16 +47,13 @@ class DERProgram(SubscribableIdentifiedObject):
 
 
 @root_element()
-@dataclass(kw_only=True)
-class DERProgramList(SubscribableList):
+class DERProgramList(Polled, SubscribableList):
     """DERProgramList."""
 
-    poll_rate: int | None = attribute("pollRate", UINT32)
-    der_programs: list[DERProgram] = element("DERProgram", DERProgram, many=True)
+    der_programs: list[DERProgram] = items(DERProgram)
 
 
 @root_element()
-@dataclass(kw_only=True)
 class EventStatus(SepObject):
     """EventStatus: currentStatus 0 scheduled, 1 active, 2 cancelled, 3 cancelled with
     randomization, 4 superseded."""
@@ -70,7 +65,6 @@ class EventStatus(SepObject):
     reason: str | None = element("reason", STRING192)
 
 
-@dataclass(kw_only=True)
 class PowerFactorWithExcitation(SepObject):
     """PowerFactorWithExcitation."""
 
@@ -79,7 +73,6 @@ class PowerFactorWithExcitation(SepObject):
     multiplier: int = element("multiplier", POWER_OF_TEN, required=True)
 
 
-@dataclass(kw_only=True)
 class FixedVar(SepObject):
     """FixedVar: reactive power as a signed percentage of `refType`."""
 
@@ -87,7 +80,6 @@ class FixedVar(SepObject):
     value: int = element("value", SIGNED_PERCENT, required=True)
 
 
-@dataclass(kw_only=True)
 class FreqDroop(SepObject):
     """FreqDroopType."""
 
@@ -99,7 +91,6 @@ class FreqDroop(SepObject):
 
 
 @root_element()
-@dataclass(kw_only=True)
 class DERControlBase(SepObject):
     """DERControlBase, with the CSIP-AUS dynamic operating envelope extensions at the end.
 
@@ -152,7 +143,6 @@ class DERControlBase(SepObject):
 
 
 @root_element()
-@dataclass(kw_only=True)
 class DERControl(SubscribableIdentifiedObject):
     """DERControl (an event). `replyTo`/`responseRequired` say where and when to respond."""
 
@@ -168,15 +158,13 @@ class DERControl(SubscribableIdentifiedObject):
 
 
 @root_element()
-@dataclass(kw_only=True)
 class DERControlList(SubscribableList):
     """DERControlList (also used for the ActiveDERControlList)."""
 
-    der_controls: list[DERControl] = element("DERControl", DERControl, many=True)
+    der_controls: list[DERControl] = items(DERControl)
 
 
 @root_element()
-@dataclass(kw_only=True)
 class DefaultDERControl(SubscribableIdentifiedObject):
     """DefaultDERControl: what a DER does when no event is active."""
 

@@ -1,9 +1,6 @@
-# ruff: noqa: RUF009 -- element()/attribute() return dataclasses.field specifiers, not defaults
-"""edev."""
+"""EndDevice, Registration, DeviceInformation and FunctionSetAssignments."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from protocol.xml.codec import (
     BOOLEAN,
@@ -11,30 +8,30 @@ from protocol.xml.codec import (
     HEX32,
     HEX64,
     LFDI,
-    MRID,
     SFDI,
     STRING32,
     TIME,
     UINT8,
-    UINT16,
     UINT32,
     SepObject,
-    attribute,
     element,
+    items,
     root_element,
 )
 from protocol.xml.resources.common import (
     Link,
     ListLink,
+    Polled,
     Resource,
+    SubscribableIdentifiedObject,
     SubscribableList,
     SubscribableResource,
 )
+from protocol.xml.resources.dcap import FunctionSetAssignmentsBase
 from protocol.xml.resources.units import ActivePower, RealEnergy
 
 
 @root_element()
-@dataclass(kw_only=True)
 class EndDevice(SubscribableResource):
     """EndDevice (with the CSIP-AUS ConnectionPointLink extension)."""
 
@@ -70,25 +67,20 @@ class EndDevice(SubscribableResource):
 
 
 @root_element()
-@dataclass(kw_only=True)
-class EndDeviceList(SubscribableList):
+class EndDeviceList(Polled, SubscribableList):
     """EndDeviceList."""
 
-    poll_rate: int | None = attribute("pollRate", UINT32)
-    end_devices: list[EndDevice] = element("EndDevice", EndDevice, many=True)
+    end_devices: list[EndDevice] = items(EndDevice)
 
 
 @root_element()
-@dataclass(kw_only=True)
-class Registration(Resource):
+class Registration(Polled, Resource):
     """Registration: the PIN a client checks before trusting the server."""
 
-    poll_rate: int | None = attribute("pollRate", UINT32)
     date_time_registered: int = element("dateTimeRegistered", TIME, required=True)
     pin: int = element("pIN", UINT32, required=True)
 
 
-@dataclass(kw_only=True)
 class DRLCCapabilities(SepObject):
     """DRLCCapabilities."""
 
@@ -97,7 +89,6 @@ class DRLCCapabilities(SepObject):
     options_implemented: int = element("optionsImplemented", HEX32, required=True)
 
 
-@dataclass(kw_only=True)
 class GPSLocation(SepObject):
     """GPSLocationType: decimal degrees as text."""
 
@@ -106,11 +97,9 @@ class GPSLocation(SepObject):
 
 
 @root_element()
-@dataclass(kw_only=True)
-class DeviceInformation(Resource):
+class DeviceInformation(Polled, Resource):
     """DeviceInformation."""
 
-    poll_rate: int | None = attribute("pollRate", UINT32)
     drlc_capabilities: DRLCCapabilities | None = element("DRLCCapabilities", DRLCCapabilities)
     functions_implemented: int | None = element("functionsImplemented", HEX64)
     gps_location: GPSLocation | None = element("gpsLocation", GPSLocation)
@@ -129,33 +118,12 @@ class DeviceInformation(Resource):
 
 
 @root_element()
-@dataclass(kw_only=True)
-class FunctionSetAssignments(SubscribableResource):
-    """FunctionSetAssignments: its links come before its identity, as in the XSD."""
-
-    customer_account_list_link: ListLink | None = element("CustomerAccountListLink", ListLink)
-    demand_response_program_list_link: ListLink | None = element(
-        "DemandResponseProgramListLink", ListLink
-    )
-    der_program_list_link: ListLink | None = element("DERProgramListLink", ListLink)
-    file_list_link: ListLink | None = element("FileListLink", ListLink)
-    messaging_program_list_link: ListLink | None = element("MessagingProgramListLink", ListLink)
-    prepayment_list_link: ListLink | None = element("PrepaymentListLink", ListLink)
-    response_set_list_link: ListLink | None = element("ResponseSetListLink", ListLink)
-    tariff_profile_list_link: ListLink | None = element("TariffProfileListLink", ListLink)
-    time_link: Link | None = element("TimeLink", Link)
-    usage_point_list_link: ListLink | None = element("UsagePointListLink", ListLink)
-    mrid: str = element("mRID", MRID, required=True)
-    description: str | None = element("description", STRING32)
-    version: int | None = element("version", UINT16)
+class FunctionSetAssignments(SubscribableIdentifiedObject, FunctionSetAssignmentsBase):
+    """FunctionSetAssignments: the base's links come before the identity, as in the XSD."""
 
 
 @root_element()
-@dataclass(kw_only=True)
-class FunctionSetAssignmentsList(SubscribableList):
+class FunctionSetAssignmentsList(Polled, SubscribableList):
     """FunctionSetAssignmentsList."""
 
-    poll_rate: int | None = attribute("pollRate", UINT32)
-    function_set_assignments: list[FunctionSetAssignments] = element(
-        "FunctionSetAssignments", FunctionSetAssignments, many=True
-    )
+    function_set_assignments: list[FunctionSetAssignments] = items(FunctionSetAssignments)

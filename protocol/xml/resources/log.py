@@ -1,9 +1,6 @@
-# ruff: noqa: RUF009 -- element()/attribute() return dataclasses.field specifiers, not defaults
-"""log."""
+"""LogEvent."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from protocol.xml.codec import (
     STRING32,
@@ -11,15 +8,14 @@ from protocol.xml.codec import (
     UINT8,
     UINT16,
     UINT32,
-    attribute,
     element,
+    items,
     root_element,
 )
-from protocol.xml.resources.common import Resource, SepList
+from protocol.xml.resources.common import Polled, Resource, SepList
 
 
 @root_element()
-@dataclass(kw_only=True)
 class LogEvent(Resource):
     """LogEvent."""
 
@@ -34,9 +30,7 @@ class LogEvent(Resource):
 
 
 @root_element()
-@dataclass(kw_only=True)
-class LogEventList(SepList):
+class LogEventList(Polled, SepList):
     """LogEventList."""
 
-    poll_rate: int | None = attribute("pollRate", UINT32)
-    log_events: list[LogEvent] = element("LogEvent", LogEvent, many=True)
+    log_events: list[LogEvent] = items(LogEvent)

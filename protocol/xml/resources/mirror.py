@@ -1,9 +1,6 @@
-# ruff: noqa: RUF009 -- element()/attribute() return dataclasses.field specifiers, not defaults
-"""mirror."""
+"""Metering mirror: MirrorUsagePoints, MirrorMeterReadings, ReadingType and Readings."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from protocol.xml.codec import (
     BOOLEAN,
@@ -17,20 +14,20 @@ from protocol.xml.codec import (
     UINT32,
     UINT48,
     SepObject,
-    attribute,
     element,
+    items,
     root_element,
 )
 from protocol.xml.resources.common import (
     DateTimeInterval,
     IdentifiedObject,
+    Polled,
     Resource,
     SepList,
     SubscribableResource,
 )
 
 
-@dataclass(kw_only=True)
 class UnitValue(SepObject):
     """UnitValueType."""
 
@@ -40,7 +37,6 @@ class UnitValue(SepObject):
 
 
 @root_element()
-@dataclass(kw_only=True)
 class ReadingType(Resource):
     """ReadingType: `uom` (e.g. 38 W, 72 Wh) and `powerOfTenMultiplier` scale every Reading."""
 
@@ -64,7 +60,6 @@ class ReadingType(Resource):
 
 
 @root_element()
-@dataclass(kw_only=True)
 class Reading(SubscribableResource):
     """Reading: `value` * 10^ReadingType.powerOfTenMultiplier in ReadingType.uom."""
 
@@ -77,7 +72,6 @@ class Reading(SubscribableResource):
 
 
 @root_element()
-@dataclass(kw_only=True)
 class MirrorReadingSet(IdentifiedObject):
     """MirrorReadingSet: a batch of interval Readings."""
 
@@ -86,7 +80,6 @@ class MirrorReadingSet(IdentifiedObject):
 
 
 @root_element()
-@dataclass(kw_only=True)
 class MirrorMeterReading(IdentifiedObject):
     """MirrorMeterReading: one measured quantity, posted by the client."""
 
@@ -100,17 +93,13 @@ class MirrorMeterReading(IdentifiedObject):
 
 
 @root_element()
-@dataclass(kw_only=True)
 class MirrorMeterReadingList(SepList):
     """MirrorMeterReadingList (a batch POST of readings to a MirrorUsagePoint)."""
 
-    mirror_meter_readings: list[MirrorMeterReading] = element(
-        "MirrorMeterReading", MirrorMeterReading, many=True
-    )
+    mirror_meter_readings: list[MirrorMeterReading] = items(MirrorMeterReading)
 
 
 @root_element()
-@dataclass(kw_only=True)
 class MirrorUsagePoint(IdentifiedObject):
     """MirrorUsagePoint: a client-side meter (site or DER) whose readings the server mirrors."""
 
@@ -125,11 +114,7 @@ class MirrorUsagePoint(IdentifiedObject):
 
 
 @root_element()
-@dataclass(kw_only=True)
-class MirrorUsagePointList(SepList):
+class MirrorUsagePointList(Polled, SepList):
     """MirrorUsagePointList."""
 
-    poll_rate: int | None = attribute("pollRate", UINT32)
-    mirror_usage_points: list[MirrorUsagePoint] = element(
-        "MirrorUsagePoint", MirrorUsagePoint, many=True
-    )
+    mirror_usage_points: list[MirrorUsagePoint] = items(MirrorUsagePoint)

@@ -1,9 +1,6 @@
-# ruff: noqa: RUF009 -- element()/attribute() return dataclasses.field specifiers, not defaults
-"""pubsub."""
+"""Subscription, Notification and Condition (publish and subscribe)."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from protocol.xml.codec import (
     ANY_URI,
@@ -13,14 +10,13 @@ from protocol.xml.codec import (
     UINT32,
     AnyResource,
     SepObject,
-    attribute,
     element,
+    items,
     root_element,
 )
-from protocol.xml.resources.common import Resource, SepList
+from protocol.xml.resources.common import Polled, Resource, SepList
 
 
-@dataclass(kw_only=True)
 class Condition(SepObject):
     """Condition on a subscription."""
 
@@ -30,7 +26,6 @@ class Condition(SepObject):
 
 
 @root_element()
-@dataclass(kw_only=True)
 class Subscription(Resource):
     """Subscription: `encoding` 0 is sep+xml; `limit` caps list items per notification."""
 
@@ -43,16 +38,13 @@ class Subscription(Resource):
 
 
 @root_element()
-@dataclass(kw_only=True)
-class SubscriptionList(SepList):
+class SubscriptionList(Polled, SepList):
     """SubscriptionList."""
 
-    poll_rate: int | None = attribute("pollRate", UINT32)
-    subscriptions: list[Subscription] = element("Subscription", Subscription, many=True)
+    subscriptions: list[Subscription] = items(Subscription)
 
 
 @root_element()
-@dataclass(kw_only=True)
 class Notification(Resource):
     """Notification: carries the changed resource, typed by xsi:type."""
 

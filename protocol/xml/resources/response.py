@@ -1,16 +1,12 @@
-# ruff: noqa: RUF009 -- element()/attribute() return dataclasses.field specifiers, not defaults
-"""response."""
+"""Response and DERControlResponse (a client's answer to an event)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from protocol.xml.codec import LFDI, MRID, TIME, UINT8, element, root_element
+from protocol.xml.codec import LFDI, MRID, TIME, UINT8, element, items, root_element
 from protocol.xml.resources.common import Resource, SepList
 
 
 @root_element()
-@dataclass(kw_only=True)
 class Response(Resource):
     """Response: `status` codes are listed in DOMAIN.md; `subject` is the event's mRID."""
 
@@ -21,14 +17,12 @@ class Response(Resource):
 
 
 @root_element()
-@dataclass(kw_only=True)
 class DERControlResponse(Response):
     """DERControlResponse: a Response to a DERControl."""
 
 
 @root_element()
-@dataclass(kw_only=True)
 class ResponseList(SepList):
     """ResponseList."""
 
-    responses: list[Response] = element("Response", Response, many=True)
+    responses: list[Response] = items(Response)

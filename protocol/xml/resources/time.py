@@ -1,19 +1,21 @@
-"""time."""
+"""Time (/tm): the server's clock and the client's local-time rules."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from protocol.xml.codec import TIME, TIME_OFFSET, UINT8, UINT32, attribute, element, root_element
-from protocol.xml.resources.common import Resource
+from protocol.xml.codec import (
+    TIME,
+    TIME_OFFSET,
+    UINT8,
+    element,
+    root_element,
+)
+from protocol.xml.resources.common import Polled, Resource
 
 
 @root_element()
-@dataclass(kw_only=True)
-class Time(Resource):
+class Time(Polled, Resource):
     """Time: all instants are TimeType (seconds since 1970 UTC); offsets in seconds."""
 
-    poll_rate: int | None = attribute("pollRate", UINT32)
     current_time: int = element("currentTime", TIME, required=True)
     dst_end_time: int = element("dstEndTime", TIME, required=True)
     dst_offset: int = element("dstOffset", TIME_OFFSET, required=True)

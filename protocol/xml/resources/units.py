@@ -1,77 +1,56 @@
-"""units."""
+"""Unit values (`value * 10^multiplier` in the base unit) and their conversions."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from protocol.xml.codec import INT16, POWER_OF_TEN, UINT16, UINT48, SepObject, element
 
 
-@dataclass(kw_only=True)
-class ActivePower(SepObject):
+class Scaled(SepObject):
+    """The shape of the unit types below: a UInt16 `value` (unless a type narrows it) scaled
+    by 10^multiplier."""
+
+    multiplier: int = element("multiplier", POWER_OF_TEN, required=True)
+    value: int = element("value", UINT16, required=True)
+
+
+class ActivePower(Scaled):
     """ActivePower in W * 10^multiplier."""
 
-    multiplier: int = element("multiplier", POWER_OF_TEN, required=True)
     value: int = element("value", INT16, required=True)
 
 
-@dataclass(kw_only=True)
-class ReactivePower(SepObject):
+class ReactivePower(Scaled):
     """ReactivePower in var * 10^multiplier."""
 
-    multiplier: int = element("multiplier", POWER_OF_TEN, required=True)
     value: int = element("value", INT16, required=True)
 
 
-@dataclass(kw_only=True)
-class ApparentPower(SepObject):
+class ApparentPower(Scaled):
     """ApparentPower in VA * 10^multiplier."""
 
-    multiplier: int = element("multiplier", POWER_OF_TEN, required=True)
-    value: int = element("value", UINT16, required=True)
 
-
-@dataclass(kw_only=True)
-class CurrentRMS(SepObject):
+class CurrentRMS(Scaled):
     """CurrentRMS in A * 10^multiplier."""
 
-    multiplier: int = element("multiplier", POWER_OF_TEN, required=True)
-    value: int = element("value", UINT16, required=True)
 
-
-@dataclass(kw_only=True)
-class VoltageRMS(SepObject):
+class VoltageRMS(Scaled):
     """VoltageRMS in V * 10^multiplier."""
 
-    multiplier: int = element("multiplier", POWER_OF_TEN, required=True)
-    value: int = element("value", UINT16, required=True)
 
-
-@dataclass(kw_only=True)
-class AmpereHour(SepObject):
+class AmpereHour(Scaled):
     """AmpereHour in Ah * 10^multiplier."""
 
-    multiplier: int = element("multiplier", POWER_OF_TEN, required=True)
-    value: int = element("value", UINT16, required=True)
 
-
-@dataclass(kw_only=True)
-class WattHour(SepObject):
+class WattHour(Scaled):
     """WattHour in Wh * 10^multiplier."""
 
-    multiplier: int = element("multiplier", POWER_OF_TEN, required=True)
-    value: int = element("value", UINT16, required=True)
 
-
-@dataclass(kw_only=True)
-class RealEnergy(SepObject):
+class RealEnergy(Scaled):
     """RealEnergy in Wh * 10^multiplier."""
 
-    multiplier: int = element("multiplier", POWER_OF_TEN, required=True)
     value: int = element("value", UINT48, required=True)
 
 
-@dataclass(kw_only=True)
 class PowerFactor(SepObject):
     """PowerFactor: displacement * 10^multiplier."""
 
