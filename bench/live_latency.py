@@ -85,8 +85,10 @@ async def _measure(port: int, utility_id: int, mup_id: int, pem: bytes, cookie: 
     import websockets
 
     from devices.simulator.sep2_fleet import FleetStats, HttpPool
-    from protocol.xml import resources as r
     from protocol.xml import serialize
+    from protocol.xml.resources.common import DateTimeInterval
+    from protocol.xml.resources.mirror import MirrorMeterReading as SepMirrorMeterReading
+    from protocol.xml.resources.mirror import Reading
 
     pool = HttpPool(
         f"http://127.0.0.1:{port}",
@@ -105,11 +107,9 @@ async def _measure(port: int, utility_id: int, mup_id: int, pem: bytes, cookie: 
         for k in range(n):
             value = 1000 + k
             start = int(time.time()) - 1
-            body = r.MirrorMeterReading(
+            body = SepMirrorMeterReading(
                 mrid="1" * 32,
-                reading=r.Reading(
-                    value=value, time_period=r.DateTimeInterval(duration=1, start=start)
-                ),
+                reading=Reading(value=value, time_period=DateTimeInterval(duration=1, start=start)),
             )
             status, _, content = await pool.request("POST", f"/mup/{mup_id}", serialize(body))
             accepted = time.perf_counter()

@@ -3,9 +3,9 @@
 from django.urls import include, path
 
 from protocol.http import SepResponse
-from protocol.xml import resources as r
+from protocol.xml.resources.time import Time
 
-STATIC_BODY = r.Time(
+STATIC_BODY = Time(
     href="/tm",
     current_time=1_763_780_400,
     dst_end_time=0,

@@ -465,7 +465,8 @@ def notification_content(*, subscription: Subscription, resource: str):
     from protocol import selectors
     from protocol.fsets.derp import control_list
     from protocol.xml import parse
-    from protocol.xml import resources as r
+    from protocol.xml.resources.der import DERAvailability, DERCapability, DERSettings, DERStatus
+    from protocol.xml.resources.edev import DeviceInformation
 
     end_device = (
         EndDevice.objects.for_utility(subscription.utility_id)
@@ -488,11 +489,11 @@ def notification_content(*, subscription: Subscription, resource: str):
         stored = end_device.reported.get(key)
         if stored:
             classes = {
-                "dercap": r.DERCapability,
-                "derg": r.DERSettings,
-                "ders": r.DERStatus,
-                "dera": r.DERAvailability,
-                "di": r.DeviceInformation,
+                "dercap": DERCapability,
+                "derg": DERSettings,
+                "ders": DERStatus,
+                "dera": DERAvailability,
+                "di": DeviceInformation,
             }
             content = parse(stored.encode(), classes[key], profile=profile)
             content.href = resource
@@ -509,7 +510,7 @@ def notification_deliver(*, subscription_id: int, resource: str) -> bool:
     import urllib.request
 
     from protocol.xml import SEP_CONTENT_TYPE, serialize
-    from protocol.xml import resources as r
+    from protocol.xml.resources.pubsub import Notification
 
     subscription = (
         Subscription.objects.filter(pk=subscription_id).select_related("end_device").first()
@@ -522,7 +523,7 @@ def notification_deliver(*, subscription_id: int, resource: str) -> bool:
     href = f"/edev/{subscription.end_device_id}/sub/{subscription.pk}"
     profile, content = notification_content(subscription=subscription, resource=resource)
     body = serialize(
-        r.Notification(
+        Notification(
             subscribed_resource=resource,
             resource=content,
             status=0,

@@ -31,8 +31,30 @@ from urllib.parse import quote, urlsplit
 
 from devices.simulator.battery import BatteryModel, BatteryParams
 from protocol.xml import SEP_CONTENT_TYPE, parse, serialize
-from protocol.xml import resources as r
-from protocol.xml.resources import active_power, watts_of
+from protocol.xml.resources.common import DateTimeInterval
+from protocol.xml.resources.dcap import DeviceCapability
+from protocol.xml.resources.der import (
+    DER,
+    DERAvailability,
+    DERCapability,
+    DERList,
+    DERSettings,
+    DERStatus,
+    StateOfChargeStatus,
+)
+from protocol.xml.resources.derp import (
+    DefaultDERControl,
+    DERControl,
+    DERControlBase,
+    DERControlList,
+    DERProgram,
+    DERProgramList,
+)
+from protocol.xml.resources.edev import DeviceInformation, EndDevice, EndDeviceList, Registration
+from protocol.xml.resources.mirror import MirrorMeterReading, MirrorUsagePoint, Reading, ReadingType
+from protocol.xml.resources.response import DERControlResponse
+from protocol.xml.resources.time import Time
+from protocol.xml.resources.units import WattHour, active_power, watts_of
 
 DEFAULT_TELEMETRY_S = 300  # CSIP's usual 5-minute post rate when the server names none
 DEFAULT_POLL_S = 60
@@ -250,8 +272,8 @@ class SimDevice:
     def __init__(self, index: int, lfdi: str, pool: HttpPool, battery: BatteryModel, rng):
         self.index, self.lfdi, self.sfdi = index, lfdi, fleet_sfdi(lfdi)
         self.pool, self.battery, self.rng = pool, battery, rng
-        self.edev: r.EndDevice | None = None
-        self.der: r.DER | None = None
+        self.edev: EndDevice | None = None
+        self.der: DER | None = None
         self.mup_hrefs: dict[int, str] = {}
         self.controls: dict[str, _Control] = {}
         self.rand: dict[str, tuple[float, float]] = {}
@@ -321,7 +343,7 @@ class Sep2Fleet:
         self.devices: list[SimDevice] = []
         self.clock_offset_s = 0.0  # server time - our time, from /tm
         self.poll_rate_s = DEFAULT_POLL_S
-        self.dcap: r.DeviceCapability | None = None
+        self.dcap: DeviceCapability | None = None
         self._gate = asyncio.Semaphore(concurrency) if concurrency else None
         self._pools: list[HttpPool] = []
         self._holders: dict[str, set[int]] = {}
@@ -463,11 +485,11 @@ class Sep2Fleet:
     async def _discover(self, dev: SimDevice) -> None:
         if self.faults.hardcoded_edev:
             return
-        self.dcap = await self._get(dev, "/dcap", r.DeviceCapability)
+        self.dcap = await self._get(dev, "/dcap", DeviceCapability)
         self.poll_rate_s = self.dcap.poll_rate or DEFAULT_POLL_S
         if self.dcap.time_link and not self.faults.no_time_sync:
             before = time.time()
-            tm = await self._get(dev, self.dcap.time_link.href, r.Time)
+            tm = await self._get(dev, self.dcap.time_link.href, Time)
             self.clock_offset_s = tm.current_time - (before + time.time()) / 2
 
     def _edev_list_href(self) -> str:
@@ -502,7 +524,7 @@ class Sep2Fleet:
             dev,
             "POST",
             self._edev_list_href(),
-            serialize(r.EndDevice(lfdi=dev.lfdi, sfdi=dev.sfdi, changed_time=now)),
+            serialize(EndDevice(lfdi=dev.lfdi, sfdi=dev.sfdi, changed_time=now)),
         )
         if status == 201:
             href = headers["location"]
@@ -510,13 +532,13 @@ class Sep2Fleet:
             href = await self._find_edev(dev)
         else:
             raise HttpError(f"POST /edev: {status} {content[:200]!r}")
-        dev.edev = await self._get(dev, href, r.EndDevice)
+        dev.edev = await self._get(dev, href, EndDevice)
         dev.post_rate_s = dev.edev.post_rate
         pin = self.pins.get(dev.index)
         if pin is not None and not self.faults.skip_pin_check:
             # Out of band: trust the server only if it knows the PIN printed on the device.
             link = dev.edev.registration_link
-            registration = await self._get(dev, link.href, r.Registration) if link else None
+            registration = await self._get(dev, link.href, Registration) if link else None
             if registration is None or registration.pin != pin:
                 raise HttpError("the server's Registration PIN does not match the device's")
         if dev.edev.device_information_link:
@@ -524,7 +546,7 @@ class Sep2Fleet:
                 dev,
                 "PUT",
                 dev.edev.device_information_link.href,
-                r.DeviceInformation(
+                DeviceInformation(
                     lfdi=dev.lfdi,
                     mf_date=now,
                     mf_hw_ver="1.0",
@@ -538,7 +560,7 @@ class Sep2Fleet:
                 ),
             )
         if dev.edev.der_list_link:
-            ders = await self._get(dev, dev.edev.der_list_link.href, r.DERList)
+            ders = await self._get(dev, dev.edev.der_list_link.href, DERList)
             dev.der = ders.ders[0] if ders.ders else None
         if dev.der is not None:
             p = dev.battery.params
@@ -547,12 +569,12 @@ class Sep2Fleet:
                 ratings = {
                     "rtg_max_charge_rate_w": active_power(p.max_charge_w),
                     "rtg_max_discharge_rate_w": active_power(p.max_discharge_w),
-                    "rtg_max_wh": r.WattHour(multiplier=1, value=int(p.capacity_wh // 10)),
+                    "rtg_max_wh": WattHour(multiplier=1, value=int(p.capacity_wh // 10)),
                 }
             puts = [
                 (
                     dev.der.der_capability_link,
-                    r.DERCapability(
+                    DERCapability(
                         modes_supported=0x1,
                         rtg_max_w=active_power(p.max_discharge_w),
                         type=83,
@@ -563,7 +585,7 @@ class Sep2Fleet:
                 ),
                 (
                     dev.der.der_settings_link,
-                    r.DERSettings(
+                    DERSettings(
                         set_grad_w=100,
                         set_max_w=active_power(p.max_discharge_w),
                         set_max_charge_rate_w=active_power(p.max_charge_w),
@@ -577,16 +599,16 @@ class Sep2Fleet:
                     await self._send(dev, "PUT", link.href, body)
             await self._put_status(dev)
         for role in (ROLE_MIRROR_DER, ROLE_MIRROR_SITE):
-            mup = r.MirrorUsagePoint(
+            mup = MirrorUsagePoint(
                 mrid=_mrid(dev.lfdi, f"mup{role}"),
                 role_flags=role,
                 service_category_kind=0,
                 status=1,
                 device_lfdi=dev.lfdi,
                 mirror_meter_readings=[
-                    r.MirrorMeterReading(
+                    MirrorMeterReading(
                         mrid=_mrid(dev.lfdi, f"mmr{role}"),
-                        reading_type=r.ReadingType(uom=UOM_W),
+                        reading_type=ReadingType(uom=UOM_W),
                     )
                 ],
             )
@@ -595,7 +617,7 @@ class Sep2Fleet:
             dev.mup_hrefs[role] = headers["location"]
 
     async def _find_edev(self, dev: SimDevice) -> str:
-        listing = await self._get(dev, f"{self._edev_list_href()}?l=1000", r.EndDeviceList)
+        listing = await self._get(dev, f"{self._edev_list_href()}?l=1000", EndDeviceList)
         for edev in listing.end_devices:
             if edev.lfdi == dev.lfdi:
                 return edev.href
@@ -613,9 +635,9 @@ class Sep2Fleet:
                 dev,
                 "PUT",
                 dev.der.der_status_link.href,
-                r.DERStatus(
+                DERStatus(
                     reading_time=now,
-                    state_of_charge_status=r.StateOfChargeStatus(date_time=now, value=soc),
+                    state_of_charge_status=StateOfChargeStatus(date_time=now, value=soc),
                 ),
             )
         if dev.der.der_availability_link:
@@ -624,7 +646,7 @@ class Sep2Fleet:
                 dev,
                 "PUT",
                 dev.der.der_availability_link.href,
-                r.DERAvailability(
+                DERAvailability(
                     reading_time=now,
                     availability_duration=int(usable / max(p.max_discharge_w, 1) * 3600),
                     stat_w_avail=active_power(p.max_discharge_w if usable > 0 else 0),
@@ -713,11 +735,11 @@ class Sep2Fleet:
                 dev,
                 "POST",
                 href,
-                r.MirrorMeterReading(
+                MirrorMeterReading(
                     mrid=_mrid(dev.lfdi, f"mmr{role}"),
-                    reading=r.Reading(
+                    reading=Reading(
                         value=round(value),
-                        time_period=r.DateTimeInterval(duration=duration, start=start_s),
+                        time_period=DateTimeInterval(duration=duration, start=start_s),
                     ),
                 ),
             )
@@ -727,20 +749,20 @@ class Sep2Fleet:
     async def _poll(self, dev: SimDevice) -> None:
         self.stats.polls += 1
         edev = dev.edev
-        programs: list[r.DERProgram] = []
+        programs: list[DERProgram] = []
         if edev.function_set_assignments_list_link:
             fsas = await self._get(dev, _listed(edev.function_set_assignments_list_link.href))
             for fsa in fsas.function_set_assignments:
                 if fsa.der_program_list_link:
                     derps = await self._get(
-                        dev, _listed(fsa.der_program_list_link.href), r.DERProgramList
+                        dev, _listed(fsa.der_program_list_link.href), DERProgramList
                     )
                     programs.extend(derps.der_programs)
         seen: set[str] = set()
         for program in programs:
             if program.der_control_list_link:
                 listing = await self._get(
-                    dev, _listed(program.der_control_list_link.href), r.DERControlList
+                    dev, _listed(program.der_control_list_link.href), DERControlList
                 )
                 for control in listing.der_controls:
                     seen.add(control.mrid)
@@ -749,7 +771,7 @@ class Sep2Fleet:
                 await self._get(dev, _listed(program.active_der_control_list_link.href))
             if program.default_der_control_link:
                 default = await self._get(
-                    dev, program.default_der_control_link.href, r.DefaultDERControl
+                    dev, program.default_der_control_link.href, DefaultDERControl
                 )
                 if not self.faults.ignore_default_control:
                     dev.default_limits = self._limits(default.der_control_base)
@@ -763,7 +785,7 @@ class Sep2Fleet:
             if len(holders) == self.stats.registered and mrid not in self.stats.all_seen:
                 self.stats.all_seen[mrid] = now_m
 
-    def _learn(self, dev: SimDevice, control: r.DERControl, primacy: int) -> None:
+    def _learn(self, dev: SimDevice, control: DERControl, primacy: int) -> None:
         base = control.der_control_base
         setpoint = watts_of(base.op_mod_target_w) if base.op_mod_target_w else None
         if dev.index in self.opt_out:
@@ -848,7 +870,7 @@ class Sep2Fleet:
         dev.active = winner.mrid if winner else None
         dev.setpoint_w = winner.setpoint_w if winner else None
 
-    def _limits(self, base: r.DERControlBase) -> tuple[float | None, float | None]:
+    def _limits(self, base: DERControlBase) -> tuple[float | None, float | None]:
         """(site export limit W, max output in hundredths of a percent) a control sets."""
         exp_lim_w = None
         if base.op_mod_exp_lim_w is not None and not self.faults.ignore_export_limit:
@@ -887,7 +909,7 @@ class Sep2Fleet:
     async def _respond_due(self, dev: SimDevice) -> None:
         while dev.outbox:
             reply_to, mrid, status = dev.outbox.pop(0)
-            body = r.DERControlResponse(
+            body = DERControlResponse(
                 created_date_time=int(self.now()),
                 end_device_lfdi=dev.lfdi,
                 status=status,

@@ -35,7 +35,7 @@ from protocol.services import Conflict, client_touch, end_device_touch, exchange
 from protocol.transport import client_identity_from_request
 from protocol.xml import serialize
 from protocol.xml.codec import SepObject
-from protocol.xml.resources import from_time_type
+from protocol.xml.resources.common import from_time_type
 
 DEFAULT_POLL_RATE_S = 300
 

@@ -6,8 +6,9 @@ from zoneinfo import ZoneInfo
 
 from protocol import selectors
 from protocol.fsets.base import SepView
-from protocol.xml import resources as r
-from protocol.xml.resources import time_type
+from protocol.xml.resources.common import Link, ListLink, time_type
+from protocol.xml.resources.dcap import DeviceCapability
+from protocol.xml.resources.time import Time
 
 # 2030.5 quality 4: "time obtained from a level 3 source" (this host's NTP-synced clock).
 TIME_QUALITY = 4
@@ -16,15 +17,15 @@ TIME_QUALITY = 4
 class DeviceCapabilityView(SepView):
     def get(self, request):
         return self.sep(
-            r.DeviceCapability(
+            DeviceCapability(
                 href="/dcap",
                 poll_rate=self.poll_rate,
-                time_link=r.Link(href="/tm"),
-                end_device_list_link=r.ListLink(
+                time_link=Link(href="/tm"),
+                end_device_list_link=ListLink(
                     href="/edev",
                     all=selectors.end_devices_for_client(client=self.client).count(),
                 ),
-                mirror_usage_point_list_link=r.ListLink(
+                mirror_usage_point_list_link=ListLink(
                     href="/mup",
                     all=selectors.mirror_usage_points_for_client(client=self.client).count(),
                 ),
@@ -68,7 +69,7 @@ def dst_period(zone: ZoneInfo, now: dt.datetime) -> tuple[dt.datetime, dt.dateti
     return None if end is None else (start, end)
 
 
-def time_resource(*, zone_name: str, now: dt.datetime, poll_rate: int) -> r.Time:
+def time_resource(*, zone_name: str, now: dt.datetime, poll_rate: int) -> Time:
     """2030.5 Time for a zone: tzOffset is standard time; dstOffset applies in [start, end)."""
     zone = ZoneInfo(zone_name)
     local = now.astimezone(zone)
@@ -82,7 +83,7 @@ def time_resource(*, zone_name: str, now: dt.datetime, poll_rate: int) -> r.Time
     else:
         start_at = end_at = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
         dst_offset = 0
-    return r.Time(
+    return Time(
         href="/tm",
         poll_rate=poll_rate,
         current_time=time_type(now),

@@ -10,8 +10,16 @@ from devices import services as device_services
 from protocol.fsets.base import BadInput, SepView, instant
 from protocol.fsets.edev import edev_href, report_store, reported
 from protocol.http import not_found
-from protocol.xml import resources as r
-from protocol.xml.resources import watts_of
+from protocol.xml.resources.common import Link, ListLink
+from protocol.xml.resources.der import (
+    DER,
+    DERAvailability,
+    DERCapability,
+    DERList,
+    DERSettings,
+    DERStatus,
+)
+from protocol.xml.resources.units import watts_of
 
 MAX_W = 2**31 - 1  # what devices.Device stores
 
@@ -38,7 +46,7 @@ class DERListView(SepView):
         end_device = self.end_device(eid)
         paged = self.page(request, [der_resource(end_device)])
         return self.sep(
-            r.DERList(
+            DERList(
                 href=f"{edev_href(end_device)}/der",
                 all=paged.all,
                 results=paged.results,
@@ -48,16 +56,16 @@ class DERListView(SepView):
         )
 
 
-def der_resource(end_device) -> r.DER:
+def der_resource(end_device) -> DER:
     href = der_href(end_device)
-    return r.DER(
+    return DER(
         href=href,
         subscribable=0,
-        associated_der_program_list_link=r.ListLink(href=f"{edev_href(end_device)}/derp"),
-        der_availability_link=r.Link(href=f"{href}/dera"),
-        der_capability_link=r.Link(href=f"{href}/dercap"),
-        der_settings_link=r.Link(href=f"{href}/derg"),
-        der_status_link=r.Link(href=f"{href}/ders"),
+        associated_der_program_list_link=ListLink(href=f"{edev_href(end_device)}/derp"),
+        der_availability_link=Link(href=f"{href}/dera"),
+        der_capability_link=Link(href=f"{href}/dercap"),
+        der_settings_link=Link(href=f"{href}/derg"),
+        der_status_link=Link(href=f"{href}/ders"),
     )
 
 
@@ -95,7 +103,7 @@ class _DERResourceView(SepView):
 
 
 class DERCapabilityView(_DERResourceView):
-    key, cls = "dercap", r.DERCapability
+    key, cls = "dercap", DERCapability
 
     def store(self, device, body):
         wh = body.rtg_max_wh
@@ -110,7 +118,7 @@ class DERCapabilityView(_DERResourceView):
 
 
 class DERSettingsView(_DERResourceView):
-    key, cls = "derg", r.DERSettings
+    key, cls = "derg", DERSettings
 
     def store(self, device, body):
         wh = body.set_max_wh
@@ -125,7 +133,7 @@ class DERSettingsView(_DERResourceView):
 
 
 class DERStatusView(_DERResourceView):
-    key, cls = "ders", r.DERStatus
+    key, cls = "ders", DERStatus
 
     def store(self, device, body):
         soc = body.state_of_charge_status
@@ -139,7 +147,7 @@ class DERStatusView(_DERResourceView):
 
 
 class DERAvailabilityView(_DERResourceView):
-    key, cls = "dera", r.DERAvailability
+    key, cls = "dera", DERAvailability
 
     def store(self, device, body):
         device_services.device_update_availability(

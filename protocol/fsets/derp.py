@@ -21,8 +21,17 @@ from protocol import selectors
 from protocol.fsets.base import Refused, SepView
 from protocol.fsets.edev import derived_mrid, edev_href
 from protocol.http import not_found
-from protocol.xml import resources as r
-from protocol.xml.resources import active_power, time_type
+from protocol.xml.resources.common import DateTimeInterval, Link, ListLink, time_type
+from protocol.xml.resources.derp import (
+    DefaultDERControl,
+    DERControl,
+    DERControlBase,
+    DERControlList,
+    DERProgram,
+    DERProgramList,
+)
+from protocol.xml.resources.derp import EventStatus as SepEventStatus
+from protocol.xml.resources.units import active_power
 
 CURRENT_STATUS = {
     EventStatus.SCHEDULED: 0,
@@ -51,8 +60,8 @@ def _max_w(device) -> int | None:
     )
 
 
-def control_base(*, kind: str, watts: int | None, device, profile: str) -> r.DERControlBase:
-    base = r.DERControlBase()
+def control_base(*, kind: str, watts: int | None, device, profile: str) -> DERControlBase:
+    base = DERControlBase()
     if watts is None:
         return base
     if kind == EventKind.EXPORT_LIMIT:
@@ -78,21 +87,21 @@ def device_setpoint_w(view: selectors.ControlView) -> int | None:
     return event.signed_target_w
 
 
-def der_control(view: selectors.ControlView, *, href: str, device, profile: str) -> r.DERControl:
+def der_control(view: selectors.ControlView, *, href: str, device, profile: str) -> DERControl:
     event = view.event
-    return r.DERControl(
+    return DERControl(
         href=href,
         reply_to=RESPONSE_LIST,
         response_required=RESPONSE_REQUIRED,
         mrid=event.mrid,
         description=str(event.get_kind_display())[:32],
         creation_time=time_type(event.created_at),
-        event_status=r.EventStatus(
+        event_status=SepEventStatus(
             current_status=CURRENT_STATUS[event.status],
             date_time=time_type(event.status_changed_at),
             potentially_superseded=event.status == EventStatus.SUPERSEDED,
         ),
-        interval=r.DateTimeInterval(duration=event.duration_s, start=time_type(event.start)),
+        interval=DateTimeInterval(duration=event.duration_s, start=time_type(event.start)),
         randomize_duration=min(event.randomize_duration_s, ONE_HOUR) or None,
         randomize_start=min(event.randomize_start_s, ONE_HOUR) or None,
         der_control_base=control_base(
@@ -101,16 +110,16 @@ def der_control(view: selectors.ControlView, *, href: str, device, profile: str)
     )
 
 
-def derp_resource(end_device, group, *, controls: int | None = None) -> r.DERProgram:
+def derp_resource(end_device, group, *, controls: int | None = None) -> DERProgram:
     href = derp_href(end_device, group)
-    return r.DERProgram(
+    return DERProgram(
         href=href,
         subscribable=0,
         mrid=group.mrid,
         description=group.name[:32],
-        active_der_control_list_link=r.ListLink(href=f"{href}/actderc"),
-        default_der_control_link=r.Link(href=f"{href}/dderc"),
-        der_control_list_link=r.ListLink(href=f"{href}/derc", all=controls),
+        active_der_control_list_link=ListLink(href=f"{href}/actderc"),
+        default_der_control_link=Link(href=f"{href}/dderc"),
+        der_control_list_link=ListLink(href=f"{href}/derc", all=controls),
         primacy=min(group.program.primacy, 255),
     )
 
@@ -121,7 +130,7 @@ class DERProgramListView(SepView):
         groups = selectors.end_device_groups(end_device=end_device)
         paged = self.page(request, groups)
         return self.sep(
-            r.DERProgramList(
+            DERProgramList(
                 href=f"{edev_href(end_device)}/derp",
                 subscribable=0,
                 all=paged.all,
@@ -159,7 +168,7 @@ class DERControlListView(_ProgramView):
         paged = self.page(request, views)
         base = derp_href(end_device, group)
         return self.sep(
-            r.DERControlList(
+            DERControlList(
                 href=f"{base}/{self.suffix}",
                 subscribable=1,
                 all=paged.all,
@@ -200,7 +209,7 @@ class DefaultDERControlView(_ProgramView):
         end_device, group = self.program(eid, gid)
         program = group.program
         return self.sep(
-            r.DefaultDERControl(
+            DefaultDERControl(
                 href=f"{derp_href(end_device, group)}/dderc",
                 subscribable=0,
                 mrid=derived_mrid("dderc", group.mrid),
@@ -215,14 +224,14 @@ class DefaultDERControlView(_ProgramView):
         )
 
 
-def control_list(end_device, group, *, suffix: str, profile: str, limit: int) -> r.DERControlList:
+def control_list(end_device, group, *, suffix: str, profile: str, limit: int) -> DERControlList:
     """The DERControlList (or ActiveDERControlList) this EndDevice sees, first `limit` items."""
     views = selectors.group_controls(
         end_device=end_device, group=group, active_only=suffix == "actderc"
     )
     shown = views[:limit]
     base = derp_href(end_device, group)
-    return r.DERControlList(
+    return DERControlList(
         href=f"{base}/{suffix}",
         subscribable=1,
         all=len(views),

@@ -8,8 +8,15 @@ from protocol.fsets.base import BadInput, Refused, SepView
 from protocol.http import not_found
 from protocol.models import EndDevice
 from protocol.xml import parse, serialize
-from protocol.xml import resources as r
-from protocol.xml.resources import time_type
+from protocol.xml.resources.common import Link, ListLink, time_type
+from protocol.xml.resources.edev import (
+    DeviceInformation,
+    EndDeviceList,
+    FunctionSetAssignments,
+    FunctionSetAssignmentsList,
+    Registration,
+)
+from protocol.xml.resources.edev import EndDevice as SepEndDevice
 
 
 def derived_mrid(*parts: str) -> str:
@@ -21,22 +28,22 @@ def edev_href(end_device: EndDevice | int) -> str:
     return f"/edev/{getattr(end_device, 'pk', end_device)}"
 
 
-def end_device_resource(end_device: EndDevice) -> r.EndDevice:
+def end_device_resource(end_device: EndDevice) -> SepEndDevice:
     href = edev_href(end_device)
-    return r.EndDevice(
+    return SepEndDevice(
         href=href,
         subscribable=1,
-        der_list_link=r.ListLink(href=f"{href}/der", all=1),
-        device_information_link=r.Link(href=f"{href}/di"),
+        der_list_link=ListLink(href=f"{href}/der", all=1),
+        device_information_link=Link(href=f"{href}/di"),
         lfdi=end_device.lfdi,
-        log_event_list_link=r.ListLink(href=f"{href}/lel"),
+        log_event_list_link=ListLink(href=f"{href}/lel"),
         sfdi=end_device.sfdi,
         changed_time=time_type(end_device.changed_time),
         enabled=end_device.enabled,
-        function_set_assignments_list_link=r.ListLink(href=f"{href}/fsa", all=1),
+        function_set_assignments_list_link=ListLink(href=f"{href}/fsa", all=1),
         post_rate=end_device.post_rate_s,
-        registration_link=r.Link(href=f"{href}/rg"),
-        subscription_list_link=r.ListLink(href=f"{href}/sub"),
+        registration_link=Link(href=f"{href}/rg"),
+        subscription_list_link=ListLink(href=f"{href}/sub"),
     )
 
 
@@ -45,7 +52,7 @@ class EndDeviceListView(SepView):
         items = selectors.end_devices_for_client(client=self.client).order_by("pk")
         paged = self.page(request, items)
         return self.sep(
-            r.EndDeviceList(
+            EndDeviceList(
                 href="/edev",
                 subscribable=0,
                 all=paged.all,
@@ -56,7 +63,7 @@ class EndDeviceListView(SepView):
         )
 
     def post(self, request):
-        body = self.body(request, r.EndDevice)
+        body = self.body(request, SepEndDevice)
         if body.lfdi is None:
             raise BadInput("lFDI is required to register an EndDevice")
         end_device = services.end_device_register(
@@ -74,7 +81,7 @@ class RegistrationView(SepView):
     def get(self, request, eid):
         end_device = self.end_device(eid)
         return self.sep(
-            r.Registration(
+            Registration(
                 href=f"{edev_href(end_device)}/rg",
                 poll_rate=self.poll_rate,
                 date_time_registered=time_type(end_device.created_at),
@@ -105,11 +112,11 @@ class DeviceInformationView(SepView):
     def get(self, request, eid):
         end_device = self.end_device(eid)
         href = f"{edev_href(end_device)}/di"
-        return self.sep(reported(end_device, "di", r.DeviceInformation, href, self.profile))
+        return self.sep(reported(end_device, "di", DeviceInformation, href, self.profile))
 
     def put(self, request, eid):
         end_device = self.end_device(eid)
-        body = self.body(request, r.DeviceInformation)
+        body = self.body(request, DeviceInformation)
         if body.lfdi != end_device.lfdi:
             raise BadInput("lFDI does not match the EndDevice")
         services.end_device_information_store(
@@ -125,13 +132,13 @@ class DeviceInformationView(SepView):
         return self.no_content()
 
 
-def fsa_resource(end_device: EndDevice, groups: int) -> r.FunctionSetAssignments:
+def fsa_resource(end_device: EndDevice, groups: int) -> FunctionSetAssignments:
     href = edev_href(end_device)
-    return r.FunctionSetAssignments(
+    return FunctionSetAssignments(
         href=f"{href}/fsa/0",
         subscribable=0,
-        der_program_list_link=r.ListLink(href=f"{href}/derp", all=groups),
-        time_link=r.Link(href="/tm"),
+        der_program_list_link=ListLink(href=f"{href}/derp", all=groups),
+        time_link=Link(href="/tm"),
         mrid=derived_mrid("fsa", end_device.lfdi),
         description="DER programs",
     )
@@ -143,7 +150,7 @@ class FunctionSetAssignmentsListView(SepView):
         groups = selectors.end_device_groups(end_device=end_device)
         paged = self.page(request, [fsa_resource(end_device, len(groups))])
         return self.sep(
-            r.FunctionSetAssignmentsList(
+            FunctionSetAssignmentsList(
                 href=f"{edev_href(end_device)}/fsa",
                 subscribable=1,
                 all=paged.all,

@@ -14,14 +14,21 @@ from protocol import selectors, services
 from protocol.fsets.base import BadInput, Refused, SepView, instant
 from protocol.http import not_found
 from protocol.models import MirrorUsagePoint
-from protocol.xml import resources as r
+from protocol.xml.resources.mirror import (
+    MirrorMeterReading,
+    MirrorMeterReadingList,
+    MirrorUsagePointList,
+    ReadingType,
+)
+from protocol.xml.resources.mirror import MirrorUsagePoint as SepMirrorUsagePoint
+from protocol.xml.resources.mirror import Reading as SepReading
 
 UOM_W, UOM_VAR, UOM_V, UOM_HZ, UOM_WH = 38, 63, 29, 33, 72
 FLOW_REVERSE = 19
 ROLE_PREMISES = 0x02  # RoleFlagsType bit 1: isPremisesAggregationPoint (the site meter)
 
 
-def channel_for(reading_type: r.ReadingType, role_flags: int) -> str:
+def channel_for(reading_type: ReadingType, role_flags: int) -> str:
     uom = reading_type.uom
     if uom == UOM_W:
         return Channel.SITE_W if role_flags & ROLE_PREMISES else Channel.W
@@ -38,7 +45,7 @@ def channel_for(reading_type: r.ReadingType, role_flags: int) -> str:
     raise BadInput(f"ReadingType uom {uom} is not one this server mirrors")
 
 
-def quantity(mmr: r.MirrorMeterReading, role_flags: int) -> services.MirrorQuantity:
+def quantity(mmr: MirrorMeterReading, role_flags: int) -> services.MirrorQuantity:
     reading_type = mmr.reading_type
     return services.MirrorQuantity(
         mrid=mmr.mrid,
@@ -55,8 +62,8 @@ def mup_href(mup: MirrorUsagePoint | int) -> str:
     return f"/mup/{getattr(mup, 'pk', mup)}"
 
 
-def mup_resource(mup: MirrorUsagePoint) -> r.MirrorUsagePoint:
-    return r.MirrorUsagePoint(
+def mup_resource(mup: MirrorUsagePoint) -> SepMirrorUsagePoint:
+    return SepMirrorUsagePoint(
         href=mup_href(mup),
         mrid=mup.mrid,
         description=mup.description or None,
@@ -68,9 +75,9 @@ def mup_resource(mup: MirrorUsagePoint) -> r.MirrorUsagePoint:
     )
 
 
-def readings_of(mmr: r.MirrorMeterReading, *, device_id: int, q) -> list[Reading]:
+def readings_of(mmr: MirrorMeterReading, *, device_id: int, q) -> list[Reading]:
     """The domain Readings one MirrorMeterReading carries (single, or in MirrorReadingSets)."""
-    found: list[tuple[r.Reading, int | None]] = []
+    found: list[tuple[SepReading, int | None]] = []
     if mmr.reading is not None:
         found.append((mmr.reading, mmr.last_update_time))
     for reading_set in mmr.mirror_reading_sets:
@@ -105,7 +112,7 @@ class MirrorUsagePointListView(SepView):
         )
         paged = self.page(request, items)
         return self.sep(
-            r.MirrorUsagePointList(
+            MirrorUsagePointList(
                 href="/mup",
                 all=paged.all,
                 results=paged.results,
@@ -115,7 +122,7 @@ class MirrorUsagePointListView(SepView):
         )
 
     def post(self, request):
-        body = self.body(request, r.MirrorUsagePoint)
+        body = self.body(request, SepMirrorUsagePoint)
         end_device = (
             selectors.end_devices_for_client(client=self.client)
             .select_related("utility")
@@ -187,8 +194,8 @@ class MirrorUsagePointView(MirrorUsagePointListView):
 
     def post(self, request, mid):
         mup = self.mup(mid)
-        body = self.body(request, (r.MirrorMeterReading, r.MirrorMeterReadingList))
-        mmrs = body.mirror_meter_readings if isinstance(body, r.MirrorMeterReadingList) else [body]
+        body = self.body(request, (MirrorMeterReading, MirrorMeterReadingList))
+        mmrs = body.mirror_meter_readings if isinstance(body, MirrorMeterReadingList) else [body]
         declared = [quantity(m, mup.role_flags) for m in mmrs if m.reading_type is not None]
         with transaction.atomic():
             known = services.mirror_quantities_store(mup=mup, quantities=declared)

@@ -7,13 +7,17 @@ from protocol.fsets.base import BadInput, Refused, SepView, instant
 from protocol.fsets.edev import edev_href
 from protocol.http import not_found
 from protocol.models import LogEvent, Subscription
-from protocol.xml import resources as r
-from protocol.xml.resources import time_type
+from protocol.xml.resources.common import time_type
+from protocol.xml.resources.log import LogEvent as SepLogEvent
+from protocol.xml.resources.log import LogEventList
+from protocol.xml.resources.pubsub import Subscription as SepSubscription
+from protocol.xml.resources.pubsub import SubscriptionList
+from protocol.xml.resources.response import DERControlResponse, Response
 
 
 class ResponseListView(SepView):
     def post(self, request):
-        body = self.body(request, (r.DERControlResponse, r.Response))
+        body = self.body(request, (DERControlResponse, Response))
         if body.status is None:
             raise BadInput("status is required")
         if body.status not in services.RESPONSE_CODES:
@@ -40,8 +44,8 @@ class ResponseListView(SepView):
         return self.created(f"/rsp/{response.pk}")
 
 
-def log_event_resource(log_event: LogEvent, href: str) -> r.LogEvent:
-    return r.LogEvent(
+def log_event_resource(log_event: LogEvent, href: str) -> SepLogEvent:
+    return SepLogEvent(
         href=f"{href}/{log_event.pk}",
         created_date_time=time_type(log_event.created_at),
         details=log_event.details or None,
@@ -60,7 +64,7 @@ class LogEventListView(SepView):
         items = LogEvent.objects.for_utility(self.utility).filter(end_device=end_device)
         paged = self.page(request, items.order_by("-created_at", "-pk"))
         return self.sep(
-            r.LogEventList(
+            LogEventList(
                 href=href,
                 all=paged.all,
                 results=paged.results,
@@ -71,7 +75,7 @@ class LogEventListView(SepView):
 
     def post(self, request, eid):
         end_device = self.end_device(eid)
-        body = self.body(request, r.LogEvent)
+        body = self.body(request, SepLogEvent)
         log_event = services.log_event_record(
             end_device=end_device,
             created_at=instant(body.created_date_time, "createdDateTime"),
@@ -85,8 +89,8 @@ class LogEventListView(SepView):
         return self.created(f"{edev_href(end_device)}/lel/{log_event.pk}")
 
 
-def subscription_resource(sub: Subscription, href: str) -> r.Subscription:
-    return r.Subscription(
+def subscription_resource(sub: Subscription, href: str) -> SepSubscription:
+    return SepSubscription(
         href=f"{href}/{sub.pk}",
         subscribed_resource=sub.subscribed_resource,
         encoding=sub.encoding,
@@ -102,7 +106,7 @@ class SubscriptionListView(SepView):
         href = f"{edev_href(end_device)}/sub"
         paged = self.page(request, selectors.subscriptions_for(end_device=end_device))
         return self.sep(
-            r.SubscriptionList(
+            SubscriptionList(
                 href=href,
                 all=paged.all,
                 results=paged.results,
@@ -113,7 +117,7 @@ class SubscriptionListView(SepView):
 
     def post(self, request, eid):
         end_device = self.end_device(eid)
-        body = self.body(request, r.Subscription)
+        body = self.body(request, SepSubscription)
         # Only this EndDevice's own resources can be subscribed to.
         own = edev_href(end_device)
         target = body.subscribed_resource

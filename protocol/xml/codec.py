@@ -1,8 +1,9 @@
 """One declaration per 2030.5 resource type drives both serializing and parsing.
 
-A resource is a dataclass whose fields carry their wire mapping in metadata (see
-`element` and `attribute`). Field order is the XSD sequence order: base-class fields come
-first, exactly as XSD extension appends to its base. Parsing is strict: elements must
+A resource is a subclass of `SepObject`, which makes it a keyword-only dataclass; its fields
+carry their wire mapping in metadata (see `element`, `attribute` and `items`). Field order is
+the XSD sequence order: base-class fields come first, exactly as XSD extension appends to its
+base. Parsing is strict: elements must
 appear in sequence order, unknown elements and attributes are refused, and every value is
 range-checked, so a body that parses is one the schema would accept.
 """
@@ -14,7 +15,7 @@ import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar, cast, dataclass_transform
 
 from lxml import etree
 
@@ -244,9 +245,17 @@ def attribute(name: str, kind: SimpleType, *, required: bool = False) -> Any:
     return dataclasses.field(default=None, metadata={_META: spec})
 
 
+@dataclass_transform(kw_only_default=True)
 @dataclass(kw_only=True)
 class SepObject:
-    """Base of every declared 2030.5 type (resources and their nested complex types)."""
+    """Base of every declared 2030.5 type (resources and their nested complex types).
+
+    Each subclass becomes a keyword-only dataclass, so a type is declared by its fields alone.
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        dataclass(kw_only=True)(cls)
 
 
 ROOT_ELEMENTS: dict[str, type[SepObject]] = {}
@@ -280,6 +289,11 @@ def root_name(cls: type) -> str:
         return _ROOT_NAMES[cls]
     except KeyError:
         raise SepXmlError(f"{cls.__name__} is not a top-level 2030.5 resource") from None
+
+
+def items(kind: type[SepObject]) -> Any:
+    """Declare a list resource's entries: one element per item, named by the item's root name."""
+    return element(root_name(kind), kind, many=True)
 
 
 def _declared_specs(cls: type) -> list[tuple[str, ElementSpec | AttributeSpec]]:

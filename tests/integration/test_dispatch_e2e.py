@@ -24,7 +24,7 @@ from protocol.identity import client_identity_from_der
 from protocol.models import ControlResponse
 from protocol.services import client_register
 from protocol.xml import SEP_CONTENT_TYPE, parse, serialize
-from protocol.xml import resources as r
+from protocol.xml.resources.response import DERControlResponse
 from tests import factories
 from tests.integration.fleet import FleetThread, fleet_participants
 from tests.integration.servers import (
@@ -217,7 +217,7 @@ def test_event_dispatched_to_simulated_fleet(tmp_path):
             cancelled = next(c for c in controls if c.mrid == second.mrid)
             assert cancelled.event_status.current_status == 2
             # A late Response is still accepted.
-            late = r.DERControlResponse(
+            late = DERControlResponse(
                 created_date_time=int(time.time()),
                 end_device_lfdi=sim.lfdi,
                 status=3,

@@ -16,8 +16,21 @@ from protocol.identity import client_identity_from_der
 from protocol.models import EndDevice
 from protocol.services import client_register, client_revoke
 from protocol.xml import SEP_CONTENT_TYPE, parse, serialize
-from protocol.xml import resources as r
-from protocol.xml.resources import active_power, time_type
+from protocol.xml.resources.common import DateTimeInterval, time_type
+from protocol.xml.resources.dcap import DeviceCapability
+from protocol.xml.resources.der import (
+    DERAvailability,
+    DERCapability,
+    DERList,
+    DERSettings,
+    DERStatus,
+    StateOfChargeStatus,
+)
+from protocol.xml.resources.derp import DefaultDERControl, DERControlList, DERProgramList
+from protocol.xml.resources.edev import EndDevice as SepEndDevice
+from protocol.xml.resources.mirror import MirrorMeterReading, MirrorUsagePoint, Reading, ReadingType
+from protocol.xml.resources.time import Time
+from protocol.xml.resources.units import active_power
 from tests import factories
 from tests.integration.servers import asgi_server, subprocess_env
 from tests.integration.test_sep2_mtls import client_context, mutual_tls_proxy
@@ -71,42 +84,42 @@ def test_csip_flow_over_mutual_tls(stack):
     )
     sep = TlsSep(port, client_context(built, built.aggregator_cert, built.aggregator_key))
     try:
-        dcap = sep.get("/dcap", r.DeviceCapability)
+        dcap = sep.get("/dcap", DeviceCapability)
         assert dcap.poll_rate == 60
-        sep.get(dcap.time_link.href, r.Time)
+        sep.get(dcap.time_link.href, Time)
 
         device_identity = client_identity_from_der(built.device.cert_der)
         status, headers, _ = sep.call(
             "POST",
             "/edev",
             serialize(
-                r.EndDevice(lfdi=device_identity.lfdi, sfdi=device_identity.sfdi, changed_time=0)
+                SepEndDevice(lfdi=device_identity.lfdi, sfdi=device_identity.sfdi, changed_time=0)
             ),
         )
         assert status == 201
-        edev = sep.get(headers["location"], r.EndDevice)
+        edev = sep.get(headers["location"], SepEndDevice)
         end_device = EndDevice.objects.get(lfdi=device_identity.lfdi)
         participant_add(program=program, device=end_device.device)
 
         fsa = sep.get(edev.function_set_assignments_list_link.href).function_set_assignments[0]
-        derp = sep.get(fsa.der_program_list_link.href, r.DERProgramList).der_programs[0]
-        sep.get(derp.default_der_control_link.href, r.DefaultDERControl)
-        sep.get(derp.der_control_list_link.href, r.DERControlList)
+        derp = sep.get(fsa.der_program_list_link.href, DERProgramList).der_programs[0]
+        sep.get(derp.default_der_control_link.href, DefaultDERControl)
+        sep.get(derp.der_control_list_link.href, DERControlList)
 
-        der = sep.get(edev.der_list_link.href, r.DERList).ders[0]
+        der = sep.get(edev.der_list_link.href, DERList).ders[0]
         now = time_type(datetime.now(UTC))
         puts = {
-            der.der_capability_link.href: r.DERCapability(
+            der.der_capability_link.href: DERCapability(
                 modes_supported=1, rtg_max_w=active_power(5000), type=83
             ),
-            der.der_settings_link.href: r.DERSettings(
+            der.der_settings_link.href: DERSettings(
                 set_grad_w=100, set_max_w=active_power(4800), updated_time=now
             ),
-            der.der_status_link.href: r.DERStatus(
+            der.der_status_link.href: DERStatus(
                 reading_time=now,
-                state_of_charge_status=r.StateOfChargeStatus(date_time=now, value=5000),
+                state_of_charge_status=StateOfChargeStatus(date_time=now, value=5000),
             ),
-            der.der_availability_link.href: r.DERAvailability(
+            der.der_availability_link.href: DERAvailability(
                 reading_time=now, stat_w_avail=active_power(4000)
             ),
         }
@@ -114,14 +127,14 @@ def test_csip_flow_over_mutual_tls(stack):
             assert sep.call("PUT", href, serialize(body))[0] == 204, href
             sep.get(href, type(body))
 
-        mup = r.MirrorUsagePoint(
+        mup = MirrorUsagePoint(
             mrid="1" * 32,
             role_flags=0x09,
             service_category_kind=0,
             status=1,
             device_lfdi=device_identity.lfdi,
             mirror_meter_readings=[
-                r.MirrorMeterReading(mrid="2" * 32, reading_type=r.ReadingType(uom=38))
+                MirrorMeterReading(mrid="2" * 32, reading_type=ReadingType(uom=38))
             ],
         )
         status, headers, _ = sep.call("POST", "/mup", serialize(mup))
@@ -129,10 +142,10 @@ def test_csip_flow_over_mutual_tls(stack):
         start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=25)
         for i in range(5):
             at = time_type(start + timedelta(minutes=5 * i))
-            mmr = r.MirrorMeterReading(
+            mmr = MirrorMeterReading(
                 mrid="2" * 32,
-                reading=r.Reading(
-                    value=1000 + i, time_period=r.DateTimeInterval(duration=300, start=at)
+                reading=Reading(
+                    value=1000 + i, time_period=DateTimeInterval(duration=300, start=at)
                 ),
             )
             assert sep.call("POST", headers["location"], serialize(mmr))[0] == 201

@@ -10,8 +10,22 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from protocol.xml import parse, serialize
-from protocol.xml import resources as r
-from protocol.xml.resources import active_power, time_type
+from protocol.xml.resources.common import DateTimeInterval, time_type
+from protocol.xml.resources.dcap import DeviceCapability
+from protocol.xml.resources.der import (
+    ConnectStatus,
+    DERAvailability,
+    DERCapability,
+    DERList,
+    DERSettings,
+    DERStatus,
+    StateOfChargeStatus,
+)
+from protocol.xml.resources.derp import DERControlList, DERProgram
+from protocol.xml.resources.edev import EndDevice
+from protocol.xml.resources.mirror import MirrorMeterReading, MirrorUsagePoint, Reading, ReadingType
+from protocol.xml.resources.response import DERControlResponse
+from protocol.xml.resources.units import WattHour, active_power
 from tests.protocol.client import SepClient
 from tests.protocol.sep_world import random_lfdi
 
@@ -44,7 +58,7 @@ class ScriptedClient:
         self.http = SepClient(Pem(self.cert_pem.encode()))
         self.lfdi, self.sfdi = random_lfdi()
         self.edev = None
-        self.derps: list[r.DERProgram] = []
+        self.derps: list[DERProgram] = []
         self.mup = None
         self.sent: set[tuple[str, int]] = set()
         self.read_default = False
@@ -60,14 +74,14 @@ class ScriptedClient:
     def _start(self):
         edev_list = "/edev"
         if not self.faults.hardcoded_edev:
-            dcap = parse(self.http.get("/dcap").content, r.DeviceCapability)
+            dcap = parse(self.http.get("/dcap").content, DeviceCapability)
             edev_list = dcap.end_device_list_link.href
         if not self.faults.no_time_sync:
             assert self.http.get("/tm").status_code == 200
-        body = serialize(r.EndDevice(lfdi=self.lfdi, sfdi=self.sfdi, changed_time=0))
+        body = serialize(EndDevice(lfdi=self.lfdi, sfdi=self.sfdi, changed_time=0))
         created = self.http.post_sep(edev_list, body)
         assert created.status_code == 201, created.content
-        self.edev = parse(self.http.get(created["Location"]).content, r.EndDevice)
+        self.edev = parse(self.http.get(created["Location"]).content, EndDevice)
         fsal = parse(self.http.get(self.edev.function_set_assignments_list_link.href).content)
         fsa = fsal.function_set_assignments[0]
         derpl = parse(self.http.get(f"{fsa.der_program_list_link.href}?l=10").content)
@@ -76,30 +90,30 @@ class ScriptedClient:
         self._mirror()
 
     def _report_der(self):
-        der = parse(self.http.get(self.edev.der_list_link.href).content, r.DERList).ders[0]
+        der = parse(self.http.get(self.edev.der_list_link.href).content, DERList).ders[0]
         now = time_type(timezone.now())
         bodies = {
-            der.der_capability_link.href: r.DERCapability(
+            der.der_capability_link.href: DERCapability(
                 modes_supported=1,
                 rtg_max_charge_rate_w=active_power(5000),
                 rtg_max_discharge_rate_w=active_power(5000),
                 rtg_max_w=active_power(5000),
-                rtg_max_wh=r.WattHour(multiplier=1, value=1350),
+                rtg_max_wh=WattHour(multiplier=1, value=1350),
                 type=83,
             ),
-            der.der_settings_link.href: r.DERSettings(
+            der.der_settings_link.href: DERSettings(
                 set_grad_w=100,
                 set_max_charge_rate_w=active_power(5000),
                 set_max_discharge_rate_w=active_power(5000),
                 set_max_w=active_power(5000),
                 updated_time=now,
             ),
-            der.der_status_link.href: r.DERStatus(
+            der.der_status_link.href: DERStatus(
                 reading_time=now,
-                state_of_charge_status=r.StateOfChargeStatus(date_time=now, value=8000),
-                stor_connect_status=r.ConnectStatus(date_time=now, value=7),
+                state_of_charge_status=StateOfChargeStatus(date_time=now, value=8000),
+                stor_connect_status=ConnectStatus(date_time=now, value=7),
             ),
-            der.der_availability_link.href: r.DERAvailability(
+            der.der_availability_link.href: DERAvailability(
                 reading_time=now, stat_w_avail=active_power(5000), reserve_percent=2000
             ),
         }
@@ -108,17 +122,17 @@ class ScriptedClient:
             assert response.status_code == 204, (href, response.content)
 
     def _mirror(self):
-        mup = r.MirrorUsagePoint(
+        mup = MirrorUsagePoint(
             mrid=self.lfdi[:32],
             role_flags=0x09,
             service_category_kind=0,
             status=1,
             device_lfdi=self.lfdi,
             mirror_meter_readings=[
-                r.MirrorMeterReading(
+                MirrorMeterReading(
                     mrid=self.lfdi[8:40],
                     description="DER W",
-                    reading_type=r.ReadingType(uom=38, power_of_ten_multiplier=0, kind=37),
+                    reading_type=ReadingType(uom=38, power_of_ten_multiplier=0, kind=37),
                 )
             ],
         )
@@ -132,10 +146,10 @@ class ScriptedClient:
             self._post_reading(0, at, interval)
 
     def _post_reading(self, watts: float, at: int, duration: int = 0):
-        mmr = r.MirrorMeterReading(
+        mmr = MirrorMeterReading(
             mrid=self.lfdi[8:40],
-            reading=r.Reading(
-                value=int(watts), time_period=r.DateTimeInterval(duration=duration, start=at)
+            reading=Reading(
+                value=int(watts), time_period=DateTimeInterval(duration=duration, start=at)
             ),
         )
         response = self.http.post_sep(self.mup, serialize(mmr))
@@ -144,7 +158,7 @@ class ScriptedClient:
     def _respond(self, mrid: str, status: int):
         if self.faults.no_responses or (mrid, status) in self.sent:
             return
-        body = r.DERControlResponse(
+        body = DERControlResponse(
             created_date_time=time_type(timezone.now()),
             end_device_lfdi=self.lfdi,
             status=status,
@@ -162,7 +176,7 @@ class ScriptedClient:
                 assert self.http.get(derp.default_der_control_link.href).status_code == 200
                 self.read_default = True
             listing = self.http.get(f"{derp.der_control_list_link.href}?l=255")
-            for control in parse(listing.content, r.DERControlList).der_controls:
+            for control in parse(listing.content, DERControlList).der_controls:
                 status = control.event_status.current_status
                 start = control.interval.start
                 end = start + control.interval.duration

@@ -6,7 +6,8 @@ from django.urls import path
 from protocol.http import SepResponse, parse_request_body
 from protocol.transport import client_identity_from_request
 from protocol.xml import SEP_CONTENT_TYPE
-from protocol.xml import resources as r
+from protocol.xml.resources.response import DERControlResponse
+from protocol.xml.resources.time import Time
 
 
 def time_view(request):
@@ -14,7 +15,7 @@ def time_view(request):
     if identity is None:
         return HttpResponse(status=403)
     return SepResponse(
-        r.Time(
+        Time(
             href="/tm",
             current_time=1_763_780_400,
             dst_end_time=0,
@@ -34,7 +35,7 @@ def broken_view(request):
 
 
 def response_view(request):
-    parsed = parse_request_body(request, r.DERControlResponse)
+    parsed = parse_request_body(request, DERControlResponse)
     if isinstance(parsed, HttpResponse):
         return parsed
     return SepResponse(status=201, headers={"Location": "/rsps/1/rsp/1"})

@@ -11,8 +11,8 @@ from programs.services import participant_add
 from protocol import pki, services
 from protocol.identity import client_identity_from_der
 from protocol.models import Client, EndDevice
-from protocol.xml import resources as r
 from protocol.xml import serialize
+from protocol.xml.resources.edev import EndDevice as SepEndDevice
 from tests import factories
 from tests.protocol.client import SepClient
 
@@ -82,7 +82,7 @@ def enrolled_end_device(
 
 
 def end_device_body(lfdi: str, sfdi: int) -> bytes:
-    return serialize(r.EndDevice(lfdi=lfdi, sfdi=sfdi, changed_time=0))
+    return serialize(SepEndDevice(lfdi=lfdi, sfdi=sfdi, changed_time=0))
 
 
 def location_id(response) -> int:

@@ -2,18 +2,19 @@ import datetime as dt
 
 import pytest
 
-from protocol.xml import resources as r
+from protocol.xml.resources.common import from_time_type, time_type
+from protocol.xml.resources.units import active_power, watts_of
 
 
 def test_time_type_is_utc_seconds():
     moment = dt.datetime(
         2025, 11, 22, 14, 0, 30, 900_000, tzinfo=dt.timezone(dt.timedelta(hours=11))
     )
-    assert r.time_type(moment) == 1_763_780_430  # 03:00:30 UTC, fraction dropped
-    assert r.from_time_type(1_763_780_430) == dt.datetime(2025, 11, 22, 3, 0, 30, tzinfo=dt.UTC)
-    assert r.time_type(dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) == 0
+    assert time_type(moment) == 1_763_780_430  # 03:00:30 UTC, fraction dropped
+    assert from_time_type(1_763_780_430) == dt.datetime(2025, 11, 22, 3, 0, 30, tzinfo=dt.UTC)
+    assert time_type(dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) == 0
     with pytest.raises(ValueError):
-        r.time_type(dt.datetime(2025, 1, 1))  # noqa: DTZ001 -- naive on purpose
+        time_type(dt.datetime(2025, 1, 1))  # noqa: DTZ001 -- naive on purpose
 
 
 @pytest.mark.parametrize(
@@ -29,11 +30,11 @@ def test_time_type_is_utc_seconds():
     ],
 )
 def test_active_power_fits_int16(watts, multiplier, value):
-    power = r.active_power(watts)
+    power = active_power(watts)
     assert (power.multiplier, power.value) == (multiplier, value)
-    assert abs(r.watts_of(power) - watts) <= 10**multiplier / 2
+    assert abs(watts_of(power) - watts) <= 10**multiplier / 2
 
 
 def test_active_power_out_of_range():
     with pytest.raises(ValueError):
-        r.active_power(1e15)
+        active_power(1e15)

@@ -12,7 +12,7 @@ from protocol.http import (
     parse_request_body,
 )
 from protocol.xml import SEP_CONTENT_TYPE, serialize
-from protocol.xml import resources as r
+from protocol.xml.resources.response import DERControlResponse, Response
 from tests.protocol.examples import EXAMPLES
 
 
@@ -46,13 +46,11 @@ def post(body: bytes, content_type: str):
 
 def test_parse_request_body_checks_media_type_then_content():
     body = serialize(EXAMPLES["DERControlResponse"]())
-    parsed = parse_request_body(post(body, SEP_CONTENT_TYPE), r.DERControlResponse)
+    parsed = parse_request_body(post(body, SEP_CONTENT_TYPE), DERControlResponse)
     assert parsed == EXAMPLES["DERControlResponse"]()
-    parsed = parse_request_body(post(body, "application/sep+xml; charset=utf-8"), r.Response)
+    parsed = parse_request_body(post(body, "application/sep+xml; charset=utf-8"), Response)
     assert parsed.status_code == 400  # a DERControlResponse is not a plain Response
-    assert (
-        parse_request_body(post(body, "application/xml"), r.DERControlResponse).status_code == 415
-    )
+    assert parse_request_body(post(body, "application/xml"), DERControlResponse).status_code == 415
     bad = parse_request_body(post(body.replace(b">2<", b">300<"), SEP_CONTENT_TYPE), None)
     assert bad.status_code == 400
     assert b"status" in bad.content
@@ -121,7 +119,7 @@ def test_page_of_a_queryset():
 def test_declared_oversize_body_is_refused_before_reading(settings):
     settings.SEP2_MAX_BODY_BYTES = 100
     request = post(b"x" * 101, SEP_CONTENT_TYPE)
-    response = parse_request_body(request, r.DERControlResponse)
+    response = parse_request_body(request, DERControlResponse)
     assert response.status_code == 413
     assert b"100 bytes" in response.content
     assert not hasattr(request, "_body")  # the body was never read

@@ -9,8 +9,10 @@ from cryptography.hazmat.primitives import hashes
 from protocol import pki
 from protocol.models import EndDevice, Subscription
 from protocol.services import client_register, client_revoke
-from protocol.xml import resources as r
 from protocol.xml import serialize
+from protocol.xml.resources.der import DERStatus
+from protocol.xml.resources.edev import EndDeviceList
+from protocol.xml.resources.pubsub import Subscription as SepSubscription
 from tests import factories
 from tests.protocol.client import SepClient
 from tests.protocol.sep_world import (
@@ -121,9 +123,9 @@ def test_device_certificate_acts_only_for_itself(utility_a):
     for path in _paths(ed_a, group.pk):
         assert b.http.get(path).status_code == 404, path
     # B cannot write A's DER status nor subscribe on A's behalf.
-    status = r.DERStatus(reading_time=0)
+    status = DERStatus(reading_time=0)
     assert b.http.put_sep(f"/edev/{ed_a.pk}/der/0/ders", serialize(status)).status_code == 404
-    sub = r.Subscription(
+    sub = SepSubscription(
         subscribed_resource=f"/edev/{ed_a.pk}",
         encoding=0,
         level="+S1",
@@ -165,7 +167,7 @@ def test_end_device_list_paging(utility_a):
     def page(query):
         from protocol.xml import parse
 
-        return parse(agg.http.get(f"/edev{query}").content, r.EndDeviceList)
+        return parse(agg.http.get(f"/edev{query}").content, EndDeviceList)
 
     first = page("")  # no `l`: one item, as 2030.5 says
     assert (first.all, first.results) == (5, 1)

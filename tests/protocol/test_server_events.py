@@ -9,8 +9,10 @@ from programs.models import Dispatch, OptOut
 from programs.services import event_activate, event_cancel, event_create
 from protocol.models import ControlResponse
 from protocol.xml import parse, serialize
-from protocol.xml import resources as r
-from protocol.xml.resources import time_type, watts_of
+from protocol.xml.resources.common import time_type
+from protocol.xml.resources.derp import DERControl, DERControlList
+from protocol.xml.resources.response import DERControlResponse
+from protocol.xml.resources.units import watts_of
 from tests import factories
 from tests.protocol.client import SepClient
 from tests.protocol.sep_world import actor, enrolled_end_device, program_with_group, random_lfdi
@@ -45,14 +47,14 @@ def _event(program, group, manager, *, minutes=60, **fields):
     )
 
 
-def _controls(http: SepClient, href: str) -> list[r.DERControl]:
+def _controls(http: SepClient, href: str) -> list[DERControl]:
     response = http.get(f"{href}?l=255")
     assert response.status_code == 200
-    return parse(response.content, r.DERControlList).der_controls
+    return parse(response.content, DERControlList).der_controls
 
 
 def _respond(agg, end_device, event, status):
-    body = r.DERControlResponse(
+    body = DERControlResponse(
         created_date_time=time_type(timezone.now()),
         end_device_lfdi=end_device.lfdi,
         status=status,
@@ -141,7 +143,7 @@ def test_export_limit_uses_csipaus_under_that_profile(utility_a, manager_a):
     base = f"/edev/{end_device.pk}/derp/{group.pk}"
     response = agg.http.get(f"{base}/derc?l=5")
     assert b"https://csipaus.org/ns" in response.content
-    (control,) = parse(response.content, r.DERControlList, profile="csipaus").der_controls
+    (control,) = parse(response.content, DERControlList, profile="csipaus").der_controls
     assert watts_of(control.der_control_base.op_mod_exp_lim_w) == 1500
 
 
@@ -170,6 +172,6 @@ def test_list_keeps_at_least_min_stored_events(world):
         event = _event(program, group, manager, minutes=60 * (i + 1), duration_s=600)
         event_cancel(event=event, actor=manager)
     response = agg.http.get(f"{base}/derc?l=255")
-    listing = parse(response.content, r.DERControlList)
+    listing = parse(response.content, DERControlList)
     assert listing.all == 24 and listing.results == 24
     assert parse(agg.http.get(f"{base}/derc?s=20&l=10").content).results == 4

@@ -9,8 +9,31 @@ from devices.models import TelemetrySample
 from programs.services import participant_add
 from protocol.models import EndDevice
 from protocol.xml import parse, serialize
-from protocol.xml import resources as r
-from protocol.xml.resources import active_power, time_type
+from protocol.xml.resources.common import DateTimeInterval, time_type
+from protocol.xml.resources.dcap import DeviceCapability
+from protocol.xml.resources.der import (
+    ConnectStatus,
+    DERAvailability,
+    DERCapability,
+    DERList,
+    DERSettings,
+    DERStatus,
+    StateOfChargeStatus,
+)
+from protocol.xml.resources.derp import DefaultDERControl, DERControlList, DERProgramList
+from protocol.xml.resources.edev import DeviceInformation, EndDeviceList, Registration
+from protocol.xml.resources.edev import EndDevice as SepEndDevice
+from protocol.xml.resources.mirror import (
+    MirrorMeterReading,
+    MirrorMeterReadingList,
+    MirrorReadingSet,
+    MirrorUsagePoint,
+    MirrorUsagePointList,
+    Reading,
+    ReadingType,
+)
+from protocol.xml.resources.time import Time
+from protocol.xml.resources.units import WattHour, active_power
 from tests import factories
 from tests.protocol.sep_world import (
     actor,
@@ -30,12 +53,12 @@ def test_full_client_flow(utility_a):
     agg = actor(utility_a, program=program)
     http = agg.http
 
-    dcap = parse(http.get("/dcap").content, r.DeviceCapability)
+    dcap = parse(http.get("/dcap").content, DeviceCapability)
     assert dcap.poll_rate == 60
     assert dcap.time_link.href == "/tm"
     assert dcap.end_device_list_link.all == 0
 
-    tm = parse(http.get(dcap.time_link.href).content, r.Time)
+    tm = parse(http.get(dcap.time_link.href).content, Time)
     assert abs(tm.current_time - time_type(timezone.now())) <= 2
     assert tm.tz_offset == -8 * 3600
     assert tm.dst_offset == 3600
@@ -49,15 +72,15 @@ def test_full_client_flow(utility_a):
     end_device = EndDevice.objects.get(pk=location_id(created))
     assert end_device.registered_by == agg.client and end_device.device.lfdi == lfdi
 
-    edevs = parse(http.get("/edev?l=10").content, r.EndDeviceList)
+    edevs = parse(http.get("/edev?l=10").content, EndDeviceList)
     assert (edevs.all, edevs.results) == (1, 1)
-    edev = parse(http.get(edev_href).content, r.EndDevice)
+    edev = parse(http.get(edev_href).content, SepEndDevice)
     assert edev.lfdi == lfdi and edev.sfdi == sfdi
-    rg = parse(http.get(edev.registration_link.href).content, r.Registration)
+    rg = parse(http.get(edev.registration_link.href).content, Registration)
     assert rg.pin == end_device.pin
 
     # DeviceInformation puts the real identity on the device.
-    di = r.DeviceInformation(
+    di = DeviceInformation(
         lfdi=lfdi,
         mf_date=0,
         mf_hw_ver="1",
@@ -81,41 +104,41 @@ def test_full_client_flow(utility_a):
     fsal = parse(http.get(edev.function_set_assignments_list_link.href).content)
     fsa = fsal.function_set_assignments[0]
     assert fsa.der_program_list_link.all == 1
-    derpl = parse(http.get(fsa.der_program_list_link.href).content, r.DERProgramList)
+    derpl = parse(http.get(fsa.der_program_list_link.href).content, DERProgramList)
     derp = derpl.der_programs[0]
     assert derp.mrid == group.mrid and derp.primacy == program.primacy
     assert parse(http.get(derp.href).content).mrid == group.mrid
-    dderc = parse(http.get(derp.default_der_control_link.href).content, r.DefaultDERControl)
+    dderc = parse(http.get(derp.default_der_control_link.href).content, DefaultDERControl)
     # CSIP has no export limit: it is a % of setMaxW, unknown until DERSettings arrives.
     assert dderc.der_control_base.op_mod_max_lim_w is None
-    derc = parse(http.get(derp.der_control_list_link.href).content, r.DERControlList)
+    derc = parse(http.get(derp.der_control_list_link.href).content, DERControlList)
     assert derc.all == 0
 
     # DER resources are stored through the devices services.
-    der = parse(http.get(edev.der_list_link.href).content, r.DERList).ders[0]
+    der = parse(http.get(edev.der_list_link.href).content, DERList).ders[0]
     now = time_type(timezone.now())
     bodies = {
-        der.der_capability_link.href: r.DERCapability(
+        der.der_capability_link.href: DERCapability(
             modes_supported=1,
             rtg_max_charge_rate_w=active_power(5000),
             rtg_max_discharge_rate_w=active_power(5000),
             rtg_max_w=active_power(5000),
-            rtg_max_wh=r.WattHour(multiplier=1, value=1350),
+            rtg_max_wh=WattHour(multiplier=1, value=1350),
             type=83,
         ),
-        der.der_settings_link.href: r.DERSettings(
+        der.der_settings_link.href: DERSettings(
             set_grad_w=100,
             set_max_charge_rate_w=active_power(4000),
             set_max_discharge_rate_w=active_power(4500),
             set_max_w=active_power(4500),
             updated_time=now,
         ),
-        der.der_status_link.href: r.DERStatus(
+        der.der_status_link.href: DERStatus(
             reading_time=now,
-            state_of_charge_status=r.StateOfChargeStatus(date_time=now, value=6550),
-            stor_connect_status=r.ConnectStatus(date_time=now, value=7),
+            state_of_charge_status=StateOfChargeStatus(date_time=now, value=6550),
+            stor_connect_status=ConnectStatus(date_time=now, value=7),
         ),
-        der.der_availability_link.href: r.DERAvailability(
+        der.der_availability_link.href: DERAvailability(
             reading_time=now, stat_w_avail=active_power(4200), reserve_percent=2000
         ),
     }
@@ -130,21 +153,21 @@ def test_full_client_flow(utility_a):
     assert device.set_max_charge_rate_w == 4000 and device.set_max_discharge_rate_w == 4500
     assert device.soc_pct == 65.5 and device.storage_connect_status == 7
     assert device.stat_w_avail_w == 4200 and device.reserve_pct_avail == 20
-    dderc = parse(http.get(derp.default_der_control_link.href).content, r.DefaultDERControl)
+    dderc = parse(http.get(derp.default_der_control_link.href).content, DefaultDERControl)
     assert dderc.der_control_base.op_mod_max_lim_w == 6667  # 3000 W of 4500 W
 
     # A MirrorUsagePoint, then readings at 5-minute simulated intervals.
-    mup_body = r.MirrorUsagePoint(
+    mup_body = MirrorUsagePoint(
         mrid="0" * 31 + "1",
         role_flags=0x09,
         service_category_kind=0,
         status=1,
         device_lfdi=lfdi,
         mirror_meter_readings=[
-            r.MirrorMeterReading(
+            MirrorMeterReading(
                 mrid="0" * 31 + "2",
                 description="DER W",
-                reading_type=r.ReadingType(uom=38, power_of_ten_multiplier=3, kind=37),
+                reading_type=ReadingType(uom=38, power_of_ten_multiplier=3, kind=37),
             )
         ],
     )
@@ -153,13 +176,13 @@ def test_full_client_flow(utility_a):
     mup_href = created["Location"]
     again = http.post_sep("/mup", serialize(mup_body))
     assert (again.status_code, again["Location"]) == (204, mup_href)
-    assert parse(http.get("/mup").content, r.MirrorUsagePointList).all == 1
+    assert parse(http.get("/mup").content, MirrorUsagePointList).all == 1
     start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=30)
     for i in range(6):
         at = time_type(start + timedelta(minutes=5 * i))
-        mmr = r.MirrorMeterReading(
+        mmr = MirrorMeterReading(
             mrid="0" * 31 + "2",
-            reading=r.Reading(value=i - 2, time_period=r.DateTimeInterval(duration=300, start=at)),
+            reading=Reading(value=i - 2, time_period=DateTimeInterval(duration=300, start=at)),
         )
         assert http.post_sep(mup_href, serialize(mmr)).status_code == 201
     values = list(
@@ -178,32 +201,32 @@ def test_reading_sets_and_lists_in_one_ingest(utility_a):
     lfdi, sfdi = random_lfdi()
     agg.http.post_sep("/edev", end_device_body(lfdi, sfdi))
     device = EndDevice.objects.get(lfdi=lfdi).device
-    mup = r.MirrorUsagePoint(
+    mup = MirrorUsagePoint(
         mrid="A" * 32, role_flags=0x0B, service_category_kind=0, status=1, device_lfdi=lfdi
     )
     href = agg.http.post_sep("/mup", serialize(mup))["Location"]
     t0 = time_type(timezone.now() - timedelta(hours=1))
-    reading_type = r.ReadingType(uom=38, power_of_ten_multiplier=0)
-    site = r.MirrorMeterReading(
+    reading_type = ReadingType(uom=38, power_of_ten_multiplier=0)
+    site = MirrorMeterReading(
         mrid="B" * 32,
         reading_type=reading_type,
         mirror_reading_sets=[
-            r.MirrorReadingSet(
+            MirrorReadingSet(
                 mrid="C" * 32,
-                time_period=r.DateTimeInterval(duration=900, start=t0),
+                time_period=DateTimeInterval(duration=900, start=t0),
                 readings=[
-                    r.Reading(value=v, time_period=r.DateTimeInterval(duration=300, start=t))
+                    Reading(value=v, time_period=DateTimeInterval(duration=300, start=t))
                     for v, t in ((100, t0), (200, t0 + 300), (300, t0 + 600))
                 ],
             )
         ],
     )
-    volts = r.MirrorMeterReading(
+    volts = MirrorMeterReading(
         mrid="D" * 32,
-        reading_type=r.ReadingType(uom=29, power_of_ten_multiplier=-1),
-        reading=r.Reading(value=2405, time_period=r.DateTimeInterval(duration=0, start=t0)),
+        reading_type=ReadingType(uom=29, power_of_ten_multiplier=-1),
+        reading=Reading(value=2405, time_period=DateTimeInterval(duration=0, start=t0)),
     )
-    body = r.MirrorMeterReadingList(all=2, results=2, mirror_meter_readings=[site, volts])
+    body = MirrorMeterReadingList(all=2, results=2, mirror_meter_readings=[site, volts])
     assert agg.http.post_sep(href, serialize(body)).status_code == 201
     samples = dict(
         TelemetrySample.objects.filter(device=device)
@@ -226,7 +249,7 @@ def test_device_certificate_registers_itself_and_sees_only_itself(utility_a):
     again = device.http.post_sep("/edev", end_device_body(device.lfdi, device.client.sfdi))
     assert again.status_code == 409
     assert EndDevice.objects.count() == 1
-    listing = parse(device.http.get("/edev?l=5").content, r.EndDeviceList)
+    listing = parse(device.http.get("/edev?l=5").content, EndDeviceList)
     assert [e.lfdi for e in listing.end_devices] == [device.lfdi]
 
 
@@ -242,7 +265,7 @@ def test_out_of_band_registration_is_visible_to_the_device(utility_a):
         pin=54326,  # 5432 and its check digit
         device=fleet_device,
     )
-    rg = parse(device.http.get(f"/edev/{end_device.pk}/rg").content, r.Registration)
+    rg = parse(device.http.get(f"/edev/{end_device.pk}/rg").content, Registration)
     assert rg.pin == 54326
 
 
@@ -265,7 +288,7 @@ def test_device_information_without_mf_info_keeps_a_known_vendor_name(utility_a,
     end_device = EndDevice.objects.get(pk=location_id(created))
     end_device.device.vendor_name = known
     end_device.device.save()
-    di = r.DeviceInformation(
+    di = DeviceInformation(
         lfdi=lfdi,
         mf_date=0,
         mf_hw_ver="1",

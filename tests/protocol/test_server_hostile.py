@@ -8,8 +8,12 @@ from django.utils import timezone
 from devices.models import Device, TelemetrySample
 from protocol.models import EndDevice, MirrorMeterReading, MirrorUsagePoint
 from protocol.xml import SEP_NS, serialize
-from protocol.xml import resources as r
-from protocol.xml.resources import active_power, time_type
+from protocol.xml.resources.common import DateTimeInterval, time_type
+from protocol.xml.resources.der import DERCapability, DERStatus
+from protocol.xml.resources.mirror import MirrorMeterReading as SepMirrorMeterReading
+from protocol.xml.resources.mirror import MirrorMeterReadingList, Reading, ReadingType
+from protocol.xml.resources.mirror import MirrorUsagePoint as SepMirrorUsagePoint
+from protocol.xml.resources.units import active_power
 from tests.protocol.sep_world import actor, end_device_body, program_with_group, random_lfdi
 
 pytestmark = pytest.mark.django_db
@@ -21,14 +25,14 @@ def world(utility_a):
     agg = actor(utility_a, program=program)
     lfdi, sfdi = random_lfdi()
     href = agg.http.post_sep("/edev", end_device_body(lfdi, sfdi))["Location"]
-    mup = r.MirrorUsagePoint(
+    mup = SepMirrorUsagePoint(
         mrid="E" * 32,
         role_flags=0x09,
         service_category_kind=0,
         status=1,
         device_lfdi=lfdi,
         mirror_meter_readings=[
-            r.MirrorMeterReading(mrid="F" * 32, reading_type=r.ReadingType(uom=38))
+            SepMirrorMeterReading(mrid="F" * 32, reading_type=ReadingType(uom=38))
         ],
     )
     mup_href = agg.http.post_sep("/mup", serialize(mup))["Location"]
@@ -99,10 +103,10 @@ def test_wrong_media_type(world):
 
 def _mmr(value, power=0, start=None):
     start = start or time_type(timezone.now() - timedelta(minutes=5))
-    return r.MirrorMeterReading(
+    return SepMirrorMeterReading(
         mrid="F" * 32,
-        reading_type=r.ReadingType(uom=38, power_of_ten_multiplier=power),
-        reading=r.Reading(value=value, time_period=r.DateTimeInterval(duration=300, start=start)),
+        reading_type=ReadingType(uom=38, power_of_ten_multiplier=power),
+        reading=Reading(value=value, time_period=DateTimeInterval(duration=300, start=start)),
     )
 
 
@@ -111,7 +115,7 @@ def test_absurd_power_of_ten_is_refused_and_nothing_written(world):
     good = _mmr(5, start=time_type(timezone.now() - timedelta(minutes=10)))
     absurd = _mmr(5, power=9)  # 5 GW from a home battery
     absurd.mrid = "1" * 32
-    body = r.MirrorMeterReadingList(all=2, results=2, mirror_meter_readings=[good, absurd])
+    body = MirrorMeterReadingList(all=2, results=2, mirror_meter_readings=[good, absurd])
     response = agg.http.post_sep(mup_href, serialize(body))
     assert response.status_code == 400
     assert b"refused" in response.content
@@ -155,18 +159,18 @@ def test_reading_for_an_undeclared_quantity_is_refused(world):
 def test_out_of_range_values_in_der_resources(world):
     agg, href, _ = world
     device = Device.objects.get()
-    huge = r.DERCapability(modes_supported=1, rtg_max_w=active_power(9000), type=83)
+    huge = DERCapability(modes_supported=1, rtg_max_w=active_power(9000), type=83)
     huge.rtg_max_w.multiplier = 9
     response = agg.http.put_sep(f"{href}/der/0/dercap", serialize(huge))
     assert response.status_code == 400 and b"out of range" in response.content
-    body = serialize(r.DERStatus(reading_time=0)).replace(
+    body = serialize(DERStatus(reading_time=0)).replace(
         b"<readingTime>0</readingTime>",
         b"<readingTime>0</readingTime><stateOfChargeStatus><dateTime>0</dateTime>"
         b"<value>10001</value></stateOfChargeStatus>",
     )
     response = agg.http.put_sep(f"{href}/der/0/ders", body)
     assert response.status_code == 400
-    far = serialize(r.DERStatus(reading_time=2**62))
+    far = serialize(DERStatus(reading_time=2**62))
     assert agg.http.put_sep(f"{href}/der/0/ders", far).status_code == 400
     device.refresh_from_db()
     assert device.rtg_max_discharge_rate_w is None and device.status_at is None
@@ -176,7 +180,7 @@ def test_out_of_range_values_in_der_resources(world):
 def test_mirror_for_someone_elses_device_is_not_found(world, utility_a):
     other = actor(utility_a, name="other")
     lfdi = EndDevice.objects.get().lfdi
-    mup = r.MirrorUsagePoint(
+    mup = SepMirrorUsagePoint(
         mrid="9" * 32, role_flags=1, service_category_kind=0, status=1, device_lfdi=lfdi
     )
     assert other.http.post_sep("/mup", serialize(mup)).status_code == 404

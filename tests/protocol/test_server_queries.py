@@ -13,8 +13,8 @@ from programs.models import Participant
 from programs.services import event_create
 from protocol.identity import sfdi_from_lfdi
 from protocol.models import EndDevice
-from protocol.xml import resources as r
 from protocol.xml import serialize
+from protocol.xml.resources.der import DERStatus
 from tests import factories
 from tests.protocol.sep_world import actor, program_with_group
 
@@ -76,7 +76,7 @@ def queries_per_path(n: int, manager) -> dict[str, int]:
             actor=manager,
         )
     ed = end_devices[n // 2]
-    reported = {"ders": serialize(r.DERStatus(reading_time=0)).decode()}
+    reported = {"ders": serialize(DERStatus(reading_time=0)).decode()}
     EndDevice.objects.filter(pk=ed.pk).update(reported=reported)
     base = f"/edev/{ed.pk}"
     derp = f"{base}/derp/{group.pk}"

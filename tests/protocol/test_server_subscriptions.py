@@ -12,7 +12,9 @@ from protocol.models import Subscription
 from protocol.selectors import subscriptions_to
 from protocol.services import NotificationFailed, notification_deliver
 from protocol.xml import parse, serialize
-from protocol.xml import resources as r
+from protocol.xml.resources.der import DERStatus, StateOfChargeStatus
+from protocol.xml.resources.pubsub import Notification, SubscriptionList
+from protocol.xml.resources.pubsub import Subscription as SepSubscription
 from tests.protocol.schema import assert_valid_sep
 from tests.protocol.sep_world import actor, enrolled_end_device, program_with_group
 
@@ -44,7 +46,7 @@ def subscriber(settings):
 
 
 def _subscription(href, uri):
-    return r.Subscription(
+    return SepSubscription(
         subscribed_resource=href, encoding=0, level="+S1", limit=1, notification_uri=uri
     )
 
@@ -57,7 +59,7 @@ def test_subscribe_list_delete(utility_a, subscriber):
     derc = f"/edev/{ed.pk}/derp/{group.pk}/derc"
     created = agg.http.post_sep(f"/edev/{ed.pk}/sub", serialize(_subscription(derc, uri)))
     assert created.status_code == 201
-    listing = parse(agg.http.get(f"/edev/{ed.pk}/sub?l=5").content, r.SubscriptionList)
+    listing = parse(agg.http.get(f"/edev/{ed.pk}/sub?l=5").content, SubscriptionList)
     assert [s.subscribed_resource for s in listing.subscriptions] == [derc]
     # Another EndDevice's resources cannot be subscribed to through this one.
     foreign = agg.http.post_sep(f"/edev/{ed.pk}/sub", serialize(_subscription("/edev/999", uri)))
@@ -91,7 +93,7 @@ def test_event_change_selects_derc_subscribers_and_delivery_reaches_them(
     content_type, body = received[0]
     assert content_type == "application/sep+xml"
     assert_valid_sep(body, "csip")
-    notification = parse(body, r.Notification)
+    notification = parse(body, Notification)
     assert notification.subscribed_resource == derc and notification.status == 0
     # The notification carries the list as this device sees it now.
     (control,) = notification.resource.der_controls
@@ -125,13 +127,13 @@ def test_der_status_notification_carries_the_status(utility_a, subscriber):
     ders = f"/edev/{ed.pk}/der/0/ders"
     agg.http.post_sep(f"/edev/{ed.pk}/sub", serialize(_subscription(ders, uri)))
     now = int(timezone.now().timestamp())
-    status = r.DERStatus(
-        reading_time=now, state_of_charge_status=r.StateOfChargeStatus(date_time=now, value=4200)
+    status = DERStatus(
+        reading_time=now, state_of_charge_status=StateOfChargeStatus(date_time=now, value=4200)
     )
     assert agg.http.put_sep(ders, serialize(status)).status_code == 204
     (sub,) = subscriptions_to(utility_id=utility_a.pk, resources=[ders])
     notification_deliver(subscription_id=sub.pk, resource=ders)
-    notification = parse(received[0][1], r.Notification)
+    notification = parse(received[0][1], Notification)
     assert notification.resource.href == ders
     assert notification.resource.state_of_charge_status.value == 4200
 

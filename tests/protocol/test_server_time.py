@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from protocol.fsets.dcap import time_resource
-from protocol.xml.resources import time_type
+from protocol.xml.resources.common import time_type
 
 
 def _t(zone: str, iso: str):

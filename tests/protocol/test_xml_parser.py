@@ -5,8 +5,10 @@ import tracemalloc
 import pytest
 
 from protocol.xml import SepXmlError, parse, serialize
-from protocol.xml import resources as r
 from protocol.xml.parser import DEFAULT_MAX_BODY_BYTES, MAX_DEPTH, parse_document
+from protocol.xml.resources.log import LogEvent
+from protocol.xml.resources.response import DERControlResponse
+from protocol.xml.resources.time import Time
 from tests.protocol.examples import EXAMPLES, LFDI, MRID
 
 NS = 'xmlns="urn:ieee:std:2030.5:ns"'
@@ -102,7 +104,7 @@ def test_malformed_bodies(body, reason):
 
 def test_wrong_root_for_the_endpoint():
     body = serialize(EXAMPLES["Time"]())
-    assert "expected DERControlResponse, got Time" in refused(body, r.DERControlResponse)
+    assert "expected DERControlResponse, got Time" in refused(body, DERControlResponse)
 
 
 def test_processing_instruction_with_non_utf8_encoding_is_refused():
@@ -119,8 +121,8 @@ SUBJECT_EL = f"<subject>{MRID}</subject>"
 
 
 def test_valid_response_parses():
-    parsed = parse(response_body(LFDI_EL, "<status>1</status>", SUBJECT_EL), r.DERControlResponse)
-    assert parsed == r.DERControlResponse(end_device_lfdi=LFDI, status=1, subject=MRID)
+    parsed = parse(response_body(LFDI_EL, "<status>1</status>", SUBJECT_EL), DERControlResponse)
+    assert parsed == DERControlResponse(end_device_lfdi=LFDI, status=1, subject=MRID)
 
 
 @pytest.mark.parametrize(
@@ -139,7 +141,7 @@ def test_valid_response_parses():
 )
 def test_field_errors_name_the_field(children, field, reason):
     with pytest.raises(SepXmlError) as excinfo:
-        parse(response_body(*children), r.DERControlResponse)
+        parse(response_body(*children), DERControlResponse)
     assert excinfo.value.field.endswith(field)
     assert reason in excinfo.value.reason
 
@@ -166,12 +168,12 @@ def test_list_attributes_are_required():
 
 
 def test_serializer_refuses_out_of_range_values():
-    bad = r.DERControlResponse(end_device_lfdi=LFDI, status=999, subject=MRID)
+    bad = DERControlResponse(end_device_lfdi=LFDI, status=999, subject=MRID)
     with pytest.raises(SepXmlError, match="status"):
         serialize(bad)
     with pytest.raises(SepXmlError, match="required"):
         serialize(
-            r.Time(
+            Time(
                 current_time=1,
                 dst_end_time=0,
                 dst_offset=0,
@@ -183,7 +185,7 @@ def test_serializer_refuses_out_of_range_values():
 
 
 def test_serializer_refuses_text_xml_cannot_carry():
-    bad = r.LogEvent(
+    bad = LogEvent(
         created_date_time=0,
         details="bell\x07",
         function_set=0,
@@ -196,7 +198,7 @@ def test_serializer_refuses_text_xml_cannot_carry():
         serialize(bad)
     with pytest.raises(SepXmlError, match="href"):
         serialize(
-            r.Time(
+            Time(
                 href="/tm\x00",
                 current_time=0,
                 dst_end_time=0,

@@ -4,7 +4,8 @@ import pytest
 from lxml import etree
 
 from protocol.xml import SEP_NS, codec, parse, serialize
-from protocol.xml import resources as r
+from protocol.xml.resources.derp import DERControlList
+from protocol.xml.resources.edev import EndDevice
 from tests.protocol.examples import EXAMPLES, csipaus_examples
 
 
@@ -65,7 +66,7 @@ def test_elements_follow_the_xsd_sequence():
 def test_hex_and_identifier_formatting():
     body = serialize(EXAMPLES["DERCapability"]())
     assert b"<modesSupported>00500040</modesSupported>" in body
-    device = r.EndDevice(lfdi="3e4f45ab31edfe5b67e343e5e4562e31984e23e5", sfdi=1, changed_time=0)
+    device = EndDevice(lfdi="3e4f45ab31edfe5b67e343e5e4562e31984e23e5", sfdi=1, changed_time=0)
     assert b"<lFDI>3E4F45AB31EDFE5B67E343E5E4562E31984E23E5</lFDI>" in serialize(device)
 
 
@@ -74,7 +75,7 @@ def test_notification_carries_typed_resource(sep_validator):
     resource = etree.fromstring(body).find(f"{{{SEP_NS}}}Resource")
     assert resource.get("{http://www.w3.org/2001/XMLSchema-instance}type") == "DERControlList"
     parsed = parse(body)
-    assert isinstance(parsed.resource, r.DERControlList)
+    assert isinstance(parsed.resource, DERControlList)
     assert parsed.resource.der_controls[0].mrid == EXAMPLES["DERControl"]().mrid
 
 
