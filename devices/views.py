@@ -24,7 +24,6 @@ from devices.selectors import (
 )
 from portal.lists import BooleanFilter, ChoiceFilter, ListPageMixin
 from portal.tenancy.mixins import UtilityMemberMixin, UtilityScopedMixin
-from programs.models import Dispatch
 
 CHART_WINDOW = timedelta(hours=24)
 LIST_COLUMNS = [
@@ -100,9 +99,11 @@ class DeviceDetailView(UtilityScopedMixin, DetailView):
             ]
             for name, channel in (("w", Channel.W), ("soc", Channel.SOC_PCT))
         }
+        # Through the device's reverse relation: devices sits below programs and does not
+        # import it.
         dispatches = (
-            Dispatch.objects.for_utility(self.request.utility)
-            .filter(device=device, event__start__lt=until)
+            device.dispatches.for_utility(self.request.utility)
+            .filter(event__start__lt=until)
             .select_related("event")
             .order_by("-event__start")[:20]
         )
