@@ -22,7 +22,6 @@ from devices.selectors import (
     device_telemetry_series,
     device_vendor_names,
 )
-from programs.models import Dispatch
 from tenancy.lists import BooleanFilter, ChoiceFilter, ListPageMixin
 from tenancy.mixins import UtilityMemberMixin, UtilityScopedMixin
 
@@ -100,9 +99,11 @@ class DeviceDetailView(UtilityScopedMixin, DetailView):
             ]
             for name, channel in (("w", Channel.W), ("soc", Channel.SOC_PCT))
         }
+        # Through the device's reverse relation: devices sits below programs and does not
+        # import it.
         dispatches = (
-            Dispatch.objects.for_utility(self.request.utility)
-            .filter(device=device, event__start__lt=until)
+            device.dispatches.for_utility(self.request.utility)
+            .filter(event__start__lt=until)
             .select_related("event")
             .order_by("-event__start")[:20]
         )
