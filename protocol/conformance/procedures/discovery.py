@@ -1,10 +1,13 @@
 """Discovery: the client walks from /dcap and reads the server's time."""
 
 from protocol.conformance.procedures.framework import Context, Procedure, Step, StepFailed
+from protocol.managers.dcap import DEVICE_CAPABILITY_HREF
+from protocol.managers.edev import END_DEVICE_LIST_HREF
+from protocol.managers.time import TIME_HREF
 
 
 def _is_edev_path(path: str) -> bool:
-    return path.startswith("/edev")
+    return path.startswith(END_DEVICE_LIST_HREF)
 
 
 def step_discovery(ctx: Context) -> bool:
@@ -13,7 +16,7 @@ def step_discovery(ctx: Context) -> bool:
     if first_edev is None:
         return False
     walked = any(
-        r["method"] == "GET" and r["path"].startswith("/dcap") and r["status"] == 200
+        r["method"] == "GET" and r["path"].startswith(DEVICE_CAPABILITY_HREF) and r["status"] == 200
         for r in records[:first_edev]
     )
     ctx.evidence["first_edev_request"] = records[first_edev]
@@ -23,7 +26,7 @@ def step_discovery(ctx: Context) -> bool:
 
 
 def step_time_sync(ctx: Context) -> bool:
-    hit = ctx.records().filter(method="GET", path__startswith="/tm", status=200).first()
+    hit = ctx.records().filter(method="GET", path__startswith=TIME_HREF, status=200).first()
     if hit:
         ctx.evidence["time_request_at"] = hit.at.isoformat()
     return hit is not None

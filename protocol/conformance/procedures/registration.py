@@ -15,6 +15,8 @@ from protocol.conformance.procedures.framework import (
     StepSkipped,
 )
 from protocol.identity import sfdi_check_digit, sfdi_from_lfdi
+from protocol.managers.edev import edev_href, registration_href
+from protocol.managers.mirror import MIRROR_USAGE_POINT_LIST_HREF
 from protocol.models import EndDevice
 from protocol.services import end_device_preregister, pin_is_valid
 
@@ -111,18 +113,16 @@ def step_oob_pin_restore(ctx: Context) -> bool:
 
 def step_oob_pin_read(ctx: Context) -> bool:
     end_device = _oob_end_device(ctx)
-    base = f"/edev/{end_device.pk}/"
+    base, rg_href = f"{edev_href(end_device)}/", registration_href(end_device)
     records = ctx.records().filter(path__startswith=base)
     if ctx.state.get("since"):
         records = records.filter(at__gte=ctx.state["since"])
     records = list(records.order_by("at", "pk").values("at", "method", "path", "status"))
-    rg = next(
-        (r for r in records if r["path"].startswith(f"{base}rg") and r["status"] == 200), None
-    )
+    rg = next((r for r in records if r["path"].startswith(rg_href) and r["status"] == 200), None)
     used_before = [
         r["path"]
         for r in records
-        if (rg is None or r["at"] < rg["at"]) and not r["path"].startswith(f"{base}rg")
+        if (rg is None or r["at"] < rg["at"]) and not r["path"].startswith(rg_href)
     ]
     if used_before:  # fail at once: no later read can undo it
         raise StepFailed(f"the client used {used_before[0]} before checking the PIN")
@@ -143,22 +143,23 @@ def step_oob_refused(ctx: Context) -> bool:
     end_device = _oob_end_device(ctx)
     rg_at = datetime.fromisoformat(ctx.state["rg_at"])
     closes = rg_at + ctx.scaled(PIN_MISMATCH_WINDOW_S)
-    edev, base = f"/edev/{end_device.pk}", f"/edev/{end_device.pk}/"
+    edev = edev_href(end_device)
+    base, rg_href = f"{edev}/", registration_href(end_device)
     records = ctx.records().filter(at__gte=rg_at, at__lt=closes)
     for r in records.order_by("at", "pk"):
         path = r.path.split("?", 1)[0]
-        harmless = r.method == "GET" and (path == edev or path.startswith(f"{base}rg"))
+        harmless = r.method == "GET" and (path == edev or path.startswith(rg_href))
         used = (path == edev or path.startswith(base)) and not harmless
         mirrored = (
             r.method == "POST"
-            and r.path.startswith("/mup")
+            and r.path.startswith(MIRROR_USAGE_POINT_LIST_HREF)
             and end_device.lfdi.lower() in r.body_excerpt.lower()
         )
         if used or mirrored:
             raise StepFailed(
                 f"the client used the EndDevice despite a wrong PIN: {r.method} {r.path}"
             )
-    rereads = records.filter(method="GET", path__startswith=f"{base}rg").count() - 1
+    rereads = records.filter(method="GET", path__startswith=rg_href).count() - 1
     ctx.evidence["pin_rereads"] = max(0, rereads)
     return ctx.now >= closes
 
@@ -167,8 +168,8 @@ def step_oob_proceeds(ctx: Context) -> bool:
     end_device = _oob_end_device(ctx)
     after = (
         ctx.records()
-        .filter(path__startswith=f"/edev/{end_device.pk}/", at__gte=ctx.state["rg_at"])
-        .exclude(path__startswith=f"/edev/{end_device.pk}/rg")
+        .filter(path__startswith=f"{edev_href(end_device)}/", at__gte=ctx.state["rg_at"])
+        .exclude(path__startswith=registration_href(end_device))
         .filter(status__lt=400)
         .order_by("at")
         .first()

@@ -12,6 +12,7 @@ from protocol.conformance.procedures.framework import (
     StepFailed,
     cleanup_event,
 )
+from protocol.managers.mirror import MIRROR_USAGE_POINT_LIST_HREF
 from protocol.models import Client
 
 OUTAGE_S = 60  # scaled seconds the server answers 503 in communication_loss
@@ -61,7 +62,9 @@ def step_recovered(ctx: Context) -> bool:
     polled = after.filter(
         method="GET", path__regex=r"^/edev/[0-9]+/derp/[0-9]+/derc", status=200
     ).exists()
-    posted = after.filter(method="POST", path__startswith="/mup/", status__lt=300).exists()
+    posted = after.filter(
+        method="POST", path__startswith=f"{MIRROR_USAGE_POINT_LIST_HREF}/", status__lt=300
+    ).exists()
     ctx.evidence["resumed"] = {"polling": polled, "telemetry": posted}
     return polled and posted
 
