@@ -1,4 +1,5 @@
-"""Writes for the 2030.5 server: client registry, EndDevices, mirrors, Responses, logs.
+"""Writes for the 2030.5 server: client registry, EndDevices, mirrors, Responses, logs and
+subscriptions (their notifications are queued as jobs by name, see protocol.jobs).
 
 The function-set views translate the wire into the plain values these take; business
 rules stay in the domain services (devices, programs) that these call.
