@@ -14,4 +14,4 @@ CONFORMANCE_RUN = "protocol.conformance_run"
 
 def job_queue(name: str, *args) -> None:
     """Queue the task registered as `name` with `args` once the transaction commits."""
-    transaction.on_commit(lambda: current_app.tasks[name].delay(*args))
+    transaction.on_commit(current_app.signature(name, args=args).delay)
