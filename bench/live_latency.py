@@ -84,7 +84,7 @@ def _seed():
 async def _measure(port: int, utility_id: int, mup_id: int, pem: bytes, cookie: str, n: int):
     import websockets
 
-    from devices.simulator.sep2_fleet import FleetStats, HttpPool
+    from devices.simulator.sep2_client import FleetStats, HttpPool
     from protocol.xml import serialize
     from protocol.xml.resources.common import DateTimeInterval
     from protocol.xml.resources.mirror import MirrorMeterReading as SepMirrorMeterReading

@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def physics(n: int) -> None:
-    from devices.simulator.sep2_fleet import FleetStats, Sep2Fleet
+    from devices.simulator.sep2_client import FleetStats
+    from devices.simulator.sep2_fleet import Sep2Fleet
 
     fleet = Sep2Fleet(base_url="http://127.0.0.1:1", devices=n, forwarded_cert_pem=b"x")
     fleet._build()
@@ -38,7 +39,7 @@ def physics(n: int) -> None:
     for _ in range(ticks):
         t = fleet.now()
         for dev in fleet.devices:
-            fleet._apply(dev, t)
+            dev.apply(t)
             dev.battery.step(1.0, dev.setpoint_w)
     per_tick = (time.perf_counter() - started) / ticks
     print(f"physics: one tick over {n} devices {per_tick * 1000:.0f} ms (every wall second)")

@@ -1,17 +1,11 @@
-"""Fleet pages: the device list and detail, and the Modbus connector sites."""
+"""Fleet pages: the device list and detail (connector sites are in devices.connectors)."""
 
 from datetime import timedelta
 
-from django.contrib import messages
-from django.shortcuts import render
-from django.urls import reverse, reverse_lazy
 from django.utils import timezone
-from django.views.generic import CreateView, DetailView, ListView, UpdateView, View
-from django.views.generic.detail import SingleObjectMixin
+from django.views.generic import DetailView, ListView
 
-from devices.choices import Channel, Health, SiteStatus
-from devices.connectors.services import connector_site_test
-from devices.forms import ConnectorSiteForm
+from devices.choices import Channel, Health
 from devices.models import ConnectorCommand, ConnectorSite, Device
 from devices.selectors import (
     device_health,
@@ -22,8 +16,7 @@ from devices.selectors import (
     device_telemetry_series,
     device_vendor_names,
 )
-from programs.models import Dispatch
-from tenancy.lists import BooleanFilter, ChoiceFilter, ListPageMixin
+from tenancy.lists import ChoiceFilter, ListPageMixin
 from tenancy.mixins import UtilityMemberMixin, UtilityScopedMixin
 
 CHART_WINDOW = timedelta(hours=24)
@@ -100,9 +93,11 @@ class DeviceDetailView(UtilityScopedMixin, DetailView):
             ]
             for name, channel in (("w", Channel.W), ("soc", Channel.SOC_PCT))
         }
+        # Through the device's reverse relation: devices sits below programs and does not
+        # import it.
         dispatches = (
-            Dispatch.objects.for_utility(self.request.utility)
-            .filter(device=device, event__start__lt=until)
+            device.dispatches.for_utility(self.request.utility)
+            .filter(event__start__lt=until)
             .select_related("event")
             .order_by("-event__start")[:20]
         )
@@ -126,59 +121,3 @@ class DeviceDetailView(UtilityScopedMixin, DetailView):
         if site is not None:
             context["commands"] = ConnectorCommand.objects.filter(site=site)[:10]
         return context
-
-
-class ConnectorSiteListView(ListPageMixin, UtilityScopedMixin, ListView):
-    """The utility's directly polled Modbus sites and how they last answered."""
-
-    model = ConnectorSite
-    template_name = "devices/site_list.html"
-    context_object_name = "sites"
-    search_fields = ("name", "host", "^device__serial")
-    search_placeholder = "Name, host or device serial"
-    filters = (
-        ChoiceFilter("status", "Status", options=SiteStatus.choices),
-        BooleanFilter("enabled", "Polling", yes_label="Enabled", no_label="Disabled"),
-    )
-    ordering = ("name", "pk")
-    list_noun = "connector sites"
-
-    def get_queryset(self):
-        return super().get_queryset().select_related("device")
-
-
-class _SiteFormMixin:
-    model = ConnectorSite
-    form_class = ConnectorSiteForm
-    template_name = "devices/site_form.html"
-    success_url = reverse_lazy("devices:site-list")
-
-    def get_form_kwargs(self):
-        return {**super().get_form_kwargs(), "utility": self.request.utility}
-
-    def form_valid(self, form):
-        messages.success(self.request, f"Saved {form.instance.name}.")
-        return super().form_valid(form)
-
-
-class ConnectorSiteCreateView(UtilityScopedMixin, _SiteFormMixin, CreateView):
-    pass
-
-
-class ConnectorSiteUpdateView(UtilityScopedMixin, _SiteFormMixin, UpdateView):
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context["test_url"] = reverse("devices:site-test", args=[self.object.pk])
-        context["commands"] = ConnectorCommand.objects.filter(site=self.object)[:10]
-        return context
-
-
-class ConnectorSiteTestView(UtilityScopedMixin, SingleObjectMixin, View):
-    """htmx POST: connect, run SunSpec discovery and show the models found."""
-
-    model = ConnectorSite
-
-    def post(self, request, pk):
-        site = self.get_object()
-        command = connector_site_test(site=site)
-        return render(request, "devices/_site_test.html", {"site": site, "command": command})

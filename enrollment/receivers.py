@@ -3,11 +3,16 @@ programs domain tells us about events (we remind enrolled customers)."""
 
 import logging
 
+from django.dispatch import receiver
+
+from devices.signals import telemetry_ingested
 from enrollment import services
+from programs.signals import event_changed
 
 logger = logging.getLogger(__name__)
 
 
+@receiver(telemetry_ingested, dispatch_uid="enrollment")
 def telemetry_ingested_verify(sender, *, utility_id, device_ids, source="", **kwargs):
     # The ingest has committed; a failure here must never reach the transport that sent it.
     try:
@@ -16,6 +21,7 @@ def telemetry_ingested_verify(sender, *, utility_id, device_ids, source="", **kw
         logger.exception("enrollment verification after telemetry from %s failed", source)
 
 
+@receiver(event_changed, dispatch_uid="enrollment-remind")
 def event_changed_remind(sender, *, event_id, utility_id, status, **kwargs):
     if status != "scheduled":
         return

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
@@ -176,9 +177,9 @@ def _open(rule: AlertRule, finding: Finding, now: datetime) -> bool:
     data = {"alert": alert_as_dict(alert)}
     transaction.on_commit(lambda: push(utility_id=rule.utility_id, topic="alerts", data=data))
     if rule.email:
-        from portal.tasks import alert_email
-
-        transaction.on_commit(lambda: alert_email.delay(alert.pk))
+        # Queued by name: portal.tasks calls this module, so this module does not import it.
+        email = current_app.signature("portal.alert_email", args=(alert.pk,))
+        transaction.on_commit(email.delay)
     return True
 
 

@@ -6,10 +6,4 @@ class PortalConfig(AppConfig):
     verbose_name = "Portal and tenancy"
 
     def ready(self):
-        from devices.signals import telemetry_ingested
-        from portal.live import on_dispatch_responded, on_event_changed, on_telemetry_ingested
-        from programs.signals import dispatch_responded, event_changed
-
-        telemetry_ingested.connect(on_telemetry_ingested, dispatch_uid="portal.live")
-        event_changed.connect(on_event_changed, dispatch_uid="portal.live.events")
-        dispatch_responded.connect(on_dispatch_responded, dispatch_uid="portal.live.responses")
+        from portal import receivers  # noqa: F401 -- connects the signal receivers

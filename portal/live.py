@@ -160,33 +160,6 @@ def mark_dirty(*, utility_id: int) -> None:
     cache.set(f"live:dirty:{utility_id}", time.time(), timeout=3600)
 
 
-def on_telemetry_ingested(sender, *, utility_id: int, **kwargs) -> None:
-    mark_dirty(utility_id=utility_id)
-
-
-def on_dispatch_responded(sender, *, utility_id: int, **kwargs) -> None:
-    mark_dirty(utility_id=utility_id)
-
-
-def on_event_changed(sender, *, event_id: int, utility_id: int, **kwargs) -> None:
-    """An event changed (in whichever process): tell its page and the control rooms now.
-
-    Status changes are rare, so they are pushed at once rather than throttled: the event's
-    own topic gets a fresh snapshot (status badge, funnel) and ``events`` tells control
-    rooms to refresh their active and upcoming lists.
-    """
-    event = Event.objects.for_utility(utility_id).filter(pk=event_id).first()
-    if event is None:
-        return
-    snapshot = event_snapshot(event=event)
-    push(utility_id=utility_id, topic=f"event.{event_id}", data=snapshot)
-    push(
-        utility_id=utility_id,
-        topic="events",
-        data={"event": event_id, "status": event.status, "program": event.program_id},
-    )
-
-
 class Publisher:
     """Publishes dirty utilities' aggregates, each at most once per ``THROTTLE_S``.
 

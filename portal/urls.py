@@ -36,6 +36,7 @@ urlpatterns = [
     path("", include((portal_patterns, "portal"))),
     path("", include("enrollment.urls")),
     path("", include("programs.urls")),
+    path("devices/sites/", include("devices.connectors.urls")),
     path("devices/", include("devices.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),

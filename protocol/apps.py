@@ -5,4 +5,6 @@ class ProtocolConfig(AppConfig):
     name = "protocol"
 
     def ready(self):
-        from protocol import receivers  # noqa: F401 -- connects the signal receivers
+        # Connects the signal receivers, and registers the Celery tasks protocol.jobs queues by
+        # name (nothing else imports protocol.tasks).
+        from protocol import receivers, tasks  # noqa: F401

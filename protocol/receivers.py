@@ -7,6 +7,7 @@ from enrollment.signals import certificates_revoked
 from programs.models import Event
 from programs.selectors import group_devices
 from programs.signals import event_changed
+from protocol.managers.derp import ACTIVE_DER_CONTROL_LIST, DER_CONTROL_LIST, control_list_href
 from protocol.models import Client, EndDevice
 from protocol.services import client_revoke, subscriptions_notify
 
@@ -25,8 +26,10 @@ def event_changed_notify(sender, event_id, utility_id, **kwargs):
         .filter(device__in=devices)
         .values_list("pk", flat=True)
     ):
-        base = f"/edev/{eid}/derp/{event.group_id}"
-        hrefs += [f"{base}/derc", f"{base}/actderc"]
+        hrefs += [
+            control_list_href(eid, event.group_id, DER_CONTROL_LIST),
+            control_list_href(eid, event.group_id, ACTIVE_DER_CONTROL_LIST),
+        ]
     if hrefs:
         subscriptions_notify(utility_id=utility_id, resources=hrefs)
 

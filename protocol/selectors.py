@@ -136,5 +136,14 @@ def subscriptions_for(*, end_device: EndDevice) -> QuerySet[Subscription]:
     return Subscription.objects.for_utility(end_device.utility_id).filter(end_device=end_device)
 
 
+def end_device_for_subscription(*, subscription: Subscription) -> EndDevice:
+    """The subscribing EndDevice, with what its notifications are rendered from (one query)."""
+    return (
+        EndDevice.objects.for_utility(subscription.utility_id)
+        .select_related("device", "registered_by__program")
+        .get(pk=subscription.end_device_id)
+    )
+
+
 def subscriptions_to(*, utility_id: int, resources: list[str]) -> QuerySet[Subscription]:
     return Subscription.objects.for_utility(utility_id).filter(Q(subscribed_resource__in=resources))

@@ -1,15 +1,18 @@
-"""Writes for the 2030.5 server: client registry, EndDevices, mirrors, Responses, logs.
+"""Writes for the 2030.5 server: client registry, EndDevices, mirrors, Responses, logs and
+subscriptions (their notifications are queued as jobs by name, see protocol.jobs).
 
 The function-set views translate the wire into the plain values these take; business
 rules stay in the domain services (devices, programs) that these call.
 """
 
-import logging
-import re
+import ipaddress
 import secrets
+import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -26,6 +29,7 @@ from programs.models import Dispatch, Event
 from programs.services import opt_out_record, participant_add
 from programs.signals import dispatch_responded
 from protocol.identity import sfdi_check_digit, sfdi_from_lfdi, sfdi_is_valid
+from protocol.jobs import NOTIFICATION_DELIVER, job_queue
 from protocol.models import (
     Client,
     ClientKind,
@@ -37,8 +41,7 @@ from protocol.models import (
     MirrorUsagePoint,
     Subscription,
 )
-
-logger = logging.getLogger(__name__)
+from protocol.selectors import subscriptions_to
 
 # last_seen_at is written at most this often, so polling stays read-only.
 SEEN_RESOLUTION = timedelta(minutes=1)
@@ -225,6 +228,15 @@ def end_device_register(
     return end_device
 
 
+def end_device_report_store(
+    *, end_device: EndDevice, key: str, content: str, resource_href: str
+) -> None:
+    """Keep a resource as the client PUT it (`content`) and tell its subscribers."""
+    end_device.reported[key] = content
+    EndDevice.objects.filter(pk=end_device.pk).update(reported=end_device.reported)
+    subscriptions_notify(utility_id=end_device.utility_id, resources=[resource_href])
+
+
 def end_device_information_store(
     *, end_device: EndDevice, serial: str, model_name: str, vendor_name: str
 ) -> Device:
@@ -378,12 +390,6 @@ def notification_target_allowed(uri: str) -> bool:
     """Whether the server may POST to `uri`: http(s), and, unless SEP2_NOTIFY_ALLOW_PRIVATE,
     never to loopback, private, link-local or reserved addresses (no SSRF into our own
     network). Checked when subscribing and again at delivery (DNS may change)."""
-    import ipaddress
-    import socket
-    from urllib.parse import urlsplit
-
-    from django.conf import settings
-
     parts = urlsplit(uri)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return False
@@ -429,123 +435,25 @@ def subscription_delete(*, subscription: Subscription) -> None:
     subscription.delete()
 
 
-# --- Notifications -----------------------------------------------------------------------
-
-NOTIFY_TIMEOUT_S = 10
-
-
-class NotificationFailed(Exception):
-    """The subscriber did not accept the notification (the task retries)."""
-
-
 def subscriptions_notify(*, utility_id: int, resources: list[str]) -> list[int]:
     """Queue a Notification for each subscription to one of `resources`, after commit."""
-    from protocol.selectors import subscriptions_to
-    from protocol.tasks import notification_deliver_task
-
     pairs = list(
         subscriptions_to(utility_id=utility_id, resources=resources).values_list(
             "pk", "subscribed_resource"
         )
     )
     for pk, resource in pairs:
-        transaction.on_commit(
-            lambda pk=pk, resource=resource: notification_deliver_task.delay(pk, resource)
-        )
+        job_queue(NOTIFICATION_DELIVER, pk, resource)
     return [pk for pk, _ in pairs]
 
 
-_DERC = re.compile(r"/edev/(\d+)/derp/(\d+)/(derc|actderc)")
-_REPORTED = re.compile(r"/edev/(\d+)/(?:der/0/(dercap|derg|ders|dera)|(di))")
+def subscription_failure_record(*, subscription: Subscription) -> None:
+    """The subscriber did not take a notification (the job retries it)."""
+    Subscription.objects.filter(pk=subscription.pk).update(failures=subscription.failures + 1)
 
 
-def notification_content(*, subscription: Subscription, resource: str):
-    """(profile, the resource's current representation) for a notification, or None content
-    for resources sent as a bare change notice (the subscriber GETs them)."""
-    from protocol import selectors
-    from protocol.fsets.derp import control_list
-    from protocol.xml import parse
-    from protocol.xml.resources.der import DERAvailability, DERCapability, DERSettings, DERStatus
-    from protocol.xml.resources.edev import DeviceInformation
-
-    end_device = (
-        EndDevice.objects.for_utility(subscription.utility_id)
-        .select_related("device", "registered_by__program")
-        .get(pk=subscription.end_device_id)
-    )
-    program = end_device.registered_by.program if end_device.registered_by else None
-    profile = "csipaus" if program and program.profile == "csip_aus" else "csip"
-    if match := _DERC.fullmatch(resource):
-        if int(match[1]) != end_device.pk:
-            return profile, None
-        group = selectors.end_device_group(end_device=end_device, group_id=int(match[2]))
-        if group is None:
-            return profile, None
-        return profile, control_list(
-            end_device, group, suffix=match[3], profile=profile, limit=max(subscription.limit, 1)
-        )
-    if (match := _REPORTED.fullmatch(resource)) and int(match[1]) == end_device.pk:
-        key = match[2] or match[3]
-        stored = end_device.reported.get(key)
-        if stored:
-            classes = {
-                "dercap": DERCapability,
-                "derg": DERSettings,
-                "ders": DERStatus,
-                "dera": DERAvailability,
-                "di": DeviceInformation,
-            }
-            content = parse(stored.encode(), classes[key], profile=profile)
-            content.href = resource
-            return profile, content
-    return profile, None
-
-
-def notification_deliver(*, subscription_id: int, resource: str) -> bool:
-    """POST a Notification (status 0: the resource changed; GET it) to the subscriber.
-
-    Returns False when the subscription is gone; raises NotificationFailed to be retried.
-    """
-    import urllib.error
-    import urllib.request
-
-    from protocol.xml import SEP_CONTENT_TYPE, serialize
-    from protocol.xml.resources.pubsub import Notification
-
-    subscription = (
-        Subscription.objects.filter(pk=subscription_id).select_related("end_device").first()
-    )
-    if subscription is None:
-        return False
-    if not notification_target_allowed(subscription.notification_uri):
-        logger.warning("notification to %s refused: not a public address", subscription.pk)
-        return False
-    href = f"/edev/{subscription.end_device_id}/sub/{subscription.pk}"
-    profile, content = notification_content(subscription=subscription, resource=resource)
-    body = serialize(
-        Notification(
-            subscribed_resource=resource,
-            resource=content,
-            status=0,
-            subscription_uri=href,
-        ),
-        profile=profile,
-    )
-    request = urllib.request.Request(  # noqa: S310 -- the URI is checked to be http(s)
-        subscription.notification_uri,
-        data=body,
-        method="POST",
-        headers={"Content-Type": SEP_CONTENT_TYPE},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=NOTIFY_TIMEOUT_S) as response:  # noqa: S310
-            ok = 200 <= response.status < 300
-    except (urllib.error.URLError, OSError) as exc:
-        Subscription.objects.filter(pk=subscription.pk).update(failures=subscription.failures + 1)
-        raise NotificationFailed(str(exc)) from exc
-    if not ok:
-        raise NotificationFailed(f"subscriber answered {response.status}")
+def subscription_delivery_record(*, subscription: Subscription) -> None:
+    """The subscriber took a notification."""
     Subscription.objects.filter(pk=subscription.pk).update(
         last_notified_at=timezone.now(), failures=0
     )
-    return True

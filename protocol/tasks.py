@@ -1,12 +1,14 @@
-"""Notification delivery. Thin: load by id, call the service; retries back off."""
+"""Background jobs, queued by name through protocol.jobs. Thin: load by id, call the
+service; retries back off."""
 
 from celery import shared_task
 
-from protocol.services import NotificationFailed, notification_deliver
+from protocol.jobs import CONFORMANCE_RUN, NOTIFICATION_DELIVER
+from protocol.notifications import NotificationFailed, notification_deliver
 
 
 @shared_task(
-    name="protocol.notification_deliver",
+    name=NOTIFICATION_DELIVER,
     ignore_result=True,
     autoretry_for=(NotificationFailed,),
     retry_backoff=5,
@@ -19,7 +21,7 @@ def notification_deliver_task(subscription_id: int, resource: str):
     notification_deliver(subscription_id=subscription_id, resource=resource)
 
 
-@shared_task(name="protocol.conformance_run", ignore_result=True, expires=3600)
+@shared_task(name=CONFORMANCE_RUN, ignore_result=True, expires=3600)
 def conformance_run_task(run_id: int, tick_s: float = 1.0, max_s: float = 3600.0):
     """Drive a conformance run to its end, one advance per tick (resumable if re-queued)."""
     import time

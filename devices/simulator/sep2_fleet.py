@@ -3,13 +3,15 @@
 Each simulated device discovers the server from /dcap, syncs time, registers in-band as
 an EndDevice, describes itself (DeviceInformation, DER capability/settings/status/
 availability), mirrors its meter (battery W, site W) at the telemetry cadence, polls its
-DERPrograms for controls, schedules them (interval, randomization, primacy, supersession,
-cancellation), drives a `BatteryModel` with the setpoint and answers with Responses.
+DERPrograms for controls, hands them to its state machine (`sep2_device.SimDevice`:
+interval, randomization, primacy, supersession, cancellation), drives a `BatteryModel`
+with the setpoint and answers with Responses.
 
-Transport: a small HTTP/1.1 keep-alive client on asyncio streams. Aggregator mode shares
-one pool of connections (one client certificate) across all devices; device mode opens
-one connection per device certificate. `forwarded_cert_pem` talks plain HTTP to a
-trusted-proxy ASGI server and sends the certificate in the proxy header instead.
+Transport (`sep2_client`): a small HTTP/1.1 keep-alive client on asyncio streams.
+Aggregator mode shares one pool of connections (one client certificate) across all
+devices; device mode opens one connection per device certificate. `forwarded_cert_pem`
+talks plain HTTP to a trusted-proxy ASGI server and sends the certificate in the proxy
+header instead.
 
 `time_scale` speeds up the battery physics and the poll/telemetry cadences (a 300 s
 cadence becomes 300 / time_scale wall seconds). Control intervals and reading timestamps
@@ -24,17 +26,23 @@ import asyncio
 import contextlib
 import hashlib
 import random
-import ssl
 import time
-from dataclasses import dataclass, field
-from urllib.parse import quote, urlsplit
 
 from devices.simulator.battery import BatteryModel, BatteryParams
-from protocol.xml import SEP_CONTENT_TYPE, parse, serialize
+from devices.simulator.sep2_client import (
+    FleetStats,
+    HttpError,
+    HttpPool,
+    Sep2Client,
+    forwarded_cert_headers,
+    lfdi_of_pem,
+    tls_context,
+)
+from devices.simulator.sep2_device import FleetFaults, SimDevice
+from protocol.xml import serialize
 from protocol.xml.resources.common import DateTimeInterval
 from protocol.xml.resources.dcap import DeviceCapability
 from protocol.xml.resources.der import (
-    DER,
     DERAvailability,
     DERCapability,
     DERList,
@@ -44,8 +52,6 @@ from protocol.xml.resources.der import (
 )
 from protocol.xml.resources.derp import (
     DefaultDERControl,
-    DERControl,
-    DERControlBase,
     DERControlList,
     DERProgram,
     DERProgramList,
@@ -54,62 +60,13 @@ from protocol.xml.resources.edev import DeviceInformation, EndDevice, EndDeviceL
 from protocol.xml.resources.mirror import MirrorMeterReading, MirrorUsagePoint, Reading, ReadingType
 from protocol.xml.resources.response import DERControlResponse
 from protocol.xml.resources.time import Time
-from protocol.xml.resources.units import WattHour, active_power, watts_of
+from protocol.xml.resources.units import WattHour, active_power
 
 DEFAULT_TELEMETRY_S = 300  # CSIP's usual 5-minute post rate when the server names none
 DEFAULT_POLL_S = 60
 ROLE_MIRROR_DER = 0x09  # isMirror | isDER: the battery's own meter
 ROLE_MIRROR_SITE = 0x03  # isMirror | isPremisesAggregationPoint: the site meter
 UOM_W = 38
-
-# Response status codes (IEEE 2030.5 ResponseType)
-RSP_RECEIVED, RSP_STARTED, RSP_COMPLETED, RSP_OPT_OUT = 1, 2, 3, 4
-RSP_CANCELLED, RSP_SUPERSEDED = 6, 7
-# EventStatus.currentStatus
-ST_CANCELLED, ST_CANCELLED_RANDOM, ST_SUPERSEDED = 2, 3, 4
-
-
-@dataclass(frozen=True)
-class FleetFaults:
-    """Ways a client can misbehave, for conformance procedures to catch."""
-
-    no_responses: bool = False  # never POST Responses
-    ignore_cancel: bool = False  # keep applying a cancelled control, no Response 6
-    wrong_sign: bool = False  # apply setpoints with the opposite sign
-    telemetry_interval_s: int | None = None  # override the profile's cadence (e.g. 900)
-    hardcoded_edev: bool = False  # skip /dcap discovery, GET /edev directly
-    no_time_sync: bool = False  # never GET /tm
-    ignore_randomization: bool = False
-    no_storage_ratings: bool = False  # omit rtgMaxChargeRateW/rtgMaxDischargeRateW/rtgMaxWh
-    skip_pin_check: bool = False  # trust an out-of-band EndDevice without reading its PIN
-    no_opt_out: bool = False  # the customer's opt-out never reaches the server (no Response 4)
-    ignore_default_control: bool = False  # never apply the DefaultDERControl
-    first_control_wins: bool = False  # ignore supersession: the older control keeps going
-    give_up_after_errors: bool = False  # ignore Retry-After; stop after 3 errors in a row
-    ignore_export_limit: bool = False  # never apply csipaus:opModExpLimW
-
-
-@dataclass
-class FleetStats:
-    """What the fleet did, for tests and benchmarks."""
-
-    devices: int = 0
-    registered: int = 0
-    requests: int = 0
-    errors: int = 0
-    polls: int = 0
-    readings_posted: int = 0
-    responses: dict[int, int] = field(default_factory=dict)
-    controls_seen: set[str] = field(default_factory=set)
-    first_seen: dict[str, float] = field(default_factory=dict)  # mRID → monotonic time
-    all_seen: dict[str, float] = field(default_factory=dict)  # mRID → when every device had it
-    latency_ms: list[float] = field(default_factory=list)
-    status_codes: dict[int, int] = field(default_factory=dict)
-    elapsed_s: float = 0.0
-
-    @property
-    def requests_per_s(self) -> float:
-        return self.requests / self.elapsed_s if self.elapsed_s else 0.0
 
 
 def fleet_lfdi(*, seed: int, index: int) -> str:
@@ -130,162 +87,7 @@ def fleet_serial(*, seed: int, index: int) -> str:
 FLEET_VENDOR = "Reservoir Sim"
 FLEET_MODEL = "SimBattery 13.5"
 FLEET_MF_ID = 99_999
-
-
-class HttpError(Exception):
-    pass
-
-
-class _Connection:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
-        self.reader, self.writer = reader, writer
-
-    async def request(self, raw: bytes) -> tuple[int, dict[str, str], bytes]:
-        self.writer.write(raw)
-        await self.writer.drain()
-        line = await self.reader.readline()
-        if not line:
-            raise ConnectionError("connection closed")
-        status = int(line.split()[1])
-        headers: dict[str, str] = {}
-        while True:
-            line = await self.reader.readline()
-            if line in (b"\r\n", b"\n", b""):
-                break
-            name, _, value = line.decode("latin-1").partition(":")
-            headers[name.strip().lower()] = value.strip()
-        if headers.get("transfer-encoding", "").lower() == "chunked":
-            body = b""
-            while True:
-                size = int((await self.reader.readline()).split(b";")[0], 16)
-                if size == 0:
-                    await self.reader.readline()
-                    break
-                body += await self.reader.readexactly(size)
-                await self.reader.readline()
-        else:
-            body = await self.reader.readexactly(int(headers.get("content-length", "0")))
-        if headers.get("connection", "").lower() == "close":
-            self.close()
-        return status, headers, body
-
-    @property
-    def closed(self) -> bool:
-        return self.writer.is_closing()
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.writer.close()
-
-
-class HttpPool:
-    """Keep-alive HTTP/1.1 connections to one server for one client identity."""
-
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        size: int,
-        ssl_context: ssl.SSLContext | None,
-        extra_headers: dict[str, str],
-        stats: FleetStats,
-    ):
-        parts = urlsplit(base_url)
-        self.host = parts.hostname or "127.0.0.1"
-        self.port = parts.port or (443 if parts.scheme == "https" else 80)
-        self.ssl = ssl_context if parts.scheme == "https" else None
-        self.extra = "".join(f"{k}: {v}\r\n" for k, v in extra_headers.items())
-        self.idle: asyncio.LifoQueue[_Connection | None] = asyncio.LifoQueue()
-        for _ in range(size):
-            self.idle.put_nowait(None)
-        self.stats = stats
-        self.open: list[_Connection] = []
-
-    async def _connect(self) -> _Connection:
-        reader, writer = await asyncio.open_connection(
-            self.host, self.port, ssl=self.ssl, limit=1 << 20
-        )
-        conn = _Connection(reader, writer)
-        self.open.append(conn)
-        return conn
-
-    async def request(
-        self, method: str, path: str, body: bytes | None = None
-    ) -> tuple[int, dict[str, str], bytes]:
-        path = _path_of(path)
-        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{self.extra}"
-        if body is not None:
-            head += f"Content-Type: {SEP_CONTENT_TYPE}\r\nContent-Length: {len(body)}\r\n"
-        raw = (head + "\r\n").encode("latin-1") + (body or b"")
-        conn = await self.idle.get()
-        try:
-            for attempt in range(2):
-                if conn is None or conn.closed:
-                    conn = await self._connect()
-                started = time.monotonic()
-                try:
-                    status, headers, content = await conn.request(raw)
-                except (ConnectionError, asyncio.IncompleteReadError, OSError):
-                    conn.close()
-                    conn = None
-                    if attempt:
-                        self.stats.errors += 1
-                        raise
-                    continue
-                self.stats.requests += 1
-                self.stats.latency_ms.append((time.monotonic() - started) * 1000)
-                self.stats.status_codes[status] = self.stats.status_codes.get(status, 0) + 1
-                return status, headers, content
-            raise HttpError("unreachable")
-        finally:
-            self.idle.put_nowait(conn)
-
-    def close(self) -> None:
-        for conn in self.open:
-            conn.close()
-
-
-def _path_of(href: str) -> str:
-    parts = urlsplit(href)
-    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-
-
-@dataclass
-class _Control:
-    mrid: str
-    program_primacy: int
-    creation_time: int
-    start: float
-    end: float
-    setpoint_w: float | None
-    status: int
-    reply_to: str | None
-    responded: set[int] = field(default_factory=set)
-    exp_lim_w: float | None = None  # csipaus:opModExpLimW, a site export limit
-    max_lim_pct: float | None = None  # opModMaxLimW in hundredths of a percent of setMaxW
-    opted_out: bool = False
-
-
-class SimDevice:
-    """One simulated battery client: its identity, its model and its view of the server."""
-
-    def __init__(self, index: int, lfdi: str, pool: HttpPool, battery: BatteryModel, rng):
-        self.index, self.lfdi, self.sfdi = index, lfdi, fleet_sfdi(lfdi)
-        self.pool, self.battery, self.rng = pool, battery, rng
-        self.edev: EndDevice | None = None
-        self.der: DER | None = None
-        self.mup_hrefs: dict[int, str] = {}
-        self.controls: dict[str, _Control] = {}
-        self.rand: dict[str, tuple[float, float]] = {}
-        self.active: str | None = None
-        self.setpoint_w: float | None = None
-        self.post_rate_s: int | None = None
-        self.outbox: list[tuple[str, str, int]] = []
-        self.error = ""
-        self.default_limits: tuple[float | None, float | None] = (None, None)  # exp W, max %
-        self.retry_at = 0.0  # monotonic time before which the server asked us not to call
-        self.failures = 0  # errors in a row
-        self.gave_up = False
+NO_FAULTS = FleetFaults()
 
 
 class Sep2Fleet:
@@ -303,7 +105,7 @@ class Sep2Fleet:
         mode: str = "aggregator",
         seed: int = 0,
         time_scale: float = 1.0,
-        faults: FleetFaults = FleetFaults(),
+        faults: FleetFaults = NO_FAULTS,
         device_certs: list | None = None,
         opt_out: frozenset[int] = frozenset(),
         pool_size: int = 8,
@@ -350,21 +152,11 @@ class Sep2Fleet:
 
     # --- plumbing -----------------------------------------------------------------------
 
-    def _context(self, cert, key) -> ssl.SSLContext:
-        context = ssl.create_default_context(cafile=str(self.ca_path) if self.ca_path else None)
-        context.check_hostname = False
-        if cert:
-            context.load_cert_chain(str(cert), str(key) if key else None)
-        return context
-
     def _pool(self, *, cert=None, key=None, forwarded: bytes | None, size: int) -> HttpPool:
-        headers = {}
-        if forwarded:
-            headers["X-SSL-Client-Cert"] = quote(forwarded.decode("ascii"), safe="")
-            headers["X-SSL-Client-Verify"] = "SUCCESS"
+        headers = forwarded_cert_headers(forwarded)
         context = None
         if self.base_url.startswith("https"):
-            context = self._context(cert, key)
+            context = tls_context(ca_path=self.ca_path, cert=cert, key=key)
         pool = HttpPool(
             self.base_url, size=size, ssl_context=context, extra_headers=headers, stats=self.stats
         )
@@ -378,35 +170,6 @@ class Sep2Fleet:
     def now(self) -> float:
         """Server time (epoch seconds)."""
         return time.time() + self.clock_offset_s
-
-    async def _call(self, dev_or_pool, method, path, body=None):
-        pool = dev_or_pool.pool if isinstance(dev_or_pool, SimDevice) else dev_or_pool
-        if self._gate is None:
-            answer = await pool.request(method, path, body)
-        else:
-            async with self._gate:
-                answer = await pool.request(method, path, body)
-        status, headers, _ = answer
-        if isinstance(dev_or_pool, SimDevice):
-            dev = dev_or_pool
-            dev.failures = dev.failures + 1 if status >= 500 else 0  # server errors in a row
-            retry = headers.get("retry-after", "")
-            if status == 503 and retry.isdigit():
-                dev.retry_at = time.monotonic() + int(retry)
-        return answer
-
-    async def _get(self, who, path, cls=None):
-        status, _, content = await self._call(who, "GET", path)
-        if status != 200:
-            raise HttpError(f"GET {path}: {status} {content[:200]!r}")
-        return parse(content, cls)
-
-    async def _send(self, who, method, path, obj, expect=(200, 201, 204)):
-        status, headers, content = await self._call(who, method, path, serialize(obj))
-        if status not in expect:
-            self.stats.errors += 1
-            raise HttpError(f"{method} {path}: {status} {content[:300]!r}")
-        return status, headers
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -425,11 +188,11 @@ class Sep2Fleet:
                 # An entry is (cert_path, key_path) for TLS or PEM bytes for the proxy header.
                 if isinstance(entry, bytes):
                     pool = self._pool(forwarded=entry, size=1)
-                    lfdi = _lfdi_of_pem(entry)
+                    lfdi = lfdi_of_pem(entry)
                 else:
                     cert, key = entry
                     pool = self._pool(cert=cert, key=key, forwarded=None, size=1)
-                    lfdi = _lfdi_of_pem(open(cert, "rb").read())
+                    lfdi = lfdi_of_pem(open(cert, "rb").read())
             else:
                 pool, lfdi = shared, fleet_lfdi(seed=self.seed, index=i)
             rng = random.Random(f"{self.seed}:{i}")  # noqa: S311 (simulation, not security)
@@ -439,7 +202,21 @@ class Sep2Fleet:
                 ),
                 t0_s=self.t0_s,
             )
-            self.devices.append(SimDevice(i, lfdi, pool, battery, rng))
+            client = Sep2Client(pool, gate=self._gate, stats=self.stats)
+            self.devices.append(
+                SimDevice(
+                    i,
+                    lfdi,
+                    fleet_sfdi(lfdi),
+                    client,
+                    battery,
+                    rng,
+                    faults=self.faults,
+                    opts_out=i in self.opt_out,
+                    customer_opt_outs=self.customer_opt_outs,
+                    idle_export_w=self.idle_export_w,
+                )
+            )
 
     async def run(
         self, *, duration_s: float | None = None, stop: asyncio.Event | None = None
@@ -485,11 +262,11 @@ class Sep2Fleet:
     async def _discover(self, dev: SimDevice) -> None:
         if self.faults.hardcoded_edev:
             return
-        self.dcap = await self._get(dev, "/dcap", DeviceCapability)
+        self.dcap = await dev.client.get("/dcap", DeviceCapability)
         self.poll_rate_s = self.dcap.poll_rate or DEFAULT_POLL_S
         if self.dcap.time_link and not self.faults.no_time_sync:
             before = time.time()
-            tm = await self._get(dev, self.dcap.time_link.href, Time)
+            tm = await dev.client.get(self.dcap.time_link.href, Time)
             self.clock_offset_s = tm.current_time - (before + time.time()) / 2
 
     def _edev_list_href(self) -> str:
@@ -520,8 +297,7 @@ class Sep2Fleet:
 
     async def _register_one(self, dev: SimDevice) -> None:
         now = int(self.now())
-        status, headers, content = await self._call(
-            dev,
+        status, headers, content = await dev.client.call(
             "POST",
             self._edev_list_href(),
             serialize(EndDevice(lfdi=dev.lfdi, sfdi=dev.sfdi, changed_time=now)),
@@ -532,35 +308,32 @@ class Sep2Fleet:
             href = await self._find_edev(dev)
         else:
             raise HttpError(f"POST /edev: {status} {content[:200]!r}")
-        dev.edev = await self._get(dev, href, EndDevice)
+        dev.edev = await dev.client.get(href, EndDevice)
         dev.post_rate_s = dev.edev.post_rate
         pin = self.pins.get(dev.index)
         if pin is not None and not self.faults.skip_pin_check:
             # Out of band: trust the server only if it knows the PIN printed on the device.
             link = dev.edev.registration_link
-            registration = await self._get(dev, link.href, Registration) if link else None
+            registration = await dev.client.get(link.href, Registration) if link else None
             if registration is None or registration.pin != pin:
                 raise HttpError("the server's Registration PIN does not match the device's")
-        if dev.edev.device_information_link:
-            await self._send(
-                dev,
-                "PUT",
-                dev.edev.device_information_link.href,
-                DeviceInformation(
-                    lfdi=dev.lfdi,
-                    mf_date=now,
-                    mf_hw_ver="1.0",
-                    mf_id=FLEET_MF_ID,
-                    mf_model=FLEET_MODEL,
-                    mf_ser_num=fleet_serial(seed=self.seed, index=dev.index),
-                    primary_power=0,
-                    secondary_power=0,
-                    sw_act_time=now,
-                    sw_ver="1.0.0",
-                ),
-            )
+        await dev.client.put_linked(
+            dev.edev.device_information_link,
+            DeviceInformation(
+                lfdi=dev.lfdi,
+                mf_date=now,
+                mf_hw_ver="1.0",
+                mf_id=FLEET_MF_ID,
+                mf_model=FLEET_MODEL,
+                mf_ser_num=fleet_serial(seed=self.seed, index=dev.index),
+                primary_power=0,
+                secondary_power=0,
+                sw_act_time=now,
+                sw_ver="1.0.0",
+            ),
+        )
         if dev.edev.der_list_link:
-            ders = await self._get(dev, dev.edev.der_list_link.href, DERList)
+            ders = await dev.client.get(dev.edev.der_list_link.href, DERList)
             dev.der = ders.ders[0] if ders.ders else None
         if dev.der is not None:
             p = dev.battery.params
@@ -595,8 +368,7 @@ class Sep2Fleet:
                 ),
             ]
             for link, body in puts:
-                if link is not None:
-                    await self._send(dev, "PUT", link.href, body)
+                await dev.client.put_linked(link, body)
             await self._put_status(dev)
         for role in (ROLE_MIRROR_DER, ROLE_MIRROR_SITE):
             mup = MirrorUsagePoint(
@@ -613,11 +385,11 @@ class Sep2Fleet:
                 ],
             )
             # 201 when new, 204 when re-POSTed after a retry: the Location either way.
-            _, headers = await self._send(dev, "POST", self._mup_list_href(), mup)
+            _, headers = await dev.client.send("POST", self._mup_list_href(), mup)
             dev.mup_hrefs[role] = headers["location"]
 
     async def _find_edev(self, dev: SimDevice) -> str:
-        listing = await self._get(dev, f"{self._edev_list_href()}?l=1000", EndDeviceList)
+        listing = await dev.client.get(f"{self._edev_list_href()}?l=1000", EndDeviceList)
         for edev in listing.end_devices:
             if edev.lfdi == dev.lfdi:
                 return edev.href
@@ -630,28 +402,22 @@ class Sep2Fleet:
         b = dev.battery
         p = b.params
         soc = round(b.soc_pct * 100)
-        if dev.der.der_status_link:
-            await self._send(
-                dev,
-                "PUT",
-                dev.der.der_status_link.href,
-                DERStatus(
-                    reading_time=now,
-                    state_of_charge_status=StateOfChargeStatus(date_time=now, value=soc),
-                ),
-            )
-        if dev.der.der_availability_link:
-            usable = max(0.0, b.stored_wh - p.capacity_wh * p.discharge_floor_pct / 100)
-            await self._send(
-                dev,
-                "PUT",
-                dev.der.der_availability_link.href,
-                DERAvailability(
-                    reading_time=now,
-                    availability_duration=int(usable / max(p.max_discharge_w, 1) * 3600),
-                    stat_w_avail=active_power(p.max_discharge_w if usable > 0 else 0),
-                ),
-            )
+        await dev.client.put_linked(
+            dev.der.der_status_link,
+            DERStatus(
+                reading_time=now,
+                state_of_charge_status=StateOfChargeStatus(date_time=now, value=soc),
+            ),
+        )
+        usable = max(0.0, b.stored_wh - p.capacity_wh * p.discharge_floor_pct / 100)
+        await dev.client.put_linked(
+            dev.der.der_availability_link,
+            DERAvailability(
+                reading_time=now,
+                availability_duration=int(usable / max(p.max_discharge_w, 1) * 3600),
+                stat_w_avail=active_power(p.max_discharge_w if usable > 0 else 0),
+            ),
+        )
 
     # --- loops --------------------------------------------------------------------------
 
@@ -666,8 +432,8 @@ class Sep2Fleet:
             t = self.now()
             for dev in self.devices:
                 if dev.edev is not None:
-                    self._apply(dev, t)
-                    dev.battery.step(dt, self._target_w(dev, dt_s=dt))
+                    dev.apply(t)
+                    dev.battery.step(dt, dev.target_w(dt_s=dt))
 
     def _telemetry_s(self, dev: SimDevice) -> float:
         interval = (
@@ -696,11 +462,11 @@ class Sep2Fleet:
         next_reading = (int(self.now() / period) + 1) * period
         while not stop.is_set():
             now_m = time.monotonic()
-            if self.faults.give_up_after_errors and dev.failures >= 3:
+            if self.faults.give_up_after_errors and dev.client.failures >= 3:
                 dev.gave_up = True
                 return
-            if now_m < dev.retry_at and not self.faults.give_up_after_errors:
-                await asyncio.sleep(min(1.0, dev.retry_at - now_m))
+            if now_m < dev.client.retry_at and not self.faults.give_up_after_errors:
+                await asyncio.sleep(min(1.0, dev.client.retry_at - now_m))
                 continue
             try:
                 if now_m >= next_poll:
@@ -716,7 +482,7 @@ class Sep2Fleet:
             except (HttpError, OSError, ValueError, asyncio.IncompleteReadError) as exc:
                 self.stats.errors += 1
                 if isinstance(exc, OSError | asyncio.IncompleteReadError):
-                    dev.failures += 1  # no answer at all
+                    dev.client.failures += 1  # no answer at all
             wake = min(next_poll - time.monotonic(), next_reading - self.now(), 1.0)
             await asyncio.sleep(max(0.05, wake))
 
@@ -731,8 +497,7 @@ class Sep2Fleet:
             href = dev.mup_hrefs.get(role)
             if href is None:
                 continue
-            await self._send(
-                dev,
+            await dev.client.send(
                 "POST",
                 href,
                 MirrorMeterReading(
@@ -751,30 +516,30 @@ class Sep2Fleet:
         edev = dev.edev
         programs: list[DERProgram] = []
         if edev.function_set_assignments_list_link:
-            fsas = await self._get(dev, _listed(edev.function_set_assignments_list_link.href))
+            fsas = await dev.client.get(_listed(edev.function_set_assignments_list_link.href))
             for fsa in fsas.function_set_assignments:
                 if fsa.der_program_list_link:
-                    derps = await self._get(
-                        dev, _listed(fsa.der_program_list_link.href), DERProgramList
+                    derps = await dev.client.get(
+                        _listed(fsa.der_program_list_link.href), DERProgramList
                     )
                     programs.extend(derps.der_programs)
         seen: set[str] = set()
         for program in programs:
             if program.der_control_list_link:
-                listing = await self._get(
-                    dev, _listed(program.der_control_list_link.href), DERControlList
+                listing = await dev.client.get(
+                    _listed(program.der_control_list_link.href), DERControlList
                 )
                 for control in listing.der_controls:
                     seen.add(control.mrid)
-                    self._learn(dev, control, program.primacy)
+                    dev.learn(control, program.primacy)
             if program.active_der_control_list_link:
-                await self._get(dev, _listed(program.active_der_control_list_link.href))
+                await dev.client.get(_listed(program.active_der_control_list_link.href))
             if program.default_der_control_link:
-                default = await self._get(
-                    dev, program.default_der_control_link.href, DefaultDERControl
+                default = await dev.client.get(
+                    program.default_der_control_link.href, DefaultDERControl
                 )
                 if not self.faults.ignore_default_control:
-                    dev.default_limits = self._limits(default.der_control_base)
+                    dev.default_limits = dev.limits(default.der_control_base)
         now_m = time.monotonic()
         for mrid in seen:
             if mrid not in self.stats.first_seen:
@@ -785,127 +550,6 @@ class Sep2Fleet:
             if len(holders) == self.stats.registered and mrid not in self.stats.all_seen:
                 self.stats.all_seen[mrid] = now_m
 
-    def _learn(self, dev: SimDevice, control: DERControl, primacy: int) -> None:
-        base = control.der_control_base
-        setpoint = watts_of(base.op_mod_target_w) if base.op_mod_target_w else None
-        if dev.index in self.opt_out:
-            setpoint = None
-        if dev.index not in self.opt_out and setpoint is not None and self.faults.wrong_sign:
-            setpoint = -setpoint
-        if control.mrid not in dev.rand:
-            rs, rd = control.randomize_start or 0, control.randomize_duration or 0
-            if self.faults.ignore_randomization:
-                rs = rd = 0
-            dev.rand[control.mrid] = (
-                dev.rng.uniform(min(0, rs), max(0, rs)),
-                dev.rng.uniform(min(0, rd), max(0, rd)),
-            )
-        offset_start, offset_duration = dev.rand[control.mrid]
-        start = control.interval.start + offset_start
-        end = start + control.interval.duration + offset_duration
-        exp_lim_w, max_lim_pct = self._limits(base)
-        known = dev.controls.get(control.mrid)
-        if known is None:
-            known = _Control(
-                mrid=control.mrid,
-                program_primacy=primacy,
-                creation_time=control.creation_time,
-                start=start,
-                end=end,
-                setpoint_w=setpoint,
-                status=control.event_status.current_status,
-                reply_to=control.reply_to,
-                exp_lim_w=exp_lim_w,
-                max_lim_pct=max_lim_pct,
-            )
-            dev.controls[control.mrid] = known
-            self._respond(dev, known, RSP_RECEIVED)
-            if dev.index in self.opt_out:
-                self._respond(dev, known, RSP_OPT_OUT)
-        else:
-            known.status = control.event_status.current_status
-            known.start, known.end, known.setpoint_w = start, end, setpoint
-            known.program_primacy = primacy
-            known.exp_lim_w, known.max_lim_pct = exp_lim_w, max_lim_pct
-
-    def _apply(self, dev: SimDevice, t: float) -> None:
-        """Pick the control in force at server time `t` and send the state Responses."""
-        candidates = []
-        for c in dev.controls.values():
-            if (dev.index, c.mrid) in self.customer_opt_outs and not self.faults.no_opt_out:
-                if not c.opted_out and c.status not in (ST_CANCELLED, ST_CANCELLED_RANDOM):
-                    c.opted_out = True
-                    self._respond(dev, c, RSP_OPT_OUT)
-            if c.opted_out:
-                continue
-            if c.status in (ST_CANCELLED, ST_CANCELLED_RANDOM):
-                if RSP_STARTED in c.responded and self.faults.ignore_cancel and t < c.end:
-                    candidates.append(c)
-                    continue
-                if RSP_CANCELLED not in c.responded and not self.faults.ignore_cancel:
-                    self._respond(dev, c, RSP_CANCELLED)
-                continue
-            if c.status == ST_SUPERSEDED and not self.faults.first_control_wins:
-                if RSP_SUPERSEDED not in c.responded and RSP_COMPLETED not in c.responded:
-                    self._respond(dev, c, RSP_SUPERSEDED)
-                continue
-            if c.start <= t < c.end:
-                candidates.append(c)
-            elif t >= c.end and RSP_STARTED in c.responded:
-                if not c.responded & {RSP_COMPLETED, RSP_SUPERSEDED, RSP_CANCELLED}:
-                    self._respond(dev, c, RSP_COMPLETED)
-        # Lower primacy wins; within it, the newer control supersedes the older.
-        newest_first = -1 if not self.faults.first_control_wins else 1
-        candidates.sort(key=lambda c: (c.program_primacy, newest_first * c.creation_time))
-        winner = candidates[0] if candidates else None
-        for loser in candidates[1:]:
-            if RSP_SUPERSEDED not in loser.responded:
-                self._respond(dev, loser, RSP_SUPERSEDED)
-                loser.status = ST_SUPERSEDED
-        if winner is not None and RSP_STARTED not in winner.responded:
-            if dev.index not in self.opt_out:
-                self._respond(dev, winner, RSP_STARTED)
-            else:
-                winner.responded.add(RSP_STARTED)
-        dev.active = winner.mrid if winner else None
-        dev.setpoint_w = winner.setpoint_w if winner else None
-
-    def _limits(self, base: DERControlBase) -> tuple[float | None, float | None]:
-        """(site export limit W, max output in hundredths of a percent) a control sets."""
-        exp_lim_w = None
-        if base.op_mod_exp_lim_w is not None and not self.faults.ignore_export_limit:
-            exp_lim_w = watts_of(base.op_mod_exp_lim_w)
-        return exp_lim_w, base.op_mod_max_lim_w
-
-    def _target_w(self, dev: SimDevice, *, dt_s: float = 0.0) -> float | None:
-        """What the battery aims for over the next `dt_s`: the control's setpoint, else idle
-        within the limits (the household's load and PV taken at the step's midpoint, as
-        the battery's own step takes them)."""
-        control = dev.controls.get(dev.active) if dev.active else None
-        if control is not None and control.setpoint_w is not None:
-            return control.setpoint_w
-        exp_lim_w, max_lim_pct = (
-            (control.exp_lim_w, control.max_lim_pct) if control else dev.default_limits
-        )
-        if exp_lim_w is None and max_lim_pct is None:
-            return self.idle_export_w
-        b = dev.battery
-        t_mid = b.t_s + dt_s / 2
-        net_load_w = b.load_w(t_mid) - b.solar_w(t_mid)
-        target = self.idle_export_w if self.idle_export_w is not None else net_load_w
-        if max_lim_pct is not None:
-            target = min(target, b.params.max_discharge_w * max_lim_pct / 10_000)
-        if exp_lim_w is not None:
-            target = min(target, net_load_w + exp_lim_w)
-        return target
-
-    def _respond(self, dev: SimDevice, control: _Control, status: int) -> None:
-        """Queue a Response; `_respond_due` posts it from the device's own loop."""
-        control.responded.add(status)
-        if self.faults.no_responses or not control.reply_to:
-            return
-        dev.outbox.append((control.reply_to, control.mrid, status))
-
     async def _respond_due(self, dev: SimDevice) -> None:
         while dev.outbox:
             reply_to, mrid, status = dev.outbox.pop(0)
@@ -915,7 +559,7 @@ class Sep2Fleet:
                 status=status,
                 subject=mrid,
             )
-            await self._send(dev, "POST", reply_to, body, expect=(201, 204))
+            await dev.client.send("POST", reply_to, body, expect=(201, 204))
             self.stats.responses[status] = self.stats.responses.get(status, 0) + 1
 
 
@@ -926,11 +570,3 @@ def _listed(href: str, limit: int = 255) -> str:
 
 def _mrid(lfdi: str, what: str) -> str:
     return hashlib.sha256(f"{lfdi}:{what}".encode()).hexdigest()[:32].upper()
-
-
-def _lfdi_of_pem(pem: bytes) -> str:
-    from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    cert = x509.load_pem_x509_certificate(pem)
-    return hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()[:40].upper()

@@ -1,7 +1,8 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
-from protocol.conformance.procedures import REGISTRY, oob_parameters
+from protocol.conformance.procedures import REGISTRY
+from protocol.conformance.procedures.registration import oob_parameters
 
 
 class RunForm(forms.Form):

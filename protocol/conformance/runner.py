@@ -19,15 +19,14 @@ from enrollment.models import ConformanceRun, VendorApplication
 from portal.realtime import push
 from programs.models import DispatchGroup
 from protocol.conformance.certificates import client_for
-from protocol.conformance.procedures import (
-    PIN_MISMATCH,
-    REGISTRY,
+from protocol.conformance.procedures import REGISTRY, procedures_for
+from protocol.conformance.procedures.framework import (
     Context,
     StepFailed,
     StepSkipped,
-    oob_parameters,
-    procedures_for,
+    cleanup_event,
 )
+from protocol.conformance.procedures.registration import PIN_MISMATCH, oob_parameters
 from protocol.models import Client, ExchangeRecord
 
 logger = logging.getLogger(__name__)
@@ -211,8 +210,6 @@ def run_advance(*, run_id: int, now: datetime | None = None) -> bool:
 
 
 def _cleanup(ctx: Context) -> None:
-    from protocol.conformance.procedures import cleanup_event
-
     try:
         cleanup_event(ctx)
     except ValidationError:

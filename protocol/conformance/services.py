@@ -6,6 +6,7 @@ from enrollment.models import ConformanceRun, VendorApplication
 from enrollment.services import vendor_organization_check_approved
 from enrollment.vendor import Capability, vendor_capability_check
 from protocol.conformance.runner import run_create, run_start
+from protocol.jobs import CONFORMANCE_RUN, job_queue
 
 
 @transaction.atomic
@@ -22,8 +23,6 @@ def conformance_run_launch(
     Only for an approved organisation, and, when a user asks (`actor`), one whose role
     may test.
     """
-    from protocol.tasks import conformance_run_task
-
     if actor is not None:
         vendor_capability_check(
             user=actor, organization=application.organization, capability=Capability.TEST
@@ -37,5 +36,5 @@ def conformance_run_launch(
         actor=actor,
     )
     run_start(run=run)
-    transaction.on_commit(lambda: conformance_run_task.delay(run.pk))
+    job_queue(CONFORMANCE_RUN, run.pk)
     return run

@@ -30,6 +30,7 @@ from protocol.http import (
     parse_request_body,
     service_unavailable,
 )
+from protocol.managers.edev import reported_resource
 from protocol.models import Client, EndDevice
 from protocol.services import Conflict, client_touch, end_device_touch, exchange_record
 from protocol.transport import client_identity_from_request
@@ -135,6 +136,13 @@ class SepView(View):
             raise Refused(not_found("no such EndDevice"))
         end_device_touch(end_device=end_device, now=self.now)
         return end_device
+
+    def reported(self, end_device: EndDevice, key: str, cls, href: str):
+        """The resource as the client last PUT it, or 404 before it reported it."""
+        resource = reported_resource(end_device, key, cls, href, self.profile)
+        if resource is None:
+            raise Refused(not_found(f"{cls.__name__} not reported yet"))
+        return resource
 
     def body(self, request, expected):
         parsed = parse_request_body(request, expected, profile=self.profile)

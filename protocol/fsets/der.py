@@ -7,18 +7,20 @@ state and time series) and keeps the resource as sent, so a GET returns it whole
 from django.db import transaction
 
 from devices import services as device_services
+from protocol import services
 from protocol.fsets.base import BadInput, SepView, instant
-from protocol.fsets.edev import edev_href, report_store, reported
 from protocol.http import not_found
-from protocol.xml.resources.common import Link, ListLink
-from protocol.xml.resources.der import (
-    DER,
-    DERAvailability,
-    DERCapability,
-    DERList,
-    DERSettings,
-    DERStatus,
+from protocol.managers.der import (
+    DER_AVAILABILITY,
+    DER_CAPABILITY,
+    DER_SETTINGS,
+    DER_STATUS,
+    der_list,
+    der_part_href,
+    der_resource,
 )
+from protocol.managers.edev import reported_content
+from protocol.xml.resources.der import DERAvailability, DERCapability, DERSettings, DERStatus
 from protocol.xml.resources.units import watts_of
 
 MAX_W = 2**31 - 1  # what devices.Device stores
@@ -37,36 +39,11 @@ def _percent(value, name: str) -> float | None:
     return None if value is None else value / 100
 
 
-def der_href(end_device) -> str:
-    return f"{edev_href(end_device)}/der/0"
-
-
 class DERListView(SepView):
     def get(self, request, eid):
         end_device = self.end_device(eid)
         paged = self.page(request, [der_resource(end_device)])
-        return self.sep(
-            DERList(
-                href=f"{edev_href(end_device)}/der",
-                all=paged.all,
-                results=paged.results,
-                poll_rate=self.poll_rate,
-                ders=paged.items,
-            )
-        )
-
-
-def der_resource(end_device) -> DER:
-    href = der_href(end_device)
-    return DER(
-        href=href,
-        subscribable=0,
-        associated_der_program_list_link=ListLink(href=f"{edev_href(end_device)}/derp"),
-        der_availability_link=Link(href=f"{href}/dera"),
-        der_capability_link=Link(href=f"{href}/dercap"),
-        der_settings_link=Link(href=f"{href}/derg"),
-        der_status_link=Link(href=f"{href}/ders"),
-    )
+        return self.sep(der_list(end_device, paged, poll_rate=self.poll_rate))
 
 
 class DERView(SepView):
@@ -85,8 +62,8 @@ class _DERResourceView(SepView):
         end_device = self.end_device(eid)
         if did != 0:
             return not_found("no such DER")
-        href = f"{der_href(end_device)}/{self.key}"
-        return self.sep(reported(end_device, self.key, self.cls, href, self.profile))
+        href = der_part_href(end_device, self.key)
+        return self.sep(self.reported(end_device, self.key, self.cls, href))
 
     def put(self, request, eid, did):
         end_device = self.end_device(eid)
@@ -98,12 +75,17 @@ class _DERResourceView(SepView):
             raise BadInput("this EndDevice is not linked to a device")
         with transaction.atomic():
             self.store(device, body)
-            report_store(end_device, self.key, body, f"{der_href(end_device)}/{self.key}")
+            services.end_device_report_store(
+                end_device=end_device,
+                key=self.key,
+                content=reported_content(body),
+                resource_href=der_part_href(end_device, self.key),
+            )
         return self.no_content()
 
 
 class DERCapabilityView(_DERResourceView):
-    key, cls = "dercap", DERCapability
+    key, cls = DER_CAPABILITY, DERCapability
 
     def store(self, device, body):
         wh = body.rtg_max_wh
@@ -118,7 +100,7 @@ class DERCapabilityView(_DERResourceView):
 
 
 class DERSettingsView(_DERResourceView):
-    key, cls = "derg", DERSettings
+    key, cls = DER_SETTINGS, DERSettings
 
     def store(self, device, body):
         wh = body.set_max_wh
@@ -133,7 +115,7 @@ class DERSettingsView(_DERResourceView):
 
 
 class DERStatusView(_DERResourceView):
-    key, cls = "ders", DERStatus
+    key, cls = DER_STATUS, DERStatus
 
     def store(self, device, body):
         soc = body.state_of_charge_status
@@ -147,7 +129,7 @@ class DERStatusView(_DERResourceView):
 
 
 class DERAvailabilityView(_DERResourceView):
-    key, cls = "dera", DERAvailability
+    key, cls = DER_AVAILABILITY, DERAvailability
 
     def store(self, device, body):
         device_services.device_update_availability(

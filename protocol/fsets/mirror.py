@@ -13,13 +13,9 @@ from devices.services import Reading
 from protocol import selectors, services
 from protocol.fsets.base import BadInput, Refused, SepView, instant
 from protocol.http import not_found
+from protocol.managers.mirror import mup_href, mup_list, mup_resource
 from protocol.models import MirrorUsagePoint
-from protocol.xml.resources.mirror import (
-    MirrorMeterReading,
-    MirrorMeterReadingList,
-    MirrorUsagePointList,
-    ReadingType,
-)
+from protocol.xml.resources.mirror import MirrorMeterReading, MirrorMeterReadingList, ReadingType
 from protocol.xml.resources.mirror import MirrorUsagePoint as SepMirrorUsagePoint
 from protocol.xml.resources.mirror import Reading as SepReading
 
@@ -55,23 +51,6 @@ def quantity(mmr: MirrorMeterReading, role_flags: int) -> services.MirrorQuantit
         power_of_ten=reading_type.power_of_ten_multiplier or 0,
         uom=reading_type.uom,
         flow_direction=reading_type.flow_direction,
-    )
-
-
-def mup_href(mup: MirrorUsagePoint | int) -> str:
-    return f"/mup/{getattr(mup, 'pk', mup)}"
-
-
-def mup_resource(mup: MirrorUsagePoint) -> SepMirrorUsagePoint:
-    return SepMirrorUsagePoint(
-        href=mup_href(mup),
-        mrid=mup.mrid,
-        description=mup.description or None,
-        role_flags=mup.role_flags,
-        service_category_kind=mup.service_category_kind,
-        status=mup.status,
-        device_lfdi=mup.end_device.lfdi,
-        post_rate=mup.end_device.post_rate_s,
     )
 
 
@@ -111,15 +90,7 @@ class MirrorUsagePointListView(SepView):
             .order_by("pk")
         )
         paged = self.page(request, items)
-        return self.sep(
-            MirrorUsagePointList(
-                href="/mup",
-                all=paged.all,
-                results=paged.results,
-                poll_rate=self.poll_rate,
-                mirror_usage_points=[mup_resource(m) for m in paged.items],
-            )
-        )
+        return self.sep(mup_list(paged, poll_rate=self.poll_rate))
 
     def post(self, request):
         body = self.body(request, SepMirrorUsagePoint)

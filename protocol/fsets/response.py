@@ -4,14 +4,13 @@ from django.db import transaction
 
 from protocol import selectors, services
 from protocol.fsets.base import BadInput, Refused, SepView, instant
-from protocol.fsets.edev import edev_href
 from protocol.http import not_found
+from protocol.managers.edev import edev_href
+from protocol.managers.pubsub import subscription_href, subscription_list, subscription_resource
+from protocol.managers.response import log_event_href, log_event_list, response_href
 from protocol.models import LogEvent, Subscription
-from protocol.xml.resources.common import time_type
 from protocol.xml.resources.log import LogEvent as SepLogEvent
-from protocol.xml.resources.log import LogEventList
 from protocol.xml.resources.pubsub import Subscription as SepSubscription
-from protocol.xml.resources.pubsub import SubscriptionList
 from protocol.xml.resources.response import DERControlResponse, Response
 
 
@@ -41,37 +40,15 @@ class ResponseListView(SepView):
         response = services.response_record(
             end_device=end_device, event=event, status=body.status, created_at=created
         )
-        return self.created(f"/rsp/{response.pk}")
-
-
-def log_event_resource(log_event: LogEvent, href: str) -> SepLogEvent:
-    return SepLogEvent(
-        href=f"{href}/{log_event.pk}",
-        created_date_time=time_type(log_event.created_at),
-        details=log_event.details or None,
-        function_set=log_event.function_set,
-        log_event_code=log_event.log_event_code,
-        log_event_id=log_event.log_event_id,
-        log_event_pen=log_event.log_event_pen,
-        profile_id=log_event.profile_id,
-    )
+        return self.created(response_href(response.pk))
 
 
 class LogEventListView(SepView):
     def get(self, request, eid):
         end_device = self.end_device(eid)
-        href = f"{edev_href(end_device)}/lel"
         items = LogEvent.objects.for_utility(self.utility).filter(end_device=end_device)
         paged = self.page(request, items.order_by("-created_at", "-pk"))
-        return self.sep(
-            LogEventList(
-                href=href,
-                all=paged.all,
-                results=paged.results,
-                poll_rate=self.poll_rate,
-                log_events=[log_event_resource(e, href) for e in paged.items],
-            )
-        )
+        return self.sep(log_event_list(end_device, paged, poll_rate=self.poll_rate))
 
     def post(self, request, eid):
         end_device = self.end_device(eid)
@@ -86,34 +63,14 @@ class LogEventListView(SepView):
             log_event_pen=body.log_event_pen,
             profile_id=body.profile_id,
         )
-        return self.created(f"{edev_href(end_device)}/lel/{log_event.pk}")
-
-
-def subscription_resource(sub: Subscription, href: str) -> SepSubscription:
-    return SepSubscription(
-        href=f"{href}/{sub.pk}",
-        subscribed_resource=sub.subscribed_resource,
-        encoding=sub.encoding,
-        level=sub.level,
-        limit=sub.limit,
-        notification_uri=sub.notification_uri,
-    )
+        return self.created(log_event_href(end_device, log_event))
 
 
 class SubscriptionListView(SepView):
     def get(self, request, eid):
         end_device = self.end_device(eid)
-        href = f"{edev_href(end_device)}/sub"
         paged = self.page(request, selectors.subscriptions_for(end_device=end_device))
-        return self.sep(
-            SubscriptionList(
-                href=href,
-                all=paged.all,
-                results=paged.results,
-                poll_rate=self.poll_rate,
-                subscriptions=[subscription_resource(s, href) for s in paged.items],
-            )
-        )
+        return self.sep(subscription_list(end_device, paged, poll_rate=self.poll_rate))
 
     def post(self, request, eid):
         end_device = self.end_device(eid)
@@ -136,22 +93,20 @@ class SubscriptionListView(SepView):
                 level=body.level,
                 limit=body.limit,
             )
-        return self.created(f"{own}/sub/{sub.pk}")
+        return self.created(subscription_href(end_device, sub))
 
 
 class SubscriptionView(SepView):
-    def subscription(self, eid, sid) -> tuple[str, Subscription]:
+    def subscription(self, eid, sid) -> Subscription:
         end_device = self.end_device(eid)
         sub = selectors.subscriptions_for(end_device=end_device).filter(pk=sid).first()
         if sub is None:
             raise Refused(not_found("no such Subscription"))
-        return f"{edev_href(end_device)}/sub", sub
+        return sub
 
     def get(self, request, eid, sid):
-        href, sub = self.subscription(eid, sid)
-        return self.sep(subscription_resource(sub, href))
+        return self.sep(subscription_resource(self.subscription(eid, sid)))
 
     def delete(self, request, eid, sid):
-        _, sub = self.subscription(eid, sid)
-        services.subscription_delete(subscription=sub)
+        services.subscription_delete(subscription=self.subscription(eid, sid))
         return self.no_content()

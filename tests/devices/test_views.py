@@ -89,7 +89,7 @@ def test_device_detail_has_charts_events_and_connector(client_a, utility_a, flee
 
 def test_connector_site_create_and_edit(client_a, utility_a, fleet):
     response = client_a.post(
-        reverse("devices:site-create"),
+        reverse("connectors:site-create"),
         {
             "name": "Garage",
             "host": "10.0.0.5",
@@ -103,20 +103,20 @@ def test_connector_site_create_and_edit(client_a, utility_a, fleet):
     assert response.status_code == 302, response.context["form"].errors
     site = ConnectorSite.objects.get(name="Garage")
     assert site.utility == utility_a and site.device == fleet["online"]
-    assert client_a.get(reverse("devices:site-list")).status_code == 200
+    assert client_a.get(reverse("connectors:site-list")).status_code == 200
     same_address = {"name": "Twin", "host": "10.0.0.5", "port": 502, "unit_id": 1}
     response = client_a.post(
-        reverse("devices:site-create"), {**same_address, "poll_interval_s": 10}
+        reverse("connectors:site-create"), {**same_address, "poll_interval_s": 10}
     )
     assert response.status_code == 200 and response.context["form"].non_field_errors()
-    response = client_a.get(reverse("devices:site-update", args=[site.pk]))
+    response = client_a.get(reverse("connectors:site-update", args=[site.pk]))
     assert response.status_code == 200 and "Test connection" in response.content.decode()
 
 
 def test_connector_site_refuses_another_utilitys_device(client_a, utility_b):
     factories.device(utility_b, serial="B-1")
     response = client_a.post(
-        reverse("devices:site-create"),
+        reverse("connectors:site-create"),
         {
             "name": "X",
             "host": "h",
@@ -133,15 +133,17 @@ def test_connector_site_refuses_another_utilitys_device(client_a, utility_b):
 def test_analyst_cannot_add_sites(client, utility_a):
     analyst = factories.member(utility_a, Role.ANALYST)
     client.force_login(analyst)
-    assert client.get(reverse("devices:site-list")).status_code == 200
-    response = client.post(reverse("devices:site-create"), {"name": "x"})
+    assert client.get(reverse("connectors:site-list")).status_code == 200
+    response = client.post(reverse("connectors:site-create"), {"name": "x"})
     assert response.status_code == 403
 
 
 def test_test_connection_reports_an_unreachable_site(client_a, utility_a):
     # A closed loopback port: discovery fails fast, and the page says so.
     site = factories.connector_site(utility_a, host="127.0.0.1", port=1)
-    response = client_a.post(reverse("devices:site-test", args=[site.pk]), HTTP_HX_REQUEST="true")
+    response = client_a.post(
+        reverse("connectors:site-test", args=[site.pk]), HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == 200
     assert "Could not reach" in response.content.decode()
     assert site.commands.get().ok is False

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 import pytest
 from django.utils import timezone
 
-from devices.simulator.sep2_fleet import FleetFaults, Sep2Fleet, fleet_lfdi
+from devices.simulator.sep2_device import FleetFaults
+from devices.simulator.sep2_fleet import Sep2Fleet, fleet_lfdi
 from enrollment.models import ConformanceRun
 from enrollment.services import application_create
 from programs.models import Participant

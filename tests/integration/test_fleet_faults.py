@@ -8,7 +8,8 @@ import pytest
 from django.utils import timezone
 
 from devices.models import Device, TelemetrySample
-from devices.simulator.sep2_fleet import FleetFaults, Sep2Fleet, fleet_lfdi
+from devices.simulator.sep2_device import FleetFaults
+from devices.simulator.sep2_fleet import Sep2Fleet, fleet_lfdi
 from programs.models import Dispatch
 from programs.services import event_create
 from protocol import pki

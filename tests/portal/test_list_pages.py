@@ -122,7 +122,7 @@ CASES = [
     Case("brands", "portal:brand-list", lambda u, m, **f: factories.brand(u, m)),
     Case(
         "connector sites",
-        "devices:site-list",
+        "connectors:site-list",
         factories.connector_site,
         [
             Filter("status", "online", {"status": "online"}),

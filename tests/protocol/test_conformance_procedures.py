@@ -13,8 +13,17 @@ from django.utils import timezone
 
 from devices.models import TelemetrySample
 from programs.models import Event, OptOut, Program
-from protocol.conformance import procedures as p
 from protocol.conformance.certificates import certificate_issue, client_for
+from protocol.conformance.procedures import (
+    control,
+    discovery,
+    framework,
+    procedures_for,
+    registration,
+    security,
+    subscription,
+    telemetry,
+)
 from protocol.conformance.runner import run_advance, run_create, run_start
 from protocol.models import Client, EndDevice, ExchangeRecord
 from protocol.services import end_device_register, pin_is_valid, response_record
@@ -55,9 +64,9 @@ class World:
             self.end_devices.append(end_device_register(client=self.client, lfdi=lfdi, sfdi=sfdi))
         self.state, self.evidence = {}, {}
 
-    def ctx(self, now=None) -> p.Context:
+    def ctx(self, now=None) -> framework.Context:
         program = Program.objects.get(pk=self.program.pk)
-        return p.Context(
+        return framework.Context(
             self.run, self.client, program, self.group, now or timezone.now(), self.state, {}
         )
 
@@ -98,8 +107,8 @@ def world(utility_a):
 
 def test_oob_is_skipped_without_parameters_and_the_run_still_passes(world):
     w = world(["registration_oob"])
-    with pytest.raises(p.StepSkipped):
-        p.step_oob_pin_read(w.ctx())
+    with pytest.raises(framework.StepSkipped):
+        registration.step_oob_pin_read(w.ctx())
     assert run_advance(run_id=w.run.pk)
     w.run.refresh_from_db()
     assert w.run.results["registration_oob"]["status"] == "skipped"
@@ -120,12 +129,12 @@ def test_oob_pin_must_be_read_before_the_end_device_is_used(world):
     end_device = EndDevice.objects.get(lfdi=lfdi)  # pre-registered by the setup hook
     assert end_device.pin == PIN and end_device.registered_by == w.client
     assert w.program.participants.filter(device=end_device.device).exists()
-    assert not p.step_oob_pin_read(w.ctx())  # nothing yet
+    assert not registration.step_oob_pin_read(w.ctx())  # nothing yet
     t = timezone.now()
     w.record("GET", f"/edev/{end_device.pk}/fsa", at=t)
     w.record("GET", f"/edev/{end_device.pk}/rg", at=t + timedelta(seconds=1))
-    with pytest.raises(p.StepFailed, match="before checking the PIN"):
-        p.step_oob_pin_read(w.ctx())
+    with pytest.raises(framework.StepFailed, match="before checking the PIN"):
+        registration.step_oob_pin_read(w.ctx())
 
 
 def test_oob_passes_when_the_pin_is_read_then_the_device_used(world):
@@ -135,10 +144,10 @@ def test_oob_passes_when_the_pin_is_read_then_the_device_used(world):
     t = timezone.now()
     w.record("GET", f"/edev/{end_device.pk}", at=t)
     w.record("GET", f"/edev/{end_device.pk}/rg", at=t + timedelta(seconds=1))
-    assert p.step_oob_pin_read(w.ctx())
-    assert not p.step_oob_proceeds(w.ctx())
+    assert registration.step_oob_pin_read(w.ctx())
+    assert not registration.step_oob_proceeds(w.ctx())
     w.record("PUT", f"/edev/{end_device.pk}/di", status=204, at=t + timedelta(seconds=2))
-    assert p.step_oob_proceeds(w.ctx())
+    assert registration.step_oob_proceeds(w.ctx())
 
 
 # --- registration_oob_pin_mismatch ------------------------------------------------------
@@ -168,7 +177,7 @@ def test_pin_mismatch_must_run_before_registration_oob(world):
 
 def test_the_wrong_pin_is_valid_and_not_the_vendors():
     for pin in (PIN, 999_998, 19, 0):
-        wrong = p.wrong_pin(pin)
+        wrong = registration.wrong_pin(pin)
         assert wrong != pin and pin_is_valid(wrong)
 
 
@@ -177,7 +186,7 @@ def _mismatch_world(world):
     w = world(MISMATCH, parameters={"oob_lfdi": lfdi, "oob_pin": PIN})
     end_device = EndDevice.objects.get(lfdi=lfdi)
     # Pre-registered with a wrong PIN; registration_oob's setup did not overwrite it.
-    assert end_device.pin == p.wrong_pin(PIN)
+    assert end_device.pin == registration.wrong_pin(PIN)
     return w, end_device
 
 
@@ -196,60 +205,60 @@ def test_using_the_end_device_despite_a_wrong_pin_fails(world, method, path, bod
     w, end_device = _mismatch_world(world)
     t = timezone.now()
     w.record("GET", f"/edev/{end_device.pk}/rg", at=t)
-    assert p.step_oob_pin_read(w.ctx())
-    assert not p.step_oob_refused(w.ctx(t + timedelta(seconds=0.1)))
+    assert registration.step_oob_pin_read(w.ctx())
+    assert not registration.step_oob_refused(w.ctx(t + timedelta(seconds=0.1)))
     w.record(method, path.format(pk=end_device.pk), at=t + timedelta(seconds=0.2))
     ExchangeRecord.objects.filter(at=t + timedelta(seconds=0.2)).update(
         body_excerpt=body.format(lfdi=end_device.lfdi.lower())
     )
-    with pytest.raises(p.StepFailed, match="despite a wrong PIN"):
-        p.step_oob_refused(w.ctx(t + timedelta(seconds=0.3)))
+    with pytest.raises(framework.StepFailed, match="despite a wrong PIN"):
+        registration.step_oob_refused(w.ctx(t + timedelta(seconds=0.3)))
 
 
 def test_using_it_without_reading_the_pin_fails_at_once(world):
     w, end_device = _mismatch_world(world)
     w.record("PUT", f"/edev/{end_device.pk}/di", status=204)
-    with pytest.raises(p.StepFailed, match="before checking the PIN"):
-        p.step_oob_pin_read(w.ctx())
+    with pytest.raises(framework.StepFailed, match="before checking the PIN"):
+        registration.step_oob_pin_read(w.ctx())
 
 
 def test_refusing_a_wrong_pin_passes_then_registration_oob_needs_a_new_read(world):
     w, end_device = _mismatch_world(world)
-    window = w.ctx().scaled(p.PIN_MISMATCH_WINDOW_S)
+    window = w.ctx().scaled(registration.PIN_MISMATCH_WINDOW_S)
     t = timezone.now()
     w.record("GET", f"/edev/{end_device.pk}", at=t)
     w.record("GET", f"/edev/{end_device.pk}/rg", at=t + timedelta(seconds=0.01))
     w.record("GET", "/mup", at=t + timedelta(seconds=0.02))  # another device's business
     w.record("GET", f"/edev/{end_device.pk}/rg", at=t + window / 2)  # re-reading is fine
-    assert p.step_oob_pin_read(w.ctx())
+    assert registration.step_oob_pin_read(w.ctx())
     ctx = w.ctx(t + window / 2)
-    assert not p.step_oob_refused(ctx)
+    assert not registration.step_oob_refused(ctx)
     assert ctx.evidence["pin_rereads"] == 1
-    assert p.step_oob_refused(w.ctx(t + window + timedelta(seconds=0.02)))
+    assert registration.step_oob_refused(w.ctx(t + window + timedelta(seconds=0.02)))
     # registration_oob: the vendor's PIN goes back, and the old read no longer counts.
     w.state = {}
     restored_at = t + window + timedelta(seconds=0.05)
-    assert p.step_oob_pin_restore(w.ctx(restored_at))
+    assert registration.step_oob_pin_restore(w.ctx(restored_at))
     assert EndDevice.objects.get(pk=end_device.pk).pin == PIN
-    assert not p.step_oob_pin_read(w.ctx())
+    assert not registration.step_oob_pin_read(w.ctx())
     w.record("GET", f"/edev/{end_device.pk}/rg", at=restored_at + timedelta(seconds=0.01))
     w.record(
         "PUT", f"/edev/{end_device.pk}/di", status=204, at=restored_at + timedelta(seconds=0.02)
     )
-    assert p.step_oob_pin_read(w.ctx())
-    assert p.step_oob_proceeds(w.ctx())
+    assert registration.step_oob_pin_read(w.ctx())
+    assert registration.step_oob_proceeds(w.ctx())
 
 
 # --- default_control ---------------------------------------------------------------------
 
 
 def _default_read(w):
-    assert p.set_default_limit(w.ctx())
-    assert Program.objects.get(pk=w.program.pk).default_export_limit_w == p.DEFAULT_LIMIT_W
-    assert not p.step_default_read(w.ctx())
+    assert control.set_default_limit(w.ctx())
+    assert Program.objects.get(pk=w.program.pk).default_export_limit_w == control.DEFAULT_LIMIT_W
+    assert not control.step_default_read(w.ctx())
     read_at = timezone.now() + timedelta(seconds=1)
     w.record("GET", f"/edev/{w.end_devices[0].pk}/derp/{w.group.pk}/dderc", at=read_at)
-    assert p.step_default_read(w.ctx())
+    assert control.step_default_read(w.ctx())
     return read_at
 
 
@@ -262,13 +271,13 @@ def test_default_control_must_be_applied_not_just_read(world, profile, channel, 
     before = w.program.default_export_limit_w
     read_at = _default_read(w)
     w.sample(ok, read_at + timedelta(seconds=1), channel)
-    assert not p.step_default_applied(w.ctx())  # one reading per device is not enough
+    assert not control.step_default_applied(w.ctx())  # one reading per device is not enough
     w.sample(ok, read_at + timedelta(seconds=2), channel)
-    assert p.step_default_applied(w.ctx())
+    assert control.step_default_applied(w.ctx())
     w.sample(bad, read_at + timedelta(seconds=3), channel)
-    with pytest.raises(p.StepFailed, match="DefaultDERControl limit"):
-        p.step_default_applied(w.ctx())
-    p.cleanup_event(w.ctx())
+    with pytest.raises(framework.StepFailed, match="DefaultDERControl limit"):
+        control.step_default_applied(w.ctx())
+    framework.cleanup_event(w.ctx())
     assert Program.objects.get(pk=w.program.pk).default_export_limit_w == before
 
 
@@ -277,53 +286,53 @@ def test_default_control_must_be_applied_not_just_read(world, profile, channel, 
 
 def test_supersession_needs_response_7_for_the_first(world):
     w = world(["supersession"])
-    p.make_event(lead_s=120)(w.ctx())
-    p.make_second_event("discharge", same_window=True)(w.ctx())
+    control.make_event(lead_s=120)(w.ctx())
+    control.make_second_event("discharge", same_window=True)(w.ctx())
     first, second = Event.objects.get(pk=w.state["event_id"]), w.ctx().event("second_id")
     assert (first.start, first.status) == (second.start, "superseded")
-    step = p.wait_response(p.SUPERSEDED)
+    step = control.wait_response(framework.SUPERSEDED)
     assert not step(w.ctx())
-    w.respond(p.SUPERSEDED, devices=w.end_devices[:1])
+    w.respond(framework.SUPERSEDED, devices=w.end_devices[:1])
     assert not step(w.ctx())  # every EndDevice must answer
-    w.respond(p.SUPERSEDED, devices=w.end_devices[1:])
+    w.respond(framework.SUPERSEDED, devices=w.end_devices[1:])
     assert step(w.ctx())
-    p.cleanup_event(w.ctx())
+    framework.cleanup_event(w.ctx())
     assert Event.objects.get(pk=w.state["second_id"]).status == "cancelled"
 
 
 def test_overlapping_events_the_newer_one_must_be_applied(world):
     w = world(["overlapping_events"])
-    p.make_event("discharge", lead_s=1)(w.ctx())
-    p.make_second_event("charge", same_window=False)(w.ctx())
+    control.make_event("discharge", lead_s=1)(w.ctx())
+    control.make_second_event("charge", same_window=False)(w.ctx())
     first, second = w.ctx().event(), w.ctx().event("second_id")
     assert first.status == "superseded" and first.start < second.start < first.end
-    step = p.setpoint_visible(-1, "second_id")
+    step = control.setpoint_visible(-1, "second_id")
     later = second.start + timedelta(seconds=5)
-    w.sample(+p.SETPOINT_W, second.start + timedelta(seconds=2))  # the first still applied
+    w.sample(+control.SETPOINT_W, second.start + timedelta(seconds=2))  # the first still applied
     assert not step(w.ctx(later))  # one reading may predate the control
     w.sample(0, second.start + timedelta(seconds=3))  # both applied: they cancel out
     assert not step(w.ctx(later))
-    w.sample(+p.SETPOINT_W, second.start + timedelta(seconds=4))
-    with pytest.raises(p.StepFailed, match="setpoint is -1000"):
+    w.sample(+control.SETPOINT_W, second.start + timedelta(seconds=4))
+    with pytest.raises(framework.StepFailed, match="setpoint is -1000"):
         step(w.ctx(later))
 
 
 def test_overlapping_events_pass_when_the_newer_one_shows(world):
     w = world(["overlapping_events"])
-    p.make_event("discharge", lead_s=1)(w.ctx())
-    p.make_second_event("charge", same_window=False)(w.ctx())
+    control.make_event("discharge", lead_s=1)(w.ctx())
+    control.make_second_event("charge", same_window=False)(w.ctx())
     second = w.ctx().event("second_id")
-    w.sample(+p.SETPOINT_W, second.start + timedelta(seconds=1))
-    w.sample(-p.SETPOINT_W, second.start + timedelta(seconds=2))
-    assert p.setpoint_visible(-1, "second_id")(w.ctx(second.start + timedelta(seconds=5)))
+    w.sample(+control.SETPOINT_W, second.start + timedelta(seconds=1))
+    w.sample(-control.SETPOINT_W, second.start + timedelta(seconds=2))
+    assert control.setpoint_visible(-1, "second_id")(w.ctx(second.start + timedelta(seconds=5)))
 
 
 def _randomized(w, offsets):
-    p.make_event(lead_s=5, randomize_start_s=p.RANDOMIZE_START_S)(w.ctx())
+    control.make_event(lead_s=5, randomize_start_s=control.RANDOMIZE_START_S)(w.ctx())
     event = w.ctx().event()
     for ed, offset in zip(w.end_devices, offsets, strict=True):
-        w.respond(p.STARTED, devices=[ed])
-        ed.responses.filter(status=p.STARTED).update(
+        w.respond(framework.STARTED, devices=[ed])
+        ed.responses.filter(status=framework.STARTED).update(
             received_at=event.start + timedelta(seconds=offset)
         )
     return event
@@ -334,50 +343,50 @@ def _randomized(w, offsets):
     [
         ((1, 2), "not honoured"),  # every device at the start: randomization ignored
         ((-10, 30), "before the event's start"),
-        ((10, p.RANDOMIZE_START_S + 40), "after start"),
+        ((10, control.RANDOMIZE_START_S + 40), "after start"),
     ],
 )
 def test_randomized_start_outside_or_without_randomization_fails(world, offsets, reason):
     w = world(["randomized_start"])
     event = _randomized(w, offsets)
-    with pytest.raises(p.StepFailed, match=reason):
-        p.step_randomized_start(w.ctx(event.start + timedelta(seconds=120)))
+    with pytest.raises(framework.StepFailed, match=reason):
+        control.step_randomized_start(w.ctx(event.start + timedelta(seconds=120)))
 
 
 def test_randomized_start_inside_the_window_passes(world):
     w = world(["randomized_start"])
     event = _randomized(w, (3, 41))
-    assert p.step_randomized_start(w.ctx(event.start + timedelta(seconds=50)))
+    assert control.step_randomized_start(w.ctx(event.start + timedelta(seconds=50)))
 
 
 def test_opt_out_needs_response_4_recorded_as_an_opt_out(world):
     w = world(["opt_out"])
-    p.make_event(lead_s=60)(w.ctx())
-    assert p.step_opt_out_asked(w.ctx())
-    assert not p.step_opted_out(w.ctx())
-    w.respond(p.RECEIVED)
-    assert not p.step_opted_out(w.ctx())
-    w.respond(p.OPTED_OUT, devices=w.end_devices[:1])
-    assert p.step_opted_out(w.ctx())
+    control.make_event(lead_s=60)(w.ctx())
+    assert control.step_opt_out_asked(w.ctx())
+    assert not control.step_opted_out(w.ctx())
+    w.respond(framework.RECEIVED)
+    assert not control.step_opted_out(w.ctx())
+    w.respond(framework.OPTED_OUT, devices=w.end_devices[:1])
+    assert control.step_opted_out(w.ctx())
     assert OptOut.objects.filter(device_id=w.end_devices[0].device_id).exists()
 
 
 def test_export_limit_breach_in_site_telemetry_fails(world):
     w = world(["export_limit"], profile="csip_aus")
-    p.make_event("export_limit", lead_s=1)(w.ctx())
+    control.make_event("export_limit", lead_s=1)(w.ctx())
     event = w.ctx().event()
     w.sample(-400, event.start + timedelta(seconds=1), "site_w")
-    assert not p.step_export_limited(w.ctx())
+    assert not control.step_export_limited(w.ctx())
     w.sample(-500, event.start + timedelta(seconds=2), "site_w")
-    assert p.step_export_limited(w.ctx())
+    assert control.step_export_limited(w.ctx())
     w.sample(-2000, event.start + timedelta(seconds=3), "site_w")
-    with pytest.raises(p.StepFailed, match="exported 2000 W"):
-        p.step_export_limited(w.ctx())
+    with pytest.raises(framework.StepFailed, match="exported 2000 W"):
+        control.step_export_limited(w.ctx())
 
 
 def test_export_limit_is_a_csip_aus_procedure_only():
-    assert "export_limit" in {x.key for x in p.procedures_for("csip_aus")}
-    assert "export_limit" not in {x.key for x in p.procedures_for("csip")}
+    assert "export_limit" in {x.key for x in procedures_for("csip_aus")}
+    assert "export_limit" not in {x.key for x in procedures_for("csip")}
 
 
 # --- communication_loss ------------------------------------------------------------------
@@ -386,20 +395,20 @@ def test_export_limit_is_a_csip_aus_procedure_only():
 def test_outage_answers_503_with_retry_after_then_the_client_must_resume(world):
     w = world(["communication_loss"])
     http = SepClient(Pem(w.cert.pem.encode()))
-    assert p.start_outage(w.ctx())
+    assert subscription.start_outage(w.ctx())
     refused = http.get("/dcap")
     assert refused.status_code == 503 and int(refused["Retry-After"]) >= 1
     until = Client.objects.get(pk=w.client.pk).outage_until
-    assert not p.step_outage_over(w.ctx())
+    assert not subscription.step_outage_over(w.ctx())
     after = w.ctx(until + timedelta(seconds=1))
-    assert p.step_outage_over(after)
+    assert subscription.step_outage_over(after)
     assert after.evidence["requests_answered_503"] == 1
-    assert not p.step_recovered(after)  # a client that gave up fails here, on timeout
+    assert not subscription.step_recovered(after)  # a client that gave up fails here, on timeout
     w.record("GET", f"/edev/{w.end_devices[0].pk}/derp/{w.group.pk}/derc", at=until)
-    assert not p.step_recovered(after)  # polling without telemetry is not enough
+    assert not subscription.step_recovered(after)  # polling without telemetry is not enough
     w.record("POST", "/mup/1", status=201, at=until + timedelta(seconds=1))
-    assert p.step_recovered(after)
-    p.cleanup_event(after)
+    assert subscription.step_recovered(after)
+    framework.cleanup_event(after)
     assert http.get("/dcap").status_code == 200
 
 
@@ -490,18 +499,18 @@ def test_discovery_fails_when_edev_is_used_before_dcap(world):
     t = timezone.now()
     w.record("GET", "/edev", at=t)
     w.record("GET", "/dcap", at=t + timedelta(seconds=1))
-    with pytest.raises(p.StepFailed, match="hard-coded"):
-        p.step_discovery(w.ctx())
+    with pytest.raises(framework.StepFailed, match="hard-coded"):
+        discovery.step_discovery(w.ctx())
 
 
 def test_discovery_and_time_pass_when_walked_from_dcap(world):
     w = world(["discovery"])
     t = timezone.now()
     w.record("GET", "/dcap", at=t)
-    assert not p.step_time_sync(w.ctx())
+    assert not discovery.step_time_sync(w.ctx())
     w.record("GET", "/tm", at=t + timedelta(seconds=1))
     w.record("GET", "/edev", at=t + timedelta(seconds=2))
-    assert p.step_discovery(w.ctx()) and p.step_time_sync(w.ctx())
+    assert discovery.step_discovery(w.ctx()) and discovery.step_time_sync(w.ctx())
 
 
 def test_polling_too_slowly_fails(world):
@@ -511,35 +520,35 @@ def test_polling_too_slowly_fails(world):
     limit_s = w.program.poll_rate_s * w.run.time_scale * 1.5
     for gap in (0, 1, 2):
         w.record("GET", derc, at=t + timedelta(seconds=gap))
-    assert p.step_polls_programs(w.ctx())
+    assert subscription.step_polls_programs(w.ctx())
     w.record("GET", derc, at=t + timedelta(seconds=3 + limit_s))
-    with pytest.raises(p.StepFailed, match="polled"):
-        p.step_polls_programs(w.ctx())
+    with pytest.raises(framework.StepFailed, match="polled"):
+        subscription.step_polls_programs(w.ctx())
 
 
 def test_ratings_and_status_must_be_reported_by_every_end_device(world):
     w = world(["storage_ratings"])
-    assert not p.step_ratings(w.ctx()) and not p.step_status(w.ctx())
+    assert not telemetry.step_ratings(w.ctx()) and not telemetry.step_status(w.ctx())
     for ed in w.end_devices:
         type(ed.device).objects.filter(pk=ed.device_id).update(
             rtg_max_charge_rate_w=5000, rtg_max_discharge_rate_w=5000, rtg_max_wh=13500
         )
     ctx = w.ctx()
-    assert not p.step_ratings(ctx)  # DERSettings not reported yet
+    assert not telemetry.step_ratings(ctx)  # DERSettings not reported yet
     assert any(m.endswith("set_max_charge_rate_w") for m in ctx.evidence["missing"])
     for ed in w.end_devices:
         type(ed.device).objects.filter(pk=ed.device_id).update(
             set_max_charge_rate_w=5000, set_max_discharge_rate_w=5000
         )
-    assert p.step_ratings(w.ctx())
+    assert telemetry.step_ratings(w.ctx())
     type(w.end_devices[0].device).objects.filter(pk=w.end_devices[0].device_id).update(
         soc_pct=50, stat_w_avail_w=5000
     )
-    assert not p.step_status(w.ctx())  # the second device has not reported
+    assert not telemetry.step_status(w.ctx())  # the second device has not reported
     type(w.end_devices[1].device).objects.filter(pk=w.end_devices[1].device_id).update(
         soc_pct=50, stat_w_avail_w=5000
     )
-    assert p.step_status(w.ctx())
+    assert telemetry.step_status(w.ctx())
 
 
 def test_telemetry_off_the_cadence_fails(world):
@@ -549,17 +558,17 @@ def test_telemetry_off_the_cadence_fails(world):
     at = [base, base + cadence, base + 2 * cadence]
     for stamp in at:
         w.sample(0, datetime.fromtimestamp(stamp, tz=UTC))
-    assert p.step_telemetry(w.ctx())
+    assert telemetry.step_telemetry(w.ctx())
     w.sample(0, datetime.fromtimestamp(base + 4 * cadence, tz=UTC))
-    with pytest.raises(p.StepFailed, match="apart"):
-        p.step_telemetry(w.ctx())
+    with pytest.raises(framework.StepFailed, match="apart"):
+        telemetry.step_telemetry(w.ctx())
 
 
 def test_responses_must_come_from_every_end_device(world):
     w = world(["scheduled_event"])
-    p.make_event(lead_s=120)(w.ctx())
-    for status in (p.RECEIVED, p.STARTED, p.COMPLETED, p.CANCELLED):
-        step = p.wait_response(status)
+    control.make_event(lead_s=120)(w.ctx())
+    for status in (framework.RECEIVED, framework.STARTED, framework.COMPLETED, framework.CANCELLED):
+        step = control.wait_response(status)
         assert not step(w.ctx())
         w.respond(status, devices=w.end_devices[:1])
         assert not step(w.ctx())
@@ -570,18 +579,18 @@ def test_responses_must_come_from_every_end_device(world):
 @pytest.mark.parametrize("sign", [+1, -1])
 def test_a_setpoint_with_the_wrong_sign_fails(world, sign):
     w = world(["discharge_setpoint"])
-    p.make_event("discharge" if sign > 0 else "charge", lead_s=1)(w.ctx())
+    control.make_event("discharge" if sign > 0 else "charge", lead_s=1)(w.ctx())
     event = w.ctx().event()
-    step = p.setpoint_visible(sign)
+    step = control.setpoint_visible(sign)
     later = w.ctx(event.start + timedelta(seconds=5))
-    w.sample(-sign * p.SETPOINT_W, event.start + timedelta(seconds=1))
+    w.sample(-sign * control.SETPOINT_W, event.start + timedelta(seconds=1))
     assert not step(later)
-    w.sample(sign * p.SETPOINT_W * 1.05, event.start + timedelta(seconds=2))
+    w.sample(sign * control.SETPOINT_W * 1.05, event.start + timedelta(seconds=2))
     assert step(later)
-    w.sample(-sign * p.SETPOINT_W, event.start + timedelta(seconds=3))
+    w.sample(-sign * control.SETPOINT_W, event.start + timedelta(seconds=3))
     assert step(later)  # one reading in tolerance is enough
-    TelemetrySample.objects.filter(value=sign * p.SETPOINT_W * 1.05).update(value=0)
-    with pytest.raises(p.StepFailed, match="setpoint"):
+    TelemetrySample.objects.filter(value=sign * control.SETPOINT_W * 1.05).update(value=0)
+    with pytest.raises(framework.StepFailed, match="setpoint"):
         step(later)  # three readings, none in tolerance
 
 
@@ -589,7 +598,7 @@ def test_another_devices_resource_answered_with_success_fails(world):
     w = world(["certificate_misuse"])
     w.record("GET", f"/edev/{w.end_devices[0].pk}/der", status=200)
     w.record("GET", "/edev/999999/der", status=404)
-    assert p.step_no_foreign_access(w.ctx())
+    assert security.step_no_foreign_access(w.ctx())
     w.record("GET", "/edev/999999/der", status=200)
-    with pytest.raises(p.StepFailed, match="another device"):
-        p.step_no_foreign_access(w.ctx())
+    with pytest.raises(framework.StepFailed, match="another device"):
+        security.step_no_foreign_access(w.ctx())

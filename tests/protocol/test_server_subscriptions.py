@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from programs.services import event_create
 from protocol.models import Subscription
+from protocol.notifications import NotificationFailed, notification_deliver
 from protocol.selectors import subscriptions_to
-from protocol.services import NotificationFailed, notification_deliver
 from protocol.xml import parse, serialize
 from protocol.xml.resources.der import DERStatus, StateOfChargeStatus
 from protocol.xml.resources.pubsub import Notification, SubscriptionList

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from protocol.fsets.dcap import time_resource
+from protocol.managers.time import time_resource
 from protocol.xml.resources.common import time_type
 
 

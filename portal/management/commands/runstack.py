@@ -83,7 +83,7 @@ def stack_parts(*, host: str, port: int) -> list[Part]:
 
 def sep2_part(*, port: int) -> tuple[Part | None, str]:
     """nginx terminating mutual TLS for 2030.5 on :8443, when nginx and the demo PKI exist."""
-    from protocol.devstack import SEP2_TLS_PORT, demo_dir, nginx_binary, nginx_config_write
+    from portal.devstack import SEP2_TLS_PORT, demo_dir, nginx_binary, nginx_config_write
 
     nginx = nginx_binary()
     if nginx is None:

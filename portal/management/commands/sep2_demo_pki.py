@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from protocol.devstack import DEMO_UTILITY, demo_pki_write
+from portal.devstack import DEMO_UTILITY, demo_pki_write
 
 
 class Command(BaseCommand):

@@ -3,8 +3,10 @@
 import logging
 
 from django.db import transaction
+from django.dispatch import receiver
 
 from programs.choices import EventStatus
+from programs.signals import event_changed
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +22,7 @@ def _queue(event_id: int) -> None:
         logger.exception("could not queue reconciliation of event %s", event_id)
 
 
+@receiver(event_changed, dispatch_uid="settlement.reconcile_on_complete")
 def on_event_changed(sender, *, event_id, utility_id, status, **kwargs):
     if status != EventStatus.COMPLETED:
         return

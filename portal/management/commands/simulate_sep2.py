@@ -1,7 +1,7 @@
 """Run a simulated fleet of 2030.5 batteries against the demo endpoint (var/demo credentials).
 
 Before connecting, the demo fleet is made dispatchable: a Device with the simulated LFDI
-and a Participant of the demo program for each (protocol.devstack.demo_fleet_prepare).
+and a Participant of the demo program for each (portal.devstack.demo_fleet_prepare).
 """
 
 import asyncio
@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from devices.simulator.sep2_fleet import Sep2Fleet
 from portal.demo import credentials_path
-from protocol.devstack import DEMO_UTILITY, demo_fleet_prepare
+from portal.devstack import DEMO_UTILITY, demo_fleet_prepare
 
 
 class Command(BaseCommand):

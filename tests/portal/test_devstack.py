@@ -6,8 +6,8 @@ import subprocess
 import pytest
 from django.core.management import call_command
 
+from portal.devstack import nginx_binary
 from portal.management.commands.runstack import sep2_part
-from protocol.devstack import nginx_binary
 from protocol.models import Client
 from tests import factories
 

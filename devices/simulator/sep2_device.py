@@ -1,0 +1,225 @@
+"""One simulated IEEE 2030.5 battery client: what it knows of the server and its controls.
+
+The device schedules the DERControls it has seen (interval, randomization, primacy,
+supersession, cancellation, opt-out), picks the control in force at a server time, turns it
+into the target its `BatteryModel` aims for, and queues the Responses each state change
+owes. `FleetFaults` make it misbehave on purpose. The requests themselves go through its
+`Sep2Client`; the fleet runner (`sep2_fleet`) drives when it polls, posts and steps.
+
+This is a transport-side tool: it may use `protocol.xml`, and the domain never imports it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from devices.simulator.battery import BatteryModel
+from devices.simulator.sep2_client import Sep2Client
+from protocol.xml.resources.der import DER
+from protocol.xml.resources.derp import DERControl, DERControlBase
+from protocol.xml.resources.edev import EndDevice
+from protocol.xml.resources.units import watts_of
+
+# Response status codes (IEEE 2030.5 ResponseType)
+RSP_RECEIVED, RSP_STARTED, RSP_COMPLETED, RSP_OPT_OUT = 1, 2, 3, 4
+RSP_CANCELLED, RSP_SUPERSEDED = 6, 7
+# EventStatus.currentStatus
+ST_CANCELLED, ST_CANCELLED_RANDOM, ST_SUPERSEDED = 2, 3, 4
+
+
+@dataclass(frozen=True)
+class FleetFaults:
+    """Ways a client can misbehave, for conformance procedures to catch."""
+
+    no_responses: bool = False  # never POST Responses
+    ignore_cancel: bool = False  # keep applying a cancelled control, no Response 6
+    wrong_sign: bool = False  # apply setpoints with the opposite sign
+    telemetry_interval_s: int | None = None  # override the profile's cadence (e.g. 900)
+    hardcoded_edev: bool = False  # skip /dcap discovery, GET /edev directly
+    no_time_sync: bool = False  # never GET /tm
+    ignore_randomization: bool = False
+    no_storage_ratings: bool = False  # omit rtgMaxChargeRateW/rtgMaxDischargeRateW/rtgMaxWh
+    skip_pin_check: bool = False  # trust an out-of-band EndDevice without reading its PIN
+    no_opt_out: bool = False  # the customer's opt-out never reaches the server (no Response 4)
+    ignore_default_control: bool = False  # never apply the DefaultDERControl
+    first_control_wins: bool = False  # ignore supersession: the older control keeps going
+    give_up_after_errors: bool = False  # ignore Retry-After; stop after 3 errors in a row
+    ignore_export_limit: bool = False  # never apply csipaus:opModExpLimW
+
+
+@dataclass
+class _Control:
+    mrid: str
+    program_primacy: int
+    creation_time: int
+    start: float
+    end: float
+    setpoint_w: float | None
+    status: int
+    reply_to: str | None
+    responded: set[int] = field(default_factory=set)
+    exp_lim_w: float | None = None  # csipaus:opModExpLimW, a site export limit
+    max_lim_pct: float | None = None  # opModMaxLimW in hundredths of a percent of setMaxW
+    opted_out: bool = False
+
+
+class SimDevice:
+    """One simulated battery client: its identity, its model and its view of the server.
+
+    `opts_out`: the device answers every control with Response 4 and does not follow it.
+    `customer_opt_outs`: (device index, mRID) pairs the customers opted out of, shared
+    with the fleet. `idle_export_w`: with no control in force, discharge at this W instead
+    of self-consumption."""
+
+    def __init__(
+        self,
+        index: int,
+        lfdi: str,
+        sfdi: int,
+        client: Sep2Client,
+        battery: BatteryModel,
+        rng,
+        *,
+        faults: FleetFaults,
+        opts_out: bool,
+        customer_opt_outs: set[tuple[int, str]],
+        idle_export_w: float | None,
+    ):
+        self.index, self.lfdi, self.sfdi = index, lfdi, sfdi
+        self.client, self.battery, self.rng = client, battery, rng
+        self.faults, self.opts_out = faults, opts_out
+        self.customer_opt_outs, self.idle_export_w = customer_opt_outs, idle_export_w
+        self.edev: EndDevice | None = None
+        self.der: DER | None = None
+        self.mup_hrefs: dict[int, str] = {}
+        self.controls: dict[str, _Control] = {}
+        self.rand: dict[str, tuple[float, float]] = {}
+        self.active: str | None = None
+        self.setpoint_w: float | None = None
+        self.post_rate_s: int | None = None
+        self.outbox: list[tuple[str, str, int]] = []
+        self.error = ""
+        self.default_limits: tuple[float | None, float | None] = (None, None)  # exp W, max %
+        self.gave_up = False
+
+    def learn(self, control: DERControl, primacy: int) -> None:
+        """Schedule a DERControl seen in a program of `primacy` (or update a known one)."""
+        base = control.der_control_base
+        setpoint = watts_of(base.op_mod_target_w) if base.op_mod_target_w else None
+        if self.opts_out:
+            setpoint = None
+        if not self.opts_out and setpoint is not None and self.faults.wrong_sign:
+            setpoint = -setpoint
+        if control.mrid not in self.rand:
+            rs, rd = control.randomize_start or 0, control.randomize_duration or 0
+            if self.faults.ignore_randomization:
+                rs = rd = 0
+            self.rand[control.mrid] = (
+                self.rng.uniform(min(0, rs), max(0, rs)),
+                self.rng.uniform(min(0, rd), max(0, rd)),
+            )
+        offset_start, offset_duration = self.rand[control.mrid]
+        start = control.interval.start + offset_start
+        end = start + control.interval.duration + offset_duration
+        exp_lim_w, max_lim_pct = self.limits(base)
+        known = self.controls.get(control.mrid)
+        if known is None:
+            known = _Control(
+                mrid=control.mrid,
+                program_primacy=primacy,
+                creation_time=control.creation_time,
+                start=start,
+                end=end,
+                setpoint_w=setpoint,
+                status=control.event_status.current_status,
+                reply_to=control.reply_to,
+                exp_lim_w=exp_lim_w,
+                max_lim_pct=max_lim_pct,
+            )
+            self.controls[control.mrid] = known
+            self.respond(known, RSP_RECEIVED)
+            if self.opts_out:
+                self.respond(known, RSP_OPT_OUT)
+        else:
+            known.status = control.event_status.current_status
+            known.start, known.end, known.setpoint_w = start, end, setpoint
+            known.program_primacy = primacy
+            known.exp_lim_w, known.max_lim_pct = exp_lim_w, max_lim_pct
+
+    def apply(self, t: float) -> None:
+        """Pick the control in force at server time `t` and send the state Responses."""
+        candidates = []
+        for c in self.controls.values():
+            if (self.index, c.mrid) in self.customer_opt_outs and not self.faults.no_opt_out:
+                if not c.opted_out and c.status not in (ST_CANCELLED, ST_CANCELLED_RANDOM):
+                    c.opted_out = True
+                    self.respond(c, RSP_OPT_OUT)
+            if c.opted_out:
+                continue
+            if c.status in (ST_CANCELLED, ST_CANCELLED_RANDOM):
+                if RSP_STARTED in c.responded and self.faults.ignore_cancel and t < c.end:
+                    candidates.append(c)
+                    continue
+                if RSP_CANCELLED not in c.responded and not self.faults.ignore_cancel:
+                    self.respond(c, RSP_CANCELLED)
+                continue
+            if c.status == ST_SUPERSEDED and not self.faults.first_control_wins:
+                if RSP_SUPERSEDED not in c.responded and RSP_COMPLETED not in c.responded:
+                    self.respond(c, RSP_SUPERSEDED)
+                continue
+            if c.start <= t < c.end:
+                candidates.append(c)
+            elif t >= c.end and RSP_STARTED in c.responded:
+                if not c.responded & {RSP_COMPLETED, RSP_SUPERSEDED, RSP_CANCELLED}:
+                    self.respond(c, RSP_COMPLETED)
+        # Lower primacy wins; within it, the newer control supersedes the older.
+        newest_first = -1 if not self.faults.first_control_wins else 1
+        candidates.sort(key=lambda c: (c.program_primacy, newest_first * c.creation_time))
+        winner = candidates[0] if candidates else None
+        for loser in candidates[1:]:
+            if RSP_SUPERSEDED not in loser.responded:
+                self.respond(loser, RSP_SUPERSEDED)
+                loser.status = ST_SUPERSEDED
+        if winner is not None and RSP_STARTED not in winner.responded:
+            if not self.opts_out:
+                self.respond(winner, RSP_STARTED)
+            else:
+                winner.responded.add(RSP_STARTED)
+        self.active = winner.mrid if winner else None
+        self.setpoint_w = winner.setpoint_w if winner else None
+
+    def limits(self, base: DERControlBase) -> tuple[float | None, float | None]:
+        """(site export limit W, max output in hundredths of a percent) a control sets."""
+        exp_lim_w = None
+        if base.op_mod_exp_lim_w is not None and not self.faults.ignore_export_limit:
+            exp_lim_w = watts_of(base.op_mod_exp_lim_w)
+        return exp_lim_w, base.op_mod_max_lim_w
+
+    def target_w(self, *, dt_s: float = 0.0) -> float | None:
+        """What the battery aims for over the next `dt_s`: the control's setpoint, else idle
+        within the limits (the household's load and PV taken at the step's midpoint, as
+        the battery's own step takes them)."""
+        control = self.controls.get(self.active) if self.active else None
+        if control is not None and control.setpoint_w is not None:
+            return control.setpoint_w
+        exp_lim_w, max_lim_pct = (
+            (control.exp_lim_w, control.max_lim_pct) if control else self.default_limits
+        )
+        if exp_lim_w is None and max_lim_pct is None:
+            return self.idle_export_w
+        b = self.battery
+        t_mid = b.t_s + dt_s / 2
+        net_load_w = b.load_w(t_mid) - b.solar_w(t_mid)
+        target = self.idle_export_w if self.idle_export_w is not None else net_load_w
+        if max_lim_pct is not None:
+            target = min(target, b.params.max_discharge_w * max_lim_pct / 10_000)
+        if exp_lim_w is not None:
+            target = min(target, net_load_w + exp_lim_w)
+        return target
+
+    def respond(self, control: _Control, status: int) -> None:
+        """Queue a Response; the fleet posts the outbox from the device's own loop."""
+        control.responded.add(status)
+        if self.faults.no_responses or not control.reply_to:
+            return
+        self.outbox.append((control.reply_to, control.mrid, status))

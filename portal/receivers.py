@@ -1,0 +1,40 @@
+"""Where the portal listens to the domain: telemetry and Responses mark the utility's live
+pages due (throttled by the publisher); a changed event is pushed to its page at once."""
+
+from django.dispatch import receiver
+
+from devices.signals import telemetry_ingested
+from portal.live import event_snapshot, mark_dirty
+from portal.realtime import push
+from programs.models import Event
+from programs.signals import dispatch_responded, event_changed
+
+
+@receiver(telemetry_ingested, dispatch_uid="portal.live")
+def on_telemetry_ingested(sender, *, utility_id: int, **kwargs) -> None:
+    mark_dirty(utility_id=utility_id)
+
+
+@receiver(dispatch_responded, dispatch_uid="portal.live.responses")
+def on_dispatch_responded(sender, *, utility_id: int, **kwargs) -> None:
+    mark_dirty(utility_id=utility_id)
+
+
+@receiver(event_changed, dispatch_uid="portal.live.events")
+def on_event_changed(sender, *, event_id: int, utility_id: int, **kwargs) -> None:
+    """An event changed (in whichever process): tell its page and the control rooms now.
+
+    Status changes are rare, so they are pushed at once rather than throttled: the event's
+    own topic gets a fresh snapshot (status badge, funnel) and ``events`` tells control
+    rooms to refresh their active and upcoming lists.
+    """
+    event = Event.objects.for_utility(utility_id).filter(pk=event_id).first()
+    if event is None:
+        return
+    snapshot = event_snapshot(event=event)
+    push(utility_id=utility_id, topic=f"event.{event_id}", data=snapshot)
+    push(
+        utility_id=utility_id,
+        topic="events",
+        data={"event": event_id, "status": event.status, "program": event.program_id},
+    )

@@ -1,0 +1,17 @@
+"""The protocol's background jobs, by name.
+
+Services queue a job here after commit and never import `protocol.tasks`: the Celery
+task is looked up by the name it is registered under (the `@shared_task(name=...)` in
+`protocol/tasks.py`, which `ProtocolConfig.ready` imports in every process).
+"""
+
+from celery import current_app
+from django.db import transaction
+
+NOTIFICATION_DELIVER = "protocol.notification_deliver"
+CONFORMANCE_RUN = "protocol.conformance_run"
+
+
+def job_queue(name: str, *args) -> None:
+    """Queue the task registered as `name` with `args` once the transaction commits."""
+    transaction.on_commit(current_app.signature(name, args=args).delay)

@@ -1,0 +1,195 @@
+"""DER programs (one per dispatch group) and their DERControls (the group's events).
+
+Decisions, so a reader need not reverse-engineer them:
+
+* DERPrograms are served per EndDevice (/edev/{eid}/derp/{gid}/…), because each
+  device's DERControl carries its own setpoint (its Dispatch row).
+* A DERControl's mRID is the event's mRID for every device. Each device sees only its own
+  copy (its own URL), so one mRID never means two things to one client, and a Response's
+  subject leads straight to the event.
+* The target is opModTargetW in W (+ discharge, - charge): the device's Dispatch setpoint
+  once the event is active, before that the event's per-device setpoint or, failing that,
+  its signed group target. An opted-out device's Dispatch is 0 W and the control stays.
+* Export-limit events are csipaus:opModExpLimW under CSIP-AUS. Plain CSIP has no export
+  limit, so they become opModMaxLimW (percent of the device's setMaxW), the nearest field.
+* Cancelled and superseded controls stay in the list (status 2 / 4); completed ones keep
+  status 1 with their past interval. At least program.min_stored_events are listed.
+"""
+
+from programs.choices import EventKind, EventStatus, SetpointRule
+from programs.models import DispatchGroup
+from protocol import selectors
+from protocol.managers.edev import derived_mrid, derp_list_href
+from protocol.managers.response import RESPONSE_LIST_HREF
+from protocol.models import EndDevice
+from protocol.xml.resources.common import DateTimeInterval, Link, ListLink, time_type
+from protocol.xml.resources.derp import (
+    DefaultDERControl,
+    DERControl,
+    DERControlBase,
+    DERControlList,
+    DERProgram,
+    DERProgramList,
+)
+from protocol.xml.resources.derp import EventStatus as SepEventStatus
+from protocol.xml.resources.units import active_power
+
+CURRENT_STATUS = {
+    EventStatus.SCHEDULED: 0,
+    EventStatus.ACTIVE: 1,
+    EventStatus.COMPLETED: 1,
+    EventStatus.CANCELLED: 2,
+    EventStatus.SUPERSEDED: 4,
+}
+# Bits 0 (message received) and 1 (specific response: started, completed, opted out).
+RESPONSE_REQUIRED = 0x03
+ONE_HOUR = 3600  # OneHourRangeType caps randomization
+# The two control lists of a DERProgram: every stored control, and the active ones.
+DER_CONTROL_LIST, ACTIVE_DER_CONTROL_LIST = "derc", "actderc"
+
+
+def derp_href(end_device: EndDevice | int, group: DispatchGroup | int) -> str:
+    return f"{derp_list_href(end_device)}/{getattr(group, 'pk', group)}"
+
+
+def control_list_href(
+    end_device: EndDevice | int, group: DispatchGroup | int, suffix: str = DER_CONTROL_LIST
+) -> str:
+    """The DERControlList (`suffix` "derc") or ActiveDERControlList ("actderc") href."""
+    return f"{derp_href(end_device, group)}/{suffix}"
+
+
+def der_control_href(end_device: EndDevice, group: DispatchGroup, mrid: str) -> str:
+    return f"{control_list_href(end_device, group)}/{mrid}"
+
+
+def default_der_control_href(end_device: EndDevice, group: DispatchGroup) -> str:
+    return f"{derp_href(end_device, group)}/dderc"
+
+
+def _max_w(device) -> int | None:
+    if device is None:
+        return None
+    return (
+        device.set_max_discharge_rate_w
+        or device.rtg_max_discharge_rate_w
+        or (device.max_discharge_w or None)
+    )
+
+
+def control_base(*, kind: str, watts: int | None, device, profile: str) -> DERControlBase:
+    base = DERControlBase()
+    if watts is None:
+        return base
+    if kind == EventKind.EXPORT_LIMIT:
+        if profile == "csipaus":
+            base.op_mod_exp_lim_w = active_power(abs(watts))
+        else:
+            max_w = _max_w(device)
+            if max_w:
+                base.op_mod_max_lim_w = max(0, min(10000, round(abs(watts) * 10000 / max_w)))
+        return base
+    base.op_mod_target_w = active_power(watts)
+    return base
+
+
+def device_setpoint_w(view: selectors.ControlView) -> int | None:
+    if view.dispatch is not None:
+        return view.dispatch.setpoint_w
+    if view.opted_out:
+        return 0
+    event = view.event
+    if event.setpoint_rule == SetpointRule.PER_DEVICE and event.per_device_w is not None:
+        return -event.per_device_w if event.kind == EventKind.CHARGE else event.per_device_w
+    return event.signed_target_w
+
+
+def der_control(view: selectors.ControlView, *, href: str, device, profile: str) -> DERControl:
+    event = view.event
+    return DERControl(
+        href=href,
+        reply_to=RESPONSE_LIST_HREF,
+        response_required=RESPONSE_REQUIRED,
+        mrid=event.mrid,
+        description=str(event.get_kind_display())[:32],
+        creation_time=time_type(event.created_at),
+        event_status=SepEventStatus(
+            current_status=CURRENT_STATUS[event.status],
+            date_time=time_type(event.status_changed_at),
+            potentially_superseded=event.status == EventStatus.SUPERSEDED,
+        ),
+        interval=DateTimeInterval(duration=event.duration_s, start=time_type(event.start)),
+        randomize_duration=min(event.randomize_duration_s, ONE_HOUR) or None,
+        randomize_start=min(event.randomize_start_s, ONE_HOUR) or None,
+        der_control_base=control_base(
+            kind=event.kind, watts=device_setpoint_w(view), device=device, profile=profile
+        ),
+    )
+
+
+def end_device_der_control(
+    end_device: EndDevice, group: DispatchGroup, view: selectors.ControlView, *, profile: str
+) -> DERControl:
+    """One event as this EndDevice's DERControl, at its href under the device's DERProgram."""
+    return der_control(
+        view,
+        href=der_control_href(end_device, group, view.event.mrid),
+        device=end_device.device,
+        profile=profile,
+    )
+
+
+def derp_resource(end_device: EndDevice, group: DispatchGroup) -> DERProgram:
+    return DERProgram(
+        href=derp_href(end_device, group),
+        subscribable=0,
+        mrid=group.mrid,
+        description=group.name[:32],
+        active_der_control_list_link=ListLink(
+            href=control_list_href(end_device, group, ACTIVE_DER_CONTROL_LIST)
+        ),
+        default_der_control_link=Link(href=default_der_control_href(end_device, group)),
+        der_control_list_link=ListLink(href=control_list_href(end_device, group)),
+        primacy=min(group.program.primacy, 255),
+    )
+
+
+def derp_list(end_device: EndDevice, paged, *, poll_rate: int) -> DERProgramList:
+    return DERProgramList(
+        href=derp_list_href(end_device),
+        subscribable=0,
+        all=paged.all,
+        results=paged.results,
+        poll_rate=poll_rate,
+        der_programs=[derp_resource(end_device, g) for g in paged.items],
+    )
+
+
+def der_control_list(
+    end_device: EndDevice, group: DispatchGroup, views, *, total: int, suffix: str, profile: str
+) -> DERControlList:
+    """The DERControlList (or ActiveDERControlList) with `views` as its items, of `total`."""
+    return DERControlList(
+        href=control_list_href(end_device, group, suffix),
+        subscribable=1,
+        all=total,
+        results=len(views),
+        der_controls=[end_device_der_control(end_device, group, v, profile=profile) for v in views],
+    )
+
+
+def default_der_control(
+    end_device: EndDevice, group: DispatchGroup, *, profile: str
+) -> DefaultDERControl:
+    return DefaultDERControl(
+        href=default_der_control_href(end_device, group),
+        subscribable=0,
+        mrid=derived_mrid("dderc", group.mrid),
+        description="Default control",
+        der_control_base=control_base(
+            kind=EventKind.EXPORT_LIMIT,
+            watts=group.program.default_export_limit_w,
+            device=end_device.device,
+            profile=profile,
+        ),
+    )

@@ -1,0 +1,136 @@
+"""EndDevice function set: every href under /edev/{e} that names one of the EndDevice's
+own links, and the EndDeviceList, EndDevice, Registration, DeviceInformation and
+FunctionSetAssignments resources."""
+
+import hashlib
+
+from protocol.managers.time import TIME_HREF
+from protocol.models import EndDevice
+from protocol.xml import parse, serialize
+from protocol.xml.resources.common import Link, ListLink, time_type
+from protocol.xml.resources.edev import EndDevice as SepEndDevice
+from protocol.xml.resources.edev import (
+    EndDeviceList,
+    FunctionSetAssignments,
+    FunctionSetAssignmentsList,
+    Registration,
+)
+
+END_DEVICE_LIST_HREF = "/edev"
+
+
+def derived_mrid(*parts: str) -> str:
+    """A stable mRID for a resource the domain has no row for (FSA, DefaultDERControl)."""
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:32].upper()
+
+
+def edev_href(end_device: EndDevice | int) -> str:
+    return f"{END_DEVICE_LIST_HREF}/{getattr(end_device, 'pk', end_device)}"
+
+
+def der_list_href(end_device: EndDevice | int) -> str:
+    return f"{edev_href(end_device)}/der"
+
+
+def derp_list_href(end_device: EndDevice | int) -> str:
+    return f"{edev_href(end_device)}/derp"
+
+
+def device_information_href(end_device: EndDevice | int) -> str:
+    return f"{edev_href(end_device)}/di"
+
+
+def fsa_list_href(end_device: EndDevice | int) -> str:
+    return f"{edev_href(end_device)}/fsa"
+
+
+def fsa_href(end_device: EndDevice | int) -> str:
+    return f"{fsa_list_href(end_device)}/0"
+
+
+def log_event_list_href(end_device: EndDevice | int) -> str:
+    return f"{edev_href(end_device)}/lel"
+
+
+def registration_href(end_device: EndDevice | int) -> str:
+    return f"{edev_href(end_device)}/rg"
+
+
+def subscription_list_href(end_device: EndDevice | int) -> str:
+    return f"{edev_href(end_device)}/sub"
+
+
+def end_device_resource(end_device: EndDevice) -> SepEndDevice:
+    return SepEndDevice(
+        href=edev_href(end_device),
+        subscribable=1,
+        der_list_link=ListLink(href=der_list_href(end_device), all=1),
+        device_information_link=Link(href=device_information_href(end_device)),
+        lfdi=end_device.lfdi,
+        log_event_list_link=ListLink(href=log_event_list_href(end_device)),
+        sfdi=end_device.sfdi,
+        changed_time=time_type(end_device.changed_time),
+        enabled=end_device.enabled,
+        function_set_assignments_list_link=ListLink(href=fsa_list_href(end_device), all=1),
+        post_rate=end_device.post_rate_s,
+        registration_link=Link(href=registration_href(end_device)),
+        subscription_list_link=ListLink(href=subscription_list_href(end_device)),
+    )
+
+
+def end_device_list(paged, *, poll_rate: int) -> EndDeviceList:
+    return EndDeviceList(
+        href=END_DEVICE_LIST_HREF,
+        subscribable=0,
+        all=paged.all,
+        results=paged.results,
+        poll_rate=poll_rate,
+        end_devices=[end_device_resource(e) for e in paged.items],
+    )
+
+
+def registration_resource(end_device: EndDevice, *, poll_rate: int) -> Registration:
+    return Registration(
+        href=registration_href(end_device),
+        poll_rate=poll_rate,
+        date_time_registered=time_type(end_device.created_at),
+        pin=end_device.pin,
+    )
+
+
+def reported_resource(end_device: EndDevice, key: str, cls, href: str, profile: str):
+    """The resource as the client last PUT it, with our href; None before it reported."""
+    stored = end_device.reported.get(key)
+    if not stored:
+        return None
+    resource = parse(stored.encode(), cls, profile=profile)
+    resource.href = href
+    return resource
+
+
+def reported_content(resource) -> str:
+    """What is kept of a resource a client PUT: the resource without its href."""
+    resource.href = None
+    return serialize(resource).decode()
+
+
+def fsa_resource(end_device: EndDevice, groups: int) -> FunctionSetAssignments:
+    return FunctionSetAssignments(
+        href=fsa_href(end_device),
+        subscribable=0,
+        der_program_list_link=ListLink(href=derp_list_href(end_device), all=groups),
+        time_link=Link(href=TIME_HREF),
+        mrid=derived_mrid("fsa", end_device.lfdi),
+        description="DER programs",
+    )
+
+
+def fsa_list(end_device: EndDevice, paged, *, poll_rate: int) -> FunctionSetAssignmentsList:
+    return FunctionSetAssignmentsList(
+        href=fsa_list_href(end_device),
+        subscribable=1,
+        all=paged.all,
+        results=paged.results,
+        poll_rate=poll_rate,
+        function_set_assignments=paged.items,
+    )

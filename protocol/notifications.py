@@ -1,0 +1,60 @@
+"""Delivering Notifications to subscribers: the body of the notification job.
+
+The pub/sub manager renders the Notification; this module POSTs it to the subscriber's
+notificationURI and has the services record the outcome. Raising NotificationFailed makes
+the task retry with backoff.
+"""
+
+import logging
+import urllib.error
+import urllib.request
+
+from protocol.managers.pubsub import notification
+from protocol.models import Subscription
+from protocol.services import (
+    notification_target_allowed,
+    subscription_delivery_record,
+    subscription_failure_record,
+)
+from protocol.xml import SEP_CONTENT_TYPE, serialize
+
+logger = logging.getLogger(__name__)
+
+NOTIFY_TIMEOUT_S = 10
+
+
+class NotificationFailed(Exception):
+    """The subscriber did not accept the notification (the task retries)."""
+
+
+def notification_deliver(*, subscription_id: int, resource: str) -> bool:
+    """POST a Notification (status 0: the resource changed; GET it) to the subscriber.
+
+    Returns False when the subscription is gone; raises NotificationFailed to be retried.
+    """
+    subscription = (
+        Subscription.objects.filter(pk=subscription_id).select_related("end_device").first()
+    )
+    if subscription is None:
+        return False
+    if not notification_target_allowed(subscription.notification_uri):
+        logger.warning("notification to %s refused: not a public address", subscription.pk)
+        return False
+    profile, message = notification(subscription=subscription, resource=resource)
+    body = serialize(message, profile=profile)
+    request = urllib.request.Request(  # noqa: S310 -- the URI is checked to be http(s)
+        subscription.notification_uri,
+        data=body,
+        method="POST",
+        headers={"Content-Type": SEP_CONTENT_TYPE},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=NOTIFY_TIMEOUT_S) as response:  # noqa: S310
+            ok = 200 <= response.status < 300
+    except (urllib.error.URLError, OSError) as exc:
+        subscription_failure_record(subscription=subscription)
+        raise NotificationFailed(str(exc)) from exc
+    if not ok:
+        raise NotificationFailed(f"subscriber answered {response.status}")
+    subscription_delivery_record(subscription=subscription)
+    return True
