@@ -103,8 +103,9 @@ def run_start(*, run: ConformanceRun, now: datetime | None = None) -> Conformanc
     program = run.application.sandbox_program
     group = DispatchGroup.objects.for_utility(run.utility_id).filter(program=program).first()
     for key in run.procedures:
-        if REGISTRY[key].setup is not None:
-            REGISTRY[key].setup(Context(run, client, program, group, now, {}, {}))
+        setup = REGISTRY[key].setup
+        if setup is not None:
+            setup(Context(run, client, program, group, now, {}, {}))
     run.save()
     application = run.application
     if application.status in (ApplicationStatus.SUBMITTED, ApplicationStatus.DRAFT):

@@ -57,9 +57,10 @@ class Context:
             registered_by=self.client
         )
 
-    def event(self, key: str = "event_id") -> Event | None:
+    def event(self, key: str = "event_id") -> Event:
+        """The event a step scheduled under ``key`` (steps run in order, so it exists)."""
         pk = self.state.get(key)
-        return Event.objects.for_utility(self.client.utility_id).filter(pk=pk).first()
+        return Event.objects.for_utility(self.client.utility_id).get(pk=pk)
 
     @property
     def parameters(self) -> dict:
