@@ -261,3 +261,12 @@ class PublisherLifespan:
                     await asyncio.wait_for(task, timeout=5)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def on_conformance_run_progressed(sender, *, run, **kwargs) -> None:
+    """A conformance run advanced (committed): its page's progress bar follows."""
+    push(
+        utility_id=run.utility_id,
+        topic=f"conformance.{run.pk}",
+        data={"run": run.pk, "status": run.status, "progress": run.progress_pct},
+    )
