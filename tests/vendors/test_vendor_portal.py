@@ -208,7 +208,7 @@ def test_admin_actions_use_the_same_services(client, utility_a, django_capture_o
     admin_user = factories.user(is_staff=True, is_superuser=True)
     org = factories.vendor_organization("Admin", status="pending")
     client.force_login(admin_user)
-    url = reverse("admin:enrollment_vendororganization_changelist")
+    url = reverse("admin:vendors_vendororganization_changelist")
     ask = client.post(url, {"action": "reject_organizations", "_selected_action": [org.pk]})
     assert ask.status_code == 200 and b"Reason" in ask.content  # asks for the reason first
     with django_capture_on_commit_callbacks(execute=True):
