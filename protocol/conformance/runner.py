@@ -14,11 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from enrollment.choices import ApplicationStatus, RunStatus
-from enrollment.models import ConformanceRun, VendorApplication
-from portal.realtime import push
 from programs.models import DispatchGroup
-from protocol.conformance.certificates import client_for
 from protocol.conformance.procedures import REGISTRY, procedures_for
 from protocol.conformance.procedures.framework import (
     Context,
@@ -27,7 +23,11 @@ from protocol.conformance.procedures.framework import (
     cleanup_event,
 )
 from protocol.conformance.procedures.registration import PIN_MISMATCH, oob_parameters
+from protocol.conformance.sandbox import client_for
 from protocol.models import Client, ExchangeRecord
+from vendors.choices import ApplicationStatus, RunStatus
+from vendors.models import ConformanceRun, VendorApplication
+from vendors.signals import conformance_run_progressed
 
 logger = logging.getLogger(__name__)
 
@@ -199,13 +199,7 @@ def run_advance(*, run_id: int, now: datetime | None = None) -> bool:
     else:
         run.progress_pct = _progress(run)
     run.save()
-    transaction.on_commit(
-        lambda: push(
-            utility_id=run.utility_id,
-            topic=topic(run),
-            data={"run": run.pk, "status": run.status, "progress": run.progress_pct},
-        )
-    )
+    transaction.on_commit(lambda: conformance_run_progressed.send(sender=ConformanceRun, run=run))
     return run.finished
 
 
