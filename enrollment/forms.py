@@ -9,10 +9,9 @@ from django.core.validators import RegexValidator
 from django.utils import timezone
 
 from enrollment import eligibility
-from enrollment.choices import VendorRole
-from enrollment.models import ProductModel, VendorContact, zip_format
+from enrollment.models import zip_format
 from enrollment.selectors import as_id
-from programs.models import Program, QualifiedEquipment
+from programs.models import QualifiedEquipment
 
 serial_format = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9._/-]{2,59}$",
@@ -201,76 +200,3 @@ class WhitelistImportForm(forms.Form):
             return upload.read().decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise forms.ValidationError("The file is not UTF-8 text.") from exc
-
-
-class VendorSignupForm(forms.Form):
-    organization = forms.CharField(max_length=200, label="Organisation name")
-    website = forms.URLField(required=False, assume_scheme="https")
-    email = forms.EmailField()
-    password = forms.CharField(widget=forms.PasswordInput, min_length=10)
-
-
-class ProductModelForm(forms.ModelForm):
-    class Meta:
-        model = ProductModel
-        fields = [
-            "vendor_name",
-            "model_name",
-            "power_kw",
-            "energy_kwh",
-            "chemistry",
-            "firmware",
-            "client_type",
-        ]
-
-
-class ApplicationForm(forms.Form):
-    program = forms.ModelChoiceField(
-        queryset=Program.objects.filter(
-            is_sandbox=False, status__in=["enrolling", "active"]
-        ).select_related("utility"),
-        label="Program",
-    )
-
-
-class CertificateForm(forms.Form):
-    kind = forms.ChoiceField(choices=[("aggregator", "Aggregator"), ("device", "Device")])
-    csr = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 6}),
-        required=False,
-        label="CSR (PEM)",
-        help_text=(
-            "Paste a CSR for an ECDSA P-256 key, or generate a key in this browser. Left "
-            "empty, the server generates a key and shows it once; it is never stored."
-        ),
-    )
-
-
-class VendorInviteForm(forms.Form):
-    email = forms.EmailField(max_length=254)
-    role = forms.ChoiceField(choices=VendorRole.choices, initial=VendorRole.ENGINEER)
-
-
-class VendorRoleForm(forms.Form):
-    role = forms.ChoiceField(choices=VendorRole.choices)
-
-
-class VendorContactForm(forms.ModelForm):
-    class Meta:
-        model = VendorContact
-        fields = ["kind", "name", "email", "phone", "topic"]
-
-
-class VendorDecisionForm(forms.Form):
-    """An operator's decision on a vendor organisation; rejecting needs a reason."""
-
-    action = forms.ChoiceField(
-        choices=[("approve", "Approve"), ("reject", "Reject"), ("suspend", "Suspend")]
-    )
-    reason = forms.CharField(max_length=500, required=False, widget=forms.TextInput)
-
-    def clean(self):
-        data = super().clean()
-        if data.get("action") == "reject" and not (data.get("reason") or "").strip():
-            self.add_error("reason", "Say why the organisation is rejected.")
-        return data

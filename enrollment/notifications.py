@@ -48,17 +48,3 @@ def enrollment_email_send(*, enrollment_id: int, kind: str, **context) -> bool:
         [enrollment.email],
     )
     return True
-
-
-VENDOR_KINDS = ("vendor_approved", "vendor_rejected", "vendor_suspended", "vendor_invitation")
-
-
-def render_vendor_notice(*, organization, kind: str, **context) -> tuple[str, str]:
-    """Subject and body of an email to a vendor organisation's users (first line: subject)."""
-    if kind not in VENDOR_KINDS:
-        raise ValueError(f"unknown vendor notice {kind!r}")
-    text = select_template([f"enrollment/email/{kind}.txt"]).render(
-        {"organization": organization, **context}
-    )
-    subject, _, body = text.strip().partition("\n")
-    return subject.strip(), body.strip() + "\n"

@@ -1,7 +1,6 @@
 """Enrollment notices. Tasks are thin: ids in, load, send."""
 
 from celery import shared_task
-from django.core.mail import send_mail
 
 from enrollment import notifications, services
 
@@ -14,9 +13,3 @@ def enrollment_notify(enrollment_id: int, kind: str, context: dict | None = None
 @shared_task(name="enrollment.drafts_prune", ignore_result=True, expires=3600)
 def enrollment_drafts_prune():
     services.enrollment_drafts_prune()
-
-
-@shared_task(expires=3600)
-def vendor_notify(recipients: list[str], subject: str, body: str) -> None:
-    """Email a vendor organisation's users."""
-    send_mail(subject, body, None, recipients)

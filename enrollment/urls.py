@@ -1,6 +1,6 @@
 from django.urls import path
 
-from enrollment import views, views_public, views_vendor
+from enrollment import views, views_public
 
 app_name = "enrollment"
 
@@ -20,22 +20,4 @@ urlpatterns = [
     path("enrollments/whitelist/", views.WhitelistImportView.as_view(), name="whitelist-import"),
     path("enrollments/<int:pk>/", views.EnrollmentDetailView.as_view(), name="detail"),
     path("enrollments/<int:pk>/decide/", views.EnrollmentDecideView.as_view(), name="decide"),
-    path("platform/vendors/", views_vendor.PlatformVendorListView.as_view(),
-         name="platform-vendors"),
-    path("platform/vendors/<int:pk>/decide/", views_vendor.PlatformVendorDecideView.as_view(),
-         name="platform-vendor-decide"),
-    path("vendor/team/", views_vendor.VendorTeamView.as_view(), name="vendor-team"),
-    path("vendor/team/invite/", views_vendor.VendorInviteView.as_view(), name="vendor-team-invite"),
-    path("vendor/team/<int:pk>/role/", views_vendor.VendorMemberRoleView.as_view(),
-         name="vendor-team-role"),
-    path("vendor/team/<int:pk>/remove/", views_vendor.VendorMemberRemoveView.as_view(),
-         name="vendor-team-remove"),
-    path("vendor/invite/<str:uidb64>/<str:token>/", views_vendor.VendorInviteAcceptView.as_view(),
-         name="vendor-invite"),
-    path("vendor/contacts/", views_vendor.VendorContactListView.as_view(),
-         name="vendor-contacts"),
-    path("vendor/contacts/<int:pk>/edit/", views_vendor.VendorContactEditView.as_view(),
-         name="vendor-contact-edit"),
-    path("vendor/contacts/<int:pk>/delete/", views_vendor.VendorContactDeleteView.as_view(),
-         name="vendor-contact-delete"),
 ]  # fmt: skip

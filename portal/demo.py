@@ -14,13 +14,14 @@ from django.db import transaction
 from rest_framework.authtoken.models import Token
 
 from devices.simulator.fleet import demo_fleet_seed
-from enrollment.choices import VendorKind, VendorRole, VendorStatus
 from enrollment.demo import enrollment_demo_seed
-from enrollment.models import Customer, VendorMembership, VendorOrganization
+from enrollment.models import Customer
 from portal.models import AlertRule
 from programs.demo import demo_programs
 from tenancy.choices import Role
 from tenancy.models import Brand, Membership, TerritoryArea, Utility
+from vendors.choices import VendorKind, VendorRole, VendorStatus
+from vendors.models import VendorMembership, VendorOrganization
 
 DEMO_PASSWORD = "reservoir-demo"  # noqa: S105  (fictional demo accounts on a local machine)
 BASE_URL = "http://127.0.0.1:8000"

@@ -8,6 +8,7 @@ from portal.live import event_snapshot, mark_dirty
 from portal.realtime import push
 from programs.models import Event
 from programs.signals import dispatch_responded, event_changed
+from vendors.signals import conformance_run_progressed
 
 
 @receiver(telemetry_ingested, dispatch_uid="portal.live")
@@ -37,4 +38,14 @@ def on_event_changed(sender, *, event_id: int, utility_id: int, **kwargs) -> Non
         utility_id=utility_id,
         topic="events",
         data={"event": event_id, "status": event.status, "program": event.program_id},
+    )
+
+
+@receiver(conformance_run_progressed, dispatch_uid="portal.live.conformance")
+def on_conformance_run_progressed(sender, *, run, **kwargs) -> None:
+    """A conformance run advanced (committed): its page's progress bar follows."""
+    push(
+        utility_id=run.utility_id,
+        topic=f"conformance.{run.pk}",
+        data={"run": run.pk, "status": run.status, "progress": run.progress_pct},
     )

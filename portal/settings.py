@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "portal",
     "programs",
     "enrollment",
+    "vendors",
     "protocol",
     "devices",
     "devices.connectors",

@@ -42,7 +42,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("portal.api.urls")),
     path("sep2/clients/", include("protocol.portal_urls")),
-    path("", include("protocol.conformance.urls")),
+    path("", include("vendors.urls")),
     path("", include("protocol.urls")),
     path("settlement/", include("settlement.urls")),
 ]

@@ -13,7 +13,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import CreateView, DeleteView, ListView, TemplateView, UpdateView
 
-from enrollment.models import Customer, Enrollment, VendorMembership
+from enrollment.models import Customer, Enrollment
 from portal.alerts import alert_acknowledge, alert_resolve
 from portal.forms import BrandForm, BrandingForm, TerritoryAreaForm
 from portal.models import Alert, AlertKind, AlertStatus
@@ -25,6 +25,7 @@ from tenancy.lists import ChoiceFilter, ListPageMixin
 from tenancy.mixins import UtilityMemberMixin, UtilityScopedMixin
 from tenancy.models import Brand, Membership, TerritoryArea
 from tenancy.selectors import get_for_utility
+from vendors.models import VendorMembership
 
 
 class HomeView(LoginRequiredMixin, TemplateView):
@@ -34,7 +35,7 @@ class HomeView(LoginRequiredMixin, TemplateView):
 
     def get(self, request, *args, **kwargs):
         if request.utility is None and _is_vendor_user(request.user):
-            return redirect("conformance:vendor-home")
+            return redirect("vendors:vendor-home")
         return super().get(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):

@@ -7,4 +7,25 @@ class ProtocolConfig(AppConfig):
     def ready(self):
         # Connects the signal receivers, and registers the Celery tasks protocol.jobs queues by
         # name (nothing else imports protocol.tasks).
-        from protocol import receivers, tasks  # noqa: F401
+        from protocol import pki, receivers, tasks  # noqa: F401
+        from protocol.conformance import procedures, runner, sandbox
+        from protocol.conformance.procedures import registration
+        from protocol.models import ClientKind
+        from vendors.registry import ConformanceEngine, engine_register
+
+        # vendors reaches the conformance engine through its registry, never by import.
+        engine_register(
+            ConformanceEngine(
+                procedures=procedures.REGISTRY,
+                parameters_check=registration.oob_parameters,
+                run_create=runner.run_create,
+                run_start=runner.run_start,
+                run_timeline=runner.run_timeline,
+                run_report=runner.run_report,
+                client_kinds=tuple(ClientKind.values),
+                ca_root_create=pki.create_root_ca,
+                ca_intermediate_create=pki.create_intermediate_ca,
+                sandbox_client_register=sandbox.sandbox_client_register,
+                sandbox_client_revoke=sandbox.sandbox_client_revoke,
+            )
+        )

@@ -3,13 +3,13 @@ withdrawn vendor certificates are refused."""
 
 from django.dispatch import receiver
 
-from enrollment.signals import certificates_revoked
 from programs.models import Event
 from programs.selectors import group_devices
 from programs.signals import event_changed
 from protocol.managers.derp import ACTIVE_DER_CONTROL_LIST, DER_CONTROL_LIST, control_list_href
 from protocol.models import Client, EndDevice
 from protocol.services import client_revoke, subscriptions_notify
+from vendors.signals import certificates_revoked
 
 
 @receiver(event_changed, dispatch_uid="protocol.event_changed")

@@ -23,8 +23,6 @@ from devices.models import (
 )
 from enrollment.models import (
     AccountWhitelist,
-    CertificateAuthority,
-    ConformanceRun,
     Customer,
     EligibilityResult,
     EligibilityRules,
@@ -32,12 +30,7 @@ from enrollment.models import (
     EnrollmentDraft,
     EnrollmentTransition,
     IncentiveRates,
-    IssuedCertificate,
-    ProductModel,
     ProgramTerms,
-    VendorApplication,
-    VendorMembership,
-    VendorOrganization,
 )
 from portal.models import Alert, AlertRule
 from programs.models import (
@@ -76,6 +69,15 @@ from settlement.models import (
 )
 from tenancy.choices import Role
 from tenancy.models import Brand, Membership, TerritoryArea, Utility
+from vendors.models import (
+    CertificateAuthority,
+    ConformanceRun,
+    IssuedCertificate,
+    ProductModel,
+    VendorApplication,
+    VendorMembership,
+    VendorOrganization,
+)
 
 _seq = itertools.count(1)
 PASSWORD = "correct-horse-battery"
@@ -585,7 +587,7 @@ def product_model(organization: VendorOrganization, marker: str = "") -> Product
 def vendor_application(
     utility: Utility, marker: str = "", organization: VendorOrganization | None = None
 ) -> VendorApplication:
-    from enrollment.services import application_create
+    from vendors.services import application_create
 
     return application_create(
         organization=organization or vendor_organization(marker),
@@ -594,13 +596,13 @@ def vendor_application(
 
 
 def certificate_authority(utility: Utility, marker: str = "") -> CertificateAuthority:
-    from protocol.conformance.certificates import authority_ensure
+    from vendors.certificates import authority_ensure
 
     return authority_ensure(utility=utility)
 
 
 def issued_certificate(utility: Utility, marker: str = "") -> IssuedCertificate:
-    from protocol.conformance.certificates import certificate_issue
+    from vendors.certificates import certificate_issue
 
     return certificate_issue(application=vendor_application(utility, marker)).certificate
 

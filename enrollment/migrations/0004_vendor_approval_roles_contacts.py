@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('enrollment', '0003_merge_enrollments_and_vendor_onboarding'),
+        ('enrollment', '0002_squashed_0003_enrollments_and_vendor_onboarding'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -8,8 +8,8 @@ from devices.api.views import ConnectorSiteViewSet, DeviceViewSet
 from enrollment.api.views import EnrollmentViewSet
 from portal.api import views
 from programs.api import views as programs
-from protocol.conformance.api import views as conformance_views
 from settlement.api import views as settlement_views
+from vendors.api.urls import ROUTES as VENDOR_ROUTES
 
 router = DefaultRouter()
 router.register("utilities", views.UtilityViewSet, basename="utility")
@@ -26,7 +26,8 @@ router.register("event-results", settlement_views.EventResultViewSet, basename="
 router.register("payment-batches", settlement_views.PaymentBatchViewSet, basename="payment-batch")
 router.register("devices", DeviceViewSet, basename="device")
 router.register("connector-sites", ConnectorSiteViewSet, basename="connector-site")
-router.register("vendor/runs", conformance_views.VendorRunViewSet, basename="vendor-run")
+for prefix, viewset, basename in VENDOR_ROUTES:
+    router.register(prefix, viewset, basename=basename)
 
 urlpatterns = [
     path("me/", views.MeView.as_view(), name="api-me"),

@@ -1,1 +1,1 @@
-"""Vendor conformance: certificates for sandboxes, test procedures and their runs."""
+"""Vendor conformance, the wire side: test procedures, the runner and sandbox clients."""

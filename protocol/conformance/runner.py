@@ -15,11 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from enrollment.choices import ApplicationStatus, RunStatus
-from enrollment.models import ConformanceRun, IssuedCertificate, VendorApplication
-from portal.realtime import push
 from programs.models import DispatchGroup, Program
-from protocol.conformance.certificates import client_for
 from protocol.conformance.procedures import REGISTRY, procedures_for
 from protocol.conformance.procedures.framework import (
     Context,
@@ -28,7 +24,11 @@ from protocol.conformance.procedures.framework import (
     cleanup_event,
 )
 from protocol.conformance.procedures.registration import PIN_MISMATCH, oob_parameters
+from protocol.conformance.sandbox import client_for
 from protocol.models import Client, ExchangeRecord
+from vendors.choices import ApplicationStatus, RunStatus
+from vendors.models import ConformanceRun, VendorApplication
+from vendors.signals import conformance_run_progressed
 
 logger = logging.getLogger(__name__)
 
@@ -88,9 +88,7 @@ def _sandbox_program(application: VendorApplication) -> Program:
 
 
 def _client(run: ConformanceRun) -> Client:
-    # Typed as present: run_create refuses a run without a certificate (only deleting the
-    # certificate empties it, and nothing here checks for that).
-    client = client_for(cast(IssuedCertificate, run.certificate))
+    client = client_for(run.certificate)
     if client is None:
         raise ValidationError("The run's certificate has no 2030.5 client.")
     return client
@@ -209,13 +207,7 @@ def run_advance(*, run_id: int, now: datetime | None = None) -> bool:
     else:
         run.progress_pct = _progress(run)
     run.save()
-    transaction.on_commit(
-        lambda: push(
-            utility_id=run.utility_id,
-            topic=topic(run),
-            data={"run": run.pk, "status": run.status, "progress": run.progress_pct},
-        )
-    )
+    transaction.on_commit(lambda: conformance_run_progressed.send(sender=ConformanceRun, run=run))
     return run.finished
 
 

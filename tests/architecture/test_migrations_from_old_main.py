@@ -12,6 +12,7 @@ from django.db.migrations.executor import MigrationExecutor
 from devices.models import Device
 from programs.models import Program
 from tenancy.models import Brand, Membership, TerritoryArea, Utility
+from vendors.models import ProductModel, VendorApplication, VendorMembership, VendorOrganization
 
 # The leaf migrations of main at 47e3825, the last commit before the house plan.
 OLD_MAIN = [
@@ -40,9 +41,26 @@ def test_old_main_database_migrates_forward_with_rows_intact():
     old.get_model("portal", "Membership").objects.create(
         utility=utility, user=user, role="program_manager"
     )
-    old.get_model("programs", "Program").objects.create(utility=utility, name="BYOB", slug="byob")
+    program = old.get_model("programs", "Program").objects.create(
+        utility=utility, name="BYOB", slug="byob"
+    )
     old.get_model("devices", "Device").objects.create(
         utility=utility, serial="OLD-1", max_charge_w=5000, max_discharge_w=5000
+    )
+    vendor_user = old.get_model("auth", "User").objects.create(
+        username="eng", email="eng@vendor.example"
+    )
+    org = old.get_model("enrollment", "VendorOrganization").objects.create(
+        name="Old Batteries", slug="old-batteries", status="approved"
+    )
+    membership = old.get_model("enrollment", "VendorMembership").objects.create(
+        organization=org, user=vendor_user, role="admin"
+    )
+    product = old.get_model("enrollment", "ProductModel").objects.create(
+        organization=org, vendor_name="Old", model_name="B1", power_kw=5, energy_kwh=13.5
+    )
+    application = old.get_model("enrollment", "VendorApplication").objects.create(
+        utility=utility, organization=org, program=program, status="submitted"
     )
 
     executor = MigrationExecutor(connection)
@@ -55,5 +73,11 @@ def test_old_main_database_migrates_forward_with_rows_intact():
     assert Membership.objects.for_utility(moved).get().user.email == "pm@old.example"
     assert Program.objects.select_related("utility").get(slug="byob").utility == moved
     assert Device.objects.for_utility(moved).get().serial == "OLD-1"
+    assert VendorOrganization.objects.get(pk=org.pk).name == "Old Batteries"
+    assert VendorMembership.objects.get(pk=membership.pk).user.email == "eng@vendor.example"
+    assert ProductModel.objects.get(pk=product.pk).organization_id == org.pk
+    moved_application = VendorApplication.objects.for_utility(moved).get(pk=application.pk)
+    assert (moved_application.organization_id, moved_application.program.slug) == (org.pk, "byob")
+    assert VendorOrganization.objects.create(name="New", slug="new").pk > org.pk
     # New rows still get fresh keys after the tables were renamed (sequences kept up).
     assert Utility.objects.create(name="New Power", slug="new").pk > moved.pk

@@ -15,12 +15,12 @@ from django.contrib.auth.tokens import default_token_generator
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from enrollment.models import ConformanceRun, IssuedCertificate, VendorOrganization
 from programs.models import QualifiedEquipment
 from protocol.conformance.runner import run_advance
 from tests import factories
 from tests.integration.servers import asgi_server, subprocess_env
 from tests.protocol.conformance_clients import ScriptedClient
+from vendors.models import ConformanceRun, IssuedCertificate, VendorOrganization
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

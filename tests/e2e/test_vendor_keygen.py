@@ -8,9 +8,9 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from enrollment.models import CertificateAuthority, IssuedCertificate
 from tests import factories
 from tests.integration.servers import asgi_server, subprocess_env
+from vendors.models import CertificateAuthority, IssuedCertificate
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

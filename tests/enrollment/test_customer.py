@@ -147,7 +147,7 @@ def test_notices_are_queued_only_after_commit(setup, django_capture_on_commit_ca
         e = submit(setup)
         services.enrollment_approve(enrollment=e, actor=setup.manager)
     # received, approved: one queued notice per customer-facing step, none before commit.
-    notices = [c for c in callbacks if "enrollment_notify" in c.__code__.co_names]
+    notices = [c for c in callbacks if "send_task" in c.__code__.co_names]
     assert len(notices) == 2
 
 

@@ -18,16 +18,16 @@ from django.utils import timezone
 
 from devices.simulator.sep2_device import FleetFaults
 from devices.simulator.sep2_fleet import Sep2Fleet, fleet_lfdi
-from enrollment.models import ConformanceRun
-from enrollment.services import application_create
 from programs.models import Participant
-from protocol.conformance.certificates import certificate_issue
 from protocol.conformance.procedures import procedures_for
 from protocol.conformance.runner import run_advance, run_create, run_report, run_start
 from protocol.models import Client
 from tests import factories
 from tests.integration.fleet import FleetThread
 from tests.integration.servers import asgi_server, subprocess_env
+from vendors.certificates import certificate_issue
+from vendors.models import ConformanceRun
+from vendors.services import application_create
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -10,7 +10,6 @@ from urllib.parse import urlparse
 import pytest
 
 from protocol import pki
-from protocol.conformance.certificates import certificate_issue, certificate_revoke, chain_pem
 from tests import factories
 from tests.integration.servers import asgi_server, subprocess_env
 from tests.integration.test_sep2_flow_tls import TlsSep
@@ -22,6 +21,7 @@ from tests.integration.test_sep2_mtls import (
     stop,
     wait_for_port,
 )
+from vendors.certificates import certificate_issue, certificate_revoke, chain_pem
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

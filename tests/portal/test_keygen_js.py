@@ -13,7 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from protocol.conformance.certificates import csr_check
+from vendors.certificates import csr_check
 
 KEYGEN_JS = Path(__file__).resolve().parents[2] / "portal" / "static" / "portal" / "keygen.js"
 NODE = shutil.which("node")

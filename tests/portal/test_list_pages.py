@@ -181,7 +181,7 @@ CASES = [
     ),
     Case(
         "vendor applications",
-        "conformance:application-list",
+        "vendors:application-list",
         _application,
         [
             Filter("status", "rejected", {"status": "rejected"}),

@@ -4,10 +4,11 @@ import pytest
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 
-from enrollment.models import Customer, VendorMembership
+from enrollment.models import Customer
 from portal.demo import DEMO_PASSWORD, credentials_path
 from tenancy.choices import Role
 from tenancy.models import Membership, Utility
+from vendors.models import VendorMembership
 
 pytestmark = pytest.mark.django_db
 

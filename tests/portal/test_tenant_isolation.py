@@ -32,12 +32,12 @@ EXEMPT = {
     "enrollment:enroll-step": "public enrollment steps; a draft is found only by its own cookie",
     # Vendor organisations are platform-wide, not tenant rows; isolation between
     # organisations is swept in tests/portal/test_vendor_portal.py.
-    "enrollment:platform-vendor-decide": "platform staff only (403 for everyone else)",
-    "enrollment:vendor-invite": "public; a one-time token names the invited user",
-    "enrollment:vendor-team-role": "a vendor organisation's membership, not tenant data",
-    "enrollment:vendor-team-remove": "a vendor organisation's membership, not tenant data",
-    "enrollment:vendor-contact-edit": "a vendor organisation's contact, not tenant data",
-    "enrollment:vendor-contact-delete": "a vendor organisation's contact, not tenant data",
+    "vendors:platform-vendor-decide": "platform staff only (403 for everyone else)",
+    "vendors:vendor-invite": "public; a one-time token names the invited user",
+    "vendors:vendor-team-role": "a vendor organisation's membership, not tenant data",
+    "vendors:vendor-team-remove": "a vendor organisation's membership, not tenant data",
+    "vendors:vendor-contact-edit": "a vendor organisation's contact, not tenant data",
+    "vendors:vendor-contact-delete": "a vendor organisation's contact, not tenant data",
 }
 
 

@@ -9,13 +9,13 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from protocol.conformance.certificates import (
+from tests import factories
+from tests.protocol.test_conformance import _csr
+from vendors.certificates import (
     POLICY_DEVICE_GENERIC,
     POLICY_TEST,
     certificate_issue,
 )
-from tests import factories
-from tests.protocol.test_conformance import _csr
 
 pytestmark = pytest.mark.django_db
 

@@ -8,12 +8,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from django.core.exceptions import ValidationError
 
-from enrollment.models import CertificateAuthority
-from protocol.conformance.certificates import certificate_issue, certificate_revoke
 from protocol.identity import client_identity_from_pem
 from tests import factories
 from tests.protocol.client import SepClient
 from tests.protocol.conformance_clients import Pem
+from vendors.certificates import certificate_issue, certificate_revoke
+from vendors.models import CertificateAuthority
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from devices.models import TelemetrySample
 from programs.models import Event, OptOut, Program
-from protocol.conformance.certificates import certificate_issue, client_for
 from protocol.conformance.procedures import (
     control,
     discovery,
@@ -25,12 +24,14 @@ from protocol.conformance.procedures import (
     telemetry,
 )
 from protocol.conformance.runner import run_advance, run_create, run_start
+from protocol.conformance.sandbox import client_for
 from protocol.models import Client, EndDevice, ExchangeRecord
 from protocol.services import end_device_register, pin_is_valid, response_record
 from tests import factories
 from tests.protocol.client import SepClient
 from tests.protocol.conformance_clients import Pem
 from tests.protocol.sep_world import random_lfdi
+from vendors.certificates import certificate_issue
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +43,7 @@ class World:
 
     def __init__(self, utility, procedures, *, parameters=None, profile="csip", devices=2):
         program = factories.program(utility, profile=profile)
-        from enrollment.services import application_create
+        from vendors.services import application_create
 
         self.application = application_create(
             organization=factories.vendor_organization(), program=program
@@ -439,8 +440,8 @@ def test_a_silent_client_fails_each_new_procedure_on_timeout(world):
 
 
 def test_vendor_gives_out_of_band_parameters_over_the_api(utility_a):
-    from enrollment.services import application_create
     from tests.conftest import api_client_for
+    from vendors.services import application_create
 
     org = factories.vendor_organization("Oob")
     user = factories.vendor_member(org)
