@@ -66,7 +66,7 @@ class EventTransitionInline(admin.TabularInline):
     model = EventTransition
     extra = 0
     can_delete = False
-    readonly_fields = ["at", "actor_label", "from_status", "to_status", "reason"]
+    readonly_fields = ("at", "actor_label", "from_status", "to_status", "reason")
     fields = readonly_fields
 
     def has_add_permission(self, request, obj=None):

@@ -1,10 +1,20 @@
 """Demo programs: a Wattsmart-style battery program for each demo utility."""
 
 from datetime import date, time
+from typing import TypedDict
 
 from programs.models import DispatchGroup, Program, QualifiedEquipment, Season
 
-DEMO_PROGRAMS = {
+
+class DemoProgram(TypedDict):
+    name: str
+    slug: str
+    description: str
+    groups: list[tuple[str, str, str]]  # (name, states, ZIP prefixes)
+    window: tuple[time, time]
+
+
+DEMO_PROGRAMS: dict[str, DemoProgram] = {
     "cascadia": {
         "name": "Cascadia Battery Savers",
         "slug": "battery-savers",

@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import cast
 
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
@@ -188,7 +189,9 @@ def event_plan(*, event: Event, now: datetime | None = None) -> dict[int, tuple[
 
     usable = [(d, c) for d, c in usable if avail(c) > 0 or event.kind == EventKind.EXPORT_LIMIT]
     if event.kind == EventKind.EXPORT_LIMIT:
-        return {d.pk: (event.target_w, avail(c)) for d, c in usable}
+        # The event's check constraint gives every export limit a target.
+        limit_w = cast(int, event.target_w)
+        return {d.pk: (limit_w, avail(c)) for d, c in usable}
 
     if event.selection == DispatchSelection.TARGET and event.target_w:
         called = _times_called_this_season(event.program, [d.pk for d, _ in usable], event.start)

@@ -1,12 +1,14 @@
 """Program managers' pages: programs and their rules, the event calendar, new events, events."""
 
 import calendar
+from collections.abc import Collection
 from datetime import date
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -45,10 +47,11 @@ from programs.selectors import (
 from tenancy.choices import Role
 from tenancy.lists import BooleanFilter, ChoiceFilter, ForeignKeyFilter, ListPageMixin
 from tenancy.mixins import UtilityMemberMixin, UtilityScopedMixin
+from tenancy.resolution import MemberRequest
 from tenancy.selectors import get_for_utility
 
-MANAGERS = {Role.PROGRAM_MANAGER}
-DISPATCHERS = {Role.PROGRAM_MANAGER, Role.OPERATOR}
+MANAGERS: Collection[str] = {Role.PROGRAM_MANAGER}
+DISPATCHERS: Collection[str] = {Role.PROGRAM_MANAGER, Role.OPERATOR}
 
 
 class ProgramListView(ListPageMixin, UtilityScopedMixin, ListView):
@@ -92,10 +95,11 @@ class EventListView(ListPageMixin, UtilityScopedMixin, ListView):
 
 
 class ProgramFormMixin:
+    # Typed as the generic views declare them, which the create and update views combine.
     model = Program
-    form_class = ProgramForm
+    form_class: type[ProgramForm] | None = ProgramForm
     write_roles = MANAGERS
-    template_name = "programs/program_form.html"
+    template_name: str | None = "programs/program_form.html"
 
     def get_form_kwargs(self):
         return {**super().get_form_kwargs(), "utility": self.request.utility}
@@ -153,7 +157,7 @@ class ProgramPartAddView(UtilityMemberMixin, View):
         "group": DispatchGroupForm,
     }
 
-    def post(self, request, pk, part):
+    def post(self, request: MemberRequest, pk: int, part: str) -> HttpResponse:
         program = get_for_utility(Program.objects.all(), utility=request.utility, pk=pk)
         form_class = self.forms.get(part)
         if form_class is None:
@@ -171,7 +175,9 @@ class ProgramPartAddView(UtilityMemberMixin, View):
                 messages.success(request, f"Added {form.instance}.")
         else:
             errors = "; ".join(
-                f"{field}: {' '.join(errs)}" if field != "__all__" else " ".join(errs)
+                f"{field}: {' '.join(map(str, errs))}"
+                if field != "__all__"
+                else " ".join(map(str, errs))
                 for field, errs in form.errors.items()
             )
             messages.error(request, f"Not added. {errors}")
@@ -181,7 +187,7 @@ class ProgramPartAddView(UtilityMemberMixin, View):
 class EventCalendarView(UtilityMemberMixin, View):
     """A month of events in the utility's local time, with the list below."""
 
-    def get(self, request):
+    def get(self, request: MemberRequest) -> HttpResponse:
         tz = ZoneInfo(request.utility.timezone)
         today = timezone.now().astimezone(tz).date()
         try:
@@ -218,14 +224,14 @@ class EventCreateView(UtilityMemberMixin, View):
 
     write_roles = DISPATCHERS
 
-    def get(self, request):
+    def get(self, request: MemberRequest) -> HttpResponse:
         initial = {"start_local": default_start(request.utility), "duration_min": 60}
         if group := request.GET.get("group"):
             initial["group"] = group
         form = EventForm(utility=request.utility, initial=initial)
         return render(request, "programs/event_form.html", {"form": form})
 
-    def post(self, request):
+    def post(self, request: MemberRequest) -> HttpResponse:
         form = EventForm(request.POST, utility=request.utility)
         if request.GET.get("check"):
             return render(request, "programs/_event_check.html", self._check(form))
@@ -299,7 +305,7 @@ class EventCancelView(UtilityMemberMixin, View):
     model = Event
     write_roles = DISPATCHERS
 
-    def post(self, request, pk):
+    def post(self, request: MemberRequest, pk: int) -> HttpResponse:
         event = get_for_utility(Event.objects.all(), utility=request.utility, pk=pk)
         reason = request.POST.get("reason", "")[:500]
         try:

@@ -9,6 +9,7 @@ with 0600 permissions; nothing here belongs in the repository.
 import datetime as dt
 import ipaddress
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,7 +62,7 @@ def _issue(
     ca: bool,
     path_length: int | None,
     not_after: dt.datetime,
-    extra: list[tuple[x509.ExtensionType, bool]] = (),
+    extra: Iterable[tuple[x509.ExtensionType, bool]] = (),
 ) -> Issued:
     key = ec.generate_private_key(ec.SECP256R1())
     now = dt.datetime.now(dt.UTC)

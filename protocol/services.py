@@ -8,6 +8,7 @@ rules stay in the domain services (devices, programs) that these call.
 import ipaddress
 import secrets
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -109,6 +110,9 @@ def end_device_touch(*, end_device, now: datetime) -> None:
 
 def exchange_record(*, client: Client, request, response, started: datetime) -> None:
     """Keep one request of a client a conformance run is watching (its evidence)."""
+    run_id = client.recording_run_id
+    if run_id is None:  # no run is watching (callers check this first)
+        return
     body = b""
     if request.method in ("POST", "PUT"):
         body = request.body[:500]
@@ -116,7 +120,7 @@ def exchange_record(*, client: Client, request, response, started: datetime) -> 
     ExchangeRecord.objects.create(
         utility_id=client.utility_id,
         client=client,
-        run_id=client.recording_run_id,
+        run_id=run_id,
         method=request.method[:8],
         path=path,
         status=response.status_code,
@@ -273,7 +277,7 @@ def mirror_usage_point_create(
     role_flags: int = 0,
     service_category_kind: int = 0,
     status: int = 1,
-    quantities: list[MirrorQuantity] = (),
+    quantities: Sequence[MirrorQuantity] = (),
 ) -> MirrorUsagePoint:
     if (
         MirrorUsagePoint.objects.for_utility(end_device.utility_id)
@@ -400,7 +404,7 @@ def notification_target_allowed(uri: str) -> bool:
     except (OSError, UnicodeError):
         return False
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         if not address.is_global:
             return False
     return bool(infos)

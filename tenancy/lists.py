@@ -12,11 +12,21 @@ written as a range on the raw column as well, so an index on it is used.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.db.models import Q, QuerySet
+
+if TYPE_CHECKING:
+    from django.views.generic.base import View
+    from django.views.generic.list import MultipleObjectMixin
+
+    class _ListViewBase(MultipleObjectMixin[Any], View):
+        """What ``ListPageMixin`` stands on: a ``ListView``."""
+else:
+    _ListViewBase = object
 
 SEARCH_MAX_LENGTH = 100
 
@@ -116,7 +126,7 @@ def prefix_q(path: str, term: str) -> Q:
     return match
 
 
-def search_q(search_fields, term: str) -> Q:
+def search_q(search_fields: Iterable[str], term: str) -> Q:
     """OR of every search field matching ``term`` (see the module docstring for prefixes)."""
     match = Q()
     for spec in search_fields:
@@ -129,7 +139,7 @@ def search_q(search_fields, term: str) -> Q:
     return match
 
 
-class ListPageMixin:
+class ListPageMixin(_ListViewBase):
     """For ``ListView`` pages: declarative search, validated filters, ordering and paging.
 
     List it first among the bases, before the scoping mixin: ``get_base_queryset`` is the
@@ -147,7 +157,9 @@ class ListPageMixin:
 
     def get_list_form(self) -> forms.Form:
         if not hasattr(self, "_list_form"):
-            fields = {"q": forms.CharField(required=False, max_length=SEARCH_MAX_LENGTH)}
+            fields: dict[str, forms.Field] = {
+                "q": forms.CharField(required=False, max_length=SEARCH_MAX_LENGTH)
+            }
             for f in self.filters:
                 fields[f.name] = forms.ChoiceField(
                     required=False, label=f.label, choices=[("", f.any_label), *f.choices(self)]
@@ -170,7 +182,7 @@ class ListPageMixin:
             params["q"] = term
         for f in self.filters:
             value = cleaned.get(f.name)
-            if value not in (None, "") and f.name not in form.errors:
+            if value is not None and value != "" and f.name not in form.errors:
                 params[f.name] = f.to_python(value)
         return params
 
@@ -179,9 +191,9 @@ class ListPageMixin:
         errors = []
         for name in form.errors:
             if name == "q":
-                errors.append(f"Search ignored: {' '.join(form.errors['q'])}")
+                errors.append(f"Search ignored: {' '.join(map(str, form.errors['q']))}")
                 continue
-            label = form.fields[name].label if name in form.fields else name
+            label = str(form.fields[name].label) if name in form.fields else name
             value = self.request.GET.get(name, "")
             errors.append(f"“{value[:40]}” is not a valid {label.lower()}; that filter is ignored.")
         return errors

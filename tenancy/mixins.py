@@ -1,25 +1,56 @@
 """View mixins: the portal's single place where pages are narrowed to the active utility."""
 
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Any, cast
+
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.forms import BaseModelForm
+from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 
 from tenancy.choices import ALL_ROLES, WRITE_ROLES
+from tenancy.models import TenantQuerySet
+from tenancy.resolution import MemberRequest, TenantRequest
 from tenancy.selectors import get_for_utility
 
+if TYPE_CHECKING:
+    from django.views.generic.base import TemplateResponseMixin, View
 
-class UtilityMemberMixin(LoginRequiredMixin):
+    class _MemberViewBase(LoginRequiredMixin, TemplateResponseMixin, View):
+        """What the mixins stand on: a class-based view (its ``request`` is declared by both)."""
+
+    class _ObjectViewBase(_MemberViewBase):
+        """What ``UtilityScopedMixin`` needs from the generic list, detail and edit views."""
+
+        slug_field: str
+        slug_url_kwarg: str
+        pk_url_kwarg: str
+
+        def get_queryset(self) -> TenantQuerySet: ...
+        def form_valid(self, form: BaseModelForm[Any]) -> HttpResponse: ...
+else:
+    _MemberViewBase = LoginRequiredMixin
+    _ObjectViewBase = object
+
+
+class UtilityMemberMixin(_MemberViewBase):
     """A logged-in staff member of the active utility, holding one of ``allowed_roles``.
 
     Unsafe methods additionally need a write role unless ``write_roles`` says otherwise.
     """
 
-    allowed_roles = ALL_ROLES
-    write_roles = WRITE_ROLES
+    request: MemberRequest  # once dispatch() has let it through
+    allowed_roles: Collection[str] = ALL_ROLES
+    write_roles: Collection[str] = WRITE_ROLES
 
-    def dispatch(self, request, *args, **kwargs):
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return self.handle_no_permission()
-        membership = request.membership
+        membership = cast(TenantRequest, request).membership
         if membership is None or membership.role not in self.allowed_roles:
             raise PermissionDenied("Your account has no role here at this utility.")
         if request.method not in ("GET", "HEAD", "OPTIONS") and (
@@ -29,13 +60,13 @@ class UtilityMemberMixin(LoginRequiredMixin):
         return super().dispatch(request, *args, **kwargs)
 
 
-class UtilityScopedMixin(UtilityMemberMixin):
+class UtilityScopedMixin(UtilityMemberMixin, _ObjectViewBase):
     """For list, detail and edit views of tenant-owned models: rows of the active utility only."""
 
-    def get_queryset(self):
+    def get_queryset(self) -> TenantQuerySet:
         return super().get_queryset().for_utility(self.request.utility)
 
-    def get_object(self, queryset=None):
+    def get_object(self, queryset: QuerySet[Any] | None = None) -> Any:
         queryset = self.get_queryset() if queryset is None else queryset
         lookup = (
             {self.slug_field: self.kwargs[self.slug_url_kwarg]}
@@ -44,7 +75,7 @@ class UtilityScopedMixin(UtilityMemberMixin):
         )
         return get_for_utility(queryset, utility=self.request.utility, **lookup)
 
-    def form_valid(self, form):
+    def form_valid(self, form: BaseModelForm[Any]) -> HttpResponse:
         if hasattr(form.instance, "utility_id") and form.instance.utility_id is None:
             form.instance.utility = self.request.utility
         return super().form_valid(form)

@@ -6,6 +6,8 @@ go to devices.telemetry_ingest in one call; if any is refused, nothing is writte
 client gets 400 with the first reason.
 """
 
+from typing import cast
+
 from django.db import transaction
 
 from devices.choices import Channel, RejectReason
@@ -43,13 +45,15 @@ def channel_for(reading_type: ReadingType, role_flags: int) -> str:
 
 def quantity(mmr: MirrorMeterReading, role_flags: int) -> services.MirrorQuantity:
     reading_type = mmr.reading_type
+    if reading_type is None:  # the views refuse or skip these before they get here
+        raise BadInput(f"MirrorMeterReading {mmr.mrid} needs a ReadingType")
     return services.MirrorQuantity(
         mrid=mmr.mrid,
         description=mmr.description or "",
         channel=channel_for(reading_type, role_flags),
         unit="",
         power_of_ten=reading_type.power_of_ten_multiplier or 0,
-        uom=reading_type.uom,
+        uom=cast(int, reading_type.uom),  # channel_for has refused a missing uom
         flow_direction=reading_type.flow_direction,
     )
 

@@ -34,7 +34,7 @@ from protocol.xml.resources.derp import (
 from protocol.xml.resources.derp import EventStatus as SepEventStatus
 from protocol.xml.resources.units import active_power
 
-CURRENT_STATUS = {
+CURRENT_STATUS: dict[str, int] = {
     EventStatus.SCHEDULED: 0,
     EventStatus.ACTIVE: 1,
     EventStatus.COMPLETED: 1,

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import functools
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from protocol.xml.resources.common import time_type
@@ -52,8 +53,9 @@ def time_resource(*, zone_name: str, now: dt.datetime, poll_rate: int) -> Time:
     """2030.5 Time for a zone: tzOffset is standard time; dstOffset applies in [start, end)."""
     zone = ZoneInfo(zone_name)
     local = now.astimezone(zone)
+    utc_offset = cast(dt.timedelta, local.utcoffset())  # an aware datetime always has one
     dst_now = local.dst() or dt.timedelta(0)
-    tz_offset = int((local.utcoffset() - dst_now).total_seconds())
+    tz_offset = int((utc_offset - dst_now).total_seconds())
     period = dst_period(zone, now)
     if period:
         start_at, end_at = period
@@ -69,7 +71,7 @@ def time_resource(*, zone_name: str, now: dt.datetime, poll_rate: int) -> Time:
         dst_end_time=time_type(end_at),
         dst_offset=dst_offset,
         dst_start_time=time_type(start_at),
-        local_time=time_type(now) + int(local.utcoffset().total_seconds()),
+        local_time=time_type(now) + int(utc_offset.total_seconds()),
         quality=TIME_QUALITY,
         tz_offset=tz_offset,
     )

@@ -13,9 +13,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar, dataclass_transform
+from typing import Any, TypeVar, cast, dataclass_transform
 
 from lxml import etree
 
@@ -262,10 +262,13 @@ ROOT_ELEMENTS: dict[str, type[SepObject]] = {}
 _ROOT_NAMES: dict[type, str] = {}
 
 
-def root_element(name: str | None = None):
+_Sep = TypeVar("_Sep", bound=SepObject)
+
+
+def root_element(name: str | None = None) -> Callable[[type[_Sep]], type[_Sep]]:
     """Register a class as a top-level 2030.5 element (default: the class name)."""
 
-    def register(cls: type[T]) -> type[T]:
+    def register(cls: type[_Sep]) -> type[_Sep]:
         element_name = name or cls.__name__
         if element_name in ROOT_ELEMENTS:
             raise RuntimeError(f"root element {element_name} declared twice")
@@ -293,9 +296,15 @@ def items(kind: type[SepObject]) -> Any:
     return element(root_name(kind), kind, many=True)
 
 
-@functools.cache
-def _specs(cls: type) -> list[tuple[str, ElementSpec | AttributeSpec]]:
+def _declared_specs(cls: type) -> list[tuple[str, ElementSpec | AttributeSpec]]:
     return [(f.name, f.metadata[_META]) for f in dataclasses.fields(cls) if _META in f.metadata]
+
+
+# Typed as a plain callable: mypy checks a cached function's arguments against Hashable,
+# and a dataclass type fails that through its unhashable instances; a class always hashes.
+_specs: Callable[[type], list[tuple[str, ElementSpec | AttributeSpec]]] = functools.cache(
+    _declared_specs
+)
 
 
 # --- Serialize ----------------------------------------------------------------------------
@@ -313,7 +322,6 @@ def serialize(obj: SepObject, *, profile: str = DEFAULT_PROFILE) -> bytes:
 def _fill(el: etree._Element, obj: SepObject, path: str, profile: str) -> None:
     for attr_name, spec in _specs(type(obj)):
         value = getattr(obj, attr_name)
-        where = f"{path}.{getattr(spec, 'element', None) or spec.name}"
         if isinstance(spec, AttributeSpec):
             if value is None:
                 if spec.required:
@@ -328,6 +336,7 @@ def _fill(el: etree._Element, obj: SepObject, path: str, profile: str) -> None:
                     "contains characters XML cannot carry", field=f"{path}@{spec.name}"
                 ) from exc
             continue
+        where = f"{path}.{spec.element}"
         values = value if spec.many else ([] if value is None else [value])
         if spec.is_required(profile) and not values:
             raise SepXmlError("is required", field=where)
@@ -342,7 +351,7 @@ def _fill(el: etree._Element, obj: SepObject, path: str, profile: str) -> None:
             elif isinstance(spec.kind, type):
                 if not isinstance(item, spec.kind):
                     raise SepXmlError(f"must be a {spec.kind.__name__}", field=where)
-                _fill(child, item, where, profile)
+                _fill(child, cast(SepObject, item), where, profile)  # kind: a SepObject class
             else:
                 text = spec.kind.to_text(item, where)
                 try:
@@ -379,7 +388,8 @@ def parse(
         if cls not in allowed:
             names = ", ".join(root_name(c) for c in allowed)
             raise SepXmlError(f"expected {names}, got {qname.localname}")
-    return _read(cls, root, qname.localname, profile)
+    # ``cls`` is one of ``expected`` (checked above).
+    return cast(T, _read(cls, root, qname.localname, profile))
 
 
 def _read(cls: type[T], el: etree._Element, path: str, profile: str, *, typed=False) -> T:
@@ -391,11 +401,11 @@ def _read(cls: type[T], el: etree._Element, path: str, profile: str, *, typed=Fa
             continue
         if key not in attributes:
             raise SepXmlError(f"unexpected attribute {key}", field=path)
-        attr_name, spec = attributes[key]
-        values[attr_name] = spec.kind.from_text(text, f"{path}@{key}")
-    for attr_name, spec in attributes.values():
-        if spec.required and attr_name not in values:
-            raise SepXmlError("is required", field=f"{path}@{spec.name}")
+        attr_name, attr_spec = attributes[key]
+        values[attr_name] = attr_spec.kind.from_text(text, f"{path}@{key}")
+    for attr_name, attr_spec in attributes.values():
+        if attr_spec.required and attr_name not in values:
+            raise SepXmlError("is required", field=f"{path}@{attr_spec.name}")
     elements = [(n, spec) for n, spec in specs if isinstance(spec, ElementSpec)]
     # Element-only content may carry whitespace between children; empty content may not.
     if el.text and (el.text.strip() or not elements):

@@ -1,5 +1,7 @@
 """API base classes: the API's single place where querysets are narrowed to a utility."""
 
+from collections.abc import Collection
+
 from django.db.models import ProtectedError, RestrictedError
 from rest_framework import viewsets
 from rest_framework.exceptions import APIException
@@ -18,8 +20,8 @@ class TenantScopedMixin:
     """
 
     permission_classes = [IsAuthenticated, HasUtilityRole]
-    allowed_roles = ALL_ROLES
-    write_roles = WRITE_ROLES
+    allowed_roles: Collection[str] = ALL_ROLES
+    write_roles: Collection[str] = WRITE_ROLES
 
     def initial(self, request, *args, **kwargs):
         # Authenticate first: token users are anonymous to the middleware.

@@ -91,7 +91,10 @@ def make_event(kind="discharge", lead_s=5.0, key="event_id", **fields):
 
 def _responses(ctx: Context, status: int, key: str = "event_id"):
     return ControlResponse.objects.filter(
-        event_id=ctx.state.get(key), end_device__registered_by=ctx.client, status=status
+        # Before the event exists, None matches no Response (Django reads it as IS NULL).
+        event_id=ctx.state.get(key),  # type: ignore[misc]
+        end_device__registered_by=ctx.client,
+        status=status,
     )
 
 

@@ -14,6 +14,7 @@ simulator).
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from programs.models import DispatchGroup, Event, Program
 from programs.services import event_cancel
@@ -34,11 +35,24 @@ class StepSkipped(Exception):
     """The procedure cannot run for this client (e.g. the vendor gave no parameters)."""
 
 
+class Run(Protocol):
+    """What steps read of the conformance run record (a ``ConformanceRun``)."""
+
+    @property
+    def pk(self) -> Any: ...
+    @property
+    def time_scale(self) -> float: ...
+    @property
+    def procedures(self) -> Any: ...  # the procedure keys, in run order (a JSON list)
+    @property
+    def parameters(self) -> Any: ...  # what the vendor supplied (a JSON object)
+
+
 @dataclass
 class Context:
     """What a step sees: the run's sandbox, the client under test, and a scratch state."""
 
-    run: object
+    run: Run
     client: Client
     program: Program
     group: DispatchGroup
@@ -57,9 +71,10 @@ class Context:
             registered_by=self.client
         )
 
-    def event(self, key: str = "event_id") -> Event | None:
+    def event(self, key: str = "event_id") -> Event:
+        """The event a step scheduled under ``key`` (steps run in order, so it exists)."""
         pk = self.state.get(key)
-        return Event.objects.for_utility(self.client.utility_id).filter(pk=pk).first()
+        return Event.objects.for_utility(self.client.utility_id).get(pk=pk)
 
     @property
     def parameters(self) -> dict:

@@ -1,6 +1,7 @@
 """Registration: in band (POST /edev) and out of band (pre-registered with a PIN)."""
 
 from datetime import datetime
+from typing import Any
 
 from django.core.exceptions import ValidationError
 
@@ -32,7 +33,9 @@ def step_registered(ctx: Context) -> bool:
 
 def oob_parameters(parameters: dict) -> tuple[str, int] | None:
     """The out-of-band LFDI and PIN a run was given, validated, or None when absent."""
-    lfdi, pin = parameters.get("oob_lfdi"), parameters.get("oob_pin")
+    # As the vendor typed them (any JSON value); checked below.
+    lfdi: Any = parameters.get("oob_lfdi")
+    pin: Any = parameters.get("oob_pin")
     if not lfdi and pin in (None, ""):
         return None
     try:
@@ -89,11 +92,16 @@ def setup_oob(ctx: Context) -> None:
     )
 
 
-def _oob_end_device(ctx: Context) -> EndDevice:
+def _oob_given(ctx: Context) -> tuple[str, int]:
     given = oob_parameters(ctx.parameters)
     if given is None:
         raise StepSkipped("no out-of-band LFDI and PIN were given with the run (parameters)")
-    end_device = ctx.end_devices().filter(lfdi=given[0]).first()
+    return given
+
+
+def _oob_end_device(ctx: Context) -> EndDevice:
+    lfdi, _ = _oob_given(ctx)
+    end_device = ctx.end_devices().filter(lfdi=lfdi).first()
     if end_device is None:
         raise StepFailed("the pre-registered EndDevice is missing")
     return end_device
@@ -102,7 +110,7 @@ def _oob_end_device(ctx: Context) -> EndDevice:
 def step_oob_pin_restore(ctx: Context) -> bool:
     """Put the vendor's PIN back if the PIN-mismatch procedure left a wrong one."""
     end_device = _oob_end_device(ctx)
-    pin = oob_parameters(ctx.parameters)[1]
+    _, pin = _oob_given(ctx)
     if end_device.pin != pin:
         EndDevice.objects.filter(pk=end_device.pk).update(pin=pin)
         # Only what the client does from now on counts: it must read the PIN again.
