@@ -34,8 +34,8 @@ class Graph:
         return {m: {t for t in ts if t in self.edges} for m, ts in self.edges.items()}
 
 
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+def module_name(path: Path, root: Path = ROOT) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
@@ -76,7 +76,7 @@ def _imports(tree: ast.AST, module: str, is_package: bool) -> set[str]:
 def build(root: Path = ROOT) -> Graph:
     graph = Graph()
     files = [p for app in APPS if (root / app).is_dir() for p in (root / app).rglob("*.py")]
-    modules = {module_name(p): p for p in files}
+    modules = {module_name(p, root): p for p in files}
     for module, path in modules.items():
         source = path.read_text()
         graph.lines[module] = source.count("\n")
