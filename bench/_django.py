@@ -5,6 +5,7 @@ PostgreSQL, a sibling database ``<name>_bench`` is created on the same server.
 """
 
 import os
+import secrets
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -34,6 +35,8 @@ def setup() -> str:
         os.environ["DATABASE_URL"] = f"sqlite:///{ROOT / 'var' / 'bench.sqlite3'}"
     # The test settings serve static files from the app folders (pages render uncollected).
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+    # One proxy secret for this bench and the servers it starts, which stand in for nginx.
+    os.environ.setdefault("SEP2_PROXY_SECRET", secrets.token_hex(32))
     import django
     from django.core.management import call_command
 

@@ -143,7 +143,10 @@ def _free_port() -> int:
 def _poller(args):
     port, header, group, edevs, mrid, _unused, seconds = args
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    headers = {"X-SSL-Client-Cert": header}
+    headers = {
+        "X-SSL-Client-Cert": header,
+        "X-Reservoir-Proxy-Secret": os.environ["SEP2_PROXY_SECRET"],
+    }
     seen: dict[int, float] = {}
     requests = errors = 0
     deadline = time.monotonic() + seconds
@@ -179,7 +182,7 @@ def visibility(n: int, processes: int, workers: int, timeout_s: float) -> None:
     port = _free_port()
     log = ROOT / "var" / "bench-dispatch-uvicorn.log"
     argv = [
-        sys.executable, "-m", "uvicorn", "portal.asgi:application", "--host", "127.0.0.1",
+        sys.executable, "-m", "uvicorn", "portal.asgi_sep2:application", "--host", "127.0.0.1",
         "--port", str(port), "--workers", str(workers), "--no-access-log", "--lifespan", "off",
     ]  # fmt: skip
     connection.close()

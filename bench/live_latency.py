@@ -23,7 +23,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 from bench import _django
 
@@ -81,20 +80,23 @@ def _seed():
     return utility.pk, mup.pk, cert.cert_pem, browser.cookies["sessionid"].value
 
 
-async def _measure(port: int, utility_id: int, mup_id: int, pem: bytes, cookie: str, n: int):
+async def _measure(
+    port: int, sep2_port: int, utility_id: int, mup_id: int, pem: bytes, cookie: str, n: int
+):
     import websockets
 
     from devices.simulator.sep2_client import FleetStats, HttpPool
+    from protocol.transport import proxy_headers
     from protocol.xml import serialize
     from protocol.xml.resources.common import DateTimeInterval
     from protocol.xml.resources.mirror import MirrorMeterReading as SepMirrorMeterReading
     from protocol.xml.resources.mirror import Reading
 
     pool = HttpPool(
-        f"http://127.0.0.1:{port}",
+        f"http://127.0.0.1:{sep2_port}",
         size=1,
         ssl_context=None,
-        extra_headers={"X-SSL-Client-Cert": quote(pem.decode(), safe="")},
+        extra_headers=proxy_headers(pem),
         stats=FleetStats(),
     )
     latencies = []
@@ -147,17 +149,31 @@ def main(argv: list[str] | None = None) -> None:
         sys.executable, "-m", "uvicorn", "portal.asgi:application", "--host", "127.0.0.1",
         "--port", str(port), "--ws", "websockets-sansio", "--no-access-log",
     ]  # fmt: skip
+    # The readings go to the 2030.5 listener, the WebSocket to the portal listener.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sep2_port = sock.getsockname()[1]
+    sep2_argv = [
+        sys.executable, "-m", "uvicorn", "portal.asgi_sep2:application", "--host", "127.0.0.1",
+        "--port", str(sep2_port), "--no-proxy-headers", "--no-access-log",
+    ]  # fmt: skip
     with log.open("wb") as out:
         server = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        sep2_server = subprocess.Popen(
+            sep2_argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     try:
         for _ in range(300):
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                socket.create_connection(("127.0.0.1", sep2_port), timeout=1).close()
                 break
             except OSError:
                 time.sleep(0.2)
         time.sleep(1.0)
-        latencies = asyncio.run(_measure(port, utility_id, mup_id, pem, cookie, args.samples))
+        latencies = asyncio.run(
+            _measure(port, sep2_port, utility_id, mup_id, pem, cookie, args.samples)
+        )
         q = statistics.quantiles(latencies, n=20)
         print(
             f"MirrorMeterReading accepted → WebSocket push ({len(latencies)} samples): "
@@ -165,11 +181,12 @@ def main(argv: list[str] | None = None) -> None:
             f"max {max(latencies):.0f} ms (publisher throttle {1000} ms per group)"
         )
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        for proc in (server, sep2_server):
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 if __name__ == "__main__":

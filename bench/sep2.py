@@ -21,6 +21,7 @@ import io
 import json
 import multiprocessing
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -153,7 +154,10 @@ def _bodies(now: int, value: int) -> tuple[bytes, bytes]:
 def _load(args) -> tuple[list[float], int, int]:
     port, header, group, devices, seconds, static = args
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    base_headers = {"X-SSL-Client-Cert": header}
+    base_headers = {
+        "X-SSL-Client-Cert": header,
+        "X-Reservoir-Proxy-Secret": os.environ["SEP2_PROXY_SECRET"],
+    }
     latencies, errors, count = [], 0, 0
     by_kind: dict[str, list[float]] = {}
     deadline = time.monotonic() + seconds
@@ -238,6 +242,8 @@ def _wait(port: int, proc, log: Path, timeout_s: float = 60) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # One proxy secret for the bench server and its load processes (they stand in for nginx).
+    os.environ.setdefault("SEP2_PROXY_SECRET", secrets.token_hex(32))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devices", type=int, default=200)
     cpus = os.cpu_count() or 2

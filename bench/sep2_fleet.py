@@ -76,7 +76,7 @@ def wire(n: int, seconds: float) -> None:
     env.pop("REDIS_URL", None)
     log = ROOT / "var" / "bench-fleet-uvicorn.log"
     argv = [
-        sys.executable, "-m", "uvicorn", "portal.asgi:application", "--host", "127.0.0.1",
+        sys.executable, "-m", "uvicorn", "portal.asgi_sep2:application", "--host", "127.0.0.1",
         "--port", str(port), "--workers", str(workers), "--no-access-log", "--lifespan", "off",
     ]  # fmt: skip
     with log.open("wb") as out:

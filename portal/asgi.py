@@ -1,4 +1,6 @@
-"""ASGI entry point: Django over HTTP, Channels consumers over WebSocket."""
+"""The portal listener's ASGI entry point: Django over HTTP (without the 2030.5 paths, see
+portal.listeners), Channels consumers over WebSocket. The 2030.5 listener is
+portal.asgi_sep2."""
 
 import os
 
@@ -11,12 +13,13 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set u
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from portal.listeners import PortalHttp  # noqa: E402
 from portal.live import PublisherLifespan  # noqa: E402
 from portal.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": PortalHttp(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from portal.demo import credentials_update
 from programs.models import Program
-from protocol import pki
+from protocol import pki, trust
 from protocol.identity import client_identity_from_pem
 from protocol.models import Client
 from protocol.services import client_register
@@ -82,6 +82,7 @@ def nginx_config_write(*, upstream_port: int, tls_port: int = SEP2_TLS_PORT) -> 
         f"    {k}_temp_path {run / k};"
         for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
+    secret_conf = trust.proxy_secret_conf_write()
     conf = run / "nginx.conf"
     conf.write_text(
         f"""{user}
@@ -93,6 +94,7 @@ events {{ worker_connections 256; }}
 http {{
     access_log off;
 {temp}
+    # The 2030.5 listener (portal.processes "sep2"), never the portal listener.
     upstream reservoir {{ server 127.0.0.1:{upstream_port}; keepalive 16; }}
     server {{
         listen 127.0.0.1:{tls_port} ssl;
@@ -102,6 +104,7 @@ http {{
         include {snippets / "reservoir-sep2-tls.conf"};
         location / {{
             include {snippets / "reservoir-sep2-proxy.conf"};
+            include {secret_conf};
             proxy_pass http://reservoir;
         }}
     }}

@@ -332,6 +332,24 @@ SEP2_TRUSTED_PROXIES = [
     if p.strip()
 ]
 
+
+def _sep2_proxy_secret() -> str:
+    """The per-install secret nginx sends in X-Reservoir-Proxy-Secret with every request it
+    forwards to the 2030.5 listener; generated into var/ on first run unless configured."""
+    if key := os.environ.get("SEP2_PROXY_SECRET"):
+        return key
+    path = VAR_DIR / "sep2_proxy_secret"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+# The forwarded certificate is believed only with this secret as well as from a trusted peer.
+SEP2_PROXY_SECRET = _sep2_proxy_secret()
+# Where protocol.trust writes nginx's program CA bundle, CRL and proxy-secret include.
+SEP2_TLS_DIR = Path(os.environ.get("SEP2_TLS_DIR", VAR_DIR / "tls"))
+
 # --- Security ----------------------------------------------------------------------------
 
 SESSION_COOKIE_HTTPONLY = True

@@ -57,6 +57,10 @@ class Conflict(Exception):
     """The resource already exists (answered 409)."""
 
 
+class NotYours(Exception):
+    """The client may not act on this resource (answered 403)."""
+
+
 # --- Clients -----------------------------------------------------------------------------
 
 
@@ -189,6 +193,11 @@ def end_device_register(
     A device certificate may register only itself; an aggregator registers the devices it
     acts for. A devices.Device is linked (by LFDI) or created with a placeholder identity
     that DeviceInformation later fills in.
+
+    Ownership: an LFDI another client already registered, or another client's own
+    certificate LFDI, answers 403 (NotYours) and writes nothing; the same client's repeat
+    is a genuine duplicate (409). An aggregator's own LFDI gets an EndDevice with no
+    devices.Device: the aggregator is not a battery, so it never joins the fleet.
     """
     now = now or timezone.now()
     lfdi = lfdi.strip().upper()
@@ -197,10 +206,18 @@ def end_device_register(
     if not sfdi_is_valid(sfdi) or sfdi != sfdi_from_lfdi(lfdi):
         raise ValidationError("sFDI does not belong to lFDI")
     utility = client.utility
-    if EndDevice.objects.for_utility(utility).filter(lfdi=lfdi).exists():
+    existing = EndDevice.objects.for_utility(utility).filter(lfdi=lfdi)
+    for registered_by_id in existing.values_list("registered_by_id", flat=True):
+        if registered_by_id != client.pk:
+            raise NotYours("this lFDI is registered by another client")
         raise Conflict("an EndDevice with this lFDI is already registered")
-    device = Device.objects.for_utility(utility).filter(lfdi=lfdi).first()
-    if device is None:
+    own_identity = lfdi == client.lfdi
+    if not own_identity and Client.objects.filter(lfdi=lfdi).exists():
+        raise NotYours("this lFDI is another client's certificate")
+    device = None
+    if own_identity and client.kind == ClientKind.AGGREGATOR:
+        pass  # the aggregator itself: an EndDevice, never a battery
+    elif (device := Device.objects.for_utility(utility).filter(lfdi=lfdi).first()) is None:
         device = device_register(
             utility=utility,
             vendor_name=PLACEHOLDER_VENDOR,
@@ -226,7 +243,7 @@ def end_device_register(
     except IntegrityError as exc:  # a concurrent registration won the race
         raise Conflict("an EndDevice with this lFDI or sFDI is already registered") from exc
     program = client.program
-    if program is not None and program.is_sandbox:
+    if device is not None and program is not None and program.is_sandbox:
         # A vendor's sandbox client: its devices take part in the sandbox at once.
         participant_add(program=program, device=device, now=now)
     return end_device

@@ -3,13 +3,21 @@
 In production nginx terminates TLS, verifies the client certificate against the program
 CA bundle and forwards it URL-encoded in `X-SSL-Client-Cert` (see
 deploy/nginx/reservoir-sep2.conf). That header is only as trustworthy as the hop that set
-it, so it is honoured only from the addresses in `SEP2_TRUSTED_PROXIES`. An ASGI server
-that terminates TLS itself can instead hand the chain over in the ASGI TLS extension.
+it, so it is honoured only when both hold:
+
+- the real peer (the 2030.5 listener runs without --proxy-headers, so REMOTE_ADDR is the
+  hop itself) is one of `SEP2_TRUSTED_PROXIES`;
+- the request carries the per-install `SEP2_PROXY_SECRET` in `X-Reservoir-Proxy-Secret`,
+  which nginx sets on every request it forwards (overwriting anything a client sent).
+
+The portal listener strips all of these headers (portal.asgi). An ASGI server that
+terminates TLS itself can instead hand the chain over in the ASGI TLS extension.
 """
 
+import hmac
 import ipaddress
 import logging
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -22,6 +30,9 @@ logger = logging.getLogger(__name__)
 
 CLIENT_CERT_HEADER = "HTTP_X_SSL_CLIENT_CERT"
 CLIENT_VERIFY_HEADER = "HTTP_X_SSL_CLIENT_VERIFY"
+PROXY_SECRET_HEADER = "HTTP_X_RESERVOIR_PROXY_SECRET"  # noqa: S105  (a header name)
+# The same headers as ASGI scope names (lower-case bytes), for listeners that strip them.
+PROXY_HEADER_NAMES = (b"x-ssl-client-cert", b"x-ssl-client-verify", b"x-reservoir-proxy-secret")
 DEFAULT_TRUSTED_PROXIES = ("127.0.0.1", "::1")
 
 
@@ -39,6 +50,26 @@ def is_trusted_proxy(peer: str) -> bool:
         address = address.ipv4_mapped
     entries = getattr(settings, "SEP2_TRUSTED_PROXIES", DEFAULT_TRUSTED_PROXIES)
     return any(address in network for network in _networks(entries))
+
+
+def proxy_secret_matches(presented: str | None) -> bool:
+    """Whether `presented` is this install's SEP2_PROXY_SECRET (never true when unset)."""
+    expected = getattr(settings, "SEP2_PROXY_SECRET", "") or ""
+    if not expected or not presented:
+        return False
+    return hmac.compare_digest(presented.encode(), expected.encode())
+
+
+def proxy_headers(pem: bytes | str) -> dict[str, str]:
+    """The headers the trusted proxy adds for a verified client certificate `pem`: for
+    in-process test clients and benches that stand in for nginx."""
+    if isinstance(pem, bytes):
+        pem = pem.decode("ascii")
+    return {
+        "X-SSL-Client-Cert": quote(pem, safe=""),
+        "X-SSL-Client-Verify": "SUCCESS",
+        "X-Reservoir-Proxy-Secret": settings.SEP2_PROXY_SECRET,
+    }
 
 
 def _pem_to_der(pem: str) -> bytes | None:
@@ -65,6 +96,9 @@ def client_certificate_from_request(request: HttpRequest) -> bytes | None:
     peer = request.META.get("REMOTE_ADDR", "")
     if not is_trusted_proxy(peer):
         logger.warning("ignored X-SSL-Client-Cert from untrusted peer %s", peer)
+        return None
+    if not proxy_secret_matches(request.META.get(PROXY_SECRET_HEADER)):
+        logger.warning("ignored X-SSL-Client-Cert from %s without the proxy secret", peer)
         return None
     verify = request.META.get(CLIENT_VERIFY_HEADER)
     if verify is not None and verify != "SUCCESS":

@@ -18,7 +18,7 @@ import hashlib
 import ssl
 import time
 from dataclasses import dataclass, field
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from protocol.xml import SEP_CONTENT_TYPE, parse, serialize
 
@@ -174,12 +174,11 @@ def tls_context(*, ca_path, cert, key) -> ssl.SSLContext:
 
 
 def forwarded_cert_headers(pem: bytes | None) -> dict[str, str]:
-    """The trusted proxy's headers carrying client certificate `pem` (none without one)."""
-    headers = {}
-    if pem:
-        headers["X-SSL-Client-Cert"] = quote(pem.decode("ascii"), safe="")
-        headers["X-SSL-Client-Verify"] = "SUCCESS"
-    return headers
+    """The trusted proxy's headers carrying client certificate `pem` (none without one),
+    with this install's proxy secret: only a process that can read it stands in for nginx."""
+    from protocol.transport import proxy_headers
+
+    return proxy_headers(pem) if pem else {}
 
 
 def lfdi_of_pem(pem: bytes) -> str:

@@ -32,7 +32,13 @@ from protocol.http import (
 )
 from protocol.managers.edev import reported_resource
 from protocol.models import Client, EndDevice
-from protocol.services import Conflict, client_touch, end_device_touch, exchange_record
+from protocol.services import (
+    Conflict,
+    NotYours,
+    client_touch,
+    end_device_touch,
+    exchange_record,
+)
 from protocol.transport import client_identity_from_request
 from protocol.xml import serialize
 from protocol.xml.codec import SepObject
@@ -118,6 +124,8 @@ class SepView(View):
             return refused.response
         except Conflict as exc:
             return conflict(str(exc))
+        except NotYours as exc:
+            return forbidden(str(exc))
         except ValidationError as exc:
             return bad_request(error_message(exc))
         except (PagingError, BadInput) as exc:

@@ -35,6 +35,7 @@ from tests.integration.servers import (
     asgi_server,
     celery_beat,
     celery_worker,
+    sep2_server,
     subprocess_env,
     wait_until,
 )
@@ -108,11 +109,12 @@ def test_program_manager_runs_an_event_afternoon(browser, screenshot, tmp_path):
     def fleet(devices: int, seed: int) -> Sep2Fleet:
         # time_scale 60: polls every 1 s (pollRate 60), telemetry every 5 s (300 s cadence).
         return Sep2Fleet(
-            base_url=base, devices=devices, forwarded_cert_pem=pem, seed=seed, time_scale=60
+            base_url=sep2, devices=devices, forwarded_cert_pem=pem, seed=seed, time_scale=60
         )
 
     with (
         asgi_server(env, logs[0]) as base,
+        sep2_server(env, tmp_path / "sep2.log") as sep2,
         celery_worker(env, logs[1]),
         celery_beat(env, logs[2], tmp_path),
     ):

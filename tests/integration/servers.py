@@ -6,11 +6,14 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
+
+from portal import processes
 
 ROOT = Path(settings.BASE_DIR)
 
@@ -40,6 +43,8 @@ def subprocess_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         "CELERY_BROKER_DIR": str(tmp_path / "broker"),
         "REALTIME_RELAY_DIR": str(tmp_path / "realtime-relay"),
         "PYTHONUNBUFFERED": "1",
+        # The servers and the test share the proxy secret, so the test can stand in for nginx.
+        "SEP2_PROXY_SECRET": settings.SEP2_PROXY_SECRET,
         **extra,
     }
     return env
@@ -98,27 +103,29 @@ def celery_beat(env, log, tmp_path: Path):
 
 @contextlib.contextmanager
 def asgi_server(env, log):
+    """The portal listener, with portal.processes' command line; yields its base URL."""
     port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "portal.asgi:application",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--ws",
-        "websockets-sansio",
-        "--no-access-log",
-    ]
+    argv = processes.argv(
+        "web", {"RESERVOIR_WEB_BIND": f"127.0.0.1:{port}", "RESERVOIR_WORKERS": "1"}
+    )
     with running(argv, env, log) as proc:
         base = f"http://127.0.0.1:{port}"
         wait_for_http(f"{base}/accounts/login/", proc, log)
         yield base
 
 
-def wait_for_http(url: str, proc, log: Path, timeout_s: float = 60) -> None:
+@contextlib.contextmanager
+def sep2_server(env, log, *, host: str = "127.0.0.1"):
+    """The 2030.5 listener (no --proxy-headers), with portal.processes' command line."""
+    port = free_port()
+    config = {"RESERVOIR_SEP2_BIND": f"{host}:{port}", "RESERVOIR_WORKERS": "1"}
+    with running(processes.argv("sep2", config), env, log) as proc:
+        base = f"http://{host}:{port}"
+        wait_for_http(f"{base}/tm", proc, log, any_status=True)
+        yield base
+
+
+def wait_for_http(url: str, proc, log: Path, timeout_s: float = 60, any_status=False) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -126,6 +133,10 @@ def wait_for_http(url: str, proc, log: Path, timeout_s: float = 60) -> None:
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return
+        except urllib.error.HTTPError:
+            if any_status:
+                return
+            time.sleep(0.2)
         except OSError:
             time.sleep(0.2)
     raise RuntimeError(f"{url} did not answer in {timeout_s} s:\n{log.read_text()[-3000:]}")

@@ -24,7 +24,7 @@ from protocol.conformance.runner import run_advance, run_create, run_report, run
 from protocol.models import Client
 from tests import factories
 from tests.integration.fleet import FleetThread
-from tests.integration.servers import asgi_server, subprocess_env
+from tests.integration.servers import sep2_server, subprocess_env
 from vendors.certificates import certificate_issue
 from vendors.models import ConformanceRun
 from vendors.services import application_create
@@ -213,7 +213,7 @@ def test_good_fleet_passes_and_each_fault_fails_exactly_its_procedures(tmp_path)
     utility = factories.utility()
     env = subprocess_env(tmp_path, SEP2_TRUSTED_PROXIES="127.0.0.1")
     log = tmp_path / "asgi.log"
-    with asgi_server(env, log) as base_url:
+    with sep2_server(env, log) as base_url:
         for seed, variant in enumerate(VARIANTS, start=31):
             _start(variant, utility, seed, base_url)
         threads = [FleetThread(v.fleet) for v in VARIANTS]

@@ -9,7 +9,7 @@ The late Response at the end goes straight to uvicorn as nginx would forward it.
 import time
 import urllib.request
 from datetime import timedelta
-from urllib.parse import quote, urlparse
+from urllib.parse import urlparse
 
 import pytest
 from django.utils import timezone
@@ -23,14 +23,15 @@ from protocol import pki
 from protocol.identity import client_identity_from_der
 from protocol.models import ControlResponse
 from protocol.services import client_register
+from protocol.transport import proxy_headers
 from protocol.xml import SEP_CONTENT_TYPE, parse, serialize
 from protocol.xml.resources.response import DERControlResponse
 from tests import factories
 from tests.integration.fleet import FleetThread, fleet_participants
 from tests.integration.servers import (
-    asgi_server,
     celery_beat,
     celery_worker,
+    sep2_server,
     subprocess_env,
     wait_until,
 )
@@ -47,9 +48,7 @@ def responses(event) -> set[int]:
 
 
 def sep_get(base: str, pem: bytes, path: str):
-    request = urllib.request.Request(
-        base + path, headers={"X-SSL-Client-Cert": quote(pem.decode(), safe="")}
-    )
+    request = urllib.request.Request(base + path, headers=proxy_headers(pem))
     with urllib.request.urlopen(request, timeout=10) as answer:
         return parse(answer.read())
 
@@ -60,7 +59,7 @@ def sep_post(base: str, pem: bytes, path: str, body) -> int:
         data=serialize(body),
         method="POST",
         headers={
-            "X-SSL-Client-Cert": quote(pem.decode(), safe=""),
+            **proxy_headers(pem),
             "Content-Type": SEP_CONTENT_TYPE,
         },
     )
@@ -85,7 +84,7 @@ def test_event_dispatched_to_simulated_fleet(tmp_path):
     env = subprocess_env(tmp_path, SEP2_TRUSTED_PROXIES="127.0.0.1")
     logs = [tmp_path / n for n in ("asgi.log", "worker.log", "beat.log")]
     with (
-        asgi_server(env, logs[0]) as base,
+        sep2_server(env, logs[0]) as base,
         mutual_tls_proxy(tmp_path, built, urlparse(base).port) as tls_port,
         celery_worker(env, logs[1]),
         celery_beat(env, logs[2], tmp_path),

@@ -18,7 +18,7 @@ from protocol.models import ControlResponse, EndDevice
 from protocol.services import client_register
 from tests import factories
 from tests.integration.fleet import FleetThread, fleet_participants
-from tests.integration.servers import asgi_server, subprocess_env, wait_until
+from tests.integration.servers import sep2_server, subprocess_env, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -47,7 +47,7 @@ def test_faulty_fleets_misbehave_as_specified(tmp_path):
     pem = built.aggregator_cert.read_bytes()
     env = subprocess_env(tmp_path, SEP2_TRUSTED_PROXIES="127.0.0.1")
     log = tmp_path / "asgi.log"
-    with asgi_server(env, log) as base:
+    with sep2_server(env, log) as base:
         # Fleet A: wrong sign, no Responses; profile cadence 300 s at time_scale 60 → 5 s.
         wrong = Sep2Fleet(
             base_url=base,

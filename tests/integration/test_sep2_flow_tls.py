@@ -32,7 +32,7 @@ from protocol.xml.resources.mirror import MirrorMeterReading, MirrorUsagePoint, 
 from protocol.xml.resources.time import Time
 from protocol.xml.resources.units import active_power
 from tests import factories
-from tests.integration.servers import asgi_server, subprocess_env
+from tests.integration.servers import sep2_server, subprocess_env
 from tests.integration.test_sep2_mtls import client_context, mutual_tls_proxy
 from tests.protocol.schema import assert_valid_sep
 
@@ -67,7 +67,7 @@ class TlsSep:
 def stack(tmp_path):
     built = pki.build_test_pki(tmp_path / "pki")
     with (
-        asgi_server(subprocess_env(tmp_path), tmp_path / "asgi.log") as base,
+        sep2_server(subprocess_env(tmp_path), tmp_path / "asgi.log") as base,
         mutual_tls_proxy(tmp_path, built, urlparse(base).port) as tls_port,
     ):
         yield tls_port, built

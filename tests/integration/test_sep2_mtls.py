@@ -20,7 +20,7 @@ import pytest
 from django.conf import settings
 from django.test import RequestFactory
 
-from protocol import pki
+from protocol import pki, trust
 from protocol.identity import lfdi_from_cert_der
 from tests.integration.sep2_echo import echo_client_lfdi
 
@@ -69,6 +69,7 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 def nginx_config(tmp: Path, built: pki.TestPki, port: int, upstream: int) -> str:
+    secret_conf = trust.proxy_secret_conf_write(tmp)
     user = "user root;" if os.geteuid() == 0 else ""
     temp_paths = "\n".join(
         f"    {kind}_temp_path {tmp / kind};" for kind in ("client_body", "proxy", "fastcgi")
@@ -97,6 +98,7 @@ http {{
         include {SNIPPETS / "reservoir-sep2-tls.conf"};
         location / {{
             include {SNIPPETS / "reservoir-sep2-proxy.conf"};
+            include {secret_conf};
             proxy_pass http://echo;
         }}
     }}
@@ -134,6 +136,7 @@ def sep2_server(tmp_path_factory):
     env = {
         **os.environ,
         "SECRET_KEY": "mtls-test-only",
+        "SEP2_PROXY_SECRET": settings.SEP2_PROXY_SECRET,
         "RESERVOIR_VAR_DIR": str(tmp),
         "PYTHONUNBUFFERED": "1",
     }
@@ -276,7 +279,15 @@ def test_forged_header_from_untrusted_address_is_ignored():
     response = echo_client_lfdi(untrusted)
     assert response.status_code == 403
 
-    trusted = factory.get("/sep2-echo", REMOTE_ADDR="127.0.0.1", HTTP_X_SSL_CLIENT_CERT=forged)
+    no_secret = factory.get("/sep2-echo", REMOTE_ADDR="127.0.0.1", HTTP_X_SSL_CLIENT_CERT=forged)
+    assert echo_client_lfdi(no_secret).status_code == 403
+
+    trusted = factory.get(
+        "/sep2-echo",
+        REMOTE_ADDR="127.0.0.1",
+        HTTP_X_SSL_CLIENT_CERT=forged,
+        HTTP_X_RESERVOIR_PROXY_SECRET=settings.SEP2_PROXY_SECRET,
+    )
     response = echo_client_lfdi(trusted)
     assert response.content == f"LFDI={lfdi_from_cert_der(device.cert_der)}".encode()
 
@@ -291,6 +302,7 @@ def test_production_config_is_valid(tmp_path):
         "/etc/reservoir/tls/sep2-server.key": built.server_key,
         "/etc/reservoir/tls/program-ca-bundle.pem": built.ca_bundle,
         "/etc/nginx/snippets/": f"{SNIPPETS}/",
+        "/etc/reservoir/tls/sep2-proxy-secret.conf": trust.proxy_secret_conf_write(tmp_path),
         "/var/log/nginx/reservoir-sep2.access.log": tmp_path / "access.log",
         "listen 443 ssl;": f"listen 127.0.0.1:{free_port()} ssl;",
         "listen [::]:443 ssl;": "",

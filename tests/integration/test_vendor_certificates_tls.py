@@ -11,7 +11,7 @@ import pytest
 
 from protocol import pki
 from tests import factories
-from tests.integration.servers import asgi_server, subprocess_env
+from tests.integration.servers import sep2_server, subprocess_env
 from tests.integration.test_sep2_flow_tls import TlsSep
 from tests.integration.test_sep2_mtls import (
     client_context,
@@ -40,7 +40,7 @@ def test_issued_certificate_is_accepted_then_refused_once_revoked(tmp_path):
     cert_path.write_text(issuance.certificate.pem + intermediate)
     key_path.write_text(issuance.key_pem)
     key_path.chmod(0o600)
-    with asgi_server(subprocess_env(tmp_path), tmp_path / "asgi.log") as base:
+    with sep2_server(subprocess_env(tmp_path), tmp_path / "asgi.log") as base:
         tls_port = free_port()
         conf = tmp_path / "nginx.conf"
         conf.write_text(nginx_config(tmp_path, built, tls_port, urlparse(base).port))

@@ -2,11 +2,12 @@
 
 Every application/sep+xml response it receives is validated against the official schema
 before the test sees it, and requests arrive as nginx would forward them: from a trusted
-proxy address with the client certificate in X-SSL-Client-Cert.
+proxy address with the client certificate in X-SSL-Client-Cert and the proxy secret.
 """
 
 from urllib.parse import quote
 
+from django.conf import settings
 from django.test import Client
 
 from protocol.pki import Issued
@@ -20,6 +21,7 @@ class SepClient(Client):
         if certificate is not None:
             defaults.setdefault("REMOTE_ADDR", "127.0.0.1")
             defaults["HTTP_X_SSL_CLIENT_CERT"] = quote(certificate.cert_pem.decode(), safe="")
+            defaults["HTTP_X_RESERVOIR_PROXY_SECRET"] = settings.SEP2_PROXY_SECRET
         super().__init__(**defaults)
 
     def request(self, **request):

@@ -141,7 +141,9 @@ def test_aggregator_cannot_register_a_device_twice_or_steal_one(utility_a):
     lfdi, sfdi = random_lfdi()
     assert x.http.post_sep("/edev", end_device_body(lfdi, sfdi)).status_code == 201
     assert x.http.post_sep("/edev", end_device_body(lfdi, sfdi)).status_code == 409
-    assert y.http.post_sep("/edev", end_device_body(lfdi, sfdi)).status_code == 409
+    assert (
+        y.http.post_sep("/edev", end_device_body(lfdi, sfdi)).status_code == 403
+    )  # not yours (issue 16)
     assert EndDevice.objects.get().registered_by == x.client
 
 

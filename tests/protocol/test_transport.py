@@ -16,8 +16,11 @@ def device():
     return pki.create_client_certificate(pki.create_intermediate_ca(root), "Device")
 
 
-def request_from(peer: str, header: str | None = None, **extra):
+def request_from(peer: str, header: str | None = None, *, secret: str | None = None, **extra):
+    from django.conf import settings
+
     meta = {"REMOTE_ADDR": peer, **extra}
+    meta["HTTP_X_RESERVOIR_PROXY_SECRET"] = settings.SEP2_PROXY_SECRET if secret is None else secret
     if header is not None:
         meta["HTTP_X_SSL_CLIENT_CERT"] = header
     return RequestFactory().get("/dcap", **meta)
@@ -39,6 +42,19 @@ def test_forged_header_from_untrusted_peer_is_ignored(device, peer):
     request = request_from(peer, escaped(device))
     assert client_certificate_from_request(request) is None
     assert client_identity_from_request(request) is None
+
+
+@pytest.mark.parametrize("secret", ["", "wrong", "x" * 64])
+def test_header_from_trusted_peer_without_the_proxy_secret_is_ignored(device, secret):
+    """Failed before the proxy secret: any local process reaching the app could forge it."""
+    request = request_from("127.0.0.1", escaped(device), secret=secret)
+    assert client_certificate_from_request(request) is None
+
+
+def test_no_secret_configured_trusts_no_header(device, settings):
+    settings.SEP2_PROXY_SECRET = ""
+    request = request_from("127.0.0.1", escaped(device), secret="")
+    assert client_certificate_from_request(request) is None
 
 
 def test_trusted_proxies_come_from_settings(device, settings):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from portal import processes
 from portal.demo import credentials_path, demo_banner
 
 
@@ -25,44 +26,18 @@ class Part:
     argv: list[str]
 
 
-def stack_parts(*, host: str, port: int) -> list[Part]:
+def stack_parts(*, host: str, port: int, sep2_port: int = 8001) -> list[Part]:
+    """The portal listener, the 2030.5 listener, the Celery worker and beat, with the very
+    command lines deploy/systemd runs (portal.processes), plus the demo Modbus fleet."""
+    env = {
+        "RESERVOIR_WORKERS": "1",  # one developer machine; deploy/ defaults to the cores
+        **os.environ,
+        "RESERVOIR_WEB_BIND": f"{host}:{port}",
+        "RESERVOIR_SEP2_BIND": f"127.0.0.1:{sep2_port}",
+    }
     python = sys.executable
     return [
-        Part(
-            "web",
-            [
-                python,
-                "-m",
-                "uvicorn",
-                "portal.asgi:application",
-                "--host",
-                host,
-                "--port",
-                str(port),
-                "--ws",
-                "websockets-sansio",
-                "--proxy-headers",
-                "--no-access-log",
-            ],
-        ),
-        Part(
-            "worker",
-            [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "portal",
-                "worker",
-                "-l",
-                "info",
-                "--concurrency",
-                "2",
-                "-n",
-                "worker@%h",
-            ],
-        ),
-        Part("beat", [python, "-m", "celery", "-A", "portal", "beat", "-l", "info"]),
+        *(Part(name, processes.argv(name, env)) for name in processes.NAMES),
         # A modest simulated Modbus fleet for the connectors to poll (seed_demo registered it).
         Part(
             "modbus-sim",
@@ -82,7 +57,8 @@ def stack_parts(*, host: str, port: int) -> list[Part]:
 
 
 def sep2_part(*, port: int) -> tuple[Part | None, str]:
-    """nginx terminating mutual TLS for 2030.5 on :8443, when nginx and the demo PKI exist."""
+    """nginx terminating mutual TLS for 2030.5 on :8443 in front of the 2030.5 listener on
+    `port`, when nginx and the demo PKI exist."""
     from portal.devstack import SEP2_TLS_PORT, demo_dir, nginx_binary, nginx_config_write
 
     nginx = nginx_binary()
@@ -103,14 +79,16 @@ def fleet_part(*, devices: int = 20) -> Part:
 
 
 class Command(BaseCommand):
-    help = "Run the ASGI server, a Celery worker and Celery beat until Ctrl-C."
+    help = "Run the portal and 2030.5 listeners, Celery worker and beat, nginx until Ctrl-C."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument(
+            "--sep2-port", type=int, default=8001, help="the 2030.5 listener (loopback only)"
+        )
 
-    def handle(self, *args, host, port, **options):
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    def handle(self, *args, host, port, sep2_port, **options):
         procs: dict[str, subprocess.Popen] = {}
         stopping = False
 
@@ -121,13 +99,14 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
         try:
-            parts = stack_parts(host=host, port=port)
-            tls_part, tls_message = sep2_part(port=port)
+            parts = stack_parts(host=host, port=port, sep2_port=sep2_port)
+            tls_part, tls_message = sep2_part(port=sep2_port)
             if tls_part:
                 parts.append(tls_part)
                 path = credentials_path()
                 if path.exists() and "sep2" in json.loads(path.read_text()):
                     parts.append(fleet_part())
+            env = {**os.environ, "PYTHONUNBUFFERED": "1"}
             for part in parts:
                 procs[part.name] = subprocess.Popen(  # noqa: S603  (our own interpreter)
                     part.argv, cwd=settings.BASE_DIR, env=env, start_new_session=True
