@@ -14,11 +14,12 @@ from django.http.response import HttpResponseBase
 
 from tenancy.choices import ALL_ROLES, WRITE_ROLES
 from tenancy.models import TenantQuerySet
-from tenancy.resolution import MemberRequest, TenantRequest
 from tenancy.selectors import get_for_utility
 
 if TYPE_CHECKING:
     from django.views.generic.base import TemplateResponseMixin, View
+
+    from tenancy.resolution import MemberRequest, TenantRequest
 
     class _MemberViewBase(LoginRequiredMixin, TemplateResponseMixin, View):
         """What the mixins stand on: a class-based view (its ``request`` is declared by both)."""
@@ -50,7 +51,7 @@ class UtilityMemberMixin(_MemberViewBase):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return self.handle_no_permission()
-        membership = cast(TenantRequest, request).membership
+        membership = cast("TenantRequest", request).membership
         if membership is None or membership.role not in self.allowed_roles:
             raise PermissionDenied("Your account has no role here at this utility.")
         if request.method not in ("GET", "HEAD", "OPTIONS") and (
