@@ -128,9 +128,23 @@ _SQLITE_OPTIONS = {
     "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
 }
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
     if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         DATABASES["default"].update(CONN_MAX_AGE=0, OPTIONS=_SQLITE_OPTIONS)
+    else:
+        # A pool per process, not persistent connections: under ASGI every request runs in a
+        # thread of its own, so CONN_MAX_AGE would leave a connection behind per thread until
+        # PostgreSQL refuses new clients. The pool bounds a process to DB_POOL_MAX_SIZE.
+        DATABASES["default"].update(
+            CONN_MAX_AGE=0,
+            OPTIONS={
+                "pool": {
+                    "min_size": 1,
+                    "max_size": int(os.environ.get("DB_POOL_MAX_SIZE", "8")),
+                    "timeout": float(os.environ.get("DB_POOL_TIMEOUT_S", "10")),
+                }
+            },
+        )
 else:
     DATABASES = {
         "default": {

@@ -1,9 +1,21 @@
 import pytest
+from django.db import connections
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tenancy.choices import Role
 from tests import factories
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test databases, and on PostgreSQL the connection pool closed before
+    they are dropped (its idle connections would otherwise keep the database in use)."""
+    yield
+    with django_db_blocker.unblock():
+        for connection in connections.all(initialized_only=True):
+            if getattr(connection, "pool", None) is not None:
+                connection.close_pool()
 
 
 @pytest.fixture
