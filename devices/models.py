@@ -44,7 +44,11 @@ class Device(TenantModel):
     capacity_wh = models.PositiveIntegerField(default=0)
     reserve_pct = models.FloatField(default=0, validators=percent)
 
-    # DERCapability (ratings) and DERSettings as reported by the device.
+    # DERCapability (ratings) and DERSettings as reported by the device. rtgMaxW/setMaxW are
+    # the maximum active power output: the base of opModMaxLimW (a percent of setMaxW,
+    # falling back to rtgMaxW), which differs from the storage charge and discharge rates.
+    rtg_max_w = models.IntegerField(null=True, blank=True)
+    set_max_w = models.IntegerField(null=True, blank=True)
     rtg_max_charge_rate_w = models.IntegerField(null=True, blank=True)
     rtg_max_discharge_rate_w = models.IntegerField(null=True, blank=True)
     rtg_max_wh = models.BigIntegerField(null=True, blank=True)

@@ -113,6 +113,7 @@ def device_update_identity(
 def device_update_ratings(
     *,
     device: Device,
+    rtg_max_w: int | None = None,
     rtg_max_charge_rate_w: int | None = None,
     rtg_max_discharge_rate_w: int | None = None,
     rtg_max_wh: int | None = None,
@@ -121,6 +122,7 @@ def device_update_ratings(
     return _device_set(
         device,
         {
+            "rtg_max_w": rtg_max_w,
             "rtg_max_charge_rate_w": rtg_max_charge_rate_w,
             "rtg_max_discharge_rate_w": rtg_max_discharge_rate_w,
             "rtg_max_wh": rtg_max_wh,
@@ -131,6 +133,7 @@ def device_update_ratings(
 def device_update_settings(
     *,
     device: Device,
+    set_max_w: int | None = None,
     set_max_charge_rate_w: int | None = None,
     set_max_discharge_rate_w: int | None = None,
     set_max_wh: int | None = None,
@@ -139,6 +142,7 @@ def device_update_settings(
     return _device_set(
         device,
         {
+            "set_max_w": set_max_w,
             "set_max_charge_rate_w": set_max_charge_rate_w,
             "set_max_discharge_rate_w": set_max_discharge_rate_w,
             "set_max_wh": set_max_wh,

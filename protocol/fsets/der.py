@@ -91,6 +91,7 @@ class DERCapabilityView(_DERResourceView):
         wh = body.rtg_max_wh
         device_services.device_update_ratings(
             device=device,
+            rtg_max_w=_watts(body.rtg_max_w, "rtgMaxW"),
             rtg_max_charge_rate_w=_watts(body.rtg_max_charge_rate_w, "rtgMaxChargeRateW"),
             rtg_max_discharge_rate_w=_watts(
                 body.rtg_max_discharge_rate_w or body.rtg_max_w, "rtgMaxDischargeRateW"
@@ -106,6 +107,7 @@ class DERSettingsView(_DERResourceView):
         wh = body.set_max_wh
         device_services.device_update_settings(
             device=device,
+            set_max_w=_watts(body.set_max_w, "setMaxW"),
             set_max_charge_rate_w=_watts(body.set_max_charge_rate_w, "setMaxChargeRateW"),
             set_max_discharge_rate_w=_watts(
                 body.set_max_discharge_rate_w or body.set_max_w, "setMaxDischargeRateW"

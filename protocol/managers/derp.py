@@ -10,8 +10,13 @@ Decisions, so a reader need not reverse-engineer them:
 * The target is opModTargetW in W (+ discharge, - charge): the device's Dispatch setpoint
   once the event is active, before that the event's per-device setpoint or, failing that,
   its signed group target. An opted-out device's Dispatch is 0 W and the control stays.
-* Export-limit events are csipaus:opModExpLimW under CSIP-AUS. Plain CSIP has no export
-  limit, so they become opModMaxLimW (percent of the device's setMaxW), the nearest field.
+* What an "export limit" event means depends on the profile:
+  - CSIP-AUS: a site export limit, csipaus:opModExpLimW in W, measured at the connection
+    point (the household's load and PV count).
+  - US CSIP has no site export limit. There the event is a cap on the DER's own active
+    power output, opModMaxLimW, in hundredths of a percent of the device's setMaxW
+    (falling back to rtgMaxW, see percent_base_w). It does not limit what the site
+    exports: PV behind the same meter may export more.
 * Cancelled and superseded controls stay in the list (status 2 / 4); completed ones keep
   status 1 with their past interval. At least program.min_stored_events are listed.
 """
@@ -67,14 +72,18 @@ def default_der_control_href(end_device: EndDevice, group: DispatchGroup) -> str
     return f"{derp_href(end_device, group)}/dderc"
 
 
-def _max_w(device) -> int | None:
+def percent_base_w(device) -> int | None:
+    """The W that opModMaxLimW is a percent of: setMaxW, else rtgMaxW (IEEE 2030.5
+    DERControlBase). Neither is a storage charge or discharge rate. A device that reported
+    neither falls back to its nameplate output; with none of these no percent is sent."""
     if device is None:
         return None
-    return (
-        device.set_max_discharge_rate_w
-        or device.rtg_max_discharge_rate_w
-        or (device.max_discharge_w or None)
-    )
+    return device.set_max_w or device.rtg_max_w or (device.max_discharge_w or None)
+
+
+def watts_as_percent(watts: int, base_w: int) -> int:
+    """`watts` as hundredths of a percent of `base_w`, clamped to PerCent's 0..10000."""
+    return max(0, min(10000, round(abs(watts) * 10000 / base_w)))
 
 
 def control_base(*, kind: str, watts: int | None, device, profile: str) -> DERControlBase:
@@ -85,9 +94,9 @@ def control_base(*, kind: str, watts: int | None, device, profile: str) -> DERCo
         if profile == "csipaus":
             base.op_mod_exp_lim_w = active_power(abs(watts))
         else:
-            max_w = _max_w(device)
-            if max_w:
-                base.op_mod_max_lim_w = max(0, min(10000, round(abs(watts) * 10000 / max_w)))
+            base_w = percent_base_w(device)
+            if base_w:
+                base.op_mod_max_lim_w = watts_as_percent(watts, base_w)
         return base
     base.op_mod_target_w = active_power(watts)
     return base
