@@ -43,6 +43,8 @@ class Client(TenantModel):
     revoked = models.BooleanField(default=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
+    # The schemaVer its bodies last carried: set by 2030.5-2023 clients, absent in 2018.
+    schema_ver = models.CharField("schema version", max_length=32, blank=True)
     cert_not_after = models.DateTimeField(null=True, blank=True)
     # While a conformance run watches this client, its requests are recorded (else nothing).
     recording_run_id = models.PositiveIntegerField(null=True, blank=True)
@@ -55,6 +57,13 @@ class Client(TenantModel):
 
     def __str__(self):
         return f"{self.name} ({self.lfdi[:8]}…)"
+
+    @property
+    def edition(self) -> str:
+        """Which edition of 2030.5 its bodies follow, as far as they show it."""
+        if self.schema_ver:
+            return f"2030.5-2023 (schemaVer {self.schema_ver})"
+        return "2030.5-2018 (no schemaVer seen)"
 
 
 class EndDevice(TenantModel):

@@ -105,6 +105,13 @@ def client_touch(*, client: Client, now: datetime) -> None:
         client.last_seen_at = now
 
 
+def client_edition_note(*, client: Client, schema_ver: str | None) -> None:
+    """Note the schemaVer a client's body carried (one UPDATE, only when it changes)."""
+    if schema_ver and schema_ver != client.schema_ver:
+        Client.objects.filter(pk=client.pk).update(schema_ver=schema_ver)
+        client.schema_ver = schema_ver
+
+
 def end_device_touch(*, end_device, now: datetime) -> None:
     """Note an EndDevice's poll, at most once per SEEN_RESOLUTION."""
     if end_device.last_poll_at is None or now - end_device.last_poll_at >= SEEN_RESOLUTION:

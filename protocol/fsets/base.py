@@ -35,12 +35,13 @@ from protocol.models import Client, EndDevice
 from protocol.services import (
     Conflict,
     NotYours,
+    client_edition_note,
     client_touch,
     end_device_touch,
     exchange_record,
 )
 from protocol.transport import client_identity_from_request
-from protocol.xml import serialize
+from protocol.xml import schema_version, serialize
 from protocol.xml.codec import SepObject
 from protocol.xml.resources.common import from_time_type
 
@@ -156,6 +157,7 @@ class SepView(View):
         parsed = parse_request_body(request, expected, profile=self.profile)
         if isinstance(parsed, HttpResponse):
             raise Refused(parsed)
+        client_edition_note(client=self.client, schema_ver=schema_version(parsed))
         return parsed
 
     def sep(self, resource: SepObject, *, status: int = 200) -> SepResponse:

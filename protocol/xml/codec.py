@@ -6,6 +6,13 @@ the XSD sequence order: base-class fields come first, exactly as XSD extension a
 base. Parsing is strict: elements must
 appear in sequence order, unknown elements and attributes are refused, and every value is
 range-checked, so a body that parses is one the schema would accept.
+
+Two 2023-edition additions are accepted and ignored, because they mean nothing to a 2018
+reading of the body: `schemaVer` on the top-level element (2030.5-2023 requires it; parse
+keeps its value, see `schema_version`), and attributes in a foreign namespace on any element
+(the 2023 types' lax `anyAttribute`). Unqualified unknown attributes, unknown attributes in
+the 2030.5, CSIP-AUS or XML Schema instance namespaces, and unknown elements are still
+refused, as is every hostile document (see `protocol.xml.parser`).
 """
 
 from __future__ import annotations
@@ -389,17 +396,50 @@ def parse(
             names = ", ".join(root_name(c) for c in allowed)
             raise SepXmlError(f"expected {names}, got {qname.localname}")
     # ``cls`` is one of ``expected`` (checked above).
-    return cast(T, _read(cls, root, qname.localname, profile))
+    return cast(T, _read(cls, root, qname.localname, profile, root=True))
 
 
-def _read(cls: type[T], el: etree._Element, path: str, profile: str, *, typed=False) -> T:
+SCHEMA_VER = "schemaVer"
+_SCHEMA_VER_TEXT = re.compile(r"[0-9A-Za-z.+_-]{1,32}")
+_SCHEMA_VER_KEY = "_sep_schema_ver"
+# Attributes in these namespaces are never lax: an unknown one claims a meaning we lack.
+_STRICT_NAMESPACES = frozenset({SEP_NS, CSIPAUS_NS, XSI_NS})
+# Except these XML Schema instance hints, which change nothing about the content.
+_IGNORED_XSI = frozenset({f"{{{XSI_NS}}}schemaLocation", f"{{{XSI_NS}}}noNamespaceSchemaLocation"})
+
+
+def schema_version(obj: SepObject) -> str | None:
+    """The `schemaVer` a parsed top-level resource carried (2030.5-2023), else None."""
+    return getattr(obj, _SCHEMA_VER_KEY, None)
+
+
+def _lax(key: str) -> bool:
+    """Whether an undeclared attribute is a lax addition that may be ignored."""
+    if key in _IGNORED_XSI:
+        return True
+    if not key.startswith("{"):
+        return False
+    return key[1:].partition("}")[0] not in _STRICT_NAMESPACES
+
+
+def _read(
+    cls: type[T], el: etree._Element, path: str, profile: str, *, typed=False, root=False
+) -> T:
     specs = _specs(cls)
     attributes = {spec.name: (n, spec) for n, spec in specs if isinstance(spec, AttributeSpec)}
     values: dict[str, Any] = {}
+    schema_ver = None
     for key, text in el.attrib.items():
         if typed and key == f"{{{XSI_NS}}}type":
             continue
         if key not in attributes:
+            if root and key == SCHEMA_VER:
+                if not _SCHEMA_VER_TEXT.fullmatch(text):
+                    raise SepXmlError("is not a schema version", field=f"{path}@{key}")
+                schema_ver = text
+                continue
+            if _lax(key):
+                continue
             raise SepXmlError(f"unexpected attribute {key}", field=path)
         attr_name, attr_spec = attributes[key]
         values[attr_name] = attr_spec.kind.from_text(text, f"{path}@{key}")
@@ -439,7 +479,10 @@ def _read(cls: type[T], el: etree._Element, path: str, profile: str, *, typed=Fa
         known = any(spec.qname == children[index].tag for _, spec in elements)
         problem = "is out of order or repeated" if known else "is not allowed here"
         raise SepXmlError(f"element {tag.localname} {problem}", field=path)
-    return cls(**values)
+    obj = cls(**values)
+    if schema_ver is not None:
+        setattr(obj, _SCHEMA_VER_KEY, schema_ver)
+    return obj
 
 
 def _read_value(spec: ElementSpec, el: etree._Element, where: str, profile: str) -> Any:
