@@ -11,6 +11,7 @@ __all__ = [
     "ConnectorCommand",
     "ConnectorSite",
     "Device",
+    "OtherReading",
     "TelemetryRollup",
     "TelemetryRollupPending",
     "TelemetrySample",
@@ -302,3 +303,26 @@ class ConnectorCommand(TenantModel):
     def __str__(self):
         outcome = "ok" if self.ok else "failed"
         return f"{self.get_kind_display()} to site {self.site_id} at {self.at:%H:%M:%S} ({outcome})"
+
+
+class OtherReading(TenantModel):
+    """A reading of a quantity the telemetry series do not model (power factor, VA, A…),
+    kept as the device sent it, scaled to its unit."""
+
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="other_readings")
+    quantity = models.CharField(max_length=80, help_text="What was measured, as reported.")
+    unit = models.CharField(max_length=16, blank=True)
+    at = models.DateTimeField()
+    value = models.FloatField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["device", "quantity", "at"], name="other_reading_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["device", "-at"], name="other_reading_device_at")]
+
+    def __str__(self):
+        return f"{self.device_id} {self.quantity}={self.value:g}{self.unit} at {self.at:%H:%M}"

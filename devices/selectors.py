@@ -292,3 +292,11 @@ def fleet_power_series(
         FleetPowerPoint(bucket_start=r["bucket_start"], power_w=r["power_w"], devices=r["devices"])
         for r in rows
     ]
+
+
+def device_other_quantities(*, device: Device, recent: int = 200) -> list:
+    """The latest reading of each quantity no telemetry channel models (one query)."""
+    latest = {}
+    for r in device.other_readings.for_utility(device.utility_id).order_by("-at")[:recent]:
+        latest.setdefault(r.quantity, r)
+    return sorted(latest.values(), key=lambda r: r.quantity)

@@ -32,6 +32,7 @@ from devices.models import (
     ConnectorSite,
     Device,
     FleetRollup,
+    OtherReading,
     TelemetryRollup,
     TelemetryRollupPending,
     TelemetrySample,
@@ -765,3 +766,43 @@ def telemetry_prune(*, older_than: datetime) -> PruneResult:
             )
             deleted = cursor.rowcount
     return PruneResult(deleted_samples=deleted, dropped_partitions=dropped)
+
+
+@dataclass(frozen=True)
+class OtherMeasurement:
+    """A reading of a quantity no telemetry channel models, as a transport received it."""
+
+    device_id: int
+    at: datetime  # aware
+    quantity: str
+    unit: str
+    value: float  # already scaled to `unit`
+
+
+def other_readings_store(*, utility, readings: list[OtherMeasurement]) -> int:
+    """Keep readings of unmodelled quantities (one insert; repeats are skipped).
+
+    Refuses, changing nothing, a reading that is not finite, has a naive time or lies in
+    the future. Returns how many were stored.
+    """
+    now = timezone.now()
+    rows = []
+    for r in readings:
+        if not math.isfinite(r.value):
+            raise ValidationError(f"{r.quantity}: the value is not a finite number")
+        if timezone.is_naive(r.at):
+            raise ValidationError(f"{r.quantity}: the time has no time zone")
+        if r.at > now + FUTURE_TOLERANCE:
+            raise ValidationError(f"{r.quantity}: the reading is from the future")
+        rows.append(
+            OtherReading(
+                utility=utility,
+                device_id=r.device_id,
+                at=r.at.astimezone(UTC),
+                quantity=r.quantity[:80],
+                unit=r.unit[:16],
+                value=r.value,
+            )
+        )
+    created = OtherReading.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(created)

@@ -10,6 +10,7 @@ from devices.models import ConnectorCommand, ConnectorSite, Device
 from devices.selectors import (
     device_health,
     device_health_filter,
+    device_other_quantities,
     device_search,
     device_search_ids,
     device_state_codes,
@@ -116,6 +117,7 @@ class DeviceDetailView(UtilityScopedMixin, DetailView):
         context["chart"]["events"] = events
         context["dispatches"] = dispatches
         context["health"] = Health(device_health(device=device))
+        context["other_quantities"] = device_other_quantities(device=device)
         site = ConnectorSite.objects.filter(device=device).first()
         context["site"] = site
         if site is not None:

@@ -4,6 +4,10 @@ ReadingType.uom picks the telemetry channel (38 W, 63 var, 29 V, 33 Hz, 72 Wh by
 direction); powerOfTenMultiplier goes to the ingest as `power_of_ten`. A request's readings
 go to devices.telemetry_ingest in one call; if any is refused, nothing is written and the
 client gets 400 with the first reason.
+
+Every other valid ReadingType (power factor 65, VA 61, A 5, …) is accepted too: its
+readings are kept as the device's other readings (devices.OtherReading, shown on the device
+page), labelled by the quantity and the MirrorMeterReading's description.
 """
 
 from typing import cast
@@ -11,7 +15,7 @@ from typing import cast
 from django.db import transaction
 
 from devices.choices import Channel, RejectReason
-from devices.services import Reading
+from devices.services import OtherMeasurement, Reading, other_readings_store
 from protocol import selectors, services
 from protocol.fsets.base import BadInput, Refused, SepView, instant
 from protocol.http import not_found
@@ -40,7 +44,20 @@ def channel_for(reading_type: ReadingType, role_flags: int) -> str:
         if reading_type.flow_direction == FLOW_REVERSE:
             return Channel.WH_EXPORT
         return Channel.WH_IMPORT
-    raise BadInput(f"ReadingType uom {uom} is not one this server mirrors")
+    return OTHER
+
+
+OTHER = ""  # the MirrorMeterReading's channel when no telemetry series models its quantity
+# UomType values (IEEE 2030.5) the device page names; any other shows as "uom N".
+UOM_NAMES = {5: ("Current", "A"), 61: ("Apparent power", "VA"), 65: ("Power factor", "cos θ")}
+UOM_NAMES |= {71: ("Apparent energy", "VAh"), 73: ("Reactive energy", "varh")}
+
+
+def other_quantity(q) -> tuple[str, str]:
+    """(label, unit) of a quantity kept as other readings."""
+    name, unit = UOM_NAMES.get(q.uom, (f"uom {q.uom}", ""))
+    detail = q.description or q.mrid[:8]
+    return f"{name} ({detail})", unit
 
 
 def quantity(mmr: MirrorMeterReading, role_flags: int) -> services.MirrorQuantity:
@@ -138,13 +155,32 @@ class MirrorUsagePointListView(SepView):
         return self.created(mup_href(mup))
 
     def ingest(self, mup, mmrs, known):
-        readings = []
+        readings, others = [], []
         for mmr in mmrs:
-            readings += readings_of(mmr, device_id=mup.end_device.device_id, q=known[mmr.mrid])
-        if not readings:
+            q = known[mmr.mrid]
+            found = readings_of(mmr, device_id=mup.end_device.device_id, q=q)
+            if q.channel != OTHER:
+                readings += found
+                continue
+            label, unit = other_quantity(q)
+            others += [
+                OtherMeasurement(
+                    device_id=r.device_id,
+                    at=r.at,
+                    quantity=label,
+                    unit=unit,
+                    value=r.value * 10.0**r.power_of_ten,
+                )
+                for r in found
+            ]
+        if not readings and not others:
             return
         if mup.end_device.device_id is None:
             raise BadInput("this EndDevice is not linked to a device")
+        if others:  # a refused one raises ValidationError: 400, and the request writes nothing
+            other_readings_store(utility=mup.end_device.utility, readings=others)
+        if not readings:
+            return
         result = services.mirror_readings_ingest(mup=mup, readings=readings)
         if result.rejected:
             first = result.rejected[0]

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from devices.models import Device, TelemetrySample
+from devices.models import Device, OtherReading, TelemetrySample
 from protocol.models import EndDevice, MirrorMeterReading, MirrorUsagePoint
 from protocol.xml import SEP_NS, serialize
 from protocol.xml.resources.common import DateTimeInterval, time_type
@@ -136,15 +136,19 @@ def test_power_of_ten_outside_the_schema_is_refused(world):
     assert TelemetrySample.objects.count() == 0
 
 
-def test_future_reading_and_unknown_uom_are_refused(world):
+def test_future_reading_is_refused_and_an_unmodelled_uom_is_kept(world):
     agg, _, mup_href = world
     future = _mmr(5, start=time_type(timezone.now() + timedelta(days=1)))
     assert agg.http.post_sep(mup_href, serialize(future)).status_code == 400
+    # A valid ReadingType no telemetry series models (uom 5, A) is kept, not refused.
     odd = _mmr(5)
     odd.reading_type.uom = 5
-    response = agg.http.post_sep(mup_href, serialize(odd))
-    assert response.status_code == 400 and b"uom" in response.content
+    assert agg.http.post_sep(mup_href, serialize(odd)).status_code == 201
     assert TelemetrySample.objects.count() == 0
+    assert OtherReading.objects.get().unit == "A"
+    future.reading_type.uom = 5
+    assert agg.http.post_sep(mup_href, serialize(future)).status_code == 400
+    assert OtherReading.objects.count() == 1
 
 
 def test_reading_for_an_undeclared_quantity_is_refused(world):
