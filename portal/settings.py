@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "devices.connectors",
     "settlement",
 ]
+INSTALLED_APPS += ["axes"]  # login lockout (see "Login hardening" below)
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -98,6 +99,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "tenancy.middleware.ActiveUtilityMiddleware",
 ]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # turns a lockout into the lockout page
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = None
@@ -282,6 +284,21 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "portal:home"
 LOGOUT_REDIRECT_URL = "login"
 
+# --- Login hardening (django-axes) -------------------------------------------------------
+# Five failures for one username from one address lock that pair for 15 minutes; the right
+# password does not get through meanwhile. Operators unlock in admin (Axes > Access attempts).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 5
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_COOLOFF_TIME = 0.25  # hours
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "portal.security.client_address"
+AXES_VERBOSE = False
+
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",
     "django.core.mail.backends.filebased.EmailBackend",
@@ -378,5 +395,5 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    "loggers": {"django.request": {"level": "ERROR"}, "axes": {"level": "WARNING"}},
 }

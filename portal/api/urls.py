@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 from devices.api.views import ConnectorSiteViewSet, DeviceViewSet
 from enrollment.api.views import EnrollmentViewSet
 from portal.api import views
+from portal.security import ApiTokenView
 from programs.api import views as programs
 from settlement.api import views as settlement_views
 from vendors.api.urls import ROUTES as VENDOR_ROUTES
@@ -31,6 +32,7 @@ for prefix, viewset, basename in VENDOR_ROUTES:
 
 urlpatterns = [
     path("me/", views.MeView.as_view(), name="api-me"),
+    path("auth/token/", ApiTokenView.as_view(), name="api-token"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     *router.urls,
