@@ -36,6 +36,14 @@ def _secret_key() -> str:
     return path.read_text().strip()
 
 
+# --- Production (DJANGO_ENV=production): what the deploy recipe runs -------------------
+PRODUCTION = os.environ.get("DJANGO_ENV", "").strip().lower() == "production"
+if PRODUCTION and not os.environ.get("SECRET_KEY"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    # Several app servers must sign with the same key; a generated one would differ.
+    raise ImproperlyConfigured("DJANGO_ENV=production needs SECRET_KEY in the environment")
+
 SECRET_KEY = _secret_key()
 
 
@@ -388,6 +396,17 @@ CSRF_COOKIE_HTTPONLY = False  # htmx reads it to send X-CSRFToken
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+
+if PRODUCTION:
+    # TLS ends at the proxy, which overwrites X-Forwarded-Proto (deploy/nginx); plain HTTP
+    # that reaches us anyway is redirected.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = _env_flag("SECURE_HSTS_PRELOAD", default=True)
 
 LOGGING = {
     "version": 1,
