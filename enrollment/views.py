@@ -18,10 +18,10 @@ from enrollment.forms import BulkDecisionForm, DecisionForm, WhitelistImportForm
 from enrollment.models import Customer, Enrollment
 from programs import services as program_services
 from programs.models import Event, Program
-from tenancy.choices import Role
+from tenancy.choices import EXPORT_ROLES, Role
 from tenancy.exports import SpreadsheetCsvWriter
 from tenancy.lists import BooleanFilter, ChoiceFilter, ForeignKeyFilter, ListPageMixin
-from tenancy.mixins import UtilityMemberMixin, UtilityScopedMixin
+from tenancy.mixins import UtilityDownloadMixin, UtilityMemberMixin, UtilityScopedMixin
 
 MANAGERS = frozenset({Role.PROGRAM_MANAGER})
 
@@ -192,10 +192,11 @@ class EnrollmentDecideView(UtilityScopedMixin, SingleObjectMixin, View):
         return redirect("enrollment:detail", pk=enrollment.pk)
 
 
-class EnrollmentExportView(UtilityScopedMixin, ListView):
+class EnrollmentExportView(UtilityDownloadMixin, ListView):
     """The filtered queue as CSV."""
 
     model = Enrollment
+    allowed_roles = EXPORT_ROLES
 
     def get(self, request, *args, **kwargs):
         queue = EnrollmentQueueView()
