@@ -20,6 +20,63 @@ CHROMIUM_FLAGS = [
 ]
 
 
+# Every page reports Content-Security-Policy violations to the console; a test that caused
+# any fails at teardown (the policy forbids inline script and style, see portal/settings.py).
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  console.error("CSP violation: " + e.violatedDirective + " blocked " + (e.blockedURI || "inline")
+    + " at " + (e.sourceFile || "inline") + ":" + e.lineNumber + " on " + document.location.href
+    + " (" + (e.sample || "") + ")");
+});
+"""
+CSP_VIOLATIONS: list[str] = []
+
+
+def _watch(target):
+    target.add_init_script(REPORT_CSP_VIOLATIONS)
+
+    def on_console(message):
+        text = message.text
+        if text.startswith("CSP violation") or "Content Security Policy" in text:
+            CSP_VIOLATIONS.append(text)
+
+    def watch_page(page):
+        page.on("console", on_console)
+
+    if hasattr(target, "pages"):  # a context: its pages now and later
+        for page in target.pages:
+            watch_page(page)
+        target.on("page", watch_page)
+    else:
+        watch_page(target)
+    return target
+
+
+class _CspWatchedBrowser:
+    """The Playwright browser, with every new context and page watched for CSP violations."""
+
+    def __init__(self, browser):
+        self._browser = browser
+
+    def new_context(self, **kwargs):
+        return _watch(self._browser.new_context(**kwargs))
+
+    def new_page(self, **kwargs):
+        return _watch(self._browser.new_page(**kwargs))
+
+    def __getattr__(self, name):
+        return getattr(self._browser, name)
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violations():
+    CSP_VIOLATIONS.clear()
+    yield
+    found, CSP_VIOLATIONS[:] = list(CSP_VIOLATIONS), []
+    if found:
+        pytest.fail("Content-Security-Policy violations:\n" + "\n".join(found), pytrace=False)
+
+
 @pytest.fixture(scope="module")
 def browser():
     # Module scope: Playwright's loop must be gone before asyncio tests elsewhere run.
@@ -34,7 +91,7 @@ def browser():
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield browser
+        yield _CspWatchedBrowser(browser)
         browser.close()
 
 
