@@ -68,6 +68,21 @@ class _CspWatchedBrowser:
         return getattr(self._browser, name)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With RESERVOIR_REQUIRE_BROWSER (make test, .ci/run) a skipped browser test fails."""
+    report = yield
+    if (
+        report.skipped
+        and os.environ.get("RESERVOIR_REQUIRE_BROWSER")
+        and not hasattr(report, "wasxfail")
+    ):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"browser test skipped, which RESERVOIR_REQUIRE_BROWSER forbids: {reason}"
+    return report
+
+
 @pytest.fixture(autouse=True)
 def no_csp_violations():
     CSP_VIOLATIONS.clear()
@@ -83,7 +98,7 @@ def browser():
     if not Path(CHROMIUM).exists():
         if os.environ.get("RESERVOIR_REQUIRE_BROWSER"):
             pytest.fail("chromium is required (RESERVOIR_REQUIRE_BROWSER is set) but missing")
-        pytest.skip("Debian chromium is not installed: apt-get install chromium")
+        pytest.skip("Debian chromium is not installed: sudo apt-get install -y chromium")
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API runs an event loop in this thread; the ORM calls made by the
