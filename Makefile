@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint pytest bench install clean
+.PHONY: run test lint pytest browser bench install clean
 
 $(STAMP): requirements.txt
 	@bin/ensure-venv "$(PYTHON)" "$(VENV)"
@@ -29,8 +29,13 @@ lint: install
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
 
-pytest: install
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+# The browser tests are part of the suite: chromium is installed (as root) or make stops,
+# and with RESERVOIR_REQUIRE_BROWSER a skipped browser test counts as a failure.
+browser:
+	@bin/ensure-chromium
+
+pytest: install browser
+	RESERVOIR_REQUIRE_BROWSER=1 $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test: lint pytest
 

@@ -1,8 +1,6 @@
 """Staff pages (the review queue, decisions, CSV export, funnel, whitelist import) and the
 customer's own page (``/my/``)."""
 
-import csv
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -20,9 +18,10 @@ from enrollment.forms import BulkDecisionForm, DecisionForm, WhitelistImportForm
 from enrollment.models import Customer, Enrollment
 from programs import services as program_services
 from programs.models import Event, Program
-from tenancy.choices import Role
+from tenancy.choices import EXPORT_ROLES, Role
+from tenancy.exports import SpreadsheetCsvWriter
 from tenancy.lists import BooleanFilter, ChoiceFilter, ForeignKeyFilter, ListPageMixin
-from tenancy.mixins import UtilityMemberMixin, UtilityScopedMixin
+from tenancy.mixins import UtilityDownloadMixin, UtilityMemberMixin, UtilityScopedMixin
 
 MANAGERS = frozenset({Role.PROGRAM_MANAGER})
 
@@ -193,43 +192,38 @@ class EnrollmentDecideView(UtilityScopedMixin, SingleObjectMixin, View):
         return redirect("enrollment:detail", pk=enrollment.pk)
 
 
-class EnrollmentExportView(UtilityScopedMixin, ListView):
+class EnrollmentExportView(UtilityDownloadMixin, ListView):
     """The filtered queue as CSV."""
 
     model = Enrollment
+    allowed_roles = EXPORT_ROLES
 
     def get(self, request, *args, **kwargs):
         queue = EnrollmentQueueView()
         queue.setup(request)
-        rows = queue.get_queryset()
+        rows = queue.get_queryset().select_related("program", "customer")
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         stamp = timezone.now().strftime("%Y%m%d-%H%M")
         response["Content-Disposition"] = f'attachment; filename="enrollments-{stamp}.csv"'
-        writer = csv.writer(response)
+        writer = SpreadsheetCsvWriter(response)
         writer.writerow(
             ["id", "program", "state", "state_reason", "submitted_at", "street", "city",
              "state_code", "zip_code", "account_number", "vendor", "model", "serial",
              "install_date", "has_solar", "solar_kw", "incentive_upfront",
-             "participation_credit_per_kw", "credit_period", "device_id", "email"]
+             "participation_credit_per_kw", "credit_period", "device_id", "email", "customer"]
         )  # fmt: skip
         for e in rows.iterator():
             writer.writerow(
-                [_cell(v) for v in (
+                (
                     e.pk, e.program.name, e.state, e.state_reason, e.submitted_at.isoformat(),
                     e.street, e.city, e.state_code, e.zip_code, e.account_number, e.vendor_name,
                     e.model_name, e.serial, e.install_date.isoformat(), e.has_solar,
                     e.solar_kw or "", e.incentive_upfront or "",
                     e.participation_credit_per_kw or "", e.credit_period, e.device_id or "",
-                    e.email,
-                )]
+                    e.email, e.customer.name if e.customer_id else "",
+                )
             )  # fmt: skip
         return response
-
-
-def _cell(value):
-    """Neutralise spreadsheet formulas in customer-typed text (CSV injection)."""
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 class EnrollmentFunnelView(UtilityMemberMixin, TemplateView):

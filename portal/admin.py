@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from portal.models import Alert, AlertRule, Heartbeat
+from portal.models import Alert, AlertRule, Heartbeat, PasswordResetRequest
 
 admin.site.site_header = "Reservoir operations"
 admin.site.site_title = "Reservoir"
@@ -36,3 +36,11 @@ class AlertAdmin(admin.ModelAdmin):
     search_fields = ["message", "subject_key"]
     date_hierarchy = "opened_at"
     raw_id_fields = ["acknowledged_by"]
+
+
+@admin.register(PasswordResetRequest)
+class PasswordResetRequestAdmin(admin.ModelAdmin):
+    list_display = ["email", "address", "at"]
+    list_filter = ["at"]
+    search_fields = ["email", "address"]
+    readonly_fields = ["email", "address", "at"]

@@ -11,6 +11,7 @@ __all__ = [
     "AlertRule",
     "AlertStatus",
     "Heartbeat",
+    "PasswordResetRequest",
 ]
 
 
@@ -106,3 +107,21 @@ class Alert(TenantModel):
 
     def __str__(self):
         return f"{self.get_status_display()}: {self.message}"
+
+
+class PasswordResetRequest(models.Model):
+    """One password-reset form post: counted to rate-limit resets per address and per email."""
+
+    address = models.GenericIPAddressField(null=True, blank=True)
+    email = models.EmailField(max_length=254, blank=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["address", "at"]),
+            models.Index(fields=["email", "at"]),
+        ]
+
+    def __str__(self):
+        who = self.email or "?"
+        return f"Password reset for {who} from {self.address or '?'} at {self.at:%Y-%m-%d %H:%M}"

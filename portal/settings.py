@@ -36,6 +36,14 @@ def _secret_key() -> str:
     return path.read_text().strip()
 
 
+# --- Production (DJANGO_ENV=production): what the deploy recipe runs -------------------
+PRODUCTION = os.environ.get("DJANGO_ENV", "").strip().lower() == "production"
+if PRODUCTION and not os.environ.get("SECRET_KEY"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    # Several app servers must sign with the same key; a generated one would differ.
+    raise ImproperlyConfigured("DJANGO_ENV=production needs SECRET_KEY in the environment")
+
 SECRET_KEY = _secret_key()
 
 
@@ -85,6 +93,7 @@ INSTALLED_APPS = [
     "devices.connectors",
     "settlement",
 ]
+INSTALLED_APPS += ["axes"]  # login lockout (see "Login hardening" below)
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -98,6 +107,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "tenancy.middleware.ActiveUtilityMiddleware",
 ]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # turns a lockout into the lockout page
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = None
@@ -282,6 +292,21 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "portal:home"
 LOGOUT_REDIRECT_URL = "login"
 
+# --- Login hardening (django-axes) -------------------------------------------------------
+# Five failures for one username from one address lock that pair for 15 minutes; the right
+# password does not get through meanwhile. Operators unlock in admin (Axes > Access attempts).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 5
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_COOLOFF_TIME = 0.25  # hours
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "portal.security.client_address"
+AXES_VERBOSE = False
+
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",
     "django.core.mail.backends.filebased.EmailBackend",
@@ -372,11 +397,47 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
+if PRODUCTION:
+    # TLS ends at the proxy, which overwrites X-Forwarded-Proto (deploy/nginx); plain HTTP
+    # that reaches us anyway is redirected.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = _env_flag("SECURE_HSTS_PRELOAD", default=True)
+
+# --- Content-Security-Policy (django-csp) ------------------------------------------------
+# No inline script or style: behaviour lives in static files (portal/page.js and
+# portal/pages/), data in json_script blocks and data- attributes (the brand colour too).
+# A block that truly needs to be inline may carry {{ request.csp_nonce }}; none does today.
+# Browser tests fail on any violation (tests/e2e/conftest.py).
+from csp.constants import NONCE, NONE, SELF  # noqa: E402
+
+INSTALLED_APPS += ["csp"]
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+                  "csp.middleware.CSPMiddleware")  # fmt: skip
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    "loggers": {"django.request": {"level": "ERROR"}, "axes": {"level": "WARNING"}},
 }

@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from portal import controlroom, views
+from portal import controlroom, security, views
 
 portal_patterns = [
     path("", views.HomeView.as_view(), name="home"),
@@ -38,6 +38,11 @@ urlpatterns = [
     path("", include("programs.urls")),
     path("devices/sites/", include("devices.connectors.urls")),
     path("devices/", include("devices.urls")),
+    path(
+        "accounts/password_reset/",
+        security.RateLimitedPasswordResetView.as_view(),
+        name="password_reset",
+    ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("portal.api.urls")),

@@ -1,6 +1,5 @@
 """Reads of settlement: payees, event summaries, season views, the payment file."""
 
-import csv
 import io
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,6 +21,7 @@ from settlement.models import (
     PaymentLine,
     ReconciliationRun,
 )
+from tenancy.exports import SpreadsheetCsvWriter
 
 BUCKET_S = 300
 
@@ -183,7 +183,7 @@ def payment_file_rows(*, batch: PaymentBatch) -> list[list[str]]:
 def payment_file_csv(*, batch: PaymentBatch) -> str:
     """The CSV payment file of a batch."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = SpreadsheetCsvWriter(out, lineterminator="\n")
     writer.writerow(["account_number", "amount", "period", "reason_codes"])
     writer.writerows(payment_file_rows(batch=batch))
     return out.getvalue()

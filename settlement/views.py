@@ -25,9 +25,9 @@ from settlement.models import (
 )
 from settlement.rules import rules_for_program
 from settlement.selectors import event_summary, factor_histogram, payment_file_csv
-from tenancy.choices import Role
+from tenancy.choices import EXPORT_ROLES, Role
 from tenancy.lists import ChoiceFilter, ForeignKeyFilter, ListPageMixin
-from tenancy.mixins import UtilityMemberMixin, UtilityScopedMixin
+from tenancy.mixins import UtilityDownloadMixin, UtilityMemberMixin, UtilityScopedMixin
 
 PAYMENTS_SHOWN = 200
 
@@ -236,10 +236,11 @@ class PaymentBatchApproveView(UtilityScopedMixin, SingleObjectMixin, View):
         return redirect("settlement:batch", pk=batch.pk)
 
 
-class PaymentFileView(UtilityScopedMixin, SingleObjectMixin, View):
+class PaymentFileView(UtilityDownloadMixin, SingleObjectMixin, View):
     """The batch's CSV payment file."""
 
     model = PaymentBatch
+    allowed_roles = EXPORT_ROLES
 
     def get(self, request, *args, **kwargs):
         batch = self.get_object()

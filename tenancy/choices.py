@@ -12,3 +12,6 @@ class Role(models.TextChoices):
 # Roles that may change data; analysts only read.
 WRITE_ROLES = frozenset({Role.PROGRAM_MANAGER, Role.OPERATOR})
 ALL_ROLES = frozenset(Role)
+# Roles that may download customers' names, addresses, accounts and amounts (exports and
+# payment files). Operators run the grid and the fleet; they do not need them.
+EXPORT_ROLES = frozenset({Role.PROGRAM_MANAGER, Role.ANALYST})

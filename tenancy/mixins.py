@@ -9,7 +9,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.forms import BaseModelForm
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 
 from tenancy.choices import ALL_ROLES, WRITE_ROLES
@@ -80,3 +80,14 @@ class UtilityScopedMixin(UtilityMemberMixin, _ObjectViewBase):
         if hasattr(form.instance, "utility_id") and form.instance.utility_id is None:
             form.instance.utility = self.request.utility
         return super().form_valid(form)
+
+
+class UtilityDownloadMixin(UtilityScopedMixin):
+    """A file download of the active utility: a wrong utility or a wrong role gets the same
+    404 as a missing file, so enumerating IDs learns nothing."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        except PermissionDenied:
+            raise Http404("No such file.") from None

@@ -32,7 +32,7 @@ from tenancy.lists import (
     ListPageMixin,
     search_q,
 )
-from tenancy.mixins import UtilityScopedMixin
+from tenancy.mixins import UtilityDownloadMixin, UtilityScopedMixin
 from vendors import services
 from vendors.certificates import certificate_issue, certificate_revoke, chain_pem
 from vendors.choices import ApplicationStatus, ContactKind, VendorKind, VendorRole, VendorStatus
@@ -623,7 +623,7 @@ class RunDetailView(UtilityScopedMixin, _RunMixin, DetailView):
         return [self.template_name]
 
 
-class RunReportView(UtilityScopedMixin, SingleObjectMixin, View):
+class RunReportView(UtilityDownloadMixin, SingleObjectMixin, View):
     model = ConformanceRun
 
     def get(self, request, pk):

@@ -29,7 +29,7 @@ def test_fleet_power_changes_without_reloading(browser, screenshot, tmp_path, se
         page.click("button[type=submit]")
         page.wait_for_url(f"{base}/")
         page.goto(f"{base}/control-room/")
-        page.wait_for_function("document.getElementById('live-state').textContent === 'live'")
+        page.wait_for_function("() => document.getElementById('live-state').textContent === 'live'")
         page.evaluate("window.__marker = 'same page'")
         before = page.locator("#kpi-power").inner_text()
 
@@ -46,7 +46,8 @@ def test_fleet_power_changes_without_reloading(browser, screenshot, tmp_path, se
             assert telemetry_ingest(utility=cascadia, readings=readings, source="e2e").accepted == 3
             expected = f"{3 * watts / 1000:.1f} kW"
             page.wait_for_function(
-                f"document.getElementById('kpi-power').textContent === '{expected}'", timeout=10_000
+                f"() => document.getElementById('kpi-power').textContent === '{expected}'",
+                timeout=10_000,
             )
             time.sleep(1.1)  # one message per second at most
         assert before != page.locator("#kpi-power").inner_text()

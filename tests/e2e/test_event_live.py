@@ -36,12 +36,13 @@ def test_responses_show_up_in_the_device_table_in_words(browser, screenshot, tmp
         cell = page.locator(f"#dispatch-{dispatch.pk} .response")
         assert cell.inner_text() == "silent"
         page.wait_for_function(
-            "document.getElementById('event-status').dataset.live === 'live'", timeout=10_000
+            "() => document.getElementById('event-status').dataset.live === 'live'", timeout=10_000
         )
         page.evaluate("window.__marker = 'same page'")
         response_record(end_device=end_device, event=event, status=2)
         page.wait_for_function(
-            f"document.querySelector('#dispatch-{dispatch.pk} .response').dataset.code === '2'",
+            f"() => document.querySelector('#dispatch-{dispatch.pk} .response')"
+            ".dataset.code === '2'",
             timeout=10_000,
         )
         assert cell.inner_text() == "Event started (2)"

@@ -14,6 +14,7 @@ reaching uvicorn as a trusted TLS proxy would forward them. A real headless Chro
 6. follows the alert to the device's page.
 """
 
+import re
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -55,6 +56,11 @@ def wait_in_page(page, js: str, *, what: str, logs: list[Path], timeout_s: float
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     try:
+        # A function, not an expression: Playwright evals expressions, which the CSP refuses.
+        if not re.match(r"^\s*(\w+|\([^)]*\))\s*=>", js):
+            js = f"() => ({js})"
+        # Not there yet (the page is still loading) counts as not yet, not as an error.
+        js = f"(arg) => {{ try {{ return ({js})(arg); }} catch (e) {{ return false; }} }}"
         page.wait_for_function(js, arg=arg, timeout=timeout_s * 1000, polling=250)
     except PlaywrightTimeout:
         raise AssertionError(

@@ -125,7 +125,8 @@ def test_vendor_onboarding_in_the_browser(browser, screenshot, tmp_path, setting
         worker.start()
         try:
             page.wait_for_function(
-                "document.querySelector('#run-status').innerText === 'Passed'", timeout=WAIT_MS
+                "() => document.querySelector('#run-status').innerText === 'Passed'",
+                timeout=WAIT_MS,
             )
         finally:
             worker.join(timeout=120)

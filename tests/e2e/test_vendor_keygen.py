@@ -46,7 +46,7 @@ def test_key_generated_in_the_browser_never_reaches_the_server(
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.click("#keygen-button")
         page.wait_for_function(
-            "!document.getElementById('keygen-status').textContent.startsWith('Generating')"
+            "() => !document.getElementById('keygen-status').textContent.startsWith('Generating')"
         )
         status = page.locator("#keygen-status").inner_text()
         assert status.startswith("Key generated"), (status, errors)

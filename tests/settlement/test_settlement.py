@@ -1,5 +1,7 @@
 """Season settlement and payments, with every dollar worked out by hand in the comments."""
 
+import csv
+import io
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -352,3 +354,16 @@ def test_bulk_writes_and_cascades_cannot_reach_approved_payments(paid_season, ut
     with pytest.raises(RestrictedError):
         paid_season["settlement"].delete()
     assert CustomerPayment.objects.get(batch=batch).amount == Decimal("25.00")
+
+
+def test_payment_file_writes_formula_like_text_as_text_and_keeps_negative_amounts(
+    paid_season,
+):
+    batch = paid_season["batch"]
+    CustomerPayment.objects.filter(batch=batch).update(account_number='=HYPERLINK("x","y")')
+    adjustment_add(
+        batch=batch, device=paid_season["device"], amount=Decimal("-5.00"), reason="clawback"
+    )
+    rows = list(csv.reader(io.StringIO(payment_file_csv(batch=batch))))
+    assert rows[1] == ['\'=HYPERLINK("x","y")', "25.00", "Summer 2026", "PART;PERF"]
+    assert rows[2][1] == "-5.00"
