@@ -5,6 +5,7 @@ from devices.models import (
     ConnectorSite,
     Device,
     FleetRollup,
+    OtherReading,
     TelemetryRollup,
     TelemetryRollupPending,
     TelemetrySample,
@@ -35,6 +36,15 @@ class TelemetrySampleAdmin(admin.ModelAdmin):
     search_fields = ["device__serial"]
     raw_id_fields = ["device"]
     # A large table: no full COUNT(*) for the paginator.
+    show_full_result_count = False
+
+
+@admin.register(OtherReading)
+class OtherReadingAdmin(admin.ModelAdmin):
+    list_display = ["device", "quantity", "value", "unit", "at", "utility"]
+    list_filter = ["utility", "unit"]
+    search_fields = ["device__serial", "quantity"]
+    raw_id_fields = ["device"]
     show_full_result_count = False
 
 

@@ -17,6 +17,7 @@ from devices.models import (
     ConnectorSite,
     Device,
     FleetRollup,
+    OtherReading,
     TelemetryRollup,
     TelemetryRollupPending,
     TelemetrySample,
@@ -132,6 +133,17 @@ def device(utility: Utility, marker: str = "", **fields) -> Device:
         "zip_code": "97201",
     }
     return Device.objects.create(utility=utility, **{**defaults, **fields})
+
+
+def other_reading(utility: Utility, marker: str = "") -> OtherReading:
+    return OtherReading.objects.create(
+        utility=utility,
+        device=device(utility, marker),
+        quantity=f"{marker}power factor",
+        unit="cos",
+        at=timezone.now(),
+        value=0.97,
+    )
 
 
 def telemetry_sample(utility: Utility, marker: str = "") -> TelemetrySample:
@@ -639,6 +651,7 @@ TENANT_FACTORIES = {
     Customer: customer,
     Device: device,
     TelemetrySample: telemetry_sample,
+    OtherReading: other_reading,
     TelemetryRollup: telemetry_rollup,
     TelemetryRollupPending: telemetry_rollup_pending,
     ConnectorSite: connector_site,
