@@ -72,3 +72,20 @@ def test_the_task_is_registered_under_the_name_vendors_queues():
     import protocol.tasks  # noqa: F401  (ProtocolConfig.ready imports it in every process)
 
     assert TRUST_WRITE_TASK in current_app.tasks
+
+
+def test_utility_ca_create_once_and_refuses_an_unknown_utility(db, tmp_path):
+    import pytest
+    from django.core.management.base import CommandError
+
+    from vendors.models import CertificateAuthority
+
+    utility = factories.utility()
+    out = io.StringIO()
+    call_command("utility_ca_create", utility.slug, "--chain", str(tmp_path / "c.pem"), stdout=out)
+    call_command("utility_ca_create", utility.slug, stdout=out)
+    assert CertificateAuthority.objects.for_utility(utility).count() == 2
+    assert (tmp_path / "c.pem").read_text().count("BEGIN CERTIFICATE") == 2
+    with pytest.raises(CommandError, match="No utility"):
+        call_command("utility_ca_create", "no-such-utility", stdout=out)
+    assert CertificateAuthority.objects.count() == 2
