@@ -20,6 +20,7 @@ run: install
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py seed_demo --quiet
 	$(PY) manage.py sep2_demo_pki
+	$(PY) manage.py sep2_trust_write
 	$(PY) manage.py runstack
 
 lint: install

@@ -2,7 +2,6 @@
 that terminates mutual TLS on 127.0.0.1:8443 in front of the local ASGI server."""
 
 import os
-import shutil
 from pathlib import Path
 
 from django.conf import settings
@@ -25,16 +24,15 @@ def demo_dir() -> Path:
 
 
 def nginx_binary() -> str | None:
-    return shutil.which("nginx") or next(
-        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None
-    )
+    return trust.nginx_binary()
 
 
 def demo_pki_write(*, utility_slug: str = DEMO_UTILITY, force: bool = False) -> dict:
     """Write the CA, server, aggregator and device certificates (once) and register the
     aggregator and device as Clients of the demo utility. Idempotent."""
     folder = demo_dir()
-    if force or not (folder / "aggregator.pem").exists():
+    # ca-intermediate.key: older demo folders lack the CA keys nginx's demo CRLs need.
+    if force or not (folder / "ca-intermediate.key").exists():
         pki.build_test_pki(folder)
     utility = Utility.objects.get(slug=utility_slug)
     program = Program.objects.for_utility(utility).order_by("pk").first()
@@ -72,9 +70,10 @@ def demo_pki_write(*, utility_slug: str = DEMO_UTILITY, force: bool = False) -> 
 
 
 def nginx_config_write(*, upstream_port: int, tls_port: int = SEP2_TLS_PORT) -> Path:
-    """An nginx config for the demo endpoint, using the committed TLS and proxy snippets."""
+    """An nginx config for the demo endpoint, using the committed TLS and proxy snippets and
+    the program CA bundle and CRLs protocol.trust writes (as deploy/nginx does)."""
     folder = demo_dir()
-    run = Path(settings.VAR_DIR) / "run" / "sep2-nginx"
+    run = trust.nginx_run_dir()
     run.mkdir(parents=True, exist_ok=True)
     snippets = Path(settings.BASE_DIR) / "deploy" / "nginx" / "snippets"
     user = "user root;" if os.geteuid() == 0 else ""
@@ -82,7 +81,8 @@ def nginx_config_write(*, upstream_port: int, tls_port: int = SEP2_TLS_PORT) -> 
         f"    {k}_temp_path {run / k};"
         for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
-    secret_conf = trust.proxy_secret_conf_write()
+    written = trust.trust_write(reload=False)  # also the proxy-secret include
+    secret_conf = trust.tls_dir() / trust.PROXY_SECRET_CONF
     conf = run / "nginx.conf"
     conf.write_text(
         f"""{user}
@@ -100,7 +100,8 @@ http {{
         listen 127.0.0.1:{tls_port} ssl;
         ssl_certificate {folder / "server.pem"};
         ssl_certificate_key {folder / "server.key"};
-        ssl_client_certificate {folder / "ca-bundle.pem"};
+        ssl_client_certificate {written["ca_bundle"]};
+        ssl_crl {written["crl"]};
         include {snippets / "reservoir-sep2-tls.conf"};
         location / {{
             include {snippets / "reservoir-sep2-proxy.conf"};

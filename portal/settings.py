@@ -248,6 +248,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": schedule(HEARTBEAT_INTERVAL_S),
         "options": {"expires": HEARTBEAT_INTERVAL_S * 2},
     },
+    # The CRLs nginx checks are valid for 30 days; rewrite them daily.
+    "protocol.sep2_trust_write": {
+        "task": "protocol.sep2_trust_write",
+        "schedule": schedule(24 * 3600),
+        "options": {"expires": 3600},
+    },
     "devices.rollup": {
         "task": "devices.rollup",
         "schedule": schedule(300),
@@ -388,6 +394,12 @@ def _sep2_proxy_secret() -> str:
 SEP2_PROXY_SECRET = _sep2_proxy_secret()
 # Where protocol.trust writes nginx's program CA bundle, CRL and proxy-secret include.
 SEP2_TLS_DIR = Path(os.environ.get("SEP2_TLS_DIR", VAR_DIR / "tls"))
+# The demo CA (manage.py sep2_demo_pki) nginx trusts too: unset means VAR_DIR/demo/sep2,
+# empty means none (production).
+SEP2_DEMO_PKI_DIR = os.environ.get("SEP2_DEMO_PKI_DIR")
+# The nginx `make run` starts (config and pid file) that sep2_trust_write reloads: unset
+# means VAR_DIR/run/sep2-nginx.
+SEP2_NGINX_DIR = os.environ.get("SEP2_NGINX_DIR")
 
 # --- Security ----------------------------------------------------------------------------
 
@@ -396,6 +408,13 @@ CSRF_COOKIE_HTTPONLY = False  # htmx reads it to send X-CSRFToken
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Behind the site's TLS proxy (deploy/env/reservoir.env.example turns these on).
+if _env_flag("SECURE_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = _env_flag("SECURE_SSL_REDIRECT")
+SESSION_COOKIE_SECURE = _env_flag("SESSION_COOKIE_SECURE")
+CSRF_COOKIE_SECURE = _env_flag("CSRF_COOKIE_SECURE")
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
 
 if PRODUCTION:
     # TLS ends at the proxy, which overwrites X-Forwarded-Proto (deploy/nginx); plain HTTP

@@ -10,6 +10,7 @@ from django.db import transaction
 
 NOTIFICATION_DELIVER = "protocol.notification_deliver"
 CONFORMANCE_RUN = "protocol.conformance_run"
+SEP2_TRUST_WRITE = "protocol.sep2_trust_write"  # also queued by vendors, by this name
 
 
 def job_queue(name: str, *args) -> None:

@@ -213,6 +213,9 @@ def build_test_pki(directory: Path) -> TestPki:
     directory.mkdir(parents=True, exist_ok=True)
     ca_bundle = directory / "ca-bundle.pem"
     ca_bundle.write_bytes(root.cert_pem + intermediate.cert_pem)
+    # The CAs themselves too, so protocol.trust can sign the demo CA's CRLs for nginx.
+    write_pem(directory, "ca-root", root)
+    write_pem(directory, "ca-intermediate", intermediate)
     server_cert, server_key = write_pem(directory, "server", server, intermediate)
     device_cert, device_key = write_pem(directory, "device", device, intermediate)
     aggregator_cert, aggregator_key = write_pem(directory, "aggregator", aggregator, intermediate)

@@ -2,11 +2,12 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from programs.choices import EventStatus
 from programs.models import Dispatch, DispatchGroup, Event, OptOut
 from protocol.models import Client, ClientKind, EndDevice, MirrorUsagePoint, Subscription
+from vendors.models import CertificateAuthority
 
 # Events that never reached a client are not DERControls.
 VISIBLE_EVENT_STATUSES = (
@@ -18,9 +19,26 @@ VISIBLE_EVENT_STATUSES = (
 )
 
 
-def client_by_lfdi(*, lfdi: str) -> Client | None:
-    """The client a certificate maps to (one query). This is where the tenant is resolved."""
-    return Client.objects.select_related("utility", "program").filter(lfdi=lfdi).first()
+def client_by_lfdi(*, lfdi: str, issuer: str = "") -> Client | None:
+    """The client a certificate maps to (one query). This is where the tenant is resolved.
+
+    With `issuer` (the certificate's issuer common name) the client also carries
+    `foreign_ca`: whether that names a CA of another utility and none of the client's own,
+    i.e. another utility's CA issued the certificate (see client_issuer_refusal).
+    """
+    clients = Client.objects.select_related("utility", "program").filter(lfdi=lfdi)
+    if issuer:
+        cas = CertificateAuthority.objects.filter(common_name=issuer)
+        clients = clients.annotate(
+            other_ca=Exists(cas.exclude(utility=OuterRef("utility"))),
+            own_ca=Exists(cas.filter(utility=OuterRef("utility"))),
+        )
+    return clients.first()
+
+
+def client_issuer_is_foreign(client: Client) -> bool:
+    """Whether the certificate came from another utility's CA (client_by_lfdi's `issuer`)."""
+    return bool(getattr(client, "other_ca", False)) and not getattr(client, "own_ca", False)
 
 
 def end_devices_for_client(*, client: Client) -> QuerySet[EndDevice]:

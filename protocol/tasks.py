@@ -3,7 +3,7 @@ service; retries back off."""
 
 from celery import shared_task
 
-from protocol.jobs import CONFORMANCE_RUN, NOTIFICATION_DELIVER
+from protocol.jobs import CONFORMANCE_RUN, NOTIFICATION_DELIVER, SEP2_TRUST_WRITE
 from protocol.notifications import NotificationFailed, notification_deliver
 
 
@@ -31,3 +31,11 @@ def conformance_run_task(run_id: int, tick_s: float = 1.0, max_s: float = 3600.0
     deadline = time.monotonic() + max_s
     while not run_advance(run_id=run_id) and time.monotonic() < deadline:
         time.sleep(tick_s)
+
+
+@shared_task(name=SEP2_TRUST_WRITE, ignore_result=True, expires=3600)
+def sep2_trust_write_task():
+    """Rewrite nginx's program CA bundle and CRLs and reload it (a CA or a revocation)."""
+    from protocol.trust import trust_write
+
+    trust_write()

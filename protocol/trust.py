@@ -5,14 +5,37 @@ deploy/), and both deploy/nginx and `make run` include them from there:
 
 - `sep2-proxy-secret.conf`: a `proxy_set_header` line carrying the per-install
   SEP2_PROXY_SECRET, so nginx vouches for every request it forwards (protocol.transport).
+- `program-ca-bundle.pem` (`ssl_client_certificate`): every utility's CA chain (vendors'
+  CertificateAuthority rows), plus the demo CA when `SEP2_DEMO_PKI_DIR` holds one.
+- `program-crl.pem` (`ssl_crl`): one CRL per CA in that bundle, concatenated; nginx checks
+  every certificate of a chain, so each CA needs one, and a revoked client certificate is
+  refused at the handshake. The app's own revocation check stays as defence in depth.
+
+`manage.py sep2_trust_write` (make run, runstack, deploy's ExecStartPre) and the task
+`protocol.sep2_trust_write` (queued by vendors when a CA is created or a certificate is
+revoked, and daily by beat so the CRLs never lapse) write them and reload nginx.
 """
 
+import datetime as dt
+import logging
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 
+from vendors.certificates import Signer, crl_build, program_ca_bundle_pem, program_crls_pem
+
+logger = logging.getLogger(__name__)
+
 PROXY_SECRET_CONF = "sep2-proxy-secret.conf"  # noqa: S105  (a file name)
+CA_BUNDLE = "program-ca-bundle.pem"
+CRL = "program-crl.pem"
+# What the demo PKI (protocol.pki.build_test_pki) writes for its own CAs.
+DEMO_CA_FILES = (("ca-root.pem", "ca-root.key"), ("ca-intermediate.pem", "ca-intermediate.key"))
 
 
 def tls_dir() -> Path:
@@ -38,3 +61,83 @@ def proxy_secret_conf_write(folder: Path | None = None) -> Path:
         raise ValueError("SEP2_PROXY_SECRET must be letters and digits only")
     _write_private(path, f'proxy_set_header X-Reservoir-Proxy-Secret "{secret}";\n')
     return path
+
+
+def _write_public(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.chmod(0o644)
+    tmp.replace(path)
+
+
+def _demo_trust(now: dt.datetime) -> tuple[str, str]:
+    """The demo CA's certificates and an empty CRL for each (demo clients are revoked in
+    the app), when the demo PKI is present."""
+    folder = getattr(settings, "SEP2_DEMO_PKI_DIR", None)
+    if folder is None:
+        folder = Path(settings.VAR_DIR) / "demo" / "sep2"
+    if not folder:
+        return "", ""
+    certs, crls = [], []
+    for cert_name, key_name in DEMO_CA_FILES:
+        cert_path, key_path = Path(folder) / cert_name, Path(folder) / key_name
+        if not (cert_path.exists() and key_path.exists()):
+            continue
+        pem = cert_path.read_bytes()
+        key = serialization.load_pem_private_key(key_path.read_bytes(), None)
+        signer = Signer(x509.load_pem_x509_certificate(pem), key)  # type: ignore[arg-type]
+        certs.append(pem.decode())
+        crl = crl_build(issuer=signer, serials=[], now=now)
+        crls.append(crl.public_bytes(serialization.Encoding.PEM).decode())
+    return "".join(certs), "".join(crls)
+
+
+def nginx_binary() -> str | None:
+    return shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None
+    )
+
+
+def nginx_run_dir() -> Path:
+    """Where `make run` keeps its nginx (config, pid, temp files)."""
+    return Path(
+        getattr(settings, "SEP2_NGINX_DIR", "") or Path(settings.VAR_DIR) / "run" / "sep2-nginx"
+    )
+
+
+def nginx_reload() -> bool:
+    """`nginx -s reload` (graceful) with the -p/-c runstack starts it with, only when that
+    nginx is running (its pid file exists). Deploy reloads the system nginx from a systemd
+    path unit instead (deploy/systemd/reservoir-sep2-trust.path)."""
+    run = nginx_run_dir()
+    nginx = nginx_binary()
+    if nginx is None or not (run / "nginx.pid").exists():
+        return False
+    argv = [nginx, "-p", str(run), "-c", str(run / "nginx.conf"), "-s", "reload"]
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)  # noqa: S603
+    if result.returncode != 0:
+        logger.warning("nginx reload failed: %s", result.stderr.strip())
+        return False
+    return True
+
+
+def trust_write(*, folder: Path | None = None, reload: bool = True) -> dict:
+    """Write the program CA bundle and CRLs (and the proxy-secret include) for nginx, then
+    reload it gracefully. Idempotent; the files are replaced atomically."""
+    folder = folder or tls_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    now = dt.datetime.now(dt.UTC)
+    demo_bundle, demo_crls = _demo_trust(now)
+    bundle = program_ca_bundle_pem() + demo_bundle
+    crls = program_crls_pem(now=now) + demo_crls
+    _write_public(folder / CA_BUNDLE, bundle)
+    _write_public(folder / CRL, crls)
+    proxy_secret_conf_write(folder)
+    reloaded = nginx_reload() if reload else False
+    return {
+        "ca_bundle": folder / CA_BUNDLE,
+        "crl": folder / CRL,
+        "authorities": bundle.count("BEGIN CERTIFICATE"),
+        "crls": crls.count("BEGIN X509 CRL"),
+        "reloaded": reloaded,
+    }

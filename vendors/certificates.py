@@ -32,7 +32,7 @@ from django.utils import timezone
 from vendors.models import CertificateAuthority, IssuedCertificate, VendorApplication
 from vendors.registry import engine
 from vendors.roles import Capability, vendor_capability_check
-from vendors.services import vendor_organization_check_approved
+from vendors.services import trust_write_on_commit, vendor_organization_check_approved
 
 # 2030.5 device certificates never expire (notAfter 99991231235959Z).
 NO_EXPIRY = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
@@ -40,6 +40,8 @@ POLICY_DEVICE_GENERIC = x509.ObjectIdentifier("1.3.6.1.4.1.40732.1.1")
 POLICY_TEST = x509.ObjectIdentifier("1.3.6.1.4.1.40732.2.1")
 MAX_SUBJECT_BYTES = 256
 MAX_CN_CHARS = 64
+# A CRL stays valid this long; beat rewrites them daily, and on every CA or revocation.
+CRL_VALID_DAYS = 30
 
 
 def _fernet() -> Fernet:
@@ -94,7 +96,9 @@ def authority_ensure(*, utility) -> CertificateAuthority:
     root = conformance.ca_root_create(f"{org} SERCA"[:MAX_CN_CHARS], organization=org)
     root_row = _store(utility, "root", root)
     mica = conformance.ca_intermediate_create(root, f"{org} MICA"[:MAX_CN_CHARS], organization=org)
-    return _store(utility, "intermediate", mica, parent=root_row)
+    issuing = _store(utility, "intermediate", mica, parent=root_row)
+    trust_write_on_commit()  # nginx must trust the new hierarchy
+    return issuing
 
 
 def chain_pem(*, utility) -> str:
@@ -262,4 +266,44 @@ def certificate_revoke(*, certificate: IssuedCertificate) -> IssuedCertificate:
     certificate.revoked = True
     certificate.revoked_at = now
     certificate.save(update_fields=["revoked", "revoked_at"])
+    trust_write_on_commit()  # nginx refuses it at the handshake once the CRL is rewritten
     return certificate
+
+
+def program_ca_bundle_pem() -> str:
+    """Every utility's CA certificates (root and issuing), PEM: what nginx verifies
+    client certificates against. A system-wide read: the 2030.5 endpoint is shared."""
+    cas = CertificateAuthority.objects.order_by("utility_id", "pk")
+    return "".join(ca.certificate_pem for ca in cas)
+
+
+def crl_build(
+    *, issuer: Signer, serials: list[int], now: dt.datetime
+) -> x509.CertificateRevocationList:
+    """A CRL signed by `issuer` listing `serials` (revoked at `now` as far as it says)."""
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(issuer.certificate.subject)
+        .last_update(now - dt.timedelta(minutes=5))
+        .next_update(now + dt.timedelta(days=CRL_VALID_DAYS))
+    )
+    for serial in serials:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now).build()
+        )
+    return builder.sign(issuer.key, hashes.SHA256())
+
+
+def program_crls_pem(*, now: dt.datetime | None = None) -> str:
+    """One CRL per utility CA, concatenated (nginx's ssl_crl wants one for every CA in a
+    chain): the issuing CAs list their revoked client certificates."""
+    now = now or dt.datetime.now(dt.UTC)
+    revoked: dict[int, list[int]] = {}
+    rows = IssuedCertificate.objects.filter(revoked=True).values_list("authority_id", "serial")
+    for authority_id, serial in rows:
+        revoked.setdefault(authority_id, []).append(int(serial, 16))
+    crls = []
+    for ca in CertificateAuthority.objects.order_by("utility_id", "pk"):
+        crl = crl_build(issuer=_authority_issued(ca), serials=revoked.get(ca.pk, []), now=now)
+        crls.append(crl.public_bytes(serialization.Encoding.PEM).decode())
+    return "".join(crls)

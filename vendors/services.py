@@ -181,6 +181,17 @@ def _vendor_email_on_commit(
     transaction.on_commit(lambda: vendor_notify.delay(recipients, subject, body))
 
 
+# The 2030.5 side rewrites nginx's CA bundle and CRLs (protocol.tasks, queued by name).
+TRUST_WRITE_TASK = "protocol.sep2_trust_write"
+
+
+def trust_write_on_commit() -> None:
+    """Have nginx's program CA bundle and CRLs rewritten (and nginx reloaded) after commit."""
+    transaction.on_commit(
+        lambda: current_app.send_task(TRUST_WRITE_TASK, expires=3600), robust=True
+    )
+
+
 def vendor_certificates_revoke(*, organization: VendorOrganization, now: datetime) -> int:
     """Revoke every live certificate of the organisation; the 2030.5 server is told at once.
 
@@ -204,6 +215,7 @@ def vendor_certificates_revoke(*, organization: VendorOrganization, now: datetim
         certificates=[(c.utility_id, c.lfdi) for c in certificates],
         now=now,
     )
+    trust_write_on_commit()
     return len(certificates)
 
 

@@ -9,6 +9,7 @@ else is 404, exactly like a missing one.
 from datetime import datetime
 from math import ceil
 
+from cryptography.x509.oid import NameOID
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.utils import timezone
@@ -89,9 +90,15 @@ class SepView(View):
         identity = client_identity_from_request(request)
         if identity is None:
             return forbidden("no verified client certificate")
-        client = selectors.client_by_lfdi(lfdi=identity.lfdi)
+        issuer = identity.certificate.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
+        client = selectors.client_by_lfdi(
+            lfdi=identity.lfdi, issuer=str(issuer[0].value) if issuer else ""
+        )
         if client is None:
             return forbidden("unknown client certificate")
+        if selectors.client_issuer_is_foreign(client):
+            # One endpoint trusts every utility's CA; a certificate acts only where it was issued.
+            return forbidden("client certificate issued by another utility's CA")
         if client.revoked:
             return forbidden("client certificate revoked")
         self.now = timezone.now()

@@ -13,16 +13,19 @@ import ssl
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 from django.conf import settings
 from django.test import RequestFactory
 
 from protocol import pki, trust
 from protocol.identity import lfdi_from_cert_der
 from tests.integration.sep2_echo import echo_client_lfdi
+from vendors.certificates import crl_build
 
 pytestmark = pytest.mark.integration
 
@@ -297,10 +300,19 @@ def test_production_config_is_valid(tmp_path):
     nginx = require_nginx()
     built = pki.build_test_pki(tmp_path / "pki")
     site = (ROOT / "deploy" / "nginx" / "reservoir-sep2.conf").read_text()
+    crl = tmp_path / "program-crl.pem"  # one CRL per CA, as protocol.trust writes it
+    now = datetime.now(UTC)
+    crl.write_bytes(
+        b"".join(
+            crl_build(issuer=ca, serials=[], now=now).public_bytes(Encoding.PEM)
+            for ca in (built.root, built.intermediate)
+        )
+    )
     for name, path in {
         "/etc/reservoir/tls/sep2-server.pem": built.server_cert,
         "/etc/reservoir/tls/sep2-server.key": built.server_key,
         "/etc/reservoir/tls/program-ca-bundle.pem": built.ca_bundle,
+        "/etc/reservoir/tls/program-crl.pem": crl,
         "/etc/nginx/snippets/": f"{SNIPPETS}/",
         "/etc/reservoir/tls/sep2-proxy-secret.conf": trust.proxy_secret_conf_write(tmp_path),
         "/var/log/nginx/reservoir-sep2.access.log": tmp_path / "access.log",

@@ -30,6 +30,7 @@ def test_demo_pki_registers_clients_idempotently(settings, tmp_path):
 
 def test_runstack_serves_sep2_through_nginx_when_it_exists(settings, tmp_path):
     settings.VAR_DIR = tmp_path
+    settings.SEP2_TLS_DIR = tmp_path / "tls"
     part, message = sep2_part(port=8000)
     assert part is None
     assert "sep2_demo_pki" in message or "nginx is not installed" in message
