@@ -25,7 +25,10 @@ print(json.dumps({
 
 
 def _production_env(tmp_path) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "DJANGO_SETTINGS_MODULE"}}
+    # What deploy sets, not what this test process carries: the browser tests set
+    # DJANGO_ALLOW_ASYNC_UNSAFE for themselves, and no deployment ever does.
+    test_only = {"DEBUG", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env = {k: v for k, v in os.environ.items() if k not in test_only}
     env.update(
         DJANGO_ENV="production",
         DJANGO_SETTINGS_MODULE="portal.settings",
