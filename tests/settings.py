@@ -14,7 +14,7 @@ STORAGES = {
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # Keep tasks queued by tests out of the broker folder a developer's `make run` consumes.
-if CELERY_BROKER_URL == "filesystem://":  # noqa: F405
+if CELERY_BROKER_URL == "reservoirfs://":  # noqa: F405
     from pathlib import Path as _Path
 
     _test_broker = _Path(VAR_DIR) / "test-broker"  # noqa: F405
