@@ -5,7 +5,7 @@ import os
 from celery import Celery
 from celery.signals import before_task_publish, worker_init, worker_process_init
 
-from portal import broker  # noqa: F401 -- registers the embedded broker's URL scheme
+import portal.broker  # noqa: F401 -- registers the embedded broker's URL scheme
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
