@@ -98,6 +98,8 @@ INSTALLED_APPS += ["axes"]  # login lockout (see "Login hardening" below)
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before anything reads the session: 503 + Retry-After while the database is away.
+    "portal.availability.DatabaseAvailabilityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -147,6 +149,9 @@ if DATABASE_URL:
         # PostgreSQL refuses new clients. The pool bounds a process to DB_POOL_MAX_SIZE.
         DATABASES["default"].update(
             CONN_MAX_AGE=0,
+            # With the pool this checks each connection as it leaves the pool: after a
+            # database restart the pooled ones are dead, and no request should find out.
+            CONN_HEALTH_CHECKS=True,
             OPTIONS={
                 "pool": {
                     "min_size": 1,
@@ -166,6 +171,8 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# While the database is away requests get 503 and this Retry-After (portal.availability).
+DATABASE_UNAVAILABLE_RETRY_AFTER_S = int(os.environ.get("DATABASE_UNAVAILABLE_RETRY_AFTER_S", "5"))
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
