@@ -292,6 +292,11 @@ class MirrorQuantity:
     flow_direction: int | None
 
 
+def _end_device_lock(end_device: EndDevice) -> None:
+    """Serialize mirror creation per EndDevice: a client's retries may arrive together."""
+    list(EndDevice.objects.select_for_update().filter(pk=end_device.pk).values_list("pk"))
+
+
 @transaction.atomic
 def mirror_usage_point_create(
     *,
@@ -303,6 +308,7 @@ def mirror_usage_point_create(
     status: int = 1,
     quantities: Sequence[MirrorQuantity] = (),
 ) -> MirrorUsagePoint:
+    _end_device_lock(end_device)
     if (
         MirrorUsagePoint.objects.for_utility(end_device.utility_id)
         .filter(end_device=end_device, mrid=mrid)
@@ -322,8 +328,51 @@ def mirror_usage_point_create(
     return mup
 
 
+@transaction.atomic
+def mirror_usage_point_post(
+    *,
+    end_device: EndDevice,
+    mrid: str,
+    description: str = "",
+    role_flags: int = 0,
+    service_category_kind: int = 0,
+    status: int = 1,
+    quantities: Sequence[MirrorQuantity] = (),
+) -> tuple[MirrorUsagePoint, dict[str, MirrorMeterReading], bool]:
+    """A POST to the MirrorUsagePoint list: the mirror with this mRID, created if new (True).
+
+    A client that restarts or retries re-POSTs its mirrors: same mRID, same mirror, its
+    quantities' ReadingTypes replaced. Concurrent posts for one EndDevice take turns.
+    """
+    _end_device_lock(end_device)
+    existing = (
+        MirrorUsagePoint.objects.for_utility(end_device.utility_id)
+        .select_related("end_device__utility")
+        .filter(end_device=end_device, mrid=mrid)
+        .first()
+    )
+    if existing is not None:
+        return existing, mirror_quantities_store(mup=existing, quantities=quantities), False
+    mup = mirror_usage_point_create(
+        end_device=end_device,
+        mrid=mrid,
+        description=description,
+        role_flags=role_flags,
+        service_category_kind=service_category_kind,
+        status=status,
+    )
+    known = mirror_quantities_store(mup=mup, quantities=quantities)
+    return mup, known, True
+
+
+@transaction.atomic
 def mirror_quantities_store(*, mup: MirrorUsagePoint, quantities) -> dict[str, MirrorMeterReading]:
-    """Create or replace the ReadingTypes of a mirror's quantities (two queries)."""
+    """Create or replace the ReadingTypes of a mirror's quantities (three queries).
+
+    The mirror's row is locked first, so concurrent posts declaring the same new quantity
+    take turns and the second finds the first's row instead of violating its uniqueness.
+    """
+    list(MirrorUsagePoint.objects.select_for_update().filter(pk=mup.pk).values_list("pk"))
     existing = {
         m.mrid: m
         for m in MirrorMeterReading.objects.for_utility(mup.utility_id).filter(

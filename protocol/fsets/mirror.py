@@ -127,22 +127,8 @@ class MirrorUsagePointListView(SepView):
             if mmr.reading_type is None:
                 raise BadInput(f"MirrorMeterReading {mmr.mrid} needs a ReadingType")
         quantities = [quantity(m, body.role_flags) for m in body.mirror_meter_readings]
-        existing = (
-            selectors.mirror_usage_points_for_client(client=self.client)
-            .select_related("end_device__utility")
-            .filter(end_device=end_device, mrid=body.mrid)
-            .first()
-        )
-        if existing is not None:
-            # A client that restarts re-POSTs its mirrors: same mRID, same mirror.
-            with transaction.atomic():
-                known = services.mirror_quantities_store(mup=existing, quantities=quantities)
-                self.ingest(existing, body.mirror_meter_readings, known)
-            response = self.no_content()
-            response["Location"] = mup_href(existing)
-            return response
         with transaction.atomic():
-            mup = services.mirror_usage_point_create(
+            mup, known, created = services.mirror_usage_point_post(
                 end_device=end_device,
                 mrid=body.mrid,
                 description=body.description or "",
@@ -151,8 +137,12 @@ class MirrorUsagePointListView(SepView):
                 status=body.status,
                 quantities=quantities,
             )
-            self.ingest(mup, body.mirror_meter_readings, {q.mrid: q for q in quantities})
-        return self.created(mup_href(mup))
+            self.ingest(mup, body.mirror_meter_readings, known)
+        if created:
+            return self.created(mup_href(mup))
+        response = self.no_content()
+        response["Location"] = mup_href(mup)
+        return response
 
     def ingest(self, mup, mmrs, known):
         readings, others = [], []
