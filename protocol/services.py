@@ -322,6 +322,28 @@ def mirror_usage_point_create(
     return mup
 
 
+def mirror_usage_point_update(
+    *,
+    mup: MirrorUsagePoint,
+    description: str,
+    role_flags: int,
+    service_category_kind: int,
+    status: int,
+    moved: Sequence[MirrorMeterReading] = (),
+) -> MirrorUsagePoint:
+    """A re-POST of a known MirrorUsagePoint: its first-level values replace the stored ones;
+    `moved` are its quantities whose channel the new role changed (already set on them)."""
+    mup.description = description
+    mup.role_flags = role_flags
+    mup.service_category_kind = service_category_kind
+    mup.status = status
+    mup.full_clean(exclude=["utility", "end_device"], validate_unique=False)
+    mup.save(update_fields=["description", "role_flags", "service_category_kind", "status"])
+    if moved:
+        MirrorMeterReading.objects.bulk_update(moved, ["channel"])
+    return mup
+
+
 def mirror_quantities_store(*, mup: MirrorUsagePoint, quantities) -> dict[str, MirrorMeterReading]:
     """Create or replace the ReadingTypes of a mirror's quantities (two queries)."""
     existing = {

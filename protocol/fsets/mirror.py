@@ -123,10 +123,6 @@ class MirrorUsagePointListView(SepView):
         )
         if end_device is None:
             return not_found("deviceLFDI is not an EndDevice of this client")
-        for mmr in body.mirror_meter_readings:
-            if mmr.reading_type is None:
-                raise BadInput(f"MirrorMeterReading {mmr.mrid} needs a ReadingType")
-        quantities = [quantity(m, body.role_flags) for m in body.mirror_meter_readings]
         existing = (
             selectors.mirror_usage_points_for_client(client=self.client)
             .select_related("end_device__utility")
@@ -134,13 +130,11 @@ class MirrorUsagePointListView(SepView):
             .first()
         )
         if existing is not None:
-            # A client that restarts re-POSTs its mirrors: same mRID, same mirror.
-            with transaction.atomic():
-                known = services.mirror_quantities_store(mup=existing, quantities=quantities)
-                self.ingest(existing, body.mirror_meter_readings, known)
-            response = self.no_content()
-            response["Location"] = mup_href(existing)
-            return response
+            return self.repost(existing, body)
+        for mmr in body.mirror_meter_readings:
+            if mmr.reading_type is None:
+                raise BadInput(f"MirrorMeterReading {mmr.mrid} needs a ReadingType")
+        quantities = [quantity(m, body.role_flags) for m in body.mirror_meter_readings]
         with transaction.atomic():
             mup = services.mirror_usage_point_create(
                 end_device=end_device,
@@ -153,6 +147,41 @@ class MirrorUsagePointListView(SepView):
             )
             self.ingest(mup, body.mirror_meter_readings, {q.mrid: q for q in quantities})
         return self.created(mup_href(mup))
+
+    def repost(self, mup: MirrorUsagePoint, body: SepMirrorUsagePoint):
+        """A known mRID: the client restarted or changed its mirror. Its first-level values
+        replace ours (roleFlags, description, …), its quantities are created or replaced (a
+        known one may leave its ReadingType out) and its readings ingested; 204 + Location.
+        Anything refused changes nothing."""
+        mmrs = body.mirror_meter_readings
+        declared = [quantity(m, body.role_flags) for m in mmrs if m.reading_type is not None]
+        with transaction.atomic():
+            known = services.mirror_quantities_store(mup=mup, quantities=declared)
+            missing = [m.mrid for m in mmrs if m.mrid not in known]
+            if missing:
+                raise BadInput(f"no ReadingType known for MirrorMeterReading {missing[0]}")
+            # The role decides site or device power: move the quantities it no longer fits.
+            moved = []
+            for row in known.values():
+                if row.channel == OTHER:
+                    continue
+                reading_type = ReadingType(uom=row.uom, flow_direction=row.flow_direction)
+                channel = channel_for(reading_type, body.role_flags)
+                if channel != row.channel:
+                    row.channel = channel
+                    moved.append(row)
+            services.mirror_usage_point_update(
+                mup=mup,
+                description=body.description or "",
+                role_flags=body.role_flags,
+                service_category_kind=body.service_category_kind,
+                status=body.status,
+                moved=moved,
+            )
+            self.ingest(mup, mmrs, known)
+        response = self.no_content()
+        response["Location"] = mup_href(mup)
+        return response
 
     def ingest(self, mup, mmrs, known):
         readings, others = [], []
