@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from protocol.xml import SEP_CONTENT_TYPE, SepXmlError, parse, serialize
 from protocol.xml.codec import SepObject
 from protocol.xml.parser import max_body_bytes
+from protocol.xml.resources.common import Error
 
 DEFAULT_LIMIT = 1  # 2030.5: a list GET without `l` returns one item
 MAX_LIMIT = 255
@@ -25,50 +26,63 @@ class SepResponse(HttpResponse):
         self["Content-Length"] = str(len(self.content))
 
 
-def _plain(status: int, reason: str) -> HttpResponse:
-    response = HttpResponse(
-        reason.encode("utf-8"), content_type="text/plain; charset=utf-8", status=status
-    )
-    response["Content-Length"] = str(len(response.content))
+# Error reasonCode values (2030.5 Error).
+INVALID_FORMAT = 0
+INVALID_VALUES = 1
+_MAX_RETRY_S = 2**16 - 1  # maxRetryDuration is a UInt16
+
+
+def error_response(
+    status: int, reason: str, *, reason_code: int = INVALID_FORMAT, retry_after_s: int | None = None
+) -> HttpResponse:
+    """Every refusal of the 2030.5 server: a 2030.5 `Error` in application/sep+xml.
+
+    The reason is carried as an XML comment in the body, so a vendor can see what was
+    refused; `retry_after_s` (where waiting can help) becomes maxRetryDuration and the HTTP
+    Retry-After header.
+    """
+    retry = None if retry_after_s is None else min(max(1, retry_after_s), _MAX_RETRY_S)
+    error = Error(reason_code=reason_code, max_retry_duration=retry)
+    response = SepResponse(serialize(error, note=reason), status=status)
+    if retry is not None:
+        response["Retry-After"] = str(retry)
     return response
 
 
-def bad_request(reason: str) -> HttpResponse:
+def bad_request(reason: str, *, reason_code: int = INVALID_FORMAT) -> HttpResponse:
     """400 with the reason in the body, so a vendor can see what we refused."""
-    return _plain(400, reason)
+    return error_response(400, reason, reason_code=reason_code)
 
 
 def forbidden(reason: str) -> HttpResponse:
-    return _plain(403, reason)
+    return error_response(403, reason)
 
 
 def not_found(reason: str = "not found") -> HttpResponse:
-    return _plain(404, reason)
+    return error_response(404, reason)
 
 
 def conflict(reason: str) -> HttpResponse:
-    return _plain(409, reason)
+    return error_response(409, reason, reason_code=INVALID_VALUES)
 
 
 def service_unavailable(reason: str, *, retry_after_s: int) -> HttpResponse:
-    response = _plain(503, reason)
-    response["Retry-After"] = str(max(1, retry_after_s))
-    return response
+    return error_response(503, reason, retry_after_s=retry_after_s)
 
 
 def method_not_allowed(allowed: Iterable[str]) -> HttpResponse:
     allow = ", ".join(sorted({m.upper() for m in allowed}))
-    response = _plain(405, f"method not allowed; use {allow}")
+    response = error_response(405, f"method not allowed; use {allow}")
     response["Allow"] = allow
     return response
 
 
 def unsupported_media_type() -> HttpResponse:
-    return _plain(415, f"Content-Type must be {SEP_CONTENT_TYPE}")
+    return error_response(415, f"Content-Type must be {SEP_CONTENT_TYPE}")
 
 
 def payload_too_large(limit: int) -> HttpResponse:
-    return _plain(413, f"body exceeds the limit of {limit} bytes")
+    return error_response(413, f"body exceeds the limit of {limit} bytes")
 
 
 def has_sep_content_type(request: HttpRequest) -> bool:

@@ -342,7 +342,8 @@ def mirror_usage_point_post(
     """A POST to the MirrorUsagePoint list: the mirror with this mRID, created if new (True).
 
     A client that restarts or retries re-POSTs its mirrors: same mRID, same mirror, its
-    quantities' ReadingTypes replaced. Concurrent posts for one EndDevice take turns.
+    first-level values (roleFlags, description, …) and its quantities' ReadingTypes
+    replaced. Concurrent posts for one EndDevice take turns.
     """
     _end_device_lock(end_device)
     existing = (
@@ -351,7 +352,15 @@ def mirror_usage_point_post(
         .filter(end_device=end_device, mrid=mrid)
         .first()
     )
-    if existing is not None:
+    if existing is not None:  # a restart or a retry: its first-level values replace ours
+        existing.description = description
+        existing.role_flags = role_flags
+        existing.service_category_kind = service_category_kind
+        existing.status = status
+        existing.full_clean(exclude=["utility", "end_device"], validate_unique=False)
+        existing.save(
+            update_fields=["description", "role_flags", "service_category_kind", "status"]
+        )
         return existing, mirror_quantities_store(mup=existing, quantities=quantities), False
     mup = mirror_usage_point_create(
         end_device=end_device,
@@ -363,6 +372,12 @@ def mirror_usage_point_post(
     )
     known = mirror_quantities_store(mup=mup, quantities=quantities)
     return mup, known, True
+
+
+def mirror_quantities_move(*, moved: Sequence[MirrorMeterReading]) -> None:
+    """Save the channels a mirror's new role gave its quantities (already set on them)."""
+    if moved:
+        MirrorMeterReading.objects.bulk_update(moved, ["channel"])
 
 
 @transaction.atomic

@@ -19,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from protocol import selectors
 from protocol.http import (
+    INVALID_VALUES,
     PagingError,
     SepResponse,
     bad_request,
@@ -135,8 +136,10 @@ class SepView(View):
         except NotYours as exc:
             return forbidden(str(exc))
         except ValidationError as exc:
-            return bad_request(error_message(exc))
-        except (PagingError, BadInput) as exc:
+            return bad_request(error_message(exc), reason_code=INVALID_VALUES)
+        except BadInput as exc:
+            return bad_request(str(exc), reason_code=INVALID_VALUES)
+        except PagingError as exc:
             return bad_request(str(exc))
 
     def _allowed(self) -> list[str]:

@@ -123,10 +123,8 @@ class MirrorUsagePointListView(SepView):
         )
         if end_device is None:
             return not_found("deviceLFDI is not an EndDevice of this client")
-        for mmr in body.mirror_meter_readings:
-            if mmr.reading_type is None:
-                raise BadInput(f"MirrorMeterReading {mmr.mrid} needs a ReadingType")
-        quantities = [quantity(m, body.role_flags) for m in body.mirror_meter_readings]
+        mmrs = body.mirror_meter_readings
+        declared = [quantity(m, body.role_flags) for m in mmrs if m.reading_type is not None]
         with transaction.atomic():
             mup, known, created = services.mirror_usage_point_post(
                 end_device=end_device,
@@ -135,14 +133,34 @@ class MirrorUsagePointListView(SepView):
                 role_flags=body.role_flags,
                 service_category_kind=body.service_category_kind,
                 status=body.status,
-                quantities=quantities,
+                quantities=declared,
             )
-            self.ingest(mup, body.mirror_meter_readings, known)
+            missing = [m.mrid for m in mmrs if m.mrid not in known]
+            if missing:  # a new quantity must say what it is; a known one may leave it out
+                raise BadInput(f"no ReadingType known for MirrorMeterReading {missing[0]}")
+            if not created:
+                self.rechannel(known, body.role_flags)
+            self.ingest(mup, mmrs, known)
         if created:
             return self.created(mup_href(mup))
         response = self.no_content()
         response["Location"] = mup_href(mup)
         return response
+
+    @staticmethod
+    def rechannel(known: dict, role_flags: int) -> None:
+        """A re-POSTed mirror's role decides site or device power: move the quantities it
+        no longer fits (those it declared again already carry the new channel)."""
+        moved = []
+        for row in known.values():
+            if row.channel == OTHER:
+                continue
+            reading_type = ReadingType(uom=row.uom, flow_direction=row.flow_direction)
+            channel = channel_for(reading_type, role_flags)
+            if channel != row.channel:
+                row.channel = channel
+                moved.append(row)
+        services.mirror_quantities_move(moved=moved)
 
     def ingest(self, mup, mmrs, known):
         readings, others = [], []

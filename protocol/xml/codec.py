@@ -13,6 +13,10 @@ keeps its value, see `schema_version`), and attributes in a foreign namespace on
 (the 2023 types' lax `anyAttribute`). Unqualified unknown attributes, unknown attributes in
 the 2030.5, CSIP-AUS or XML Schema instance namespaces, and unknown elements are still
 refused, as is every hostile document (see `protocol.xml.parser`).
+
+Parsing reads what a client sends, so it asks only what the schema asks of a client: a
+List's `all` and `results` ("required on a response to a GET, ignored otherwise") may be
+left out (see `attribute(served=True)`), and a client's mRID may be shorter than 16 bytes.
 """
 
 from __future__ import annotations
@@ -103,13 +107,15 @@ class HexId:
 
     name: str
     size: int  # bytes
-    exact: bool = True
+    exact: bool = True  # False: 1 to `size` bytes, as the XSD's maxLength allows
 
     def check(self, value: Any, where: str) -> str:
         if not isinstance(value, str) or not _HEX.fullmatch(value):
             raise SepXmlError(f"{self.name} must be hex digits in pairs", field=where)
-        if len(value) > 2 * self.size or (self.exact and len(value) != 2 * self.size):
+        if self.exact and len(value) != 2 * self.size:
             raise SepXmlError(f"{self.name} must be {2 * self.size} hex digits", field=where)
+        if not value or len(value) > 2 * self.size:
+            raise SepXmlError(f"{self.name} must be 2 to {2 * self.size} hex digits", field=where)
         return value.upper()
 
     def to_text(self, value: str, where: str) -> str:
@@ -180,7 +186,8 @@ HEX8 = HexInt("HexBinary8", 1)
 HEX16 = HexInt("HexBinary16", 2)
 HEX32 = HexInt("HexBinary32", 4)
 HEX64 = HexInt("HexBinary64", 8)
-MRID = HexId("mRIDType", 16)
+# mRIDType is HexBinary128 (maxLength 16): a client's own mRIDs may be shorter than ours.
+MRID = HexId("mRIDType", 16, exact=False)
 LFDI = HexId("HexBinary160", 20)
 BOOLEAN = Boolean()
 STRING6 = String("String6", 6)
@@ -221,6 +228,9 @@ class AttributeSpec:
     name: str
     kind: SimpleType
     required: bool
+    # "Required on a response to a GET, ignored otherwise" (List@all, List@results): the
+    # server always writes it; a client's body may leave it out.
+    served: bool = False
 
 
 def element(
@@ -245,8 +255,10 @@ def element(
     return dataclasses.field(default=None, metadata={_META: spec})
 
 
-def attribute(name: str, kind: SimpleType, *, required: bool = False) -> Any:
-    spec = AttributeSpec(name, kind, required)
+def attribute(name: str, kind: SimpleType, *, required: bool = False, served: bool = False) -> Any:
+    """Declare an attribute. `served`: required in what the server sends, optional in what
+    a client sends (the XSD's "required on a response to a GET, ignored otherwise")."""
+    spec = AttributeSpec(name, kind, required, served)
     if required:
         return dataclasses.field(metadata={_META: spec})
     return dataclasses.field(default=None, metadata={_META: spec})
@@ -317,13 +329,30 @@ _specs: Callable[[type], list[tuple[str, ElementSpec | AttributeSpec]]] = functo
 # --- Serialize ----------------------------------------------------------------------------
 
 
-def serialize(obj: SepObject, *, profile: str = DEFAULT_PROFILE) -> bytes:
-    """Render a declared resource as a 2030.5 document (default namespace, XSD order)."""
+def serialize(obj: SepObject, *, profile: str = DEFAULT_PROFILE, note: str | None = None) -> bytes:
+    """Render a declared resource as a 2030.5 document (default namespace, XSD order).
+
+    `note` is human-readable text carried as an XML comment before the first child (an
+    Error's reason): schema-valid, and ignored by every parser.
+    """
     _check_profile(profile)
     name = root_name(type(obj))
     root = etree.Element(f"{{{SEP_NS}}}{name}", nsmap={None: SEP_NS})
+    if note:
+        root.append(etree.Comment(_comment_text(note)))
     _fill(root, obj, name, profile)
     return etree.tostring(root, encoding="utf-8")
+
+
+_NOT_IN_A_COMMENT = re.compile(r"[^\t\n\x20-\ud7ff\ue000-\ufffd]")
+
+
+def _comment_text(note: str) -> str:
+    """`note` as XML comment text: no "--", no trailing "-", only characters XML carries."""
+    text = _NOT_IN_A_COMMENT.sub("?", note)
+    while "--" in text:
+        text = text.replace("--", "- -")
+    return f" {text} "
 
 
 def _fill(el: etree._Element, obj: SepObject, path: str, profile: str) -> None:
@@ -331,7 +360,7 @@ def _fill(el: etree._Element, obj: SepObject, path: str, profile: str) -> None:
         value = getattr(obj, attr_name)
         if isinstance(spec, AttributeSpec):
             if value is None:
-                if spec.required:
+                if spec.required or spec.served:
                     raise SepXmlError("is required", field=f"{path}@{spec.name}")
                 continue
             try:
@@ -406,6 +435,22 @@ _SCHEMA_VER_KEY = "_sep_schema_ver"
 _STRICT_NAMESPACES = frozenset({SEP_NS, CSIPAUS_NS, XSI_NS})
 # Except these XML Schema instance hints, which change nothing about the content.
 _IGNORED_XSI = frozenset({f"{{{XSI_NS}}}schemaLocation", f"{{{XSI_NS}}}noNamespaceSchemaLocation"})
+
+
+# The 2023 schema declares these as complex types with simple content and a lax
+# anyAttribute; plain simple types (UInt8, HexBinary160, String32, …) carry no attribute.
+_LAX_SIMPLE_CONTENT = frozenset(
+    {
+        "mRIDType",
+        "OneHourRangeType",
+        "PerCent",
+        "PowerOfTenMultiplierType",
+        "SFDIType",
+        "SignedPerCent",
+        "TimeOffsetType",
+        "TimeType",
+    }
+)
 
 
 def schema_version(obj: SepObject) -> str | None:
@@ -496,6 +541,7 @@ def _read_value(spec: ElementSpec, el: etree._Element, where: str, profile: str)
         return _read(cls, el, where, profile, typed=True)
     if isinstance(spec.kind, type):
         return _read(spec.kind, el, where, profile)
-    if len(el) or el.attrib:
+    lax = spec.kind.name in _LAX_SIMPLE_CONTENT
+    if len(el) or any(not (lax and _lax(key)) for key in el.attrib):
         raise SepXmlError("must be a simple value", field=where)
     return spec.kind.from_text(el.text or "", where)

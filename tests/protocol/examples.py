@@ -1,6 +1,6 @@
 """One realistic instance of every declared 2030.5 resource, shared by the codec tests."""
 
-from protocol.xml.resources.common import DateTimeInterval, Link, ListLink
+from protocol.xml.resources.common import DateTimeInterval, Error, Link, ListLink
 from protocol.xml.resources.dcap import DeviceCapability
 from protocol.xml.resources.der import (
     DER,
@@ -162,6 +162,7 @@ def notification() -> Notification:
 
 
 EXAMPLES = {
+    "Error": lambda: Error(max_retry_duration=60, reason_code=1),
     "DeviceCapability": lambda: DeviceCapability(
         href="/dcap",
         poll_rate=300,

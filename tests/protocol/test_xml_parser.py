@@ -133,7 +133,7 @@ def test_valid_response_parses():
         ((LFDI_EL, "<status>1.5</status>", SUBJECT_EL), "status", "not a valid UInt8"),
         ((LFDI_EL,), "subject", "is required"),
         (("<endDeviceLFDI>ABC</endDeviceLFDI>", SUBJECT_EL), "endDeviceLFDI", "hex digits"),
-        ((LFDI_EL, "<subject>1234</subject>"), "subject", "must be 32 hex digits"),
+        ((LFDI_EL, "<subject>" + "12" * 17 + "</subject>"), "subject", "2 to 32 hex digits"),
         ((SUBJECT_EL, LFDI_EL), "DERControlResponse", "out of order"),
         ((LFDI_EL, SUBJECT_EL, "<extra>1</extra>"), "DERControlResponse", "not allowed"),
         ((LFDI_EL, "<status><x/></status>", SUBJECT_EL), "status", "simple value"),
@@ -162,9 +162,12 @@ def test_nested_ranges_are_checked():
         parse(body)
 
 
-def test_list_attributes_are_required():
-    body = f'<EndDeviceList {NS} all="1"/>'.encode()
-    assert "results" in refused(body)
+def test_list_attributes_are_served_always_and_read_when_given():
+    # sep.xsd: "Required on a response to a GET, ignored otherwise" (issue 22).
+    assert parse(f'<EndDeviceList {NS} all="1"/>'.encode()).results is None
+    assert "results" in refused(f'<EndDeviceList {NS} all="1" results="x"/>'.encode())
+    with pytest.raises(SepXmlError, match="results"):
+        serialize(parse(f'<EndDeviceList {NS} all="1"/>'.encode()))
 
 
 def test_serializer_refuses_out_of_range_values():

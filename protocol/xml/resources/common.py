@@ -19,6 +19,7 @@ from protocol.xml.codec import (
     SepObject,
     attribute,
     element,
+    root_element,
 )
 
 
@@ -53,10 +54,14 @@ class Polled(SepObject):
 
 
 class SepList(Resource):
-    """List: `all` is the list's size, `results` how many items this page holds."""
+    """List: `all` is the list's size, `results` how many items this page holds.
 
-    all: int = attribute("all", UINT32, required=True)
-    results: int = attribute("results", UINT32, required=True)
+    Both are required on a response to a GET and ignored otherwise (sep.xsd), so a list a
+    client POSTs (MirrorMeterReadingList) may leave them out; serialize still demands them.
+    """
+
+    all: int | None = attribute("all", UINT32, served=True)
+    results: int | None = attribute("results", UINT32, served=True)
 
 
 class SubscribableList(SepList, SubscribableResource):
@@ -80,6 +85,16 @@ class DateTimeInterval(SepObject):
 
     duration: int = element("duration", UINT32, required=True)
     start: int = element("start", TIME, required=True)
+
+
+@root_element()
+class Error(SepObject):
+    """Error: why a request was refused. reasonCode 0 invalid request format, 1 invalid
+    request values, 2 resource limit reached, 3 conditional subscription field not supported,
+    4 maximum request frequency exceeded; maxRetryDuration in seconds."""
+
+    max_retry_duration: int | None = element("maxRetryDuration", UINT16)
+    reason_code: int = element("reasonCode", UINT16, required=True)
 
 
 def time_type(moment: dt.datetime) -> int:
