@@ -118,6 +118,26 @@ class Device(TenantModel):
     def __str__(self):
         return f"{self.vendor_name} {self.model_name} #{self.serial}"
 
+    # What dispatch plans count on: the nameplate, else what the device reported over
+    # 2030.5, its DERSettings (what it is set to) before its DERCapability (its ratings).
+    # A device that arrived over 2030.5 without DeviceInformation has no nameplate.
+    @property
+    def rated_capacity_wh(self) -> int:
+        return self.capacity_wh or self.set_max_wh or self.rtg_max_wh or 0
+
+    @property
+    def rated_discharge_w(self) -> int:
+        return (
+            self.max_discharge_w
+            or self.set_max_discharge_rate_w
+            or self.rtg_max_discharge_rate_w
+            or 0
+        )
+
+    @property
+    def rated_charge_w(self) -> int:
+        return self.max_charge_w or self.set_max_charge_rate_w or self.rtg_max_charge_rate_w or 0
+
 
 class TelemetrySample(TenantModel):
     """One reading of one channel of one device, in canonical units (W, var, V, Hz, Wh, %)."""

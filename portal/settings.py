@@ -375,6 +375,10 @@ SPECTACULAR_SETTINGS = {
 
 # --- IEEE 2030.5 -------------------------------------------------------------------------
 
+# The install's IANA Private Enterprise Number, in decimal. The last 8 hex digits of every
+# mRID the server makes encode it (CSIP-AUS). The default, 32473, is the number IANA keeps
+# for documentation (RFC 5612); set your organisation's own (checked by protocol.checks).
+SEP2_IANA_PEN = os.environ.get("SEP2_IANA_PEN", "32473")
 # Bodies larger than this are refused before parsing.
 SEP2_MAX_BODY_BYTES = int(os.environ.get("SEP2_MAX_BODY_BYTES", str(64 * 1024)))
 # Only these peers (addresses or CIDRs) may vouch for a client certificate in

@@ -52,17 +52,18 @@ def device_capacity(*, device: Device, reserve_soc_pct: float, duration_s: int) 
     hours = max(duration_s, 60) / 3600
     floor = max(reserve_soc_pct, device.reserve_pct or 0)
     soc = device.soc_pct
-    if soc is None or not device.capacity_wh:
+    capacity_wh = device.rated_capacity_wh
+    if soc is None or not capacity_wh:
         return DeviceCapacity(device.pk, 0, 0, soc)
-    discharge_power = device.max_discharge_w
+    discharge_power = device.rated_discharge_w
     if device.stat_w_avail_w is not None:
         discharge_power = min(discharge_power, max(device.stat_w_avail_w, 0))
-    usable_wh = max(soc - floor, 0) / 100 * device.capacity_wh
-    headroom_wh = max(100 - soc, 0) / 100 * device.capacity_wh
+    usable_wh = max(soc - floor, 0) / 100 * capacity_wh
+    headroom_wh = max(100 - soc, 0) / 100 * capacity_wh
     return DeviceCapacity(
         device_id=device.pk,
         discharge_w=int(min(discharge_power, usable_wh / hours)),
-        charge_w=int(min(device.max_charge_w, headroom_wh / hours)),
+        charge_w=int(min(device.rated_charge_w, headroom_wh / hours)),
         soc_pct=soc,
     )
 
@@ -120,12 +121,7 @@ def _available(
         if device.pk in opted_out:
             excluded["opted out"] = excluded.get("opted out", 0) + 1
             continue
-        health = device_health(
-            device=device,
-            now=now,
-            stale_after=FORECAST_STALE_AFTER,
-            offline_after=FORECAST_OFFLINE_AFTER,
-        )
+        health = _forecast_health(device, now)
         if health != "online":
             excluded[health] = excluded.get(health, 0) + 1
             continue
@@ -138,6 +134,56 @@ def _available(
             )
         )
     return usable, excluded
+
+
+def _forecast_health(device: Device, now: datetime) -> str:
+    return device_health(
+        device=device,
+        now=now,
+        stale_after=FORECAST_STALE_AFTER,
+        offline_after=FORECAST_OFFLINE_AFTER,
+    )
+
+
+def _can_take_part(event: Event, cap: DeviceCapacity) -> bool:
+    """Whether a usable device has something to give to the event (event_plan's filter)."""
+    if event.kind == EventKind.EXPORT_LIMIT:
+        return True
+    return (cap.charge_w if event.kind == EventKind.CHARGE else cap.discharge_w) > 0
+
+
+def event_plan_joiners(*, event: Event, device_ids: list[int], now: datetime) -> list[int]:
+    """Which of `device_ids` the event's plan left out but would now take in: devices of
+    its group with no Dispatch row that are online, not opted out, and have power to give.
+
+    A target-selected plan that already meets its target takes nobody new before the start
+    (the start re-plans anyway), so silent devices do not make it re-plan on every report.
+    """
+    dispatches = Dispatch.objects.for_utility(event.utility_id).filter(event=event)
+    if event.selection == DispatchSelection.TARGET and event.target_w:
+        planned = dispatches.aggregate(w=Sum("committed_w"))["w"] or 0
+        if planned >= event.target_w:
+            return []
+    candidates = (
+        group_devices(group=event.group)
+        .filter(pk__in=device_ids)
+        .exclude(pk__in=dispatches.values("device_id"))
+        .exclude(
+            pk__in=OptOut.objects.for_utility(event.utility_id)
+            .filter(event=event)
+            .values("device_id")
+        )
+    )
+    reserve = event.program.reserve_soc_pct
+    return [
+        device.pk
+        for device in candidates
+        if _forecast_health(device, now) == "online"
+        and _can_take_part(
+            event,
+            device_capacity(device=device, reserve_soc_pct=reserve, duration_s=event.duration_s),
+        )
+    ]
 
 
 def capacity_forecast(
@@ -187,7 +233,7 @@ def event_plan(*, event: Event, now: datetime | None = None) -> dict[int, tuple[
     def avail(cap: DeviceCapacity) -> int:
         return cap.charge_w if charging else cap.discharge_w
 
-    usable = [(d, c) for d, c in usable if avail(c) > 0 or event.kind == EventKind.EXPORT_LIMIT]
+    usable = [(d, c) for d, c in usable if _can_take_part(event, c)]
     if event.kind == EventKind.EXPORT_LIMIT:
         # The event's check constraint gives every export limit a target.
         limit_w = cast(int, event.target_w)

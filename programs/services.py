@@ -8,6 +8,7 @@ a row lock, and appends to the event's audit trail. Transports hear about change
 import json
 from dataclasses import asdict
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
@@ -25,7 +26,7 @@ from programs.models import (
     Program,
 )
 from programs.rules import RuleViolation, event_rule_check
-from programs.selectors import event_plan
+from programs.selectors import event_plan, event_plan_joiners
 from programs.signals import event_changed
 from tenancy.choices import Role
 from tenancy.models import Membership
@@ -245,12 +246,30 @@ def event_schedule(*, event: Event, actor=None, now: datetime | None = None) -> 
 
 
 def _dispatch_store(event: Event, *, now: datetime) -> None:
-    """Write each device's setpoint and commitment for the event, in bulk."""
+    """Write each device's setpoint and commitment for the event, in bulk.
+
+    The plan is the single truth of what each device is told. A device that was in an
+    earlier plan and is not in this one (emptied, gone silent, opted out) keeps its row, as
+    it may already act on its control, but at 0 W; it commits nothing unless it opted out
+    (an opt-out keeps the commitment it walked away from).
+    """
     plan = event_plan(event=event, now=now)
     existing = {
         d.device_id: d for d in Dispatch.objects.for_utility(event.utility).filter(event=event)
     }
     new, changed = [], []
+    dropped = [row for device_id, row in existing.items() if device_id not in plan]
+    if dropped:
+        opted_out = set(
+            OptOut.objects.for_utility(event.utility)
+            .filter(event=event, device_id__in=[row.device_id for row in dropped])
+            .values_list("device_id", flat=True)
+        )
+        for row in dropped:
+            row.setpoint_w = 0
+            if row.device_id not in opted_out:
+                row.committed_w = 0
+            changed.append(row)
     for device_id, (setpoint_w, committed_w) in plan.items():
         row = existing.get(device_id)
         if row is None:
@@ -268,6 +287,50 @@ def _dispatch_store(event: Event, *, now: datetime) -> None:
             changed.append(row)
     _dispatch_insert(new)
     Dispatch.objects.bulk_update(changed, ["setpoint_w", "committed_w"])
+
+
+def event_plans_extend(
+    *, utility_id: int, device_ids: list[int], now: datetime | None = None
+) -> list[int]:
+    """Devices heard from before a scheduled event starts join its plan.
+
+    An event is planned when it is scheduled, from the devices online then; one that
+    registered or reported only afterwards would otherwise get no Dispatch row, and so no
+    control, until the start. Each scheduled event whose plan would now take in one of
+    `device_ids` is planned again (idempotent, under the event's row lock). Returns the ids
+    of the events planned again.
+    """
+    now = now or timezone.now()
+    events = (
+        Event.objects.for_utility(utility_id)
+        .filter(
+            status=EventStatus.SCHEDULED,
+            start__gt=now,
+            program__participants__device_id__in=device_ids,
+            program__participants__left_at__isnull=True,
+        )
+        .select_related("program", "group")
+        .distinct()
+    )
+    extended = []
+    for event in events:
+        if not event_plan_joiners(event=event, device_ids=device_ids, now=now):
+            continue
+        with transaction.atomic():
+            locked = Event.objects.select_for_update().get(pk=event.pk)
+            if locked.status != EventStatus.SCHEDULED or locked.start <= now:
+                continue
+            _dispatch_store(locked, now=now)
+        extended.append(event.pk)
+        transaction.on_commit(partial(_announce, event_id=event.pk, utility_id=utility_id))
+    return extended
+
+
+def _announce(*, event_id: int, utility_id: int) -> None:
+    """event_changed for a scheduled event whose plan changed (its controls did)."""
+    event_changed.send(
+        sender=Event, event_id=event_id, utility_id=utility_id, status=EventStatus.SCHEDULED
+    )
 
 
 def _dispatch_insert(rows: list[Dispatch]) -> None:

@@ -7,7 +7,7 @@ class ProtocolConfig(AppConfig):
     def ready(self):
         # Connects the signal receivers, and registers the Celery tasks protocol.jobs queues by
         # name (nothing else imports protocol.tasks).
-        from protocol import pki, receivers, tasks  # noqa: F401
+        from protocol import checks, pki, receivers, tasks  # noqa: F401
         from protocol.conformance import procedures, runner, sandbox
         from protocol.conformance.procedures import registration
         from protocol.models import ClientKind

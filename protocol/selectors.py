@@ -100,10 +100,10 @@ def end_device_group(*, end_device: EndDevice, group_id: int) -> DispatchGroup |
 
 @dataclass(frozen=True)
 class ControlView:
-    """An event as one device sees it: its dispatch (if stored) and whether it opted out."""
+    """An event as one device sees it: its planned dispatch and whether it opted out."""
 
     event: Event
-    dispatch: Dispatch | None
+    dispatch: Dispatch
     opted_out: bool
 
 
@@ -112,11 +112,17 @@ def group_controls(
 ) -> list[ControlView]:
     """The group's most recent events as this device's DERControls (three queries).
 
+    The dispatch plan is the single truth: only events with a Dispatch row for this
+    device are its controls; an event the plan left it out of is not shown at all.
     At least ``program.min_stored_events`` are kept, cancelled and superseded ones
     included, so that a late Response still finds its control.
     """
+    if end_device.device_id is None:
+        return []
     events = Event.objects.for_utility(group.utility_id).filter(
-        group=group, status__in=VISIBLE_EVENT_STATUSES
+        Exists(Dispatch.objects.filter(event=OuterRef("pk"), device_id=end_device.device_id)),
+        group=group,
+        status__in=VISIBLE_EVENT_STATUSES,
     )
     if active_only:
         events = events.filter(status=EventStatus.ACTIVE)
@@ -125,7 +131,7 @@ def group_controls(
     events.sort(key=lambda e: (e.start, e.pk))
     ids = [e.pk for e in events]
     dispatches, opted = {}, set()
-    if ids and end_device.device_id:
+    if ids:
         dispatches = {
             d.event_id: d
             for d in Dispatch.objects.for_utility(group.utility_id).filter(
@@ -137,11 +143,7 @@ def group_controls(
             .filter(event_id__in=ids, device_id=end_device.device_id)
             .values_list("event_id", flat=True)
         )
-    return [ControlView(e, dispatches.get(e.pk), e.pk in opted) for e in events]
-
-
-def event_for_response(*, utility, mrid: str) -> Event | None:
-    return Event.objects.for_utility(utility).filter(mrid=mrid.upper()).first()
+    return [ControlView(e, dispatches[e.pk], e.pk in opted) for e in events if e.pk in dispatches]
 
 
 def mirror_usage_points_for_client(*, client: Client) -> QuerySet[MirrorUsagePoint]:

@@ -447,6 +447,13 @@ def response_record(
         raise ValidationError(f"response status {status} is not a 2030.5 response code")
     if event.utility_id != end_device.utility_id:
         raise ValidationError("the event belongs to another utility")
+    # Every stored Response is counted in the event's funnel, which counts Dispatch rows:
+    # a device the plan left out was shown no control, so it has nothing to answer.
+    dispatches = Dispatch.objects.for_utility(end_device.utility_id).filter(
+        event=event, device_id=end_device.device_id
+    )
+    if end_device.device_id is None or not dispatches.exists():
+        raise ValidationError("this EndDevice is not in this event's dispatch plan")
     now = timezone.now()
     response = ControlResponse.objects.create(
         utility_id=end_device.utility_id,
@@ -455,19 +462,16 @@ def response_record(
         status=status,
         created_at=created_at or now,
     )
-    if end_device.device_id is not None:
-        Dispatch.objects.for_utility(end_device.utility_id).filter(
-            event=event, device_id=end_device.device_id
-        ).update(last_response=status, last_response_at=now)
-        # Throttled, unlike event_changed: a fleet answers in bursts.
-        transaction.on_commit(
-            lambda: dispatch_responded.send(
-                sender=Dispatch, event_id=event.pk, utility_id=end_device.utility_id
-            )
+    dispatches.update(last_response=status, last_response_at=now)
+    # Throttled, unlike event_changed: a fleet answers in bursts.
+    transaction.on_commit(
+        lambda: dispatch_responded.send(
+            sender=Dispatch, event_id=event.pk, utility_id=end_device.utility_id
         )
-        # An opt-out from a finished event changes nothing; the Response itself is kept.
-        if status == OPT_OUT and event.status in LIVE_STATUSES:
-            opt_out_record(event=event, device=end_device.device, source="response", now=now)
+    )
+    # An opt-out from a finished event changes nothing; the Response itself is kept.
+    if status == OPT_OUT and event.status in LIVE_STATUSES:
+        opt_out_record(event=event, device=end_device.device, source="response", now=now)
     return response
 
 

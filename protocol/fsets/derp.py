@@ -11,6 +11,7 @@ from protocol.managers.derp import (
     DER_CONTROL_LIST,
     default_der_control,
     der_control_list,
+    der_control_mrid,
     derp_list,
     derp_resource,
     end_device_der_control,
@@ -71,7 +72,8 @@ class DERControlView(_ProgramView):
     def get(self, request, eid, gid, mrid):
         end_device, group = self.program(eid, gid)
         views = selectors.group_controls(end_device=end_device, group=group)
-        view = next((v for v in views if v.event.mrid == mrid.upper()), None)
+        mrid = mrid.upper()
+        view = next((v for v in views if der_control_mrid(end_device, v.event) == mrid), None)
         if view is None:
             return not_found("no such DERControl")
         return self.sep(end_device_der_control(end_device, group, view, profile=self.profile))

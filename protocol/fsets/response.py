@@ -5,6 +5,7 @@ from django.db import transaction
 from protocol import selectors, services
 from protocol.fsets.base import BadInput, Refused, SepView, instant
 from protocol.http import not_found
+from protocol.managers.derp import end_device_control_by_mrid
 from protocol.managers.edev import edev_href
 from protocol.managers.pubsub import subscription_href, subscription_list, subscription_resource
 from protocol.managers.response import log_event_href, log_event_list, response_href
@@ -28,10 +29,12 @@ class ResponseListView(SepView):
         )
         if end_device is None:
             return not_found("endDeviceLFDI is not an EndDevice of this client")
-        event = selectors.event_for_response(utility=self.utility, mrid=body.subject)
-        groups = {g.pk for g in selectors.end_device_groups(end_device=end_device)}
-        if event is None or event.group_id not in groups:
+        # Only a control this EndDevice was shown (the plan gave it a Dispatch row) can be
+        # answered, so every stored Response is counted in its event's funnel.
+        control = end_device_control_by_mrid(end_device, body.subject or "")
+        if control is None:
             return not_found("no DERControl of this EndDevice has this subject mRID")
+        event = control[1].event
         created = (
             instant(body.created_date_time, "createdDateTime")
             if body.created_date_time is not None

@@ -4,12 +4,21 @@ Decisions, so a reader need not reverse-engineer them:
 
 * DERPrograms are served per EndDevice (/edev/{eid}/derp/{gid}/…), because each
   device's DERControl carries its own setpoint (its Dispatch row).
-* A DERControl's mRID is the event's mRID for every device. Each device sees only its own
-  copy (its own URL), so one mRID never means two things to one client, and a Response's
-  subject leads straight to the event.
-* The target is opModTargetW in W (+ discharge, - charge): the device's Dispatch setpoint
-  once the event is active, before that the event's per-device setpoint or, failing that,
-  its signed group target. An opted-out device's Dispatch is 0 W and the control stays.
+* An mRID names one resource with one content. Each EndDevice's copy of a DERControl
+  carries its own setpoint, and each copy of a DERProgram or DefaultDERControl its own
+  links or percent base, so every copy has its own mRID: derived from the event's (or
+  group's) mRID and the EndDevice's LFDI (der_control_mrid), stable across polls, distinct
+  per device, and ending in the install's IANA PEN like every mRID the server makes. A
+  client that keys events by mRID (as 2030.5 intends) therefore keeps an aggregator's
+  devices apart, and a Response's subject names one device's control
+  (end_device_control_by_mrid).
+* The dispatch plan is the single truth. A device sees an event as a DERControl only if
+  the plan gave it a Dispatch row, and the control carries exactly that row's setpoint:
+  opModTargetW in W (+ discharge, - charge). There is no fallback to the event's
+  per-device or group target. An opted-out device's Dispatch is 0 W and the control stays;
+  so does that of a device that dropped out of the plan at the start (it may already be
+  acting on it). A device heard from before the start is added to the plan
+  (programs.services.event_plans_extend).
 * What an "export limit" event means depends on the profile:
   - CSIP-AUS: a site export limit, csipaus:opModExpLimW in W, measured at the connection
     point (the household's load and PV count).
@@ -21,7 +30,7 @@ Decisions, so a reader need not reverse-engineer them:
   status 1 with their past interval. At least program.min_stored_events are listed.
 """
 
-from programs.choices import EventKind, EventStatus, SetpointRule
+from programs.choices import EventKind, EventStatus
 from programs.models import DispatchGroup
 from protocol import selectors
 from protocol.managers.edev import derived_mrid, derp_list_href
@@ -68,6 +77,31 @@ def der_control_href(end_device: EndDevice, group: DispatchGroup, mrid: str) -> 
     return f"{control_list_href(end_device, group)}/{mrid}"
 
 
+def der_control_mrid(end_device: EndDevice, event) -> str:
+    """The mRID of `event` as this EndDevice's DERControl."""
+    return derived_mrid("derc", event.mrid, end_device.lfdi)
+
+
+def der_program_mrid(end_device: EndDevice, group: DispatchGroup) -> str:
+    return derived_mrid("derp", group.mrid, end_device.lfdi)
+
+
+def default_der_control_mrid(end_device: EndDevice, group: DispatchGroup) -> str:
+    return derived_mrid("dderc", group.mrid, end_device.lfdi)
+
+
+def end_device_control_by_mrid(
+    end_device: EndDevice, mrid: str
+) -> tuple[DispatchGroup, selectors.ControlView] | None:
+    """The control this EndDevice was shown under `mrid`, in any of its DERPrograms."""
+    mrid = mrid.upper()
+    for group in selectors.end_device_groups(end_device=end_device):
+        for view in selectors.group_controls(end_device=end_device, group=group):
+            if der_control_mrid(end_device, view.event) == mrid:
+                return group, view
+    return None
+
+
 def default_der_control_href(end_device: EndDevice, group: DispatchGroup) -> str:
     return f"{derp_href(end_device, group)}/dderc"
 
@@ -102,24 +136,21 @@ def control_base(*, kind: str, watts: int | None, device, profile: str) -> DERCo
     return base
 
 
-def device_setpoint_w(view: selectors.ControlView) -> int | None:
-    if view.dispatch is not None:
-        return view.dispatch.setpoint_w
-    if view.opted_out:
-        return 0
-    event = view.event
-    if event.setpoint_rule == SetpointRule.PER_DEVICE and event.per_device_w is not None:
-        return -event.per_device_w if event.kind == EventKind.CHARGE else event.per_device_w
-    return event.signed_target_w
+def device_setpoint_w(view: selectors.ControlView) -> int:
+    """Exactly the device's planned setpoint (0 W once it opted out). There is no fallback:
+    a device the plan leaves out has no Dispatch row and is shown no control at all."""
+    return 0 if view.opted_out else view.dispatch.setpoint_w
 
 
-def der_control(view: selectors.ControlView, *, href: str, device, profile: str) -> DERControl:
+def der_control(
+    view: selectors.ControlView, *, href: str, mrid: str, device, profile: str
+) -> DERControl:
     event = view.event
     return DERControl(
         href=href,
         reply_to=RESPONSE_LIST_HREF,
         response_required=RESPONSE_REQUIRED,
-        mrid=event.mrid,
+        mrid=mrid,
         description=str(event.get_kind_display())[:32],
         creation_time=time_type(event.created_at),
         event_status=SepEventStatus(
@@ -140,9 +171,11 @@ def end_device_der_control(
     end_device: EndDevice, group: DispatchGroup, view: selectors.ControlView, *, profile: str
 ) -> DERControl:
     """One event as this EndDevice's DERControl, at its href under the device's DERProgram."""
+    mrid = der_control_mrid(end_device, view.event)
     return der_control(
         view,
-        href=der_control_href(end_device, group, view.event.mrid),
+        href=der_control_href(end_device, group, mrid),
+        mrid=mrid,
         device=end_device.device,
         profile=profile,
     )
@@ -152,7 +185,7 @@ def derp_resource(end_device: EndDevice, group: DispatchGroup) -> DERProgram:
     return DERProgram(
         href=derp_href(end_device, group),
         subscribable=0,
-        mrid=group.mrid,
+        mrid=der_program_mrid(end_device, group),
         description=group.name[:32],
         active_der_control_list_link=ListLink(
             href=control_list_href(end_device, group, ACTIVE_DER_CONTROL_LIST)
@@ -193,7 +226,7 @@ def default_der_control(
     return DefaultDERControl(
         href=default_der_control_href(end_device, group),
         subscribable=0,
-        mrid=derived_mrid("dderc", group.mrid),
+        mrid=default_der_control_mrid(end_device, group),
         description="Default control",
         der_control_base=control_base(
             kind=EventKind.EXPORT_LIMIT,

@@ -4,6 +4,7 @@ FunctionSetAssignments resources."""
 
 import hashlib
 
+from protocol.checks import iana_pen
 from protocol.managers.time import TIME_HREF
 from protocol.models import EndDevice
 from protocol.xml import parse, serialize
@@ -20,8 +21,11 @@ END_DEVICE_LIST_HREF = "/edev"
 
 
 def derived_mrid(*parts: str) -> str:
-    """A stable mRID for a resource the domain has no row for (FSA, DefaultDERControl)."""
-    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:32].upper()
+    """The mRID of a resource the server makes, stable for as long as `parts` (what names
+    its content) are: 24 hex digits of their hash, then the 8 hex digits of the install's
+    IANA Private Enterprise Number, as CSIP-AUS asks of every server-made mRID."""
+    digest = hashlib.sha256("/".join(parts).encode()).hexdigest()[:24].upper()
+    return f"{digest}{iana_pen() or 0:08X}"
 
 
 def edev_href(end_device: EndDevice | int) -> str:

@@ -109,6 +109,7 @@ def test_environment_template_names_every_knob():
         "RESERVOIR_SEP2_BIND",
         "SEP2_TLS_DIR",
         "SEP2_DEMO_PKI_DIR",
+        "SEP2_IANA_PEN",
     } <= keys
 
 

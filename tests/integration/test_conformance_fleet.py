@@ -180,7 +180,8 @@ def _start(variant: Variant, utility, seed: int, base_url: str) -> None:
 def _act_as_customer(variant: Variant, run: ConformanceRun) -> None:
     """Opt device 0 out when the opt_out procedure asks for it, as its customer would."""
     evidence = run.results.get("opt_out", {}).get("evidence", {})
-    mrid = evidence.get("event", {}).get("mrid")
+    # Device 0 knows the event by its own DERControl's mRID.
+    mrid = evidence.get("control_mrids", {}).get(variant.fleet.devices[0].lfdi)
     if evidence.get("instruction") and mrid and mrid not in variant.opted_out:
         variant.fleet.customer_opt_out(0, mrid)
         variant.opted_out.add(mrid)

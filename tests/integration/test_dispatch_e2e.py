@@ -21,7 +21,8 @@ from programs.models import Dispatch, Event
 from programs.services import event_cancel, event_create
 from protocol import pki
 from protocol.identity import client_identity_from_der
-from protocol.models import ControlResponse
+from protocol.managers.derp import der_control_mrid
+from protocol.models import ControlResponse, EndDevice
 from protocol.services import client_register
 from protocol.transport import proxy_headers
 from protocol.xml import SEP_CONTENT_TYPE, parse, serialize
@@ -41,6 +42,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 DEVICES = 3
 SETPOINT_W = 2000
+
+
+def control_mrid(lfdi: str, event) -> str:
+    """The mRID of `event` as the DERControl of the EndDevice with this LFDI."""
+    return der_control_mrid(EndDevice.objects.get(lfdi=lfdi), event)
 
 
 def responses(event) -> set[int]:
@@ -127,11 +133,12 @@ def test_event_dispatched_to_simulated_fleet(tmp_path):
                 is_test=True,
             )
             # (1) the scheduled event reaches the clients as a scheduled DERControl
-            wait_until(
-                lambda: first.mrid in fleet.stats.all_seen, timeout_s=15, what="DERControl seen"
-            )
             sim = fleet.devices[0]
-            assert sim.controls[first.mrid].status == 0
+            first_mrid = control_mrid(sim.lfdi, first)
+            wait_until(
+                lambda: first_mrid in fleet.stats.all_seen, timeout_s=15, what="DERControl seen"
+            )
+            assert sim.controls[first_mrid].status == 0
             assert time.time() < start.timestamp()
             wait_until(lambda: responses(first) == {1}, timeout_s=10, what="Response 1", logs=logs)
 
@@ -213,14 +220,15 @@ def test_event_dispatched_to_simulated_fleet(tmp_path):
                 base, pem, fsa.function_set_assignments[0].der_program_list_link.href
             ).der_programs[0]
             controls = sep_get(base, pem, derp.der_control_list_link.href + "?l=10").der_controls
-            cancelled = next(c for c in controls if c.mrid == second.mrid)
+            second_mrid = control_mrid(sim.lfdi, second)
+            cancelled = next(c for c in controls if c.mrid == second_mrid)
             assert cancelled.event_status.current_status == 2
             # A late Response is still accepted.
             late = DERControlResponse(
                 created_date_time=int(time.time()),
                 end_device_lfdi=sim.lfdi,
                 status=3,
-                subject=second.mrid,
+                subject=second_mrid,
             )
             assert sep_post(base, pem, "/rsp", late) in (201, 204)
     assert fleet.stats.errors == 0, fleet.stats.status_codes

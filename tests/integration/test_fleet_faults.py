@@ -14,6 +14,7 @@ from programs.models import Dispatch
 from programs.services import event_create
 from protocol import pki
 from protocol.identity import client_identity_from_der
+from protocol.managers.derp import der_control_mrid
 from protocol.models import ControlResponse, EndDevice
 from protocol.services import client_register
 from tests import factories
@@ -107,7 +108,9 @@ def test_faulty_fleets_misbehave_as_specified(tmp_path):
                 logs=[log],
             )
             time.sleep(1)  # let any Response in flight land
-        assert event.mrid in wrong.stats.controls_seen
+        assert {
+            der_control_mrid(EndDevice.objects.get(lfdi=d.lfdi), event) for d in wrong.devices
+        } <= set(wrong.stats.controls_seen)
         assert wrong.stats.responses == {}
         end_devices = EndDevice.objects.filter(
             lfdi__in=[fleet_lfdi(seed=1, index=i) for i in range(2)]

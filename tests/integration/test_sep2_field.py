@@ -32,15 +32,18 @@ from programs.models import DispatchGroup
 from programs.services import event_create, participant_add
 from protocol import pki, trust
 from protocol.identity import sfdi_from_lfdi
+from protocol.managers.derp import der_control_mrid
 from protocol.models import Client, EndDevice
 from protocol.services import client_register
 from protocol.xml import SEP_CONTENT_TYPE, parse, serialize
 from protocol.xml.resources.common import DateTimeInterval, time_type
 from protocol.xml.resources.dcap import DeviceCapability
+from protocol.xml.resources.der import DERCapability, DERStatus, StateOfChargeStatus
 from protocol.xml.resources.derp import DERControl, DERControlList, DERProgramList
 from protocol.xml.resources.edev import EndDevice as SepEndDevice
 from protocol.xml.resources.edev import EndDeviceList
 from protocol.xml.resources.mirror import MirrorMeterReading, MirrorUsagePoint, Reading, ReadingType
+from protocol.xml.resources.units import WattHour, active_power
 from tests import factories
 from tests.integration.servers import sep2_server, subprocess_env, wait_until
 from tests.integration.test_sep2_mtls import free_port, require_nginx, stop, wait_for_port
@@ -219,6 +222,31 @@ def test_discovery_walk_from_another_address_with_a_portal_certificate(field):
             edev = client.get(headers["location"], SepEndDevice)
             end_device = EndDevice.objects.get(lfdi=device_lfdi)
             participant_add(program=sandbox, device=end_device.device)
+            # Its ratings and a SoC, as a battery reports them: that puts it in the plan.
+            now = time_type(timezone.now())
+            for path, body in (
+                (
+                    "dercap",
+                    DERCapability(
+                        modes_supported=1,
+                        rtg_max_w=active_power(5000),
+                        rtg_max_charge_rate_w=active_power(5000),
+                        rtg_max_discharge_rate_w=active_power(5000),
+                        rtg_max_wh=WattHour(multiplier=0, value=13500),
+                        type=83,
+                    ),
+                ),
+                (
+                    "ders",
+                    DERStatus(
+                        reading_time=now,
+                        state_of_charge_status=StateOfChargeStatus(date_time=now, value=8000),
+                    ),
+                ),
+            ):
+                href = f"{edev.href}/der/0/{path}"
+                status, _, content = client.call("PUT", href, serialize(body))
+                assert status == 204, content
 
             fsas = client.get(edev.function_set_assignments_list_link.href)
             fsa = fsas.function_set_assignments[0]
@@ -226,7 +254,7 @@ def test_discovery_walk_from_another_address_with_a_portal_certificate(field):
             derp = derps.der_programs[0]
             controls = client.get(derp.der_control_list_link.href, DERControlList)
             (control,) = controls.der_controls
-            assert control.mrid == event.mrid
+            assert control.mrid == der_control_mrid(end_device, event)
             client.get(control.href, DERControl)
 
             mup = MirrorUsagePoint(

@@ -11,7 +11,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from devices.models import TelemetrySample
+from devices.models import Device, TelemetrySample
 from programs.models import Event, OptOut, Program
 from protocol.conformance.procedures import (
     control,
@@ -63,6 +63,14 @@ class World:
         for _ in range(devices):
             lfdi, sfdi = random_lfdi()
             self.end_devices.append(end_device_register(client=self.client, lfdi=lfdi, sfdi=sfdi))
+        # Reported like a client's devices: ratings and a SoC, just now (so they are planned).
+        Device.objects.filter(pk__in=[ed.device_id for ed in self.end_devices]).update(
+            capacity_wh=13500,
+            max_charge_w=5000,
+            max_discharge_w=5000,
+            soc_pct=80,
+            last_heard_at=timezone.now(),
+        )
         self.state, self.evidence = {}, {}
 
     def ctx(self, now=None) -> framework.Context:

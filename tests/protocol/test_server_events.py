@@ -1,5 +1,6 @@
 """Dispatch events as DERControls, and Responses flowing back to the domain."""
 
+import functools
 from datetime import timedelta
 
 import pytest
@@ -7,6 +8,7 @@ from django.utils import timezone
 
 from programs.models import Dispatch, OptOut
 from programs.services import event_activate, event_cancel, event_create
+from protocol.managers.derp import der_control_mrid
 from protocol.models import ControlResponse
 from protocol.xml import parse, serialize
 from protocol.xml.resources.common import time_type
@@ -58,7 +60,7 @@ def _respond(agg, end_device, event, status):
         created_date_time=time_type(timezone.now()),
         end_device_lfdi=end_device.lfdi,
         status=status,
-        subject=event.mrid,
+        subject=der_control_mrid(end_device, event),
     )
     return agg.http.post_sep("/rsp", serialize(body))
 
@@ -70,7 +72,7 @@ def test_event_lifecycle_as_der_control(world):
     enrolled_end_device(end_device.utility, client=agg.client, program=program, device=other)
     event = _event(program, group, manager, randomize_start_s=60)
     (control,) = _controls(agg.http, f"{base}/derc")
-    assert control.mrid == event.mrid
+    assert control.mrid == der_control_mrid(end_device, event)
     assert control.event_status.current_status == 0
     assert control.interval.start == time_type(event.start)
     assert control.interval.duration == 1800
@@ -108,11 +110,12 @@ def test_cancelled_control_stays_and_late_response_is_accepted(world):
 
 
 def test_superseded_control_shows_status_4(world):
-    program, group, agg, _, base, manager = world
+    program, group, agg, end_device, base, manager = world
     older = _event(program, group, manager)
     newer = _event(program, group, manager, minutes=70)
     statuses = {c.mrid: c.event_status.current_status for c in _controls(agg.http, f"{base}/derc")}
-    assert statuses == {older.mrid: 4, newer.mrid: 0}
+    mrid = functools.partial(der_control_mrid, end_device)
+    assert statuses == {mrid(older): 4, mrid(newer): 0}
 
 
 def test_opt_out_response_flows_to_programs(world):
@@ -138,7 +141,9 @@ def test_export_limit_uses_csipaus_under_that_profile(utility_a, manager_a):
     program, group = program_with_group(utility_a, profile="csip_aus", max_events_per_day=None)
     agg = actor(utility_a, program=program)
     agg.http = SepClient(agg.cert, profile="csipaus")
-    end_device = enrolled_end_device(utility_a, client=agg.client, program=program)
+    end_device = enrolled_end_device(
+        utility_a, client=agg.client, program=program, device=online_device(utility_a)
+    )
     _event(program, group, manager_a, kind="export_limit", target_w=1500)
     base = f"/edev/{end_device.pk}/derp/{group.pk}"
     response = agg.http.get(f"{base}/derc?l=5")

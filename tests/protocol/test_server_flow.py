@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from devices.models import TelemetrySample
 from programs.services import participant_add
+from protocol.managers.derp import der_program_mrid
 from protocol.models import EndDevice
 from protocol.xml import parse, serialize
 from protocol.xml.resources.common import DateTimeInterval, time_type
@@ -106,8 +107,8 @@ def test_full_client_flow(utility_a):
     assert fsa.der_program_list_link.all == 1
     derpl = parse(http.get(fsa.der_program_list_link.href).content, DERProgramList)
     derp = derpl.der_programs[0]
-    assert derp.mrid == group.mrid and derp.primacy == program.primacy
-    assert parse(http.get(derp.href).content).mrid == group.mrid
+    assert derp.mrid == der_program_mrid(end_device, group) and derp.primacy == program.primacy
+    assert parse(http.get(derp.href).content).mrid == derp.mrid
     dderc = parse(http.get(derp.default_der_control_link.href).content, DefaultDERControl)
     # CSIP has no export limit: it is a % of setMaxW, unknown until DERSettings arrives.
     assert dderc.der_control_base.op_mod_max_lim_w is None

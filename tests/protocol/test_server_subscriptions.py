@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from programs.services import event_create
+from protocol.managers.derp import der_control_mrid
 from protocol.models import Subscription
 from protocol.notifications import NotificationFailed, notification_deliver
 from protocol.selectors import subscriptions_to
@@ -15,6 +16,7 @@ from protocol.xml import parse, serialize
 from protocol.xml.resources.der import DERStatus, StateOfChargeStatus
 from protocol.xml.resources.pubsub import Notification, SubscriptionList
 from protocol.xml.resources.pubsub import Subscription as SepSubscription
+from tests import factories
 from tests.protocol.schema import assert_valid_sep
 from tests.protocol.sep_world import actor, enrolled_end_device, program_with_group
 
@@ -74,7 +76,8 @@ def test_event_change_selects_derc_subscribers_and_delivery_reaches_them(
     uri, received = subscriber
     program, group = program_with_group(utility_a)
     agg = actor(utility_a, program=program)
-    ed = enrolled_end_device(utility_a, client=agg.client, program=program)
+    online = factories.device(utility_a, soc_pct=80, last_heard_at=timezone.now())
+    ed = enrolled_end_device(utility_a, client=agg.client, program=program, device=online)
     derc = f"/edev/{ed.pk}/derp/{group.pk}/derc"
     agg.http.post_sep(f"/edev/{ed.pk}/sub", serialize(_subscription(derc, uri)))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -97,7 +100,8 @@ def test_event_change_selects_derc_subscribers_and_delivery_reaches_them(
     assert notification.subscribed_resource == derc and notification.status == 0
     # The notification carries the list as this device sees it now.
     (control,) = notification.resource.der_controls
-    assert control.mrid == event.mrid and control.event_status.current_status == 0
+    assert control.mrid == der_control_mrid(ed, event)
+    assert control.event_status.current_status == 0
     sub.refresh_from_db()
     assert sub.last_notified_at is not None
 

@@ -34,6 +34,7 @@ def _production_env(tmp_path) -> dict:
         DJANGO_SETTINGS_MODULE="portal.settings",
         SECRET_KEY="x" * 10 + "a-long-production-secret-key-with-many-different-chars-9876",
         ALLOWED_HOSTS="reservoir.example,testserver",
+        SEP2_IANA_PEN="55555",  # production sets its own (the default is for documentation)
         RESERVOIR_VAR_DIR=str(tmp_path),
         # No collectstatic in tests: serve from the app folders, as tests.settings does.
         WHITENOISE_USE_FINDERS="1",

@@ -21,6 +21,7 @@ from protocol.conformance.procedures.framework import (
     StepFailed,
     cleanup_event,
 )
+from protocol.managers.derp import der_control_mrid
 from protocol.models import ControlResponse
 
 SETPOINT_W = 1000
@@ -264,8 +265,12 @@ def step_randomized_start(ctx: Context) -> bool:
 
 def step_opt_out_asked(ctx: Context) -> bool:
     event = ctx.event()
+    # Each device knows the event by its own DERControl's mRID (one mRID per content).
+    mrids = {ed.lfdi: der_control_mrid(ed, event) for ed in ctx.end_devices().order_by("pk")}
+    ctx.evidence["control_mrids"] = mrids
     ctx.evidence["instruction"] = (
-        f"As the customer, opt one device out of event {event.mrid} in the vendor's app."
+        f"As the customer, opt one device out of event {event.mrid} in the vendor's app "
+        f"(the device's DERControl mRID, by LFDI: {mrids})."
     )
     return True
 
