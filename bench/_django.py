@@ -67,3 +67,12 @@ def kept_utility_manager(slug: str, name: str):
     manager = Membership.objects.filter(utility=utility, role=Role.PROGRAM_MANAGER).first()
     user = manager.user if manager else factories.member(utility, Role.PROGRAM_MANAGER)
     return utility, user
+
+
+def analyze(*models) -> None:
+    """Refresh the planner's statistics for tables a bulk load has just filled."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for model in models:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
