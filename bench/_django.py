@@ -70,9 +70,7 @@ def kept_utility_manager(slug: str, name: str):
 
 
 def analyze(*models) -> None:
-    """Refresh the planner's statistics for tables a bulk load has just filled."""
-    from django.db import connection
+    """ANALYZE what a bench has just bulk-loaded (tenancy.db.analyze)."""
+    from tenancy.db import analyze as analyze_tables
 
-    with connection.cursor() as cursor:
-        for model in models:
-            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+    analyze_tables(*models)

@@ -283,6 +283,26 @@ def _probe(port: int, method: str, path: str, headers: dict, body: str | None) -
         conn.close()
 
 
+def first_pass(port: int, paths: list[str], headers: dict, connections: int) -> float:
+    """GET every path once over `connections` keep-alive connections; requests/s.
+
+    Every answer is rendered (nothing is cached yet): what a fleet's first polls cost.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(chunk: list[str]) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for path in chunk:
+            conn.request("GET", path, headers=headers)
+            conn.getresponse().read()
+        conn.close()
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(connections) as pool:
+        list(pool.map(run, [paths[i::connections] for i in range(connections)]))
+    return len(paths) / (time.perf_counter() - started)
+
+
 def _wait(port: int, proc, log: Path, timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -398,6 +418,13 @@ def main(argv: list[str] | None = None) -> None:
                     print(f"{label:24s} answered {status}: skipped")
                     continue
                 base = f"http://127.0.0.1:{port}"
+                # GETs: one first pass over every path (each answer rendered once), then
+                # the steady state a polling fleet sees while nothing changes.
+                render = (
+                    first_pass(port, paths, headers, args.connections)
+                    if method == "GET" and len(paths) > 1
+                    else None
+                )
                 # Warm up (imports, pool, caches) for a second, then measure.
                 quick = argparse.Namespace(**{**vars(args), "seconds": 1})
                 wrk(base, paths, method, headers, body, quick, tmp_path)
@@ -417,10 +444,12 @@ def main(argv: list[str] | None = None) -> None:
                         if envoy
                         else f"{'-':>7s} {'-':>6s}"
                     )
+                    + (f"  first pass {render:.0f} req/s" if render else "")
                 )
             print(
                 "p50/p99 in ms; errors = non-2xx answers + socket errors; ceiling = "
-                "bench.ceiling_asgi answering the same number of bytes.\n"
+                "bench.ceiling_asgi answering the same number of bytes; first pass = every "
+                "device's path GET once before the run (all rendered, none cached).\n"
                 "* envoy: bsgip envoy 1.5.0 on this machine as recorded in issue 18 "
                 "(2026-12-06; one worker, PostgreSQL, 1,000 EndDevices, wrk -c16), not rerun."
             )
