@@ -67,3 +67,10 @@ def kept_utility_manager(slug: str, name: str):
     manager = Membership.objects.filter(utility=utility, role=Role.PROGRAM_MANAGER).first()
     user = manager.user if manager else factories.member(utility, Role.PROGRAM_MANAGER)
     return utility, user
+
+
+def analyze(*models) -> None:
+    """ANALYZE what a bench has just bulk-loaded (tenancy.db.analyze)."""
+    from tenancy.db import analyze as analyze_tables
+
+    analyze_tables(*models)

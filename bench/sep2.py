@@ -1,33 +1,35 @@
 # ruff: noqa: S603 -- starts our own interpreter (sys.executable) on fixed arguments
-"""Load the 2030.5 server with the CSIP polling + telemetry mix of N devices.
+"""The 2030.5 polling mix against the machine's ceiling, endpoint by endpoint.
 
-    python -m bench sep2            # or: python -m bench.sep2 [--devices 200] [--seconds 15]
+    python -m bench sep2      # or: python -m bench.sep2 [--devices 1000] [--seconds 5]
 
-A throwaway SQLite database is migrated and seeded (one aggregator, N EndDevices in a
-dispatch group with an event), uvicorn serves the real stack, and load processes
-(multiprocessing, keep-alive http.client) send plain HTTP with the forwarded-certificate
-header from 127.0.0.1, a trusted proxy, as nginx would. Each device cycle is: GET /dcap,
-/edev/{id}, /edev/{id}/fsa/0, /edev/{id}/derp, /edev/{id}/derp/{g}/derc, PUT DERStatus,
-POST a MirrorMeterReading. It prints requests/s, p50/p99 latency and errors, then the same
-for a static sep+xml view on the same stack, and the ratio between them.
+A fresh database (``<DATABASE_URL's name>_sep2`` on PostgreSQL, a throwaway SQLite file
+without DATABASE_URL) is migrated, seeded (one aggregator, N EndDevices with mirrors in a
+dispatch group with an event) and ANALYZEd. The real 2030.5 listener
+(``portal.asgi_sep2``) runs under uvicorn with one worker, and next to it the ceiling
+(``bench.ceiling_asgi``), a framework-free ASGI app that answers a fixed body of the size
+the endpoint answered. One load generator, wrk (``apt-get install wrk``), drives both at
+16 connections with the forwarded-certificate header from 127.0.0.1, as nginx would,
+rotating over the devices. For each endpoint it prints req/s, p50 and p99, the ceiling's
+req/s for the same body size, and the ratio; the reference server's figures (bsgip envoy)
+are printed beside them as recorded in issue 18.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
-import io
 import json
-import multiprocessing
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 SEP = "application/sep+xml"
@@ -50,6 +52,7 @@ def _seed(devices: int, out: Path) -> None:
 
     from django.utils import timezone
 
+    from bench import _django
     from devices.models import Device
     from programs.models import DispatchGroup, Participant, Program
     from programs.services import event_create
@@ -126,6 +129,8 @@ def _seed(devices: int, out: Path) -> None:
         actor=None,
         schedule=True,
     )
+    # Fresh bulk rows and no statistics make the planner choose nested loops (issue 18).
+    _django.analyze(Device, Participant, EndDevice, MirrorUsagePoint, MirrorMeterReading)
     out.write_text(
         json.dumps(
             {
@@ -137,96 +142,165 @@ def _seed(devices: int, out: Path) -> None:
     )
 
 
-def _bodies(now: int, value: int) -> tuple[bytes, bytes]:
-    status = (
-        f'<DERStatus xmlns="urn:ieee:std:2030.5:ns"><readingTime>{now}</readingTime>'
-        f"<stateOfChargeStatus><dateTime>{now}</dateTime><value>{5000 + value % 100}</value>"
-        "</stateOfChargeStatus></DERStatus>"
-    ).encode()
-    reading = (
-        f'<MirrorMeterReading xmlns="urn:ieee:std:2030.5:ns"><mRID>{"1" * 32}</mRID>'
-        f"<Reading><timePeriod><duration>300</duration><start>{now}</start></timePeriod>"
-        f"<value>{value}</value></Reading></MirrorMeterReading>"
-    ).encode()
-    return status, reading
+# What bsgip's envoy 1.5.0 answered on this machine, one uvicorn worker, PostgreSQL, 1,000
+# EndDevices, wrk at 16 connections (issue 18, recorded 2026-12-06); req/s, p50, p99 ms.
+ENVOY_RECORDED = {
+    "GET /tm": (918, 16, 99),
+    "GET /dcap": (283, 49, 194),
+    "GET /edev?l=10": (115, 129, 238),
+    "GET derc?l=10": (138, 104, 263),
+    "PUT ders": (234, 61, 204),
+    "POST mmr (4 readings)": (184, 80, 253),
+}
 
 
-def _load(args) -> tuple[list[float], int, int]:
-    port, header, group, devices, seconds, static = args
+# Body templates: @T0@..@T3@ are filled per request with now - 180, -120, -60 and now
+# (seconds, a few seconds in the past), @V@ with a changing value.
+STATUS_BODY = (
+    '<DERStatus xmlns="urn:ieee:std:2030.5:ns"><readingTime>@T3@</readingTime>'
+    "<stateOfChargeStatus><dateTime>@T3@</dateTime><value>50@V@</value>"
+    "</stateOfChargeStatus></DERStatus>"
+)
+READING_BODY = (
+    f'<MirrorMeterReading xmlns="urn:ieee:std:2030.5:ns"><mRID>{"1" * 32}</mRID>'
+    f"<MirrorReadingSet><mRID>{'2' * 32}</mRID><timePeriod><duration>240</duration>"
+    "<start>@T0@</start></timePeriod>"
+    + "".join(
+        f"<Reading><timePeriod><duration>60</duration><start>@T{k}@</start></timePeriod>"
+        f"<value>{k}@V@</value></Reading>"
+        for k in range(4)
+    )
+    + "</MirrorReadingSet></MirrorMeterReading>"
+)
+
+
+def fill(template: str, now: int, value: int) -> str:
+    for k in range(4):
+        template = template.replace(f"@T{k}@", str(now - 60 * (3 - k)))
+    return template.replace("@V@", f"{value % 100:02d}")
+
+
+def endpoints(seed: dict) -> list[tuple[str, str, list[str], str | None]]:
+    """(label, method, paths, body template) of the polling mix, rotating over devices."""
+    group = seed["group"]
+    eds = [e for e, _ in seed["devices"]]
+    mups = [m for _, m in seed["devices"]]
+
+    def per_device(suffix: str) -> list[str]:
+        return [f"/edev/{e}{suffix}" for e in eds]
+
+    return [
+        ("GET /tm", "GET", ["/tm"], None),
+        ("GET /dcap", "GET", ["/dcap"], None),
+        ("GET /edev?l=10", "GET", ["/edev?l=10"], None),
+        ("GET fsa?l=10", "GET", per_device("/fsa?l=10"), None),
+        ("GET derp?l=10", "GET", per_device("/derp?l=10"), None),
+        ("GET derc?l=10", "GET", per_device(f"/derp/{group}/derc?l=10"), None),
+        ("GET dderc", "GET", per_device(f"/derp/{group}/dderc"), None),
+        ("PUT ders", "PUT", per_device("/der/0/ders"), STATUS_BODY),
+        (
+            "POST mmr (4 readings)",
+            "POST",
+            [f"/mup/{m}" for m in mups],
+            READING_BODY,
+        ),
+    ]
+
+
+def _lua(paths: list[str], method: str, headers: dict[str, str], body: str | None) -> str:
+    def q(text: str) -> str:
+        return json.dumps(text)  # a JSON string is a valid Lua string literal here
+
+    lines = [f"local paths = {{{', '.join(q(p) for p in paths)}}}"]
+    lines += [f"wrk.headers[{q(k)}] = {q(v)}" for k, v in headers.items()]
+    lines.append(f"local method, template = {q(method)}, {q(body) if body else 'nil'}")
+    lines.append(
+        """
+local threads, counter, tid, i = {}, 0, 0, 0
+function setup(thread)
+  thread:set("tid", counter)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+function request()
+  i = i + 1
+  local path = paths[((i * 2 + tid) % #paths) + 1]
+  local body = nil
+  if template then
+    local now = os.time() - 5
+    body = template
+    for k = 0, 3 do
+      body = body:gsub("@T" .. k .. "@", tostring(now - 60 * (3 - k)))
+    end
+    body = body:gsub("@V@", string.format("%02d", i % 100))
+  end
+  return wrk.format(method, path, nil, body)
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "WRKJSON {\\"requests\\": %d, \\"duration_us\\": %d, \\"status\\": %d, \\"socket\\": %d, "
+    .. "\\"p50_us\\": %d, \\"p99_us\\": %d, \\"bytes\\": %d}\\n",
+    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(99), summary.bytes))
+end
+"""
+    )
+    return "\n".join(lines)
+
+
+def wrk(
+    url: str, paths: list[str], method: str, headers: dict, body: str | None, args, tmp: Path
+) -> dict:
+    script = tmp / "load.lua"
+    if body is not None:
+        headers = {**headers, "Content-Type": SEP}
+    script.write_text(_lua(paths, method, headers, body))
+    argv = [
+        "wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{max(1, round(args.seconds))}s",
+        "--timeout", "10s", "-s", str(script), url,
+    ]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, check=True)
+    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("WRKJSON ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no figures:\n{done.stdout}\n{done.stderr}")
+    figures = json.loads(line.removeprefix("WRKJSON "))
+    figures["rate"] = figures["requests"] * 1e6 / max(figures["duration_us"], 1)
+    return figures
+
+
+def _probe(port: int, method: str, path: str, headers: dict, body: str | None) -> tuple[int, int]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    base_headers = {
-        "X-SSL-Client-Cert": header,
-        "X-Reservoir-Proxy-Secret": os.environ["SEP2_PROXY_SECRET"],
-    }
-    latencies, errors, count = [], 0, 0
-    by_kind: dict[str, list[float]] = {}
-    deadline = time.monotonic() + seconds
-    step = 0
-    while time.monotonic() < deadline:
-        eid, mid = devices[step % len(devices)]
-        step += 1
-        if static:
-            plan = [("GET", "/bench-static", None)] * 7
-        else:
-            now = int(time.time()) - 5
-            status_body, reading_body = _bodies(now, step)
-            edev = f"/edev/{eid}"
-            plan = [
-                ("GET", "/dcap", None),
-                ("GET", edev, None),
-                ("GET", f"{edev}/fsa/0", None),
-                ("GET", f"{edev}/derp", None),
-                ("GET", f"{edev}/derp/{group}/derc", None),
-                ("PUT", f"{edev}/der/0/ders", status_body),
-                ("POST", f"/mup/{mid}", reading_body),
-            ]
-        for method, path, body in plan:
-            headers = dict(base_headers)
-            if body is not None:
-                headers["Content-Type"] = SEP
-            started = time.perf_counter()
-            try:
-                conn.request(method, path, body=body, headers=headers)
-                response = conn.getresponse()
-                response.read()
-                if response.status >= 400:
-                    errors += 1
-            except (OSError, http.client.HTTPException):
-                errors += 1
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            elapsed = time.perf_counter() - started
-            latencies.append(elapsed)
-            kind = f"{method} " + "/".join(
-                "{id}" if part.isdigit() else part for part in path.split("/")
-            )
-            by_kind.setdefault(kind, []).append(elapsed)
-            count += 1
-    conn.close()
-    return latencies, errors, count, by_kind
+    try:
+        sent = dict(headers)
+        if body is not None:
+            sent["Content-Type"] = SEP
+            body = fill(body, int(time.time()) - 5, 7)
+        conn.request(method, path, body=body.encode() if body else None, headers=sent)
+        response = conn.getresponse()
+        return response.status, len(response.read())
+    finally:
+        conn.close()
 
 
-def _run(port, header, group, devices, processes, seconds, static):
-    chunks = [devices[i::processes] for i in range(processes)]
-    ctx = multiprocessing.get_context("spawn")
+def first_pass(port: int, paths: list[str], headers: dict, connections: int) -> float:
+    """GET every path once over `connections` keep-alive connections; requests/s.
+
+    Every answer is rendered (nothing is cached yet): what a fleet's first polls cost.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(chunk: list[str]) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for path in chunk:
+            conn.request("GET", path, headers=headers)
+            conn.getresponse().read()
+        conn.close()
+
     started = time.perf_counter()
-    with ctx.Pool(processes) as pool:
-        results = pool.map(_load, [(port, header, group, c, seconds, static) for c in chunks if c])
-    elapsed = time.perf_counter() - started
-    latencies = sorted(lat for r in results for lat in r[0])
-    errors = sum(r[1] for r in results)
-    count = sum(r[2] for r in results)
-    by_kind: dict[str, list[float]] = {}
-    for r in results:
-        for kind, values in r[3].items():
-            by_kind.setdefault(kind, []).extend(values)
-    for kind, values in sorted(by_kind.items()):
-        values.sort()
-        print(f"    {kind:40s} p50 {values[len(values) // 2] * 1000:6.1f} ms  n={len(values)}")
-    rate = count / elapsed if elapsed else 0.0
-    p50 = latencies[len(latencies) // 2] * 1000 if latencies else 0
-    p99 = latencies[int(len(latencies) * 0.99)] * 1000 if latencies else 0
-    return rate, p50, p99, errors, count
+    with ThreadPoolExecutor(connections) as pool:
+        list(pool.map(run, [paths[i::connections] for i in range(connections)]))
+    return len(paths) / (time.perf_counter() - started)
 
 
 def _wait(port: int, proc, log: Path, timeout_s: float = 60) -> None:
@@ -241,33 +315,65 @@ def _wait(port: int, proc, log: Path, timeout_s: float = 60) -> None:
     raise RuntimeError("server did not start")
 
 
+def _fresh_postgres(url: str) -> str:
+    """A new, empty sibling database `<name>_sep2` on the server DATABASE_URL names."""
+    import psycopg
+
+    parts = urlsplit(url)
+    name = f"{parts.path.lstrip('/') or 'postgres'}_sep2"
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def _uvicorn(app: str, port: int, workers: int, env: dict, log: Path) -> subprocess.Popen:
+    argv = [
+        sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+        "--workers", str(workers), "--no-access-log", "--lifespan", "off",
+    ]  # fmt: skip
+    with log.open("wb") as out:
+        return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def main(argv: list[str] | None = None) -> None:
-    # One proxy secret for the bench server and its load processes (they stand in for nginx).
+    # One proxy secret for the bench server and its load generator (they stand in for nginx).
     os.environ.setdefault("SEP2_PROXY_SECRET", secrets.token_hex(32))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--devices", type=int, default=200)
-    cpus = os.cpu_count() or 2
-    parser.add_argument("--processes", type=int, default=2 * cpus)
-    parser.add_argument("--workers", type=int, default=cpus)
-    parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument(
-        "--database-url",
-        default="",
-        help="an empty PostgreSQL database to use instead of a throwaway SQLite file",
-    )
+    parser.add_argument("--devices", type=int, default=1000)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers (each server)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="per endpoint and server")
+    parser.add_argument("--only", default="", help="a substring of the endpoints to run")
     args = parser.parse_args(argv if argv is not None else [])
+    if shutil.which("wrk") is None:
+        print("wrk is not installed (apt-get install -y wrk): the sep2 bench needs it")
+        return
 
     with tempfile.TemporaryDirectory(prefix="bench-sep2-") as tmp:
         tmp_path = Path(tmp)
+        url = os.environ.get("DATABASE_URL", "")
+        postgres = url.startswith(("postgres://", "postgresql://"))
         env = {
             **os.environ,
-            "DATABASE_URL": args.database_url or f"sqlite:///{tmp_path / 'bench.sqlite3'}",
+            "DATABASE_URL": _fresh_postgres(url)
+            if postgres
+            else f"sqlite:///{tmp_path / 'bench.sqlite3'}",
             "CELERY_BROKER_DIR": str(tmp_path / "broker"),
             "RESERVOIR_VAR_DIR": str(tmp_path),
             "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only"),
             "PYTHONUNBUFFERED": "1",
         }
-        env.pop("REDIS_URL", None)
         python = sys.executable
         subprocess.run(
             [python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
@@ -280,53 +386,76 @@ def main(argv: list[str] | None = None) -> None:
             check=True,
         )
         seed = json.loads(seed_file.read_text())
-        port = _free_port()
-        log = tmp_path / "uvicorn.log"
-        argv_server = [
-            python, "-m", "uvicorn", "bench.sep2_asgi:application",
-            "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
-            "--no-access-log", "--lifespan", "off",
-        ]  # fmt: skip
-        with log.open("wb") as out:
-            server = subprocess.Popen(
-                argv_server, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-            )
+        port, ceiling_port = _free_port(), _free_port()
+        server = _uvicorn(
+            "portal.asgi_sep2:application", port, args.workers, env, tmp_path / "sep2.log"
+        )
+        ceiling = _uvicorn(
+            "bench.ceiling_asgi:application", ceiling_port, args.workers, env, tmp_path / "c.log"
+        )
+        headers = {
+            "X-SSL-Client-Cert": seed["header"],
+            "X-Reservoir-Proxy-Secret": os.environ["SEP2_PROXY_SECRET"],
+        }
         try:
-            _wait(port, server, log)
-            time.sleep(1.0)  # let every worker finish importing
+            _wait(port, server, tmp_path / "sep2.log")
+            _wait(ceiling_port, ceiling, tmp_path / "c.log")
             print(
-                f"{args.devices} devices, {args.processes} load processes, "
-                f"{args.workers} uvicorn workers, "
-                f"{'PostgreSQL' if args.database_url else 'SQLite'}, {args.seconds:g} s per run"
+                f"{args.devices} EndDevices, {'PostgreSQL' if postgres else 'SQLite'}, "
+                f"uvicorn --workers {args.workers} (portal.asgi_sep2 and the ceiling), "
+                f"wrk -t{args.threads} -c{args.connections}, {args.seconds:g} s per run, "
+                f"REDIS_URL {'set' if env.get('REDIS_URL') else 'unset'}"
             )
-            figures = {}
-            # Warm every worker up (imports, URL resolver, connections) before measuring.
-            with contextlib.redirect_stdout(io.StringIO()):
-                _run(port, seed["header"], seed["group"], seed["devices"], args.processes,
-                     3.0, False)  # fmt: skip
-            for label, static in (("csip mix", False), ("static view", True)):
-                rate, p50, p99, errors, count = _run(
-                    port,
-                    seed["header"],
-                    seed["group"],
-                    seed["devices"],
-                    args.processes,
-                    args.seconds,
-                    static,
+            print(
+                f"{'endpoint':24s} {'bytes':>5s} {'req/s':>7s} {'p50':>6s} {'p99':>6s} "
+                f"{'errors':>7s} {'ceiling':>8s} {'/ceil':>6s} {'envoy*':>7s} {'/envoy':>6s}"
+            )
+            for label, method, paths, body in endpoints(seed):
+                if args.only and args.only not in label:
+                    continue
+                status, size = _probe(port, method, paths[0], headers, body)
+                if status >= 400:
+                    print(f"{label:24s} answered {status}: skipped")
+                    continue
+                base = f"http://127.0.0.1:{port}"
+                # GETs: one first pass over every path (each answer rendered once), then
+                # the steady state a polling fleet sees while nothing changes.
+                render = (
+                    first_pass(port, paths, headers, args.connections)
+                    if method == "GET" and len(paths) > 1
+                    else None
                 )
-                figures[label] = rate
+                # Warm up (imports, pool, caches) for a second, then measure.
+                quick = argparse.Namespace(**{**vars(args), "seconds": 1})
+                wrk(base, paths, method, headers, body, quick, tmp_path)
+                sep2 = wrk(base, paths, method, headers, body, args, tmp_path)
+                ceil = wrk(
+                    f"http://127.0.0.1:{ceiling_port}", [f"/{size}"], "GET", {}, None, args,
+                    tmp_path,
+                )  # fmt: skip
+                envoy = ENVOY_RECORDED.get(label)
+                ratio = sep2["rate"] / ceil["rate"] if ceil["rate"] else 0.0
+                errors = sep2["status"] + sep2["socket"]
                 print(
-                    f"{label:12s} {rate:8.0f} req/s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  "
-                    f"errors {errors}/{count}"
+                    f"{label:24s} {size:5d} {sep2['rate']:7.0f} {sep2['p50_us'] / 1000:6.1f} "
+                    f"{sep2['p99_us'] / 1000:6.1f} {errors:7d} {ceil['rate']:8.0f} {ratio:6.3f} "
+                    + (
+                        f"{envoy[0]:7d} {sep2['rate'] / envoy[0]:6.2f}"
+                        if envoy
+                        else f"{'-':>7s} {'-':>6s}"
+                    )
+                    + (f"  first pass {render:.0f} req/s" if render else "")
                 )
-            ratio = figures["csip mix"] / figures["static view"] if figures["static view"] else 0
-            print(f"csip mix / static view: {ratio:.2f}")
+            print(
+                "p50/p99 in ms; errors = non-2xx answers + socket errors; ceiling = "
+                "bench.ceiling_asgi answering the same number of bytes; first pass = every "
+                "device's path GET once before the run (all rendered, none cached).\n"
+                "* envoy: bsgip envoy 1.5.0 on this machine as recorded in issue 18 "
+                "(2026-12-06; one worker, PostgreSQL, 1,000 EndDevices, wrk -c16), not rerun."
+            )
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            _stop(server)
+            _stop(ceiling)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ from enrollment.models import (
 )
 from programs import services as program_services
 from programs.models import Program
+from tenancy.db import ANALYZE_AFTER_ROWS, analyze
 
 logger = logging.getLogger(__name__)
 
@@ -674,6 +675,8 @@ def whitelist_import(*, utility, file_text: str, max_rows: int = 50_000) -> Impo
                 result.created += 1
             else:
                 result.updated += 1
+    if len(rows) >= ANALYZE_AFTER_ROWS:
+        analyze(AccountWhitelist)
     return result
 
 

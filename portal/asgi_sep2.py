@@ -6,11 +6,12 @@ see portal.listeners and portal.processes.
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)
 
-from portal.listeners import Sep2Http  # noqa: E402  (needs Django set up first)
+from portal.listeners import Sep2Handler, Sep2Http  # noqa: E402  (needs Django set up first)
 
-application = Sep2Http(django_asgi_app)
+# The lean path: 2030.5 URLs only, no portal middleware, cached GETs without Django.
+application = Sep2Http(Sep2Handler())

@@ -10,19 +10,25 @@
   from a trusted hop that also presents the per-install proxy secret.
 """
 
+from django.core.handlers.asgi import ASGIHandler
+from django.test.utils import override_settings
 from django.urls import Resolver404, resolve
 
+from protocol import fastpath
 from protocol.transport import PROXY_HEADER_NAMES
 
 SEP2_URLCONF = "protocol.urls"
 
 
-def is_sep2_path(path: str) -> bool:
+def sep2_match(path: str):
     try:
-        resolve(path, urlconf=SEP2_URLCONF)
+        return resolve(path, urlconf=SEP2_URLCONF)
     except Resolver404:
-        return False
-    return True
+        return None
+
+
+def is_sep2_path(path: str) -> bool:
+    return sep2_match(path) is not None
 
 
 async def _not_found(send) -> None:
@@ -51,8 +57,26 @@ class PortalHttp:
         return await self.app(scope, receive, send)
 
 
+class Sep2Handler(ASGIHandler):
+    """Django for the 2030.5 listener: the 2030.5 URLs and no middleware at all.
+
+    Nothing a 2030.5 request needs lives in the portal's middleware (sessions, messages,
+    CSRF, authentication, CSP, htmx, lockouts): every 2030.5 view authenticates the client
+    certificate itself (protocol.fsets.base).
+    """
+
+    def load_middleware(self, is_async=False):
+        with override_settings(MIDDLEWARE=[]):
+            super().load_middleware(is_async)
+
+    async def get_response_async(self, request):
+        request.urlconf = SEP2_URLCONF
+        return await super().get_response_async(request)
+
+
 class Sep2Http:
-    """The 2030.5 listener's HTTP app: only the 2030.5 paths."""
+    """The 2030.5 listener's HTTP app: only the 2030.5 paths. A GET whose answer is cached
+    is answered here (protocol.fastpath); everything else goes to Django."""
 
     def __init__(self, app):
         self.app = app
@@ -64,6 +88,11 @@ class Sep2Http:
             return await send({"type": "lifespan.shutdown.complete"})
         if scope["type"] == "websocket":
             return await send({"type": "websocket.close", "code": 1008})
-        if not is_sep2_path(scope.get("path", "")):
+        match = sep2_match(scope.get("path", ""))
+        if match is None:
             return await _not_found(send)
+        if fastpath.cacheable(match):
+            found = fastpath.lookup(scope)
+            if found is not None:
+                return await fastpath.send_entry(scope, send, *found)
         return await self.app(scope, receive, send)

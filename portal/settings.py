@@ -405,6 +405,13 @@ def _sep2_proxy_secret() -> str:
 # The forwarded certificate is believed only with this secret as well as from a trusted peer.
 SEP2_PROXY_SECRET = _sep2_proxy_secret()
 # Where protocol.trust writes nginx's program CA bundle, CRL and proxy-secret include.
+# Where protocol.cache keeps its invalidation tokens: "file" (a memory-mapped file every
+# process on this host shares) or "redis" (REDIS_URL; for processes on several hosts).
+SEP2_CACHE_GENERATIONS = os.environ.get("SEP2_CACHE_GENERATIONS", "file")
+if SEP2_CACHE_GENERATIONS not in ("file", "redis") or (
+    SEP2_CACHE_GENERATIONS == "redis" and not REDIS_URL
+):
+    raise ImproperlyConfigured('SEP2_CACHE_GENERATIONS is "file", or "redis" with REDIS_URL')
 SEP2_TLS_DIR = Path(os.environ.get("SEP2_TLS_DIR", VAR_DIR / "tls"))
 # The demo CA (manage.py sep2_demo_pki) nginx trusts too: unset means VAR_DIR/demo/sep2,
 # empty means none (production).

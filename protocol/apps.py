@@ -7,7 +7,13 @@ class ProtocolConfig(AppConfig):
     def ready(self):
         # Connects the signal receivers, and registers the Celery tasks protocol.jobs queues by
         # name (nothing else imports protocol.tasks).
+        from django.db.backends.signals import connection_created
+
         from protocol import checks, pki, receivers, tasks  # noqa: F401
+        from protocol.cache import install_write_watch
+
+        # Every write to what a cached 2030.5 answer is built from invalidates it.
+        connection_created.connect(install_write_watch, dispatch_uid="protocol.cache.writes")
         from protocol.conformance import procedures, runner, sandbox
         from protocol.conformance.procedures import registration
         from protocol.models import ClientKind

@@ -29,6 +29,7 @@ from programs.choices import LIVE_STATUSES, ResponseStatus
 from programs.models import Dispatch, Event
 from programs.services import opt_out_record, participant_add
 from programs.signals import dispatch_responded
+from protocol import cache
 from protocol.identity import sfdi_check_digit, sfdi_from_lfdi, sfdi_is_valid
 from protocol.jobs import NOTIFICATION_DELIVER, job_queue
 from protocol.models import (
@@ -117,6 +118,16 @@ def end_device_touch(*, end_device, now: datetime) -> None:
     if end_device.last_poll_at is None or now - end_device.last_poll_at >= SEEN_RESOLUTION:
         EndDevice.objects.filter(pk=end_device.pk).update(last_poll_at=now)
         end_device.last_poll_at = now
+    cache.polled.put(end_device.pk, end_device.last_poll_at)
+
+
+def end_device_poll_note(*, end_device_id: int, now: datetime) -> None:
+    """end_device_touch for a poll answered from the cache (no row loaded): at most one
+    UPDATE per SEEN_RESOLUTION per EndDevice and process."""
+    last = cache.polled.get(end_device_id)
+    if last is None or now - last >= SEEN_RESOLUTION:
+        EndDevice.objects.filter(pk=end_device_id).update(last_poll_at=now)
+        cache.polled.put(end_device_id, now)
 
 
 def exchange_record(*, client: Client, request, response, started: datetime) -> None:
@@ -262,6 +273,8 @@ def end_device_report_store(
     """Keep a resource as the client PUT it (`content`) and tell its subscribers."""
     end_device.reported[key] = content
     EndDevice.objects.filter(pk=end_device.pk).update(reported=end_device.reported)
+    # What a client PUT shows in this EndDevice's GETs only (protocol.cache).
+    cache.bump(cache.end_device_key(end_device.pk))
     subscriptions_notify(utility_id=end_device.utility_id, resources=[resource_href])
 
 

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from django.conf import settings
 from django.http import HttpRequest
 
+from protocol import cache
 from protocol.identity import ClientIdentity, client_identity_from_der
 
 logger = logging.getLogger(__name__)
@@ -73,11 +74,17 @@ def proxy_headers(pem: bytes | str) -> dict[str, str]:
 
 
 def _pem_to_der(pem: str) -> bytes | None:
+    known = cache.certificates.get(pem)
+    if known is not None:
+        return known or None
     try:
         certificate = x509.load_pem_x509_certificate(pem.encode("ascii"))
     except (ValueError, UnicodeEncodeError):
-        return None
-    return certificate.public_bytes(Encoding.DER)
+        der = b""
+    else:
+        der = certificate.public_bytes(Encoding.DER)
+    cache.certificates.put(pem, der)  # b"": not a certificate
+    return der or None
 
 
 def client_certificate_from_request(request: HttpRequest) -> bytes | None:
@@ -114,4 +121,11 @@ def client_certificate_from_request(request: HttpRequest) -> bytes | None:
 def client_identity_from_request(request: HttpRequest) -> ClientIdentity | None:
     """The client's LFDI/SFDI, or None: the caller answers None with 403."""
     der = client_certificate_from_request(request)
-    return client_identity_from_der(der) if der else None
+    if not der:
+        return None
+    # The identity is a pure function of the certificate: parse each one once per process.
+    identity = cache.identities.get(der)
+    if identity is None:
+        identity = client_identity_from_der(der)
+        cache.identities.put(der, identity)
+    return identity

@@ -11,7 +11,8 @@ D = f"{E}/der/<int:did>"
 
 urlpatterns = [
     path("dcap", dcap.DeviceCapabilityView.as_view()),
-    path("tm", dcap.TimeView.as_view()),
+    # Answers that depend on the clock or are written per request are never cached.
+    path("tm", dcap.TimeView.as_view(cacheable=False)),
     path("edev", edev.EndDeviceListView.as_view()),
     path(E, edev.EndDeviceView.as_view()),
     path(f"{E}/rg", edev.RegistrationView.as_view()),
@@ -30,10 +31,10 @@ urlpatterns = [
     path(f"{D}/derg", der.DERSettingsView.as_view()),
     path(f"{D}/ders", der.DERStatusView.as_view()),
     path(f"{D}/dera", der.DERAvailabilityView.as_view()),
-    path(f"{E}/lel", response.LogEventListView.as_view()),
-    path(f"{E}/sub", response.SubscriptionListView.as_view()),
-    path(f"{E}/sub/<int:sid>", response.SubscriptionView.as_view()),
+    path(f"{E}/lel", response.LogEventListView.as_view(cacheable=False)),
+    path(f"{E}/sub", response.SubscriptionListView.as_view(cacheable=False)),
+    path(f"{E}/sub/<int:sid>", response.SubscriptionView.as_view(cacheable=False)),
     path("mup", mirror.MirrorUsagePointListView.as_view()),
     path("mup/<int:mid>", mirror.MirrorUsagePointView.as_view()),
-    path("rsp", response.ResponseListView.as_view()),
+    path("rsp", response.ResponseListView.as_view(cacheable=False)),
 ]

@@ -18,6 +18,17 @@ def django_db_setup(django_db_setup, django_db_blocker):
                 connection.close_pool()
 
 
+@pytest.fixture(autouse=True)
+def _sep2_cache_clear():
+    """Each test starts without the 2030.5 answers an earlier one cached in this process
+    (rolled-back rows come back with the same primary keys on SQLite)."""
+    from protocol import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def utility_a(db):
     return factories.utility("Alpha Power", slug="alpha")

@@ -6,7 +6,9 @@ a reason, and `end_device()` hands out only EndDevices this client may act for; 
 else is 404, exactly like a missing one.
 """
 
+import time
 from datetime import datetime
+from functools import lru_cache
 from math import ceil
 
 from cryptography.x509.oid import NameOID
@@ -17,7 +19,7 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from protocol import selectors
+from protocol import cache, selectors
 from protocol.http import (
     INVALID_VALUES,
     PagingError,
@@ -39,6 +41,7 @@ from protocol.services import (
     NotYours,
     client_edition_note,
     client_touch,
+    end_device_poll_note,
     end_device_touch,
     exchange_record,
 )
@@ -76,12 +79,58 @@ def error_message(exc: ValidationError) -> str:
     return " ".join(exc.messages)
 
 
+@lru_cache(maxsize=cache.MAX_IDENTITIES)
+def issuer_common_name(identity) -> str:
+    issuer = identity.certificate.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(issuer[0].value) if issuer else ""
+
+
+def client_for(identity) -> Client | None:
+    """The certificate's client: from the identity cache while nothing it is built from
+    changed (no query), else one query."""
+    issuer = issuer_common_name(identity)
+    client = cache.clients.get(identity.lfdi, issuer)
+    if client is not None:
+        return client
+    before = cache.tokens((cache.GLOBAL,))
+    client = selectors.client_by_lfdi(lfdi=identity.lfdi, issuer=issuer)
+    if client is not None and before is not None and cache.storable():
+        cache.clients.put(identity.lfdi, issuer, client, before[0])
+    return client
+
+
+def refusal(client: Client | None, identity, now: datetime) -> str | None:
+    """Why this certificate may not act now (403), or None."""
+    if client is None:
+        return "unknown client certificate"
+    if selectors.client_issuer_is_foreign(client):
+        # One endpoint trusts every utility's CA; a certificate acts only where it was issued.
+        return "client certificate issued by another utility's CA"
+    if client.revoked:
+        return "client certificate revoked"
+    not_after = identity.certificate.not_valid_after_utc
+    if not_after < now or (client.cert_not_after and client.cert_not_after < now):
+        return "client certificate expired"
+    if identity.certificate.not_valid_before_utc > now:
+        return "client certificate not yet valid"
+    return None
+
+
 @method_decorator(csrf_exempt, name="dispatch")
 class SepView(View):
-    """Base of every 2030.5 view. Subclasses define get/post/put/delete."""
+    """Base of every 2030.5 view. Subclasses define get/post/put/delete.
+
+    A GET of a `cacheable` view is answered from protocol.cache while nothing it was built
+    from changed, with an ETag (If-None-Match answers 304) and Last-Modified.
+    """
 
     client: Client
     now: datetime
+    cacheable = True
+    # While rendering a cacheable GET: the generation tokens read before each read of the
+    # database, and the EndDevice the answer is about (None: not caching).
+    _deps: dict[str, int] | None = None
+    _end_device_id: int | None = None
 
     def dispatch(self, request, *args, **kwargs):
         method = request.method.lower()
@@ -91,23 +140,11 @@ class SepView(View):
         identity = client_identity_from_request(request)
         if identity is None:
             return forbidden("no verified client certificate")
-        issuer = identity.certificate.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
-        client = selectors.client_by_lfdi(
-            lfdi=identity.lfdi, issuer=str(issuer[0].value) if issuer else ""
-        )
-        if client is None:
-            return forbidden("unknown client certificate")
-        if selectors.client_issuer_is_foreign(client):
-            # One endpoint trusts every utility's CA; a certificate acts only where it was issued.
-            return forbidden("client certificate issued by another utility's CA")
-        if client.revoked:
-            return forbidden("client certificate revoked")
+        client = client_for(identity)
         self.now = timezone.now()
-        not_after = identity.certificate.not_valid_after_utc
-        if not_after < self.now or (client.cert_not_after and client.cert_not_after < self.now):
-            return forbidden("client certificate expired")
-        if identity.certificate.not_valid_before_utc > self.now:
-            return forbidden("client certificate not yet valid")
+        reason = refusal(client, identity, self.now)
+        if reason is not None:
+            return forbidden(reason)
         if handler is None:
             return method_not_allowed(self._allowed())
         self.client = client
@@ -120,6 +157,8 @@ class SepView(View):
             # A conformance run simulates the server being down for this client only.
             remaining = (client.outage_until - self.now).total_seconds()
             response = service_unavailable("server unavailable", retry_after_s=ceil(remaining))
+        elif method == "get" and self.cacheable and client.recording_run_id is None:
+            response = self._cached(handler, request, *args, **kwargs)
         else:
             response = self._handle(handler, request, *args, **kwargs)
         if client.recording_run_id is not None:  # only while a conformance run watches
@@ -142,6 +181,47 @@ class SepView(View):
         except PagingError as exc:
             return bad_request(str(exc))
 
+    def _cached(self, handler, request, *args, **kwargs):
+        key = cache.response_key(self.client.pk, request.path, request.META.get("QUERY_STRING", ""))
+        condition = request.META.get("HTTP_IF_NONE_MATCH")
+        entry = cache.responses.get(key)
+        if entry is not None:
+            if entry.end_device_id is not None:
+                end_device_poll_note(end_device_id=entry.end_device_id, now=self.now)
+            return entry_response(entry, condition)
+        before = cache.tokens((cache.GLOBAL,))
+        self._deps = None if before is None else {cache.GLOBAL: before[0]}
+        response = self._handle(handler, request, *args, **kwargs)
+        deps, self._deps = self._deps, None
+        if (
+            response.status_code != 200
+            or deps is None
+            or not isinstance(response, SepResponse)
+            or not cache.storable()
+        ):
+            return response
+        body = response.content
+        entry = cache.Entry(
+            body=body,
+            etag=cache.etag_of(body),
+            last_modified=cache.http_date(time.time()),
+            deps=tuple(deps),
+            tokens=tuple(deps.values()),
+            end_device_id=self._end_device_id,
+        )
+        cache.responses.put(key, entry)
+        return entry_response(entry, condition)
+
+    def _depend(self, key: str) -> None:
+        """The answer being cached is built from `key`'s data: note its token first."""
+        if self._deps is None or key in self._deps:
+            return
+        token = cache.tokens((key,))
+        if token is None:
+            self._deps = None
+        else:
+            self._deps[key] = token[0]
+
     def _allowed(self) -> list[str]:
         names = [m for m in ("get", "post", "put", "delete") if hasattr(self, m)]
         return [*names, "head"] if "get" in names else names
@@ -150,10 +230,12 @@ class SepView(View):
 
     def end_device(self, eid: int) -> EndDevice:
         """This client's EndDevice, or 404 (another client's answers like a missing one)."""
+        self._depend(cache.end_device_key(eid))
         end_device = selectors.end_device_for_client(client=self.client, pk=eid)
         if end_device is None:
             raise Refused(not_found("no such EndDevice"))
         end_device_touch(end_device=end_device, now=self.now)
+        self._end_device_id = end_device.pk
         return end_device
 
     def reported(self, end_device: EndDevice, key: str, cls, href: str):
@@ -186,3 +268,14 @@ class SepView(View):
         response = HttpResponse(status=204)
         response["Content-Length"] = "0"
         return response
+
+
+def entry_response(entry: cache.Entry, if_none_match: str | None) -> HttpResponse:
+    """A cached answer: 304 when the client holds this ETag already, else the bytes."""
+    if cache.if_none_match(if_none_match, entry.etag):
+        response = HttpResponse(status=304)
+    else:
+        response = SepResponse(entry.body)
+    response["ETag"] = entry.etag
+    response["Last-Modified"] = entry.last_modified
+    return response

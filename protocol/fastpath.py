@@ -1,0 +1,95 @@
+"""The 2030.5 listener's fast path: a GET whose answer is cached, served without Django.
+
+It answers only what SepView.dispatch would answer from protocol.cache, by the same rules:
+the forwarded certificate is believed only from a trusted proxy with the proxy secret,
+the client must be cached (a GLOBAL token still current), entitled now (`refusal`) and
+not due a last-seen note; the answer must be cached for this client, path and query, and
+its EndDevice not due a last-poll note. Anything else (a first contact, a write due, an
+error to explain, a conformance run recording, a simulated outage) goes to Django.
+"""
+
+from datetime import datetime
+from urllib.parse import unquote
+
+from django.utils import timezone
+
+from protocol import cache
+from protocol.fsets.base import issuer_common_name, refusal
+from protocol.services import SEEN_RESOLUTION
+from protocol.transport import is_trusted_proxy, proxy_secret_matches
+from protocol.xml import SEP_CONTENT_TYPE
+
+_WANTED = {
+    b"x-ssl-client-cert": "cert",
+    b"x-reservoir-proxy-secret": "secret",
+    b"x-ssl-client-verify": "verify",
+    b"if-none-match": "condition",
+}
+_CONTENT_TYPE = SEP_CONTENT_TYPE.encode()
+
+
+def _due(last: datetime | None, now: datetime) -> bool:
+    return last is None or now - last >= SEEN_RESOLUTION
+
+
+def cacheable(match) -> bool:
+    """Whether the resolved view answers its GETs from the cache."""
+    view_class = getattr(match.func, "view_class", None)
+    if view_class is None:
+        return False
+    initkwargs = getattr(match.func, "view_initkwargs", {})
+    return bool(initkwargs.get("cacheable", getattr(view_class, "cacheable", False)))
+
+
+def lookup(scope) -> tuple[cache.Entry, bool] | None:
+    """(the cached answer, whether the client holds it already), or None: ask Django."""
+    if scope["method"] not in ("GET", "HEAD"):
+        return None
+    extensions = scope.get("extensions") or {}
+    if (extensions.get("tls") or {}).get("client_cert_chain"):
+        return None  # a certificate from the TLS extension: Django reads it
+    found: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        key = _WANTED.get(name.lower())
+        if key is not None:
+            found[key] = value.decode("latin-1")
+    header = found.get("cert")
+    peer = (scope.get("client") or ("",))[0]
+    if not header or not is_trusted_proxy(peer) or not proxy_secret_matches(found.get("secret")):
+        return None
+    if found.get("verify", "SUCCESS") != "SUCCESS":
+        return None
+    der = cache.certificates.get(unquote(header))
+    identity = cache.identities.get(der) if der else None
+    if identity is None:
+        return None
+    client = cache.clients.get(identity.lfdi, issuer_common_name(identity))
+    now = timezone.now()
+    if client is None or refusal(client, identity, now) is not None:
+        return None
+    if client.recording_run_id is not None or _due(client.last_seen_at, now):
+        return None
+    if client.outage_until is not None and now < client.outage_until:
+        return None
+    query = scope.get("query_string", b"").decode()
+    entry = cache.responses.get(cache.response_key(client.pk, scope["path"], query))
+    if entry is None:
+        return None
+    if entry.end_device_id is not None and _due(cache.polled.get(entry.end_device_id), now):
+        return None
+    return entry, cache.if_none_match(found.get("condition"), entry.etag)
+
+
+async def send_entry(scope, send, entry: cache.Entry, not_modified: bool) -> None:
+    headers = [(b"etag", entry.etag.encode()), (b"last-modified", entry.last_modified.encode())]
+    if not_modified:
+        await send({"type": "http.response.start", "status": 304, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    headers += [
+        (b"content-type", _CONTENT_TYPE),
+        (b"content-length", str(len(entry.body)).encode()),
+    ]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    body = b"" if scope["method"] == "HEAD" else entry.body
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,128 @@
+"""The 2030.5 listener's fast path (protocol.fastpath): cached GETs answered before Django,
+by the same rules SepView applies, and nothing it should not answer."""
+
+import asyncio
+from datetime import timedelta
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from portal.listeners import Sep2Http
+from protocol import cache, fastpath
+from protocol.models import Client
+from protocol.services import client_revoke
+from tests.protocol.test_server_cache import world
+
+pytestmark = pytest.mark.django_db
+
+
+def scope_for(agg, path: str, query: str = "", **headers) -> dict:
+    sent = {
+        "x-ssl-client-cert": quote(agg.cert.cert_pem.decode(), safe=""),
+        "x-reservoir-proxy-secret": settings.SEP2_PROXY_SECRET,
+        **headers,
+    }
+    return {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "query_string": query.encode(),
+        "headers": [(k.encode(), v.encode()) for k, v in sent.items()],
+        "client": ("127.0.0.1", 40000),
+    }
+
+
+def answer(scope) -> list[dict]:
+    """Run the listener app; Django behind it must not be reached."""
+
+    async def django(scope, receive, send):
+        raise AssertionError("reached Django")
+
+    sent: list[dict] = []
+
+    async def send(message):
+        sent.append(message)
+
+    async def receive():
+        return {"type": "http.request", "body": b""}
+
+    asyncio.run(Sep2Http(django)(scope, receive, send))
+    return sent
+
+
+def test_a_cached_get_is_answered_before_django(manager_a, django_assert_num_queries):
+    _, _, group, agg, end_devices = world(manager_a)
+    path = f"/edev/{end_devices[0].pk}/derp/{group.pk}/derc"
+    assert fastpath.lookup(scope_for(agg, path, "l=10")) is None  # nothing cached yet
+    rendered = agg.http.get(path, {"l": "10"})
+    with django_assert_num_queries(0):
+        start, body = answer(scope_for(agg, path, "l=10"))
+    assert start["status"] == 200
+    assert body["body"] == rendered.content
+    headers = dict(start["headers"])
+    assert headers[b"etag"].decode() == rendered["ETag"]
+    assert headers[b"content-type"] == b"application/sep+xml"
+    assert int(headers[b"content-length"]) == len(rendered.content)
+    start, body = answer(scope_for(agg, path, "l=10", **{"if-none-match": rendered["ETag"]}))
+    assert start["status"] == 304
+    assert body["body"] == b""
+    # Another query is another answer: not cached yet.
+    assert fastpath.lookup(scope_for(agg, path, "l=5")) is None
+
+
+def test_the_fast_path_believes_only_the_proxy(manager_a):
+    _, _, _, agg, _ = world(manager_a)
+    agg.http.get("/dcap")
+    assert fastpath.lookup(scope_for(agg, "/dcap")) is not None
+    untrusted = {**scope_for(agg, "/dcap"), "client": ("203.0.113.9", 40000)}
+    assert fastpath.lookup(untrusted) is None
+    no_secret = scope_for(agg, "/dcap", **{"x-reservoir-proxy-secret": "wrong"})
+    assert fastpath.lookup(no_secret) is None
+    failed = scope_for(agg, "/dcap", **{"x-ssl-client-verify": "FAILED:unknown"})
+    assert fastpath.lookup(failed) is None
+    post = {**scope_for(agg, "/dcap"), "method": "POST"}
+    assert fastpath.lookup(post) is None
+
+
+def test_no_client_gets_another_clients_cached_answer(manager_a):
+    _, program, group, agg, end_devices = world(manager_a)
+    from tests.protocol.sep_world import actor
+
+    other = actor(agg.client.utility, program=program, name="other")
+    path = f"/edev/{end_devices[0].pk}/derp/{group.pk}/derc"
+    agg.http.get(path)
+    other.http.get("/dcap")  # other is a known, cached client
+    assert fastpath.lookup(scope_for(agg, path)) is not None
+    assert fastpath.lookup(scope_for(other, path)) is None
+    assert other.http.get(path).status_code == 404
+
+
+def test_revocation_and_due_writes_go_to_django(manager_a):
+    _, _, _, agg, end_devices = world(manager_a)
+    agg.http.get("/dcap")
+    assert fastpath.lookup(scope_for(agg, "/dcap")) is not None
+    # The EndDevice's last poll is due a note (this process has not noted one): Django.
+    one = f"/edev/{end_devices[0].pk}"
+    agg.http.get(one)
+    assert fastpath.lookup(scope_for(agg, one)) is not None
+    cache.polled.put(end_devices[0].pk, timezone.now() - timedelta(minutes=5))
+    assert fastpath.lookup(scope_for(agg, one)) is None
+    agg.http.get(one)
+    assert fastpath.lookup(scope_for(agg, one)) is not None
+    client_revoke(client=Client.objects.get(pk=agg.client.pk))
+    assert fastpath.lookup(scope_for(agg, "/dcap")) is None
+    assert agg.http.get("/dcap").status_code == 403
+
+
+def test_uncached_views_never_take_the_fast_path(manager_a):
+    _, _, _, agg, end_devices = world(manager_a)
+    agg.http.get("/tm")
+    agg.http.get("/tm")
+    assert fastpath.lookup(scope_for(agg, "/tm")) is None
+    from portal.listeners import sep2_match
+
+    assert not fastpath.cacheable(sep2_match("/tm"))
+    assert not fastpath.cacheable(sep2_match(f"/edev/{end_devices[0].pk}/sub"))
+    assert fastpath.cacheable(sep2_match("/dcap"))
