@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint pytest browser bench install clean
+.PHONY: run test lint pytest browser bench install clean conformance conformance-ci
 
 $(STAMP): requirements.txt
 	@bin/ensure-venv "$(PYTHON)" "$(VENV)"
@@ -39,6 +39,15 @@ pytest: install browser
 	RESERVOIR_REQUIRE_BROWSER=1 $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test: lint pytest
+
+# bsgip's cactus-client (the independent CSIP-AUS test client) against a server of our own:
+# every procedure but the 72-hour soak; the CI subset is bounded (<= 10 minutes). A table
+# and JUnit XML land in var/conformance/runs/latest/. See conformance/README.md.
+conformance: install
+	@bin/conformance $(CONFORMANCE_ARGS)
+
+conformance-ci: install
+	@bin/conformance --subset ci $(CONFORMANCE_ARGS)
 
 bench: install
 	$(PY) -m bench $(BENCH_ARGS)

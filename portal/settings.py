@@ -419,6 +419,9 @@ SEP2_DEMO_PKI_DIR = os.environ.get("SEP2_DEMO_PKI_DIR")
 # The nginx `make run` starts (config and pid file) that sep2_trust_write reloads: unset
 # means VAR_DIR/run/sep2-nginx.
 SEP2_NGINX_DIR = os.environ.get("SEP2_NGINX_DIR")
+# Notification targets on loopback or private addresses: only for local test runs (make
+# conformance's notification webhook listens on 127.0.0.1). Never in production.
+SEP2_NOTIFY_ALLOW_PRIVATE = _env_flag("SEP2_NOTIFY_ALLOW_PRIVATE")
 
 # --- Security ----------------------------------------------------------------------------
 

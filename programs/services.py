@@ -26,7 +26,7 @@ from programs.models import (
     Program,
 )
 from programs.rules import RuleViolation, event_rule_check
-from programs.selectors import event_plan, event_plan_joiners
+from programs.selectors import event_plan, event_plan_joiners, group_devices
 from programs.signals import event_changed
 from tenancy.choices import Role
 from tenancy.models import Membership
@@ -471,6 +471,25 @@ def participant_remove(*, program: Program, device, now: datetime | None = None)
         .filter(program=program, device=device, left_at__isnull=True)
         .update(left_at=now or timezone.now())
     )
+
+
+@transaction.atomic
+def group_member_add(*, group, device, now: datetime | None = None) -> Participant:
+    """Make a device a member of a dispatch group: it takes part in the group's program
+    and must meet the group's criteria (else refused, nothing written)."""
+    participant = participant_add(program=group.program, device=device, now=now)
+    if not group_devices(group=group).filter(pk=device.pk).exists():
+        raise ValidationError(
+            "The device does not meet this group's criteria (states, ZIP prefixes, "
+            "feeders, vendors)."
+        )
+    return participant
+
+
+def group_member_remove(*, group, device, now: datetime | None = None) -> int:
+    """A group's members are its program's participants that meet its criteria: removing
+    one ends its participation in the program (every group of that program)."""
+    return participant_remove(program=group.program, device=device, now=now)
 
 
 def violations_as_dicts(violations: list[RuleViolation]) -> list[dict]:

@@ -33,5 +33,6 @@ class ProtocolConfig(AppConfig):
                 ca_intermediate_create=pki.create_intermediate_ca,
                 sandbox_client_register=sandbox.sandbox_client_register,
                 sandbox_client_revoke=sandbox.sandbox_client_revoke,
+                certificate_identity=sandbox.certificate_identity,
             )
         )

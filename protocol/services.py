@@ -43,7 +43,7 @@ from protocol.models import (
     MirrorUsagePoint,
     Subscription,
 )
-from protocol.selectors import subscriptions_to
+from protocol.selectors import end_devices_for_client, subscriptions_to
 
 # last_seen_at is written at most this often, so polling stays read-only.
 SEEN_RESOLUTION = timedelta(minutes=1)
@@ -95,6 +95,14 @@ def client_revoke(*, client: Client, now: datetime | None = None) -> Client:
     """Refuse the certificate from the next request on."""
     client.revoked = True
     client.revoked_at = now or timezone.now()
+    client.save(update_fields=["revoked", "revoked_at"])
+    return client
+
+
+def client_restore(*, client: Client) -> Client:
+    """Let a revoked or suspended certificate in again from the next request on."""
+    client.revoked = False
+    client.revoked_at = None
     client.save(update_fields=["revoked", "revoked_at"])
     return client
 
@@ -174,15 +182,49 @@ def end_device_preregister(
     pin: int,
     device: Device | None = None,
     registered_by: Client | None = None,
+    post_rate_s: int | None = None,
+    placeholder_device: bool = False,
 ) -> EndDevice:
     """Out-of-band registration: the utility enters the device's LFDI, SFDI and PIN.
 
-    `registered_by` is the client (an aggregator) that will act for the device.
+    `registered_by` is the client (an aggregator, or the device's own certificate) that
+    will act for the device. With `placeholder_device` (and no `device`) the EndDevice is
+    linked to the utility's devices.Device of that LFDI, or to a new placeholder one as
+    in-band registration makes, so it can join programs before the client first calls.
     """
+    lfdi = lfdi.strip().upper()
     if device is not None and device.utility_id != utility.pk:
         raise ValidationError("The device belongs to another utility.")
+    if registered_by is not None and registered_by.utility_id != utility.pk:
+        raise ValidationError("The client belongs to another utility.")
     if not pin_is_valid(pin):
         raise ValidationError("The PIN's last digit is not its 2030.5 check digit.")
+    if not sfdi_is_valid(sfdi) or sfdi != sfdi_from_lfdi(lfdi):
+        raise ValidationError("The SFDI does not belong to the LFDI.")
+    if (
+        registered_by is not None
+        and registered_by.kind == ClientKind.DEVICE
+        and lfdi != registered_by.lfdi
+    ):
+        raise ValidationError("A device certificate may act only for its own LFDI.")
+    if EndDevice.objects.for_utility(utility).filter(lfdi=lfdi).exists():
+        raise ValidationError("An EndDevice with this LFDI is already registered.")
+    own_aggregator = (
+        registered_by is not None
+        and registered_by.kind == ClientKind.AGGREGATOR
+        and lfdi == registered_by.lfdi
+    )
+    if device is None and placeholder_device and not own_aggregator:
+        device = Device.objects.for_utility(utility).filter(lfdi=lfdi).first()
+        if device is None:
+            device = device_register(
+                utility=utility,
+                vendor_name=PLACEHOLDER_VENDOR,
+                model_name=PLACEHOLDER_MODEL,
+                serial=lfdi,
+                lfdi=lfdi,
+                sfdi=sfdi,
+            )
     end_device = EndDevice(
         utility=utility,
         lfdi=lfdi.strip().upper(),
@@ -191,10 +233,48 @@ def end_device_preregister(
         device=device,
         registered_by=registered_by,
         changed_time=timezone.now(),
+        post_rate_s=post_rate_s,
     )
     end_device.full_clean()
     end_device.save()
     return end_device
+
+
+def end_device_pin_set(*, end_device: EndDevice, pin: int) -> EndDevice:
+    """Change the registration PIN (a client must read /edev/{id}/rg again)."""
+    if not pin_is_valid(pin):
+        raise ValidationError("The PIN's last digit is not its 2030.5 check digit.")
+    end_device.pin = pin
+    end_device.changed_time = timezone.now()
+    end_device.save(update_fields=["pin", "changed_time"])
+    return end_device
+
+
+def end_device_post_rate_set(*, end_device: EndDevice, post_rate_s: int | None) -> EndDevice:
+    """The telemetry post rate this EndDevice is told (None: its program's)."""
+    end_device.post_rate_s = post_rate_s
+    end_device.full_clean()
+    end_device.save(update_fields=["post_rate_s"])
+    return end_device
+
+
+@transaction.atomic
+def end_device_delete(*, end_device: EndDevice) -> None:
+    """Remove the EndDevice and what hangs off it on the wire (its FSA and DER resources,
+    MirrorUsagePoints, subscriptions). The devices.Device it was linked to stays, with its
+    telemetry, dispatches and opt-outs: the device's history is the domain's."""
+    end_device.delete()
+
+
+def mirror_usage_points_clear(*, client: Client) -> int:
+    """Delete every MirrorUsagePoint of the EndDevices this client acts for (a utility
+    resets a site's mirrors); never another client's. The number deleted."""
+    mups = MirrorUsagePoint.objects.for_utility(client.utility_id).filter(
+        end_device__in=end_devices_for_client(client=client)
+    )
+    count = mups.count()
+    mups.delete()
+    return count
 
 
 @transaction.atomic

@@ -257,6 +257,59 @@ def certificate_issue(
 
 
 @transaction.atomic
+def utility_certificate_issue(
+    *, utility, csr_pem: str, kind: str, common_name: str = ""
+) -> IssuedCertificate:
+    """Sign a client's CSR with the utility's own CA (no vendor application): the
+    northbound API's "issue from CSR". The CSR passes the same gate as a vendor's
+    (`csr_check`); the subject is the server's (O = utility, CN = `common_name`). The
+    caller registers the 2030.5 client the certificate maps to."""
+    kinds = list(engine().client_kinds)
+    if kind not in kinds:
+        raise ValidationError(f"kind must be one of {kinds}")
+    public_key = csr_check(csr_pem).public_key()
+    authority = authority_ensure(utility=utility)
+    cert = _sign(
+        issuer=_authority_issued(authority),
+        public_key=public_key,
+        common_name=common_name or f"{utility.name} {kind}",
+        kind=kind,
+        org=utility.name,
+    )
+    der = cert.public_bytes(serialization.Encoding.DER)
+    lfdi, sfdi = engine().certificate_identity(der)
+    issued = IssuedCertificate(
+        utility=utility,
+        application=None,
+        authority=authority,
+        kind=kind,
+        lfdi=lfdi,
+        sfdi=sfdi,
+        serial=f"{cert.serial_number:X}",
+        not_after=cert.not_valid_after_utc,
+        pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
+    )
+    issued.full_clean()
+    issued.save()
+    return issued
+
+
+def utility_certificate_revoked_set(*, utility, lfdi: str, revoked: bool) -> int:
+    """Mark the utility's issued certificate for `lfdi` revoked (or restored) and have the
+    CRLs rewritten, so nginx refuses (or accepts again) it at the handshake."""
+    now = timezone.now() if revoked else None
+    changed = (
+        IssuedCertificate.objects.for_utility(utility)
+        .filter(lfdi=lfdi)
+        .exclude(revoked=revoked)
+        .update(revoked=revoked, revoked_at=now)
+    )
+    if changed:
+        trust_write_on_commit()
+    return changed
+
+
+@transaction.atomic
 def certificate_revoke(*, certificate: IssuedCertificate) -> IssuedCertificate:
     """Revoke: the 2030.5 endpoint refuses the certificate from the next request on."""
     now = timezone.now()

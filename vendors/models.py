@@ -222,11 +222,16 @@ class CertificateAuthority(TenantModel):
 
 
 class IssuedCertificate(TenantModel):
-    """A 2030.5 client certificate issued to a vendor for its sandbox."""
+    """A 2030.5 client certificate from the utility's CA: issued to a vendor for its
+    sandbox (`application` set), or by the utility itself through the API (no application)."""
 
     utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     application = models.ForeignKey(
-        VendorApplication, on_delete=models.CASCADE, related_name="certificates"
+        VendorApplication,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="certificates",
     )
     authority = models.ForeignKey(CertificateAuthority, on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(max_length=16, help_text="aggregator or device")

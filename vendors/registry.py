@@ -31,6 +31,8 @@ class ConformanceEngine:
     # (utility, certificate_der, kind, name, program, cert_not_after) → (lfdi, sfdi)
     sandbox_client_register: Callable[..., tuple[str, int]]
     sandbox_client_revoke: Callable[..., None]
+    # certificate DER → (lfdi, sfdi): the 2030.5 identity a certificate carries.
+    certificate_identity: Callable[[bytes], tuple[str, int]]
 
 
 _engine: ConformanceEngine | None = None

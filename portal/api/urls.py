@@ -9,6 +9,7 @@ from enrollment.api.views import EnrollmentViewSet
 from portal.api import views
 from portal.security import ApiTokenView
 from programs.api import views as programs
+from protocol.api.views import ROUTES as SEP2_ROUTES
 from settlement.api import views as settlement_views
 from vendors.api.urls import ROUTES as VENDOR_ROUTES
 
@@ -27,7 +28,7 @@ router.register("event-results", settlement_views.EventResultViewSet, basename="
 router.register("payment-batches", settlement_views.PaymentBatchViewSet, basename="payment-batch")
 router.register("devices", DeviceViewSet, basename="device")
 router.register("connector-sites", ConnectorSiteViewSet, basename="connector-site")
-for prefix, viewset, basename in VENDOR_ROUTES:
+for prefix, viewset, basename in [*VENDOR_ROUTES, *SEP2_ROUTES]:
     router.register(prefix, viewset, basename=basename)
 
 urlpatterns = [

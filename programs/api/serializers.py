@@ -114,3 +114,11 @@ class ForecastSerializer(serializers.Serializer):
                 "summary": forecast.summary,
             }
         ).data
+
+
+class GroupMemberSerializer(serializers.Serializer):
+    device = serializers.IntegerField(help_text="A device of this utility (devices API id).")
+
+
+class GroupMembersSerializer(serializers.Serializer):
+    devices = serializers.ListField(child=serializers.IntegerField())

@@ -3,21 +3,24 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
 
+from devices.models import Device
 from programs import services
 from programs.api.serializers import (
     CancelSerializer,
     DispatchGroupSerializer,
     EventSerializer,
     ForecastSerializer,
+    GroupMemberSerializer,
+    GroupMembersSerializer,
     ProgramSerializer,
     ViolationSerializer,
 )
 from programs.choices import EventStatus
 from programs.models import DispatchGroup, Event, Program
-from programs.selectors import capacity_forecast, event_funnel
+from programs.selectors import capacity_forecast, event_funnel, group_devices
 from tenancy.api.viewsets import TenantModelViewSet, TenantScopedMixin
 from tenancy.choices import Role
 
@@ -52,6 +55,45 @@ class DispatchGroupViewSet(TenantModelViewSet):
         return Response(
             ForecastSerializer.of(capacity_forecast(group=group, duration_s=duration_s))
         )
+
+    @extend_schema(methods=["get"], responses=GroupMembersSerializer, request=None)
+    @extend_schema(
+        methods=["post"], request=GroupMemberSerializer, responses=GroupMembersSerializer
+    )
+    @action(detail=True, methods=["get", "post"])
+    def members(self, request, pk=None):
+        """The group's devices (its program's participants that meet its criteria); POST
+        adds one (it joins the program; refused if it does not meet the criteria). This
+        decides which DERPrograms an EndDevice's FunctionSetAssignments list."""
+        group = self.get_object()
+        if request.method == "POST":
+            body = GroupMemberSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            device = self._device(body.validated_data["device"])
+            try:
+                services.group_member_add(group=group, device=device)
+            except DjangoValidationError as exc:
+                raise ValidationError({"device": exc.messages}) from exc
+        ids = list(group_devices(group=group).order_by("pk").values_list("pk", flat=True))
+        return Response({"devices": ids})
+
+    @extend_schema(request=None, responses=GroupMembersSerializer)
+    @action(detail=True, methods=["delete"], url_path=r"members/(?P<device_id>[0-9]+)")
+    def member_remove(self, request, pk=None, device_id=None):
+        """Remove a device: it leaves the group's program (so every group of it)."""
+        group = self.get_object()
+        device = Device.objects.for_utility(request.utility).filter(pk=int(device_id)).first()
+        if device is None or not group_devices(group=group).filter(pk=device.pk).exists():
+            raise NotFound("That device is not a member of this group.")
+        services.group_member_remove(group=group, device=device)
+        ids = list(group_devices(group=group).order_by("pk").values_list("pk", flat=True))
+        return Response({"devices": ids})
+
+    def _device(self, device_id: int) -> Device:
+        device = Device.objects.for_utility(self.request.utility).filter(pk=device_id).first()
+        if device is None:
+            raise ValidationError({"device": ["No such device at this utility."]})
+        return device
 
 
 class EventViewSet(

@@ -28,6 +28,12 @@ def sandbox_client_register(
     return identity.lfdi, identity.sfdi
 
 
+def certificate_identity(certificate_der: bytes) -> tuple[str, int]:
+    """The (LFDI, SFDI) a certificate carries."""
+    identity = client_identity_from_der(certificate_der)
+    return identity.lfdi, identity.sfdi
+
+
 def sandbox_client_revoke(*, utility_id: int, lfdi: str, now: datetime) -> None:
     """Refuse the certificate's client from the next request on."""
     client = Client.objects.for_utility(utility_id).filter(lfdi=lfdi).first()

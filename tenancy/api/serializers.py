@@ -18,6 +18,10 @@ class TenantModelSerializer(serializers.ModelSerializer):
                     for f in model._meta.concrete_fields
                 }
             )
+            # A saved row: uniqueness checks must leave the row itself out (they do only
+            # for instances not "adding"); without this every PATCH that kept a unique
+            # value, e.g. a program's slug, was refused as colliding with itself.
+            instance._state.adding = False
         else:
             instance = model(utility=self.context["request"].utility)
         for name, value in attrs.items():

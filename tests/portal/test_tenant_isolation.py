@@ -88,7 +88,7 @@ def test_every_tenant_model_has_a_factory():
 
 
 # Route kwargs that name no object, with a value that makes the route resolve.
-NON_OBJECT_KWARGS = {"part": "group", "action": "acknowledge"}
+NON_OBJECT_KWARGS = {"part": "group", "action": "acknowledge", "device_id": "1"}
 
 
 def allowed_methods(pattern) -> list[str]:

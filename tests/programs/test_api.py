@@ -153,3 +153,24 @@ def test_a_program_with_events_cannot_be_deleted(api, utility, program, group):
     assert api.delete(f"/api/v1/dispatch-groups/{group.pk}/").status_code == 409
     empty = factories.program(utility)
     assert api.delete(f"/api/v1/programs/{empty.pk}/").status_code == 204
+
+
+def test_a_valid_program_change_is_saved(api, program):
+    """A PATCH that keeps the slug must not collide with the program's own row (the
+    uniqueness check once saw the program itself as "another program")."""
+    response = api.patch(
+        f"/api/v1/programs/{program.pk}/",
+        {"poll_rate_s": 30, "default_export_limit_w": 1500},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    program.refresh_from_db()
+    assert program.poll_rate_s == 30 and program.default_export_limit_w == 1500
+
+
+def test_a_slug_taken_by_another_program_is_still_refused(api, program, utility):
+    other = factories.program(utility)
+    response = api.patch(f"/api/v1/programs/{other.pk}/", {"slug": program.slug}, format="json")
+    assert response.status_code == 400
+    other.refresh_from_db()
+    assert other.slug != program.slug

@@ -26,7 +26,9 @@ class Part:
     argv: list[str]
 
 
-def stack_parts(*, host: str, port: int, sep2_port: int = 8001) -> list[Part]:
+def stack_parts(
+    *, host: str, port: int, sep2_port: int = 8001, demo_fleets: bool = True
+) -> list[Part]:
     """The portal listener, the 2030.5 listener, the Celery worker and beat, with the very
     command lines deploy/systemd runs (portal.processes), plus the demo Modbus fleet."""
     env = {
@@ -36,8 +38,11 @@ def stack_parts(*, host: str, port: int, sep2_port: int = 8001) -> list[Part]:
         "RESERVOIR_SEP2_BIND": f"127.0.0.1:{sep2_port}",
     }
     python = sys.executable
+    parts = [Part(name, processes.argv(name, env)) for name in processes.NAMES]
+    if not demo_fleets:
+        return parts
     return [
-        *(Part(name, processes.argv(name, env)) for name in processes.NAMES),
+        *parts,
         # A modest simulated Modbus fleet for the connectors to poll (seed_demo registered it).
         Part(
             "modbus-sim",
@@ -56,18 +61,19 @@ def stack_parts(*, host: str, port: int, sep2_port: int = 8001) -> list[Part]:
     ]
 
 
-def sep2_part(*, port: int) -> tuple[Part | None, str]:
-    """nginx terminating mutual TLS for 2030.5 on :8443 in front of the 2030.5 listener on
-    `port`, when nginx and the demo PKI exist."""
+def sep2_part(*, port: int, tls_port: int | None = None) -> tuple[Part | None, str]:
+    """nginx terminating mutual TLS for 2030.5 on `tls_port` (8443) in front of the 2030.5
+    listener on `port`, when nginx and the demo PKI exist."""
     from portal.devstack import SEP2_TLS_PORT, demo_dir, nginx_binary, nginx_config_write
 
+    tls_port = tls_port or SEP2_TLS_PORT
     nginx = nginx_binary()
     if nginx is None:
         return None, "nginx is not installed: 2030.5 over mutual TLS is not served.\n"
     if not (demo_dir() / "server.pem").exists():
         return None, "No demo PKI (run `manage.py sep2_demo_pki`): 2030.5 TLS is not served.\n"
-    conf = nginx_config_write(upstream_port=port)
-    message = f"2030.5 (mutual TLS): https://127.0.0.1:{SEP2_TLS_PORT}/dcap\n"
+    conf = nginx_config_write(upstream_port=port, tls_port=tls_port)
+    message = f"2030.5 (mutual TLS): https://127.0.0.1:{tls_port}/dcap\n"
     return Part("sep2-tls", [nginx, "-p", str(conf.parent), "-c", str(conf)]), message
 
 
@@ -87,8 +93,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--sep2-port", type=int, default=8001, help="the 2030.5 listener (loopback only)"
         )
+        parser.add_argument(
+            "--tls-port", type=int, default=None, help="nginx's mutual-TLS port (8443)"
+        )
+        parser.add_argument(
+            "--no-demo-fleets",
+            action="store_true",
+            help="without the simulated Modbus and 2030.5 fleets (make conformance)",
+        )
 
-    def handle(self, *args, host, port, sep2_port, **options):
+    def handle(self, *args, host, port, sep2_port, tls_port, no_demo_fleets, **options):
         procs: dict[str, subprocess.Popen] = {}
         stopping = False
 
@@ -99,12 +113,14 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
         try:
-            parts = stack_parts(host=host, port=port, sep2_port=sep2_port)
-            tls_part, tls_message = sep2_part(port=sep2_port)
+            parts = stack_parts(
+                host=host, port=port, sep2_port=sep2_port, demo_fleets=not no_demo_fleets
+            )
+            tls_part, tls_message = sep2_part(port=sep2_port, tls_port=tls_port)
             if tls_part:
                 parts.append(tls_part)
                 path = credentials_path()
-                if path.exists() and "sep2" in json.loads(path.read_text()):
+                if not no_demo_fleets and path.exists() and "sep2" in json.loads(path.read_text()):
                     parts.append(fleet_part())
             env = {**os.environ, "PYTHONUNBUFFERED": "1"}
             for part in parts:

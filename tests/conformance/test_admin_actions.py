@@ -1,0 +1,211 @@
+"""The cactus-client admin plugin's actions (conformance/reservoir_cactus_admin), run against
+the real /api/v1 through the test client: each admin instruction does what the procedure
+asks through the API, touches only the run's own programs and clients, and an instruction
+the API cannot carry out fails loudly and writes nothing."""
+
+import json
+import sys
+from datetime import timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from programs.models import Event, Participant, Program
+from protocol.identity import sfdi_from_lfdi
+from protocol.models import EndDevice, MirrorUsagePoint
+from tests import factories
+from tests.conftest import api_client_for
+
+sys.path.insert(0, str(Path(settings.BASE_DIR) / "conformance" / "reservoir_cactus_admin"))
+
+from reservoir_cactus_admin.actions import Actions, AdminUnsupported, Run
+from reservoir_cactus_admin.api import Api, ApiError
+
+pytestmark = pytest.mark.django_db
+PIN = 111115
+
+
+class ApiOverTestClient(Api):
+    """The plugin's API client, over Django's test client instead of the network."""
+
+    def call(self, method, path, body=None):
+        http = object.__getattribute__(self, "_http")
+        url = "/api/v1/" + path.lstrip("/")
+        response = getattr(http, method.lower())(url, body, format="json")
+        if response.status_code >= 400:
+            raise ApiError(method, path, response.status_code, response.content.decode())
+        return response.json() if response.content else None
+
+
+def api_for(user) -> ApiOverTestClient:
+    api = ApiOverTestClient("http://testserver/api/v1", "token")
+    object.__setattr__(api, "_http", api_client_for(user))
+    return api
+
+
+def lfdi(n: int) -> str:
+    return f"{n:040X}"
+
+
+@pytest.fixture
+def sandbox(utility_a, manager_a, tmp_path):
+    api = api_for(manager_a)
+    fields = {
+        "status": "active",
+        "profile": "csip_aus",
+        "is_sandbox": True,
+        "max_events_per_day": None,
+        "min_duration_min": 1,
+        "window_start": None,
+        "window_end": None,
+    }
+    program = api.post("programs/", {**fields, "name": "Run", "slug": "run"})
+    group = api.post("dispatch-groups/", {"program": program["id"], "name": "G"})
+    client = factories.sep_client(utility_a, program_id=program["id"])
+    state = {
+        "api": {"base_url": "http://testserver/api/v1", "token": "t"},
+        "program": program["id"],
+        "group": group["id"],
+        "program_name": "Run",
+        "program_slug": "run",
+        "program_fields": fields,
+        "clients": {"agg": {"client": client.pk, "kind": "aggregator", "lfdi": lfdi(1)}},
+    }
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps(state))
+    return SimpleNamespace(
+        actions=lambda: Actions(Run(path, api=api)),
+        state=lambda: json.loads(path.read_text()),
+        client=client,
+        program=Program.objects.get(pk=program["id"]),
+        group_id=group["id"],
+        config=SimpleNamespace(id="agg", lfdi=lfdi(1), sfdi=sfdi_from_lfdi(lfdi(1)), pin=PIN),
+    )
+
+
+def test_ensure_end_device_registers_it_for_the_runs_client_and_group(sandbox):
+    sandbox.actions().ensure_end_device(sandbox.config, {"registered": True})
+    end_device = EndDevice.objects.get(lfdi=lfdi(1))
+    assert end_device.registered_by == sandbox.client and end_device.pin == PIN
+    assert Participant.objects.filter(program=sandbox.program, device=end_device.device).exists()
+    sandbox.actions().ensure_end_device(sandbox.config, {"registered": True})  # idempotent
+    assert EndDevice.objects.count() == 1
+    sandbox.actions().ensure_end_device(sandbox.config, {"registered": False})
+    assert not EndDevice.objects.exists()
+
+
+def test_ensure_end_device_never_takes_another_clients_device(sandbox, utility_a):
+    neighbour = factories.sep_client(utility_a)
+    theirs = factories.end_device(utility_a, lfdi=lfdi(1), registered_by=neighbour, pin=222220)
+    with pytest.raises(AdminUnsupported):
+        sandbox.actions().ensure_end_device(sandbox.config, {"registered": True})
+    theirs.refresh_from_db()
+    assert theirs.registered_by == neighbour and theirs.pin == 222220
+
+
+def test_ensure_mup_list_empty_clears_only_the_runs_client(sandbox, utility_a):
+    sandbox.actions().ensure_end_device(sandbox.config, {"registered": True})
+    mine = EndDevice.objects.get(lfdi=lfdi(1))
+    MirrorUsagePoint.objects.create(utility=utility_a, end_device=mine, mrid="A" * 32)
+    other = factories.end_device(utility_a, registered_by=factories.sep_client(utility_a))
+    kept = MirrorUsagePoint.objects.create(utility=utility_a, end_device=other, mrid="B" * 32)
+    sandbox.actions().ensure_mup_list_empty(sandbox.config, {})
+    assert list(MirrorUsagePoint.objects.all()) == [kept]
+
+
+def test_set_client_access_revokes_and_restores(sandbox):
+    sandbox.actions().set_client_access(sandbox.config, {"granted": False})
+    sandbox.client.refresh_from_db()
+    assert sandbox.client.revoked
+    sandbox.actions().set_client_access(sandbox.config, {"granted": True})
+    sandbox.client.refresh_from_db()
+    assert not sandbox.client.revoked
+
+
+def test_create_der_control_export_limit(sandbox):
+    done = sandbox.actions().create_der_control(
+        sandbox.config, {"status": "scheduled", "opModExpLimW": 1500.4, "duration_seconds": 120}
+    )
+    event = Event.objects.get()
+    assert event.kind == "export_limit" and event.target_w == 1500 and event.duration_s == 120
+    assert event.group_id == sandbox.group_id and event.start > timezone.now()
+    assert str(event.pk) in done
+    # A second scheduled control follows the first, never overlapping it.
+    sandbox.actions().create_der_control(
+        sandbox.config, {"status": "scheduled", "opModExpLimW": 1000}
+    )
+    first, second = Event.objects.order_by("start")
+    assert second.start >= first.start + timedelta(seconds=first.duration_s)
+
+
+def test_an_active_control_starts_now_when_the_api_refuses_the_past(sandbox):
+    sandbox.actions().create_der_control(sandbox.config, {"status": "active", "opModExpLimW": 0})
+    event = Event.objects.get()
+    assert abs((event.start - timezone.now()).total_seconds()) < 30
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"status": "active", "opModGenLimW": 100},
+        {"status": "active", "opModExpLimW": 100, "opModConnect": False},
+        {"status": "active"},
+    ],
+)
+def test_a_control_the_api_cannot_create_fails_loudly_and_writes_nothing(sandbox, params):
+    with pytest.raises(AdminUnsupported):
+        sandbox.actions().create_der_control(sandbox.config, params)
+    assert not Event.objects.exists()
+
+
+def test_default_control_and_rates(sandbox):
+    actions = sandbox.actions()
+    actions.create_default_der_control(sandbox.config, {"opModExpLimW": 2000})
+    actions.set_poll_rate(sandbox.config, {"resource": "DERProgramList", "rate_seconds": 30})
+    sandbox.program.refresh_from_db()
+    assert sandbox.program.default_export_limit_w == 2000 and sandbox.program.poll_rate_s == 30
+    with pytest.raises(AdminUnsupported):
+        actions.create_default_der_control(sandbox.config, {"setGradW": 10})
+    actions.ensure_end_device(sandbox.config, {"registered": True})
+    actions.set_post_rate(sandbox.config, {"resource": "MirrorUsagePoint", "rate_seconds": 45})
+    assert EndDevice.objects.get().post_rate_s == 45
+
+
+def test_clear_der_controls_cancels_the_latest_or_all(sandbox):
+    actions = sandbox.actions()
+    for _ in range(3):
+        actions.create_der_control(sandbox.config, {"status": "scheduled", "opModExpLimW": 500})
+    latest = Event.objects.order_by("-created_at", "-pk").first()
+    sandbox.actions().clear_der_controls(sandbox.config, {})
+    assert set(Event.objects.filter(status="cancelled")) == {latest}
+    sandbox.actions().clear_der_controls(sandbox.config, {"all": True})
+    assert not Event.objects.exclude(status="cancelled").exists()
+
+
+def test_a_second_fsa_is_a_second_sandbox_program_the_device_joins(sandbox, utility_a):
+    production = factories.program(utility_a)
+    sandbox.actions().ensure_end_device(sandbox.config, {"registered": True})
+    sandbox.actions().ensure_fsa(sandbox.config, {"annotation": "one", "primacy": 2})
+    sandbox.actions().ensure_fsa(sandbox.config, {"annotation": "two", "primacy": 1})
+    fsas = sandbox.state()["fsa_programs"]
+    assert fsas["one"]["program"] == sandbox.program.pk
+    second = Program.objects.get(pk=fsas["two"]["program"])
+    assert second.is_sandbox and second.primacy == 1 and second.pk != production.pk
+    device = EndDevice.objects.get().device
+    assert set(Participant.objects.filter(device=device).values_list("program", flat=True)) == {
+        sandbox.program.pk,
+        second.pk,
+    }
+    sandbox.program.refresh_from_db()
+    assert sandbox.program.primacy == 2
+
+
+def test_teardown_cancels_what_is_live(sandbox):
+    sandbox.actions().create_der_control(
+        sandbox.config, {"status": "scheduled", "opModExpLimW": 500}
+    )
+    sandbox.actions().teardown()
+    assert Event.objects.get().status == "cancelled"
