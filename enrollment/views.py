@@ -60,7 +60,7 @@ class EnrollmentQueueView(ListPageMixin, UtilityScopedMixin, ListView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["can_decide"] = self.request.membership.role in MANAGERS
+        context["can_decide"] = EnrollmentBulkView.permits(self.request, "POST")
         return context
 
 
@@ -146,7 +146,7 @@ class EnrollmentDetailView(UtilityScopedMixin, DetailView):
             transitions=e.transitions.select_related("actor"),
             telemetry=selectors.telemetry_flags(enrollment=e),
             form=DecisionForm(),
-            can_decide=self.request.membership.role in MANAGERS,
+            can_decide=EnrollmentDecideView.permits(self.request, "POST"),
             candidate=services.device_for(enrollment=e) if e.device_id is None else None,
         )
         return context
@@ -240,6 +240,7 @@ class WhitelistImportView(UtilityMemberMixin, FormView):
 
     template_name = "enrollment/whitelist_import.html"
     form_class = WhitelistImportForm
+    allowed_roles = MANAGERS  # a form page: only those who may submit it open it
     write_roles = MANAGERS
 
     def form_valid(self, form):
@@ -261,10 +262,29 @@ class WhitelistImportView(UtilityMemberMixin, FormView):
 
 
 def _customer(request) -> Customer | None:
-    return Customer.objects.filter(user=request.user).select_related("utility").first()
+    """The signed-in user's customer account, looked up once per request."""
+    if not hasattr(request, "_customer"):
+        request._customer = (
+            Customer.objects.filter(user=request.user).select_related("utility").first()
+            if request.user.is_authenticated
+            else None
+        )
+    return request._customer
 
 
-@login_required
+def _customer_permits(request, method: str = "GET") -> bool:
+    """Customer pages are offered to customers only (``tenancy.permissions``)."""
+    return _customer(request) is not None
+
+
+def customer_page(view):
+    """A signed-in customer's own page; links to it are shown to customers only."""
+    view = login_required(view)
+    view.permits = _customer_permits  # type: ignore[attr-defined]
+    return view
+
+
+@customer_page
 def my_enrollments(request):
     customer = _customer(request)
     if customer is None:
@@ -305,7 +325,7 @@ def _my_enrollment(request, customer) -> Enrollment:
     return enrollment
 
 
-@login_required
+@customer_page
 def my_opt_out(request):
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
@@ -331,7 +351,7 @@ def my_opt_out(request):
     return redirect("enrollment:my")
 
 
-@login_required
+@customer_page
 def my_withdraw(request):
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])

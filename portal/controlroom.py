@@ -12,6 +12,7 @@ from django.views.generic import TemplateView
 from devices.selectors import device_stale_after, fleet_power_series
 from portal.live import event_snapshot, fleet_devices, fleet_snapshot
 from portal.models import Alert, AlertStatus
+from portal.views import AlertActionView
 from programs.choices import EventStatus
 from programs.models import Event, Program
 from tenancy.mixins import UtilityMemberMixin
@@ -104,6 +105,7 @@ class ControlRoomView(UtilityMemberMixin, TemplateView):
             programs=Program.objects.all().for_utility(self.request.utility),
             data=control_room_data(utility=self.request.utility, program=program, now=now),
             topic=f"program.{program.pk}" if program else "fleet",
+            alert_verbs=tuple(AlertActionView.actions),
         )
         return context
 

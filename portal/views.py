@@ -14,6 +14,7 @@ from django.views import View
 from django.views.generic import CreateView, DeleteView, ListView, TemplateView, UpdateView
 
 from enrollment.models import Customer, Enrollment
+from enrollment.views import customer_page
 from portal.alerts import alert_acknowledge, alert_resolve
 from portal.forms import BrandForm, BrandingForm, TerritoryAreaForm
 from portal.models import Alert, AlertKind, AlertStatus
@@ -33,8 +34,17 @@ class HomeView(LoginRequiredMixin, TemplateView):
 
     template_name = "portal/home.html"
 
+    @classmethod
+    def permits(cls, request, method: str = "GET") -> bool:
+        # A vendor user's home is their organisation's page: this one only redirects there.
+        return request.user.is_authenticated and not cls._vendor_only(request)
+
+    @staticmethod
+    def _vendor_only(request) -> bool:
+        return getattr(request, "utility", None) is None and _is_vendor_user(request.user)
+
     def get(self, request, *args, **kwargs):
-        if request.utility is None and _is_vendor_user(request.user):
+        if self._vendor_only(request):
             return redirect("vendors:vendor-home")
         return super().get(request, *args, **kwargs)
 
@@ -93,11 +103,15 @@ class StatusView(LoginRequiredMixin, UserPassesTestMixin, TemplateView):
 
     template_name = "portal/status.html"
 
-    def test_func(self):
-        membership = self.request.membership
-        return self.request.user.is_staff or (
+    @classmethod
+    def permits(cls, request, method: str = "GET") -> bool:
+        membership = getattr(request, "membership", None)
+        return request.user.is_staff or (
             membership is not None and membership.role == Role.OPERATOR
         )
+
+    def test_func(self):
+        return self.permits(self.request, self.request.method)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -149,7 +163,7 @@ class BrandListView(ListPageMixin, UtilityScopedMixin, ListView):
 class BrandCreateView(UtilityScopedMixin, CreateView):
     model = Brand
     form_class = BrandForm
-    write_roles = {Role.PROGRAM_MANAGER}
+    allowed_roles = write_roles = {Role.PROGRAM_MANAGER}  # a form page
     template_name = "portal/brand_form.html"
     success_url = reverse_lazy("portal:brand-list")
 
@@ -161,7 +175,7 @@ class BrandCreateView(UtilityScopedMixin, CreateView):
 class BrandUpdateView(UtilityScopedMixin, UpdateView):
     model = Brand
     form_class = BrandForm
-    write_roles = {Role.PROGRAM_MANAGER}
+    allowed_roles = write_roles = {Role.PROGRAM_MANAGER}  # a form page
     template_name = "portal/brand_form.html"
     success_url = reverse_lazy("portal:brand-list")
 
@@ -173,7 +187,7 @@ class BrandUpdateView(UtilityScopedMixin, UpdateView):
 class TerritoryAreaCreateView(UtilityScopedMixin, CreateView):
     model = TerritoryArea
     form_class = TerritoryAreaForm
-    write_roles = {Role.PROGRAM_MANAGER}
+    allowed_roles = write_roles = {Role.PROGRAM_MANAGER}  # a form page
     template_name = "portal/territory_form.html"
     success_url = reverse_lazy("portal:utility-settings")
 
@@ -195,7 +209,7 @@ class TerritoryAreaDeleteView(UtilityScopedMixin, DeleteView):
     """POST removes an area; GET shows the confirmation."""
 
     model = TerritoryArea
-    write_roles = {Role.PROGRAM_MANAGER}
+    allowed_roles = write_roles = {Role.PROGRAM_MANAGER}  # a confirmation page
     template_name = "portal/territory_confirm_delete.html"
     success_url = reverse_lazy("portal:utility-settings")
 
@@ -256,7 +270,7 @@ class AlertActionView(UtilityMemberMixin, View):
         return redirect(request.POST.get("next") or "portal:alert-list")
 
 
-@login_required
+@customer_page
 def my_credits(request):
     """The customer's settled credits, line by line (shown inside their self-service page)."""
     customer = Customer.objects.filter(user=request.user).select_related("utility").first()

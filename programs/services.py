@@ -85,7 +85,8 @@ def _actor_label(actor) -> str:
     return actor.get_username() if actor is not None else "system"
 
 
-def _is_operator(*, actor, utility) -> bool:
+def event_override_permitted(*, actor, utility) -> bool:
+    """Whether ``actor`` may override program rules with an emergency event (operators)."""
     if actor is None:
         return False
     if actor.is_staff:
@@ -158,7 +159,7 @@ def event_create(
         now=now,
         is_test=is_test,
     )
-    if emergency_override and not _is_operator(actor=actor, utility=program.utility):
+    if emergency_override and not event_override_permitted(actor=actor, utility=program.utility):
         raise PermissionDenied("Only operators may override program rules in an emergency.")
     if violations and not emergency_override:
         raise EventRuleError(violations)

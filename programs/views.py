@@ -98,6 +98,7 @@ class ProgramFormMixin:
     # Typed as the generic views declare them, which the create and update views combine.
     model = Program
     form_class: type[ProgramForm] | None = ProgramForm
+    allowed_roles = MANAGERS  # a form page: only those who may submit it open it
     write_roles = MANAGERS
     template_name: str | None = "programs/program_form.html"
 
@@ -222,6 +223,7 @@ class EventCalendarView(UtilityMemberMixin, View):
 class EventCreateView(UtilityMemberMixin, View):
     """The new-event form. htmx posts to ``?check=1`` show the forecast and rule check live."""
 
+    allowed_roles = DISPATCHERS  # a form page: only those who may submit it open it
     write_roles = DISPATCHERS
 
     def get(self, request: MemberRequest) -> HttpResponse:
@@ -229,7 +231,7 @@ class EventCreateView(UtilityMemberMixin, View):
         if group := request.GET.get("group"):
             initial["group"] = group
         form = EventForm(utility=request.utility, initial=initial)
-        return render(request, "programs/event_form.html", {"form": form})
+        return render(request, "programs/event_form.html", {"form": form, **self._may(request)})
 
     def post(self, request: MemberRequest) -> HttpResponse:
         form = EventForm(request.POST, utility=request.utility)
@@ -242,7 +244,12 @@ class EventCreateView(UtilityMemberMixin, View):
                 return render(
                     request,
                     "programs/event_form.html",
-                    {"form": form, "violations": refused.violations, **self._check(form)},
+                    {
+                        "form": form,
+                        "violations": refused.violations,
+                        **self._check(form),
+                        **self._may(request),
+                    },
                 )
             except PermissionDenied as exc:
                 form.add_error("emergency_override", str(exc))
@@ -251,7 +258,19 @@ class EventCreateView(UtilityMemberMixin, View):
             else:
                 messages.success(request, f"Event scheduled: {event}.")
                 return redirect("programs:event-detail", pk=event.pk)
-        return render(request, "programs/event_form.html", {"form": form, **self._check(form)})
+        return render(
+            request,
+            "programs/event_form.html",
+            {"form": form, **self._check(form), **self._may(request)},
+        )
+
+    def _may(self, request: MemberRequest) -> dict:
+        # The service decides who may override the rules; the form shows its fields to them.
+        return {
+            "may_override": services.event_override_permitted(
+                actor=request.user, utility=request.utility
+            )
+        }
 
     def _check(self, form) -> dict:
         if not form.is_valid():
@@ -295,8 +314,8 @@ class EventDetailView(UtilityScopedMixin, DetailView):
             fresh_after=timezone.now() - device_stale_after(),
             series=event_power_series(event=event),
             requested_w=sum(d.setpoint_w for d in dispatches) or event.signed_target_w,
-            can_cancel=event.status in (EventStatus.DRAFT, *LIVE_STATUSES)
-            and self.request.membership.role in DISPATCHERS,
+            can_cancel=event.status in LIVE_STATUSES
+            and EventCancelView.permits(self.request, "POST"),
         )
         return context
 

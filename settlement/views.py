@@ -214,7 +214,7 @@ class PaymentBatchDetailView(UtilityScopedMixin, DetailView):
         context["totals"] = payments.aggregate(n=Count("id"), total=Sum("amount"))
         context["payments"] = payments.prefetch_related("lines")[:PAYMENTS_SHOWN]
         context["adjustments"] = self.object.adjustments.all()
-        context["can_approve"] = self.request.membership.role == Role.PROGRAM_MANAGER
+        context["can_approve"] = PaymentBatchApproveView.permits(self.request, "POST")
         return context
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
@@ -14,12 +14,13 @@ from django.http.response import HttpResponseBase
 
 from tenancy.choices import ALL_ROLES, WRITE_ROLES
 from tenancy.models import TenantQuerySet
+from tenancy.permissions import SAFE_METHODS
 from tenancy.selectors import get_for_utility
 
 if TYPE_CHECKING:
     from django.views.generic.base import TemplateResponseMixin, View
 
-    from tenancy.resolution import MemberRequest, TenantRequest
+    from tenancy.resolution import MemberRequest
 
     class _MemberViewBase(LoginRequiredMixin, TemplateResponseMixin, View):
         """What the mixins stand on: a class-based view (its ``request`` is declared by both)."""
@@ -48,16 +49,27 @@ class UtilityMemberMixin(_MemberViewBase):
     allowed_roles: Collection[str] = ALL_ROLES
     write_roles: Collection[str] = WRITE_ROLES
 
+    @classmethod
+    def refusal(cls, request: HttpRequest, method: str) -> str:
+        """Why ``request``'s user may not ``method`` this view ('' when they may)."""
+        membership = getattr(request, "membership", None)
+        if membership is None or membership.role not in cls.allowed_roles:
+            return "Your account has no role here at this utility."
+        if method not in SAFE_METHODS and membership.role not in cls.write_roles:
+            return "Your role can view this page but not change it."
+        return ""
+
+    @classmethod
+    def permits(cls, request: HttpRequest, method: str = "GET") -> bool:
+        """What links and buttons ask (``tenancy.permissions``); ``dispatch`` enforces it."""
+        return request.user.is_authenticated and not cls.refusal(request, method)
+
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return self.handle_no_permission()
-        membership = cast("TenantRequest", request).membership
-        if membership is None or membership.role not in self.allowed_roles:
-            raise PermissionDenied("Your account has no role here at this utility.")
-        if request.method not in ("GET", "HEAD", "OPTIONS") and (
-            membership.role not in self.write_roles
-        ):
-            raise PermissionDenied("Your role can view this page but not change it.")
+        refusal = self.refusal(request, request.method or "GET")
+        if refusal:
+            raise PermissionDenied(refusal)
         return super().dispatch(request, *args, **kwargs)
 
 

@@ -12,6 +12,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
+from tenancy.permissions import SAFE_METHODS
 from vendors.choices import VendorRole, VendorStatus
 from vendors.models import VendorMembership, VendorOrganization
 from vendors.selectors import vendor_membership
@@ -77,6 +78,13 @@ def organization_refusal(organization: VendorOrganization) -> str:
     return message
 
 
+def _request_vendor_membership(request) -> VendorMembership | None:
+    """The user's vendor membership, looked up once per request (links ask many times)."""
+    if not hasattr(request, "_vendor_membership"):
+        request._vendor_membership = vendor_membership(request.user)
+    return request._vendor_membership
+
+
 class VendorScopedMixin(LoginRequiredMixin):
     """Pages for vendor users; `organization_path` names the row's path to its organisation.
 
@@ -88,19 +96,25 @@ class VendorScopedMixin(LoginRequiredMixin):
     capability = Capability.VIEW
     write_capability = Capability.MANAGE
 
+    @classmethod
+    def needs(cls, method: str) -> Capability:
+        return cls.capability if method in SAFE_METHODS else cls.write_capability
+
+    @classmethod
+    def permits(cls, request, method: str = "GET") -> bool:
+        """What links and buttons ask (``tenancy.permissions``); ``dispatch`` enforces it."""
+        membership = _request_vendor_membership(request)
+        return membership is not None and role_can(membership.role, cls.needs(method))
+
     def dispatch(self, request, *args, **kwargs):
         if not request.user.is_authenticated:
             return self.handle_no_permission()
-        membership = vendor_membership(request.user)
+        membership = _request_vendor_membership(request)
         if membership is None:
             raise Http404("No vendor organisation.")
         self.membership = membership
         self.organization = membership.organization
-        needed = (
-            self.capability
-            if request.method in ("GET", "HEAD", "OPTIONS")
-            else self.write_capability
-        )
+        needed = self.needs(request.method)
         if not role_can(membership.role, needed):
             raise PermissionDenied(CAPABILITY_REFUSALS[Capability(needed)])
         return super().dispatch(request, *args, **kwargs)

@@ -74,8 +74,12 @@ class PlatformStaffMixin(LoginRequiredMixin, UserPassesTestMixin):
 
     permission_denied_message = "Only platform operators can open this page."
 
+    @classmethod
+    def permits(cls, request, method: str = "GET") -> bool:
+        return request.user.is_staff and request.user.is_active
+
     def test_func(self):
-        return self.request.user.is_staff and self.request.user.is_active
+        return self.permits(self.request, self.request.method)
 
 
 class PlatformVendorListView(ListPageMixin, PlatformStaffMixin, ListView):
@@ -610,7 +614,7 @@ class ApplicationDetailView(UtilityScopedMixin, DetailView):
         context["certificates"] = self.object.certificates.all()
         context["runs"] = self.object.runs.all()[:50]
         context["products"] = ProductModel.objects.filter(organization=self.object.organization)
-        context["can_approve"] = self.request.membership.role in MANAGERS
+        context["can_approve"] = RunApproveView.permits(self.request, "POST")
         return context
 
 

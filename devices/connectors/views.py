@@ -10,6 +10,7 @@ from devices.choices import SiteStatus
 from devices.connectors.forms import ConnectorSiteForm
 from devices.connectors.services import connector_site_test
 from devices.models import ConnectorCommand, ConnectorSite
+from tenancy.choices import WRITE_ROLES
 from tenancy.lists import BooleanFilter, ChoiceFilter, ListPageMixin
 from tenancy.mixins import UtilityScopedMixin
 
@@ -34,6 +35,7 @@ class ConnectorSiteListView(ListPageMixin, UtilityScopedMixin, ListView):
 
 
 class _SiteFormMixin:
+    allowed_roles = WRITE_ROLES  # a form page: only those who may submit it open it
     model = ConnectorSite
     form_class = ConnectorSiteForm
     template_name = "devices/site_form.html"

@@ -1,12 +1,12 @@
 """``/api/v1/``: one router; later apps register their viewsets here."""
 
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
 from devices.api.views import ConnectorSiteViewSet, DeviceViewSet
 from enrollment.api.views import EnrollmentViewSet
 from portal.api import views
+from portal.api.docs import ApiDocsView, ApiSchemaView
 from portal.security import ApiTokenView
 from programs.api import views as programs
 from protocol.api.views import ROUTES as SEP2_ROUTES
@@ -34,8 +34,8 @@ for prefix, viewset, basename in [*VENDOR_ROUTES, *SEP2_ROUTES]:
 urlpatterns = [
     path("me/", views.MeView.as_view(), name="api-me"),
     path("auth/token/", ApiTokenView.as_view(), name="api-token"),
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("schema/", ApiSchemaView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file: no inline script under the CSP.
-    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
     *router.urls,
 ]

@@ -92,7 +92,9 @@ def test_analyst_reads_but_cannot_write(client, utility_a):
     brand = factories.brand(utility_a)
     client.force_login(analyst)
     url = reverse("portal:brand-update", args=[brand.pk])
-    assert client.get(url).status_code == 200
+    # The edit form is a write: a read-only analyst neither opens nor submits it (issue 19).
+    assert client.get(url).status_code == 403
+    assert client.get(reverse("portal:brand-list")).status_code == 200
     assert client.post(url, {"name": "Renamed", "states": "OR"}).status_code == 403
     brand.refresh_from_db()
     assert brand.name != "Renamed"

@@ -170,7 +170,8 @@ def test_calendar_shows_the_month(web, utility, group):
 def test_analyst_cannot_schedule_or_cancel(client, utility, group):
     client.force_login(factories.member(utility, Role.ANALYST))
     event = factories.event(utility, group=group, status="scheduled")
-    assert client.get(reverse("programs:event-create")).status_code == 200
+    # The new-event form is a write: the analyst neither opens nor submits it (issue 19).
+    assert client.get(reverse("programs:event-create")).status_code == 403
     assert client.post(reverse("programs:event-create"), {}).status_code == 403
     assert client.post(reverse("programs:event-cancel", args=[event.pk])).status_code == 403
     event.refresh_from_db()

@@ -189,7 +189,8 @@ window.Reservoir = window.Reservoir || {};
       li.querySelector("time").dateTime = opened.toISOString();
       li.querySelector("time").textContent = opened.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
       const actions = li.querySelector(".actions");
-      const verbs = a.status === "open" ? ["acknowledge", "resolve"] : ["resolve"];
+      const verbs = (a.status === "open" ? ["acknowledge", "resolve"] : ["resolve"])
+        .filter((verb) => (cfg.alertActions || []).includes(verb));
       verbs.forEach((verb) => {
         const button = document.createElement("button");
         button.className = "link";

@@ -9,5 +9,7 @@
     alertSocket: config.alertSocket,
     eventsSocket: config.eventsSocket,
     catchUpUrl: config.catchUpUrl,
+    // The verbs the server says this user may post (the same check the alert view makes).
+    alertActions: (config.alertActions || "").split(" ").filter(Boolean),
   });
 })();
