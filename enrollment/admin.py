@@ -8,6 +8,7 @@ from enrollment.models import (
     Enrollment,
     EnrollmentDraft,
     EnrollmentTransition,
+    EventNotice,
     IncentiveRates,
     ProgramTerms,
 )
@@ -128,3 +129,12 @@ class EnrollmentDraftAdmin(admin.ModelAdmin):
     list_display = ["token", "program", "step", "updated_at", "utility"]
     list_filter = ["utility", "step"]
     search_fields = ["token"]
+
+
+@admin.register(EventNotice)
+class EventNoticeAdmin(admin.ModelAdmin):
+    list_display = ["event", "enrollment", "device", "sent_at", "used_at", "utility"]
+    list_filter = ["utility"]
+    search_fields = ["enrollment__email", "enrollment__account_number"]
+    readonly_fields = ["key", "created_at", "sent_at", "used_at"]
+    raw_id_fields = ["enrollment", "event", "device"]

@@ -410,6 +410,46 @@ class EnrollmentDraft(TenantModel):
         return f"Draft {self.token[:8]} for {self.program} (step {self.step})"
 
 
+# What reading or acting on a notice needs, in one query.
+NOTICE_RELATED = (
+    "utility",
+    "enrollment",
+    "enrollment__program",
+    "device",
+    "event",
+    "event__program",
+    "event__program__utility",
+)
+
+
+class EventNotice(TenantModel):
+    """The email telling one enrollment's customer about one scheduled event. Its key,
+    signed into the email's opt-out link, makes that link single-use (``used_at``)."""
+
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
+    enrollment = models.ForeignKey(
+        Enrollment, on_delete=models.CASCADE, related_name="event_notices"
+    )
+    event = models.ForeignKey("programs.Event", on_delete=models.CASCADE, related_name="+")
+    # The battery the notice was about: the link opts out this device and no other.
+    device = models.ForeignKey("devices.Device", on_delete=models.CASCADE, related_name="+")
+    key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["enrollment", "event"], name="event_notice_once_per_enrollment"
+            )
+        ]
+
+    def __str__(self):
+        return f"Notice of event {self.event_id} to enrollment {self.enrollment_id}"
+
+
 __all__ = [
     "AccountWhitelist",
     "Customer",
@@ -418,6 +458,7 @@ __all__ = [
     "Enrollment",
     "EnrollmentDraft",
     "EnrollmentTransition",
+    "EventNotice",
     "IncentiveRates",
     "ProgramTerms",
     "site_key_for",

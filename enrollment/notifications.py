@@ -4,12 +4,13 @@ A utility may override any notice with ``enrollment/email/<utility-slug>/<kind>.
 otherwise ``enrollment/email/<kind>.txt`` is used. The first line is the subject.
 """
 
+from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import select_template
 
 from enrollment.models import Enrollment
 
-KINDS = ("received", "approved", "rejected", "active", "event_reminder", "opt_out")
+KINDS = ("received", "approved", "rejected", "active", "opt_out")
 
 
 def render_notice(*, enrollment: Enrollment, kind: str, **context) -> tuple[str, str]:
@@ -44,7 +45,7 @@ def enrollment_email_send(*, enrollment_id: int, kind: str, **context) -> bool:
     send_mail(
         subject,
         body,
-        f"{sender_name} <noreply@reservoir.example>",
+        f"{sender_name} <{settings.CUSTOMER_FROM_ADDRESS}>",
         [enrollment.email],
     )
     return True

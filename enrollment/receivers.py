@@ -26,6 +26,6 @@ def event_changed_remind(sender, *, event_id, utility_id, status, **kwargs):
     if status != "scheduled":
         return
     try:
-        services.event_reminders_queue(utility_id=utility_id, event_id=event_id)
+        services.event_notices_queue(utility_id=utility_id, event_id=event_id)
     except Exception:
-        logger.exception("event reminders for event %s failed", event_id)
+        logger.exception("event notices for event %s failed", event_id)

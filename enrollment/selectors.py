@@ -12,6 +12,7 @@ from enrollment.choices import FUNNEL_STATES, EnrollmentState
 from enrollment.models import Customer, EligibilityResult, Enrollment, EnrollmentTransition
 from programs.choices import FINAL_STATUSES
 from programs.models import Dispatch
+from programs.rules import opt_out_refusal
 
 NEXT_STEP = {
     EnrollmentState.SUBMITTED: "We are checking your eligibility.",
@@ -204,12 +205,17 @@ def customer_events(*, enrollment: Enrollment, now: datetime | None = None):
     upcoming, past = [], []
     for d in dispatches:
         event = d.event
+        live = event.status not in FINAL_STATUSES and event.end > now
+        refusal = (
+            opt_out_refusal(event=event, device=enrollment.device, now=now)
+            if live and event.pk not in opted
+            else None
+        )
         row = {
             "event": event,
             "opted_out": event.pk in opted,
-            "can_opt_out": event.pk not in opted
-            and event.status not in FINAL_STATUSES
-            and event.end > now,
+            "can_opt_out": live and event.pk not in opted and refusal is None,
+            "opt_out_refusal": refusal if live and event.pk not in opted else None,
         }
         (upcoming if event.end > now and event.status not in FINAL_STATUSES else past).append(row)
     upcoming.reverse()

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from celery import current_app
 from django.contrib.auth import get_user_model
@@ -28,11 +29,13 @@ from devices.models import Device
 from enrollment import eligibility
 from enrollment.choices import EnrollmentState as S
 from enrollment.models import (
+    NOTICE_RELATED,
     AccountWhitelist,
     Customer,
     EligibilityResult,
     Enrollment,
     EnrollmentTransition,
+    EventNotice,
     IncentiveRates,
     ProgramTerms,
 )
@@ -683,14 +686,14 @@ def whitelist_import(*, utility, file_text: str, max_rows: int = 50_000) -> Impo
 # --- Event reminders ---------------------------------------------------------------------
 
 
-def event_reminders_queue(*, utility_id: int, event_id: int) -> int:
-    """Queue one reminder per active enrollment dispatched in a scheduled event.
+def event_notices_queue(*, utility_id: int, event_id: int) -> int:
+    """One notice per active enrollment whose battery a scheduled event dispatches.
 
-    event_changed fires again on opt-outs and re-plans; a cache key per (event, enrollment)
-    keeps reminders to one each.
+    event_changed fires again on opt-outs and re-plans; the notice row (unique per event
+    and enrollment) keeps it to one email each, whichever process gets there first. The
+    email is composed and sent by the ``portal.event_notice`` task (queued by name), which
+    knows the settlement rates that say what the customer earns.
     """
-    from django.core.cache import cache
-
     from programs.choices import EventStatus
     from programs.models import Dispatch, Event
 
@@ -706,19 +709,67 @@ def event_reminders_queue(*, utility_id: int, event_id: int) -> int:
         utility_id=utility_id, program_id=event.program_id, state=S.ACTIVE,
         device_id__in=list(device_ids),
     )  # fmt: skip
-    start = timezone.localtime(event.start).strftime("%Y-%m-%d %H:%M")
     queued = 0
     for enrollment in enrollments:
-        if not cache.add(f"enrollment:reminder:{event.pk}:{enrollment.pk}", 1, 14 * 86400):
+        with transaction.atomic():
+            notice, created = EventNotice.objects.get_or_create(
+                utility_id=utility_id,
+                enrollment=enrollment,
+                event=event,
+                defaults={"device_id": enrollment.device_id},
+            )
+        if not created:
             continue
-        notify_on_commit(
-            enrollment_id=enrollment.pk,
-            kind="event_reminder",
-            event_start=start,
-            event_minutes=event.duration_s // 60,
+        notice_id = notice.pk
+        transaction.on_commit(
+            lambda notice_id=notice_id: current_app.send_task(
+                "portal.event_notice", args=[notice_id], expires=24 * 3600
+            )
         )
         queued += 1
     return queued
+
+
+@transaction.atomic
+def event_notice_opt_out(*, notice: EventNotice, now: datetime | None = None) -> EventNotice:
+    """Opt the notice's battery out of its event, once: the email link's single use.
+
+    Refused in words (ValidationError) when the link was used, the battery is no longer
+    this enrollment's, the enrollment is not active, or the program's opt-out rules say no.
+    """
+    now = now or timezone.now()
+    notice = (
+        EventNotice.objects.select_for_update().select_related(*NOTICE_RELATED).get(pk=notice.pk)
+    )
+    if notice.used_at is not None:
+        local = timezone.localtime(notice.used_at, ZoneInfo(notice.utility.timezone))
+        raise ValidationError(
+            f"This link was already used on {local:%a} {local.day} {local:%b %Y at %H:%M %Z}; "
+            "your battery is opted out of this event."
+        )
+    enrollment = notice.enrollment
+    if enrollment.device_id != notice.device_id:
+        raise ValidationError(
+            "The battery this email was about is no longer linked to your enrollment, so "
+            "this link cannot opt anything out."
+        )
+    if enrollment.state != S.ACTIVE:
+        raise ValidationError(
+            f"Your enrollment is {enrollment.get_state_display().lower()}, so your battery "
+            "does not take part in events."
+        )
+    program_services.opt_out_record(
+        event=notice.event, device=notice.device, source="portal", now=now
+    )
+    notice.used_at = now
+    notice.save(update_fields=["used_at"])
+    local_start = timezone.localtime(notice.event.start, ZoneInfo(notice.utility.timezone))
+    notify_on_commit(
+        enrollment_id=enrollment.pk,
+        kind="opt_out",
+        event_start=f"{local_start:%Y-%m-%d %H:%M %Z}",
+    )
+    return notice
 
 
 def enrollment_drafts_prune(*, older_than: timedelta = timedelta(days=30)) -> int:

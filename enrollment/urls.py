@@ -1,6 +1,6 @@
 from django.urls import path
 
-from enrollment import views, views_public
+from enrollment import views, views_opt_out, views_public
 
 app_name = "enrollment"
 
@@ -9,6 +9,7 @@ urlpatterns = [
          name="enroll"),
     path("enroll/<slug:utility_slug>/<slug:program_slug>/step/<int:step>/",
          views_public.enroll_step, name="enroll-step"),
+    path("opt-out/<str:token>/", views_opt_out.opt_out_link, name="opt-out-link"),
     path("my/", views.my_enrollments, name="my"),
     path("my/opt-out/", views.my_opt_out, name="my-opt-out"),
     path("my/withdraw/", views.my_withdraw, name="my-withdraw"),

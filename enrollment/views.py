@@ -345,7 +345,7 @@ def my_opt_out(request):
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        start = timezone.localtime(event.start).strftime("%Y-%m-%d %H:%M")
+        start = timezone.localtime(event.start).strftime("%Y-%m-%d %H:%M %Z")
         services.notify_on_commit(enrollment_id=enrollment.pk, kind="opt_out", event_start=start)
         messages.success(request, f"You opted out of the event starting {start}.")
     return redirect("enrollment:my")

@@ -327,6 +327,12 @@ EMAIL_BACKEND = os.environ.get(
 )
 EMAIL_FILE_PATH = VAR_DIR / "mail"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Reservoir <noreply@reservoir.example>")
+# Customers' emails come from their utility's name at this address.
+CUSTOMER_FROM_ADDRESS = os.environ.get("CUSTOMER_FROM_ADDRESS", "noreply@reservoir.example")
+# Links in emails (sent by workers, with no request to take the host from) start here.
+PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:8000")
+# A signed opt-out link is refused after this long even before its event ends.
+OPT_OUT_LINK_MAX_AGE_S = int(os.environ.get("OPT_OUT_LINK_MAX_AGE_S", str(30 * 86400)))
 
 # --- I18N, time ----------------------------------------------------------------------------
 

@@ -27,3 +27,11 @@ def alert_email(alert_id: int):
     from portal.alerts import alert_email_send
 
     alert_email_send(alert_id=alert_id)
+
+
+@shared_task(name="portal.event_notice", ignore_result=True, expires=24 * 3600)
+def event_notice(notice_id: int):
+    """Email one customer about a scheduled event (queued by name from enrollment)."""
+    from portal.notices import event_notice_send
+
+    event_notice_send(notice_id=notice_id)

@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from portal import controlroom, security, views
+from portal import brand, controlroom, security, views
 
 portal_patterns = [
     path("", views.HomeView.as_view(), name="home"),
@@ -12,6 +12,9 @@ portal_patterns = [
     path("control-room/", controlroom.ControlRoomView.as_view(), name="control-room"),
     path("control-room/data/", controlroom.ControlRoomDataView.as_view(), name="control-room-data"),
     path("my/credits/", views.my_credits, name="my-credits"),
+    path("my/events/", views.my_events, name="my-events"),
+    path("brand/<slug:utility_slug>.css", brand.brand_css, name="brand-css"),
+    path("brand/<slug:utility_slug>/logo", brand.brand_logo, name="brand-logo"),
     path("alerts/", views.AlertListView.as_view(), name="alert-list"),
     path("alerts/<int:pk>/<slug:action>/", views.AlertActionView.as_view(), name="alert-action"),
     path("settings/", views.UtilitySettingsView.as_view(), name="utility-settings"),

@@ -21,6 +21,7 @@ from portal.models import Alert, AlertKind, AlertStatus
 from portal.selectors import system_health
 from portal.services import active_utility_switch
 from settlement.models import Adjustment, CustomerPayment
+from settlement.selectors import device_past_events
 from tenancy.choices import Role
 from tenancy.lists import ChoiceFilter, ListPageMixin
 from tenancy.mixins import UtilityMemberMixin, UtilityScopedMixin
@@ -268,6 +269,31 @@ class AlertActionView(UtilityMemberMixin, View):
             template = "_alert_item.html" if request.POST.get("compact") else "_alert_row.html"
             return render(request, f"portal/{template}", {"alert": alert})
         return redirect(request.POST.get("next") or "portal:alert-list")
+
+
+@customer_page
+def my_events(request):
+    """The customer's finished events: what their battery delivered and what it earned."""
+    customer = Customer.objects.filter(user=request.user).select_related("utility").first()
+    if customer is None:
+        raise Http404("No customer account.")
+    enrollments = (
+        Enrollment.objects.for_utility(customer.utility)
+        .filter(customer=customer, device__isnull=False)
+        .select_related("program", "device", "device__utility")
+    )
+    sections = [
+        {
+            "enrollment": e,
+            "events": device_past_events(device=e.device, program=e.program),
+        }
+        for e in enrollments
+    ]
+    return render(
+        request,
+        "enrollment/my_events.html",
+        {"customer": customer, "utility": customer.utility, "sections": sections},
+    )
 
 
 @customer_page

@@ -33,6 +33,8 @@ class ProgramForm(forms.ModelForm):
             "min_notice_min",
             "min_rest_min",
             "reserve_soc_pct",
+            "opt_outs_per_year",
+            "opt_out_lock_min",
             "default_export_limit_w",
             "default_charge_from_solar",
         ]

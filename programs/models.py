@@ -85,6 +85,20 @@ class Program(TenantModel):
     min_rest_min = models.PositiveIntegerField(default=0)
     reserve_soc_pct = models.PositiveSmallIntegerField(default=20, validators=pct)
 
+    # Customers' opt-outs (from their account page or an event email's link).
+    opt_outs_per_year = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="How many events a customer may opt out of in a calendar year "
+        "(utility time). Blank for no limit.",
+    )
+    opt_out_lock_min = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Opt-outs close this many minutes before an event starts. "
+        "Blank: a customer may opt out until the event ends.",
+    )
+
     # The standing control when no event is active (2030.5 DefaultDERControl).
     default_export_limit_w = models.PositiveIntegerField(null=True, blank=True)
     default_charge_from_solar = models.BooleanField(default=True)

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import Q
 
-from programs.choices import COUNTED_STATUSES
-from programs.models import BlackoutDate, Event, Program, Season
+from programs.choices import COUNTED_STATUSES, FINAL_STATUSES
+from programs.models import BlackoutDate, Event, OptOut, Program, Season
 
 
 @dataclass(frozen=True)
@@ -205,3 +205,68 @@ def _check_rest(program, group_id, start, end, exclude_event_id, refuse) -> None
 def _max_len() -> timedelta:
     # Events are at most a day long in any program we model; bounds the neighbour query.
     return timedelta(days=1)
+
+
+def _local_when(moment: datetime, tz: ZoneInfo) -> str:
+    local = moment.astimezone(tz)
+    return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname()}"
+
+
+def opt_out_refusal(*, event: Event, device, now: datetime) -> str | None:
+    """Why this device's customer may not opt out of this event now, in words; None if
+    they may. The program's rules: opt-outs close ``opt_out_lock_min`` before the start
+    (or at the end when blank), and at most ``opt_outs_per_year`` per calendar year."""
+    program = event.program
+    tz = ZoneInfo(program.utility.timezone)
+    if event.status in FINAL_STATUSES:
+        return f"This event is already {event.get_status_display().lower()}."
+    if event.end <= now:
+        return "This event is over."
+    if program.opt_out_lock_min is not None:
+        closes = event.start - timedelta(minutes=program.opt_out_lock_min)
+        if now >= closes:
+            return (
+                f"Opt-outs for this event closed at {_local_when(closes, tz)}: "
+                f"{program.name} lets you opt out until {program.opt_out_lock_min} minutes "
+                "before an event starts."
+            )
+    if program.opt_outs_per_year is not None:
+        year = event.start.astimezone(tz).year
+        begins = datetime(year, 1, 1, tzinfo=tz)
+        ends = datetime(year + 1, 1, 1, tzinfo=tz)
+        used = (
+            OptOut.objects.for_utility(program.utility)
+            .filter(
+                device=device,
+                event__program=program,
+                event__start__gte=begins,
+                event__start__lt=ends,
+            )
+            .exclude(event=event)
+            .count()
+        )
+        if used >= program.opt_outs_per_year:
+            allowed = program.opt_outs_per_year
+            return (
+                f"You have used all {allowed} opt-out{'s' if allowed != 1 else ''} that "
+                f"{program.name} allows in {year}, so your battery takes part in this event."
+            )
+    return None
+
+
+def opt_outs_left(*, program: Program, device, year: int) -> int | None:
+    """Opt-outs the device still has in the program's calendar year; None for no limit."""
+    if program.opt_outs_per_year is None:
+        return None
+    tz = ZoneInfo(program.utility.timezone)
+    used = (
+        OptOut.objects.for_utility(program.utility)
+        .filter(
+            device=device,
+            event__program=program,
+            event__start__gte=datetime(year, 1, 1, tzinfo=tz),
+            event__start__lt=datetime(year + 1, 1, 1, tzinfo=tz),
+        )
+        .count()
+    )
+    return max(program.opt_outs_per_year - used, 0)

@@ -25,7 +25,7 @@ from programs.models import (
     Participant,
     Program,
 )
-from programs.rules import RuleViolation, event_rule_check
+from programs.rules import RuleViolation, event_rule_check, opt_out_refusal
 from programs.selectors import event_plan, event_plan_joiners, group_devices
 from programs.signals import event_changed
 from tenancy.choices import Role
@@ -499,12 +499,25 @@ def violations_as_dicts(violations: list[RuleViolation]) -> list[dict]:
 
 @transaction.atomic
 def opt_out_record(*, event: Event, device, source: str, now: datetime | None = None) -> OptOut:
-    """A device sits out an event (idempotent); it is dropped from the event's plan."""
+    """A device sits out an event (idempotent); it is dropped from the event's plan.
+
+    A customer's choice (``source="portal"``: the account page or an email's link) follows
+    the program's opt-out rules and is refused in words; a 2030.5 Response reports what the
+    device already did, and program staff may always excuse a device.
+    """
     now = now or timezone.now()
     if device.utility_id != event.utility_id:
         raise ValidationError("The device belongs to another utility.")
     if event.status in (EventStatus.COMPLETED, EventStatus.CANCELLED, EventStatus.SUPERSEDED):
         raise ValidationError(f"The event is already {event.get_status_display().lower()}.")
+    if source == OptOut.Source.PORTAL:
+        # Serialise one device's opt-outs so two clicks cannot both take the last one.
+        type(device).objects.select_for_update().filter(pk=device.pk).first()
+        if OptOut.objects.filter(event=event, device=device).exists():
+            return OptOut.objects.get(event=event, device=device)
+        refusal = opt_out_refusal(event=event, device=device, now=now)
+        if refusal:
+            raise ValidationError(refusal)
     opt_out, created = OptOut.objects.get_or_create(
         utility_id=event.utility_id,
         event=event,

@@ -3,15 +3,17 @@
 import io
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
 
 from django.db import connection
 from django.db.models import Count, Q, Sum
 
 from devices.choices import Channel
 from devices.models import TelemetrySample
+from programs.choices import EventStatus
 from programs.models import Dispatch, Event
 from programs.selectors import event_funnel
-from settlement.choices import ADJUSTMENT_REASON, REASON_CODES, BaselineMethod
+from settlement.choices import ADJUSTMENT_REASON, REASON_CODES, BaselineMethod, Flag, Rounding
 from settlement.models import (
     Adjustment,
     CustomerPayment,
@@ -20,7 +22,9 @@ from settlement.models import (
     PaymentBatch,
     PaymentLine,
     ReconciliationRun,
+    SettlementRules,
 )
+from settlement.rules import to_cents
 from tenancy.exports import SpreadsheetCsvWriter
 
 BUCKET_S = 300
@@ -187,3 +191,89 @@ def payment_file_csv(*, batch: PaymentBatch) -> str:
     writer.writerow(["account_number", "amount", "period", "reason_codes"])
     writer.writerows(payment_file_rows(batch=batch))
     return out.getvalue()
+
+
+@dataclass
+class DevicePastEvent:
+    """One finished event as its participant sees it: what the battery delivered, what it
+    earned for that delivery, and why it did not count when it did not."""
+
+    event: Event
+    opted_out: bool
+    result: EventResult | None
+    committed_kw: float | None
+    delivered_kw: float | None
+    energy_kwh: float | None
+    performance_pct: float | None
+    energy_pay: Decimal | None
+    kwh_rate: Decimal | None
+    kw_season_rate: Decimal | None
+    note: str
+
+
+FINISHED = (EventStatus.COMPLETED, EventStatus.CANCELLED)
+
+
+def device_past_events(*, device, program, limit: int = 50) -> list[DevicePastEvent]:
+    """The device's finished events in a program, newest first, with the current
+    reconciliation's result for the device. Earnings are the program's per-kWh rate times
+    the event's delivered energy (what settlement pays for that event); the kW-season part
+    depends on the whole season and is paid in the season settlement."""
+    utility = device.utility
+    dispatches = list(
+        Dispatch.objects.for_utility(utility)
+        .filter(device=device, event__program=program, event__status__in=FINISHED)
+        .select_related("event")
+        .order_by("-event__start")[:limit]
+    )
+    events = [d.event for d in dispatches]
+    results = {
+        r.run.event_id: r
+        for r in EventResult.objects.for_utility(utility)
+        .filter(device=device, run__is_current=True, run__event__in=events)
+        .select_related("run")
+    }
+    opted = set(device.opt_outs.filter(event__in=events).values_list("event_id", flat=True))
+    rules = SettlementRules.objects.for_utility(utility).filter(program=program).first()
+    kwh_rate = rules.kwh_rate if rules and rules.kwh_rate else None
+    kw_season_rate = rules.kw_season_rate if rules and rules.kw_season_rate else None
+    rounding = rules.rounding if rules else None
+    rows = []
+    for event in events:
+        r = results.get(event.pk)
+        pay = None
+        note = ""
+        if event.status == EventStatus.CANCELLED:
+            note = "Cancelled before it ran: nothing was asked of your battery."
+        elif r is None:
+            note = "Being settled: results appear within a day of the event."
+        elif not r.counted:
+            note = (
+                "Not counted: "
+                + (
+                    ", ".join(Flag(f).label.lower() for f in r.flags if f in Flag.values)
+                    or "excluded"
+                )
+                + "."
+            )
+        elif event.pk in opted:
+            note = "You opted out of this event."
+        if r is not None and r.counted and kwh_rate is not None:
+            kwh = Decimal(str(max(r.energy_wh, 0) / 1000)).quantize(Decimal("0.0001"))
+            pay = to_cents(kwh * kwh_rate, rounding=rounding or Rounding.HALF_UP)
+        rows.append(
+            DevicePastEvent(
+                event=event,
+                opted_out=event.pk in opted,
+                result=r,
+                committed_kw=r.committed_w / 1000 if r and r.committed_w is not None else None,
+                delivered_kw=r.delivered_w / 1000 if r else None,
+                energy_kwh=r.energy_wh / 1000 if r else None,
+                performance_pct=float(r.performance_factor) * 100 if r else None,
+                energy_pay=pay,
+                kwh_rate=kwh_rate,
+                kw_season_rate=kw_season_rate,
+                note=note,
+            )
+        )
+    return rows

@@ -30,6 +30,7 @@ from enrollment.models import (
     Enrollment,
     EnrollmentDraft,
     EnrollmentTransition,
+    EventNotice,
     IncentiveRates,
     ProgramTerms,
 )
@@ -396,6 +397,15 @@ def enrollment_draft(utility: Utility, marker: str = "") -> EnrollmentDraft:
     )
 
 
+def event_notice(utility: Utility, marker: str = "") -> EventNotice:
+    dev = device(utility, marker)
+    enr = enrollment(utility, marker, device=dev, state="active")
+    group = dispatch_group(utility, marker, prog=enr.program)
+    return EventNotice.objects.create(
+        utility=utility, enrollment=enr, event=event(utility, marker, group=group), device=dev
+    )
+
+
 def alert_rule(utility: Utility, marker: str = "", **fields) -> AlertRule:
     return AlertRule.objects.create(utility=utility, kind="device_stale", **fields)
 
@@ -684,6 +694,7 @@ TENANT_FACTORIES = {
     EnrollmentTransition: enrollment_transition,
     EligibilityResult: eligibility_result,
     EnrollmentDraft: enrollment_draft,
+    EventNotice: event_notice,
     AlertRule: alert_rule,
     Alert: alert,
     Client: sep_client,

@@ -163,34 +163,3 @@ def test_a_utility_template_overrides_the_default(setup, tmp_path, settings):
     other = make_setup(factories.utility("Other Co", slug="other-co"), slug="o")
     subject, _ = render_notice(enrollment=submit(other), kind="received")
     assert subject.startswith("Other Co:")
-
-
-def test_a_scheduled_event_reminds_each_active_customer_once(setup, active):
-    from django.core.cache import cache
-
-    cache.clear()
-    event = active["upcoming"]
-    sent = []
-    from enrollment import services as enrollment_services
-
-    queued = enrollment_services.event_reminders_queue(
-        utility_id=setup.utility.pk, event_id=event.pk
-    )
-    again = enrollment_services.event_reminders_queue(
-        utility_id=setup.utility.pk, event_id=event.pk
-    )
-    assert (queued, again) == (1, 0)
-    tasks.enrollment_notify(
-        active["enrollment"].pk,
-        "event_reminder",
-        {"event_start": "2026-07-01 17:00", "event_minutes": 60},
-    )
-    sent = [m for m in mail.outbox if "event on 2026-07-01 17:00" in m.subject]
-    assert len(sent) == 1 and "60 minutes" in sent[0].body
-    # Completed events remind nobody.
-    assert (
-        enrollment_services.event_reminders_queue(
-            utility_id=setup.utility.pk, event_id=active["past"].pk
-        )
-        == 0
-    )

@@ -27,7 +27,10 @@ EXEMPT = {
     "password_reset_complete": "public static page",
     "api-schema": "the API description, no rows",
     "api-docs": "the API description, no rows",
+    "portal:brand-css": "public: the utility's colours, shown on its public enrollment pages",
+    "portal:brand-logo": "public: the utility's logo, shown on its public enrollment pages",
     "portal:switch-utility": "POST only; its own test proves a foreign utility is refused",
+    "enrollment:opt-out-link": "public; a signed, single-use token names one notice",
     "enrollment:enroll": "public enrollment start page, by utility and program slug",
     "enrollment:enroll-step": "public enrollment steps; a draft is found only by its own cookie",
     # Vendor organisations are platform-wide, not tenant rows; isolation between
