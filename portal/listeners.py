@@ -57,16 +57,21 @@ class PortalHttp:
         return await self.app(scope, receive, send)
 
 
+# The 2030.5 listener's only middleware: 503 + Retry-After (a 2030.5 Error) while the
+# database is away, as on the portal's listener.
+SEP2_MIDDLEWARE = ["portal.availability.DatabaseAvailabilityMiddleware"]
+
+
 class Sep2Handler(ASGIHandler):
-    """Django for the 2030.5 listener: the 2030.5 URLs and no middleware at all.
+    """Django for the 2030.5 listener: the 2030.5 URLs and none of the portal's middleware.
 
     Nothing a 2030.5 request needs lives in the portal's middleware (sessions, messages,
     CSRF, authentication, CSP, htmx, lockouts): every 2030.5 view authenticates the client
-    certificate itself (protocol.fsets.base).
+    certificate itself (protocol.fsets.base). Only the database-availability answer is kept.
     """
 
     def load_middleware(self, is_async=False):
-        with override_settings(MIDDLEWARE=[]):
+        with override_settings(MIDDLEWARE=SEP2_MIDDLEWARE):
             super().load_middleware(is_async)
 
     async def get_response_async(self, request):

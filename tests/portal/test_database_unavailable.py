@@ -108,7 +108,8 @@ def test_sep2_post_answers_503_with_retry_after_and_the_retry_is_stored(utility_
     with database_away(tmp_path):
         response = http.post_sep("/mup", body)
         _assert_retry_later(response)
-        assert response["Content-Type"].startswith("text/plain")
+        assert response["Content-Type"].startswith("application/sep+xml")
+        assert b"<Error" in response.content
     retried = http.post_sep("/mup", body)
     assert retried.status_code == 201, retried.content
     assert TelemetrySample.objects.filter(device=ed.device).count() == 1

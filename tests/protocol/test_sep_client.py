@@ -5,7 +5,8 @@ from protocol.xml import serialize
 from tests.protocol.client import SepClient
 from tests.protocol.examples import EXAMPLES
 
-pytestmark = pytest.mark.urls("tests.protocol.sep_test_urls")
+# The database: every request takes its connection first (portal.availability).
+pytestmark = [pytest.mark.urls("tests.protocol.sep_test_urls"), pytest.mark.django_db]
 
 
 @pytest.fixture(scope="module")
