@@ -346,9 +346,55 @@ def heartbeat_age(stack: Stack) -> float:
         return float(row[0]) if row else float("inf")
 
 
+class LiveWatcher:
+    """A browser's live page: a WebSocket on the program's topic, reconnecting by itself
+    (as the page's script does) whenever the socket drops."""
+
+    def __init__(self, stack: Stack, world: dict):
+        self.url = (
+            f"ws://127.0.0.1:{stack.web_port}/ws/utility/{world['utility']}/"
+            f"program.{world['program']}/"
+        )
+        self.headers = {"Cookie": f"sessionid={world['session']}", "Origin": stack.web}
+        self.pushes: list[float] = []
+        self.connects = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        from websockets.sync.client import connect
+
+        while not self.stop.is_set():
+            try:
+                with connect(self.url, additional_headers=self.headers, open_timeout=5) as ws:
+                    self.connects += 1
+                    while not self.stop.is_set():
+                        try:
+                            message = json.loads(ws.recv(timeout=0.5))
+                        except TimeoutError:
+                            continue
+                        if message.get("type") == "push":
+                            self.pushes.append(time.monotonic())
+            except Exception:  # any drop: wait a moment and reconnect
+                time.sleep(0.5)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(timeout=10)
+
+
 def redis_restart(stack: Stack, world: dict, by_ed, *, outage_s: float, threads: int) -> dict:
-    with Traffic(stack, world, by_ed, threads=threads) as traffic:
-        time.sleep(2)
+    with (
+        LiveWatcher(stack, world) as live,
+        Traffic(stack, world, by_ed, threads=threads) as traffic,
+    ):
+        warm = time.monotonic()
+        while not live.pushes and time.monotonic() - warm < 30:  # the page is live first
+            time.sleep(0.2)
         down = time.monotonic()
         stack.redis.stop()
         time.sleep(outage_s)
@@ -359,9 +405,17 @@ def redis_restart(stack: Stack, world: dict, by_ed, *, outage_s: float, threads:
         while heartbeat_age(stack) > 3 and time.monotonic() < deadline:
             time.sleep(0.5)
         worker_back = time.monotonic()
-        time.sleep(3)
+        while not any(t > back for t in live.pushes) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(2)
     figures = traffic.figures(since=down, back_at=back)
     figures["outage_s"] = outage_s
+    resumed = [t for t in live.pushes if t > back]
+    figures["live_pushes_before"] = sum(1 for t in live.pushes if t < down)
+    figures["live_socket_connects"] = live.connects
+    figures["live_push_resumed_s"] = round(resumed[0] - back, 1) if resumed else None
+    if not figures["live_pushes_before"] or figures["live_push_resumed_s"] is None:
+        raise DrillFailed(f"redis restart: the live page's pushes did not resume: {figures}")
     figures["worker_heartbeat_recovery_s"] = (
         round(worker_back - back, 1) if worker_back < deadline else None
     )

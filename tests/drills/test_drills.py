@@ -38,5 +38,8 @@ def test_fault_drills_lose_and_duplicate_nothing(capsys):
         assert figures["answered_500"] == 0, json.dumps(figures)
         assert figures["readings_lost"] == 0 and figures["not_done"] == 0, json.dumps(figures)
         assert figures["readings_acknowledged"] > 0
+    redis = results["redis_restart"]
+    assert redis["live_push_resumed_s"] is not None and redis["live_socket_connects"] >= 1
+    assert redis["worker_heartbeat_recovery_s"] is not None
     assert results["postgres_restart"]["answered_503"] > 0  # the outage was seen, and survived
     assert results["asgi_worker_kill"]["worker_restarted_s"] < 60

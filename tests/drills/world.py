@@ -11,6 +11,10 @@ from pathlib import Path
 
 
 def build(devices: int, out: Path) -> None:
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from rest_framework.authtoken.models import Token
 
     from protocol import pki
@@ -23,7 +27,7 @@ def build(devices: int, out: Path) -> None:
     utility = factories.utility("Drill Power", slug="drill")
     manager = factories.member(utility, Role.PROGRAM_MANAGER, email="pm@drill.test")
     program = factories.program(
-        utility, poll_rate_s=60, min_duration_min=1, max_events_per_day=None
+        utility, poll_rate_s=60, min_duration_min=1, max_events_per_day=None, status="active"
     )
     group = factories.dispatch_group(utility, prog=program)
     ca = pki.create_root_ca()
@@ -36,6 +40,12 @@ def build(devices: int, out: Path) -> None:
         enrolled_end_device(utility, client=client, program=program) for _ in range(devices)
     ]
     token, _ = Token.objects.get_or_create(user=manager)
+    # A logged-in browser session for the live page's WebSocket.
+    session = import_module(settings.SESSION_ENGINE).SessionStore()
+    session[SESSION_KEY] = str(manager.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = manager.get_session_auth_hash()
+    session.save()
     out.write_text(
         json.dumps(
             {
@@ -44,6 +54,7 @@ def build(devices: int, out: Path) -> None:
                 "group": group.pk,
                 "manager": manager.pk,
                 "token": token.key,
+                "session": session.session_key,
                 "cert_pem": cert.cert_pem.decode(),
                 "end_devices": [
                     {"id": ed.pk, "lfdi": ed.lfdi, "device": ed.device_id} for ed in end_devices
