@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint pytest browser bench install clean conformance conformance-ci
+.PHONY: run test lint pytest browser bench drill install clean conformance conformance-ci
 
 $(STAMP): requirements.txt
 	@bin/ensure-venv "$(PYTHON)" "$(VENV)"
@@ -51,6 +51,12 @@ conformance-ci: install
 
 bench: install
 	$(PY) -m bench $(BENCH_ARGS)
+
+# Fault drills on a private stack (its own PostgreSQL and Redis, the real listeners, worker
+# and beat): each part is broken while clients drive it; prints what was lost (0), duplicated
+# (0) and how long recovery took. DRILL_ARGS="--short" is the variant the test suite runs.
+drill: install
+	$(PY) -m tests.drills $(DRILL_ARGS)
 
 clean:
 	rm -rf var/static var/test.sqlite3* var/celery-broker

@@ -29,10 +29,23 @@ def _secret_key() -> str:
     """The configured key, or one generated into var/ on first run (never committed)."""
     if key := os.environ.get("SECRET_KEY"):
         return key
-    path = VAR_DIR / "secret_key"
+    return secret_key_file(VAR_DIR / "secret_key")
+
+
+def secret_key_file(path: Path) -> str:
+    """The key in `path`, generated there first if missing. Processes starting together
+    (make run) all get the first writer's key: it is written whole under a name of its own
+    and linked into place, which fails for everyone but the first."""
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        draft.write_text(secrets.token_urlsafe(50))
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     return path.read_text().strip()
 
 

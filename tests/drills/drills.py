@@ -1,0 +1,581 @@
+"""The fault drills: each breaks one part of a running stack while real clients drive it over
+loopback HTTP, then counts what the clients saw and what the database holds.
+
+Every drill returns its figures (a dict) and raises DrillFailed when something was lost,
+duplicated, answered 500 or did not recover. Clients behave like well-made field clients:
+they retry a request after a connection error or a 503 (waiting Retry-After), and a retried
+2030.5 POST is the same request, which the server stores once.
+"""
+
+import http.client
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote, urlparse
+
+import psycopg
+
+from tests.drills.stack import ROOT, Stack
+
+SEP = "application/sep+xml"
+NS = "urn:ieee:std:2030.5:ns"
+EPOCH_BASE = int(time.time()) - 3 * 86400  # readings in the recent past, minute-aligned
+EPOCH_BASE -= EPOCH_BASE % 60
+
+
+class DrillFailed(AssertionError):
+    """A drill found loss, duplication, a 500, or no recovery."""
+
+
+@dataclass
+class Outcome:
+    """What one logical request took: its attempts and the statuses they got."""
+
+    statuses: list[int | str] = field(default_factory=list)
+    done: bool = False
+    seconds: float = 0.0
+    finished_at: float = 0.0
+
+
+class Client:
+    """An HTTP client for the stack: 2030.5 as nginx forwards it, the API with a token."""
+
+    def __init__(self, stack: Stack, world: dict):
+        self.stack = stack
+        self.world = world
+        self.sep_headers = {
+            "X-SSL-Client-Cert": quote(world["cert_pem"], safe=""),
+            "X-SSL-Client-Verify": "SUCCESS",
+            "X-Reservoir-Proxy-Secret": stack.proxy_secret,
+        }
+
+    def once(self, base: str, method: str, path: str, body: bytes | None, headers: dict):
+        url = urlparse(base)
+        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            response = conn.getresponse()
+            return response.status, response.getheader("Retry-After"), response.read()
+        finally:
+            conn.close()
+
+    def until_done(
+        self, base, method, path, body=None, headers=None, *, deadline_s: float = 120
+    ) -> tuple[Outcome, bytes, dict]:
+        """Send until a 2xx or 4xx; retry connection errors, 503 and other 5xx."""
+        outcome, started = Outcome(), time.monotonic()
+        content = b""
+        while time.monotonic() - started < deadline_s:
+            try:
+                status, retry_after, content = self.once(base, method, path, body, headers or {})
+            except (OSError, http.client.HTTPException) as exc:
+                outcome.statuses.append(type(exc).__name__)
+                time.sleep(0.2)
+                continue
+            outcome.statuses.append(status)
+            if status < 500:
+                outcome.done = 200 <= status < 300
+                break
+            time.sleep(min(float(retry_after or 0.5), 2.0))
+        outcome.seconds = time.monotonic() - started
+        outcome.finished_at = time.monotonic()
+        return outcome, content, {}
+
+    def sep(self, method: str, path: str, body: bytes | None = None, **kw):
+        headers = {**self.sep_headers, **({"Content-Type": SEP} if body else {})}
+        return self.until_done(self.stack.sep2, method, path, body, headers, **kw)
+
+    def api(self, path: str, **kw):
+        headers = {"Authorization": f"Token {self.world['token']}"}
+        return self.until_done(self.stack.web, "GET", path, None, headers, **kw)
+
+
+def mup_body(lfdi: str, mrid: str) -> bytes:
+    return (
+        f'<MirrorUsagePoint xmlns="{NS}"><mRID>{mrid}</mRID><roleFlags>09</roleFlags>'
+        f"<serviceCategoryKind>0</serviceCategoryKind><status>1</status>"
+        f"<deviceLFDI>{lfdi}</deviceLFDI></MirrorUsagePoint>"
+    ).encode()
+
+
+def mmr_body(mrid: str, at: int, value: int) -> bytes:
+    return (
+        f'<MirrorMeterReading xmlns="{NS}"><mRID>{mrid}</mRID>'
+        f"<Reading><timePeriod><duration>60</duration><start>{at}</start></timePeriod>"
+        f"<value>{value}</value></Reading>"
+        f"<ReadingType><kind>37</kind><powerOfTenMultiplier>0</powerOfTenMultiplier>"
+        f"<uom>38</uom></ReadingType></MirrorMeterReading>"
+    ).encode()
+
+
+def der_status_body(at: int, soc: int) -> bytes:
+    return (
+        f'<DERStatus xmlns="{NS}"><readingTime>{at}</readingTime>'
+        f"<stateOfChargeStatus><dateTime>{at}</dateTime><value>{soc}</value>"
+        f"</stateOfChargeStatus></DERStatus>"
+    ).encode()
+
+
+def mirrors(stack: Stack, client: Client, world: dict) -> dict[int, int]:
+    """A MirrorUsagePoint per end device: end device id -> mirror id (from Location)."""
+    found = {}
+    for ed in world["end_devices"]:
+        mrid = f"{ed['id']:032X}"
+        status, _, _ = client.once(stack.sep2, "POST", "/mup", mup_body(ed["lfdi"], mrid), {
+            **client.sep_headers, "Content-Type": SEP,
+        })  # fmt: skip
+        if status not in (201, 204):
+            raise DrillFailed(f"creating the mirror of end device {ed['id']}: {status}")
+    with db(stack) as cursor:
+        cursor.execute("SELECT end_device_id, id FROM protocol_mirrorusagepoint")
+        found = dict(cursor.fetchall())
+    return found
+
+
+def db(stack: Stack):
+    return psycopg.connect(stack.postgres.url(), autocommit=True).cursor()
+
+
+def samples(stack: Stack, device_ids: list[int], channel: str = "w") -> tuple[int, int]:
+    """(rows, distinct (device, at)) of the channel for these devices."""
+    with db(stack) as cursor:
+        cursor.execute(
+            "SELECT count(*), count(DISTINCT (device_id, at)) FROM devices_telemetrysample "
+            "WHERE channel = %s AND device_id = ANY(%s)",
+            [channel, device_ids],
+        )
+        return cursor.fetchone()
+
+
+def stored_times(stack: Stack, device_id: int) -> set[int]:
+    with db(stack) as cursor:
+        cursor.execute(
+            "SELECT extract(epoch FROM at)::bigint FROM devices_telemetrysample "
+            "WHERE channel = 'w' AND device_id = %s",
+            [device_id],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _pool(jobs, workers: int):
+    """Run callables on `workers` threads; their results in order."""
+    results: list = [None] * len(jobs)
+    index = iter(range(len(jobs)))
+    lock = threading.Lock()
+
+    def run():
+        while True:
+            with lock:
+                i = next(index, None)
+            if i is None:
+                return
+            results[i] = jobs[i]()
+
+    threads = [threading.Thread(target=run) for _ in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+# --- 4. duplicate MirrorMeterReadings --------------------------------------------------
+
+
+def duplicate_readings(stack: Stack, world: dict, *, posts: int, threads: int) -> dict:
+    """`posts` MMR posts, each (mirror, reading time) twice, all at once: stored once."""
+    client = Client(stack, world)
+    by_ed = mirrors(stack, client, world)
+    eds = world["end_devices"]
+    distinct = posts // 2
+    readings = []
+    for i in range(distinct):
+        ed = eds[i % len(eds)]
+        at = EPOCH_BASE + 60 * (i // len(eds))
+        readings.append((by_ed[ed["id"]], at, 1000 + i % 500))
+    jobs = []
+    for mid, at, value in readings * 2:
+        body = mmr_body(f"{mid:016X}{'57':0>16}", at, value)
+        jobs.append(lambda mid=mid, body=body: client.sep("POST", f"/mup/{mid}", body)[0])
+    random.Random(20).shuffle(jobs)
+    started = time.monotonic()
+    outcomes = _pool(jobs, threads)
+    elapsed = time.monotonic() - started
+    statuses = Counter(s for o in outcomes for s in o.statuses)
+    rows, unique = samples(stack, [ed["device"] for ed in eds])
+    figures = {
+        "posts": len(jobs),
+        "distinct_readings": distinct,
+        "answered_2xx": sum(o.done for o in outcomes),
+        "answered_5xx": sum(n for s, n in statuses.items() if isinstance(s, int) and s >= 500),
+        "statuses": dict(statuses),
+        "stored": rows,
+        "duplicates_stored": rows - unique,
+        "lost": distinct - unique,
+        "seconds": round(elapsed, 1),
+    }
+    if figures["answered_5xx"] or figures["duplicates_stored"] or figures["lost"]:
+        raise DrillFailed(f"duplicate readings: {figures}")
+    return figures
+
+
+# --- traffic while something breaks ----------------------------------------------------
+
+
+class Traffic:
+    """Field clients posting fresh readings and DERStatus, and a manager reading the API,
+    until stopped; it remembers every reading the server acknowledged."""
+
+    def __init__(self, stack: Stack, world: dict, by_ed: dict[int, int], *, threads: int):
+        self.client = Client(stack, world)
+        self.stack, self.world, self.by_ed = stack, world, by_ed
+        self.threads = threads
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.acknowledged: dict[int, set[int]] = {}
+        self.outcomes: list[tuple[str, Outcome]] = []
+        self._threads: list[threading.Thread] = []
+        self._seq = 0
+
+    def _next_time(self) -> int:
+        with self.lock:
+            self._seq += 1
+            return EPOCH_BASE + 86400 + 60 * self._seq
+
+    def _run(self, n: int):
+        eds = self.world["end_devices"]
+        round_ = 0
+        while not self.stop.is_set():
+            ed = eds[(n + round_ * self.threads) % len(eds)]
+            round_ += 1
+            kind = ("mmr", "mmr", "dstat", "api")[round_ % 4]
+            if kind == "mmr":
+                at, mid = self._next_time(), self.by_ed[ed["id"]]
+                outcome, _, _ = self.client.sep(
+                    "POST", f"/mup/{mid}", mmr_body(f"{mid:016X}{'57':0>16}", at, 1500)
+                )
+                if outcome.done:
+                    with self.lock:
+                        self.acknowledged.setdefault(ed["device"], set()).add(at)
+            elif kind == "dstat":
+                body = der_status_body(int(time.time()) - 5, 50)
+                outcome, _, _ = self.client.sep("PUT", f"/edev/{ed['id']}/der/0/ders", body)
+            else:
+                outcome, _, _ = self.client.api("/api/v1/programs/")
+            with self.lock:
+                self.outcomes.append((kind, outcome))
+
+    def __enter__(self):
+        for n in range(self.threads):
+            thread = threading.Thread(target=self._run, args=(n,), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for thread in self._threads:
+            thread.join(timeout=180)
+
+    def figures(self, *, since: float, back_at: float) -> dict:
+        statuses = Counter(s for _, o in self.outcomes for s in o.statuses)
+        after = [o for _, o in self.outcomes if o.done and o.finished_at >= back_at]
+        hit = [o for _, o in self.outcomes if o.finished_at >= since]
+        lost = 0
+        for device, times in self.acknowledged.items():
+            lost += len(times - stored_times(self.stack, device))
+        return {
+            "requests": len(self.outcomes),
+            "in_flight_when_broken": sum(
+                1 for _, o in self.outcomes if o.finished_at - o.seconds <= since <= o.finished_at
+            ),
+            "answered_500": statuses.get(500, 0),
+            "answered_503": statuses.get(503, 0),
+            "connection_errors": sum(n for s, n in statuses.items() if isinstance(s, str)),
+            "statuses": {str(k): v for k, v in statuses.items()},
+            "not_done": sum(1 for _, o in self.outcomes if not o.done),
+            "readings_acknowledged": sum(len(t) for t in self.acknowledged.values()),
+            "readings_lost": lost,
+            "longest_request_s": round(max((o.seconds for o in hit), default=0.0), 1),
+            "recovery_s": (
+                round(min(o.finished_at for o in after) - back_at, 1) if after else None
+            ),
+        }
+
+
+def _check(name: str, figures: dict) -> dict:
+    if figures["answered_500"] or figures["readings_lost"] or figures["recovery_s"] is None:
+        raise DrillFailed(f"{name}: {figures}")
+    return figures
+
+
+# --- 2. PostgreSQL away ----------------------------------------------------------------
+
+
+def postgres_restart(stack: Stack, world: dict, by_ed, *, outage_s: float, threads: int) -> dict:
+    with Traffic(stack, world, by_ed, threads=threads) as traffic:
+        time.sleep(2)
+        down = time.monotonic()
+        stack.postgres.stop("fast")
+        time.sleep(outage_s)
+        stack.postgres.start()
+        back = time.monotonic()
+        time.sleep(min(10.0, outage_s + 3))
+    figures = traffic.figures(since=down, back_at=back)
+    figures["outage_s"] = outage_s
+    return _check("postgres restart", figures)
+
+
+# --- 3. Redis away ---------------------------------------------------------------------
+
+
+def heartbeat_age(stack: Stack) -> float:
+    with db(stack) as cursor:
+        cursor.execute(
+            "SELECT extract(epoch FROM now() - at) FROM portal_heartbeat WHERE source = 'worker'"
+        )
+        row = cursor.fetchone()
+        return float(row[0]) if row else float("inf")
+
+
+class LiveWatcher:
+    """A browser's live page: a WebSocket on the program's topic, reconnecting by itself
+    (as the page's script does) whenever the socket drops."""
+
+    def __init__(self, stack: Stack, world: dict):
+        self.url = (
+            f"ws://127.0.0.1:{stack.web_port}/ws/utility/{world['utility']}/"
+            f"program.{world['program']}/"
+        )
+        self.headers = {"Cookie": f"sessionid={world['session']}", "Origin": stack.web}
+        self.pushes: list[float] = []
+        self.connects = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        from websockets.sync.client import connect
+
+        while not self.stop.is_set():
+            try:
+                with connect(self.url, additional_headers=self.headers, open_timeout=5) as ws:
+                    self.connects += 1
+                    while not self.stop.is_set():
+                        try:
+                            message = json.loads(ws.recv(timeout=0.5))
+                        except TimeoutError:
+                            continue
+                        if message.get("type") == "push":
+                            self.pushes.append(time.monotonic())
+            except Exception:  # any drop: wait a moment and reconnect
+                time.sleep(0.5)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(timeout=10)
+
+
+def redis_restart(stack: Stack, world: dict, by_ed, *, outage_s: float, threads: int) -> dict:
+    with (
+        LiveWatcher(stack, world) as live,
+        Traffic(stack, world, by_ed, threads=threads) as traffic,
+    ):
+        warm = time.monotonic()
+        while not live.pushes and time.monotonic() - warm < 30:  # the page is live first
+            time.sleep(0.2)
+        down = time.monotonic()
+        stack.redis.stop()
+        time.sleep(outage_s)
+        stack.redis.start()
+        back = time.monotonic()
+        # The worker and beat reconnect: the worker's heartbeat (sent by beat) is fresh again.
+        deadline = back + 90
+        while heartbeat_age(stack) > 3 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        worker_back = time.monotonic()
+        while not any(t > back for t in live.pushes) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(2)
+    figures = traffic.figures(since=down, back_at=back)
+    figures["outage_s"] = outage_s
+    resumed = [t for t in live.pushes if t > back]
+    figures["live_pushes_before"] = sum(1 for t in live.pushes if t < down)
+    figures["live_socket_connects"] = live.connects
+    figures["live_push_resumed_s"] = round(resumed[0] - back, 1) if resumed else None
+    if not figures["live_pushes_before"] or figures["live_push_resumed_s"] is None:
+        raise DrillFailed(f"redis restart: the live page's pushes did not resume: {figures}")
+    figures["worker_heartbeat_recovery_s"] = (
+        round(worker_back - back, 1) if worker_back < deadline else None
+    )
+    if figures["worker_heartbeat_recovery_s"] is None:
+        raise DrillFailed(f"redis restart: the worker never came back: {figures}")
+    return _check("redis restart", figures)
+
+
+# --- 5. an ASGI worker killed ----------------------------------------------------------
+
+
+def asgi_worker_kill(stack: Stack, world: dict, by_ed, *, threads: int) -> dict:
+    workers = stack.workers("sep2")
+    if len(workers) < 2:
+        raise DrillFailed(f"the 2030.5 listener runs {len(workers)} worker(s); the drill needs 2")
+    with Traffic(stack, world, by_ed, threads=threads) as traffic:
+        time.sleep(2)
+        down = time.monotonic()
+        victim = workers[0]
+        os.kill(victim, signal.SIGKILL)
+        while time.monotonic() - down < 60:
+            now = stack.workers("sep2")
+            if len(now) == len(workers) and victim not in now:
+                break
+            time.sleep(0.2)
+        back = time.monotonic()
+        time.sleep(4)
+    figures = traffic.figures(since=down, back_at=back)
+    figures["worker_restarted_s"] = round(back - down, 1)
+    if figures["worker_restarted_s"] >= 60:
+        raise DrillFailed(f"asgi worker kill: uvicorn did not restart the worker: {figures}")
+    return _check("asgi worker kill", figures)
+
+
+# --- 1. the Celery worker stopped and killed while an event starts ---------------------
+
+
+def event_state(stack: Stack, event_id: int) -> tuple[str, Counter]:
+    with db(stack) as cursor:
+        cursor.execute("SELECT status FROM programs_event WHERE id = %s", [event_id])
+        status = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT from_status, to_status FROM programs_eventtransition WHERE event_id = %s",
+            [event_id],
+        )
+        return status, Counter(f"{a or 'new'}->{b}" for a, b in cursor.fetchall())
+
+
+def new_event(stack: Stack, world_path: Path, start_in_s: float, duration_s: int) -> int:
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.drills.world", "event", str(world_path),
+         str(start_in_s), str(duration_s)],
+        cwd=ROOT, env=stack.env(), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    if done.returncode:
+        raise DrillFailed(f"creating the drill's event failed:\n{done.stderr[-3000:]}")
+    return int(done.stdout.strip().splitlines()[-1])
+
+
+def _wait_active(stack: Stack, event_id: int, timeout_s: float) -> float | None:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        if event_state(stack, event_id)[0] == "active":
+            return time.monotonic() - started
+        time.sleep(0.3)
+    return None
+
+
+def celery_worker_faults(stack: Stack, world_path: Path, *, start_in_s: float) -> dict:
+    figures: dict = {}
+    for fault in ("sigstop-sigcont", "sigstop-sigkill-restart"):
+        stack.signal("worker", signal.SIGSTOP)
+        event_id = new_event(stack, world_path, start_in_s, 600)
+        time.sleep(start_in_s + 6)  # beat has sent the activation; the worker cannot take it
+        held = event_state(stack, event_id)[0]
+        resumed = time.monotonic()
+        if fault == "sigstop-sigcont":
+            stack.signal("worker", signal.SIGCONT)
+        else:
+            stack.kill("worker")
+            stack.start_process("worker")
+        waited = _wait_active(stack, event_id, 120)
+        time.sleep(3)  # a duplicate delivery would land now
+        status, transitions = event_state(stack, event_id)
+        result = {
+            "status_while_worker_down": held,
+            "status_after": status,
+            "activations": transitions.get("scheduled->active", 0),
+            "transitions": dict(transitions),
+            "recovery_s": round(waited, 1) if waited is not None else None,
+        }
+        figures[fault] = result
+        if result["activations"] != 1 or status != "active" or waited is None:
+            raise DrillFailed(f"celery worker {fault}: {result} (since {resumed:.0f})")
+    return figures
+
+
+# --- the whole drill -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    devices: int
+    duplicate_posts: int
+    threads: int
+    outage_s: float
+    event_start_in_s: float
+
+
+SHORT = Plan(devices=20, duplicate_posts=200, threads=6, outage_s=4, event_start_in_s=2)
+LONG = Plan(devices=200, duplicate_posts=2000, threads=16, outage_s=20, event_start_in_s=5)
+
+
+def run(root: Path, plan: Plan, *, only: set[str] | None = None, report=print) -> dict:
+    """Start a private stack under `root`, run every drill on it, return their figures."""
+    stack = Stack(root)
+    results: dict = {}
+    try:
+        started = time.monotonic()
+        stack.start()
+        world_path = root / "world.json"
+        subprocess.run(
+            [sys.executable, "-m", "tests.drills.world", "build", str(plan.devices),
+             str(world_path)],
+            cwd=ROOT, env=stack.env(), check=True, timeout=600,
+        )  # fmt: skip
+        world = json.loads(world_path.read_text())
+        report(f"stack up with {plan.devices} devices in {time.monotonic() - started:.0f} s")
+        drills = {
+            "duplicate_readings": lambda: duplicate_readings(
+                stack, world, posts=plan.duplicate_posts, threads=plan.threads
+            ),
+            "celery_worker": lambda: celery_worker_faults(
+                stack, world_path, start_in_s=plan.event_start_in_s
+            ),
+            "postgres_restart": lambda: postgres_restart(
+                stack, world, mirrors_of(stack), outage_s=plan.outage_s, threads=plan.threads
+            ),
+            "redis_restart": lambda: redis_restart(
+                stack, world, mirrors_of(stack), outage_s=plan.outage_s, threads=plan.threads
+            ),
+            "asgi_worker_kill": lambda: asgi_worker_kill(
+                stack, world, mirrors_of(stack), threads=plan.threads
+            ),
+        }
+        for name, drill in drills.items():
+            if only and name not in only:
+                continue
+            if name != "duplicate_readings" and "duplicate_readings" not in results:
+                mirrors(stack, Client(stack, world), world)
+                results["duplicate_readings"] = "skipped (mirrors created)"
+            t0 = time.monotonic()
+            results[name] = drill()
+            report(f"{name} ({time.monotonic() - t0:.0f} s): {json.dumps(results[name])}")
+    finally:
+        stack.close()
+    return results
+
+
+def mirrors_of(stack: Stack) -> dict[int, int]:
+    with db(stack) as cursor:
+        cursor.execute("SELECT end_device_id, id FROM protocol_mirrorusagepoint")
+        return dict(cursor.fetchall())

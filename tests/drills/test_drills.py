@@ -1,0 +1,45 @@
+"""The fault drills' short, bounded variant (about two minutes; `make drill` runs the long
+one): a private PostgreSQL, Redis, both listeners, worker and beat, each broken in turn
+while real clients drive them (see tests.drills.drills for what each drill checks)."""
+
+import json
+import shutil
+import time
+
+import pytest
+
+from tests.drills import drills
+from tests.drills.stack import ROOT, available
+
+pytestmark = pytest.mark.integration
+
+
+def test_fault_drills_lose_and_duplicate_nothing(capsys):
+    why_not = available()
+    if why_not:
+        pytest.skip(f"fault drills need their own PostgreSQL and Redis: {why_not}")
+    # Under var/, not pytest's tmp_path: PostgreSQL runs as its own user and must reach it.
+    root = ROOT / "var" / "drill" / f"pytest-{time.strftime('%Y%m%d-%H%M%S')}"
+    lines: list[str] = []
+    results = drills.run(root, drills.SHORT, report=lines.append)
+    with capsys.disabled():
+        print("\nfault drills (short):\n  " + "\n  ".join(lines))
+    shutil.rmtree(root, ignore_errors=True)
+
+    duplicates = results["duplicate_readings"]
+    assert duplicates["posts"] == drills.SHORT.duplicate_posts
+    assert duplicates["stored"] == duplicates["distinct_readings"]
+    assert duplicates["answered_5xx"] == 0
+    for fault in ("sigstop-sigcont", "sigstop-sigkill-restart"):
+        assert results["celery_worker"][fault]["activations"] == 1
+        assert results["celery_worker"][fault]["status_while_worker_down"] == "scheduled"
+    for name in ("postgres_restart", "redis_restart", "asgi_worker_kill"):
+        figures = results[name]
+        assert figures["answered_500"] == 0, json.dumps(figures)
+        assert figures["readings_lost"] == 0 and figures["not_done"] == 0, json.dumps(figures)
+        assert figures["readings_acknowledged"] > 0
+    redis = results["redis_restart"]
+    assert redis["live_push_resumed_s"] is not None and redis["live_socket_connects"] >= 1
+    assert redis["worker_heartbeat_recovery_s"] is not None
+    assert results["postgres_restart"]["answered_503"] > 0  # the outage was seen, and survived
+    assert results["asgi_worker_kill"]["worker_restarted_s"] < 60

@@ -1,0 +1,103 @@
+"""The drill's data, written into the private stack's database by a subprocess of its own
+(the drill driver never shares a Django connection with the stack).
+
+    python -m tests.drills.world build <devices> <out.json>
+    python -m tests.drills.world event <world.json> <start-in-s> <duration-s>  (prints the id)
+"""
+
+import json
+import sys
+from pathlib import Path
+
+
+def build(devices: int, out: Path) -> None:
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from rest_framework.authtoken.models import Token
+
+    from protocol import pki
+    from protocol.identity import client_identity_from_der
+    from protocol.services import client_register
+    from tenancy.choices import Role
+    from tests import factories
+    from tests.protocol.sep_world import enrolled_end_device
+
+    utility = factories.utility("Drill Power", slug="drill")
+    manager = factories.member(utility, Role.PROGRAM_MANAGER, email="pm@drill.test")
+    program = factories.program(
+        utility, poll_rate_s=60, min_duration_min=1, max_events_per_day=None, status="active"
+    )
+    group = factories.dispatch_group(utility, prog=program)
+    ca = pki.create_root_ca()
+    cert = pki.create_client_certificate(ca, "drill aggregator", role="aggregator")
+    identity = client_identity_from_der(cert.cert_der)
+    client = client_register(
+        utility=utility, lfdi=identity.lfdi, kind="aggregator", name="drill", program=program
+    )
+    end_devices = [
+        enrolled_end_device(utility, client=client, program=program) for _ in range(devices)
+    ]
+    token, _ = Token.objects.get_or_create(user=manager)
+    # A logged-in browser session for the live page's WebSocket.
+    session = import_module(settings.SESSION_ENGINE).SessionStore()
+    session[SESSION_KEY] = str(manager.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = manager.get_session_auth_hash()
+    session.save()
+    out.write_text(
+        json.dumps(
+            {
+                "utility": utility.pk,
+                "program": program.pk,
+                "group": group.pk,
+                "manager": manager.pk,
+                "token": token.key,
+                "session": session.session_key,
+                "cert_pem": cert.cert_pem.decode(),
+                "end_devices": [
+                    {"id": ed.pk, "lfdi": ed.lfdi, "device": ed.device_id} for ed in end_devices
+                ],
+            }
+        )
+    )
+
+
+def event(world: dict, start_in_s: float, duration_s: int) -> int:
+    from datetime import timedelta
+
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from programs.models import DispatchGroup, Program
+    from programs.services import event_create
+
+    program = Program.objects.get(pk=world["program"])
+    created = event_create(
+        program=program,
+        group=DispatchGroup.objects.get(pk=world["group"]),
+        kind="discharge",
+        start=timezone.now() + timedelta(seconds=start_in_s),
+        duration_s=duration_s,
+        actor=get_user_model().objects.get(pk=world["manager"]),
+        target_w=1000,
+    )
+    return created.pk
+
+
+def main(args: list[str]) -> None:
+    import django
+
+    django.setup()
+    if args[0] == "build":
+        build(int(args[1]), Path(args[2]))
+    elif args[0] == "event":
+        world = json.loads(Path(args[1]).read_text())
+        print(event(world, float(args[2]), int(args[3])))
+    else:
+        raise SystemExit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
