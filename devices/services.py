@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, UniqueConstraint
 from django.utils import timezone
 
 from devices.choices import (
@@ -89,10 +89,25 @@ def device_register(
     return device
 
 
+# Fields a unique constraint covers: changing one needs the full validation (lookups).
+_UNIQUE_FIELDS = frozenset(
+    name
+    for constraint in Device._meta.constraints
+    if isinstance(constraint, UniqueConstraint)
+    for name in constraint.fields
+) | frozenset(f.name for f in Device._meta.fields if f.unique)
+
+
 def _device_set(device: Device, changes: dict, *, extra: Iterable[str] = ()) -> Device:
     for field, value in changes.items():
         setattr(device, field, value)
-    device.full_clean()
+    if _UNIQUE_FIELDS.isdisjoint(changes):
+        # Only what changed can have become invalid: validate those fields and the check
+        # constraints on them alone, without the unique lookups every status PUT paid.
+        unchanged = [f.name for f in Device._meta.fields if f.name not in changes]
+        device.full_clean(exclude=unchanged, validate_unique=False)
+    else:
+        device.full_clean()
     device.save(update_fields=[*changes, *extra])
     return device
 

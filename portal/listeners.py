@@ -10,6 +10,8 @@
   from a trusted hop that also presents the per-install proxy secret.
 """
 
+from functools import lru_cache
+
 from django.core.handlers.asgi import ASGIHandler
 from django.test.utils import override_settings
 from django.urls import Resolver404, resolve
@@ -20,7 +22,9 @@ from protocol.transport import PROXY_HEADER_NAMES
 SEP2_URLCONF = "protocol.urls"
 
 
+@lru_cache(maxsize=65536)
 def sep2_match(path: str):
+    """The 2030.5 view for `path`, or None (resolved once per path and process)."""
     try:
         return resolve(path, urlconf=SEP2_URLCONF)
     except Resolver404:

@@ -59,7 +59,11 @@ def lookup(scope) -> tuple[cache.Entry, bool] | None:
         return None
     if found.get("verify", "SUCCESS") != "SUCCESS":
         return None
-    der = cache.certificates.get(unquote(header))
+    der = cache.certificates.get(header)  # the header as sent, once seen
+    if der is None:
+        der = cache.certificates.get(unquote(header))
+        if der:
+            cache.certificates.put(header, der)
     identity = cache.identities.get(der) if der else None
     if identity is None:
         return None

@@ -50,9 +50,10 @@ def end_devices_for_client(*, client: Client) -> QuerySet[EndDevice]:
 
 
 def end_device_for_client(*, client: Client, pk: int) -> EndDevice | None:
+    # device__utility: a PUT's telemetry ingest names the device's utility (no extra query).
     return (
         end_devices_for_client(client=client)
-        .select_related("device", "registered_by__program")
+        .select_related("device__utility", "registered_by__program")
         .filter(pk=pk)
         .first()
     )

@@ -17,6 +17,7 @@ terminates TLS itself can instead hand the chain over in the ASGI TLS extension.
 import hmac
 import ipaddress
 import logging
+from functools import lru_cache
 from urllib.parse import quote, unquote
 
 from cryptography import x509
@@ -37,20 +38,28 @@ PROXY_HEADER_NAMES = (b"x-ssl-client-cert", b"x-ssl-client-verify", b"x-reservoi
 DEFAULT_TRUSTED_PROXIES = ("127.0.0.1", "::1")
 
 
-def _networks(entries) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+@lru_cache(maxsize=64)
+def _networks(entries: tuple[str, ...]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     return [ipaddress.ip_network(entry, strict=False) for entry in entries]
 
 
-def is_trusted_proxy(peer: str) -> bool:
-    """Whether `peer` (REMOTE_ADDR) is one of SEP2_TRUSTED_PROXIES (addresses or CIDRs)."""
+@lru_cache(maxsize=4096)
+def _trusted(peer: str, entries: tuple[str, ...]) -> bool:
     try:
         address = ipaddress.ip_address(peer)
     except ValueError:
         return False  # unix sockets and garbage are never trusted
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
         address = address.ipv4_mapped
-    entries = getattr(settings, "SEP2_TRUSTED_PROXIES", DEFAULT_TRUSTED_PROXIES)
     return any(address in network for network in _networks(entries))
+
+
+def is_trusted_proxy(peer: str) -> bool:
+    """Whether `peer` (REMOTE_ADDR) is one of SEP2_TRUSTED_PROXIES (addresses or CIDRs).
+
+    Parsed once per (peer, setting): this runs on every 2030.5 request."""
+    entries = getattr(settings, "SEP2_TRUSTED_PROXIES", DEFAULT_TRUSTED_PROXIES)
+    return _trusted(peer, tuple(entries))
 
 
 def proxy_secret_matches(presented: str | None) -> bool:

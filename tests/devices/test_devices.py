@@ -18,6 +18,7 @@ from devices.selectors import (
 from devices.services import (
     device_register,
     device_update_availability,
+    device_update_identity,
     device_update_ratings,
     device_update_settings,
     device_update_status,
@@ -123,6 +124,41 @@ def test_status_updates_state_and_records_soc_as_telemetry(device):
     device.refresh_from_db()
     assert device.alarms == []
     assert device.operating_mode == OperatingMode.OPERATIONAL
+
+
+def test_a_status_update_runs_no_unique_or_constraint_lookups(
+    device, django_assert_max_num_queries
+):
+    """Only the fields a status sets are validated: no lookups for the device's unique
+    serial and LFDI, nor for check constraints on fields it does not set (issue 18)."""
+    connected = StorageConnect.CONNECTED | StorageConnect.AVAILABLE
+    # SoC sample: lock the device, insert, mark rollups, live state; then lock and save:
+    # six statements, and two savepoints each for the two atomic blocks (this test runs
+    # inside a transaction of its own). Today's code ran five lookups more.
+    with django_assert_max_num_queries(10) as ctx:
+        device_update_status(device=device, at=NOW, soc_pct=50, storage_connect_status=connected)
+    lookups = [
+        q["sql"]
+        for q in ctx.captured_queries
+        if '_check"' in q["sql"] or q["sql"].startswith('SELECT 1 AS "a" FROM "devices_device"')
+    ]
+    assert lookups == []
+
+
+def test_an_identity_change_is_still_validated_as_unique(utility, device):
+    other = Device.objects.create(
+        utility=utility,
+        vendor_name=device.vendor_name,
+        model_name="X",
+        serial="OTHER-1",
+        max_charge_w=1,
+        max_discharge_w=1,
+        capacity_wh=1,
+    )
+    with pytest.raises(ValidationError):
+        device_update_identity(
+            device=other, serial=device.serial, model_name="X", vendor_name=device.vendor_name
+        )
 
 
 def test_status_refuses_an_unknown_mode(device):
