@@ -66,6 +66,17 @@ PROGRAM_FIELDS = {
 }
 
 
+def procedure_timeout(definition, base_s: int) -> int:
+    """The per-procedure limit: `base_s` plus the waits the procedure itself prescribes
+    (S-ALL-41 and S-ALL-46 wait over 5 minutes on purpose)."""
+    waits = 0
+    for step in definition.steps:
+        action = step.action
+        if str(action.type) == "wait":
+            waits += int((action.parameters or {}).get("duration_seconds", 0))
+    return base_s + waits
+
+
 def _key_and_csr(name: str) -> tuple[bytes, str]:
     key = ec.generate_private_key(ec.SECP256R1())
     csr = (
@@ -217,6 +228,7 @@ class Harness:
         state.write_text(json.dumps({"api": api, **sandbox, "clients": clients}, indent=2))
         os.chmod(state, 0o600)  # it holds the API token
         config = self._config(folder, clients)
+        timeout = procedure_timeout(definition, self.args.timeout)
         command = [
             self.args.cactus,
             "run",
@@ -224,7 +236,7 @@ class Harness:
             str(config),
             "--headless",
             "--timeout",
-            str(self.args.timeout),
+            str(timeout),
             procedure,
             *clients,
         ]
@@ -235,7 +247,7 @@ class Harness:
         ):
             try:
                 code = subprocess.run(  # noqa: S603 (the venv's own cactus)
-                    command, env=env, stdout=out, stderr=err, timeout=self.args.timeout + 120
+                    command, env=env, stdout=out, stderr=err, timeout=timeout + 120
                 ).returncode
             except subprocess.TimeoutExpired:
                 code = -1
