@@ -197,6 +197,16 @@ class Harness:
             except ApiError as exc:
                 print(f"  (could not revoke client {c['client']}: {exc})", file=sys.stderr)
 
+    def _close(self, state: Path) -> None:
+        """Close the run's programs: their history stays, nothing is dispatched in them."""
+        data = json.loads(state.read_text())
+        programs = {data["program"]} | {p["program"] for p in data.get("fsa_programs", {}).values()}
+        for program in sorted(programs):
+            try:
+                self.api.patch(f"programs/{program}/", {"status": "closed"})
+            except ApiError as exc:
+                print(f"  (could not close program {program}: {exc})", file=sys.stderr)
+
     # --- one procedure ------------------------------------------------------------------------
 
     def run_one(self, procedure: str) -> Outcome:
@@ -252,6 +262,7 @@ class Harness:
             except subprocess.TimeoutExpired:
                 code = -1
         self._revoke(clients)
+        self._close(state)
         outcome = self._judge(procedure, folder, code)
         outcome.seconds = time.monotonic() - started
         return outcome
