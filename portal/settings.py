@@ -390,6 +390,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several "kind" fields: each choice set gets a name of its own in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "Sep2ClientKindEnum": "protocol.models.ClientKind",
+        "EventKindEnum": "programs.choices.EventKind",
+    },
 }
 
 # --- IEEE 2030.5 -------------------------------------------------------------------------

@@ -66,6 +66,17 @@ PROGRAM_FIELDS = {
 }
 
 
+def procedure_timeout(definition, base_s: int) -> int:
+    """The per-procedure limit: `base_s` plus the waits the procedure itself prescribes
+    (S-ALL-41 and S-ALL-46 wait over 5 minutes on purpose)."""
+    waits = 0
+    for step in definition.steps:
+        action = step.action
+        if str(action.type) == "wait":
+            waits += int((action.parameters or {}).get("duration_seconds", 0))
+    return base_s + waits
+
+
 def _key_and_csr(name: str) -> tuple[bytes, str]:
     key = ec.generate_private_key(ec.SECP256R1())
     csr = (
@@ -186,6 +197,16 @@ class Harness:
             except ApiError as exc:
                 print(f"  (could not revoke client {c['client']}: {exc})", file=sys.stderr)
 
+    def _close(self, state: Path) -> None:
+        """Close the run's programs: their history stays, nothing is dispatched in them."""
+        data = json.loads(state.read_text())
+        programs = {data["program"]} | {p["program"] for p in data.get("fsa_programs", {}).values()}
+        for program in sorted(programs):
+            try:
+                self.api.patch(f"programs/{program}/", {"status": "closed"})
+            except ApiError as exc:
+                print(f"  (could not close program {program}: {exc})", file=sys.stderr)
+
     # --- one procedure ------------------------------------------------------------------------
 
     def run_one(self, procedure: str) -> Outcome:
@@ -217,6 +238,7 @@ class Harness:
         state.write_text(json.dumps({"api": api, **sandbox, "clients": clients}, indent=2))
         os.chmod(state, 0o600)  # it holds the API token
         config = self._config(folder, clients)
+        timeout = procedure_timeout(definition, self.args.timeout)
         command = [
             self.args.cactus,
             "run",
@@ -224,7 +246,7 @@ class Harness:
             str(config),
             "--headless",
             "--timeout",
-            str(self.args.timeout),
+            str(timeout),
             procedure,
             *clients,
         ]
@@ -235,11 +257,12 @@ class Harness:
         ):
             try:
                 code = subprocess.run(  # noqa: S603 (the venv's own cactus)
-                    command, env=env, stdout=out, stderr=err, timeout=self.args.timeout + 120
+                    command, env=env, stdout=out, stderr=err, timeout=timeout + 120
                 ).returncode
             except subprocess.TimeoutExpired:
                 code = -1
         self._revoke(clients)
+        self._close(state)
         outcome = self._judge(procedure, folder, code)
         outcome.seconds = time.monotonic() - started
         return outcome
