@@ -27,5 +27,6 @@ class ProtocolConfig(AppConfig):
                 ca_intermediate_create=pki.create_intermediate_ca,
                 sandbox_client_register=sandbox.sandbox_client_register,
                 sandbox_client_revoke=sandbox.sandbox_client_revoke,
+                sandbox_client_last_seen=sandbox.sandbox_client_last_seen,
             )
         )

@@ -31,6 +31,8 @@ class ConformanceEngine:
     # (utility, certificate_der, kind, name, program, cert_not_after) → (lfdi, sfdi)
     sandbox_client_register: Callable[..., tuple[str, int]]
     sandbox_client_revoke: Callable[..., None]
+    # (utility_id, lfdis, program_ids) → when one of those clients last called a sandbox
+    sandbox_client_last_seen: Callable[..., Any]
 
 
 _engine: ConformanceEngine | None = None
