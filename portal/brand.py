@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET
 from tenancy.models import Utility, hex_colour
 
 DEFAULT_BRAND = "#1f6feb"
+PAGE_BACKGROUND = "#f6f8fa"
 
 
 def _luminance(colour: str) -> float:
@@ -38,7 +39,8 @@ def _darken(colour: str, factor: float) -> str:
 
 def brand_palette(colour: str) -> dict[str, str]:
     """The brand colour, a text colour readable on it, and a shade of it readable as text on
-    white (WCAG AA, 4.5:1): a light brand colour still makes readable links and buttons."""
+    the page and white text on it (WCAG AA, 4.5:1): a light brand colour still makes
+    readable links and buttons."""
     try:
         hex_colour(colour)
     except Exception:
@@ -47,7 +49,8 @@ def brand_palette(colour: str) -> dict[str, str]:
     on_brand = "#ffffff" if contrast_ratio(colour, "#ffffff") >= 4.5 else "#1d232b"
     ink = colour
     factor = 1.0
-    while contrast_ratio(ink, "#ffffff") < 4.5 and factor > 0:
+    # Against the page background (#f6f8fa), the darker of the two the brand sits on.
+    while contrast_ratio(ink, PAGE_BACKGROUND) < 4.5 and factor > 0:
         factor -= 0.05
         ink = _darken(colour, max(factor, 0))
     return {"brand": colour, "on_brand": on_brand, "brand_ink": ink}

@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import timedelta
+from typing import ClassVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -19,7 +20,7 @@ from programs.choices import (
     SetpointRule,
     response_label,
 )
-from tenancy.models import TenantModel
+from tenancy.models import TenantModel, TenantQuerySet
 
 weekday_list = RegexValidator(r"^[0-6](,[0-6])*$|^$", "Use weekday numbers 0 (Mon) to 6 (Sun).")
 pct = [MinValueValidator(0), MaxValueValidator(100)]
@@ -27,6 +28,17 @@ pct = [MinValueValidator(0), MaxValueValidator(100)]
 
 def _mrid() -> str:
     return uuid.uuid4().hex.upper()
+
+
+class ProgramQuerySet(TenantQuerySet):
+    """Programs, with vendor conformance sandboxes told apart from real programs."""
+
+    def real(self):
+        """Programs customers join and events reach: never a vendor's sandbox."""
+        return self.filter(is_sandbox=False)
+
+    def sandboxes(self):
+        return self.filter(is_sandbox=True)
 
 
 class Program(TenantModel):
@@ -104,6 +116,8 @@ class Program(TenantModel):
     default_charge_from_solar = models.BooleanField(default=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects: ClassVar[models.Manager] = ProgramQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

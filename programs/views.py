@@ -62,12 +62,27 @@ class ProgramListView(ListPageMixin, UtilityScopedMixin, ListView):
     filters = (
         ChoiceFilter("status", "Status", options=ProgramStatus.choices),
         ChoiceFilter("profile", "Profile", options=RequirementProfile.choices),
+        # Real programs by default; vendors' sandboxes are listed apart below them.
         BooleanFilter(
-            "sandbox", "Sandbox", field="is_sandbox", yes_label="Sandbox only", no_label="Live only"
+            "sandbox",
+            "Sandbox",
+            field="is_sandbox",
+            yes_label="Sandboxes only",
+            no_label="Real programs only",
+            any_label="Real programs and sandboxes",
+            default="no",
         ),
     )
     ordering = ("name", "pk")
     list_noun = "programs"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        if self.get_list_params().get("sandbox") is False:
+            sandboxes = self.get_base_queryset().sandboxes().order_by("name", "pk")
+            context["sandboxes"] = sandboxes[:50]
+            context["sandbox_count"] = sandboxes.count()
+        return context
 
 
 class EventListView(ListPageMixin, UtilityScopedMixin, ListView):

@@ -34,5 +34,6 @@ class ProtocolConfig(AppConfig):
                 sandbox_client_register=sandbox.sandbox_client_register,
                 sandbox_client_revoke=sandbox.sandbox_client_revoke,
                 certificate_identity=sandbox.certificate_identity,
+                sandbox_client_last_seen=sandbox.sandbox_client_last_seen,
             )
         )

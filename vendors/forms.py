@@ -32,9 +32,9 @@ class ProductModelForm(forms.ModelForm):
 
 class ApplicationForm(forms.Form):
     program = forms.ModelChoiceField(
-        queryset=Program.objects.filter(
-            is_sandbox=False, status__in=["enrolling", "active"]
-        ).select_related("utility"),
+        queryset=Program.objects.real()
+        .filter(status__in=["enrolling", "active"])
+        .select_related("utility"),
         label="Program",
     )
 

@@ -33,6 +33,8 @@ class ConformanceEngine:
     sandbox_client_revoke: Callable[..., None]
     # certificate DER → (lfdi, sfdi): the 2030.5 identity a certificate carries.
     certificate_identity: Callable[[bytes], tuple[str, int]]
+    # (utility_id, lfdis, program_ids) → when one of those clients last called a sandbox
+    sandbox_client_last_seen: Callable[..., Any]
 
 
 _engine: ConformanceEngine | None = None

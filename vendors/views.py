@@ -58,6 +58,7 @@ from vendors.models import (
 )
 from vendors.registry import engine
 from vendors.roles import Capability, VendorScopedMixin
+from vendors.selectors import vendor_onboarding
 
 MANAGERS = frozenset({Role.PROGRAM_MANAGER})
 
@@ -374,12 +375,16 @@ class VendorHomeView(VendorScopedMixin, ListView):
     template_name = "vendors/vendor_home.html"
 
     def get_queryset(self):
-        return super().get_queryset().select_related("program", "program__utility")
+        return (
+            super().get_queryset().select_related("program", "program__utility", "sandbox_program")
+        )
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["organization"] = self.organization
         context["products"] = ProductModel.objects.filter(organization=self.organization)
+        context["onboarding"] = steps = vendor_onboarding(organization=self.organization)
+        context["onboarding_done"] = sum(step.done for step in steps)
         context["apply_form"] = ApplicationForm()
         context["product_form"] = ProductModelForm()
         return context

@@ -44,3 +44,22 @@ def sandbox_client_revoke(*, utility_id: int, lfdi: str, now: datetime) -> None:
 def client_for(certificate) -> Client | None:
     """The 2030.5 client of an issued certificate."""
     return Client.objects.for_utility(certificate.utility_id).filter(lfdi=certificate.lfdi).first()
+
+
+def sandbox_client_last_seen(*, utility_id: int, lfdis: list[str], program_ids: list[int]):
+    """When any of these certificates' clients last made a request to one of these sandbox
+    programs (None if never): the vendor's client is connected."""
+    if not lfdis or not program_ids:
+        return None
+    return (
+        Client.objects.filter(
+            utility_id=utility_id,
+            lfdi__in=lfdis,
+            program_id__in=program_ids,
+            revoked=False,
+            last_seen_at__isnull=False,
+        )
+        .order_by("-last_seen_at")
+        .values_list("last_seen_at", flat=True)
+        .first()
+    )

@@ -8,6 +8,7 @@ Waits are bounded but generous: the machine running these may be busy."""
 import json
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -25,6 +26,7 @@ from vendors.models import ConformanceRun, IssuedCertificate, VendorOrganization
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 PROCEDURES = ["discovery", "time_sync", "registration", "storage_ratings"]
+SHOTS = Path("/work/wt/shots")
 WAIT_MS = 60_000  # page loads and run progress on a loaded machine
 
 
@@ -57,13 +59,16 @@ def test_vendor_onboarding_in_the_browser(browser, screenshot, tmp_path, setting
         page.fill("#id_password", "a-long-password")
         page.click("button[type=submit]")
         page.wait_for_url(f"{base}/vendor/")
+        # The onboarding checklist: every step to do, each with its link.
+        steps = ["profile", "products", "certificate", "sandbox", "conformance", "approval"]
+        assert _checklist(page) == dict.fromkeys(steps, "To do")
         page.fill("#id_vendor_name", "Volt")
         page.fill("#id_model_name", "V10")
         page.fill("#id_power_kw", "5")
         page.fill("#id_energy_kwh", "13.5")
         page.click("text=Add product")
         page.select_option("#id_program", label=f"{program.name}")
-        page.click("text=Apply")
+        page.click("button:has-text('Apply')")
         # Pending: no certificate until a platform operator approves the organisation.
         assert "awaiting approval" in page.locator("main").inner_text()
         assert page.locator("text=Issue certificate").count() == 0
@@ -131,6 +136,14 @@ def test_vendor_onboarding_in_the_browser(browser, screenshot, tmp_path, setting
         finally:
             worker.join(timeout=120)
         screenshot(page, "run-passed")
+        run_url = page.url
+        page.goto(f"{base}/vendor/")
+        assert _checklist(page) == {
+            "profile": "To do", "products": "Done", "certificate": "Done", "sandbox": "Done",
+            "conformance": "Done", "approval": "To do",
+        }  # fmt: skip
+        assert "Sandbox" in page.locator("#apply ~ table .badge.sandbox").first.inner_text()
+        page.goto(run_url)
         with page.expect_download() as download:
             page.click("#report")
         report = json.loads(download.value.path().read_text())
@@ -153,6 +166,31 @@ def test_vendor_onboarding_in_the_browser(browser, screenshot, tmp_path, setting
         (row,) = QualifiedEquipment.objects.filter(program=program)
         assert (row.model_name, row.note) == ("V10", f"Proved by conformance run #{run.pk}")
         page.close()
+
+        page = browser.new_page()
+        page.set_default_timeout(WAIT_MS)
+        page.goto(f"{base}/accounts/login/")
+        page.fill("#id_username", "eng@volt.test")
+        page.fill("#id_password", "a-long-password")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/vendor/")
+        assert _checklist(page) == {**dict.fromkeys(steps, "Done"), "profile": "To do"}
+        assert "5 of 6 steps done" in page.locator(".onboarding").inner_text()
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "vendor-checklist.png"), full_page=True)
+        screenshot(page, "checklist")
+        for href in page.locator(".onboarding-steps a").evaluate_all("els => els.map(a => a.href)"):
+            assert page.request.get(href).status == 200, href
+        page.click("#step-profile a")
+        page.wait_for_url(f"{base}/vendor/contacts/")
+        page.close()
+
+
+def _checklist(page) -> dict[str, str]:
+    return {
+        item.get_attribute("id").removeprefix("step-"): item.locator(".step-state").inner_text()
+        for item in page.locator(".onboarding-steps li").all()
+    }
 
 
 def _login(page, base: str, email: str) -> None:

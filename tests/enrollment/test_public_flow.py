@@ -58,7 +58,9 @@ def test_start_shows_branding_and_step_one(client, setup):
     response = client.get(url(setup), follow=True)
     assert response.redirect_chain[-1][0] == url(setup, 1)
     body = response.content.decode()
-    assert 'data-brand="#0b7a75"' in body and setup.utility.display_name in body
+    brand_css = f"/brand/{setup.utility.slug}.css"
+    assert f'href="{brand_css}"' in body and setup.utility.display_name in body
+    assert "--brand-fill: #0b7a75" in client.get(brand_css).content.decode()
     assert 'name="viewport"' in body
 
 
