@@ -47,7 +47,7 @@ class DERControlListView(_ProgramView):
     def get(self, request, eid, gid):
         end_device, group = self.program(eid, gid)
         views = selectors.group_controls(
-            end_device=end_device, group=group, active_only=self.active_only
+            end_device=end_device, group=group, now=self.now, active_only=self.active_only
         )
         paged = self.page(request, views)
         return self.sep(
@@ -70,7 +70,7 @@ class ActiveDERControlListView(DERControlListView):
 class DERControlView(_ProgramView):
     def get(self, request, eid, gid, mrid):
         end_device, group = self.program(eid, gid)
-        views = selectors.group_controls(end_device=end_device, group=group)
+        views = selectors.group_controls(end_device=end_device, group=group, now=self.now)
         view = next((v for v in views if v.event.mrid == mrid.upper()), None)
         if view is None:
             return not_found("no such DERControl")
