@@ -18,6 +18,8 @@ class TenantModelSerializer(serializers.ModelSerializer):
                     for f in model._meta.concrete_fields
                 }
             )
+            # The stored row: unique constraints must not find the row itself a clash.
+            instance._state.adding = False
         else:
             instance = model(utility=self.context["request"].utility)
         for name, value in attrs.items():
