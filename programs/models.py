@@ -41,6 +41,20 @@ class ProgramQuerySet(TenantQuerySet):
         return self.filter(is_sandbox=True)
 
 
+def _poll_rate(resource: str) -> models.PositiveIntegerField:
+    return models.PositiveIntegerField(
+        f"{resource} poll rate (s)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(5)],
+        help_text="Blank: the program's poll rate.",
+    )
+
+
+# What Program.poll_rate_for takes: the resources with a poll rate of their own.
+POLLED_RESOURCES = ("dcap", "edev_list", "fsa_list", "derp_list", "der_list", "mup_list")
+
+
 class Program(TenantModel):
     """A utility's BYOD battery program: its rules, profile and defaults."""
 
@@ -65,6 +79,14 @@ class Program(TenantModel):
 
     # 2030.5 cadences this program asks of its clients.
     poll_rate_s = models.PositiveIntegerField(default=300, validators=[MinValueValidator(5)])
+    # 2030.5 pollRate per resource a client polls (CSIP-AUS tests set them one by one);
+    # blank: poll_rate_s.
+    dcap_poll_rate_s = _poll_rate("DeviceCapability")
+    edev_list_poll_rate_s = _poll_rate("EndDeviceList")
+    fsa_list_poll_rate_s = _poll_rate("FunctionSetAssignmentsList")
+    derp_list_poll_rate_s = _poll_rate("DERProgramList")
+    der_list_poll_rate_s = _poll_rate("DERList")
+    mup_list_poll_rate_s = _poll_rate("MirrorUsagePointList")
     post_rate_s = models.PositiveIntegerField(default=300, validators=[MinValueValidator(5)])
     telemetry_cadence_s = models.PositiveIntegerField(
         default=300, validators=[MinValueValidator(60)]
@@ -139,6 +161,12 @@ class Program(TenantModel):
 
     def __str__(self):
         return self.name
+
+    def poll_rate_for(self, resource: str) -> int:
+        """The pollRate (s) served on `resource` (one of POLLED_RESOURCES)."""
+        if resource not in POLLED_RESOURCES:
+            raise ValueError(f"{resource} has no poll rate of its own")
+        return getattr(self, f"{resource}_poll_rate_s") or self.poll_rate_s
 
     def clean(self):
         errors: dict[str, str] = {}

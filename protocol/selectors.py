@@ -1,8 +1,26 @@
 """Reads for the 2030.5 server. Every read runs a fixed number of queries, whatever the fleet."""
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db import connection
+from django.db.models import (
+    Case,
+    DateTimeField,
+    DurationField,
+    Exists,
+    Expression,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import RowNumber
 
 from programs.choices import EventStatus
 from programs.models import Dispatch, DispatchGroup, Event, OptOut
@@ -101,36 +119,92 @@ def end_device_group(*, end_device: EndDevice, group_id: int) -> DispatchGroup |
 
 @dataclass(frozen=True)
 class ControlView:
-    """An event as one device sees it: its planned dispatch and whether it opted out."""
+    """An event as one device sees it: its planned dispatch, whether it opted out, and its
+    status at the time of the request (`status`, an EventStatus value)."""
 
     event: Event
     dispatch: Dispatch
     opted_out: bool
+    status: str = ""
+
+
+# Events that are, or will be, in effect: never pushed out of the list.
+LIVE_EVENT_STATUSES = (EventStatus.SCHEDULED, EventStatus.ACTIVE)
+LISTED_EVENT_STATUSES = (*LIVE_EVENT_STATUSES, EventStatus.CANCELLED, EventStatus.SUPERSEDED)
+
+
+def event_end() -> ExpressionWrapper:
+    """Event.end (start + duration_s) as a database expression."""
+    duration: Expression
+    if connection.vendor == "sqlite":  # durations are integer microseconds there
+        duration = ExpressionWrapper(F("duration_s") * 1_000_000, output_field=DurationField())
+    else:
+        duration = F("duration_s") * Value(timedelta(seconds=1), output_field=DurationField())
+    return ExpressionWrapper(F("start") + duration, output_field=DateTimeField())
+
+
+def clock_status(event: Event, now: datetime) -> str:
+    """The event's status at `now`: a scheduled or active event is active from its start,
+    whether or not the beat has moved it yet (a listed event has not ended)."""
+    if event.status in LIVE_EVENT_STATUSES:
+        return EventStatus.ACTIVE if event.start <= now else EventStatus.SCHEDULED
+    return event.status
+
+
+def control_order(events: list[Event]) -> list[Event]:
+    """2030.5 list order for DERControls: interval start ascending, then creationTime
+    descending, then mRID descending."""
+    events = sorted(events, key=lambda e: e.mrid, reverse=True)
+    events.sort(key=lambda e: e.created_at, reverse=True)
+    events.sort(key=lambda e: e.start)
+    return events
 
 
 def group_controls(
-    *, end_device: EndDevice, group: DispatchGroup, active_only: bool = False
+    *, end_device: EndDevice, group: DispatchGroup, now: datetime, active_only: bool = False
 ) -> list[ControlView]:
-    """The group's most recent events as this device's DERControls (three queries).
+    """The group's DERControls as this device sees them at `now` (three queries).
 
-    The dispatch plan is the single truth: only events with a Dispatch row for this
-    device are its controls; an event the plan left it out of is not shown at all.
-    At least ``program.min_stored_events`` are kept, cancelled and superseded ones
-    included, so that a late Response still finds its control.
+    The dispatch plan is the single truth: only events with a Dispatch row for this device
+    are its controls; an event the plan left it out of is not shown at all.
+
+    The list follows the clock: an event whose interval has ended is gone at once, and one
+    whose interval began is active, whatever the beat has done. Every scheduled and active
+    event is listed; cancelled and superseded ones that have not ended stay beside them (so a
+    client learns of the cancellation, and a late Response still finds its control), the
+    ``program.min_stored_events`` most recent of them, and never in place of a live one.
     """
     if end_device.device_id is None:
         return []
-    events = Event.objects.for_utility(group.utility_id).filter(
-        Exists(Dispatch.objects.filter(event=OuterRef("pk"), device_id=end_device.device_id)),
-        group=group,
-        status__in=VISIBLE_EVENT_STATUSES,
+    events = (
+        Event.objects.for_utility(group.utility_id)
+        .filter(
+            Exists(Dispatch.objects.filter(event=OuterRef("pk"), device_id=end_device.device_id)),
+            group=group,
+            status__in=LISTED_EVENT_STATUSES,
+        )
+        .annotate(end_at=event_end())
+        .filter(end_at__gt=now)
     )
     if active_only:
-        events = events.filter(status=EventStatus.ACTIVE)
-    events = list(events.order_by("-start", "-pk")[: group.program.min_stored_events])
-    # The list is ordered by primacy then start, soonest first (2030.5 list ordering).
-    events.sort(key=lambda e: (e.start, e.pk))
-    ids = [e.pk for e in events]
+        events = events.filter(status__in=LIVE_EVENT_STATUSES, start__lte=now)
+    else:
+        # Rank within live and not-live; a live event's bound is no bound at all.
+        live = Q(status__in=LIVE_EVENT_STATUSES)
+        events = events.annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[Case(When(live, then=Value(1)), default=Value(0))],
+                order_by=[F("start").desc(), F("pk").desc()],
+            ),
+            room=Case(
+                When(live, then=Value(2**31 - 1)),
+                default=Value(group.program.min_stored_events),
+                output_field=IntegerField(),
+            ),
+        ).filter(rank__lte=F("room"))
+    listed = control_order(list(events))
+    ids = [e.pk for e in listed]
     dispatches, opted = {}, set()
     if ids:
         dispatches = {
@@ -144,7 +218,11 @@ def group_controls(
             .filter(event_id__in=ids, device_id=end_device.device_id)
             .values_list("event_id", flat=True)
         )
-    return [ControlView(e, dispatches[e.pk], e.pk in opted) for e in events if e.pk in dispatches]
+    return [
+        ControlView(e, dispatches[e.pk], e.pk in opted, clock_status(e, now))
+        for e in listed
+        if e.pk in dispatches
+    ]
 
 
 def mirror_usage_points_for_client(*, client: Client) -> QuerySet[MirrorUsagePoint]:

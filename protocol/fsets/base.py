@@ -152,6 +152,7 @@ class SepView(View):
         program = client.program
         self.profile = "csipaus" if program and program.profile == "csip_aus" else "csip"
         self.poll_rate = program.poll_rate_s if program else DEFAULT_POLL_RATE_S
+        self.post_rate = program.post_rate_s if program else None
         client_touch(client=client, now=self.now)
         if client.outage_until is not None and self.now < client.outage_until:
             # A conformance run simulates the server being down for this client only.
@@ -227,6 +228,11 @@ class SepView(View):
         return [*names, "head"] if "get" in names else names
 
     # --- helpers for subclasses ---------------------------------------------------------
+
+    def poll_rate_of(self, resource: str) -> int:
+        """The pollRate of one of programs.models.POLLED_RESOURCES for this client."""
+        program = self.client.program
+        return program.poll_rate_for(resource) if program else DEFAULT_POLL_RATE_S
 
     def end_device(self, eid: int) -> EndDevice:
         """This client's EndDevice, or 404 (another client's answers like a missing one)."""

@@ -10,7 +10,7 @@ class DeviceCapabilityView(SepView):
     def get(self, request):
         return self.sep(
             device_capability(
-                poll_rate=self.poll_rate,
+                poll_rate=self.poll_rate_of("dcap"),
                 end_devices=selectors.end_devices_for_client(client=self.client).count(),
                 mirror_usage_points=selectors.mirror_usage_points_for_client(
                     client=self.client

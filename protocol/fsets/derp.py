@@ -23,7 +23,7 @@ class DERProgramListView(SepView):
         end_device = self.end_device(eid)
         groups = selectors.end_device_groups(end_device=end_device)
         paged = self.page(request, groups)
-        return self.sep(derp_list(end_device, paged, poll_rate=self.poll_rate))
+        return self.sep(derp_list(end_device, paged, poll_rate=self.poll_rate_of("derp_list")))
 
 
 class _ProgramView(SepView):
@@ -48,7 +48,7 @@ class DERControlListView(_ProgramView):
     def get(self, request, eid, gid):
         end_device, group = self.program(eid, gid)
         views = selectors.group_controls(
-            end_device=end_device, group=group, active_only=self.active_only
+            end_device=end_device, group=group, now=self.now, active_only=self.active_only
         )
         paged = self.page(request, views)
         return self.sep(
@@ -71,7 +71,7 @@ class ActiveDERControlListView(DERControlListView):
 class DERControlView(_ProgramView):
     def get(self, request, eid, gid, mrid):
         end_device, group = self.program(eid, gid)
-        views = selectors.group_controls(end_device=end_device, group=group)
+        views = selectors.group_controls(end_device=end_device, group=group, now=self.now)
         mrid = mrid.upper()
         view = next((v for v in views if der_control_mrid(end_device, v.event) == mrid), None)
         if view is None:

@@ -22,7 +22,7 @@ class EndDeviceListView(SepView):
     def get(self, request):
         items = selectors.end_devices_for_client(client=self.client).order_by("pk")
         paged = self.page(request, items)
-        return self.sep(end_device_list(paged, poll_rate=self.poll_rate))
+        return self.sep(end_device_list(paged, poll_rate=self.poll_rate_of("edev_list")))
 
     def post(self, request):
         body = self.body(request, SepEndDevice)
@@ -79,7 +79,7 @@ class FunctionSetAssignmentsListView(SepView):
         end_device = self.end_device(eid)
         groups = selectors.end_device_groups(end_device=end_device)
         paged = self.page(request, [fsa_resource(end_device, len(groups))])
-        return self.sep(fsa_list(end_device, paged, poll_rate=self.poll_rate))
+        return self.sep(fsa_list(end_device, paged, poll_rate=self.poll_rate_of("fsa_list")))
 
 
 class FunctionSetAssignmentsView(SepView):

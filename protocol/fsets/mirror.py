@@ -111,7 +111,9 @@ class MirrorUsagePointListView(SepView):
             .order_by("pk")
         )
         paged = self.page(request, items)
-        return self.sep(mup_list(paged, poll_rate=self.poll_rate))
+        return self.sep(
+            mup_list(paged, poll_rate=self.poll_rate_of("mup_list"), post_rate=self.post_rate)
+        )
 
     def post(self, request):
         body = self.body(request, SepMirrorUsagePoint)
@@ -209,7 +211,7 @@ class MirrorUsagePointView(MirrorUsagePointListView):
         return mup
 
     def get(self, request, mid):
-        return self.sep(mup_resource(self.mup(mid)))
+        return self.sep(mup_resource(self.mup(mid), post_rate=self.post_rate))
 
     def post(self, request, mid):
         mup = self.mup(mid)

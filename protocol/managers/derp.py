@@ -26,8 +26,11 @@ Decisions, so a reader need not reverse-engineer them:
     power output, opModMaxLimW, in hundredths of a percent of the device's setMaxW
     (falling back to rtgMaxW, see percent_base_w). It does not limit what the site
     exports: PV behind the same meter may export more.
-* Cancelled and superseded controls stay in the list (status 2 / 4); completed ones keep
-  status 1 with their past interval. At least program.min_stored_events are listed.
+* The lists follow the clock (protocol.selectors.group_controls): a control whose interval
+  ended leaves them at once; one whose interval began is active (status 1) even before the
+  beat moves it. Cancelled and superseded controls stay until their interval ends (status
+  2 / 4), the program.min_stored_events most recent of them, never in place of a scheduled
+  or active one. Order: start ascending, creationTime descending, mRID descending.
 """
 
 from programs.choices import EventKind, EventStatus
@@ -154,7 +157,7 @@ def der_control(
         description=str(event.get_kind_display())[:32],
         creation_time=time_type(event.created_at),
         event_status=SepEventStatus(
-            current_status=CURRENT_STATUS[event.status],
+            current_status=CURRENT_STATUS[view.status or event.status],
             date_time=time_type(event.status_changed_at),
             potentially_superseded=event.status == EventStatus.SUPERSEDED,
         ),

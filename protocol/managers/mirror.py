@@ -11,7 +11,8 @@ def mup_href(mup: MirrorUsagePoint | int) -> str:
     return f"{MIRROR_USAGE_POINT_LIST_HREF}/{getattr(mup, 'pk', mup)}"
 
 
-def mup_resource(mup: MirrorUsagePoint) -> SepMirrorUsagePoint:
+def mup_resource(mup: MirrorUsagePoint, *, post_rate: int | None = None) -> SepMirrorUsagePoint:
+    """`post_rate`: the program's; the EndDevice's own (a per-site override) wins."""
     return SepMirrorUsagePoint(
         href=mup_href(mup),
         mrid=mup.mrid,
@@ -20,15 +21,15 @@ def mup_resource(mup: MirrorUsagePoint) -> SepMirrorUsagePoint:
         service_category_kind=mup.service_category_kind,
         status=mup.status,
         device_lfdi=mup.end_device.lfdi,
-        post_rate=mup.end_device.post_rate_s,
+        post_rate=mup.end_device.post_rate_s or post_rate,
     )
 
 
-def mup_list(paged, *, poll_rate: int) -> MirrorUsagePointList:
+def mup_list(paged, *, poll_rate: int, post_rate: int | None = None) -> MirrorUsagePointList:
     return MirrorUsagePointList(
         href=MIRROR_USAGE_POINT_LIST_HREF,
         all=paged.all,
         results=paged.results,
         poll_rate=poll_rate,
-        mirror_usage_points=[mup_resource(m) for m in paged.items],
+        mirror_usage_points=[mup_resource(m, post_rate=post_rate) for m in paged.items],
     )

@@ -8,6 +8,8 @@ sent as a bare change notice, and the subscriber GETs it.
 
 import re
 
+from django.utils import timezone
+
 from protocol import selectors
 from protocol.managers.derp import der_control_list
 from protocol.managers.edev import reported_resource, subscription_list_href
@@ -69,7 +71,10 @@ def _notification_content(*, subscription: Subscription, resource: str):
         if group is None:
             return profile, None
         views = selectors.group_controls(
-            end_device=end_device, group=group, active_only=match[3] == "actderc"
+            end_device=end_device,
+            group=group,
+            now=timezone.now(),
+            active_only=match[3] == "actderc",
         )
         shown = views[: max(subscription.limit, 1)]
         return profile, der_control_list(

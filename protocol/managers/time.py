@@ -50,7 +50,14 @@ def dst_period(zone: ZoneInfo, now: dt.datetime) -> tuple[dt.datetime, dt.dateti
 
 
 def time_resource(*, zone_name: str, now: dt.datetime, poll_rate: int) -> Time:
-    """2030.5 Time for a zone: tzOffset is standard time; dstOffset applies in [start, end)."""
+    """2030.5 Time for a zone, as the CSIP-AUS reference server gives it.
+
+    tzOffset is standard time; dstOffset is the daylight-saving offset in effect now (0
+    outside daylight saving), and dstStartTime/dstEndTime bound the current period, or the
+    next one outside it. So localTime = currentTime + tzOffset + dstOffset holds, both for
+    a client that applies dstOffset within [dstStartTime, dstEndTime) and for one that adds
+    it unconditionally. A zone without daylight saving sends 0 for all three.
+    """
     zone = ZoneInfo(zone_name)
     local = now.astimezone(zone)
     utc_offset = cast(dt.timedelta, local.utcoffset())  # an aware datetime always has one
@@ -59,11 +66,9 @@ def time_resource(*, zone_name: str, now: dt.datetime, poll_rate: int) -> Time:
     period = dst_period(zone, now)
     if period:
         start_at, end_at = period
-        probe = (start_at + dt.timedelta(hours=1)).astimezone(zone).dst()
-        dst_offset = int(probe.total_seconds()) if probe else 3600
     else:
         start_at = end_at = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-        dst_offset = 0
+    dst_offset = int(dst_now.total_seconds())
     return Time(
         href=TIME_HREF,
         poll_rate=poll_rate,
@@ -71,7 +76,7 @@ def time_resource(*, zone_name: str, now: dt.datetime, poll_rate: int) -> Time:
         dst_end_time=time_type(end_at),
         dst_offset=dst_offset,
         dst_start_time=time_type(start_at),
-        local_time=time_type(now) + int(utc_offset.total_seconds()),
+        local_time=time_type(now) + tz_offset + dst_offset,
         quality=TIME_QUALITY,
         tz_offset=tz_offset,
     )

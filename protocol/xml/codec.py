@@ -77,9 +77,26 @@ class Integer:
         return self.check(int(text), where)
 
 
+class HexValue(int):
+    """An int parsed from hexBinary that remembers its lexical form ("03", "0c"), so a
+    resource a client wrote reads back exactly as written (hexBinary has many forms of one
+    value: 03, 0003, 00000003). Arithmetic on it gives a plain int."""
+
+    text: str
+
+    def __new__(cls, text: str) -> HexValue:
+        value = super().__new__(cls, int(text, 16))
+        value.text = text
+        return value
+
+
 @dataclass(frozen=True)
 class HexInt:
-    """hexBinary carrying a number or bitmap (flags, categories); Python sees an int."""
+    """hexBinary carrying a number or bitmap (flags, categories); Python sees an int.
+
+    Values the server makes are written in full width, upper case (0000000C); a parsed value
+    (a HexValue) is written back in the form it was read in.
+    """
 
     name: str
     size: int  # bytes
@@ -92,13 +109,16 @@ class HexInt:
         return value
 
     def to_text(self, value: int, where: str) -> str:
-        return f"{self.check(value, where):0{2 * self.size}X}"
+        value = self.check(value, where)
+        if isinstance(value, HexValue) and len(value.text) <= 2 * self.size:
+            return value.text
+        return f"{value:0{2 * self.size}X}"
 
     def from_text(self, text: str, where: str) -> int:
         text = text.strip()
         if not text or not _HEX.fullmatch(text) or len(text) > 2 * self.size:
             raise SepXmlError(f"{text[:24]!r} is not a valid {self.name}", field=where)
-        return int(text, 16)
+        return HexValue(text)
 
 
 @dataclass(frozen=True)

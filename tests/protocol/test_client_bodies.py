@@ -172,3 +172,45 @@ def test_a_re_post_with_bad_values_changes_nothing(utility_a):
     refused = agg.http.post_sep("/mup", _mup_body(ed.lfdi, "C4" * 16, unknown, role_flags="49"))
     assert refused.status_code == 400
     assert MirrorUsagePoint.objects.get(pk=location_id(created)).role_flags == 0x03
+
+
+# --- values read back as written (item 8) --------------------------------------------------
+
+
+def test_hex_values_keep_the_lexical_form_they_were_parsed_from():
+    from protocol.xml import serialize
+    from protocol.xml.resources.der import DERSettings
+
+    body = (
+        f"<DERSettings {NS}><modesEnabled>0c</modesEnabled><setGradW>100</setGradW>"
+        "<setMaxW><multiplier>0</multiplier><value>5000</value></setMaxW>"
+        "<updatedTime>0</updatedTime></DERSettings>"
+    ).encode()
+    parsed = parse(body, DERSettings)
+    assert parsed.modes_enabled == 0x0C
+    assert b"<modesEnabled>0c</modesEnabled>" in serialize(parsed)
+    parsed.modes_enabled = 0x0C  # a value the server sets is written in canonical form
+    assert b"<modesEnabled>0000000C</modesEnabled>" in serialize(parsed)
+
+
+@pytest.mark.django_db
+def test_a_client_reads_back_modes_as_it_wrote_them(utility_a):
+    # Failed before: modesSupported 03 came back as 00000003, modesEnabled 0C as 0000000C
+    # (S-ALL-10 and 55).
+    program, _ = program_with_group(utility_a)
+    agg = actor(utility_a, program=program)
+    ed = enrolled_end_device(utility_a, client=agg.client, program=program)
+    power = "<multiplier>0</multiplier><value>5000</value>"
+    capability = (
+        f"<DERCapability {NS}><modesSupported>03</modesSupported>"
+        f"<rtgMaxW>{power}</rtgMaxW><type>83</type></DERCapability>"
+    ).encode()
+    settings = (
+        f"<DERSettings {NS}><modesEnabled>0C</modesEnabled><setGradW>100</setGradW>"
+        f"<setMaxW>{power}</setMaxW><updatedTime>0</updatedTime></DERSettings>"
+    ).encode()
+    der = f"/edev/{ed.pk}/der/0"
+    assert agg.http.put_sep(f"{der}/dercap", capability).status_code == 204
+    assert agg.http.put_sep(f"{der}/derg", settings).status_code == 204
+    assert b"<modesSupported>03</modesSupported>" in agg.http.get(f"{der}/dercap").content
+    assert b"<modesEnabled>0C</modesEnabled>" in agg.http.get(f"{der}/derg").content

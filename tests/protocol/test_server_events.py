@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from programs.models import Dispatch, OptOut
+from programs.models import Dispatch, Event, OptOut
 from programs.services import event_activate, event_cancel, event_create
 from protocol.managers.derp import der_control_mrid
 from protocol.models import ControlResponse
@@ -88,7 +88,9 @@ def test_event_lifecycle_as_der_control(world):
         dispatch.refresh_from_db()
         assert dispatch.last_response == code and dispatch.last_response_at is not None
 
-    event_activate(event_id=event.pk, now=event.start)
+    # Its start comes (the list follows the clock), and the beat activates it.
+    Event.objects.filter(pk=event.pk).update(start=timezone.now() - timedelta(seconds=60))
+    event_activate(event_id=event.pk)
     (active,) = _controls(agg.http, f"{base}/actderc")
     assert active.event_status.current_status == 1
     assert _respond(agg, end_device, event, 3).status_code == 201
@@ -180,3 +182,64 @@ def test_list_keeps_at_least_min_stored_events(world):
     listing = parse(response.content, DERControlList)
     assert listing.all == 24 and listing.results == 24
     assert parse(agg.http.get(f"{base}/derc?s=20&l=10").content).results == 4
+
+
+# --- the list follows the clock, not the beat (issue 22 item 6) -----------------------------
+
+
+def test_a_control_whose_interval_ended_leaves_the_list_at_once(world):
+    # Failed before: still listed, as active (currentStatus 1), 25 s after its end (S-ALL-41).
+    program, group, agg, _, base, manager = world
+    event = _event(program, group, manager)
+    event_activate(event_id=event.pk, now=event.start)
+    Event.objects.filter(pk=event.pk).update(start=timezone.now() - timedelta(seconds=1825))
+    event.refresh_from_db()
+    assert event.status == "active"  # the beat has not completed it yet
+    assert _controls(agg.http, f"{base}/derc") == []
+    assert _controls(agg.http, f"{base}/actderc") == []
+    assert agg.http.get(f"{base}/derc/{event.mrid}").status_code == 404
+
+
+def test_a_control_whose_interval_began_is_active_before_the_beat_says_so(world):
+    program, group, agg, _, base, manager = world
+    event = _event(program, group, manager)
+    Event.objects.filter(pk=event.pk).update(start=timezone.now() - timedelta(seconds=30))
+    (control,) = _controls(agg.http, f"{base}/derc")
+    assert control.event_status.current_status == 1
+    (active,) = _controls(agg.http, f"{base}/actderc")
+    assert active.mrid == event.mrid
+
+
+def test_cancelled_controls_never_push_out_scheduled_ones(world):
+    # Failed before: min_stored_events counted every event by start time, so future-dated
+    # cancelled controls hid newly scheduled ones.
+    program, group, agg, _, base, manager = world
+    for i in range(24):
+        cancelled = _event(program, group, manager, minutes=600 + 60 * i, duration_s=600)
+        event_cancel(event=cancelled, actor=manager)
+    scheduled = [
+        _event(program, group, manager, minutes=60 * (i + 1), duration_s=600) for i in range(4)
+    ]
+    response = agg.http.get(f"{base}/derc?l=255")
+    listing = parse(response.content, DERControlList)
+    assert (listing.all, listing.results) == (28, 28)
+    assert [c.mrid for c in listing.der_controls[:4]] == [e.mrid for e in scheduled]
+    assert {c.event_status.current_status for c in listing.der_controls[4:]} == {2}
+
+
+def test_list_order_is_start_then_newest_creation_then_mrid_descending(world):
+    program, group, agg, _, base, manager = world
+    first, second, third = (
+        _event(program, group, manager, minutes=m, duration_s=600) for m in (300, 120, 200)
+    )
+    start = timezone.now() + timedelta(hours=1)
+    created = timezone.now() - timedelta(hours=1)
+    # Same start: the newest creation comes first; same creation too: the larger mRID.
+    Event.objects.filter(pk=first.pk).update(start=start, created_at=created)
+    Event.objects.filter(pk=second.pk).update(start=start, created_at=created)
+    Event.objects.filter(pk=third.pk).update(start=start, created_at=created + timedelta(1))
+    same = sorted([first.mrid, second.mrid], reverse=True)
+    listed = [c.mrid for c in _controls(agg.http, f"{base}/derc")]
+    assert listed == [third.mrid, *same]
+    page = parse(agg.http.get(f"{base}/derc?s=1&l=1").content, DERControlList)
+    assert (page.all, page.results, page.der_controls[0].mrid) == (3, 1, same[0])

@@ -62,7 +62,9 @@ def test_full_client_flow(utility_a):
     tm = parse(http.get(dcap.time_link.href).content, Time)
     assert abs(tm.current_time - time_type(timezone.now())) <= 2
     assert tm.tz_offset == -8 * 3600
-    assert tm.dst_offset == 3600
+    in_dst = tm.dst_start_time <= tm.current_time < tm.dst_end_time
+    assert tm.dst_offset == (3600 if in_dst else 0)
+    assert tm.local_time == tm.current_time + tm.tz_offset + tm.dst_offset
     assert tm.dst_start_time < tm.dst_end_time
 
     # In-band registration.
