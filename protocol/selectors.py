@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from programs.choices import EventStatus
-from programs.models import Dispatch, DispatchGroup, Event, OptOut
+from programs.models import Dispatch, DispatchGroup, DispatchGroupMember, Event, OptOut
 from protocol.models import Client, ClientKind, EndDevice, MirrorUsagePoint, Subscription
 from vendors.models import CertificateAuthority
 
@@ -63,7 +63,8 @@ def _items(value: str) -> list[str]:
 
 
 def group_matches(group: DispatchGroup, device) -> bool:
-    """The criteria of programs.selectors.group_devices, applied to one device in memory."""
+    """The criteria of programs.selectors.group_devices, applied to one device in memory
+    (end_device_groups adds the devices attached to a group by hand)."""
     criteria = group.criteria
     if criteria["states"] and device.state not in criteria["states"]:
         return False
@@ -87,11 +88,16 @@ def end_device_groups(*, end_device: EndDevice) -> list[DispatchGroup]:
             program__participants__device=device,
             program__participants__left_at__isnull=True,
         )
+        .annotate(
+            attached=Exists(
+                DispatchGroupMember.objects.filter(group=OuterRef("pk"), device_id=device.pk)
+            )
+        )
         .select_related("program")
         .distinct()
         .order_by("program__primacy", "pk")
     )
-    return [g for g in groups if group_matches(g, device)]
+    return [g for g in groups if g.attached or group_matches(g, device)]
 
 
 def end_device_group(*, end_device: EndDevice, group_id: int) -> DispatchGroup | None:

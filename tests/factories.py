@@ -38,6 +38,7 @@ from programs.models import (
     BlackoutDate,
     Dispatch,
     DispatchGroup,
+    DispatchGroupMember,
     Event,
     EventTransition,
     OptOut,
@@ -280,6 +281,15 @@ def participant(utility: Utility, marker: str = "") -> Participant:
         program=program(utility, marker),
         device=device(utility, marker),
         joined_at=timezone.now(),
+    )
+
+
+def dispatch_group_member(utility: Utility, marker: str = "") -> DispatchGroupMember:
+    return DispatchGroupMember.objects.create(
+        utility=utility,
+        group=dispatch_group(utility, marker),
+        device=device(utility, marker),
+        attached_at=timezone.now(),
     )
 
 
@@ -665,6 +675,7 @@ TENANT_FACTORIES = {
     Event: event,
     EventTransition: event_transition,
     Participant: participant,
+    DispatchGroupMember: dispatch_group_member,
     OptOut: opt_out,
     SettlementRules: settlement_rules,
     Payee: payee,
