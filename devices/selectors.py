@@ -1,9 +1,11 @@
 """Reads about the fleet. Every read takes the utility and narrows to it (fail closed)."""
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -63,6 +65,28 @@ def device_get(*, utility, pk: int) -> Device:
 def device_by_lfdi(*, utility, lfdi: str) -> Device | None:
     """The utility's device with this LFDI (any hex case), if registered."""
     return Device.objects.for_utility(utility).filter(lfdi=lfdi.strip().upper()).first()
+
+
+LFDI_FORMAT = re.compile(r"^[0-9A-Fa-f]{40}$")
+SFDI_FORMAT = re.compile(r"^[0-9]{1,12}$")  # 36 bits and a check digit, in decimal
+
+
+def device_by_identity(*, utility, identity: str) -> Device:
+    """The fleet device with this LFDI (40 hex digits) or SFDI (decimal), as its 2030.5
+    registration recorded it. Another utility's device answers like a missing one."""
+    identity = identity.strip()
+    devices = Device.objects.for_utility(utility)
+    if LFDI_FORMAT.match(identity):
+        device, kind = devices.filter(lfdi=identity.upper()).first(), "LFDI"
+    elif SFDI_FORMAT.match(identity):
+        device, kind = devices.filter(sfdi=int(identity)).first(), "SFDI"
+    else:
+        raise ValidationError(
+            "Enter the device's LFDI (40 hexadecimal digits) or its SFDI (a decimal number)."
+        )
+    if device is None:
+        raise ValidationError(f"No device registered with {kind} {identity} in this utility.")
+    return device
 
 
 def fleet_health_counts(

@@ -189,6 +189,15 @@ class DecisionForm(forms.Form):
     reason = forms.CharField(max_length=500, required=False)
 
 
+class AttachDeviceForm(forms.Form):
+    identity = forms.CharField(
+        label="LFDI or SFDI",
+        max_length=40,
+        help_text="Of a device registered over IEEE 2030.5, e.g. one that sent no "
+        "DeviceInformation and so shows as unidentified.",
+    )
+
+
 class WhitelistImportForm(forms.Form):
     file = forms.FileField(help_text="CSV, UTF-8, at most 5 MB.")
 

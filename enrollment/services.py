@@ -26,7 +26,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from devices.models import Device
+from devices.selectors import device_by_identity
 from enrollment import eligibility
+from enrollment.choices import OPEN_STATES
 from enrollment.choices import EnrollmentState as S
 from enrollment.models import (
     NOTICE_RELATED,
@@ -40,7 +42,7 @@ from enrollment.models import (
     ProgramTerms,
 )
 from programs import services as program_services
-from programs.models import Program
+from programs.models import Participant, Program
 from tenancy.db import ANALYZE_AFTER_ROWS, analyze
 
 logger = logging.getLogger(__name__)
@@ -413,6 +415,42 @@ def enrollment_link_device(
         extra_fields=("device",),
     )
     return enrollment_verify_telemetry(enrollment=enrollment, now=now)
+
+
+@transaction.atomic
+def enrollment_attach_device(*, enrollment: Enrollment, identity: str, actor) -> Enrollment:
+    """A program manager attaches a registered device, named by its LFDI or SFDI, to an
+    approved enrollment: for devices whose 2030.5 client sends no DeviceInformation, so
+    that matching on vendor and serial (device_for) cannot find them. Each refusal says
+    why in words and changes nothing."""
+    device = device_by_identity(utility=enrollment.utility, identity=identity)
+    enrollment = _lock(enrollment)
+    if enrollment.state != S.APPROVED:
+        raise ValidationError(
+            "Only an approved enrollment takes a device; this one is "
+            f"{enrollment.get_state_display().lower()}."
+        )
+    other = (
+        Enrollment.objects.for_utility(enrollment.utility)
+        .filter(device=device, state__in=OPEN_STATES)
+        .exclude(pk=enrollment.pk)
+        .first()
+    )
+    if other is not None:
+        raise ValidationError(
+            f"That device is already attached to enrollment #{other.pk} ({other.email}, "
+            f"{other.get_state_display().lower()})."
+        )
+    elsewhere = (
+        Participant.objects.for_utility(enrollment.utility)
+        .filter(device=device, left_at__isnull=True)
+        .exclude(program=enrollment.program)
+        .select_related("program")
+        .first()
+    )
+    if elsewhere is not None:
+        raise ValidationError(f"That device already takes part in {elsewhere.program}.")
+    return enrollment_link_device(enrollment=enrollment, device=device, actor=actor)
 
 
 @dataclass(frozen=True)

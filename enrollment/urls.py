@@ -21,4 +21,6 @@ urlpatterns = [
     path("enrollments/whitelist/", views.WhitelistImportView.as_view(), name="whitelist-import"),
     path("enrollments/<int:pk>/", views.EnrollmentDetailView.as_view(), name="detail"),
     path("enrollments/<int:pk>/decide/", views.EnrollmentDecideView.as_view(), name="decide"),
+    path("enrollments/<int:pk>/attach-device/", views.EnrollmentAttachDeviceView.as_view(),
+         name="attach-device"),
 ]  # fmt: skip

@@ -14,7 +14,7 @@ from django.views.generic.detail import SingleObjectMixin
 
 from enrollment import selectors, services
 from enrollment.choices import EnrollmentState
-from enrollment.forms import BulkDecisionForm, DecisionForm, WhitelistImportForm
+from enrollment.forms import AttachDeviceForm, BulkDecisionForm, DecisionForm, WhitelistImportForm
 from enrollment.models import Customer, Enrollment
 from programs import services as program_services
 from programs.models import Event, Program
@@ -146,6 +146,7 @@ class EnrollmentDetailView(UtilityScopedMixin, DetailView):
             transitions=e.transitions.select_related("actor"),
             telemetry=selectors.telemetry_flags(enrollment=e),
             form=DecisionForm(),
+            attach_form=AttachDeviceForm(),
             can_decide=EnrollmentDecideView.permits(self.request, "POST"),
             candidate=services.device_for(enrollment=e) if e.device_id is None else None,
         )
@@ -189,6 +190,29 @@ class EnrollmentDecideView(UtilityScopedMixin, SingleObjectMixin, View):
             messages.error(request, " ".join(exc.messages))
         else:
             messages.success(request, "Done.")
+        return redirect("enrollment:detail", pk=enrollment.pk)
+
+
+class EnrollmentAttachDeviceView(UtilityScopedMixin, SingleObjectMixin, View):
+    """Attach a registered device to the enrollment by its LFDI or SFDI."""
+
+    model = Enrollment
+    write_roles = MANAGERS
+
+    def post(self, request, pk):
+        enrollment = self.get_object()
+        form = AttachDeviceForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "Enter the device's LFDI or SFDI.")
+            return redirect("enrollment:detail", pk=enrollment.pk)
+        try:
+            enrollment = services.enrollment_attach_device(
+                enrollment=enrollment, identity=form.cleaned_data["identity"], actor=request.user
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, f"Attached {enrollment.device}.")
         return redirect("enrollment:detail", pk=enrollment.pk)
 
 

@@ -4,6 +4,7 @@ from programs.models import (
     BlackoutDate,
     Dispatch,
     DispatchGroup,
+    DispatchGroupMember,
     Event,
     EventTransition,
     OptOut,
@@ -60,6 +61,14 @@ class DispatchGroupAdmin(admin.ModelAdmin):
     list_display = ["name", "program", "states", "zip_prefixes", "feeders", "vendors"]
     list_filter = ["utility", "program"]
     search_fields = ["name", "mrid"]
+
+
+@admin.register(DispatchGroupMember)
+class DispatchGroupMemberAdmin(admin.ModelAdmin):
+    list_display = ["group", "device", "attached_at", "attached_by"]
+    list_filter = ["utility"]
+    search_fields = ["group__name", "device__lfdi", "device__serial"]
+    raw_id_fields = ["group", "device", "attached_by"]
 
 
 class EventTransitionInline(admin.TabularInline):

@@ -93,6 +93,14 @@ class DispatchGroupForm(forms.ModelForm):
         fields = ["name", "states", "zip_prefixes", "feeders", "vendors"]
 
 
+class AttachDeviceForm(forms.Form):
+    identity = forms.CharField(
+        label="LFDI or SFDI",
+        max_length=40,
+        help_text="Of a device registered over IEEE 2030.5 that takes part in the program.",
+    )
+
+
 class EventForm(forms.Form):
     """A new event, entered in the utility's local time and kW; stored in UTC and W."""
 

@@ -413,6 +413,30 @@ class Participant(TenantModel):
         return f"{self.device} in {self.program}"
 
 
+class DispatchGroupMember(TenantModel):
+    """A device a manager attached to a dispatch group by hand: in the group whatever its
+    criteria, for as long as the device takes part in the group's program."""
+
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
+    group = models.ForeignKey(DispatchGroup, on_delete=models.CASCADE, related_name="members")
+    device = models.ForeignKey(
+        "devices.Device", on_delete=models.CASCADE, related_name="group_memberships"
+    )
+    attached_at = models.DateTimeField()
+    attached_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["group", "device"]
+        constraints = [
+            models.UniqueConstraint(fields=["group", "device"], name="group_member_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.device} in group {self.group}"
+
+
 class OptOut(TenantModel):
     """A device sitting out one event, chosen by its customer or reported by its client."""
 

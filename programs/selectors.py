@@ -11,7 +11,15 @@ from django.utils import timezone
 from devices.models import Device, TelemetryRollup
 from devices.selectors import device_health
 from programs.choices import COUNTED_STATUSES, DispatchSelection, EventKind, SetpointRule
-from programs.models import Dispatch, DispatchGroup, Event, OptOut, Program, Season
+from programs.models import (
+    Dispatch,
+    DispatchGroup,
+    DispatchGroupMember,
+    Event,
+    OptOut,
+    Program,
+    Season,
+)
 
 # Devices not heard from for this long cannot be counted on.
 FORECAST_STALE_AFTER = timedelta(minutes=15)
@@ -19,22 +27,27 @@ FORECAST_OFFLINE_AFTER = timedelta(minutes=60)
 
 
 def group_devices(*, group: DispatchGroup) -> QuerySet[Device]:
-    """Devices currently participating in the group's program that match its criteria."""
+    """Devices currently participating in the group's program that match its criteria or
+    were attached to it by hand (DispatchGroupMember)."""
     devices = Device.objects.for_utility(group.utility).filter(
         participations__program_id=group.program_id, participations__left_at__isnull=True
     )
     criteria = group.criteria
+    matching = []
     if criteria["states"]:
-        devices = devices.filter(state__in=criteria["states"])
+        matching.append(Q(state__in=criteria["states"]))
     if criteria["zip_prefixes"]:
         zip_q = Q()
         for prefix in criteria["zip_prefixes"]:
             zip_q |= Q(zip_code__startswith=prefix)
-        devices = devices.filter(zip_q)
+        matching.append(zip_q)
     if criteria["feeders"]:
-        devices = devices.filter(feeder__in=criteria["feeders"])
+        matching.append(Q(feeder__in=criteria["feeders"]))
     if criteria["vendors"]:
-        devices = devices.filter(vendor_name__in=criteria["vendors"])
+        matching.append(Q(vendor_name__in=criteria["vendors"]))
+    if matching:  # no criteria: every participant is in the group already
+        attached = DispatchGroupMember.objects.filter(group=group).values("device_id")
+        devices = devices.filter(Q(*matching) | Q(pk__in=attached))
     return devices.distinct()
 
 

@@ -15,10 +15,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_celery_beat.models import ClockedSchedule, PeriodicTask
 
+from devices.models import Device
+from devices.selectors import device_by_identity
 from programs.choices import LIVE_STATUSES, EventKind, EventStatus
 from programs.models import (
     Dispatch,
     DispatchGroup,
+    DispatchGroupMember,
     Event,
     EventTransition,
     OptOut,
@@ -491,6 +494,39 @@ def group_member_remove(*, group, device, now: datetime | None = None) -> int:
     """A group's members are its program's participants that meet its criteria: removing
     one ends its participation in the program (every group of that program)."""
     return participant_remove(program=group.program, device=device, now=now)
+
+
+@transaction.atomic
+def dispatch_group_attach_device(*, group: DispatchGroup, identity: str, actor) -> Device:
+    """A program manager attaches a registered device, named by its LFDI or SFDI, to a
+    dispatch group, whatever the group's criteria. The device must already take part in
+    the group's program (through an enrollment). Each refusal says why and changes nothing.
+    Scheduled events of the group that have not started plan it in at once."""
+    device = device_by_identity(utility=group.utility, identity=identity)
+    takes_part = (
+        Participant.objects.for_utility(group.utility)
+        .filter(program_id=group.program_id, device=device, left_at__isnull=True)
+        .exists()
+    )
+    if not takes_part:
+        raise ValidationError(
+            f"That device does not take part in {group.program}: attach it to an enrollment "
+            "of the program first."
+        )
+    if group_devices(group=group).filter(pk=device.pk).exists():
+        raise ValidationError(f"That device is already in the group {group.name}.")
+    member = DispatchGroupMember(
+        utility_id=group.utility_id,
+        group=group,
+        device=device,
+        attached_at=timezone.now(),
+        attached_by=actor,
+    )
+    member.full_clean()
+    member.save()
+    utility_id, device_id = group.utility_id, device.pk
+    transaction.on_commit(lambda: event_plans_extend(utility_id=utility_id, device_ids=[device_id]))
+    return device
 
 
 def violations_as_dicts(violations: list[RuleViolation]) -> list[dict]:

@@ -15,6 +15,11 @@ urlpatterns = [
         name="program-part-add",
     ),
     path("groups/<int:pk>/", views.DispatchGroupUpdateView.as_view(), name="group-update"),
+    path(
+        "groups/<int:pk>/attach-device/",
+        views.DispatchGroupAttachDeviceView.as_view(),
+        name="group-attach-device",
+    ),
     path("events/", views.EventCalendarView.as_view(), name="event-calendar"),
     path("events/all/", views.EventListView.as_view(), name="event-list"),
     path("events/new/", views.EventCreateView.as_view(), name="event-create"),

@@ -26,6 +26,7 @@ from programs.choices import (
     RequirementProfile,
 )
 from programs.forms import (
+    AttachDeviceForm,
     BlackoutDateForm,
     DispatchGroupForm,
     EventForm,
@@ -34,7 +35,7 @@ from programs.forms import (
     SeasonForm,
     default_start,
 )
-from programs.models import DispatchGroup, Event, Program
+from programs.models import DispatchGroup, DispatchGroupMember, Event, Program
 from programs.rules import event_rule_check
 from programs.selectors import (
     capacity_forecast,
@@ -363,4 +364,33 @@ class DispatchGroupUpdateView(UtilityScopedMixin, UpdateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["forecast"] = capacity_forecast(group=self.object, duration_s=3600)
+        context["attach_form"] = AttachDeviceForm()
+        context["attached"] = (
+            DispatchGroupMember.objects.for_utility(self.object.utility)
+            .filter(group=self.object)
+            .select_related("device")
+        )
         return context
+
+
+class DispatchGroupAttachDeviceView(UtilityMemberMixin, View):
+    """Attach a registered device to the group by its LFDI or SFDI."""
+
+    model = DispatchGroup
+    write_roles = MANAGERS
+
+    def post(self, request: MemberRequest, pk: int) -> HttpResponse:
+        group = get_for_utility(DispatchGroup.objects.all(), utility=request.utility, pk=pk)
+        form = AttachDeviceForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "Enter the device's LFDI or SFDI.")
+            return redirect("programs:group-update", pk=group.pk)
+        try:
+            device = services.dispatch_group_attach_device(
+                group=group, identity=form.cleaned_data["identity"], actor=request.user
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, f"Attached {device} to {group.name}.")
+        return redirect("programs:group-update", pk=group.pk)

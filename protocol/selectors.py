@@ -23,7 +23,7 @@ from django.db.models import (
 from django.db.models.functions import RowNumber
 
 from programs.choices import EventStatus
-from programs.models import Dispatch, DispatchGroup, Event, OptOut
+from programs.models import Dispatch, DispatchGroup, DispatchGroupMember, Event, OptOut
 from protocol.models import Client, ClientKind, EndDevice, MirrorUsagePoint, Subscription
 from vendors.models import CertificateAuthority
 
@@ -82,7 +82,8 @@ def _items(value: str) -> list[str]:
 
 
 def group_matches(group: DispatchGroup, device) -> bool:
-    """The criteria of programs.selectors.group_devices, applied to one device in memory."""
+    """The criteria of programs.selectors.group_devices, applied to one device in memory
+    (end_device_groups adds the devices attached to a group by hand)."""
     criteria = group.criteria
     if criteria["states"] and device.state not in criteria["states"]:
         return False
@@ -106,11 +107,16 @@ def end_device_groups(*, end_device: EndDevice) -> list[DispatchGroup]:
             program__participants__device=device,
             program__participants__left_at__isnull=True,
         )
+        .annotate(
+            attached=Exists(
+                DispatchGroupMember.objects.filter(group=OuterRef("pk"), device_id=device.pk)
+            )
+        )
         .select_related("program")
         .distinct()
         .order_by("program__primacy", "pk")
     )
-    return [g for g in groups if group_matches(g, device)]
+    return [g for g in groups if g.attached or group_matches(g, device)]
 
 
 def end_device_group(*, end_device: EndDevice, group_id: int) -> DispatchGroup | None:
@@ -203,7 +209,29 @@ def group_controls(
                 output_field=IntegerField(),
             ),
         ).filter(rank__lte=F("room"))
-    listed = control_order(list(events))
+    return _control_views(end_device, group, control_order(list(events)), now)
+
+
+def group_controls_answerable(
+    *, end_device: EndDevice, group: DispatchGroup, now: datetime
+) -> list[ControlView]:
+    """The controls a Response from this device may answer (three queries): the group's
+    ``program.min_stored_events`` most recent events planned for it, ended ones included,
+    since a device reports "completed" once the interval is over and the list has moved on."""
+    if end_device.device_id is None:
+        return []
+    events = Event.objects.for_utility(group.utility_id).filter(
+        Exists(Dispatch.objects.filter(event=OuterRef("pk"), device_id=end_device.device_id)),
+        group=group,
+        status__in=VISIBLE_EVENT_STATUSES,
+    )
+    recent = list(events.order_by("-start", "-pk")[: group.program.min_stored_events])
+    return _control_views(end_device, group, recent, now)
+
+
+def _control_views(
+    end_device: EndDevice, group: DispatchGroup, listed: list[Event], now: datetime
+) -> list[ControlView]:
     ids = [e.pk for e in listed]
     dispatches, opted = {}, set()
     if ids:

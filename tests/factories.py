@@ -39,6 +39,7 @@ from programs.models import (
     BlackoutDate,
     Dispatch,
     DispatchGroup,
+    DispatchGroupMember,
     Event,
     EventTransition,
     OptOut,
@@ -281,6 +282,15 @@ def participant(utility: Utility, marker: str = "") -> Participant:
         program=program(utility, marker),
         device=device(utility, marker),
         joined_at=timezone.now(),
+    )
+
+
+def dispatch_group_member(utility: Utility, marker: str = "") -> DispatchGroupMember:
+    return DispatchGroupMember.objects.create(
+        utility=utility,
+        group=dispatch_group(utility, marker),
+        device=device(utility, marker),
+        attached_at=timezone.now(),
     )
 
 
@@ -675,6 +685,7 @@ TENANT_FACTORIES = {
     Event: event,
     EventTransition: event_transition,
     Participant: participant,
+    DispatchGroupMember: dispatch_group_member,
     OptOut: opt_out,
     SettlementRules: settlement_rules,
     Payee: payee,

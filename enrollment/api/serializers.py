@@ -28,6 +28,12 @@ class EnrollmentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class AttachDeviceSerializer(serializers.Serializer):
+    identity = serializers.CharField(
+        max_length=40, help_text="The registered device's LFDI (40 hex digits) or SFDI (decimal)."
+    )
+
+
 class DecisionSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 

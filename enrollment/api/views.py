@@ -12,6 +12,7 @@ from rest_framework.viewsets import GenericViewSet
 from enrollment import services
 from enrollment.api.serializers import (
     AccountImportSerializer,
+    AttachDeviceSerializer,
     BulkDecisionSerializer,
     DecisionSerializer,
     EnrollmentSerializer,
@@ -77,6 +78,27 @@ class EnrollmentViewSet(
                 enrollment=e, actor=user, reason=reason
             ),
         )
+
+    @extend_schema(
+        request=AttachDeviceSerializer,
+        responses=EnrollmentSerializer,
+        description="Attach a registered device, by LFDI or SFDI, to an approved enrollment. "
+        "A refusal answers 409 with the reason and changes nothing.",
+    )
+    @action(detail=True, methods=["post"], url_path="attach-device")
+    def attach_device(self, request, pk=None):
+        enrollment = self.get_object()
+        body = AttachDeviceSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            enrollment = services.enrollment_attach_device(
+                enrollment=enrollment,
+                identity=body.validated_data["identity"],
+                actor=request.user,
+            )
+        except ValidationError as exc:
+            return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_409_CONFLICT)
+        return Response(EnrollmentSerializer(self.get_queryset().get(pk=enrollment.pk)).data)
 
     @extend_schema(request=BulkDecisionSerializer)
     @action(detail=False, methods=["post"])

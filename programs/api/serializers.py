@@ -36,6 +36,18 @@ class DispatchGroupSerializer(TenantModelSerializer):
         read_only_fields = ["mrid"]
 
 
+class AttachDeviceSerializer(serializers.Serializer):
+    identity = serializers.CharField(
+        max_length=40, help_text="The registered device's LFDI (40 hex digits) or SFDI (decimal)."
+    )
+
+
+class AttachedDeviceSerializer(serializers.Serializer):
+    device = serializers.IntegerField(help_text="The fleet device's id.")
+    lfdi = serializers.CharField(allow_null=True)
+    sfdi = serializers.IntegerField(allow_null=True)
+
+
 class EventSerializer(serializers.ModelSerializer):
     group = TenantRelatedField(queryset=DispatchGroup.objects.all())
     emergency_override = serializers.BooleanField(default=False)

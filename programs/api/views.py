@@ -9,6 +9,8 @@ from rest_framework.response import Response
 from devices.models import Device
 from programs import services
 from programs.api.serializers import (
+    AttachDeviceSerializer,
+    AttachedDeviceSerializer,
     CancelSerializer,
     DispatchGroupSerializer,
     EventSerializer,
@@ -94,6 +96,29 @@ class DispatchGroupViewSet(TenantModelViewSet):
         if device is None:
             raise ValidationError({"device": ["No such device at this utility."]})
         return device
+
+    @extend_schema(
+        request=AttachDeviceSerializer,
+        responses={201: AttachedDeviceSerializer},
+        description="Attach a registered device, by LFDI or SFDI, to the group whatever its "
+        "criteria. It must take part in the group's program. A refusal answers 409 with the "
+        "reason and changes nothing.",
+    )
+    @action(detail=True, methods=["post"], url_path="attach-device")
+    def attach_device(self, request, pk=None):
+        group = self.get_object()
+        body = AttachDeviceSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            device = services.dispatch_group_attach_device(
+                group=group, identity=body.validated_data["identity"], actor=request.user
+            )
+        except DjangoValidationError as exc:
+            return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_409_CONFLICT)
+        return Response(
+            {"device": device.pk, "lfdi": device.lfdi, "sfdi": device.sfdi},
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class EventViewSet(

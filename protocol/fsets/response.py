@@ -31,7 +31,7 @@ class ResponseListView(SepView):
             return not_found("endDeviceLFDI is not an EndDevice of this client")
         # Only a control this EndDevice was shown (the plan gave it a Dispatch row) can be
         # answered, so every stored Response is counted in its event's funnel.
-        control = end_device_control_by_mrid(end_device, body.subject or "")
+        control = end_device_control_by_mrid(end_device, body.subject or "", self.now)
         if control is None:
             return not_found("no DERControl of this EndDevice has this subject mRID")
         event = control[1].event

@@ -33,6 +33,8 @@ Decisions, so a reader need not reverse-engineer them:
   or active one. Order: start ascending, creationTime descending, mRID descending.
 """
 
+from datetime import datetime
+
 from programs.choices import EventKind, EventStatus
 from programs.models import DispatchGroup
 from protocol import selectors
@@ -94,12 +96,15 @@ def default_der_control_mrid(end_device: EndDevice, group: DispatchGroup) -> str
 
 
 def end_device_control_by_mrid(
-    end_device: EndDevice, mrid: str
+    end_device: EndDevice, mrid: str, now: datetime
 ) -> tuple[DispatchGroup, selectors.ControlView] | None:
-    """The control this EndDevice was shown under `mrid`, in any of its DERPrograms."""
+    """The control this EndDevice was shown under `mrid`, in any of its DERPrograms (ended
+    ones included: a Response may follow the end of its interval)."""
     mrid = mrid.upper()
     for group in selectors.end_device_groups(end_device=end_device):
-        for view in selectors.group_controls(end_device=end_device, group=group):
+        for view in selectors.group_controls_answerable(
+            end_device=end_device, group=group, now=now
+        ):
             if der_control_mrid(end_device, view.event) == mrid:
                 return group, view
     return None
