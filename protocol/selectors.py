@@ -1,5 +1,6 @@
 """Reads for the 2030.5 server. Every read runs a fixed number of queries, whatever the fleet."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -157,17 +158,22 @@ def clock_status(event: Event, now: datetime) -> str:
     return event.status
 
 
-def control_order(events: list[Event]) -> list[Event]:
+def control_order(events: list[Event], mrid_of: Callable[[Event], str]) -> list[Event]:
     """2030.5 list order for DERControls: interval start ascending, then creationTime
-    descending, then mRID descending."""
-    events = sorted(events, key=lambda e: e.mrid, reverse=True)
+    descending, then mRID (the one the device is shown, `mrid_of`) descending."""
+    events = sorted(events, key=mrid_of, reverse=True)
     events.sort(key=lambda e: e.created_at, reverse=True)
     events.sort(key=lambda e: e.start)
     return events
 
 
 def group_controls(
-    *, end_device: EndDevice, group: DispatchGroup, now: datetime, active_only: bool = False
+    *,
+    end_device: EndDevice,
+    group: DispatchGroup,
+    now: datetime,
+    mrid_of: Callable[[Event], str],
+    active_only: bool = False,
 ) -> list[ControlView]:
     """The group's DERControls as this device sees them at `now` (three queries).
 
@@ -209,7 +215,7 @@ def group_controls(
                 output_field=IntegerField(),
             ),
         ).filter(rank__lte=F("room"))
-    return _control_views(end_device, group, control_order(list(events)), now)
+    return _control_views(end_device, group, control_order(list(events), mrid_of), now)
 
 
 def group_controls_answerable(

@@ -3,6 +3,8 @@
 How events become DERControls is decided in protocol.managers.derp.
 """
 
+from functools import partial
+
 from protocol import selectors
 from protocol.fsets.base import Refused, SepView
 from protocol.http import not_found
@@ -48,7 +50,11 @@ class DERControlListView(_ProgramView):
     def get(self, request, eid, gid):
         end_device, group = self.program(eid, gid)
         views = selectors.group_controls(
-            end_device=end_device, group=group, now=self.now, active_only=self.active_only
+            end_device=end_device,
+            group=group,
+            now=self.now,
+            mrid_of=partial(der_control_mrid, end_device),
+            active_only=self.active_only,
         )
         paged = self.page(request, views)
         return self.sep(
@@ -71,7 +77,12 @@ class ActiveDERControlListView(DERControlListView):
 class DERControlView(_ProgramView):
     def get(self, request, eid, gid, mrid):
         end_device, group = self.program(eid, gid)
-        views = selectors.group_controls(end_device=end_device, group=group, now=self.now)
+        views = selectors.group_controls(
+            end_device=end_device,
+            group=group,
+            now=self.now,
+            mrid_of=partial(der_control_mrid, end_device),
+        )
         mrid = mrid.upper()
         view = next((v for v in views if der_control_mrid(end_device, v.event) == mrid), None)
         if view is None:

@@ -7,11 +7,12 @@ sent as a bare change notice, and the subscriber GETs it.
 """
 
 import re
+from functools import partial
 
 from django.utils import timezone
 
 from protocol import selectors
-from protocol.managers.derp import der_control_list
+from protocol.managers.derp import der_control_list, der_control_mrid
 from protocol.managers.edev import reported_resource, subscription_list_href
 from protocol.models import EndDevice, Subscription
 from protocol.xml.resources.der import DERAvailability, DERCapability, DERSettings, DERStatus
@@ -74,6 +75,7 @@ def _notification_content(*, subscription: Subscription, resource: str):
             end_device=end_device,
             group=group,
             now=timezone.now(),
+            mrid_of=partial(der_control_mrid, end_device),
             active_only=match[3] == "actderc",
         )
         shown = views[: max(subscription.limit, 1)]

@@ -135,8 +135,13 @@ def test_event_dispatched_to_simulated_fleet(tmp_path):
             # (1) the scheduled event reaches the clients as a scheduled DERControl
             sim = fleet.devices[0]
             first_mrid = control_mrid(sim.lfdi, first)
+            # Each device has its own copy, with its own mRID (issue 23): every one arrives.
+            copies = {control_mrid(d.lfdi, first) for d in fleet.devices}
+            assert len(copies) == DEVICES
             wait_until(
-                lambda: first_mrid in fleet.stats.all_seen, timeout_s=15, what="DERControl seen"
+                lambda: copies <= fleet.stats.first_seen.keys(),
+                timeout_s=15,
+                what="DERControl seen",
             )
             assert sim.controls[first_mrid].status == 0
             assert time.time() < start.timestamp()

@@ -189,7 +189,8 @@ def test_list_keeps_at_least_min_stored_events(world):
 
 def test_a_control_whose_interval_ended_leaves_the_list_at_once(world):
     # Failed before: still listed, as active (currentStatus 1), 25 s after its end (S-ALL-41).
-    program, group, agg, _, base, manager = world
+    program, group, agg, ed, base, manager = world
+    mrid = functools.partial(der_control_mrid, ed)
     event = _event(program, group, manager)
     event_activate(event_id=event.pk, now=event.start)
     Event.objects.filter(pk=event.pk).update(start=timezone.now() - timedelta(seconds=1825))
@@ -197,23 +198,25 @@ def test_a_control_whose_interval_ended_leaves_the_list_at_once(world):
     assert event.status == "active"  # the beat has not completed it yet
     assert _controls(agg.http, f"{base}/derc") == []
     assert _controls(agg.http, f"{base}/actderc") == []
-    assert agg.http.get(f"{base}/derc/{event.mrid}").status_code == 404
+    assert agg.http.get(f"{base}/derc/{mrid(event)}").status_code == 404
 
 
 def test_a_control_whose_interval_began_is_active_before_the_beat_says_so(world):
-    program, group, agg, _, base, manager = world
+    program, group, agg, ed, base, manager = world
+    mrid = functools.partial(der_control_mrid, ed)
     event = _event(program, group, manager)
     Event.objects.filter(pk=event.pk).update(start=timezone.now() - timedelta(seconds=30))
     (control,) = _controls(agg.http, f"{base}/derc")
     assert control.event_status.current_status == 1
     (active,) = _controls(agg.http, f"{base}/actderc")
-    assert active.mrid == event.mrid
+    assert active.mrid == mrid(event)
 
 
 def test_cancelled_controls_never_push_out_scheduled_ones(world):
     # Failed before: min_stored_events counted every event by start time, so future-dated
     # cancelled controls hid newly scheduled ones.
-    program, group, agg, _, base, manager = world
+    program, group, agg, ed, base, manager = world
+    mrid = functools.partial(der_control_mrid, ed)
     for i in range(24):
         cancelled = _event(program, group, manager, minutes=600 + 60 * i, duration_s=600)
         event_cancel(event=cancelled, actor=manager)
@@ -223,12 +226,13 @@ def test_cancelled_controls_never_push_out_scheduled_ones(world):
     response = agg.http.get(f"{base}/derc?l=255")
     listing = parse(response.content, DERControlList)
     assert (listing.all, listing.results) == (28, 28)
-    assert [c.mrid for c in listing.der_controls[:4]] == [e.mrid for e in scheduled]
+    assert [c.mrid for c in listing.der_controls[:4]] == [mrid(e) for e in scheduled]
     assert {c.event_status.current_status for c in listing.der_controls[4:]} == {2}
 
 
 def test_list_order_is_start_then_newest_creation_then_mrid_descending(world):
-    program, group, agg, _, base, manager = world
+    program, group, agg, ed, base, manager = world
+    mrid = functools.partial(der_control_mrid, ed)
     first, second, third = (
         _event(program, group, manager, minutes=m, duration_s=600) for m in (300, 120, 200)
     )
@@ -238,8 +242,8 @@ def test_list_order_is_start_then_newest_creation_then_mrid_descending(world):
     Event.objects.filter(pk=first.pk).update(start=start, created_at=created)
     Event.objects.filter(pk=second.pk).update(start=start, created_at=created)
     Event.objects.filter(pk=third.pk).update(start=start, created_at=created + timedelta(1))
-    same = sorted([first.mrid, second.mrid], reverse=True)
+    same = sorted([mrid(first), mrid(second)], reverse=True)
     listed = [c.mrid for c in _controls(agg.http, f"{base}/derc")]
-    assert listed == [third.mrid, *same]
+    assert listed == [mrid(third), *same]
     page = parse(agg.http.get(f"{base}/derc?s=1&l=1").content, DERControlList)
     assert (page.all, page.results, page.der_controls[0].mrid) == (3, 1, same[0])
