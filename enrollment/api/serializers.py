@@ -28,7 +28,7 @@ class EnrollmentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AttachDeviceSerializer(serializers.Serializer):
+class EnrollmentAttachDeviceSerializer(serializers.Serializer):
     identity = serializers.CharField(
         max_length=40, help_text="The registered device's LFDI (40 hex digits) or SFDI (decimal)."
     )

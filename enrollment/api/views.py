@@ -12,9 +12,9 @@ from rest_framework.viewsets import GenericViewSet
 from enrollment import services
 from enrollment.api.serializers import (
     AccountImportSerializer,
-    AttachDeviceSerializer,
     BulkDecisionSerializer,
     DecisionSerializer,
+    EnrollmentAttachDeviceSerializer,
     EnrollmentSerializer,
 )
 from enrollment.choices import EnrollmentState
@@ -80,7 +80,7 @@ class EnrollmentViewSet(
         )
 
     @extend_schema(
-        request=AttachDeviceSerializer,
+        request=EnrollmentAttachDeviceSerializer,
         responses=EnrollmentSerializer,
         description="Attach a registered device, by LFDI or SFDI, to an approved enrollment. "
         "A refusal answers 409 with the reason and changes nothing.",
@@ -88,7 +88,7 @@ class EnrollmentViewSet(
     @action(detail=True, methods=["post"], url_path="attach-device")
     def attach_device(self, request, pk=None):
         enrollment = self.get_object()
-        body = AttachDeviceSerializer(data=request.data)
+        body = EnrollmentAttachDeviceSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
             enrollment = services.enrollment_attach_device(
