@@ -254,11 +254,31 @@ class TelemetryPoint:
 
 
 def device_telemetry_series(
-    *, device: Device, channel: str, since: datetime, until: datetime
+    *, device: Device, channel: str, since: datetime, until: datetime, hourly: bool = False
 ) -> list[TelemetryPoint]:
     """A device's channel over [since, until): 5-minute rollups, then raw samples newer
     than the last rolled-up bucket (the hour being filled has no rollup yet).
+
+    ``hourly`` (for a week or a season) starts with the hourly rollups and continues with
+    the 5-minute ones, then the raw samples, after the last hour rolled up.
     """
+    points: list[TelemetryPoint] = []
+    if hourly:
+        hours = list(
+            TelemetryRollup.objects.filter(
+                utility_id=device.utility_id,
+                device=device,
+                channel=channel,
+                period=RollupPeriod.HOUR,
+                bucket_start__gte=since,
+                bucket_start__lt=until,
+            )
+            .order_by("bucket_start")
+            .values_list("bucket_start", "avg")
+        )
+        points = [TelemetryPoint(at, value) for at, value in hours]
+        if hours:
+            since = hours[-1][0] + timedelta(hours=1)
     rollups = list(
         TelemetryRollup.objects.filter(
             utility_id=device.utility_id,
@@ -271,7 +291,7 @@ def device_telemetry_series(
         .order_by("bucket_start")
         .values_list("bucket_start", "avg")
     )
-    points = [TelemetryPoint(at, value) for at, value in rollups]
+    points.extend(TelemetryPoint(at, value) for at, value in rollups)
     raw_since = rollups[-1][0] + timedelta(minutes=5) if rollups else since
     samples = (
         TelemetrySample.objects.filter(

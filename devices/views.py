@@ -1,6 +1,6 @@
 """Fleet pages: the device list and detail (connector sites are in devices.connectors)."""
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from django.utils import timezone
 from django.views.generic import DetailView, ListView
@@ -20,7 +20,13 @@ from devices.selectors import (
 from tenancy.lists import ChoiceFilter, ListPageMixin
 from tenancy.mixins import UtilityMemberMixin, UtilityScopedMixin
 
-CHART_WINDOW = timedelta(hours=24)
+# The device page's chart windows; "season" is the running season when the device takes
+# part in a program that has one, else the last 120 days.
+CHART_WINDOWS = {
+    "day": timedelta(hours=24),
+    "week": timedelta(days=7),
+    "season": timedelta(days=120),
+}
 LIST_COLUMNS = [
     "id",
     "serial",
@@ -84,12 +90,21 @@ class DeviceDetailView(UtilityScopedMixin, DetailView):
         context = super().get_context_data(**kwargs)
         device = self.object
         until = timezone.now()
-        since = until - CHART_WINDOW
+        window = self.request.GET.get("window", "day")
+        if window not in CHART_WINDOWS:
+            window = "day"
+        since = until - CHART_WINDOWS[window]
+        if window == "season":
+            since = self._season_start(device, until) or since
         series = {
             name: [
                 [_epoch(p.at), p.value]
                 for p in device_telemetry_series(
-                    device=device, channel=channel, since=since, until=until
+                    device=device,
+                    channel=channel,
+                    since=since,
+                    until=until,
+                    hourly=window != "day",
                 )
             ]
             for name, channel in (("w", Channel.W), ("soc", Channel.SOC_PCT))
@@ -114,6 +129,8 @@ class DeviceDetailView(UtilityScopedMixin, DetailView):
             if d.event.end > since
         ]
         context["chart"] = {"since": _epoch(since), "until": _epoch(until), **series}
+        context["window"] = window
+        context["windows"] = [("day", "Day"), ("week", "Week"), ("season", "Season")]
         context["chart"]["events"] = events
         context["dispatches"] = dispatches
         context["health"] = Health(device_health(device=device))
@@ -123,3 +140,17 @@ class DeviceDetailView(UtilityScopedMixin, DetailView):
         if site is not None:
             context["commands"] = ConnectorCommand.objects.filter(site=site)[:10]
         return context
+
+    @staticmethod
+    def _season_start(device, until):
+        """The start of the running season of a program the device takes part in (through
+        reverse relations: devices sits below programs)."""
+        today = timezone.localdate(until)
+        for participation in device.participations.filter(left_at__isnull=True):
+            season = participation.program.seasons.filter(
+                start_date__lte=today, end_date__gte=today
+            ).first()
+            if season is not None:
+                tz = timezone.get_current_timezone()
+                return datetime.combine(season.start_date, time.min, tzinfo=tz)
+        return None

@@ -220,3 +220,67 @@ def customer_events(*, enrollment: Enrollment, now: datetime | None = None):
         (upcoming if event.end > now and event.status not in FINAL_STATUSES else past).append(row)
     upcoming.reverse()
     return upcoming, past
+
+
+def _money(amount) -> str:
+    return f"${amount:,.2f}".replace(".00", "")
+
+
+def _clock(t) -> str:
+    return t.strftime("%-I %p").lower() if t.minute == 0 else t.strftime("%-I:%M %p").lower()
+
+
+def program_terms_rules(*, program) -> list[str]:
+    """The customer-facing clauses that restate the program's rules, written *from* the
+    rules (caps, seasons, durations, window, reserve, incentives) so that what customers
+    read cannot drift from what the program enforces."""
+    utility = program.utility.display_name
+    seasons = [s for s in program.seasons.all() if s.max_events is not None]
+    clauses = []
+    limits = []
+    if program.max_events_per_year is not None:
+        limits.append(f"up to {program.max_events_per_year} events a year")
+    if seasons:
+        limits.append(
+            "at most " + ", ".join(f"{s.max_events} in {s.name.lower()}" for s in seasons)
+        )
+    if program.max_events_per_day:
+        plural = "s" if program.max_events_per_day != 1 else ""
+        limits.append(f"no more than {program.max_events_per_day} event{plural} a day")
+    hours, minutes = divmod(program.max_duration_min, 60)
+    longest = f"{hours} hour{'s' if hours != 1 else ''}" if hours and not minutes else (
+        f"{program.max_duration_min} minutes")  # fmt: skip
+    window = (
+        f", between {_clock(program.window_start)} and {_clock(program.window_end)} "
+        f"({program.utility.timezone} time)"
+        if program.window_start and program.window_end
+        else ""
+    )
+    clauses.append(
+        f"You let {utility} discharge your enrolled battery during "
+        + ("; ".join(limits) or "its events")
+        + f", each up to {longest}{window}."
+    )
+    clauses.append(
+        f"Your battery keeps at least {program.reserve_soc_pct} % of its charge for your "
+        "own backup."
+    )
+    if program.min_notice_min:
+        clauses.append(f"Events are announced at least {program.min_notice_min} minutes ahead.")
+    rates = getattr(program, "incentive_rates", None)
+    if rates is not None:
+        clauses.append(
+            f"The upfront incentive is {_money(rates.upfront_per_kw)} per kW of battery "
+            f"discharge rating, up to {_money(rates.upfront_cap)}, paid once after activation."
+            + (
+                f" If you leave within {rates.clawback_months} months it is repaid pro rata."
+                if rates.clawback_months
+                else ""
+            )
+        )
+        period = "a year" if rates.credit_period == "annual" else "a month"
+        clauses.append(
+            f"You earn a participation credit of {_money(rates.participation_credit_per_kw)} "
+            f"per kW {period} while active."
+        )
+    return clauses

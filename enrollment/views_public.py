@@ -13,7 +13,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
-from enrollment import services
+from enrollment import selectors, services
 from enrollment.forms import AccountForm, AddressForm, BatteryForm, TermsForm
 from enrollment.models import Customer, EnrollmentDraft
 from enrollment.ratelimit import limit_posts
@@ -78,6 +78,8 @@ def _forms_from_draft(program, draft, terms):
 
 
 def _context(program, step, **extra):
+    if step == 3:
+        extra["terms_rules"] = selectors.program_terms_rules(program=program)
     return {
         "program": program,
         "utility": program.utility,

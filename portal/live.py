@@ -22,9 +22,9 @@ from django.utils import timezone
 from devices.models import Device
 from devices.selectors import device_stale_after, fleet_health_counts
 from portal.realtime import push, relay_drain
-from programs.choices import EventStatus, ProgramStatus, response_label
+from programs.choices import EventStatus, ProgramStatus, participation, response_label
 from programs.models import Dispatch, Event, Program
-from programs.selectors import event_dispatches, event_funnel
+from programs.selectors import answer_overdue, event_dispatches, event_funnel
 from tenancy.models import Utility
 
 THROTTLE_S = 1
@@ -87,16 +87,20 @@ def event_device_rows(*, event: Event, now, limit: int = EVENT_LIVE_ROWS) -> lis
     """The first ``limit`` rows of the event's device table: last Response and power now."""
     fresh_after = now - device_stale_after()
     rows = event_dispatches(event=event).values_list(
-        "pk", "last_response", "device__power_w", "device__last_heard_at"
+        "pk", "last_response", "opted_out", "device__power_w", "device__last_heard_at"
     )[:limit]
+    overdue = answer_overdue(event=event, now=now)
     out = []
-    for pk, code, power, heard in rows:
+    for pk, code, opted_out, power, heard in rows:
         fresh = power is not None and heard is not None and heard > fresh_after
+        state = participation(code=code, opted_out=opted_out, answer_overdue=overdue)
         out.append(
             {
                 "id": pk,
                 "response": code,
                 "response_label": response_label(code),
+                "participation": state.value,
+                "participation_label": state.label,
                 "power_w": round(power) if fresh else None,
             }
         )
@@ -124,7 +128,7 @@ def event_snapshot(*, event: Event, now=None) -> dict:
         "status_label": event.get_status_display(),
         "requested_w": totals["requested_w"] or event.signed_target_w or 0,
         "delivered_w": round(totals["delivered_w"] or 0),
-        "funnel": event_funnel(event=event),
+        "funnel": event_funnel(event=event, now=now),
         "devices": event_device_rows(event=event, now=now),
     }
 

@@ -251,6 +251,9 @@ CONNECTOR_CONCURRENCY = int(os.environ.get("CONNECTOR_CONCURRENCY", "64"))
 # Devices count as stale once silent this long: fleet health counts, live aggregates and
 # the device-stale alert rule (which never alerts sooner than this).
 DEVICE_STALE_AFTER_S = int(os.environ.get("DEVICE_STALE_AFTER_S", "900"))
+# A dispatched device that has not answered is "awaiting" until the event's end plus this
+# grace period (late Responses and read-back still count), and "silent" only after it.
+EVENT_RESPONSE_GRACE_S = int(os.environ.get("EVENT_RESPONSE_GRACE_S", "900"))
 # How often beat has the alert rules evaluated.
 ALERTS_EVALUATE_INTERVAL_S = int(os.environ.get("ALERTS_EVALUATE_INTERVAL_S", "30"))
 CELERY_BEAT_SCHEDULE = {

@@ -18,7 +18,7 @@ from enrollment.views import customer_page
 from portal.alerts import alert_acknowledge, alert_resolve
 from portal.forms import BrandForm, BrandingForm, TerritoryAreaForm
 from portal.models import Alert, AlertKind, AlertStatus
-from portal.selectors import system_health
+from portal.selectors import pm_home_kpis, system_health
 from portal.services import active_utility_switch
 from settlement.models import Adjustment, CustomerPayment
 from settlement.selectors import device_past_events
@@ -60,6 +60,7 @@ class HomeView(LoginRequiredMixin, TemplateView):
                 .annotate(n=Count("id"))
             )
             context["team"] = [(Role(role).label, n) for role, n in counts]
+            context["kpis"] = pm_home_kpis(utility=utility)
             context["brands"] = Brand.objects.all().for_utility(utility)
             context["territory"] = TerritoryArea.objects.all().for_utility(utility)
         return context

@@ -71,6 +71,60 @@ def response_label(code: int | None) -> str:
         return f"code {code}"
 
 
+class Participation(models.TextChoices):
+    """Where one dispatched device stands in an event: the one vocabulary the event page,
+    the control room, the API and the CSV all use. It is read from the device's 2030.5
+    Responses or its Modbus setpoint read-back (both land on its Dispatch), its opt-outs,
+    and the clock: a device is *silent* only once the event has ended and the grace period
+    for late answers has passed; before that it is *awaiting*."""
+
+    AWAITING = "awaiting", "Awaiting response"
+    RECEIVED = "received", "Received"
+    STARTED = "started", "Started"
+    COMPLETED = "completed", "Completed"
+    OPTED_OUT = "opted_out", "Opted out"
+    REFUSED = "refused", "Refused or not applicable"
+    SILENT = "silent", "Silent"
+
+
+# Response codes by the participation they report (DOMAIN.md, "Response status codes").
+_PARTICIPATION_BY_CODE: dict[int, Participation] = {
+    ResponseStatus.RECEIVED: Participation.RECEIVED,
+    ResponseStatus.ACKNOWLEDGED: Participation.RECEIVED,
+    ResponseStatus.OPTED_IN: Participation.RECEIVED,
+    # The client confirms it saw the cancellation or supersession.
+    ResponseStatus.CANCELLED: Participation.RECEIVED,
+    ResponseStatus.SUPERSEDED: Participation.RECEIVED,
+    ResponseStatus.STARTED: Participation.STARTED,
+    ResponseStatus.COMPLETED: Participation.COMPLETED,
+    ResponseStatus.PARTIAL_OPT_OUT: Participation.COMPLETED,
+    ResponseStatus.PARTIAL_OPT_IN: Participation.COMPLETED,
+    ResponseStatus.OPTED_OUT: Participation.OPTED_OUT,
+}
+# Any other code (10, 12-14, 252-254): the device answered but did not take part.
+# Cumulative funnel stages: a completed device also received and started.
+PARTICIPATION_REACHED = {
+    Participation.RECEIVED: (
+        Participation.RECEIVED,
+        Participation.STARTED,
+        Participation.COMPLETED,
+    ),
+    Participation.STARTED: (Participation.STARTED, Participation.COMPLETED),
+    Participation.COMPLETED: (Participation.COMPLETED,),
+}
+
+
+def participation(*, code: int | None, opted_out: bool, answer_overdue: bool) -> Participation:
+    """One device's participation from its last Response code (or Modbus read-back mapped
+    to one), whether it opted out in the portal, and whether its answer is overdue (the
+    event ended more than the grace period ago)."""
+    if opted_out or code == ResponseStatus.OPTED_OUT:
+        return Participation.OPTED_OUT
+    if code is None:
+        return Participation.SILENT if answer_overdue else Participation.AWAITING
+    return _PARTICIPATION_BY_CODE.get(code, Participation.REFUSED)
+
+
 # Events that count against caps and block overlaps.
 LIVE_STATUSES = (EventStatus.SCHEDULED, EventStatus.ACTIVE)
 COUNTED_STATUSES = (EventStatus.SCHEDULED, EventStatus.ACTIVE, EventStatus.COMPLETED)

@@ -53,7 +53,8 @@ def demo_programs(utilities: dict) -> dict:
                 "name": spec["name"],
                 "description": spec["description"],
                 "status": "active",
-                "max_events_per_year": 100,
+                # The seasons below add up to 80 (60 + 20): the yearly cap holds them both.
+                "max_events_per_year": 80,
                 "max_events_per_day": 2,
                 "min_duration_min": 5,
                 "max_duration_min": 240,

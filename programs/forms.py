@@ -1,3 +1,4 @@
+import calendar
 from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -49,10 +50,79 @@ class ProgramForm(forms.ModelForm):
             "window_end": forms.TimeInput(attrs={"type": "time"}),
             "description": forms.Textarea(attrs={"rows": 3}),
         }
+        labels = {
+            "slug": "Web address name",
+            "profile": "2030.5 requirement profile",
+            "primacy": "Priority between programs",
+            "poll_rate_s": "Client poll interval (seconds)",
+            "post_rate_s": "Telemetry post interval (seconds)",
+            "telemetry_cadence_s": "Telemetry cadence (seconds)",
+            "control_delivery_s": "Control delivery deadline (seconds)",
+            "min_stored_events": "Events a device must store",
+            "max_events_per_year": "Events per year (at most)",
+            "max_events_per_day": "Events per day (at most)",
+            "min_duration_min": "Shortest event (minutes)",
+            "max_duration_min": "Longest event (minutes)",
+            "window_start": "Earliest start (local time)",
+            "window_end": "Latest end (local time)",
+            "min_notice_min": "Notice before an event (minutes)",
+            "min_rest_min": "Rest between events (minutes)",
+            "reserve_soc_pct": "Backup reserve kept (% of charge)",
+            "default_export_limit_w": "Default export limit (W)",
+            "default_charge_from_solar": "Recharge from solar after events",
+        }
+        help_texts = {
+            "slug": "Lower case and dashes; part of the enrollment page's address.",
+            "primacy": "Lower wins when two programs control the same device (2030.5 primacy).",
+            "max_events_per_year": "Blank for no yearly cap. The seasons' caps must fit in it.",
+            "max_events_per_day": "Blank for no daily cap.",
+            "min_notice_min": "How long before its start an event must be scheduled.",
+            "min_rest_min": "How long a group rests between two events.",
+            "reserve_soc_pct": "Events never discharge a battery below this state of charge.",
+            "default_export_limit_w": "Blank for none.",
+        }
+
+    # The form as a person thinks of a program; the template renders one fieldset each.
+    # (Eligibility and incentive rates are the enrollment rules, edited with the program's
+    # enrollment settings.)
+    GROUPS = (
+        ("About the program", ("name", "slug", "status", "description", "profile", "primacy")),
+        (
+            "Limits",
+            ("max_events_per_year", "max_events_per_day", "min_duration_min",
+             "max_duration_min", "min_rest_min", "reserve_soc_pct", "default_export_limit_w"),
+        ),
+        ("Windows", ("allowed_weekdays", "window_start", "window_end", "min_notice_min")),
+        (
+            "Devices and communication",
+            ("poll_rate_s", "post_rate_s", "telemetry_cadence_s", "control_delivery_s",
+             "min_stored_events", "default_charge_from_solar"),
+        ),
+    )  # fmt: skip
+
+    allowed_weekdays = forms.TypedMultipleChoiceField(
+        label="Days events may run",
+        choices=[(str(i), day) for i, day in enumerate(calendar.day_name)],
+        widget=forms.CheckboxSelectMultiple,
+    )
 
     def __init__(self, *args, utility, **kwargs):
         super().__init__(*args, **kwargs)
         self.utility = utility
+        if self.instance.pk is not None or "allowed_weekdays" not in self.initial:
+            self.initial["allowed_weekdays"] = sorted(str(d) for d in self.instance.weekdays) or [
+                str(d) for d in range(5)
+            ]
+
+    def clean_allowed_weekdays(self) -> str:
+        return ",".join(sorted(self.cleaned_data["allowed_weekdays"], key=int))
+
+    def fieldsets(self):
+        """[(title, [bound fields])] in ``GROUPS`` order; any field left out goes last."""
+        placed = {name for _, names in self.GROUPS for name in names}
+        sets = [(title, [self[name] for name in names]) for title, names in self.GROUPS]
+        rest = [self[name] for name in self.fields if name not in placed]
+        return sets + ([("Other", rest)] if rest else [])
 
     def clean_slug(self):
         slug = self.cleaned_data["slug"]

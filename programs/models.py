@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 from programs.choices import (
     DispatchSelection,
@@ -177,12 +178,24 @@ class Program(TenantModel):
             errors["window_end"] = "Give both ends of the allowed window, or neither."
         elif self.window_start and self.window_end and self.window_start >= self.window_end:
             errors["window_end"] = "The window must end after it starts."
+        if self.pk and self.max_events_per_year is not None:
+            seasonal = seasonal_caps_total(self.seasons.all())
+            if seasonal > self.max_events_per_year:
+                errors["max_events_per_year"] = (
+                    f"The seasons' caps add up to {seasonal} events, more than this yearly "
+                    "cap: raise it or lower a season's cap first."
+                )
         if errors:
             raise ValidationError(errors)
 
     @property
     def weekdays(self) -> set[int]:
         return {int(d) for d in self.allowed_weekdays.split(",") if d != ""}
+
+
+def seasonal_caps_total(seasons) -> int:
+    """The sum of the seasons' event caps (seasons without a cap add nothing)."""
+    return sum(s.max_events or 0 for s in seasons)
 
 
 class Season(TenantModel):
@@ -210,6 +223,18 @@ class Season(TenantModel):
     def clean(self):
         if self.start_date and self.end_date and self.start_date > self.end_date:
             raise ValidationError({"end_date": "The season ends before it starts."})
+        program = self.program if self.program_id else None
+        if program is None or program.max_events_per_year is None or self.max_events is None:
+            return
+        others = program.seasons.exclude(pk=self.pk) if self.pk else program.seasons.all()
+        total = seasonal_caps_total(others) + self.max_events
+        if total > program.max_events_per_year:
+            raise ValidationError(
+                {
+                    "max_events": f"The seasons' caps would add up to {total} events, more than "
+                    f"the program's yearly cap of {program.max_events_per_year}."
+                }
+            )
 
 
 class BlackoutDate(TenantModel):
@@ -341,7 +366,10 @@ class Event(TenantModel):
 
     def __str__(self):
         status = self.get_status_display()
-        return f"{self.get_kind_display()} {self.start:%Y-%m-%d %H:%M} ({status})"
+        # In the active zone (the utility's, on its pages and in its messages), labelled.
+        start = timezone.localtime(self.start) if self.start else None
+        when = f"{start:%Y-%m-%d %H:%M %Z}" if start else "unscheduled"
+        return f"{self.get_kind_display()} {when} ({status})"
 
     @property
     def end(self):

@@ -5,12 +5,21 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import cast
 
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.conf import settings
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from devices.models import Device, TelemetryRollup
 from devices.selectors import device_health
-from programs.choices import COUNTED_STATUSES, DispatchSelection, EventKind, SetpointRule
+from programs.choices import (
+    COUNTED_STATUSES,
+    PARTICIPATION_REACHED,
+    DispatchSelection,
+    EventKind,
+    Participation,
+    SetpointRule,
+    participation,
+)
 from programs.models import (
     Dispatch,
     DispatchGroup,
@@ -322,46 +331,80 @@ def season_usage(*, program: Program, on: date | None = None) -> list[SeasonUsag
     return usages
 
 
-# Cumulative: a device that completed also received and started.
-RESPONSE_STAGES = (
-    ("received", {1, 2, 3, 8, 9, 11}),
-    ("started", {2, 3, 8, 9}),
-    ("completed", {3, 8, 9}),
-)
-OPT_OUT = 4
+def response_grace() -> timedelta:
+    """How long after an event's end a late Response is still awaited before the device is
+    called silent (``EVENT_RESPONSE_GRACE_S``)."""
+    return timedelta(seconds=settings.EVENT_RESPONSE_GRACE_S)
+
+
+def answer_overdue(*, event: Event, now: datetime) -> bool:
+    return now >= event.end + response_grace()
 
 
 def event_dispatches(*, event: Event) -> QuerySet:
-    """The event's dispatches as its page lists them: most committed first, then by id."""
+    """The event's dispatches as its page lists them: most committed first, then by id, each
+    with ``opted_out`` (an opt-out recorded for that device and event)."""
     return (
         Dispatch.objects.for_utility(event.utility)
         .filter(event=event)
+        .annotate(
+            opted_out=Exists(
+                OptOut.objects.filter(event_id=event.pk, device_id=OuterRef("device_id"))
+            )
+        )
         .order_by(F("committed_w").desc(nulls_last=True), "pk")
     )
 
 
-def event_funnel(*, event: Event) -> dict[str, int]:
-    """How many dispatched devices received, started, completed or opted out; the rest silent."""
-    dispatches = Dispatch.objects.for_utility(event.utility).filter(event=event)
-    by_code = dict(
-        dispatches.exclude(last_response__isnull=True)
-        .values_list("last_response")
-        .annotate(n=Count("id"))
-        .values_list("last_response", "n")
+def dispatch_participation(*, dispatch: Dispatch, event: Event, now: datetime) -> Participation:
+    """One row of ``event_dispatches`` in the event status vocabulary."""
+    return participation(
+        code=dispatch.last_response,
+        opted_out=bool(getattr(dispatch, "opted_out", False)),
+        answer_overdue=answer_overdue(event=event, now=now),
     )
-    total = sum(by_code.values()) + dispatches.filter(last_response__isnull=True).count()
-    funnel = {"dispatched": total}
-    for label, codes in RESPONSE_STAGES:
-        funnel[label] = sum(n for code, n in by_code.items() if code in codes)
-    portal_opt_outs = (
+
+
+def event_funnel(*, event: Event, now: datetime | None = None) -> dict[str, int]:
+    """How many dispatched devices received, started and completed the event (cumulative),
+    opted out, refused it, are still awaited, or are silent (no answer after the event's end
+    plus the grace period). 2030.5 Responses and Modbus read-back both count: each lands on
+    the device's Dispatch. Keys are "dispatched" and the ``Participation`` values."""
+    now = now or timezone.now()
+    overdue = answer_overdue(event=event, now=now)
+    groups = (
+        event_dispatches(event=event)
+        .order_by()
+        .values_list("last_response", "opted_out")
+        .annotate(n=Count("id"))
+    )
+    counts: dict[Participation, int] = dict.fromkeys(Participation, 0)
+    total = 0
+    for code, opted_out, n in groups:
+        counts[participation(code=code, opted_out=opted_out, answer_overdue=overdue)] += n
+        total += n
+    # Opt-outs of devices the event did not dispatch (they left before it was planned).
+    counts[Participation.OPTED_OUT] += (
         OptOut.objects.for_utility(event.utility)
         .filter(event=event)
-        .exclude(device_id__in=dispatches.filter(last_response=OPT_OUT).values("device_id"))
+        .exclude(device_id__in=Dispatch.objects.filter(event=event).values("device_id"))
         .count()
     )
-    funnel["opted out"] = by_code.get(OPT_OUT, 0) + portal_opt_outs
-    funnel["silent"] = total - sum(by_code.values())
+    funnel = {"dispatched": total}
+    for stage, reached in PARTICIPATION_REACHED.items():
+        funnel[stage.value] = sum(counts[p] for p in reached)
+    for stage in (
+        Participation.OPTED_OUT,
+        Participation.REFUSED,
+        Participation.AWAITING,
+        Participation.SILENT,
+    ):
+        funnel[stage.value] = counts[stage]
     return funnel
+
+
+# What the funnel's keys say, wherever it is shown.
+FUNNEL_LABELS = {"dispatched": "Dispatched", **{p.value: p.label for p in Participation}}
 
 
 def event_power_series(*, event: Event, margin: timedelta = timedelta(hours=1)) -> list[dict]:

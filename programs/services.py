@@ -12,12 +12,13 @@ from functools import partial
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django_celery_beat.models import ClockedSchedule, PeriodicTask
 
 from devices.models import Device
 from devices.selectors import device_by_identity
-from programs.choices import LIVE_STATUSES, EventKind, EventStatus
+from programs.choices import LIVE_STATUSES, EventKind, EventStatus, ResponseStatus
 from programs.models import (
     Dispatch,
     DispatchGroup,
@@ -30,7 +31,7 @@ from programs.models import (
 )
 from programs.rules import RuleViolation, event_rule_check, opt_out_refusal
 from programs.selectors import event_plan, event_plan_joiners, group_devices
-from programs.signals import event_changed
+from programs.signals import dispatch_responded, event_changed
 from tenancy.choices import Role
 from tenancy.models import Membership
 
@@ -229,6 +230,17 @@ def event_schedule(*, event: Event, actor=None, now: datetime | None = None) -> 
         .filter(group=event.group, status__in=LIVE_STATUSES, start__lt=event.end)
         .exclude(pk=event.pk)
     )
+    # Only a scheduled event is superseded; one already running is cancelled first.
+    running = [
+        older
+        for older in overlapping
+        if older.end > event.start and older.status == EventStatus.ACTIVE
+    ]
+    if running:
+        raise ValidationError(
+            f"This overlaps event {running[0].mrid}, which is already active for the group: "
+            "cancel it first, or start after it ends."
+        )
     for older in overlapping:
         if older.end > event.start:
             older.superseded_by = event
@@ -412,13 +424,16 @@ def event_complete(
 
 @transaction.atomic
 def event_cancel(*, event: Event, actor, reason: str = "", now: datetime | None = None) -> Event:
-    """Cancel a draft, scheduled or active event. Events are never deleted."""
+    """Cancel a scheduled or active event (cancelling twice is a no-op). Never deleted."""
     now = now or timezone.now()
     event = Event.objects.select_for_update().get(pk=event.pk)
-    if event.status in (EventStatus.CANCELLED, EventStatus.COMPLETED, EventStatus.SUPERSEDED):
-        if event.status == EventStatus.CANCELLED:
-            return event
-        raise ValidationError(f"A {event.get_status_display().lower()} event cannot be cancelled.")
+    if event.status == EventStatus.CANCELLED:
+        return event
+    if event.status not in LIVE_STATUSES:
+        raise ValidationError(
+            f"A {event.get_status_display().lower()} event cannot be cancelled: "
+            "only a scheduled or active event can."
+        )
     _unschedule_beat(event)
     _transition(
         event,
@@ -571,3 +586,40 @@ def opt_out_record(*, event: Event, device, source: str, now: datetime | None = 
             )
         )
     return opt_out
+
+
+# --- Modbus read-back --------------------------------------------------------------------
+
+# A Modbus site posts no Response: the setpoint it reads back during the event is its
+# "started", and the release it reads back once the event has completed is its "completed".
+# Each only advances the Dispatch (a 2030.5 answer or an opt-out is never overwritten).
+_READBACK_ADVANCES_FROM: dict[int, Q] = {
+    ResponseStatus.STARTED: Q(last_response__isnull=True)
+    | Q(last_response=ResponseStatus.RECEIVED),
+    ResponseStatus.COMPLETED: Q(last_response=ResponseStatus.STARTED),
+}
+
+
+def dispatch_readback_record(
+    *, event: Event, device_ids: list[int], code: int, now: datetime | None = None
+) -> int:
+    """Record what Modbus devices read back for ``event`` as the Response it amounts to
+    (``ResponseStatus.STARTED`` or ``COMPLETED``); returns how many dispatches advanced."""
+    if code not in _READBACK_ADVANCES_FROM:
+        raise ValidationError(f"read-back cannot report response status {code}")
+    if not device_ids:
+        return 0
+    now = now or timezone.now()
+    updated = (
+        Dispatch.objects.for_utility(event.utility)
+        .filter(_READBACK_ADVANCES_FROM[code], event=event, device_id__in=device_ids)
+        .update(last_response=code, last_response_at=now)
+    )
+    if updated:
+        utility_id = event.utility_id
+        transaction.on_commit(
+            lambda: dispatch_responded.send(
+                sender=Dispatch, event_id=event.pk, utility_id=utility_id
+            )
+        )
+    return updated

@@ -25,4 +25,5 @@ urlpatterns = [
     path("events/new/", views.EventCreateView.as_view(), name="event-create"),
     path("events/<int:pk>/", views.EventDetailView.as_view(), name="event-detail"),
     path("events/<int:pk>/cancel/", views.EventCancelView.as_view(), name="event-cancel"),
+    path("events/<int:pk>/devices.csv", views.EventDevicesCsvView.as_view(), name="event-csv"),
 ]

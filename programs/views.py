@@ -39,6 +39,7 @@ from programs.models import DispatchGroup, DispatchGroupMember, Event, Program
 from programs.rules import event_rule_check
 from programs.selectors import (
     capacity_forecast,
+    dispatch_participation,
     event_dispatches,
     event_funnel,
     event_power_series,
@@ -46,8 +47,9 @@ from programs.selectors import (
     season_usage,
 )
 from tenancy.choices import Role
+from tenancy.exports import SpreadsheetCsvWriter
 from tenancy.lists import BooleanFilter, ChoiceFilter, ForeignKeyFilter, ListPageMixin
-from tenancy.mixins import UtilityMemberMixin, UtilityScopedMixin
+from tenancy.mixins import UtilityDownloadMixin, UtilityMemberMixin, UtilityScopedMixin
 from tenancy.resolution import MemberRequest
 from tenancy.selectors import get_for_utility
 
@@ -323,8 +325,11 @@ class EventDetailView(UtilityScopedMixin, DetailView):
         event = self.object
         dispatches = event_dispatches(event=event).select_related("device")
         page = Paginator(dispatches, 50).get_page(self.request.GET.get("page"))
+        now = timezone.now()
+        for dispatch in page:
+            dispatch.participation = dispatch_participation(dispatch=dispatch, event=event, now=now)
         context.update(
-            funnel=event_funnel(event=event),
+            funnel=event_funnel(event=event, now=now),
             transitions=event.transitions.select_related("actor"),
             dispatch_page=page,
             fresh_after=timezone.now() - device_stale_after(),
@@ -334,6 +339,34 @@ class EventDetailView(UtilityScopedMixin, DetailView):
             and EventCancelView.permits(self.request, "POST"),
         )
         return context
+
+
+class EventDevicesCsvView(UtilityDownloadMixin, View):
+    """The event's device table as CSV, in the same participation vocabulary as its page."""
+
+    model = Event
+
+    def get(self, request: MemberRequest, pk: int) -> HttpResponse:
+        event = get_for_utility(Event.objects.all(), utility=request.utility, pk=pk)
+        tz = timezone.get_current_timezone()
+        now = timezone.now()
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="event-{event.pk}-devices.csv"'
+        writer = SpreadsheetCsvWriter(response)
+        writer.writerow(
+            ["device", "serial", "setpoint_w", "committed_w", "participation",
+             "participation_label", "last_response_code", f"last_response_at ({tz.key})"]
+        )  # fmt: skip
+        rows = event_dispatches(event=event).select_related("device")
+        for d in rows.iterator(chunk_size=2000):
+            state = dispatch_participation(dispatch=d, event=event, now=now)
+            at = d.last_response_at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if (
+                d.last_response_at) else ""  # fmt: skip
+            writer.writerow(
+                [d.device_id, d.device.serial, d.setpoint_w, d.committed_w, state.value,
+                 state.label, d.last_response, at]
+            )  # fmt: skip
+        return response
 
 
 class EventCancelView(UtilityMemberMixin, View):

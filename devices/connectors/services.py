@@ -36,8 +36,9 @@ from devices.services import (
     connector_sites_claim,
     telemetry_ingest,
 )
-from programs.choices import FINAL_STATUSES, EventStatus
+from programs.choices import FINAL_STATUSES, EventStatus, ResponseStatus
 from programs.models import Dispatch, Event, OptOut
+from programs.services import dispatch_readback_record
 
 logger = logging.getLogger(__name__)
 
@@ -225,7 +226,28 @@ async def _send(orders: list[_Order]) -> None:
     await asyncio.gather(*(one(order) for order in orders))
 
 
+def _readback_record(orders: list[_Order], now: datetime) -> None:
+    """What the sites read back, on their dispatches: a setpoint taken during the event is
+    "started", a release taken after it completed is "completed" (the event page's funnel)."""
+    taken: dict[tuple[int, int], list[int]] = defaultdict(list)
+    events: dict[int, Event] = {}
+    for order in orders:
+        if order.event is None or order.result is None or order.row.device_id is None:
+            continue
+        if order.watts is not None and order.event.status == EventStatus.ACTIVE:
+            code = ResponseStatus.STARTED
+        elif order.watts is None and order.event.status == EventStatus.COMPLETED:
+            code = ResponseStatus.COMPLETED
+        else:
+            continue
+        events[order.event.pk] = order.event
+        taken[(order.event.pk, code)].append(order.row.device_id)
+    for (event_id, code), device_ids in taken.items():
+        dispatch_readback_record(event=events[event_id], device_ids=device_ids, code=code, now=now)
+
+
 def _log(orders: list[_Order], now: datetime) -> list[ConnectorCommand]:
+    _readback_record(orders, now)
     commands = []
     for order in orders:
         kind = CommandKind.RELEASE if order.watts is None else CommandKind.SETPOINT

@@ -22,7 +22,7 @@ from programs.api.serializers import (
 )
 from programs.choices import EventStatus
 from programs.models import DispatchGroup, Event, Program
-from programs.selectors import capacity_forecast, event_funnel, group_devices
+from programs.selectors import FUNNEL_LABELS, capacity_forecast, event_funnel, group_devices
 from tenancy.api.viewsets import TenantModelViewSet, TenantScopedMixin
 from tenancy.choices import Role
 
@@ -200,13 +200,10 @@ class EventViewSet(
     @extend_schema(
         responses=inline_serializer(
             "EventFunnel",
-            {
-                k: serializers.IntegerField()
-                for k in ("dispatched", "received", "started", "completed", "opted_out", "silent")
-            },
+            {k: serializers.IntegerField() for k in FUNNEL_LABELS},
         )
     )
     @action(detail=True, methods=["get"])
     def funnel(self, request, pk=None):
         funnel = event_funnel(event=self.get_object())
-        return Response({key.replace(" ", "_"): value for key, value in funnel.items()})
+        return Response(funnel)

@@ -208,3 +208,40 @@ def test_api_analysts_read_sites_but_cannot_write(utility_a):
     assert api.get("/api/v1/connector-sites/").json()["count"] == 1
     payload = {"name": "x", "host": "h", "port": 502, "unit_id": 1}
     assert api.post("/api/v1/connector-sites/", payload).status_code == 403
+
+
+def test_device_charts_offer_a_day_a_week_and_a_season_from_the_rollups(client_a, utility_a, fleet):
+    from devices.models import TelemetryRollup
+    from programs.models import Participant, Season
+
+    device = fleet["online"]
+    now = timezone.now().replace(minute=0, second=0, microsecond=0)
+
+    def rollup(period, at, avg):
+        TelemetryRollup.objects.create(
+            utility=utility_a, device=device, channel="w", period=period,
+            bucket_start=at, avg=avg, min=avg, max=avg, count=1,
+        )  # fmt: skip
+
+    rollup("1h", now - timedelta(days=3), 700)  # a week's chart reads the hourly rollups
+    rollup("5m", now - timedelta(days=3), 999)  # ... not the 5-minute ones under them
+    rollup("5m", now - timedelta(hours=2), 1200)
+    url = reverse("devices:device-detail", args=[device.pk])
+    day = client_a.get(url).context["chart"]
+    assert [p[1] for p in day["w"]] == [1200.0]
+    week = client_a.get(url, {"window": "week"})
+    # Hourly rollups, then the 5-minute ones after the last hour rolled up.
+    assert [p[1] for p in week.context["chart"]["w"]] == [700.0, 1200.0]
+    assert 'aria-current="page">Week</a>' in week.content.decode()
+    program = factories.program(utility_a)
+    today = timezone.localdate()
+    Season.objects.create(
+        utility=utility_a, program=program, name="Now", max_events=5,
+        start_date=today - timedelta(days=10), end_date=today + timedelta(days=10),
+    )  # fmt: skip
+    Participant.objects.create(utility=utility_a, program=program, device=device, joined_at=now)
+    season = client_a.get(url, {"window": "season"}).context["chart"]
+    start = timezone.localtime(timezone.now()) - timedelta(days=10)
+    assert abs(season["since"] - start.replace(hour=0, minute=0, second=0).timestamp()) < 2
+    bad = client_a.get(url, {"window": "forever"})
+    assert bad.status_code == 200 and bad.context["window"] == "day"

@@ -141,7 +141,10 @@ def test_funnel_counts_responses(api, utility, group):
         "started": 2,
         "completed": 1,
         "opted_out": 1,
-        "silent": 1,
+        "refused": 0,
+        # The event has not ended: the device that has not answered is awaited, not silent.
+        "awaiting": 1,
+        "silent": 0,
     }
 
 

@@ -37,7 +37,7 @@ def test_create_program_and_edit_its_rules(web, utility):
             "min_stored_events": 24,
             "min_duration_min": 5,
             "max_duration_min": 240,
-            "allowed_weekdays": "0,1,2,3,4",
+            "allowed_weekdays": ["0", "1", "2", "3", "4"],
             "min_notice_min": 60,
             "min_rest_min": 0,
             "reserve_soc_pct": 20,
@@ -194,10 +194,14 @@ def test_event_page_device_table_says_what_each_response_code_means(web, utility
         )
     url = reverse("programs:event-detail", args=[event.pk])
     page = web.get(url).content.decode()
-    assert 'data-code="3">Event completed <small class="muted">(3)</small>' in page
-    assert 'data-code="4">Opted out <small class="muted">(4)</small>' in page
-    assert 'data-code="6">Cancelled <small class="muted">(6)</small>' in page
-    assert 'data-code="">silent</td>' in page
+    # One vocabulary (programs.choices.Participation), the raw Response code beside it.
+    assert (
+        'data-participation="completed">Completed <small class="muted" title="Event completed">(3)'
+    ) in page
+    assert 'data-participation="opted_out">Opted out <small class="muted"' in page
+    assert 'data-participation="received">Received <small class="muted" title="Cancelled">' in page
+    # The event has not ended: an unanswered device is awaited, not silent.
+    assert 'data-participation="awaiting">Awaiting response</td>' in page
     assert all(f'id="dispatch-{d.pk}"' in page for d in rows.values())
     assert page.index(f"dispatch-{rows[3].pk}") < page.index(f"dispatch-{rows[None].pk}")
     assert "1234 W" in page

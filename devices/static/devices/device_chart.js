@@ -1,6 +1,9 @@
 // Device detail: 24 h power and SoC with uPlot, events shaded behind the lines.
 (function () {
   const data = JSON.parse(document.getElementById("chart-data").textContent);
+  // In the utility's zone (<html data-tz>), not the browser's.
+  const tz = document.documentElement.dataset.tz || "UTC";
+  const tzDate = (ts) => uPlot.tzDate(new Date(ts * 1e3), tz);
   const width = () => Math.min(1100, document.querySelector("main").clientWidth - 20);
 
   function eventBands(u) {
@@ -21,9 +24,10 @@
     const opts = {
       width: width(),
       height: 220,
+      tzDate: tzDate,
       scales: { x: { time: true, range: [data.since, data.until] }, y: range ? { range } : {} },
       series: [{}, { label: `${label} (${unit})`, stroke: colour, width: 1.5 }],
-      axes: [{}, { label: unit }],
+      axes: [{ label: "Time (" + tz + ")", labelSize: 20 }, { label: unit }],
       hooks: { drawClear: [eventBands] },
     };
     return new uPlot(opts, [xs, ys], el);

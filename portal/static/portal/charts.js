@@ -4,6 +4,14 @@ window.Reservoir = window.Reservoir || {};
 (function (R) {
   "use strict";
 
+  // Times are shown in the utility's zone (<html data-tz>), never the browser's.
+  R.tz = document.documentElement.dataset.tz || "UTC";
+  R.tzDate = (ts) => uPlot.tzDate(new Date(ts * 1e3), R.tz);
+  R.formatTime = function (t, options) {
+    return new Date(t * 1000).toLocaleString([], { timeZone: R.tz, ...options });
+  };
+  const timeAxis = () => ({ label: "Time (" + R.tz + ")", labelSize: 20 });
+
   function width(el) {
     return Math.max(320, el.clientWidth || el.parentElement.clientWidth || 600);
   }
@@ -35,12 +43,13 @@ window.Reservoir = window.Reservoir || {};
     const opts = {
       width: width(el), height: 260,
       scales: { x: { time: true } },
+      tzDate: R.tzDate,
       series: [
         {},
         { label: "Delivered", stroke: "#1f6feb", width: 2, spanGaps: false, value: (u, v) => kw(v) },
         { label: "Requested", stroke: "#cf222e", width: 2, dash: [6, 4], paths: uPlot.paths.stepped({ align: 1 }), value: (u, v) => kw(v) },
       ],
-      axes: [{}, { values: kwTicks, size: 70 }],
+      axes: [timeAxis(), { values: kwTicks, size: 70 }],
     };
     const plot = new uPlot(opts, [xs, delivered, req], el);
     el._plot = plot;
@@ -51,9 +60,9 @@ window.Reservoir = window.Reservoir || {};
   R.liveLine = function (el, label, points) {
     const data = [points.map((p) => p.t), points.map((p) => p.w)];
     const plot = new uPlot({
-      width: width(el), height: 240, scales: { x: { time: true } },
+      width: width(el), height: 240, scales: { x: { time: true } }, tzDate: R.tzDate,
       series: [{}, { label: label, stroke: "#1f6feb", width: 2, value: (u, v) => kw(v) }],
-      axes: [{}, { values: kwTicks, size: 70 }],
+      axes: [timeAxis(), { values: kwTicks, size: 70 }],
     }, data, el);
     plot.append = function (t, w) {
       data[0].push(t); data[1].push(w);

@@ -35,7 +35,7 @@ window.Reservoir = window.Reservoir || {};
   R.formatPower = kw;
 
   function time(t) {
-    return new Date(t * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    return R.formatTime(t, { hour: "2-digit", minute: "2-digit" });
   }
 
   R.controlRoom = function (cfg) {
@@ -89,7 +89,7 @@ window.Reservoir = window.Reservoir || {};
       const f = e.funnel || {};
       card.querySelector(".funnel-line").textContent =
         `${f.dispatched || 0} dispatched · ${f.received || 0} received · ${f.started || 0} started · ` +
-        `${f.completed || 0} completed · ${f["opted out"] || 0} opted out · ${f.silent || 0} silent`;
+        `${f.completed || 0} completed · ${f.opted_out || 0} opted out · ${f.silent || 0} silent`;
     }
 
     function render(data) {
@@ -114,7 +114,7 @@ window.Reservoir = window.Reservoir || {};
         const li = document.createElement("li");
         li.innerHTML = `<a href="/events/${e.event}/"></a> <span class="muted"></span>`;
         li.querySelector("a").textContent = e.label;
-        li.querySelector("span").textContent = new Date(e.start * 1000).toLocaleString() + " · " + kw(e.target_w);
+        li.querySelector("span").textContent = R.formatTime(e.start, { dateStyle: "medium", timeStyle: "short", timeZoneName: "short" }) + " · " + kw(e.target_w);
         up.appendChild(li);
       });
       if (!data.upcoming.length) up.innerHTML = '<li class="empty">Nothing scheduled.</li>';
@@ -187,7 +187,7 @@ window.Reservoir = window.Reservoir || {};
       li.querySelector(".what").textContent = a.kind_label || a.kind;
       const opened = new Date(a.opened_at * 1000);
       li.querySelector("time").dateTime = opened.toISOString();
-      li.querySelector("time").textContent = opened.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+      li.querySelector("time").textContent = R.formatTime(a.opened_at, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" });
       const actions = li.querySelector(".actions");
       const verbs = (a.status === "open" ? ["acknowledge", "resolve"] : ["resolve"])
         .filter((verb) => (cfg.alertActions || []).includes(verb));

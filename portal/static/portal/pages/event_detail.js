@@ -24,7 +24,7 @@
         el.parentElement.querySelector(".empty")?.remove();
       }
       document.querySelectorAll(".funnel li").forEach((li) => {
-        const key = li.querySelector(".label").textContent.toLowerCase();
+        const key = li.dataset.key;
         if (key in d.funnel) {
           li.querySelector(".n").textContent = d.funnel[key];
           li.querySelector(".bar").style.setProperty("--n", d.funnel[key]);
@@ -38,9 +38,10 @@
         if (!tr) return;
         const cell = tr.querySelector(".response");
         const code = row.response === null ? "" : String(row.response);
-        if (cell.dataset.code !== code) {
+        if (cell.dataset.code !== code || cell.dataset.participation !== row.participation) {
           cell.dataset.code = code;
-          cell.textContent = row.response_label;
+          cell.dataset.participation = row.participation;
+          cell.textContent = row.participation_label;
           if (code) {
             const small = document.createElement("small");
             small.className = "muted";
