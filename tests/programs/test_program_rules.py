@@ -69,6 +69,7 @@ def test_the_terms_are_written_from_the_rules(program):
     assert "up to 80 events a year" in after and "30 %" in after
 
 
+@pytest.mark.django_db
 def test_the_demo_program_agrees_with_itself(tmp_path, settings):
     settings.VAR_DIR = tmp_path
     call_command("seed_demo", "--quiet")
