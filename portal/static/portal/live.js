@@ -114,7 +114,7 @@ window.Reservoir = window.Reservoir || {};
         const li = document.createElement("li");
         li.innerHTML = `<a href="/events/${e.event}/"></a> <span class="muted"></span>`;
         li.querySelector("a").textContent = e.label;
-        li.querySelector("span").textContent = R.formatTime(e.start, { dateStyle: "medium", timeStyle: "short", timeZoneName: "short" }) + " · " + kw(e.target_w);
+        li.querySelector("span").textContent = R.formatTime(e.start, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" }) + " · " + kw(e.target_w);
         up.appendChild(li);
       });
       if (!data.upcoming.length) up.innerHTML = '<li class="empty">Nothing scheduled.</li>';
