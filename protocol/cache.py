@@ -36,6 +36,7 @@ import re
 import secrets
 import struct
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -307,16 +308,29 @@ class Entry:
     deps: tuple[str, ...]
     tokens: tuple[int, ...]
     end_device_id: int | None = None
+    # When the answer changes by the clock alone (a DERControl's interval starts or ends),
+    # as a Unix time: served only before it. None: only a write changes it.
+    valid_until: float | None = None
+
+    def fresh(self) -> bool:
+        return self.valid_until is None or time.time() < self.valid_until
 
     def to_bytes(self) -> bytes:
-        head = [self.etag, self.last_modified, self.deps, self.tokens, self.end_device_id]
+        head = [
+            self.etag,
+            self.last_modified,
+            self.deps,
+            self.tokens,
+            self.end_device_id,
+            self.valid_until,
+        ]
         return json.dumps(head).encode() + b"\n" + self.body
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Entry:
         head, body = raw.split(b"\n", 1)
-        etag, last_modified, deps, toks, eid = json.loads(head)
-        return cls(body, etag, last_modified, tuple(deps), tuple(toks), eid)
+        etag, last_modified, deps, toks, eid, valid_until = json.loads(head)
+        return cls(body, etag, last_modified, tuple(deps), tuple(toks), eid, valid_until)
 
 
 def etag_of(body: bytes) -> str:
@@ -361,7 +375,7 @@ class ResponseCache:
                 return None
             entry = Entry.from_bytes(raw)
         current = tokens(entry.deps)
-        if current is None or current != entry.tokens:
+        if current is None or current != entry.tokens or not entry.fresh():
             self.local.pop(key)
             return None
         self.local.put(key, entry)

@@ -218,6 +218,15 @@ def group_controls(
     return _control_views(end_device, group, control_order(list(events), mrid_of), now)
 
 
+def next_clock_change(views: list[ControlView], now: datetime) -> datetime | None:
+    """The next instant after `now` at which one of these controls starts or ends, which
+    changes the lists they are in with no write at all (None: none is due)."""
+    instants = [
+        instant for view in views for instant in (view.event.start, view.event.end) if instant > now
+    ]
+    return min(instants, default=None)
+
+
 def group_controls_answerable(
     *, end_device: EndDevice, group: DispatchGroup, now: datetime
 ) -> list[ControlView]:

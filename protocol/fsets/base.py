@@ -131,6 +131,7 @@ class SepView(View):
     # database, and the EndDevice the answer is about (None: not caching).
     _deps: dict[str, int] | None = None
     _end_device_id: int | None = None
+    _valid_until: float | None = None
 
     def dispatch(self, request, *args, **kwargs):
         method = request.method.lower()
@@ -192,6 +193,7 @@ class SepView(View):
             return entry_response(entry, condition)
         before = cache.tokens((cache.GLOBAL,))
         self._deps = None if before is None else {cache.GLOBAL: before[0]}
+        self._valid_until = None
         response = self._handle(handler, request, *args, **kwargs)
         deps, self._deps = self._deps, None
         if (
@@ -209,9 +211,19 @@ class SepView(View):
             deps=tuple(deps),
             tokens=tuple(deps.values()),
             end_device_id=self._end_device_id,
+            valid_until=self._valid_until,
         )
         cache.responses.put(key, entry)
         return entry_response(entry, condition)
+
+    def changes_at(self, instant: datetime | None) -> None:
+        """The answer being rendered changes by the clock alone at `instant` (a control's
+        interval starts or ends): a cached copy is served only until then."""
+        if instant is None:
+            return
+        at = instant.timestamp()
+        if self._valid_until is None or at < self._valid_until:
+            self._valid_until = at
 
     def _depend(self, key: str) -> None:
         """The answer being cached is built from `key`'s data: note its token first."""

@@ -5,6 +5,7 @@ How events become DERControls is decided in protocol.managers.derp.
 
 from functools import partial
 
+from programs.choices import EventStatus
 from protocol import selectors
 from protocol.fsets.base import Refused, SepView
 from protocol.http import not_found
@@ -36,6 +37,22 @@ class _ProgramView(SepView):
             raise Refused(not_found("no such DERProgram"))
         return end_device, group
 
+    def controls(self, end_device, group, *, active_only: bool = False):
+        """The group's DERControls as this device sees them now (three queries). The answer
+        changes by the clock at the next start or end of one of them: a cached copy lasts
+        until then. The active list is the full list's active part, so the next start of a
+        scheduled control bounds it too."""
+        views = selectors.group_controls(
+            end_device=end_device,
+            group=group,
+            now=self.now,
+            mrid_of=partial(der_control_mrid, end_device),
+        )
+        self.changes_at(selectors.next_clock_change(views, self.now))
+        if active_only:
+            return [v for v in views if v.status == EventStatus.ACTIVE]
+        return views
+
 
 class DERProgramView(_ProgramView):
     def get(self, request, eid, gid):
@@ -49,13 +66,7 @@ class DERControlListView(_ProgramView):
 
     def get(self, request, eid, gid):
         end_device, group = self.program(eid, gid)
-        views = selectors.group_controls(
-            end_device=end_device,
-            group=group,
-            now=self.now,
-            mrid_of=partial(der_control_mrid, end_device),
-            active_only=self.active_only,
-        )
+        views = self.controls(end_device, group, active_only=self.active_only)
         paged = self.page(request, views)
         return self.sep(
             der_control_list(
@@ -77,12 +88,7 @@ class ActiveDERControlListView(DERControlListView):
 class DERControlView(_ProgramView):
     def get(self, request, eid, gid, mrid):
         end_device, group = self.program(eid, gid)
-        views = selectors.group_controls(
-            end_device=end_device,
-            group=group,
-            now=self.now,
-            mrid_of=partial(der_control_mrid, end_device),
-        )
+        views = self.controls(end_device, group)
         mrid = mrid.upper()
         view = next((v for v in views if der_control_mrid(end_device, v.event) == mrid), None)
         if view is None:

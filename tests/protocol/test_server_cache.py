@@ -297,3 +297,30 @@ def test_a_status_put_runs_a_fixed_small_number_of_statements(manager_a):
     # due, live state; the status: lock, update; the report; its subscribers. No unique or
     # constraint lookups, no separate utility read (issue 18: about 15 per PUT before).
     assert len(statements) <= 9, statements
+
+
+def test_a_cached_control_list_follows_the_clock_with_no_write(manager_a, monkeypatch):
+    # Failed before: a cached DERControl list kept an ended control, and the active list
+    # stayed empty after a start, until some write happened to invalidate them.
+    import time
+
+    from protocol.xml import parse
+    from protocol.xml.resources.derp import DERControlList
+
+    _, _, group, agg, end_devices = world(manager_a)
+    base = f"/edev/{end_devices[0].pk}/derp/{group.pk}"
+    event = Event.objects.get(group=group)
+
+    def listed(path: str) -> int:
+        return len(parse(agg.http.get(path).content, DERControlList).der_controls)
+
+    def clock_at(instant):
+        monkeypatch.setattr(timezone, "now", lambda: instant)
+        monkeypatch.setattr(time, "time", lambda: instant.timestamp())
+
+    assert (listed(f"{base}/derc?l=10"), listed(f"{base}/actderc?l=10")) == (1, 0)
+    assert (listed(f"{base}/derc?l=10"), listed(f"{base}/actderc?l=10")) == (1, 0)  # cached
+    clock_at(event.start + timedelta(seconds=1))
+    assert (listed(f"{base}/derc?l=10"), listed(f"{base}/actderc?l=10")) == (1, 1)
+    clock_at(event.end + timedelta(seconds=1))
+    assert (listed(f"{base}/derc?l=10"), listed(f"{base}/actderc?l=10")) == (0, 0)
