@@ -70,17 +70,25 @@ def event(world: dict, start_in_s: float, duration_s: int) -> int:
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
-    from programs.models import DispatchGroup, Program
-    from programs.services import event_create
+    from programs.choices import EventStatus
+    from programs.models import DispatchGroup, Event, Program
+    from programs.services import event_cancel, event_create
 
     program = Program.objects.get(pk=world["program"])
+    group = DispatchGroup.objects.get(pk=world["group"])
+    manager = get_user_model().objects.get(pk=world["manager"])
+    # Each drill starts an event of its own: an earlier drill's event still running would
+    # overlap it, which the program refuses; that one is done with.
+    live = (EventStatus.SCHEDULED, EventStatus.ACTIVE)
+    for earlier in Event.objects.for_utility(group.utility_id).filter(group=group, status__in=live):
+        event_cancel(event=earlier, actor=manager)
     created = event_create(
         program=program,
-        group=DispatchGroup.objects.get(pk=world["group"]),
+        group=group,
         kind="discharge",
         start=timezone.now() + timedelta(seconds=start_in_s),
         duration_s=duration_s,
-        actor=get_user_model().objects.get(pk=world["manager"]),
+        actor=manager,
         target_w=1000,
     )
     return created.pk
