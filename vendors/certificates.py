@@ -230,19 +230,14 @@ def certificate_issue(
         program=application.sandbox_program,
         cert_not_after=cert.not_valid_after_utc,
     )
-    issued = IssuedCertificate(
+    issued = _issued_store(
         utility=application.utility,
         application=application,
         authority=authority,
         kind=kind,
-        lfdi=lfdi,
-        sfdi=sfdi,
-        serial=f"{cert.serial_number:X}",
-        not_after=cert.not_valid_after_utc,
-        pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
+        identity=(lfdi, sfdi),
+        cert=cert,
     )
-    issued.full_clean()
-    issued.save()
     if not application.certificate_issued:
         application.certificate_issued = True
         application.save(update_fields=["certificate_issued"])
@@ -278,9 +273,24 @@ def utility_certificate_issue(
     )
     der = cert.public_bytes(serialization.Encoding.DER)
     lfdi, sfdi = engine().certificate_identity(der)
-    issued = IssuedCertificate(
+    return _issued_store(
         utility=utility,
         application=None,
+        authority=authority,
+        kind=kind,
+        identity=(lfdi, sfdi),
+        cert=cert,
+    )
+
+
+def _issued_store(
+    *, utility, application, authority, kind: str, identity: tuple[str, int], cert
+) -> IssuedCertificate:
+    """The record of a certificate the utility's CA signed (its public part only)."""
+    lfdi, sfdi = identity
+    issued = IssuedCertificate(
+        utility=utility,
+        application=application,
         authority=authority,
         kind=kind,
         lfdi=lfdi,
