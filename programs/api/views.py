@@ -23,6 +23,7 @@ from programs.api.serializers import (
 from programs.choices import EventStatus
 from programs.models import DispatchGroup, Event, Program
 from programs.selectors import FUNNEL_LABELS, capacity_forecast, event_funnel, group_devices
+from tenancy.api.filters import id_filter
 from tenancy.api.viewsets import TenantModelViewSet, TenantScopedMixin
 from tenancy.choices import Role
 
@@ -153,9 +154,7 @@ class EventViewSet(
         params = self.request.query_params
         if status_filter := params.get("status"):
             queryset = queryset.filter(status=status_filter)
-        if program := params.get("program"):
-            queryset = queryset.filter(program_id=program) if program.isdigit() else queryset.none()
-        return queryset
+        return id_filter(queryset, params, "program", "program_id")
 
     @extend_schema(
         responses={

@@ -30,6 +30,7 @@ from protocol.api.serializers import (
 from protocol.identity import client_identity_from_pem
 from protocol.models import Client, EndDevice, MirrorUsagePoint, Subscription
 from protocol.selectors import end_devices_for_client
+from tenancy.api.filters import id_filter
 from tenancy.api.viewsets import TenantScopedMixin
 from vendors.certificates import (
     chain_pem,
@@ -40,14 +41,6 @@ from vendors.certificates import (
 
 def _refused(exc: DjangoValidationError) -> ValidationError:
     return ValidationError(serializers.as_serializer_error(exc))
-
-
-def _id_filter(queryset, params, name: str, field: str):
-    """`?name=<id>`: only rows whose `field` is that id; a non-number matches nothing."""
-    value = params.get(name)
-    if value is None:
-        return queryset
-    return queryset.filter(**{field: int(value)}) if value.isdigit() else queryset.none()
 
 
 @extend_schema_view(
@@ -74,7 +67,7 @@ class Sep2ClientViewSet(
     def get_queryset(self):
         queryset = super().get_queryset()
         if self.action == "list":
-            queryset = _id_filter(queryset, self.request.query_params, "program", "program_id")
+            queryset = id_filter(queryset, self.request.query_params, "program", "program_id")
         return queryset
 
     def create(self, request, *args, **kwargs):
@@ -204,7 +197,7 @@ class Sep2EndDeviceViewSet(
         queryset = super().get_queryset()
         params = self.request.query_params
         if self.action == "list":
-            queryset = _id_filter(queryset, params, "client", "registered_by_id")
+            queryset = id_filter(queryset, params, "client", "registered_by_id")
             if lfdi := params.get("lfdi"):
                 queryset = queryset.filter(lfdi=lfdi.replace("\x00", "").strip().upper())
         return queryset
@@ -255,13 +248,26 @@ class Sep2EndDeviceViewSet(
         ]
     )
 )
-class Sep2MirrorUsagePointViewSet(
+class _PerEndDeviceViewSet(
     TenantScopedMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
+    """What 2030.5 clients made under their EndDevices: listed (by client or EndDevice),
+    read, and deleted on a client's behalf."""
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action == "list":
+            params = self.request.query_params
+            queryset = id_filter(queryset, params, "client", "end_device__registered_by_id")
+            queryset = id_filter(queryset, params, "end_device", "end_device_id")
+        return queryset.order_by("pk")
+
+
+class Sep2MirrorUsagePointViewSet(_PerEndDeviceViewSet):
     """MirrorUsagePoints the clients created; delete one (its readings stay in the
     device's telemetry). To clear a client's, POST
     /sep2/clients/{id}/clear-mirror-usage-points/."""
@@ -269,43 +275,13 @@ class Sep2MirrorUsagePointViewSet(
     queryset = MirrorUsagePoint.objects.select_related("end_device")
     serializer_class = MirrorUsagePointSerializer
 
-    def get_queryset(self):
-        queryset = super().get_queryset()
-        if self.action == "list":
-            params = self.request.query_params
-            queryset = _id_filter(queryset, params, "client", "end_device__registered_by_id")
-            queryset = _id_filter(queryset, params, "end_device", "end_device_id")
-        return queryset.order_by("pk")
 
-
-@extend_schema_view(
-    list=extend_schema(
-        parameters=[
-            OpenApiParameter("client", int, description="Only this client's"),
-            OpenApiParameter("end_device", int, description="Only this EndDevice's"),
-        ]
-    )
-)
-class Sep2SubscriptionViewSet(
-    TenantScopedMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
-):
+class Sep2SubscriptionViewSet(_PerEndDeviceViewSet):
     """Subscriptions the clients made; delete one on a client's behalf (no more
     notifications to its address)."""
 
     queryset = Subscription.objects.select_related("end_device")
     serializer_class = SubscriptionSerializer
-
-    def get_queryset(self):
-        queryset = super().get_queryset()
-        if self.action == "list":
-            params = self.request.query_params
-            queryset = _id_filter(queryset, params, "client", "end_device__registered_by_id")
-            queryset = _id_filter(queryset, params, "end_device", "end_device_id")
-        return queryset.order_by("pk")
 
     def perform_destroy(self, instance):
         services.subscription_delete(subscription=instance)

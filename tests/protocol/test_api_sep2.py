@@ -350,3 +350,19 @@ def test_group_members_are_tenant_scoped(api_a, utility_a, utility_b):
         == 404
     )
     assert not Participant.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/sep2/clients/?program=",
+        "/api/v1/sep2/mirror-usage-points/?client=",
+        "/api/v1/sep2/subscriptions/?end_device=",
+        "/api/v1/events/?program=",
+    ],
+)
+def test_an_id_beyond_any_key_lists_nothing(api_a, path):
+    # Failed before: an id past a 64-bit key reached the database and answered 500.
+    response = api_a.get(path + "9" * 20)
+    assert response.status_code == 200, response.content
+    assert response.json()["count"] == 0
