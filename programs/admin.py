@@ -2,6 +2,8 @@ from django.contrib import admin
 
 from programs.models import (
     BlackoutDate,
+    Curve,
+    DefaultControl,
     Dispatch,
     DispatchGroup,
     DispatchGroupMember,
@@ -61,6 +63,21 @@ class DispatchGroupAdmin(admin.ModelAdmin):
     list_display = ["name", "program", "states", "zip_prefixes", "feeders", "vendors"]
     list_filter = ["utility", "program"]
     search_fields = ["name", "mrid"]
+
+
+@admin.register(Curve)
+class CurveAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "program", "curve_type", "y_ref_type", "changed_at"]
+    list_filter = ["utility", "curve_type"]
+    search_fields = ["description", "mrid"]
+
+
+@admin.register(DefaultControl)
+class DefaultControlAdmin(admin.ModelAdmin):
+    list_display = ["group", "changed_at"]
+    list_filter = ["utility"]
+    search_fields = ["group__name", "group__program__name"]
+    raw_id_fields = ["group"]
 
 
 @admin.register(DispatchGroupMember)

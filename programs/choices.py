@@ -21,6 +21,39 @@ class EventKind(models.TextChoices):
     EXPORT_LIMIT = "export_limit", "Export limit"
 
 
+class CurveType(models.IntegerChoices):
+    """2030.5 DERCurveType: what a DERCurve's x and y mean, and the mode that may link it."""
+
+    FREQ_WATT = 0, "Frequency-watt"
+    HFRT_MAY_TRIP = 1, "High-frequency ride-through, may trip"
+    HFRT_MUST_TRIP = 2, "High-frequency ride-through, must trip"
+    HVRT_MAY_TRIP = 3, "High-voltage ride-through, may trip"
+    HVRT_MOMENTARY_CESSATION = 4, "High-voltage ride-through, momentary cessation"
+    HVRT_MUST_TRIP = 5, "High-voltage ride-through, must trip"
+    LFRT_MAY_TRIP = 6, "Low-frequency ride-through, may trip"
+    LFRT_MUST_TRIP = 7, "Low-frequency ride-through, must trip"
+    LVRT_MAY_TRIP = 8, "Low-voltage ride-through, may trip"
+    LVRT_MOMENTARY_CESSATION = 9, "Low-voltage ride-through, momentary cessation"
+    LVRT_MUST_TRIP = 10, "Low-voltage ride-through, must trip"
+    VOLT_VAR = 11, "Volt-var"
+    VOLT_WATT = 12, "Volt-watt"
+    WATT_PF = 13, "Watt-power factor"
+    WATT_VAR = 14, "Watt-var"
+
+
+class UnitRefType(models.IntegerChoices):
+    """2030.5 DERUnitRefType: what a curve's y percentages (or a fixed var) are a percent of."""
+
+    NA = 0, "Not applicable"
+    SET_MAX_W = 1, "% of setMaxW"
+    SET_MAX_VAR = 2, "% of setMaxVar"
+    STAT_VAR_AVAIL = 3, "% of statVarAvail"
+    SET_EFFECTIVE_V = 4, "% of setEffectiveV"
+    SET_MAX_CHARGE_RATE_W = 5, "% of setMaxChargeRateW"
+    SET_MAX_DISCHARGE_RATE_W = 6, "% of setMaxDischargeRateW"
+    STAT_W_AVAIL = 7, "% of statWAvail"
+
+
 class EventPurpose(models.TextChoices):
     PEAK = "peak", "Peak"
     CAPACITY = "capacity", "Capacity"

@@ -12,6 +12,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from programs.choices import (
+    CurveType,
     DispatchSelection,
     EventKind,
     EventPurpose,
@@ -19,12 +20,17 @@ from programs.choices import (
     ProgramStatus,
     RequirementProfile,
     SetpointRule,
+    UnitRefType,
     response_label,
 )
 from tenancy.models import TenantModel, TenantQuerySet
 
 weekday_list = RegexValidator(r"^[0-6](,[0-6])*$|^$", "Use weekday numbers 0 (Mon) to 6 (Sun).")
 pct = [MinValueValidator(0), MaxValueValidator(100)]
+# 2030.5 PerCent / SignedPerCent: hundredths of a percent.
+hundredths_pct = [MinValueValidator(0), MaxValueValidator(10000)]
+signed_hundredths_pct = [MinValueValidator(-10000), MaxValueValidator(10000)]
+uint16 = [MaxValueValidator(65535)]
 
 
 def _mrid() -> str:
@@ -317,7 +323,150 @@ class DispatchGroup(TenantModel):
         }
 
 
-class Event(TenantModel):
+class Curve(TenantModel):
+    """A 2030.5 DERCurve of a program: listed under each of its DERPrograms (DERCurveList)
+    and linked by href from a control's curve mode (opModVoltVar, opModVoltWatt …).
+
+    `points` holds 1 to 10 {"x": int, "y": int} pairs, each value scaled by 10**multiplier
+    of its axis; y is a percent of `y_ref_type` for the percent-based curve types.
+    """
+
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="curves")
+    mrid = models.CharField(max_length=32, default=_mrid, unique=True, editable=False)
+    description = models.CharField(max_length=32, blank=True)
+    curve_type = models.PositiveSmallIntegerField(choices=CurveType.choices)
+    points = models.JSONField(default=list)
+    x_multiplier = models.SmallIntegerField(
+        default=0, validators=[MinValueValidator(-9), MaxValueValidator(9)]
+    )
+    y_multiplier = models.SmallIntegerField(
+        default=0, validators=[MinValueValidator(-9), MaxValueValidator(9)]
+    )
+    y_ref_type = models.PositiveSmallIntegerField(
+        choices=UnitRefType.choices, default=UnitRefType.NA
+    )
+    # Optional response times, hundredths of a second (2030.5 DERCurve).
+    open_loop_tms = models.PositiveIntegerField(null=True, blank=True, validators=uint16)
+    ramp_dec_tms = models.PositiveIntegerField(null=True, blank=True, validators=uint16)
+    ramp_inc_tms = models.PositiveIntegerField(null=True, blank=True, validators=uint16)
+    ramp_pt1_tms = models.PositiveIntegerField(null=True, blank=True, validators=uint16)
+    # Volt-var only: an autonomously adjusted voltage reference.
+    autonomous_v_ref_enable = models.BooleanField(null=True, blank=True)
+    autonomous_v_ref_time_constant = models.PositiveIntegerField(null=True, blank=True)
+    v_ref = models.PositiveIntegerField(null=True, blank=True, validators=hundredths_pct)
+    created_at = models.DateTimeField(auto_now_add=True)
+    changed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["program", "curve_type", "created_at"]
+
+    def __str__(self):
+        return f"{self.get_curve_type_display()} · {self.description or self.mrid[:8]}"
+
+
+def _curve_link(mode: str) -> models.ForeignKey:
+    return models.ForeignKey(
+        Curve,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=f"{mode}: the DERCurve the device follows.",
+    )
+
+
+class ControlBase(models.Model):
+    """The modes of a 2030.5 DERControlBase (with CSIP-AUS's), each optional, in the
+    standard's units: what an event or a group's default tells a DER to do.
+
+    An event's opModTargetW comes from its dispatch plan (one setpoint per device), so the
+    column here is only the per-device value of a control that is not planned.
+    """
+
+    op_mod_connect = models.BooleanField(null=True, blank=True)
+    op_mod_energize = models.BooleanField(null=True, blank=True)
+    # Hundredths of a percent of setMaxW.
+    op_mod_fixed_w = models.SmallIntegerField(
+        null=True, blank=True, validators=signed_hundredths_pct
+    )
+    op_mod_max_lim_w = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=hundredths_pct
+    )
+    op_mod_target_w = models.IntegerField(null=True, blank=True, help_text="W, + discharge.")
+    # Fixed power factor (displacement, 0 to 1) and whether the DER is over-excited.
+    op_mod_fixed_pf_inject_w = models.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+    )
+    op_mod_fixed_pf_inject_excitation = models.BooleanField(null=True, blank=True)
+    op_mod_fixed_pf_absorb_w = models.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+    )
+    op_mod_fixed_pf_absorb_excitation = models.BooleanField(null=True, blank=True)
+    # Hundredths of a percent of op_mod_fixed_var_ref_type.
+    op_mod_fixed_var = models.SmallIntegerField(
+        null=True, blank=True, validators=signed_hundredths_pct
+    )
+    op_mod_fixed_var_ref_type = models.PositiveSmallIntegerField(
+        choices=UnitRefType.choices, null=True, blank=True
+    )
+    op_mod_target_var = models.IntegerField(null=True, blank=True, help_text="var")
+    # FreqDroopType: {"dBOF", "dBUF", "kOF", "kUF", "openLoopTms"}.
+    op_mod_freq_droop = models.JSONField(null=True, blank=True)
+    op_mod_volt_var = _curve_link("opModVoltVar")
+    op_mod_volt_watt = _curve_link("opModVoltWatt")
+    op_mod_freq_watt = _curve_link("opModFreqWatt")
+    op_mod_watt_pf = _curve_link("opModWattPF")
+    op_mod_watt_var = _curve_link("opModWattVar")
+    ramp_tms = models.PositiveIntegerField(
+        null=True, blank=True, validators=uint16, help_text="Hundredths of a second."
+    )
+    # CSIP-AUS dynamic operating envelope, in W at the connection point.
+    op_mod_imp_lim_w = models.PositiveIntegerField(null=True, blank=True)
+    op_mod_exp_lim_w = models.PositiveIntegerField(null=True, blank=True)
+    op_mod_gen_lim_w = models.PositiveIntegerField(null=True, blank=True)
+    op_mod_load_lim_w = models.PositiveIntegerField(null=True, blank=True)
+    op_mod_storage_target_w = models.IntegerField(
+        null=True, blank=True, help_text="W, + discharge."
+    )
+
+    class Meta:
+        abstract = True
+
+
+class DefaultControl(TenantModel, ControlBase):
+    """A dispatch group's 2030.5 DefaultDERControl: what its DERs do when no event is active."""
+
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
+    group = models.OneToOneField(
+        DispatchGroup, on_delete=models.CASCADE, related_name="default_control"
+    )
+    # Enter service (hundredths of s / Hz / % of nominal voltage) and gradients (hundredths
+    # of a percent of setMaxW per second).
+    set_es_delay = models.PositiveIntegerField(null=True, blank=True)
+    set_es_high_freq = models.PositiveIntegerField(null=True, blank=True, validators=uint16)
+    set_es_high_volt = models.SmallIntegerField(null=True, blank=True)
+    set_es_low_freq = models.PositiveIntegerField(null=True, blank=True, validators=uint16)
+    set_es_low_volt = models.SmallIntegerField(null=True, blank=True)
+    set_es_ramp_tms = models.PositiveIntegerField(null=True, blank=True)
+    set_es_random_delay = models.PositiveIntegerField(null=True, blank=True)
+    set_grad_w = models.PositiveIntegerField(null=True, blank=True, validators=uint16)
+    set_soft_grad_w = models.PositiveIntegerField(null=True, blank=True, validators=uint16)
+    changed_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"Default control of {self.group}"
+
+
+class Event(TenantModel, ControlBase):
     """A dispatch event for one group; served to 2030.5 clients as a DERControl."""
 
     utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")

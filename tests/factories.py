@@ -37,6 +37,8 @@ from enrollment.models import (
 from portal.models import Alert, AlertRule
 from programs.models import (
     BlackoutDate,
+    Curve,
+    DefaultControl,
     Dispatch,
     DispatchGroup,
     DispatchGroupMember,
@@ -251,6 +253,22 @@ def dispatch_group(utility: Utility, marker: str = "", prog: Program | None = No
     return DispatchGroup.objects.create(
         utility=utility, program=prog, name=f"{marker}Group {next(_seq)}"
     )
+
+
+def curve(utility: Utility, marker: str = "", **fields) -> Curve:
+    prog = fields.pop("program", None) or program(utility, marker)
+    defaults = {
+        "description": f"{marker}Volt-var",
+        "curve_type": 11,
+        "points": [{"x": 92, "y": 44}, {"x": 98, "y": 0}, {"x": 102, "y": 0}, {"x": 108, "y": -44}],
+        "y_ref_type": 2,
+    }
+    return Curve.objects.create(utility=utility, program=prog, **{**defaults, **fields})
+
+
+def default_control(utility: Utility, marker: str = "", **fields) -> DefaultControl:
+    group = fields.pop("group", None) or dispatch_group(utility, marker)
+    return DefaultControl.objects.create(utility=utility, group=group, **fields)
 
 
 def event(utility: Utility, marker: str = "", **fields) -> Event:
@@ -682,6 +700,8 @@ TENANT_FACTORIES = {
     BlackoutDate: blackout_date,
     QualifiedEquipment: qualified_equipment,
     DispatchGroup: dispatch_group,
+    Curve: curve,
+    DefaultControl: default_control,
     Event: event,
     EventTransition: event_transition,
     Participant: participant,
