@@ -16,9 +16,28 @@ class RequirementProfile(models.TextChoices):
 
 
 class EventKind(models.TextChoices):
+    """What an event tells the DERs: one family of 2030.5 / CSIP-AUS control modes each
+    (programs.controls.KIND_MODES names the ControlBase fields each family sets)."""
+
     DISCHARGE = "discharge", "Discharge to a target"
     CHARGE = "charge", "Charge"
     EXPORT_LIMIT = "export_limit", "Export limit"
+    IMPORT_LIMIT = "import_limit", "Import limit"
+    GENERATION_LIMIT = "generation_limit", "Generation limit"
+    LOAD_LIMIT = "load_limit", "Load limit"
+    STORAGE_TARGET = "storage_target", "Storage target"
+    CONNECT = "connect", "Connect or disconnect"
+    ENERGIZE = "energize", "Energize or de-energize"
+    FIXED_W = "fixed_w", "Fixed active power"
+    MAX_W = "max_w", "Maximum active power"
+    TARGET_W = "target_w", "Target active power"
+    FIXED_PF = "fixed_pf", "Fixed power factor"
+    FIXED_VAR = "fixed_var", "Fixed reactive power"
+    VOLT_VAR = "volt_var", "Volt-var curve"
+    VOLT_WATT = "volt_watt", "Volt-watt curve"
+    FREQ_WATT = "freq_watt", "Frequency-watt curve"
+    WATT_PF = "watt_pf", "Watt-power factor curve"
+    FREQ_DROOP = "freq_droop", "Frequency droop"
 
 
 class CurveType(models.IntegerChoices):

@@ -6,9 +6,11 @@ a row lock, and appends to the event's audit trail. Transports hear about change
 """
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
@@ -19,7 +21,9 @@ from django_celery_beat.models import ClockedSchedule, PeriodicTask
 from devices.models import Device
 from devices.selectors import device_by_identity
 from programs.choices import LIVE_STATUSES, EventKind, EventStatus, ResponseStatus
+from programs.controls import CONTROL_FIELDS, DEFAULT_ONLY_FIELDS, controls_refusals
 from programs.models import (
+    DefaultControl,
     Dispatch,
     DispatchGroup,
     DispatchGroupMember,
@@ -146,8 +150,13 @@ def event_create(
     override_reason: str = "",
     schedule: bool = True,
     now: datetime | None = None,
+    controls: Mapping[str, Any] | None = None,
 ) -> Event:
     """Create an event after checking the program's rules, then schedule it.
+
+    `controls` are the values of the kind's modes (programs.controls.KIND_MODES: ControlBase
+    field → value, a curve mode's value a Curve); a mode outside the kind or the program's
+    profile is refused with the field named.
 
     Operators may override rule refusals in an emergency; the refusals they overrode
     are written to the audit trail.
@@ -167,6 +176,10 @@ def event_create(
         raise PermissionDenied("Only operators may override program rules in an emergency.")
     if violations and not emergency_override:
         raise EventRuleError(violations)
+    controls = dict(controls or {})
+    refusals = controls_refusals(program=program, values=controls, kind=kind)
+    if refusals:
+        raise ValidationError(refusals)
 
     event = Event(
         utility=program.utility,
@@ -183,6 +196,7 @@ def event_create(
         is_test=is_test,
         emergency_override=emergency_override and bool(violations),
         created_by=actor,
+        **controls,
     )
     for field, value in (
         ("setpoint_rule", setpoint_rule),
@@ -215,6 +229,37 @@ def event_create(
     if schedule:
         event = event_schedule(event=event, actor=actor, now=now)
     return event
+
+
+@transaction.atomic
+def default_control_set(
+    *, group: DispatchGroup, actor, values: Mapping[str, Any], replace: bool = True
+) -> DefaultControl:
+    """Set the group's DefaultDERControl: `values` are ControlBase modes and the
+    DEFAULT_ONLY_FIELDS settings. With `replace`, what `values` leaves out is cleared."""
+    values = dict(values)
+    modes = {f: v for f, v in values.items() if f not in DEFAULT_ONLY_FIELDS}
+    refusals = controls_refusals(program=group.program, values=modes)
+    if refusals:
+        raise ValidationError(refusals)
+    default = DefaultControl.objects.select_for_update().filter(
+        group=group
+    ).first() or DefaultControl(utility_id=group.utility_id, group=group)
+    if replace:
+        for field in (*CONTROL_FIELDS, *DEFAULT_ONLY_FIELDS):
+            setattr(default, field, None)
+    for field, value in values.items():
+        setattr(default, field, value)
+    default.full_clean()
+    default.save()
+    return default
+
+
+@transaction.atomic
+def default_control_clear(*, group: DispatchGroup, actor) -> int:
+    """Remove the group's DefaultDERControl: its DERs get no standing control."""
+    deleted, _ = DefaultControl.objects.filter(group=group).delete()
+    return deleted
 
 
 @transaction.atomic

@@ -82,6 +82,16 @@ def der_control_href(end_device: EndDevice, group: DispatchGroup, mrid: str) -> 
     return f"{control_list_href(end_device, group)}/{mrid}"
 
 
+def der_curve_list_href(end_device: EndDevice | int, group: DispatchGroup | int) -> str:
+    """The DERCurveList under this EndDevice's DERProgram: the program's curves."""
+    return f"{derp_href(end_device, group)}/dc"
+
+
+def der_curve_href(end_device: EndDevice | int, group: DispatchGroup | int, curve) -> str:
+    """A curve mode's link (opModVoltVar …) and the DERCurve's own href."""
+    return f"{der_curve_list_href(end_device, group)}/{getattr(curve, 'pk', curve)}"
+
+
 def der_control_mrid(end_device: EndDevice, event) -> str:
     """The mRID of `event` as this EndDevice's DERControl."""
     return derived_mrid("derc", event.mrid, end_device.lfdi)

@@ -1,0 +1,113 @@
+"""The control vocabulary's data and its checks: which modes each kind sets, which modes a
+profile allows, and a group's DefaultDERControl set and cleared."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from programs.choices import EventKind, RequirementProfile
+from programs.controls import CONTROL_FIELDS, KIND_MODES, allowed_kinds, controls_refusals
+from programs.models import ControlBase, DefaultControl
+from programs.services import default_control_clear, default_control_set, event_create
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def test_control_fields_are_exactly_the_control_base_columns():
+    assert tuple(f.name for f in ControlBase._meta.get_fields()) == CONTROL_FIELDS
+    assert set(KIND_MODES) == set(EventKind.values)
+
+
+def test_a_us_program_cannot_use_csip_aus_modes():
+    us = allowed_kinds(RequirementProfile.CSIP)
+    aus = allowed_kinds(RequirementProfile.CSIP_AUS)
+    assert EventKind.IMPORT_LIMIT not in us and EventKind.IMPORT_LIMIT in aus
+    assert set(us) < set(aus) == set(EventKind.values)
+
+
+def test_refusals_name_the_field_and_say_why():
+    utility = factories.utility()
+    program = factories.program(utility, profile=RequirementProfile.CSIP)
+    refusals = controls_refusals(
+        program=program, values={"op_mod_imp_lim_w": 3000}, kind=EventKind.IMPORT_LIMIT
+    )
+    assert "CSIP-AUS" in refusals["op_mod_imp_lim_w"]
+    refusals = controls_refusals(
+        program=program, values={"op_mod_connect": False}, kind=EventKind.MAX_W
+    )
+    assert "does not set" in refusals["op_mod_connect"]
+    assert "needs this value" in refusals["op_mod_max_lim_w"]
+
+
+def test_a_curve_mode_needs_a_curve_of_its_type_and_program():
+    utility = factories.utility()
+    program = factories.program(utility)
+    volt_var = factories.curve(utility, program=program, curve_type=11)
+    foreign = factories.curve(utility, curve_type=11)
+    assert not controls_refusals(
+        program=program, values={"op_mod_volt_var": volt_var}, kind=EventKind.VOLT_VAR
+    )
+    assert (
+        "another program"
+        in controls_refusals(
+            program=program, values={"op_mod_volt_var": foreign}, kind=EventKind.VOLT_VAR
+        )["op_mod_volt_var"]
+    )
+    assert (
+        "Volt-watt"
+        in controls_refusals(
+            program=program, values={"op_mod_volt_watt": volt_var}, kind=EventKind.VOLT_WATT
+        )["op_mod_volt_watt"]
+    )
+
+
+def test_an_event_is_created_with_its_modes_and_a_refused_one_writes_nothing():
+    utility = factories.utility()
+    group = factories.dispatch_group(utility)
+    pm = factories.member(utility, "program_manager")
+    start = timezone.now() + timedelta(days=1)
+    event = event_create(
+        program=group.program,
+        group=group,
+        kind=EventKind.CONNECT,
+        start=start,
+        duration_s=3600,
+        actor=pm,
+        controls={"op_mod_connect": False, "ramp_tms": 500},
+    )
+    event.refresh_from_db()
+    assert (event.op_mod_connect, event.ramp_tms) == (False, 500)
+    before = group.events.count()
+    with pytest.raises(ValidationError) as refused:
+        event_create(
+            program=group.program,
+            group=group,
+            kind=EventKind.CONNECT,
+            start=start + timedelta(days=1),
+            duration_s=3600,
+            actor=pm,
+            controls={"op_mod_connect": False, "op_mod_energize": True},
+        )
+    assert "op_mod_energize" in refused.value.message_dict
+    assert group.events.count() == before
+
+
+def test_a_default_is_set_replaced_and_cleared():
+    utility = factories.utility()
+    group = factories.dispatch_group(utility)
+    pm = factories.member(utility, "program_manager")
+    default_control_set(group=group, actor=pm, values={"op_mod_max_lim_w": 5000, "set_grad_w": 100})
+    default_control_set(group=group, actor=pm, values={"op_mod_connect": True})
+    default = DefaultControl.objects.get(group=group)
+    assert (default.op_mod_connect, default.op_mod_max_lim_w, default.set_grad_w) == (
+        True,
+        None,
+        None,
+    )
+    with pytest.raises(ValidationError):
+        default_control_set(group=group, actor=pm, values={"op_mod_exp_lim_w": 1})
+    assert default_control_clear(group=group, actor=pm) == 1
+    assert not DefaultControl.objects.filter(group=group).exists()
