@@ -17,6 +17,7 @@ from programs.choices import (
     EventKind,
     EventPurpose,
     EventStatus,
+    ProgramPart,
     ProgramStatus,
     RequirementProfile,
     SetpointRule,
@@ -197,6 +198,45 @@ class Program(TenantModel):
     @property
     def weekdays(self) -> set[int]:
         return {int(d) for d in self.allowed_weekdays.split(",") if d != ""}
+
+
+class ProgramChange(TenantModel):
+    """Append-only history of a program's rules, incentive rates and payment rules: who
+    changed what, when, from what to what (only the values that changed)."""
+
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="changes")
+    part = models.CharField(max_length=16, choices=ProgramPart.choices)
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    actor_label = models.CharField(max_length=120)
+    before = models.JSONField(default=dict)
+    after = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["program", "-at"])]
+
+    def __str__(self):
+        return f"{self.program}: {self.get_part_display()} changed by {self.actor_label}"
+
+    @property
+    def changes(self) -> list[tuple[str, object, object]]:
+        """[(what, from, to)] in words, for people."""
+        return [
+            (name.replace("_", " "), self.before.get(name), value)
+            for name, value in self.after.items()
+        ]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValidationError("Program changes are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError("Program changes are append-only.")
 
 
 def seasonal_caps_total(seasons) -> int:

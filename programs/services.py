@@ -9,6 +9,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import datetime, timedelta
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -32,6 +33,7 @@ from programs.models import (
     OptOut,
     Participant,
     Program,
+    ProgramChange,
 )
 from programs.rules import RuleViolation, event_rule_check, opt_out_refusal
 from programs.selectors import event_plan, event_plan_joiners, group_devices
@@ -91,6 +93,38 @@ def _transition(
 
 def _actor_label(actor) -> str:
     return actor.get_username() if actor is not None else "system"
+
+
+def rule_values(instance, fields) -> dict:
+    """`fields` of `instance` as JSON values, for a ProgramChange (money, times as text)."""
+    values = {}
+    for name in fields:
+        field = instance._meta.get_field(name)
+        value = getattr(instance, field.attname)
+        if isinstance(value, Decimal):  # as stored: 0.25 and 0.250 are one rate
+            value = value.quantize(Decimal(1).scaleb(-field.decimal_places))
+        values[name] = value if value is None or isinstance(value, bool | int | str) else str(value)
+    return values
+
+
+def program_change_record(
+    *, program: Program, part: str, before: dict, after: dict, actor, now: datetime | None = None
+) -> ProgramChange | None:
+    """Keep who changed which of `program`'s rules (`part`, a ProgramPart) from what to
+    what: only the values that changed; nothing when none did."""
+    changed = [k for k in after if before.get(k) != after[k]]
+    if not changed:
+        return None
+    return ProgramChange.objects.create(
+        utility_id=program.utility_id,
+        program=program,
+        part=part,
+        at=now or timezone.now(),
+        actor=actor,
+        actor_label=_actor_label(actor),
+        before={k: before.get(k) for k in changed},
+        after={k: after[k] for k in changed},
+    )
 
 
 def event_override_permitted(*, actor, utility) -> bool:

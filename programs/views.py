@@ -22,6 +22,7 @@ from programs.choices import (
     EventKind,
     EventPurpose,
     EventStatus,
+    ProgramPart,
     ProgramStatus,
     RequirementProfile,
 )
@@ -46,6 +47,7 @@ from programs.selectors import (
     events_in_month,
     season_usage,
 )
+from programs.services import program_change_record, rule_values
 from tenancy.choices import Role
 from tenancy.exports import SpreadsheetCsvWriter
 from tenancy.lists import BooleanFilter, ChoiceFilter, ForeignKeyFilter, ListPageMixin
@@ -128,8 +130,21 @@ class ProgramFormMixin:
 
     def form_valid(self, form):
         form.instance.utility = self.request.utility
+        fields = list(form.changed_data)
+        before = {}
+        if form.instance.pk:
+            before = rule_values(Program.objects.get(pk=form.instance.pk), fields)
+        response = super().form_valid(form)
+        if before:
+            program_change_record(
+                program=self.object,
+                part=ProgramPart.RULES,
+                before=before,
+                after=rule_values(self.object, fields),
+                actor=self.request.user,
+            )
         messages.success(self.request, f"Program “{form.instance.name}” saved.")
-        return super().form_valid(form)
+        return response
 
 
 class ProgramCreateView(ProgramFormMixin, UtilityScopedMixin, CreateView):
