@@ -346,6 +346,12 @@ class CurveForm(forms.ModelForm):
             "autonomous_v_ref_enable": "Adjust the voltage reference autonomously (volt-var)",
             "autonomous_v_ref_time_constant": "Its time constant (s)",
         }
-        widgets = {
-            "autonomous_v_ref_enable": forms.NullBooleanSelect(),
-        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Left out of the DERCurve when not set: say so rather than "Unknown".
+        self.fields["autonomous_v_ref_enable"].widget.choices = [
+            ("unknown", "Not sent"),
+            ("true", "Yes"),
+            ("false", "No"),
+        ]

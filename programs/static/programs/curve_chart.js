@@ -54,6 +54,8 @@
     const [xLabel, yLabel] = labels();
     if (plot) { plot.destroy(); plot = null; }
     el.dataset.points = String(points.length);
+    // uPlot draws its axis labels on the canvas: say what the chart shows in words too.
+    el.setAttribute("aria-label", yLabel + " against " + xLabel + ", " + points.length + " points");
     if (empty) empty.hidden = points.length > 0;
     if (!points.length) return;
     plot = new uPlot({
