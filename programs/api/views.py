@@ -1,7 +1,9 @@
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
+    OpenApiResponse,
     extend_schema,
     extend_schema_view,
     inline_serializer,
@@ -128,16 +130,25 @@ class DispatchGroupViewSet(TenantModelViewSet):
         )
 
 
+_DETAIL = inline_serializer("CurveDetail", {"detail": serializers.CharField()})
+_REFUSED = OpenApiResponse(
+    OpenApiTypes.OBJECT, description="What is wrong, as {field: [messages]}; nothing changed."
+)
+
+
 @extend_schema_view(
     list=extend_schema(
         parameters=[OpenApiParameter("program", int, description="Only this program's curves")]
     ),
-    destroy=extend_schema(
-        responses={
-            204: None,
-            409: inline_serializer("CurveInUse", {"detail": serializers.CharField()}),
-        }
+    create=extend_schema(responses={201: CurveSerializer, 400: _REFUSED, 403: _DETAIL}),
+    retrieve=extend_schema(responses={200: CurveSerializer, 404: _DETAIL}),
+    update=extend_schema(
+        responses={200: CurveSerializer, 400: _REFUSED, 403: _DETAIL, 404: _DETAIL}
     ),
+    partial_update=extend_schema(
+        responses={200: CurveSerializer, 400: _REFUSED, 403: _DETAIL, 404: _DETAIL}
+    ),
+    destroy=extend_schema(responses={204: None, 403: _DETAIL, 404: _DETAIL, 409: _DETAIL}),
 )
 class CurveViewSet(TenantModelViewSet):
     """A program's DERCurves (volt-var, volt-watt, freq-watt, watt-PF …), listed in its

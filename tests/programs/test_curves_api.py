@@ -118,7 +118,8 @@ def test_the_schema_describes_the_curves(api):
     schema = api.get("/api/v1/schema/?format=json").json()
     paths = schema["paths"]
     assert {"get", "post"} <= set(paths["/api/v1/curves/"])
-    assert "409" in paths["/api/v1/curves/{id}/"]["delete"]["responses"]
+    assert {"204", "403", "404", "409"} <= set(paths["/api/v1/curves/{id}/"]["delete"]["responses"])
+    assert {"201", "400", "403"} <= set(paths["/api/v1/curves/"]["post"]["responses"])
     names = [p["name"] for p in paths["/api/v1/curves/"]["get"]["parameters"]]
     assert "program" in names
     point = schema["components"]["schemas"]["CurvePoint"]
