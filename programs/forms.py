@@ -6,7 +6,14 @@ from zoneinfo import ZoneInfo
 from django import forms
 
 from programs.choices import DispatchSelection, EventKind, EventPurpose, SetpointRule
-from programs.models import BlackoutDate, DispatchGroup, Program, QualifiedEquipment, Season
+from programs.models import (
+    BlackoutDate,
+    Curve,
+    DispatchGroup,
+    Program,
+    QualifiedEquipment,
+    Season,
+)
 
 
 class ProgramForm(forms.ModelForm):
@@ -255,3 +262,96 @@ def default_start(utility) -> datetime:
     tz = ZoneInfo(utility.timezone)
     tomorrow = datetime.now(tz) + timedelta(days=1)
     return tomorrow.replace(hour=16, minute=0, second=0, microsecond=0)
+
+
+class CurvePointsField(forms.Field):
+    """A curve's points as text, one "x, y" pair a line (a third column, "absorb" or
+    "inject", gives a watt-PF point's excitation); cleaned into [{"x", "y"}] integers. The
+    model says whether the points make a curve (programs.models.curve_points_refusal)."""
+
+    widget = forms.Textarea(attrs={"rows": 10, "cols": 24, "spellcheck": "false"})
+    EXCITATION = {"absorb": True, "inject": False}
+
+    def prepare_value(self, value):
+        if not isinstance(value, list):
+            return value
+        lines = []
+        for point in value:
+            line = f"{point.get('x')}, {point.get('y')}"
+            if "excitation" in point:
+                line += ", absorb" if point["excitation"] else ", inject"
+            lines.append(line)
+        return "\n".join(lines)
+
+    def to_python(self, value):
+        if isinstance(value, list):
+            return value
+        points = []
+        for number, line in enumerate((value or "").splitlines(), 1):
+            cells = [c for c in line.replace(";", ",").replace("\t", ",").split(",") if c.strip()]
+            if not cells:
+                continue
+            if len(cells) not in (2, 3):
+                raise forms.ValidationError(f"Line {number}: write “x, y” (two numbers).")
+            try:
+                point = {"x": int(cells[0].strip()), "y": int(cells[1].strip())}
+            except ValueError:
+                raise forms.ValidationError(
+                    f"Line {number}: x and y are whole numbers (scale them by the multipliers)."
+                ) from None
+            if len(cells) == 3:
+                word = cells[2].strip().lower()
+                if word not in self.EXCITATION:
+                    raise forms.ValidationError(
+                        f"Line {number}: the third column is “absorb” or “inject”."
+                    )
+                point["excitation"] = self.EXCITATION[word]
+            points.append(point)
+        return points
+
+
+class CurveForm(forms.ModelForm):
+    """A program's DERCurve; the curve's checks are the model's (Curve.clean)."""
+
+    points = CurvePointsField(
+        help_text="One point a line, “x, y”, x rising, at most 10. Values are sent as written "
+        "and mean value times 10 to the multiplier: 92 with multiplier 0 is 92 %, 9200 with "
+        "multiplier -2 is 92.00 %."
+    )
+
+    class Meta:
+        model = Curve
+        fields = [
+            "description",
+            "curve_type",
+            "y_ref_type",
+            "points",
+            "x_multiplier",
+            "y_multiplier",
+            "open_loop_tms",
+            "ramp_dec_tms",
+            "ramp_inc_tms",
+            "ramp_pt1_tms",
+            "v_ref",
+            "autonomous_v_ref_enable",
+            "autonomous_v_ref_time_constant",
+        ]
+        labels = {
+            "y_ref_type": "y is a percent of",
+            "open_loop_tms": "Open-loop response time (1/100 s)",
+            "ramp_dec_tms": "Ramp down time (1/100 s)",
+            "ramp_inc_tms": "Ramp up time (1/100 s)",
+            "ramp_pt1_tms": "Low-pass filter time (1/100 s)",
+            "v_ref": "Voltage reference (1/100 %, volt-var)",
+            "autonomous_v_ref_enable": "Adjust the voltage reference autonomously (volt-var)",
+            "autonomous_v_ref_time_constant": "Its time constant (s)",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Left out of the DERCurve when not set: say so rather than "Unknown".
+        self.fields["autonomous_v_ref_enable"].widget.choices = [
+            ("unknown", "Not sent"),
+            ("true", "Yes"),
+            ("false", "No"),
+        ]

@@ -24,6 +24,7 @@ from devices.selectors import device_by_identity
 from programs.choices import LIVE_STATUSES, EventKind, EventStatus, ResponseStatus
 from programs.controls import CONTROL_FIELDS, DEFAULT_ONLY_FIELDS, controls_refusals
 from programs.models import (
+    Curve,
     DefaultControl,
     Dispatch,
     DispatchGroup,
@@ -294,6 +295,34 @@ def default_control_clear(*, group: DispatchGroup, actor) -> int:
     """Remove the group's DefaultDERControl: its DERs get no standing control."""
     deleted, _ = DefaultControl.objects.filter(group=group).delete()
     return deleted
+
+
+@transaction.atomic
+def curve_save(*, curve: Curve) -> Curve:
+    """Create or change a program's DERCurve: validated (points, y reference, a linked
+    curve's type and program kept) and saved; its DERCurveList copies follow (the 2030.5
+    cache watches the table)."""
+    if curve.program_id is not None:
+        curve.utility_id = curve.program.utility_id
+    if curve.pk is not None:
+        # Lock the row so a control cannot link it between the check and the save.
+        Curve.objects.select_for_update().filter(pk=curve.pk).first()
+    curve.full_clean()
+    curve.save()
+    return curve
+
+
+@transaction.atomic
+def curve_delete(*, curve: Curve) -> None:
+    """Delete a curve no control links; a linked one is refused, naming what links it."""
+    Curve.objects.select_for_update().filter(pk=curve.pk).first()
+    linked = curve.linked_by()
+    if linked:
+        raise ValidationError(
+            f"The curve {curve} cannot be deleted: {', '.join(linked)} links it. An event "
+            "keeps the curve it was sent with; point a default at another curve first."
+        )
+    curve.delete()
 
 
 @transaction.atomic

@@ -212,6 +212,7 @@ WATCHED_TABLES: dict[str, frozenset[str]] = {
     "programs_participant": frozenset(),
     "programs_event": frozenset(),
     "programs_dispatch": frozenset(),
+    "programs_curve": frozenset(),
     "programs_optout": frozenset(),
     "vendors_certificateauthority": frozenset(),
     "protocol_client": frozenset({"last_seen_at", "schema_ver"}),

@@ -24,7 +24,14 @@ from django.db.models import (
 from django.db.models.functions import RowNumber
 
 from programs.choices import EventStatus
-from programs.models import Dispatch, DispatchGroup, DispatchGroupMember, Event, OptOut
+from programs.models import (
+    Curve,
+    Dispatch,
+    DispatchGroup,
+    DispatchGroupMember,
+    Event,
+    OptOut,
+)
 from protocol.models import Client, ClientKind, EndDevice, MirrorUsagePoint, Subscription
 from vendors.models import CertificateAuthority
 
@@ -122,6 +129,21 @@ def end_device_groups(*, end_device: EndDevice) -> list[DispatchGroup]:
 
 def end_device_group(*, end_device: EndDevice, group_id: int) -> DispatchGroup | None:
     return next((g for g in end_device_groups(end_device=end_device) if g.pk == group_id), None)
+
+
+def group_curves(*, group: DispatchGroup):
+    """The DERCurves of the group's program, as its DERCurveList orders them: newest
+    first (creationTime descending), then by id descending."""
+    return (
+        Curve.objects.for_utility(group.utility_id)
+        .filter(program_id=group.program_id)
+        .order_by("-created_at", "-pk")
+    )
+
+
+def group_curve(*, group: DispatchGroup, curve_id: int) -> Curve | None:
+    """One of the group's program's curves; None for any other (one query)."""
+    return group_curves(group=group).filter(pk=curve_id).first()
 
 
 @dataclass(frozen=True)

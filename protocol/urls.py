@@ -25,6 +25,8 @@ urlpatterns = [
     path(f"{P}/derc/<str:mrid>", derp.DERControlView.as_view()),
     path(f"{P}/actderc", derp.ActiveDERControlListView.as_view()),
     path(f"{P}/dderc", derp.DefaultDERControlView.as_view()),
+    path(f"{P}/dc", derp.DERCurveListView.as_view()),
+    path(f"{P}/dc/<int:cid>", derp.DERCurveView.as_view()),
     path(f"{E}/der", der.DERListView.as_view()),
     path(D, der.DERView.as_view()),
     path(f"{D}/dercap", der.DERCapabilityView.as_view()),

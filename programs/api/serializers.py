@@ -1,6 +1,15 @@
 from rest_framework import serializers
 
-from programs.models import DispatchGroup, Event, Program, Season
+from programs.models import (
+    INT32_MAX,
+    INT32_MIN,
+    MAX_CURVE_POINTS,
+    Curve,
+    DispatchGroup,
+    Event,
+    Program,
+    Season,
+)
 from programs.selectors import CapacityForecast
 from tenancy.api.serializers import TenantModelSerializer
 
@@ -134,3 +143,33 @@ class GroupMemberSerializer(serializers.Serializer):
 
 class GroupMembersSerializer(serializers.Serializer):
     devices = serializers.ListField(child=serializers.IntegerField())
+
+
+class CurvePointSerializer(serializers.Serializer):
+    """One CurveData point, as sent: the real value is x * 10^x_multiplier (y likewise)."""
+
+    x = serializers.IntegerField(min_value=INT32_MIN, max_value=INT32_MAX)
+    y = serializers.IntegerField(min_value=INT32_MIN, max_value=INT32_MAX)
+    excitation = serializers.BooleanField(
+        required=False, help_text="Watt-PF: true when the DER absorbs vars (under-excited)."
+    )
+
+
+class CurveSerializer(TenantModelSerializer):
+    """A program's DERCurve. Its type and program stay fixed while a control links it."""
+
+    program = TenantRelatedField(queryset=Program.objects.all())
+    points = serializers.ListField(
+        child=CurvePointSerializer(),
+        min_length=1,
+        max_length=MAX_CURVE_POINTS,
+        help_text="1 to 10 points, x strictly increasing.",
+    )
+
+    class Meta:
+        model = Curve
+        exclude = ["utility"]
+        read_only_fields = ["mrid", "created_at", "changed_at"]
+
+    def validate_points(self, points):
+        return [dict(point) for point in points]

@@ -1,6 +1,13 @@
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
@@ -12,6 +19,7 @@ from programs.api.serializers import (
     AttachDeviceSerializer,
     AttachedDeviceSerializer,
     CancelSerializer,
+    CurveSerializer,
     DispatchGroupSerializer,
     EventSerializer,
     ForecastSerializer,
@@ -21,10 +29,10 @@ from programs.api.serializers import (
     ViolationSerializer,
 )
 from programs.choices import EventStatus
-from programs.models import DispatchGroup, Event, Program
+from programs.models import Curve, DispatchGroup, Event, Program
 from programs.selectors import FUNNEL_LABELS, capacity_forecast, event_funnel, group_devices
 from tenancy.api.filters import id_filter
-from tenancy.api.viewsets import TenantModelViewSet, TenantScopedMixin
+from tenancy.api.viewsets import Conflict, TenantModelViewSet, TenantScopedMixin
 from tenancy.choices import Role
 
 
@@ -120,6 +128,60 @@ class DispatchGroupViewSet(TenantModelViewSet):
             {"device": device.pk, "lfdi": device.lfdi, "sfdi": device.sfdi},
             status=status.HTTP_201_CREATED,
         )
+
+
+_DETAIL = inline_serializer("CurveDetail", {"detail": serializers.CharField()})
+_REFUSED = OpenApiResponse(
+    OpenApiTypes.OBJECT, description="What is wrong, as {field: [messages]}; nothing changed."
+)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[OpenApiParameter("program", int, description="Only this program's curves")]
+    ),
+    create=extend_schema(responses={201: CurveSerializer, 400: _REFUSED, 403: _DETAIL}),
+    retrieve=extend_schema(responses={200: CurveSerializer, 404: _DETAIL}),
+    update=extend_schema(
+        responses={200: CurveSerializer, 400: _REFUSED, 403: _DETAIL, 404: _DETAIL}
+    ),
+    partial_update=extend_schema(
+        responses={200: CurveSerializer, 400: _REFUSED, 403: _DETAIL, 404: _DETAIL}
+    ),
+    destroy=extend_schema(responses={204: None, 403: _DETAIL, 404: _DETAIL, 409: _DETAIL}),
+)
+class CurveViewSet(TenantModelViewSet):
+    """A program's DERCurves (volt-var, volt-watt, freq-watt, watt-PF …), listed in its
+    DERPrograms' DERCurveLists and linked by the curve modes of events and defaults.
+    Program managers edit; everyone at the utility reads. A curve a control links keeps its
+    type and program and cannot be deleted (409)."""
+
+    queryset = Curve.objects.select_related("program")
+    serializer_class = CurveSerializer
+    write_roles = {Role.PROGRAM_MANAGER}
+
+    def get_queryset(self):
+        return id_filter(super().get_queryset(), self.request.query_params, "program", "program_id")
+
+    def perform_create(self, serializer):
+        self._save(serializer, Curve(utility=self.request.utility))
+
+    def perform_update(self, serializer):
+        self._save(serializer, serializer.instance)
+
+    def _save(self, serializer, curve: Curve) -> None:
+        for name, value in serializer.validated_data.items():
+            setattr(curve, name, value)
+        try:
+            serializer.instance = services.curve_save(curve=curve)
+        except DjangoValidationError as exc:
+            raise ValidationError(serializers.as_serializer_error(exc)) from exc
+
+    def perform_destroy(self, instance):
+        try:
+            services.curve_delete(curve=instance)
+        except DjangoValidationError as exc:
+            raise Conflict(" ".join(exc.messages)) from exc
 
 
 class EventViewSet(

@@ -43,10 +43,13 @@ from protocol.managers.response import RESPONSE_LIST_HREF
 from protocol.models import EndDevice
 from protocol.xml.resources.common import DateTimeInterval, Link, ListLink, time_type
 from protocol.xml.resources.derp import (
+    CurveData,
     DefaultDERControl,
     DERControl,
     DERControlBase,
     DERControlList,
+    DERCurve,
+    DERCurveList,
     DERProgram,
     DERProgramList,
 )
@@ -90,6 +93,12 @@ def der_curve_list_href(end_device: EndDevice | int, group: DispatchGroup | int)
 def der_curve_href(end_device: EndDevice | int, group: DispatchGroup | int, curve) -> str:
     """A curve mode's link (opModVoltVar …) and the DERCurve's own href."""
     return f"{der_curve_list_href(end_device, group)}/{getattr(curve, 'pk', curve)}"
+
+
+def der_curve_mrid(end_device: EndDevice, curve) -> str:
+    """The mRID of `curve` as this EndDevice's DERCurve (its own copy, like every resource
+    under the device's DERProgram)."""
+    return derived_mrid("dc", curve.mrid, end_device.lfdi)
 
 
 def der_control_mrid(end_device: EndDevice, event) -> str:
@@ -252,4 +261,40 @@ def default_der_control(
             device=end_device.device,
             profile=profile,
         ),
+    )
+
+
+def der_curve(end_device: EndDevice, group: DispatchGroup, curve) -> DERCurve:
+    """A program's curve as this EndDevice's DERCurve: its points as sent, with their
+    multipliers and y reference."""
+    return DERCurve(
+        href=der_curve_href(end_device, group, curve),
+        mrid=der_curve_mrid(end_device, curve),
+        description=curve.description or None,
+        autonomous_v_ref_enable=curve.autonomous_v_ref_enable,
+        autonomous_v_ref_time_constant=curve.autonomous_v_ref_time_constant,
+        creation_time=time_type(curve.created_at),
+        curve_data=[
+            CurveData(excitation=p.get("excitation"), xvalue=p["x"], yvalue=p["y"])
+            for p in curve.points
+        ],
+        curve_type=curve.curve_type,
+        open_loop_tms=curve.open_loop_tms,
+        ramp_dec_tms=curve.ramp_dec_tms,
+        ramp_inc_tms=curve.ramp_inc_tms,
+        ramp_pt1_tms=curve.ramp_pt1_tms,
+        v_ref=curve.v_ref,
+        x_multiplier=curve.x_multiplier,
+        y_multiplier=curve.y_multiplier,
+        y_ref_type=curve.y_ref_type,
+    )
+
+
+def der_curve_list(end_device: EndDevice, group: DispatchGroup, paged) -> DERCurveList:
+    """The DERCurveList under this EndDevice's DERProgram: the program's curves."""
+    return DERCurveList(
+        href=der_curve_list_href(end_device, group),
+        all=paged.all,
+        results=paged.results,
+        der_curves=[der_curve(end_device, group, c) for c in paged.items],
     )

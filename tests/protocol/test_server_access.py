@@ -81,7 +81,7 @@ def _paths(end_device, gid=None):
     paths += [f"{base}/der/0/{k}" for k in ("dercap", "derg", "ders", "dera")]
     paths += [f"{base}/derp", f"{base}/lel", f"{base}/sub"]
     if gid:
-        paths += [f"{base}/derp/{gid}{s}" for s in ("", "/derc", "/actderc", "/dderc")]
+        paths += [f"{base}/derp/{gid}{s}" for s in ("", "/derc", "/actderc", "/dderc", "/dc")]
     return paths
 
 
