@@ -30,8 +30,10 @@ def build(devices: int, out: Path) -> None:
         utility, poll_rate_s=60, min_duration_min=1, max_events_per_day=None, status="active"
     )
     group = factories.dispatch_group(utility, prog=program)
-    ca = pki.create_root_ca()
-    cert = pki.create_client_certificate(ca, "drill aggregator", role="aggregator")
+    # A whole test PKI on disk: nginx (the ASGI worker drill) verifies the aggregator's
+    # certificate against its CA bundle and presents its server certificate.
+    built = pki.build_test_pki(out.parent / "pki")
+    cert = built.aggregator
     identity = client_identity_from_der(cert.cert_der)
     client = client_register(
         utility=utility, lfdi=identity.lfdi, kind="aggregator", name="drill", program=program
@@ -56,6 +58,13 @@ def build(devices: int, out: Path) -> None:
                 "token": token.key,
                 "session": session.session_key,
                 "cert_pem": cert.cert_pem.decode(),
+                "pki": {
+                    "ca_bundle": str(built.ca_bundle),
+                    "server_cert": str(built.server_cert),
+                    "server_key": str(built.server_key),
+                    "client_cert": str(built.aggregator_cert),
+                    "client_key": str(built.aggregator_key),
+                },
                 "end_devices": [
                     {"id": ed.pk, "lfdi": ed.lfdi, "device": ed.device_id} for ed in end_devices
                 ],
