@@ -163,6 +163,7 @@ class Stack:
             "SEP2_PROXY_SECRET": self.proxy_secret,
             "HEARTBEAT_INTERVAL_S": str(self.heartbeat_s),
             "DATABASE_UNAVAILABLE_RETRY_AFTER_S": "1",
+            "SEP2_NOTIFY_ALLOW_PRIVATE": "1",  # the drill's notification receiver: loopback
             "PYTHONUNBUFFERED": "1",
         }
         env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
@@ -285,6 +286,15 @@ class Stack:
                 return self.tls_port
             time.sleep(0.1)
         raise RuntimeError(f"nginx did not start: see {run / 'error.log'}")
+
+    def children(self, name: str) -> list[int]:
+        """The pids of the process's direct children (a Celery worker's pool processes)."""
+        pid = self.procs[name].pid
+        found = []
+        for task in Path(f"/proc/{pid}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                found += [int(child) for child in task.read_text().split()]
+        return found
 
     def wait_http(self, url: str, *, any_status: bool = False, timeout_s: float = 90) -> None:
         deadline = time.monotonic() + timeout_s

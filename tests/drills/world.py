@@ -6,6 +6,7 @@
 """
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -19,7 +20,8 @@ def build(devices: int, out: Path) -> None:
 
     from protocol import pki
     from protocol.identity import client_identity_from_der
-    from protocol.services import client_register
+    from protocol.managers.derp import DER_CONTROL_LIST, control_list_href
+    from protocol.services import client_register, subscription_create
     from tenancy.choices import Role
     from tests import factories
     from tests.protocol.sep_world import enrolled_end_device
@@ -41,6 +43,16 @@ def build(devices: int, out: Path) -> None:
     end_devices = [
         enrolled_end_device(utility, client=client, program=program) for _ in range(devices)
     ]
+    # 2030.5 subscriptions to the first devices' DERControlLists, notified at a loopback
+    # receiver the drill runs (DRILL_NOTIFY_URL): each event transition notifies each once.
+    notify = os.environ.get("DRILL_NOTIFY_URL", "")
+    subscriptions = []
+    for ed in end_devices[: 5 if notify else 0]:
+        resource = control_list_href(ed, group, DER_CONTROL_LIST)
+        sub = subscription_create(
+            end_device=ed, subscribed_resource=resource, notification_uri=f"{notify}/n/{ed.pk}"
+        )
+        subscriptions.append(sub.pk)
     token, _ = Token.objects.get_or_create(user=manager)
     # A logged-in browser session for the live page's WebSocket.
     session = import_module(settings.SESSION_ENGINE).SessionStore()
@@ -56,6 +68,7 @@ def build(devices: int, out: Path) -> None:
                 "group": group.pk,
                 "manager": manager.pk,
                 "token": token.key,
+                "subscriptions": subscriptions,
                 "session": session.session_key,
                 "cert_pem": cert.cert_pem.decode(),
                 "pki": {
