@@ -1,0 +1,342 @@
+"""The simulated battery obeys every DERControlBase mode, read from 2030.5 XML (issue 17).
+
+Each control is serialized and parsed back as a client receives it, learnt by a `SimDevice`
+and stepped through its `BatteryModel`; the assertions read what its telemetry reports:
+battery W, connect status, operational mode status, reactive power.
+"""
+
+import random
+
+import pytest
+
+from devices.simulator.battery import BatteryModel, BatteryParams
+from devices.simulator.der_modes import (
+    AVAILABLE,
+    CONNECTED,
+    OP_MODE_OFF,
+    OP_MODE_OPERATIONAL,
+    OPERATING,
+    ControlModes,
+    Curve,
+    Grid,
+    resolve,
+    var_of,
+)
+from devices.simulator.sep2_device import FleetFaults, SimDevice
+from devices.simulator.sep2_fleet import ROLE_MIRROR_DER, Sep2Fleet
+from protocol.xml import parse, serialize
+from protocol.xml.resources.common import DateTimeInterval, Link
+from protocol.xml.resources.derp import (
+    CurveData,
+    DefaultDERControl,
+    DERControl,
+    DERControlBase,
+    DERCurve,
+    EventStatus,
+    FixedVar,
+    PowerFactorWithExcitation,
+)
+from protocol.xml.resources.units import active_power
+
+T0 = 1_800_000_000
+SET_MAX_W = 5000.0
+NOON = 12 * 3600.0
+
+
+def device(**params) -> SimDevice:
+    battery = BatteryModel(
+        BatteryParams(
+            noise_w=0.0, solar_peak_w=0.0, base_load_w=500.0, evening_load_w=0.0, **params
+        ),
+        t0_s=NOON,
+    )
+    return SimDevice(
+        0,
+        "AB" * 20,
+        1,
+        None,  # type: ignore[arg-type]  (no requests in these tests)
+        battery,
+        random.Random(0),
+        faults=FleetFaults(),
+        opts_out=False,
+        customer_opt_outs=set(),
+        idle_export_w=None,
+    )
+
+
+def served(base: DERControlBase, *, mrid: str = "A1" * 16, start: int = T0) -> DERControl:
+    """A DERControl as a client parses it off the wire."""
+    control = DERControl(
+        mrid=mrid,
+        creation_time=start - 60,
+        event_status=EventStatus(current_status=1, date_time=start, potentially_superseded=False),
+        interval=DateTimeInterval(duration=3600, start=start),
+        der_control_base=base,
+        reply_to=None,
+    )
+    return parse(serialize(control), DERControl)
+
+
+def curve(curve_type: int, points, *, x_mult: int = 0, y_mult: int = 0) -> DERCurve:
+    built = DERCurve(
+        mrid="C0" * 16,
+        creation_time=T0,
+        curve_data=[CurveData(xvalue=x, yvalue=y) for x, y in points],
+        curve_type=curve_type,
+        x_multiplier=x_mult,
+        y_multiplier=y_mult,
+        y_ref_type=1,
+    )
+    return parse(serialize(built), DERCurve)
+
+
+def run(dev: SimDevice, seconds: float = 30.0, dt: float = 1.0) -> None:
+    for _ in range(round(seconds / dt)):
+        dev.apply(T0 + 10)
+        target = dev.target_w(dt_s=dt)
+        dev.battery.step(dt, target, ramp_w_per_s=dev.ramp_w_per_s)
+
+
+def obey(base: DERControlBase, curves=None, seconds: float = 30.0, **params) -> SimDevice:
+    dev = device(**params)
+    dev.learn(served(base), primacy=1, curves=curves)
+    run(dev, seconds)
+    return dev
+
+
+def test_without_a_control_the_battery_covers_the_household():
+    dev = device()
+    run(dev)
+    assert dev.battery.battery_w == pytest.approx(500.0)
+    assert dev.command.connect_status == CONNECTED | AVAILABLE | OPERATING
+    assert dev.command.op_mode_status == OP_MODE_OPERATIONAL
+
+
+def test_disconnect_stops_at_once_and_the_status_says_so():
+    dev = obey(DERControlBase(op_mod_connect=False, op_mod_target_w=active_power(3000)))
+    assert dev.battery.battery_w == 0.0
+    assert dev.command.connect_status == AVAILABLE  # not connected, not operating
+    assert dev.command.op_mode_status == OP_MODE_OFF
+    assert dev.command.held == ("opModConnect false",)
+
+
+def test_deenergize_is_a_disconnect():
+    dev = obey(DERControlBase(op_mod_energize=False))
+    assert dev.battery.battery_w == 0.0
+    assert not dev.command.connected
+
+
+def test_connect_true_follows_the_other_modes():
+    dev = obey(DERControlBase(op_mod_connect=True, op_mod_target_w=active_power(2000)))
+    assert dev.battery.battery_w == pytest.approx(2000.0)
+    assert dev.command.connected
+
+
+@pytest.mark.parametrize(("pct", "watts"), [(5000, 2500.0), (-4000, -2000.0)])
+def test_fixed_w_is_a_signed_percent_of_set_max_w(pct, watts):
+    dev = obey(DERControlBase(op_mod_fixed_w=pct))
+    assert dev.battery.battery_w == pytest.approx(watts)
+
+
+def test_max_lim_w_caps_output_at_a_percent_of_set_max_w():
+    # set_max_w is the discharge rating; the charge rating differs and is not the base.
+    dev = obey(
+        DERControlBase(op_mod_max_lim_w=2000, op_mod_target_w=active_power(4000)),
+        max_charge_w=3000.0,
+    )
+    assert dev.battery.battery_w == pytest.approx(1000.0)
+
+
+def test_target_w_charges_and_discharges():
+    assert obey(DERControlBase(op_mod_target_w=active_power(-3000))).battery.battery_w == (
+        pytest.approx(-3000.0)
+    )
+
+
+def test_storage_target_w_is_followed():
+    dev = obey(DERControlBase(op_mod_storage_target_w=active_power(-1500)))
+    assert dev.battery.battery_w == pytest.approx(-1500.0)
+    assert "opModStorageTargetW" in dev.command.held
+
+
+def test_export_limit_holds_the_site_export():
+    dev = obey(DERControlBase(op_mod_target_w=active_power(4000), op_mod_exp_lim_w=active_power(0)))
+    # the household draws 500 W: with no export allowed the battery gives only that
+    assert dev.battery.battery_w == pytest.approx(500.0)
+    assert dev.battery.site_w == pytest.approx(0.0)
+
+
+def test_import_limit_holds_the_site_import():
+    dev = obey(
+        DERControlBase(op_mod_target_w=active_power(-4000), op_mod_imp_lim_w=active_power(1500))
+    )
+    assert dev.battery.battery_w == pytest.approx(-1000.0)
+    assert dev.battery.site_w == pytest.approx(1500.0)
+
+
+def test_generation_and_load_limits_cap_the_battery():
+    gen = obey(
+        DERControlBase(op_mod_target_w=active_power(4000), op_mod_gen_lim_w=active_power(1200))
+    )
+    load = obey(
+        DERControlBase(op_mod_target_w=active_power(-4000), op_mod_load_lim_w=active_power(800))
+    )
+    assert gen.battery.battery_w == pytest.approx(1200.0)
+    assert load.battery.battery_w == pytest.approx(-800.0)
+
+
+def test_ramp_tms_ramps_toward_the_new_setpoint():
+    dev = device(ramp_w_per_s=1e6)
+    dev.learn(served(DERControlBase(op_mod_target_w=active_power(4000), ramp_tms=1000)), 1)
+    run(dev, seconds=5)  # rampTms 1000: 10 s to get there from 0 W
+    assert dev.battery.battery_w == pytest.approx(2000.0)
+    run(dev, seconds=5)
+    assert dev.battery.battery_w == pytest.approx(4000.0)
+
+
+def test_fixed_pf_inject_sets_the_reactive_power():
+    pf = PowerFactorWithExcitation(displacement=80, excitation=True, multiplier=-2)
+    dev = obey(DERControlBase(op_mod_target_w=active_power(4000), op_mod_fixed_pf_inject_w=pf))
+    assert dev.command.power_factor == pytest.approx(0.8)
+    assert var_of(dev.battery.battery_w, dev.command.power_factor) == pytest.approx(3000.0)
+
+
+def test_fixed_pf_absorb_applies_while_charging():
+    pf = PowerFactorWithExcitation(displacement=90, excitation=False, multiplier=-2)
+    dev = obey(DERControlBase(op_mod_target_w=active_power(-2000), op_mod_fixed_pf_absorb_w=pf))
+    assert dev.command.power_factor == pytest.approx(-0.9)
+    assert "opModFixedPFAbsorbW" in dev.command.held
+
+
+def test_fixed_var_is_a_percent_of_set_max_w():
+    dev = obey(DERControlBase(op_mod_fixed_var=FixedVar(ref_type=1, value=-2000)))
+    assert dev.command.var == pytest.approx(-1000.0)
+
+
+def test_volt_watt_curve_is_followed_against_the_simulated_voltage():
+    href = "/derp/1/dc/1"
+    vw = curve(12, [(1060, 100), (1100, 20)], x_mult=-1)  # % of nominal V → % setMaxW
+    dev = device()
+    dev.grid = Grid(voltage_pct=108.0)
+    dev.learn(
+        served(DERControlBase(op_mod_volt_watt=Link(href=href), op_mod_fixed_w=10000)),
+        1,
+        curves={href: vw},
+    )
+    run(dev)
+    assert dev.battery.battery_w == pytest.approx(SET_MAX_W * 0.60)
+    dev.grid = Grid(voltage_pct=100.0)
+    run(dev)
+    assert dev.battery.battery_w == pytest.approx(SET_MAX_W)
+
+
+def test_freq_watt_curve_curtails_output_at_high_frequency():
+    href = "/derp/1/dc/2"
+    fw = curve(0, [(6010, 100), (6100, 0)], x_mult=-2)
+    dev = device()
+    dev.grid = Grid(frequency_hz=60.55)
+    dev.learn(
+        served(DERControlBase(op_mod_freq_watt=Link(href=href), op_mod_fixed_w=10000)),
+        1,
+        curves={href: fw},
+    )
+    run(dev)
+    assert dev.battery.battery_w == pytest.approx(SET_MAX_W * 0.5)
+
+
+def test_volt_var_curve_sets_the_reactive_power():
+    href = "/derp/1/dc/3"
+    vv = curve(11, [(920, 44), (980, 0), (1020, 0), (1080, -44)], x_mult=-1)
+    dev = device()
+    dev.grid = Grid(voltage_pct=105.0)
+    dev.learn(served(DERControlBase(op_mod_volt_var=Link(href=href))), 1, curves={href: vv})
+    run(dev)
+    assert dev.command.var == pytest.approx(SET_MAX_W * -0.22)
+
+
+def test_watt_pf_curve_follows_the_output():
+    href = "/derp/1/dc/4"
+    wpf = curve(13, [(0, 100), (50, 100), (100, 90)], y_mult=-2)
+    dev = device()
+    dev.learn(
+        served(DERControlBase(op_mod_watt_pf=Link(href=href), op_mod_fixed_w=10000)),
+        1,
+        curves={href: wpf},
+    )
+    run(dev)
+    assert dev.command.power_factor == pytest.approx(0.9)
+
+
+def test_a_curve_link_that_was_not_fetched_is_an_error():
+    with pytest.raises(KeyError):
+        ControlModes.of(DERControlBase(op_mod_volt_var=Link(href="/derp/1/dc/9")), {})
+
+
+def test_default_control_applies_when_no_event_is_active_with_its_gradient():
+    dev = device(ramp_w_per_s=1e6)
+    default = DefaultDERControl(
+        mrid="D0" * 16,
+        der_control_base=DERControlBase(op_mod_fixed_w=-6000),
+        set_grad_w=1000,  # 10 % of setMaxW per second: 500 W/s
+    )
+    dev.learn_default(parse(serialize(default), DefaultDERControl))
+    run(dev, seconds=2)
+    assert dev.battery.battery_w == pytest.approx(-1000.0)
+    run(dev, seconds=10)
+    assert dev.battery.battery_w == pytest.approx(-3000.0)
+    # An event overrides the default; when it is gone the default is back.
+    dev.learn(served(DERControlBase(op_mod_target_w=active_power(1000))), 1)
+    run(dev, seconds=10)
+    assert dev.battery.battery_w == pytest.approx(1000.0)
+
+
+def test_soft_gradient_after_a_reconnection():
+    dev = device(ramp_w_per_s=1e6)
+    dev.learn(served(DERControlBase(op_mod_connect=False)), 1)
+    run(dev, seconds=2)
+    assert not dev.command.connected
+    default = DefaultDERControl(
+        mrid="D0" * 16,
+        der_control_base=DERControlBase(op_mod_fixed_w=8000),
+        set_grad_w=10000,
+        set_soft_grad_w=200,  # 2 % of setMaxW per second: 100 W/s
+    )
+    dev.learn_default(parse(serialize(default), DefaultDERControl))
+    dev.controls.clear()
+    run(dev, seconds=1)
+    assert dev.battery.battery_w == pytest.approx(100.0)
+
+
+def test_ignore_default_control_fault_ignores_it():
+    dev = device()
+    dev.faults = FleetFaults(ignore_default_control=True)
+    default = DefaultDERControl(
+        mrid="D0" * 16, der_control_base=DERControlBase(op_mod_connect=False)
+    )
+    dev.learn_default(default)
+    run(dev)
+    assert dev.command.connected
+
+
+def test_export_limit_wins_over_an_import_limit_it_contradicts():
+    modes = ControlModes(exp_lim_w=0.0, imp_lim_w=0.0)
+    command = resolve(modes, set_max_w=SET_MAX_W, net_load_w=-2000.0)
+    assert command.target_w == pytest.approx(-2000.0)
+
+
+def test_curve_is_flat_beyond_its_points():
+    c = Curve(12, ((100.0, 100.0), (110.0, 0.0)))
+    assert (c.at(90), c.at(105), c.at(120)) == (100.0, 50.0, 0.0)
+
+
+def test_readings_show_the_disconnect_and_the_power_factor():
+    fleet = Sep2Fleet(base_url="https://127.0.0.1:1", devices=1, client_style="independent")
+    dev = obey(DERControlBase(op_mod_connect=False))
+    values = fleet.readings_of(dev, site_w=500.0)
+    assert values[ROLE_MIRROR_DER, "w"] == 0.0 and values[ROLE_MIRROR_DER, "var"] == 0.0
+    pf = PowerFactorWithExcitation(displacement=80, excitation=True, multiplier=-2)
+    dev = obey(DERControlBase(op_mod_target_w=active_power(4000), op_mod_fixed_pf_inject_w=pf))
+    values = fleet.readings_of(dev, site_w=-3500.0)
+    assert values[ROLE_MIRROR_DER, "pf"] == pytest.approx(0.8)
+    assert values[ROLE_MIRROR_DER, "va"] == pytest.approx(5000.0)
+    assert values[ROLE_MIRROR_DER, "a"] == pytest.approx(5000.0 / 240.0)
