@@ -694,6 +694,37 @@ class Sep2Fleet:
             self.stats.responses[status] = self.stats.responses.get(status, 0) + 1
 
 
+def battery_action(dev: SimDevice) -> str:
+    """What `dev`'s battery is doing, in words: its W, the modes that shaped it, its SoC."""
+    b, command = dev.battery, dev.command
+    if not command.connected:
+        doing = "disconnected, 0 W"
+    elif abs(b.battery_w) < 0.5:
+        doing = "idle, 0 W"
+    else:
+        doing = f"{'discharging' if b.battery_w > 0 else 'charging'} {abs(b.battery_w):.0f} W"
+    held = f" ({', '.join(command.held)})" if command.held else ""
+    return f"{doing}{held}, SoC {b.soc_pct:.1f} %"
+
+
+def dispatch_table(fleet: Sep2Fleet) -> str:
+    """device | DERControl mRID | setpoint W | what the battery did: one row per device, for
+    the control in force (else the newest it knows). A Markdown table."""
+    rows = ["| device | DERControl mRID | setpoint W | what the battery did |", "|---|---|---|---|"]
+    for dev in fleet.devices:
+        control = dev.controls.get(dev.active) if dev.active else None
+        if control is None and dev.controls:
+            control = max(dev.controls.values(), key=lambda c: c.creation_time)
+        mrid = control.mrid if control else "-"
+        setpoint = "-"
+        if control is not None and control.setpoint_w is not None:
+            setpoint = f"{control.setpoint_w:.0f}"
+        rows.append(
+            f"| {dev.index} ({dev.lfdi[:8]}…) | {mrid} | {setpoint} | {battery_action(dev)} |"
+        )
+    return "\n".join(rows)
+
+
 def _listed(href: str, limit: int = 255) -> str:
     """A list's href asking for every entry (2030.5 lists default to one)."""
     return f"{href}{'&' if '?' in href else '?'}s=0&l={limit}"
