@@ -101,9 +101,11 @@ class SimDevice:
         self.error = ""
         self.default_modes: ControlModes | None = None  # the DefaultDERControl's
         self.grid = Grid()  # the simulated voltage and frequency at its terminals
-        self.command = Command(target_w=idle_export_w, connected=True)  # the last one obeyed
+        self._idle = Command(target_w=idle_export_w, connected=True)
+        self.command = self._idle  # the last one obeyed
         self.ramp_w_per_s: float | None = None  # a rampTms or gradient in force
-        self._ramp_key: object = None  # what the ramp was computed for
+        self._ramp_key: object = None  # the control the rampTms rate was computed for
+        self._soft_start = False  # reconnected and not yet at the target
         self.gave_up = False
 
     def learn(
@@ -228,19 +230,30 @@ class SimDevice:
         simulated grid. Also sets `command` (telemetry reports it) and the ramp rate."""
         control = self.controls.get(self.active) if self.active else None
         modes = control.modes if control is not None else self.default_modes
+        if modes is None and self.command is self._idle:  # the common case, kept cheap
+            self.ramp_w_per_s = None
+            return self.idle_export_w
         b = self.battery
         t_mid = b.t_s + dt_s / 2
         previous = self.command
-        self.command = resolve(
-            modes,
-            set_max_w=b.params.max_discharge_w,
-            net_load_w=b.load_w(t_mid) - b.solar_w(t_mid),
-            grid=self.grid,
-            idle_w=self.idle_export_w,
-            battery_w=b.battery_w,
+        self.command = (
+            self._idle
+            if modes is None
+            else resolve(
+                modes,
+                set_max_w=b.params.max_discharge_w,
+                net_load_w=b.load_w(t_mid) - b.solar_w(t_mid),
+                grid=self.grid,
+                idle_w=self.idle_export_w,
+                battery_w=b.battery_w,
+            )
         )
         command = self.command
-        key = (self.active, command.target_w) if command.ramp_tms else (self.active,)
+        key = (self.active,)
+        if command.connected and not previous.connected:
+            self._soft_start = True  # setSoftGradW holds until the battery is at its target
+        elif self._soft_start and abs((command.target_w or 0.0) - b.battery_w) < 1.0:
+            self._soft_start = False
         if not command.connected:
             self.ramp_w_per_s = float("inf")  # a disconnect is at once
         elif command.ramp_tms and key != self._ramp_key:
@@ -249,8 +262,9 @@ class SimDevice:
             self.ramp_w_per_s = max(1.0, abs(goal - b.battery_w) / (command.ramp_tms / 100))
         elif not command.ramp_tms:
             grad = command.grad_w_per_s
-            if control is None and not previous.connected and modes and modes.soft_grad_w:
-                grad = b.params.max_discharge_w * modes.soft_grad_w / 10_000
+            soft = self.default_modes.soft_grad_w if self.default_modes else None
+            if self._soft_start and soft:
+                grad = b.params.max_discharge_w * soft / 10_000
             self.ramp_w_per_s = grad
         self._ramp_key = key
         return command.target_w

@@ -5,6 +5,7 @@ and stepped through its `BatteryModel`; the assertions read what its telemetry r
 battery W, connect status, operational mode status, reactive power.
 """
 
+import asyncio
 import random
 
 import pytest
@@ -25,17 +26,22 @@ from devices.simulator.der_modes import (
 from devices.simulator.sep2_device import FleetFaults, SimDevice
 from devices.simulator.sep2_fleet import ROLE_MIRROR_DER, Sep2Fleet
 from protocol.xml import parse, serialize
-from protocol.xml.resources.common import DateTimeInterval, Link
+from protocol.xml.resources.common import DateTimeInterval, Link, ListLink
 from protocol.xml.resources.derp import (
     CurveData,
     DefaultDERControl,
     DERControl,
     DERControlBase,
+    DERControlList,
     DERCurve,
+    DERProgram,
+    DERProgramList,
     EventStatus,
     FixedVar,
     PowerFactorWithExcitation,
 )
+from protocol.xml.resources.edev import EndDevice as SepEndDevice
+from protocol.xml.resources.edev import FunctionSetAssignments, FunctionSetAssignmentsList
 from protocol.xml.resources.units import active_power
 
 T0 = 1_800_000_000
@@ -303,8 +309,10 @@ def test_soft_gradient_after_a_reconnection():
     )
     dev.learn_default(parse(serialize(default), DefaultDERControl))
     dev.controls.clear()
-    run(dev, seconds=1)
-    assert dev.battery.battery_w == pytest.approx(100.0)
+    run(dev, seconds=4)
+    assert dev.battery.battery_w == pytest.approx(400.0)  # soft, not 5000 W/s
+    run(dev, seconds=36)
+    assert dev.battery.battery_w == pytest.approx(4000.0)
 
 
 def test_ignore_default_control_fault_ignores_it():
@@ -340,3 +348,100 @@ def test_readings_show_the_disconnect_and_the_power_factor():
     assert values[ROLE_MIRROR_DER, "pf"] == pytest.approx(0.8)
     assert values[ROLE_MIRROR_DER, "va"] == pytest.approx(5000.0)
     assert values[ROLE_MIRROR_DER, "a"] == pytest.approx(5000.0 / 240.0)
+
+
+class FakeServer:
+    """A 2030.5 server's resources by path; every answer goes through the XML codec."""
+
+    def __init__(self, resources):
+        self.resources, self.gets = resources, []
+
+    async def get(self, path, cls=None):
+        path = path.split("?")[0]
+        self.gets.append(path)
+        return parse(serialize(self.resources[path]), cls)
+
+
+def served_program(control_base: DERControlBase, default_base: DERControlBase) -> FakeServer:
+    listed = ListLink(href="/edev/1/fsa", all=1)
+    return FakeServer(
+        {
+            listed.href: FunctionSetAssignmentsList(
+                href=listed.href,
+                all=1,
+                results=1,
+                function_set_assignments=[
+                    FunctionSetAssignments(
+                        href="/edev/1/fsa/1",
+                        mrid="F5" * 16,
+                        der_program_list_link=ListLink(href="/edev/1/derp", all=1),
+                    )
+                ],
+            ),
+            "/edev/1/derp": DERProgramList(
+                href="/edev/1/derp",
+                all=1,
+                results=1,
+                der_programs=[
+                    DERProgram(
+                        href="/edev/1/derp/1",
+                        mrid="DE" * 16,
+                        primacy=1,
+                        der_control_list_link=ListLink(href="/edev/1/derp/1/derc", all=1),
+                        default_der_control_link=Link(href="/edev/1/derp/1/dderc"),
+                    )
+                ],
+            ),
+            "/edev/1/derp/1/derc": DERControlList(
+                href="/edev/1/derp/1/derc", all=1, results=1, der_controls=[served(control_base)]
+            ),
+            "/edev/1/derp/1/dderc": DefaultDERControl(
+                href="/edev/1/derp/1/dderc", mrid="DD" * 16, der_control_base=default_base
+            ),
+            "/derp/1/dc/1": curve(12, [(1060, 100), (1100, 20)], x_mult=-1),
+            "/derp/1/dc/2": curve(0, [(6010, 100), (6100, 0)], x_mult=-2),
+        }
+    )
+
+
+def test_a_poll_fetches_the_curves_its_controls_link_and_follows_them():
+    server = served_program(
+        DERControlBase(op_mod_volt_watt=Link(href="/derp/1/dc/1"), op_mod_fixed_w=10000),
+        DERControlBase(op_mod_freq_watt=Link(href="/derp/1/dc/2")),
+    )
+    fleet = Sep2Fleet(base_url="https://127.0.0.1:1", devices=1)
+    fleet._build()
+    dev = fleet.devices[0]
+    dev.client = server  # type: ignore[assignment]
+    dev.edev = SepEndDevice(
+        href="/edev/1",
+        sfdi=1,
+        changed_time=T0,
+        function_set_assignments_list_link=ListLink(href="/edev/1/fsa", all=1),
+    )
+    asyncio.run(fleet._poll(dev))
+    assert {"/derp/1/dc/1", "/derp/1/dc/2"} <= set(server.gets)
+    (control,) = dev.controls.values()
+    assert control.modes.volt_watt is not None
+    assert dev.default_modes is not None and dev.default_modes.freq_watt is not None
+    dev.grid = Grid(voltage_pct=108.0)
+    run(dev)
+    assert dev.battery.battery_w == pytest.approx(0.6 * dev.battery.params.max_discharge_w)
+
+
+def test_an_independent_client_keys_events_by_mrid_across_its_devices():
+    base = DERControlBase(op_mod_target_w=active_power(1000))
+    fleet = Sep2Fleet(base_url="https://127.0.0.1:1", devices=2, client_style="independent")
+    fleet._build()
+    for dev in fleet.devices:
+        dev.client = served_program(base, DERControlBase())  # type: ignore[assignment]
+        dev.edev = SepEndDevice(
+            href="/edev/1",
+            sfdi=1,
+            changed_time=T0,
+            function_set_assignments_list_link=ListLink(href="/edev/1/fsa", all=1),
+        )
+        asyncio.run(fleet._poll(dev))
+    # The same mRID served to both: the second device's copy is taken for the first's.
+    assert len(fleet.devices[0].controls) == 1 and not fleet.devices[1].controls
+    assert fleet.stats.mrid_collisions == 1
