@@ -24,7 +24,7 @@ from devices.simulator.der_modes import (
     var_of,
 )
 from devices.simulator.sep2_device import FleetFaults, SimDevice
-from devices.simulator.sep2_fleet import ROLE_MIRROR_DER, Sep2Fleet
+from devices.simulator.sep2_fleet import ROLE_MIRROR_DER, Sep2Fleet, dispatch_table
 from protocol.xml import parse, serialize
 from protocol.xml.resources.common import DateTimeInterval, Link, ListLink
 from protocol.xml.resources.derp import (
@@ -445,3 +445,18 @@ def test_an_independent_client_keys_events_by_mrid_across_its_devices():
     # The same mRID served to both: the second device's copy is taken for the first's.
     assert len(fleet.devices[0].controls) == 1 and not fleet.devices[1].controls
     assert fleet.stats.mrid_collisions == 1
+
+
+def test_dispatch_table_says_what_each_battery_did():
+    fleet = Sep2Fleet(base_url="https://127.0.0.1:1", devices=2)
+    fleet._build()
+    first, second = fleet.devices
+    first.learn(served(DERControlBase(op_mod_target_w=active_power(1800)), mrid="B1" * 16), 1)
+    second.learn(served(DERControlBase(op_mod_connect=False), mrid="B2" * 16), 1)
+    for dev in fleet.devices:
+        dev.battery.t_s = NOON
+        run(dev, seconds=10)
+    lines = dispatch_table(fleet).splitlines()
+    assert lines[0] == "| device | DERControl mRID | setpoint W | what the battery did |"
+    assert f"| {'B1' * 16} | 1800 | discharging 1800 W (opModTargetW), SoC" in lines[2]
+    assert f"| {'B2' * 16} | - | disconnected, 0 W (opModConnect false), SoC" in lines[3]
