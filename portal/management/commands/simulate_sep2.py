@@ -1,5 +1,9 @@
 """Run a simulated fleet of 2030.5 batteries against the demo endpoint (var/demo credentials).
 
+`--client-style independent` behaves like an independent CSIP client (no DeviceInformation,
+the full set of system readings, events keyed by mRID); `--table` prints, when the run
+ends, each device's DERControl mRID, its setpoint and what its battery did.
+
 Before connecting, the demo fleet is made dispatchable: a Device with the simulated LFDI
 and a Participant of the demo program for each (portal.devstack.demo_fleet_prepare).
 """
@@ -9,7 +13,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from devices.simulator.sep2_fleet import Sep2Fleet
+from devices.simulator.sep2_fleet import Sep2Fleet, dispatch_table
 from portal.demo import credentials_path
 from portal.devstack import DEMO_UTILITY, demo_fleet_prepare
 
@@ -26,8 +30,26 @@ class Command(BaseCommand):
             "--duration", type=float, default=None, help="seconds (default: forever)"
         )
         parser.add_argument("--no-prepare", action="store_true", help="skip Devices/Participants")
+        parser.add_argument(
+            "--client-style", choices=("reservoir", "independent"), default="reservoir"
+        )
+        parser.add_argument(
+            "--table", action="store_true", help="print the dispatch table at the end"
+        )
 
-    def handle(self, *args, utility, devices, time_scale, seed, duration, no_prepare, **options):
+    def handle(
+        self,
+        *args,
+        utility,
+        devices,
+        time_scale,
+        seed,
+        duration,
+        no_prepare,
+        client_style="reservoir",
+        table=False,
+        **options,
+    ):
         path = credentials_path()
         sep2 = json.loads(path.read_text()).get("sep2") if path.exists() else None
         if not sep2:
@@ -45,12 +67,15 @@ class Command(BaseCommand):
             ca_path=sep2["ca_bundle"],
             seed=seed,
             time_scale=time_scale,
+            client_style=client_style,
         )
         self.stdout.write(f"Simulating {devices} 2030.5 batteries against {sep2['dcap']}\n")
         try:
             stats = asyncio.run(fleet.run(duration_s=duration))
         except KeyboardInterrupt:
-            return
+            stats = fleet.stats
+        if table:
+            self.stdout.write(dispatch_table(fleet) + "\n")
         self.stdout.write(
             f"{stats.registered}/{devices} registered, {stats.requests} requests, "
             f"{stats.errors} errors, responses {stats.responses}\n"

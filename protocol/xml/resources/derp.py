@@ -143,6 +143,11 @@ class DERControlBase(SepObject):
     op_mod_load_lim_w: ActivePower | None = element(
         "opModLoadLimW", ActivePower, namespace=CSIPAUS_NS
     )
+    # CSIP-AUS: the battery's target charge (< 0) or discharge (> 0) W. Not in the CSIP-AUS
+    # 1.2 schema (csipaus-core.xsd ends at opModLoadLimW), so a 1.2 validator refuses it.
+    op_mod_storage_target_w: ActivePower | None = element(
+        "opModStorageTargetW", ActivePower, namespace=CSIPAUS_NS
+    )
 
 
 @root_element()
