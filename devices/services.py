@@ -712,6 +712,8 @@ def _fleet_rollup_buckets(cursor, *, windows, utility_id=None) -> None:
     """Re-sum the fleet rows of the buckets just recomputed, from the device rollups.
 
     ``windows`` holds (period, start, end) triples; all of them go in one statement.
+    Two ingests of one utility committing at once may each sum without the other's
+    devices; the hour they marked pending is re-summed by ``telemetry_rollup_pending``.
     """
     adapt = connection.ops.adapt_datetimefield_value
     params: list = []
@@ -730,6 +732,9 @@ def _fleet_rollup_buckets(cursor, *, windows, utility_id=None) -> None:
         f"FROM {TelemetryRollup._meta.db_table} "
         f"WHERE ({' OR '.join(ranges)}) {only_utility}"
         "GROUP BY utility_id, channel, period, bucket_start "
+        # Key order: concurrent ingests of one utility lock the fleet rows in the same
+        # order, so they queue instead of deadlocking.
+        "ORDER BY utility_id, channel, period, bucket_start "
         "ON CONFLICT (utility_id, channel, period, bucket_start) DO UPDATE SET "
         "total = excluded.total, devices = excluded.devices",
         params,
