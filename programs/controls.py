@@ -56,6 +56,10 @@ CSIP_AUS_ONLY: frozenset[str] = frozenset(
     }
 )
 
+# CSIP-AUS modes a US CSIP program may still set, because they have a US CSIP form: an
+# export limit (W) is served per device as opModMaxLimW (protocol.managers.derp).
+US_SERVED: frozenset[str] = frozenset({"op_mod_exp_lim_w"})
+
 # The modes an event of each kind sets. Discharge and charge are planned: their
 # opModTargetW is each device's Dispatch setpoint, not a column. A US CSIP export limit has
 # no site export mode: it is served as opModMaxLimW per device (protocol.managers.derp).
@@ -141,7 +145,7 @@ def controls_refusals(*, program, values: Mapping[str, Any], kind: str | None = 
         elif field not in allowed:
             what = f"A {EventKind(kind).label.lower()} event" if kind else "A default"
             refusals[field] = f"{what} does not set this mode."
-        elif field in CSIP_AUS_ONLY and not aus and value is not None:
+        elif field in CSIP_AUS_ONLY and not aus and value is not None and field not in US_SERVED:
             refusals[field] = (
                 "This is a CSIP-AUS mode; the program's profile is "
                 f"{RequirementProfile(program.profile).label}."

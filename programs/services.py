@@ -21,7 +21,12 @@ from django_celery_beat.models import ClockedSchedule, PeriodicTask
 from devices.models import Device
 from devices.selectors import device_by_identity
 from programs.choices import LIVE_STATUSES, EventKind, EventStatus, ResponseStatus
-from programs.controls import CONTROL_FIELDS, DEFAULT_ONLY_FIELDS, controls_refusals
+from programs.controls import (
+    CONTROL_FIELDS,
+    DEFAULT_ONLY_FIELDS,
+    PLANNED_KINDS,
+    controls_refusals,
+)
 from programs.models import (
     DefaultControl,
     Dispatch,
@@ -177,7 +182,16 @@ def event_create(
     if violations and not emergency_override:
         raise EventRuleError(violations)
     controls = dict(controls or {})
+    if kind == EventKind.EXPORT_LIMIT and target_w is not None:
+        # Before the control base, an export limit's W was its target_w: still accepted.
+        controls.setdefault("op_mod_exp_lim_w", target_w)
+        target_w = None
     refusals = controls_refusals(program=program, values=controls, kind=kind)
+    if target_w is not None and kind not in PLANNED_KINDS and "kind" not in refusals:
+        refusals["target_w"] = (
+            f"A {EventKind(kind).label.lower()} event has no group target: "
+            "its values are its modes."
+        )
     if refusals:
         raise ValidationError(refusals)
 
@@ -205,8 +219,6 @@ def event_create(
     ):
         if value:
             setattr(event, field, value)
-    if kind == EventKind.EXPORT_LIMIT and target_w is None:
-        raise ValidationError({"target_w": "An export limit needs a limit in W."})
     event.full_clean()
     event.save()
     reason = ""

@@ -12,6 +12,7 @@ from programs.api.serializers import (
     AttachDeviceSerializer,
     AttachedDeviceSerializer,
     CancelSerializer,
+    DefaultControlSerializer,
     DispatchGroupSerializer,
     EventSerializer,
     ForecastSerializer,
@@ -21,7 +22,7 @@ from programs.api.serializers import (
     ViolationSerializer,
 )
 from programs.choices import EventStatus
-from programs.models import DispatchGroup, Event, Program
+from programs.models import DefaultControl, DispatchGroup, Event, Program
 from programs.selectors import FUNNEL_LABELS, capacity_forecast, event_funnel, group_devices
 from tenancy.api.filters import id_filter
 from tenancy.api.viewsets import TenantModelViewSet, TenantScopedMixin
@@ -91,6 +92,42 @@ class DispatchGroupViewSet(TenantModelViewSet):
         services.group_member_remove(group=group, device=device)
         ids = list(group_devices(group=group).order_by("pk").values_list("pk", flat=True))
         return Response({"devices": ids})
+
+    @extend_schema(methods=["get"], request=None, responses={200: DefaultControlSerializer})
+    @extend_schema(
+        methods=["put"],
+        request=DefaultControlSerializer,
+        responses={200: DefaultControlSerializer},
+        description="Set the group's DefaultDERControl, replacing it whole: any mode its "
+        "program's profile allows (curve modes by curve id), enter service and gradients. A "
+        "mode the profile refuses, or a curve of another type or program, answers 400 "
+        "naming the field and changes nothing.",
+    )
+    @extend_schema(methods=["delete"], request=None, responses={204: None})
+    @action(detail=True, methods=["get", "put", "delete"], url_path="default-control")
+    def default_control(self, request, pk=None):
+        """The group's DefaultDERControl: what its DERs do when no event is active. GET
+        answers 404 while the group has none (its DERs are then served an empty one)."""
+        group = self.get_object()
+        if request.method == "DELETE":
+            if not services.default_control_clear(group=group, actor=request.user):
+                raise NotFound("This group has no default control.")
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        if request.method == "PUT":
+            body = DefaultControlSerializer(data=request.data, context={"request": request})
+            body.is_valid(raise_exception=True)
+            values = dict(body.validated_data)
+            try:
+                default = services.default_control_set(
+                    group=group, actor=request.user, values=values
+                )
+            except DjangoValidationError as exc:
+                raise ValidationError(serializers.as_serializer_error(exc)) from exc
+            return Response(DefaultControlSerializer(default, context={"request": request}).data)
+        default = DefaultControl.objects.for_utility(request.utility).filter(group=group).first()
+        if default is None:
+            raise NotFound("This group has no default control.")
+        return Response(DefaultControlSerializer(default, context={"request": request}).data)
 
     def _device(self, device_id: int) -> Device:
         device = Device.objects.for_utility(self.request.utility).filter(pk=device_id).first()
@@ -167,9 +204,10 @@ class EventViewSet(
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         group = data.pop("group")
+        controls = serializer.pop_controls(data)
         try:
             event = services.event_create(
-                program=group.program, group=group, actor=request.user, **data
+                program=group.program, group=group, actor=request.user, controls=controls, **data
             )
         except services.EventRuleError as refused:
             return Response(

@@ -108,6 +108,6 @@ def test_a_default_is_set_replaced_and_cleared():
         None,
     )
     with pytest.raises(ValidationError):
-        default_control_set(group=group, actor=pm, values={"op_mod_exp_lim_w": 1})
+        default_control_set(group=group, actor=pm, values={"op_mod_imp_lim_w": 1})
     assert default_control_clear(group=group, actor=pm) == 1
     assert not DefaultControl.objects.filter(group=group).exists()
