@@ -40,7 +40,7 @@ from programs.models import (
 )
 from programs.rules import RuleViolation, event_rule_check, opt_out_refusal
 from programs.selectors import event_plan, event_plan_joiners, group_devices
-from programs.signals import dispatch_responded, event_changed
+from programs.signals import default_control_changed, dispatch_responded, event_changed
 from tenancy.choices import Role
 from tenancy.models import Membership
 
@@ -264,13 +264,24 @@ def default_control_set(
         setattr(default, field, value)
     default.full_clean()
     default.save()
+    _default_control_changed(group)
     return default
+
+
+def _default_control_changed(group: DispatchGroup) -> None:
+    transaction.on_commit(
+        lambda: default_control_changed.send(
+            sender=DefaultControl, group_id=group.pk, utility_id=group.utility_id
+        )
+    )
 
 
 @transaction.atomic
 def default_control_clear(*, group: DispatchGroup, actor) -> int:
     """Remove the group's DefaultDERControl: its DERs get no standing control."""
     deleted, _ = DefaultControl.objects.filter(group=group).delete()
+    if deleted:
+        _default_control_changed(group)
     return deleted
 
 

@@ -132,7 +132,7 @@ def end_device_control_by_mrid(
     return None
 
 
-def default_der_control_href(end_device: EndDevice, group: DispatchGroup) -> str:
+def default_der_control_href(end_device: EndDevice | int, group: DispatchGroup | int) -> str:
     return f"{derp_href(end_device, group)}/dderc"
 
 
@@ -349,7 +349,7 @@ def default_der_control(
     default = group_default(group)
     resource = DefaultDERControl(
         href=default_der_control_href(end_device, group),
-        subscribable=0,
+        subscribable=1,
         mrid=default_der_control_mrid(end_device, group),
         description="Default control",
         der_control_base=DERControlBase(),
