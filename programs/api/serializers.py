@@ -140,6 +140,13 @@ class EventSerializer(ControlModesMixin, serializers.ModelSerializer):
         ]
 
 
+class KindRuleSerializer(serializers.Serializer):
+    rule = serializers.CharField()
+    label = serializers.CharField()
+    applies = serializers.BooleanField()
+    why = serializers.CharField()
+
+
 class ViolationSerializer(serializers.Serializer):
     rule = serializers.CharField()
     message = serializers.CharField()

@@ -1,3 +1,5 @@
+from dataclasses import asdict
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -18,11 +20,14 @@ from programs.api.serializers import (
     ForecastSerializer,
     GroupMemberSerializer,
     GroupMembersSerializer,
+    KindRuleSerializer,
     ProgramSerializer,
     ViolationSerializer,
 )
-from programs.choices import EventStatus
+from programs.choices import EventKind, EventStatus
+from programs.controls import allowed_kinds
 from programs.models import DefaultControl, DispatchGroup, Event, Program
+from programs.rules import rules_for_kind
 from programs.selectors import FUNNEL_LABELS, capacity_forecast, event_funnel, group_devices
 from tenancy.api.filters import id_filter
 from tenancy.api.viewsets import TenantModelViewSet, TenantScopedMixin
@@ -35,6 +40,28 @@ class ProgramViewSet(TenantModelViewSet):
     queryset = Program.objects.prefetch_related("seasons")
     serializer_class = ProgramSerializer
     write_roles = {Role.PROGRAM_MANAGER}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "kind", str, enum=EventKind.values, required=True, description="An event kind"
+            )
+        ],
+        responses=KindRuleSerializer(many=True),
+    )
+    @action(detail=True, methods=["get"], url_path="kind-rules")
+    def kind_rules(self, request, pk=None):
+        """Which of the program's rules apply to an event of ``kind``, and why (or why
+        not), in words; and the kinds its profile allows."""
+        program = self.get_object()
+        kind = request.query_params.get("kind", "")
+        if kind not in EventKind.values:
+            raise ValidationError({"kind": f"One of: {', '.join(EventKind.values)}."})
+        if kind not in allowed_kinds(program.profile):
+            raise ValidationError({"kind": "The program's profile does not allow this kind."})
+        return Response(
+            KindRuleSerializer([asdict(r) for r in rules_for_kind(program, kind)], many=True).data
+        )
 
 
 class DispatchGroupViewSet(TenantModelViewSet):

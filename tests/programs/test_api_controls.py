@@ -151,3 +151,26 @@ def test_the_schema_lists_every_kind_and_the_default_control_path(api):
         event
     )
     assert timezone.now()  # the schema is generated live, not from a file
+
+
+def test_rules_say_in_words_which_apply_to_a_kind(api, program):
+    from programs.rules import rules_for_kind
+
+    connect = {r.rule: r for r in rules_for_kind(program, "connect")}
+    discharge = {r.rule: r for r in rules_for_kind(program, "discharge")}
+    assert set(connect) == set(discharge)
+    # Timing and caps hold for every kind.
+    for rule in ("duration", "notice", "window", "caps", "rest", "opt_outs"):
+        assert connect[rule].applies and discharge[rule].applies
+    assert "14:00 to 19:00" in connect["window"].why
+    # The reserve and energy pay mean nothing to a connect event, and it says why.
+    assert not connect["reserve_soc"].applies and "own reserve" in connect["reserve_soc"].why
+    assert not connect["energy_pay"].applies and "not paid" in connect["energy_pay"].why
+    assert discharge["reserve_soc"].applies and "20 %" in discharge["reserve_soc"].why
+    response = api.get(f"/api/v1/programs/{program.pk}/kind-rules/?kind=connect")
+    assert response.status_code == 200
+    assert {r["rule"]: r["applies"] for r in response.json()}["reserve_soc"] is False
+    assert api.get(f"/api/v1/programs/{program.pk}/kind-rules/?kind=nope").status_code == 400
+    # A CSIP-AUS kind on a US program: refused, named.
+    refused = api.get(f"/api/v1/programs/{program.pk}/kind-rules/?kind=import_limit")
+    assert refused.status_code == 400 and "kind" in refused.json()
