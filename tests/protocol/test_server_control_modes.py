@@ -227,3 +227,33 @@ def test_the_default_carries_every_mode_and_setting_of_the_groups_default(utilit
     cleared = parse(agg.http.get(f"{base}/dderc").content, DefaultDERControl, profile="csipaus")
     # Still served (the DERProgram links it), with no mode: the DER keeps its own settings.
     assert _set(cleared.der_control_base) == {} and cleared.set_grad_w is None
+
+
+def test_modes_and_defaults_cost_no_extra_query(utility_a, manager_a):
+    """The default comes joined with the group, curve links from their FK ids: a device's
+    dderc and derc cost the same queries with every mode set as with none."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    program, group, agg, _, base = _world(utility_a, "csip_aus")
+
+    def queries(path: str) -> int:
+        factories.utility()  # a write: the next GET is not answered from the cache
+        with CaptureQueriesContext(connection) as captured:
+            assert agg.http.get(path).status_code == 200
+        return len(captured)
+
+    _create(program, group, manager_a, "connect", {"op_mod_connect": True}, minutes=300)
+    agg.http.get(f"/edev/{base.split('/')[2]}")  # first contact: the touches
+    empty_default, plain_list = queries(f"{base}/dderc"), queries(f"{base}/derc?l=10")
+    curve = factories.curve(utility_a, program=program, curve_type=11)
+    default_control_set(
+        group=group,
+        actor=manager_a,
+        values={"op_mod_volt_var": curve, "op_mod_exp_lim_w": 100, "set_grad_w": 5},
+    )
+    _create(program, group, manager_a, "volt_var", {"op_mod_volt_var": curve})
+    _create(program, group, manager_a, "export_limit", {"op_mod_exp_lim_w": 900}, minutes=180)
+    assert queries(f"{base}/dderc") == empty_default
+    # Two more controls, one with a curve link: no more queries.
+    assert queries(f"{base}/derc?l=10") == plain_list
