@@ -115,6 +115,8 @@ DEFAULT_ONLY_FIELDS: tuple[str, ...] = (
     "set_grad_w",
     "set_soft_grad_w",
 )
+# 2030.5 FreqDroopType's elements, as op_mod_freq_droop stores them.
+FREQ_DROOP_KEYS: tuple[str, ...] = ("dBOF", "dBUF", "kOF", "kUF", "openLoopTms")
 # Which DERCurve type each curve mode may link.
 CURVE_MODE_TYPES: dict[str, int] = {
     "op_mod_volt_var": CurveType.VOLT_VAR,
@@ -150,6 +152,11 @@ def controls_refusals(*, program, values: Mapping[str, Any], kind: str | None = 
                 "This is a CSIP-AUS mode; the program's profile is "
                 f"{RequirementProfile(program.profile).label}."
             )
+        elif field == "op_mod_freq_droop" and value is not None:
+            if not isinstance(value, Mapping) or set(value) != set(FREQ_DROOP_KEYS):
+                refusals[field] = f"Give exactly {', '.join(FREQ_DROOP_KEYS)}."
+            elif not all(isinstance(v, int) and v >= 0 for v in value.values()):
+                refusals[field] = "Each value is a whole number, zero or more."
         elif field in CURVE_MODE_TYPES and value is not None:
             if value.program_id != program.pk:
                 refusals[field] = "That curve belongs to another program."

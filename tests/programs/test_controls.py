@@ -111,3 +111,16 @@ def test_a_default_is_set_replaced_and_cleared():
         default_control_set(group=group, actor=pm, values={"op_mod_imp_lim_w": 1})
     assert default_control_clear(group=group, actor=pm) == 1
     assert not DefaultControl.objects.filter(group=group).exists()
+
+
+def test_a_frequency_droop_needs_every_element_as_a_whole_number():
+    utility = factories.utility()
+    program = factories.program(utility)
+    good = {"dBOF": 3, "dBUF": 3, "kOF": 5, "kUF": 5, "openLoopTms": 100}
+    assert not controls_refusals(
+        program=program, values={"op_mod_freq_droop": good}, kind=EventKind.FREQ_DROOP
+    )
+    for bad in ({"dBOF": 3}, {**good, "kOF": -1}, {**good, "kOF": "5"}, [1, 2]):
+        assert "op_mod_freq_droop" in controls_refusals(
+            program=program, values={"op_mod_freq_droop": bad}, kind=EventKind.FREQ_DROOP
+        )
