@@ -2,7 +2,12 @@ from dataclasses import asdict
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
@@ -120,17 +125,34 @@ class DispatchGroupViewSet(TenantModelViewSet):
         ids = list(group_devices(group=group).order_by("pk").values_list("pk", flat=True))
         return Response({"devices": ids})
 
-    @extend_schema(methods=["get"], request=None, responses={200: DefaultControlSerializer})
+    @extend_schema(
+        methods=["get"],
+        request=None,
+        responses={
+            200: DefaultControlSerializer,
+            404: OpenApiResponse(description="The group has no default control."),
+        },
+    )
     @extend_schema(
         methods=["put"],
         request=DefaultControlSerializer,
-        responses={200: DefaultControlSerializer},
+        responses={
+            200: DefaultControlSerializer,
+            400: OpenApiResponse(description="Field errors keyed by field; nothing changed."),
+        },
         description="Set the group's DefaultDERControl, replacing it whole: any mode its "
         "program's profile allows (curve modes by curve id), enter service and gradients. A "
         "mode the profile refuses, or a curve of another type or program, answers 400 "
         "naming the field and changes nothing.",
     )
-    @extend_schema(methods=["delete"], request=None, responses={204: None})
+    @extend_schema(
+        methods=["delete"],
+        request=None,
+        responses={
+            204: None,
+            404: OpenApiResponse(description="The group has no default control."),
+        },
+    )
     @action(detail=True, methods=["get", "put", "delete"], url_path="default-control")
     def default_control(self, request, pk=None):
         """The group's DefaultDERControl: what its DERs do when no event is active. GET
@@ -223,8 +245,19 @@ class EventViewSet(
     @extend_schema(
         responses={
             201: EventSerializer,
-            400: inline_serializer("EventRefusal", {"violations": ViolationSerializer(many=True)}),
-        }
+            400: OpenApiResponse(
+                inline_serializer(
+                    "EventRefusal",
+                    {"violations": ViolationSerializer(many=True, required=False)},
+                ),
+                description="The program's rules refused it (`violations`), or fields did: "
+                "then each key is a field, e.g. a mode the kind or the profile does not allow, "
+                "or a curve of another type or program, with why.",
+            ),
+        },
+        description="Create an event of any kind with its modes' values (a curve mode by "
+        "curve id). Discharge and charge take target_w (or per_device_w); an export limit "
+        "takes op_mod_exp_lim_w, or target_w as before.",
     )
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
