@@ -9,6 +9,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import datetime, timedelta
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -23,6 +24,7 @@ from devices.selectors import device_by_identity
 from programs.choices import LIVE_STATUSES, EventKind, EventStatus, ResponseStatus
 from programs.controls import (
     CONTROL_FIELDS,
+    CURVE_FIELDS,
     DEFAULT_ONLY_FIELDS,
     PLANNED_KINDS,
     controls_refusals,
@@ -63,7 +65,18 @@ def _snapshot(event: Event) -> dict:
         "duration_s": event.duration_s,
         "target_w": event.target_w,
         "superseded_by": event.superseded_by_id,
+        "modes": _modes_snapshot(event),
     }
+
+
+def _modes_snapshot(event: Event) -> dict:
+    """The modes the event sets, as JSON (a curve by id, a power factor as text)."""
+    modes = {}
+    for field in CONTROL_FIELDS:
+        value = getattr(event, f"{field}_id" if field in CURVE_FIELDS else field)
+        if value is not None:
+            modes[field] = str(value) if isinstance(value, Decimal) else value
+    return modes
 
 
 def _transition(

@@ -80,6 +80,8 @@ def test_an_event_is_created_with_its_modes_and_a_refused_one_writes_nothing():
     )
     event.refresh_from_db()
     assert (event.op_mod_connect, event.ramp_tms) == (False, 500)
+    # The audit trail records the modes the event set.
+    assert event.transitions.first().after["modes"] == {"op_mod_connect": False, "ramp_tms": 500}
     before = group.events.count()
     with pytest.raises(ValidationError) as refused:
         event_create(
