@@ -49,7 +49,6 @@ class ProgramForm(forms.ModelForm):
             "reserve_soc_pct",
             "opt_outs_per_year",
             "opt_out_lock_min",
-            "default_export_limit_w",
             "default_charge_from_solar",
         ]
         widgets = {
@@ -75,7 +74,6 @@ class ProgramForm(forms.ModelForm):
             "min_notice_min": "Notice before an event (minutes)",
             "min_rest_min": "Rest between events (minutes)",
             "reserve_soc_pct": "Backup reserve kept (% of charge)",
-            "default_export_limit_w": "Default export limit (W)",
             "default_charge_from_solar": "Recharge from solar after events",
         }
         help_texts = {
@@ -86,7 +84,6 @@ class ProgramForm(forms.ModelForm):
             "min_notice_min": "How long before its start an event must be scheduled.",
             "min_rest_min": "How long a group rests between two events.",
             "reserve_soc_pct": "Events never discharge a battery below this state of charge.",
-            "default_export_limit_w": "Blank for none.",
         }
 
     # The form as a person thinks of a program; the template renders one fieldset each.
@@ -97,7 +94,7 @@ class ProgramForm(forms.ModelForm):
         (
             "Limits",
             ("max_events_per_year", "max_events_per_day", "min_duration_min",
-             "max_duration_min", "min_rest_min", "reserve_soc_pct", "default_export_limit_w"),
+             "max_duration_min", "min_rest_min", "reserve_soc_pct"),
         ),
         ("Windows", ("allowed_weekdays", "window_start", "window_end", "min_notice_min")),
         (

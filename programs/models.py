@@ -143,8 +143,7 @@ class Program(TenantModel):
         "Blank: a customer may opt out until the event ends.",
     )
 
-    # The standing control when no event is active (2030.5 DefaultDERControl).
-    default_export_limit_w = models.PositiveIntegerField(null=True, blank=True)
+    # The standing control when no event is active is each group's DefaultControl.
     default_charge_from_solar = models.BooleanField(default=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
@@ -658,7 +657,10 @@ class Event(TenantModel, ControlBase):
     start = models.DateTimeField()
     duration_s = models.PositiveIntegerField(validators=[MinValueValidator(60)])
     target_w = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Group target magnitude in W (sign comes from kind)."
+        null=True,
+        blank=True,
+        help_text="Discharge and charge: the group target magnitude in W (sign comes from "
+        "kind). Other kinds carry their values in their modes.",
     )
     setpoint_rule = models.CharField(
         max_length=16, choices=SetpointRule.choices, default=SetpointRule.PRO_RATA
@@ -687,8 +689,9 @@ class Event(TenantModel, ControlBase):
         constraints = [
             models.CheckConstraint(condition=Q(duration_s__gte=60), name="event_min_duration"),
             models.CheckConstraint(
-                condition=~Q(kind="export_limit") | Q(target_w__isnull=False),
-                name="event_export_limit_has_target",
+                condition=~Q(kind="export_limit") | Q(op_mod_exp_lim_w__isnull=False),
+                name="event_export_limit_has_limit",
+                violation_error_message="An export limit needs a limit in W.",
             ),
         ]
 

@@ -22,7 +22,13 @@ from django_celery_beat.models import ClockedSchedule, PeriodicTask
 from devices.models import Device
 from devices.selectors import device_by_identity
 from programs.choices import LIVE_STATUSES, EventKind, EventStatus, ResponseStatus
-from programs.controls import CONTROL_FIELDS, DEFAULT_ONLY_FIELDS, controls_refusals
+from programs.controls import (
+    CONTROL_FIELDS,
+    CURVE_FIELDS,
+    DEFAULT_ONLY_FIELDS,
+    PLANNED_KINDS,
+    controls_refusals,
+)
 from programs.models import (
     Curve,
     DefaultControl,
@@ -38,7 +44,7 @@ from programs.models import (
 )
 from programs.rules import RuleViolation, event_rule_check, opt_out_refusal
 from programs.selectors import event_plan, event_plan_joiners, group_devices
-from programs.signals import dispatch_responded, event_changed
+from programs.signals import default_control_changed, dispatch_responded, event_changed
 from tenancy.choices import Role
 from tenancy.models import Membership
 
@@ -61,7 +67,18 @@ def _snapshot(event: Event) -> dict:
         "duration_s": event.duration_s,
         "target_w": event.target_w,
         "superseded_by": event.superseded_by_id,
+        "modes": _modes_snapshot(event),
     }
+
+
+def _modes_snapshot(event: Event) -> dict:
+    """The modes the event sets, as JSON (a curve by id, a power factor as text)."""
+    modes = {}
+    for field in CONTROL_FIELDS:
+        value = getattr(event, f"{field}_id" if field in CURVE_FIELDS else field)
+        if value is not None:
+            modes[field] = str(value) if isinstance(value, Decimal) else value
+    return modes
 
 
 def _transition(
@@ -212,7 +229,16 @@ def event_create(
     if violations and not emergency_override:
         raise EventRuleError(violations)
     controls = dict(controls or {})
+    if kind == EventKind.EXPORT_LIMIT and target_w is not None:
+        # Before the control base, an export limit's W was its target_w: still accepted.
+        controls.setdefault("op_mod_exp_lim_w", target_w)
+        target_w = None
     refusals = controls_refusals(program=program, values=controls, kind=kind)
+    if target_w is not None and kind not in PLANNED_KINDS and "kind" not in refusals:
+        refusals["target_w"] = (
+            f"A {EventKind(kind).label.lower()} event has no group target: "
+            "its values are its modes."
+        )
     if refusals:
         raise ValidationError(refusals)
 
@@ -240,8 +266,6 @@ def event_create(
     ):
         if value:
             setattr(event, field, value)
-    if kind == EventKind.EXPORT_LIMIT and target_w is None:
-        raise ValidationError({"target_w": "An export limit needs a limit in W."})
     event.full_clean()
     event.save()
     reason = ""
@@ -287,13 +311,24 @@ def default_control_set(
         setattr(default, field, value)
     default.full_clean()
     default.save()
+    _default_control_changed(group)
     return default
+
+
+def _default_control_changed(group: DispatchGroup) -> None:
+    transaction.on_commit(
+        lambda: default_control_changed.send(
+            sender=DefaultControl, group_id=group.pk, utility_id=group.utility_id
+        )
+    )
 
 
 @transaction.atomic
 def default_control_clear(*, group: DispatchGroup, actor) -> int:
     """Remove the group's DefaultDERControl: its DERs get no standing control."""
     deleted, _ = DefaultControl.objects.filter(group=group).delete()
+    if deleted:
+        _default_control_changed(group)
     return deleted
 
 

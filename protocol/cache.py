@@ -209,10 +209,12 @@ WATCHED_TABLES: dict[str, frozenset[str]] = {
     "tenancy_utility": frozenset(),
     "programs_program": frozenset(),
     "programs_dispatchgroup": frozenset(),
+    # A group's DefaultDERControl, and the DERCurves control modes link.
+    "programs_defaultcontrol": frozenset(),
+    "programs_curve": frozenset(),
     "programs_participant": frozenset(),
     "programs_event": frozenset(),
     "programs_dispatch": frozenset(),
-    "programs_curve": frozenset(),
     "programs_optout": frozenset(),
     "vendors_certificateauthority": frozenset(),
     "protocol_client": frozenset({"last_seen_at", "schema_ver"}),

@@ -105,7 +105,8 @@ def group_matches(group: DispatchGroup, device) -> bool:
 
 
 def end_device_groups(*, end_device: EndDevice) -> list[DispatchGroup]:
-    """The dispatch groups whose DERPrograms this EndDevice sees (one query)."""
+    """The dispatch groups whose DERPrograms this EndDevice sees, with their programs and
+    DefaultControls (one query)."""
     device = end_device.device
     if device is None:
         return []
@@ -120,7 +121,7 @@ def end_device_groups(*, end_device: EndDevice) -> list[DispatchGroup]:
                 DispatchGroupMember.objects.filter(group=OuterRef("pk"), device_id=device.pk)
             )
         )
-        .select_related("program")
+        .select_related("program", "default_control")
         .distinct()
         .order_by("program__primacy", "pk")
     )

@@ -1,3 +1,5 @@
+from dataclasses import asdict
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
@@ -20,16 +22,20 @@ from programs.api.serializers import (
     AttachedDeviceSerializer,
     CancelSerializer,
     CurveSerializer,
+    DefaultControlSerializer,
     DispatchGroupSerializer,
     EventSerializer,
     ForecastSerializer,
     GroupMemberSerializer,
     GroupMembersSerializer,
+    KindRuleSerializer,
     ProgramSerializer,
     ViolationSerializer,
 )
-from programs.choices import EventStatus
-from programs.models import Curve, DispatchGroup, Event, Program
+from programs.choices import EventKind, EventStatus
+from programs.controls import allowed_kinds
+from programs.models import Curve, DefaultControl, DispatchGroup, Event, Program
+from programs.rules import rules_for_kind
 from programs.selectors import FUNNEL_LABELS, capacity_forecast, event_funnel, group_devices
 from tenancy.api.filters import id_filter
 from tenancy.api.viewsets import Conflict, TenantModelViewSet, TenantScopedMixin
@@ -42,6 +48,28 @@ class ProgramViewSet(TenantModelViewSet):
     queryset = Program.objects.prefetch_related("seasons")
     serializer_class = ProgramSerializer
     write_roles = {Role.PROGRAM_MANAGER}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "kind", str, enum=EventKind.values, required=True, description="An event kind"
+            )
+        ],
+        responses=KindRuleSerializer(many=True),
+    )
+    @action(detail=True, methods=["get"], url_path="kind-rules")
+    def kind_rules(self, request, pk=None):
+        """Which of the program's rules apply to an event of ``kind``, and why (or why
+        not), in words; and the kinds its profile allows."""
+        program = self.get_object()
+        kind = request.query_params.get("kind", "")
+        if kind not in EventKind.values:
+            raise ValidationError({"kind": f"One of: {', '.join(EventKind.values)}."})
+        if kind not in allowed_kinds(program.profile):
+            raise ValidationError({"kind": "The program's profile does not allow this kind."})
+        return Response(
+            KindRuleSerializer([asdict(r) for r in rules_for_kind(program, kind)], many=True).data
+        )
 
 
 class DispatchGroupViewSet(TenantModelViewSet):
@@ -99,6 +127,59 @@ class DispatchGroupViewSet(TenantModelViewSet):
         services.group_member_remove(group=group, device=device)
         ids = list(group_devices(group=group).order_by("pk").values_list("pk", flat=True))
         return Response({"devices": ids})
+
+    @extend_schema(
+        methods=["get"],
+        request=None,
+        responses={
+            200: DefaultControlSerializer,
+            404: OpenApiResponse(description="The group has no default control."),
+        },
+    )
+    @extend_schema(
+        methods=["put"],
+        request=DefaultControlSerializer,
+        responses={
+            200: DefaultControlSerializer,
+            400: OpenApiResponse(description="Field errors keyed by field; nothing changed."),
+        },
+        description="Set the group's DefaultDERControl, replacing it whole: any mode its "
+        "program's profile allows (curve modes by curve id), enter service and gradients. A "
+        "mode the profile refuses, or a curve of another type or program, answers 400 "
+        "naming the field and changes nothing.",
+    )
+    @extend_schema(
+        methods=["delete"],
+        request=None,
+        responses={
+            204: None,
+            404: OpenApiResponse(description="The group has no default control."),
+        },
+    )
+    @action(detail=True, methods=["get", "put", "delete"], url_path="default-control")
+    def default_control(self, request, pk=None):
+        """The group's DefaultDERControl: what its DERs do when no event is active. GET
+        answers 404 while the group has none (its DERs are then served an empty one)."""
+        group = self.get_object()
+        if request.method == "DELETE":
+            if not services.default_control_clear(group=group, actor=request.user):
+                raise NotFound("This group has no default control.")
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        if request.method == "PUT":
+            body = DefaultControlSerializer(data=request.data, context={"request": request})
+            body.is_valid(raise_exception=True)
+            values = dict(body.validated_data)
+            try:
+                default = services.default_control_set(
+                    group=group, actor=request.user, values=values
+                )
+            except DjangoValidationError as exc:
+                raise ValidationError(serializers.as_serializer_error(exc)) from exc
+            return Response(DefaultControlSerializer(default, context={"request": request}).data)
+        default = DefaultControl.objects.for_utility(request.utility).filter(group=group).first()
+        if default is None:
+            raise NotFound("This group has no default control.")
+        return Response(DefaultControlSerializer(default, context={"request": request}).data)
 
     def _device(self, device_id: int) -> Device:
         device = Device.objects.for_utility(self.request.utility).filter(pk=device_id).first()
@@ -221,17 +302,29 @@ class EventViewSet(
     @extend_schema(
         responses={
             201: EventSerializer,
-            400: inline_serializer("EventRefusal", {"violations": ViolationSerializer(many=True)}),
-        }
+            400: OpenApiResponse(
+                inline_serializer(
+                    "EventRefusal",
+                    {"violations": ViolationSerializer(many=True, required=False)},
+                ),
+                description="The program's rules refused it (`violations`), or fields did: "
+                "then each key is a field, e.g. a mode the kind or the profile does not allow, "
+                "or a curve of another type or program, with why.",
+            ),
+        },
+        description="Create an event of any kind with its modes' values (a curve mode by "
+        "curve id). Discharge and charge take target_w (or per_device_w); an export limit "
+        "takes op_mod_exp_lim_w, or target_w as before.",
     )
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         group = data.pop("group")
+        controls = serializer.pop_controls(data)
         try:
             event = services.event_create(
-                program=group.program, group=group, actor=request.user, **data
+                program=group.program, group=group, actor=request.user, controls=controls, **data
             )
         except services.EventRuleError as refused:
             return Response(

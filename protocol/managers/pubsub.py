@@ -2,8 +2,8 @@
 and the Notification a subscriber is sent when a resource it follows changes.
 
 A Notification carries the subscribed resource as the subscribing device sees it now
-(DERControlList, the DER's reported resources, DeviceInformation); any other resource is
-sent as a bare change notice, and the subscriber GETs it.
+(DERControlList, DefaultDERControl, the DER's reported resources, DeviceInformation); any
+other resource is sent as a bare change notice, and the subscriber GETs it.
 """
 
 import re
@@ -12,7 +12,7 @@ from functools import partial
 from django.utils import timezone
 
 from protocol import selectors
-from protocol.managers.derp import der_control_list, der_control_mrid
+from protocol.managers.derp import default_der_control, der_control_list, der_control_mrid
 from protocol.managers.edev import reported_resource, subscription_list_href
 from protocol.models import EndDevice, Subscription
 from protocol.xml.resources.der import DERAvailability, DERCapability, DERSettings, DERStatus
@@ -22,6 +22,7 @@ from protocol.xml.resources.pubsub import Subscription as SepSubscription
 
 # The subscribable resources a Notification carries, read back from their hrefs.
 _DERC = re.compile(r"/edev/(\d+)/derp/(\d+)/(derc|actderc)")
+_DDERC = re.compile(r"/edev/(\d+)/derp/(\d+)/dderc")
 _REPORTED = re.compile(r"/edev/(\d+)/(?:der/0/(dercap|derg|ders|dera)|(di))")
 _REPORTED_CLASSES = {
     "dercap": DERCapability,
@@ -82,6 +83,11 @@ def _notification_content(*, subscription: Subscription, resource: str):
         return profile, der_control_list(
             end_device, group, shown, total=len(views), suffix=match[3], profile=profile
         )
+    if (match := _DDERC.fullmatch(resource)) and int(match[1]) == end_device.pk:
+        group = selectors.end_device_group(end_device=end_device, group_id=int(match[2]))
+        if group is None:
+            return profile, None
+        return profile, default_der_control(end_device, group, profile=profile)
     if (match := _REPORTED.fullmatch(resource)) and int(match[1]) == end_device.pk:
         key = match[2] or match[3]
         content = reported_resource(end_device, key, _REPORTED_CLASSES[key], resource, profile)

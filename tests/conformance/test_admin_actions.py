@@ -13,7 +13,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from programs.models import Event, Participant, Program
+from programs.models import DefaultControl, Event, Participant, Program
 from protocol.identity import sfdi_from_lfdi
 from protocol.models import EndDevice, MirrorUsagePoint
 from tests import factories
@@ -130,7 +130,8 @@ def test_create_der_control_export_limit(sandbox):
         sandbox.config, {"status": "scheduled", "opModExpLimW": 1500.4, "duration_seconds": 120}
     )
     event = Event.objects.get()
-    assert event.kind == "export_limit" and event.target_w == 1500 and event.duration_s == 120
+    assert event.kind == "export_limit" and event.op_mod_exp_lim_w == 1500
+    assert event.target_w is None and event.duration_s == 120
     assert event.group_id == sandbox.group_id and event.start > timezone.now()
     assert str(event.pk) in done
     # A second scheduled control follows the first, never overlapping it.
@@ -150,7 +151,7 @@ def test_an_active_control_starts_now_when_the_api_refuses_the_past(sandbox):
 @pytest.mark.parametrize(
     "params",
     [
-        {"status": "active", "opModGenLimW": 100},
+        {"status": "active", "opModHVRTMustTrip": 100},
         {"status": "active", "opModExpLimW": 100, "opModConnect": False},
         {"status": "active"},
     ],
@@ -164,11 +165,19 @@ def test_a_control_the_api_cannot_create_fails_loudly_and_writes_nothing(sandbox
 def test_default_control_and_rates(sandbox):
     actions = sandbox.actions()
     actions.create_default_der_control(sandbox.config, {"opModExpLimW": 2000})
+    actions.create_default_der_control(sandbox.config, {"setGradW": 10, "opModConnect": "true"})
     actions.set_poll_rate(sandbox.config, {"resource": "DERProgramList", "rate_seconds": 30})
     sandbox.program.refresh_from_db()
-    assert sandbox.program.default_export_limit_w == 2000 and sandbox.program.poll_rate_s == 30
+    default = DefaultControl.objects.get(group_id=sandbox.group_id)
+    # A later default instruction adds to the earlier one.
+    assert (default.op_mod_exp_lim_w, default.set_grad_w, default.op_mod_connect) == (
+        2000,
+        10,
+        True,
+    )
+    assert sandbox.program.poll_rate_s == 30
     with pytest.raises(AdminUnsupported):
-        actions.create_default_der_control(sandbox.config, {"setGradW": 10})
+        actions.create_default_der_control(sandbox.config, {"opModHVRTMustTrip": 10})
     actions.ensure_end_device(sandbox.config, {"registered": True})
     actions.set_post_rate(sandbox.config, {"resource": "MirrorUsagePoint", "rate_seconds": 45})
     assert EndDevice.objects.get().post_rate_s == 45

@@ -80,6 +80,8 @@ def test_an_event_is_created_with_its_modes_and_a_refused_one_writes_nothing():
     )
     event.refresh_from_db()
     assert (event.op_mod_connect, event.ramp_tms) == (False, 500)
+    # The audit trail records the modes the event set.
+    assert event.transitions.first().after["modes"] == {"op_mod_connect": False, "ramp_tms": 500}
     before = group.events.count()
     with pytest.raises(ValidationError) as refused:
         event_create(
@@ -108,6 +110,19 @@ def test_a_default_is_set_replaced_and_cleared():
         None,
     )
     with pytest.raises(ValidationError):
-        default_control_set(group=group, actor=pm, values={"op_mod_exp_lim_w": 1})
+        default_control_set(group=group, actor=pm, values={"op_mod_imp_lim_w": 1})
     assert default_control_clear(group=group, actor=pm) == 1
     assert not DefaultControl.objects.filter(group=group).exists()
+
+
+def test_a_frequency_droop_needs_every_element_as_a_whole_number():
+    utility = factories.utility()
+    program = factories.program(utility)
+    good = {"dBOF": 3, "dBUF": 3, "kOF": 5, "kUF": 5, "openLoopTms": 100}
+    assert not controls_refusals(
+        program=program, values={"op_mod_freq_droop": good}, kind=EventKind.FREQ_DROOP
+    )
+    for bad in ({"dBOF": 3}, {**good, "kOF": -1}, {**good, "kOF": "5"}, [1, 2]):
+        assert "op_mod_freq_droop" in controls_refusals(
+            program=program, values={"op_mod_freq_droop": bad}, kind=EventKind.FREQ_DROOP
+        )
