@@ -390,6 +390,42 @@ def _end_device_lock(end_device: EndDevice) -> None:
     list(EndDevice.objects.select_for_update().filter(pk=end_device.pk).values_list("pk"))
 
 
+def _spellings(mrids) -> set[str]:
+    """An mRID is hexBinary: `ab` and `AB` name the same object."""
+    return {form for mrid in mrids for form in (mrid, mrid.upper(), mrid.lower())}
+
+
+def _mirror_mrid_claimed(*, end_device: EndDevice, mrid: str) -> None:
+    """An mRID names one object: a MirrorUsagePoint mRID another EndDevice's mirror already
+    carries is not this client's to take (403; one query)."""
+    taken = (
+        MirrorUsagePoint.objects.for_utility(end_device.utility_id)
+        .filter(mrid__in=_spellings([mrid]))
+        .exclude(end_device=end_device)
+        .exists()
+    )
+    if taken:
+        raise NotYours("this MirrorUsagePoint mRID belongs to another EndDevice's mirror")
+
+
+def _reading_mrids_claimed(*, mup: MirrorUsagePoint, mrids: Sequence[str]) -> None:
+    """New MirrorMeterReading mRIDs already carried by another mirror are refused: another
+    EndDevice's is not this client's to take (403), another of its own mirrors' is a
+    conflict (409). One query, only when a request declares new quantities."""
+    if not mrids:
+        return
+    owners = set(
+        MirrorMeterReading.objects.for_utility(mup.utility_id)
+        .filter(mrid__in=_spellings(mrids))
+        .exclude(mirror_usage_point=mup)
+        .values_list("mirror_usage_point__end_device_id", flat=True)
+    )
+    if owners - {mup.end_device_id}:
+        raise NotYours("a MirrorMeterReading mRID belongs to another EndDevice's mirror")
+    if owners:
+        raise Conflict("a MirrorMeterReading mRID belongs to another MirrorUsagePoint")
+
+
 @transaction.atomic
 def mirror_usage_point_create(
     *,
@@ -408,6 +444,7 @@ def mirror_usage_point_create(
         .exists()
     ):
         raise Conflict("this MirrorUsagePoint mRID is already in use")
+    _mirror_mrid_claimed(end_device=end_device, mrid=mrid)
     mup = MirrorUsagePoint.objects.create(
         utility_id=end_device.utility_id,
         end_device=end_device,
@@ -487,6 +524,7 @@ def mirror_quantities_store(*, mup: MirrorUsagePoint, quantities) -> dict[str, M
             mirror_usage_point=mup
         )
     }
+    _reading_mrids_claimed(mup=mup, mrids=[q.mrid for q in quantities if q.mrid not in existing])
     new, changed = [], []
     for q in quantities:
         row = existing.get(q.mrid)
