@@ -2,7 +2,9 @@
 
 The pub/sub manager renders the Notification; this module POSTs it to the subscriber's
 notificationURI and has the services record the outcome. Raising NotificationFailed makes
-the task retry with backoff.
+the task retry on `notification_retry_delay`'s schedule: backing off from 5 s to at most a
+minute, so a subscriber that comes back hears within a minute, and given up an hour after
+the change (the subscriber then finds the change at its next poll).
 """
 
 import logging
@@ -21,6 +23,21 @@ from protocol.xml import SEP_CONTENT_TYPE, serialize
 logger = logging.getLogger(__name__)
 
 NOTIFY_TIMEOUT_S = 10
+RETRY_FIRST_S = 5
+RETRY_MAX_S = 60
+RETRY_FOR_S = 3600
+
+
+def notification_retry_delay(retries: int) -> int | None:
+    """Seconds to wait before the retry that follows `retries` earlier retries: doubling
+    from RETRY_FIRST_S, capped at RETRY_MAX_S; None once the waits would pass RETRY_FOR_S."""
+    waited = 0
+    for attempt in range(retries + 1):
+        delay = min(RETRY_FIRST_S * 2**attempt, RETRY_MAX_S)
+        waited += delay
+        if waited > RETRY_FOR_S:
+            return None
+    return delay
 
 
 class NotificationFailed(Exception):
