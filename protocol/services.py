@@ -8,7 +8,7 @@ rules stay in the domain services (devices, programs) that these call.
 import ipaddress
 import secrets
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from devices.models import Device
@@ -669,6 +670,26 @@ def subscriptions_notify(*, utility_id: int, resources: list[str]) -> list[int]:
             "pk", "subscribed_resource"
         )
     )
+    for pk, resource in pairs:
+        job_queue(NOTIFICATION_DELIVER, pk, resource)
+    return [pk for pk, _ in pairs]
+
+
+def subscriptions_reshaped_notify(
+    *, utility_id: int, end_devices: Q, wanted: Callable[[str, int], bool]
+) -> list[int]:
+    """Queue a Notification (after commit) for each subscription of these EndDevices whose
+    (subscribed resource, EndDevice id) is `wanted`. One query."""
+    subscriptions = Subscription.objects.for_utility(utility_id).filter(
+        end_device__in=EndDevice.objects.for_utility(utility_id).filter(end_devices)
+    )
+    pairs = [
+        (pk, resource)
+        for pk, end_device_id, resource in subscriptions.values_list(
+            "pk", "end_device_id", "subscribed_resource"
+        )
+        if wanted(resource, end_device_id)
+    ]
     for pk, resource in pairs:
         job_queue(NOTIFICATION_DELIVER, pk, resource)
     return [pk for pk, _ in pairs]

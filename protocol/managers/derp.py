@@ -207,7 +207,7 @@ def derp_resource(end_device: EndDevice, group: DispatchGroup) -> DERProgram:
 def derp_list(end_device: EndDevice, paged, *, poll_rate: int) -> DERProgramList:
     return DERProgramList(
         href=derp_list_href(end_device),
-        subscribable=0,
+        subscribable=1,
         all=paged.all,
         results=paged.results,
         poll_rate=poll_rate,
@@ -233,7 +233,7 @@ def default_der_control(
 ) -> DefaultDERControl:
     return DefaultDERControl(
         href=default_der_control_href(end_device, group),
-        subscribable=0,
+        subscribable=1,
         mrid=default_der_control_mrid(end_device, group),
         description="Default control",
         der_control_base=control_base(

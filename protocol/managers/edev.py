@@ -85,7 +85,7 @@ def end_device_resource(end_device: EndDevice) -> SepEndDevice:
 def end_device_list(paged, *, poll_rate: int) -> EndDeviceList:
     return EndDeviceList(
         href=END_DEVICE_LIST_HREF,
-        subscribable=0,
+        subscribable=1,
         all=paged.all,
         results=paged.results,
         poll_rate=poll_rate,
