@@ -25,7 +25,7 @@ from protocol.managers.edev import (
     END_DEVICE_LIST_HREF,
     end_device_list,
     fsa_list,
-    fsa_resource,
+    fsa_resources,
     reported_resource,
     subscription_list_href,
 )
@@ -40,6 +40,7 @@ _DERC = re.compile(r"/edev/(\d+)/derp/(\d+)/(derc|actderc)")
 _REPORTED = re.compile(r"/edev/(\d+)/(?:der/0/(dercap|derg|ders|dera)|(di))")
 _FSA_LIST = re.compile(r"/edev/(\d+)/fsa")
 _DERP_LIST = re.compile(r"/edev/(\d+)/derp")
+_FSA_DERP_LIST = re.compile(r"/edev/(\d+)/fsa/(\d+)/derp")
 _DEFAULT_CONTROL = re.compile(r"/edev/(\d+)/derp/(\d+)/dderc")
 DEFAULT_POLL_RATE_S = 300  # a client with no program (protocol.fsets.base's default)
 _REPORTED_CLASSES = {
@@ -97,12 +98,18 @@ def _notification_content(*, subscription: Subscription, resource: str):
         return profile, end_device_list(page(items, l=limit), poll_rate=poll_rate("edev_list"))
     if (match := _FSA_LIST.fullmatch(resource)) and int(match[1]) == end_device.pk:
         groups = selectors.end_device_groups(end_device=end_device)
-        paged = page([fsa_resource(end_device, len(groups))], l=limit)
+        paged = page(fsa_resources(end_device, groups), l=limit)
         return profile, fsa_list(end_device, paged, poll_rate=poll_rate("fsa_list"))
     if (match := _DERP_LIST.fullmatch(resource)) and int(match[1]) == end_device.pk:
         groups = selectors.end_device_groups(end_device=end_device)
         return profile, derp_list(
             end_device, page(groups, l=limit), poll_rate=poll_rate("derp_list")
+        )
+    if (match := _FSA_DERP_LIST.fullmatch(resource)) and int(match[1]) == end_device.pk:
+        groups = selectors.end_device_groups(end_device=end_device)
+        mine = [g for g in groups if g.program_id == int(match[2])]
+        return profile, derp_list(
+            end_device, page(mine, l=limit), poll_rate=poll_rate("derp_list"), href=resource
         )
     if (match := _DEFAULT_CONTROL.fullmatch(resource)) and int(match[1]) == end_device.pk:
         group = selectors.end_device_group(end_device=end_device, group_id=int(match[2]))
@@ -140,7 +147,7 @@ def program_shaped(resource: str, end_device_id: int) -> bool:
     DERProgramList, and a DERProgram's DefaultDERControl."""
     if resource == END_DEVICE_LIST_HREF:
         return True
-    for pattern in (_FSA_LIST, _DERP_LIST, _DEFAULT_CONTROL):
+    for pattern in (_FSA_LIST, _DERP_LIST, _FSA_DERP_LIST, _DEFAULT_CONTROL):
         if (match := pattern.fullmatch(resource)) and int(match[1]) == end_device_id:
             return True
     return False
