@@ -259,6 +259,15 @@ def end_device_post_rate_set(*, end_device: EndDevice, post_rate_s: int | None) 
     return end_device
 
 
+def end_device_poll_rate_set(*, end_device: EndDevice, poll_rate_s: int | None) -> EndDevice:
+    """This site's pollRate on its own resources (its FSA, DERProgram and DER lists), over
+    the program's per-resource rates (None: the program's)."""
+    end_device.poll_rate_s = poll_rate_s
+    end_device.full_clean()
+    end_device.save(update_fields=["poll_rate_s"])
+    return end_device
+
+
 @transaction.atomic
 def end_device_delete(*, end_device: EndDevice) -> None:
     """Remove the EndDevice and what hangs off it on the wire (its FSA and DER resources,

@@ -83,7 +83,9 @@ class FunctionSetAssignmentsListView(SepView):
         end_device = self.end_device(eid)
         groups = selectors.end_device_groups(end_device=end_device)
         paged = self.page(request, fsa_resources(end_device, groups))
-        return self.sep(fsa_list(end_device, paged, poll_rate=self.poll_rate_of("fsa_list")))
+        return self.sep(
+            fsa_list(end_device, paged, poll_rate=self.poll_rate_of("fsa_list", end_device))
+        )
 
 
 class FunctionSetAssignmentsView(SepView):
@@ -106,5 +108,5 @@ class FunctionSetAssignmentsDERProgramListView(FunctionSetAssignmentsView):
         end_device, program, groups = self.program_groups(eid, fid)
         paged = self.page(request, groups)
         href = fsa_derp_list_href(end_device, program)
-        poll_rate = self.poll_rate_of("derp_list")
+        poll_rate = self.poll_rate_of("derp_list", end_device)
         return self.sep(derp_list(end_device, paged, poll_rate=poll_rate, href=href))
