@@ -2,6 +2,9 @@
 at first, never more than a minute apart (a subscriber back after a 5-minute outage hears
 within a minute, S-ALL-46), given up after an hour; never resent once it was taken."""
 
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
 import pytest
 from celery.exceptions import Retry
 
@@ -78,3 +81,34 @@ def test_a_taken_notification_is_not_sent_again(utility_a, subscriber, retries):
     sub = _subscription(utility_a, uri)
     result = notification_deliver_task.apply(args=(sub.pk, sub.subscribed_resource))
     assert result.successful() and retries == [] and len(received) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "retried"), [(404, False), (410, False), (500, True), (429, True)]
+)
+def test_a_subscriber_that_has_no_such_endpoint_is_not_retried(
+    utility_a, settings, retries, status, retried
+):
+    settings.SEP2_NOTIFY_ALLOW_PRIVATE = True
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        sub = _subscription(utility_a, f"http://127.0.0.1:{server.server_port}/gone")
+        notification_deliver_task.apply(args=(sub.pk, sub.subscribed_resource))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert bool(retries) is retried
+    sub.refresh_from_db()
+    assert sub.failures == 1
