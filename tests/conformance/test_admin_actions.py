@@ -209,3 +209,39 @@ def test_teardown_cancels_what_is_live(sandbox):
     )
     sandbox.actions().teardown()
     assert Event.objects.get().status == "cancelled"
+
+
+def test_controls_and_defaults_with_a_primacy_go_to_that_fsas_program(sandbox):
+    # Failed before: S-ALL-49's control "primacy 2" went to the run's primacy-1 program, and
+    # its primacy-1 default went to every program.
+    actions = sandbox.actions()
+    actions.ensure_end_device(sandbox.config, {"registered": True})
+    actions.ensure_fsa(sandbox.config, {"annotation": "fsa1", "primacy": 1})
+    actions.ensure_fsa(sandbox.config, {"annotation": "fsa2", "primacy": 2})
+    second = sandbox.state()["fsa_programs"]["fsa2"]
+    sandbox.actions().create_der_control(
+        sandbox.config, {"status": "scheduled", "primacy": 2, "opModExpLimW": 900}
+    )
+    assert Event.objects.get().group_id == second["group"]
+    sandbox.actions().create_default_der_control(
+        sandbox.config, {"primacy": 1, "opModExpLimW": 1500}
+    )
+    limits = dict(Program.objects.values_list("pk", "default_export_limit_w"))
+    assert (limits[sandbox.program.pk], limits[second["program"]]) == (1500, None)
+
+
+def test_ensuring_the_first_fsa_saves_its_program(sandbox, django_capture_on_commit_callbacks):
+    # The run's program is the first FSA: ensuring it is an upsert its subscribers hear of.
+    from django.db.models.signals import post_save
+
+    saved = []
+
+    def record(sender, instance, **kwargs):
+        saved.append(instance.pk)
+
+    post_save.connect(record, sender=Program, dispatch_uid="test.fsa_saved")
+    try:
+        sandbox.actions().ensure_fsa(sandbox.config, {"annotation": "fsa1"})
+    finally:
+        post_save.disconnect(dispatch_uid="test.fsa_saved", sender=Program)
+    assert saved == [sandbox.program.pk]

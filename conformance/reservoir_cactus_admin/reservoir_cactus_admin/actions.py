@@ -69,6 +69,12 @@ class Run:
             p["program"] for p in self.fsa_programs().values() if p["program"] != self.program
         ]
 
+    def with_primacy(self, primacy) -> dict | None:
+        """The FSA program (and its group) a procedure gave this primacy, if any."""
+        if primacy is None:
+            return None
+        return next((p for p in self.fsa_programs().values() if p.get("primacy") == primacy), None)
+
 
 class Actions:
     """The admin instructions, one method each, on the API only."""
@@ -139,6 +145,9 @@ class Actions:
         if annotation not in fsas:
             if not fsas:  # the first FSA is the run's own sandbox program
                 fsas[annotation] = {"program": self.run.program, "group": self.run.group}
+                # "Ensure" is an upsert: the FSA is saved, so its subscribers hear of it as
+                # they would of a new one.
+                self.api.patch(f"programs/{self.run.program}/", {"is_sandbox": True})
             else:
                 program = self.api.post(
                     "programs/",
@@ -160,6 +169,8 @@ class Actions:
             self.api.patch(
                 f"programs/{fsas[annotation]['program']}/", {"primacy": params["primacy"]}
             )
+            fsas[annotation]["primacy"] = params["primacy"]
+            self.run.save()
         return f"FSA {annotation!r} = program {fsas[annotation]['program']}"
 
     def _join(self, cactus_id: str, group: int) -> None:
@@ -176,6 +187,8 @@ class Actions:
         target = fsas[annotation]
         if params.get("primacy") is not None:
             self.api.patch(f"programs/{target['program']}/", {"primacy": params["primacy"]})
+            target["primacy"] = params["primacy"]
+            self.run.save()
         return f"DERProgram = group {target['group']} of program {target['program']}"
 
     def ensure_der_control_list(self, config, params: dict) -> str:
@@ -218,8 +231,10 @@ class Actions:
                 if last_end:  # stacked sequentially, never overlapping
                     base = max(base, datetime.fromisoformat(last_end) + timedelta(seconds=10))
             starts = [base]
+        # A control "with primacy N" goes to the DERProgram the procedure gave that primacy.
+        target = self.run.with_primacy(params.get("primacy"))
         body = {
-            "group": self.run.group,
+            "group": target["group"] if target else self.run.group,
             "kind": EVENT_MODES[mode],
             "duration_s": duration,
             "target_w": round(float(value)),
@@ -250,9 +265,11 @@ class Actions:
     def create_default_der_control(self, config, params: dict) -> str:
         modes = self._modes(params, DEFAULT_MODES, "DefaultDERControl")
         fields = {DEFAULT_MODES[k]: round(float(v)) for k, v in modes.items()}
-        for program in self.run.programs():
+        target = self.run.with_primacy(params.get("primacy"))
+        programs = [target["program"]] if target else self.run.programs()
+        for program in programs:
             self.api.patch(f"programs/{program}/", fields)
-        return f"programs {self.run.programs()}: {fields}"
+        return f"programs {programs}: {fields}"
 
     def clear_der_controls(self, config, params: dict) -> str:
         live = []
