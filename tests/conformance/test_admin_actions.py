@@ -13,7 +13,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from programs.models import Event, Participant, Program
+from programs.models import DispatchGroup, Event, Participant, Program
 from protocol.identity import sfdi_from_lfdi
 from protocol.models import EndDevice, MirrorUsagePoint
 from tests import factories
@@ -230,7 +230,7 @@ def test_controls_and_defaults_with_a_primacy_go_to_that_fsas_program(sandbox):
     assert (limits[sandbox.program.pk], limits[second["program"]]) == (1500, None)
 
 
-def test_ensuring_the_first_fsa_saves_its_program(sandbox, django_capture_on_commit_callbacks):
+def test_ensuring_the_first_fsa_and_its_program_saves_them(sandbox):
     # The run's program is the first FSA: ensuring it is an upsert its subscribers hear of.
     from django.db.models.signals import post_save
 
@@ -240,8 +240,12 @@ def test_ensuring_the_first_fsa_saves_its_program(sandbox, django_capture_on_com
         saved.append(instance.pk)
 
     post_save.connect(record, sender=Program, dispatch_uid="test.fsa_saved")
+    post_save.connect(record, sender=DispatchGroup, dispatch_uid="test.group_saved")
     try:
         sandbox.actions().ensure_fsa(sandbox.config, {"annotation": "fsa1"})
+        assert saved == [sandbox.program.pk]
+        sandbox.actions().ensure_der_program(sandbox.config, {"fsa_annotation": "fsa1"})
+        assert saved == [sandbox.program.pk, sandbox.group_id]
     finally:
         post_save.disconnect(dispatch_uid="test.fsa_saved", sender=Program)
-    assert saved == [sandbox.program.pk]
+        post_save.disconnect(dispatch_uid="test.group_saved", sender=DispatchGroup)

@@ -185,6 +185,9 @@ class Actions:
         if annotation not in fsas:
             self.ensure_fsa(config, {"annotation": annotation})
         target = fsas[annotation]
+        # An upsert, like ensure-fsa: the group is saved, so DERProgramList subscribers hear.
+        group = self.api.get(f"dispatch-groups/{target['group']}/")
+        self.api.patch(f"dispatch-groups/{target['group']}/", {"name": group["name"]})
         if params.get("primacy") is not None:
             self.api.patch(f"programs/{target['program']}/", {"primacy": params["primacy"]})
             target["primacy"] = params["primacy"]
