@@ -310,5 +310,18 @@ def end_device_for_subscription(*, subscription: Subscription) -> EndDevice:
     )
 
 
+def end_device_client(*, end_device: EndDevice) -> Client | None:
+    """The client an EndDevice's subscriptions see through: the one that registered it, else
+    the device's own certificate (out-of-band registration; one query then)."""
+    if end_device.registered_by is not None:
+        return end_device.registered_by
+    return (
+        Client.objects.for_utility(end_device.utility_id)
+        .select_related("program")
+        .filter(lfdi=end_device.lfdi, kind=ClientKind.DEVICE, revoked=False)
+        .first()
+    )
+
+
 def subscriptions_to(*, utility_id: int, resources: list[str]) -> QuerySet[Subscription]:
     return Subscription.objects.for_utility(utility_id).filter(Q(subscribed_resource__in=resources))

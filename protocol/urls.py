@@ -19,6 +19,7 @@ urlpatterns = [
     path(f"{E}/di", edev.DeviceInformationView.as_view()),
     path(f"{E}/fsa", edev.FunctionSetAssignmentsListView.as_view()),
     path(f"{E}/fsa/<int:fid>", edev.FunctionSetAssignmentsView.as_view()),
+    path(f"{E}/fsa/<int:fid>/derp", edev.FunctionSetAssignmentsDERProgramListView.as_view()),
     path(f"{E}/derp", derp.DERProgramListView.as_view()),
     path(P, derp.DERProgramView.as_view()),
     path(f"{P}/derc", derp.DERControlListView.as_view()),

@@ -241,8 +241,11 @@ class SepView(View):
 
     # --- helpers for subclasses ---------------------------------------------------------
 
-    def poll_rate_of(self, resource: str) -> int:
-        """The pollRate of one of programs.models.POLLED_RESOURCES for this client."""
+    def poll_rate_of(self, resource: str, end_device: EndDevice | None = None) -> int:
+        """The pollRate of one of programs.models.POLLED_RESOURCES for this client; on an
+        EndDevice's own resources, the site's override (EndDevice.poll_rate_s) wins."""
+        if end_device is not None and end_device.poll_rate_s:
+            return end_device.poll_rate_s
         program = self.client.program
         return program.poll_rate_for(resource) if program else DEFAULT_POLL_RATE_S
 

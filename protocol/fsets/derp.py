@@ -28,7 +28,9 @@ class DERProgramListView(SepView):
         end_device = self.end_device(eid)
         groups = selectors.end_device_groups(end_device=end_device)
         paged = self.page(request, groups)
-        return self.sep(derp_list(end_device, paged, poll_rate=self.poll_rate_of("derp_list")))
+        return self.sep(
+            derp_list(end_device, paged, poll_rate=self.poll_rate_of("derp_list", end_device))
+        )
 
 
 class _ProgramView(SepView):

@@ -316,10 +316,13 @@ def derp_resource(end_device: EndDevice, group: DispatchGroup) -> DERProgram:
     )
 
 
-def derp_list(end_device: EndDevice, paged, *, poll_rate: int) -> DERProgramList:
+def derp_list(
+    end_device: EndDevice, paged, *, poll_rate: int, href: str | None = None
+) -> DERProgramList:
+    """All the EndDevice's DERPrograms, or (`href`: its FSA's list) one program's."""
     return DERProgramList(
-        href=derp_list_href(end_device),
-        subscribable=0,
+        href=href or derp_list_href(end_device),
+        subscribable=1,
         all=paged.all,
         results=paged.results,
         poll_rate=poll_rate,

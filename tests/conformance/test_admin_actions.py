@@ -13,7 +13,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from programs.models import DefaultControl, Event, Participant, Program
+from programs.models import DefaultControl, DispatchGroup, Event, Participant, Program
 from protocol.identity import sfdi_from_lfdi
 from protocol.models import EndDevice, MirrorUsagePoint
 from tests import factories
@@ -218,3 +218,43 @@ def test_teardown_cancels_what_is_live(sandbox):
     )
     sandbox.actions().teardown()
     assert Event.objects.get().status == "cancelled"
+
+
+def test_controls_and_defaults_with_a_primacy_go_to_that_fsas_program(sandbox):
+    # Failed before: S-ALL-49's control "primacy 2" went to the run's primacy-1 program, and
+    # its primacy-1 default went to every program.
+    actions = sandbox.actions()
+    actions.ensure_end_device(sandbox.config, {"registered": True})
+    actions.ensure_fsa(sandbox.config, {"annotation": "fsa1", "primacy": 1})
+    actions.ensure_fsa(sandbox.config, {"annotation": "fsa2", "primacy": 2})
+    second = sandbox.state()["fsa_programs"]["fsa2"]
+    sandbox.actions().create_der_control(
+        sandbox.config, {"status": "scheduled", "primacy": 2, "opModExpLimW": 900}
+    )
+    assert Event.objects.get().group_id == second["group"]
+    sandbox.actions().create_default_der_control(
+        sandbox.config, {"primacy": 1, "opModExpLimW": 1500}
+    )
+    limits = dict(DefaultControl.objects.values_list("group_id", "op_mod_exp_lim_w"))
+    assert (limits.get(sandbox.group_id), limits.get(second["group"])) == (1500, None)
+
+
+def test_ensuring_the_first_fsa_and_its_program_saves_them(sandbox):
+    # The run's program is the first FSA: ensuring it is an upsert its subscribers hear of.
+    from django.db.models.signals import post_save
+
+    saved = []
+
+    def record(sender, instance, **kwargs):
+        saved.append(instance.pk)
+
+    post_save.connect(record, sender=Program, dispatch_uid="test.fsa_saved")
+    post_save.connect(record, sender=DispatchGroup, dispatch_uid="test.group_saved")
+    try:
+        sandbox.actions().ensure_fsa(sandbox.config, {"annotation": "fsa1"})
+        assert saved == [sandbox.program.pk]
+        sandbox.actions().ensure_der_program(sandbox.config, {"fsa_annotation": "fsa1"})
+        assert saved == [sandbox.program.pk, sandbox.group_id]
+    finally:
+        post_save.disconnect(dispatch_uid="test.fsa_saved", sender=Program)
+        post_save.disconnect(dispatch_uid="test.group_saved", sender=DispatchGroup)

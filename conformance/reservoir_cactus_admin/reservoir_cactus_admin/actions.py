@@ -98,6 +98,12 @@ class Run:
             p["program"] for p in self.fsa_programs().values() if p["program"] != self.program
         ]
 
+    def with_primacy(self, primacy) -> dict | None:
+        """The FSA program (and its group) a procedure gave this primacy, if any."""
+        if primacy is None:
+            return None
+        return next((p for p in self.fsa_programs().values() if p.get("primacy") == primacy), None)
+
 
 class Actions:
     """The admin instructions, one method each, on the API only."""
@@ -168,6 +174,9 @@ class Actions:
         if annotation not in fsas:
             if not fsas:  # the first FSA is the run's own sandbox program
                 fsas[annotation] = {"program": self.run.program, "group": self.run.group}
+                # "Ensure" is an upsert: the FSA is saved, so its subscribers hear of it as
+                # they would of a new one.
+                self.api.patch(f"programs/{self.run.program}/", {"is_sandbox": True})
             else:
                 program = self.api.post(
                     "programs/",
@@ -189,6 +198,8 @@ class Actions:
             self.api.patch(
                 f"programs/{fsas[annotation]['program']}/", {"primacy": params["primacy"]}
             )
+            fsas[annotation]["primacy"] = params["primacy"]
+            self.run.save()
         return f"FSA {annotation!r} = program {fsas[annotation]['program']}"
 
     def _join(self, cactus_id: str, group: int) -> None:
@@ -203,8 +214,13 @@ class Actions:
         if annotation not in fsas:
             self.ensure_fsa(config, {"annotation": annotation})
         target = fsas[annotation]
+        # An upsert, like ensure-fsa: the group is saved, so DERProgramList subscribers hear.
+        group = self.api.get(f"dispatch-groups/{target['group']}/")
+        self.api.patch(f"dispatch-groups/{target['group']}/", {"name": group["name"]})
         if params.get("primacy") is not None:
             self.api.patch(f"programs/{target['program']}/", {"primacy": params["primacy"]})
+            target["primacy"] = params["primacy"]
+            self.run.save()
         return f"DERProgram = group {target['group']} of program {target['program']}"
 
     def ensure_der_control_list(self, config, params: dict) -> str:
@@ -248,8 +264,10 @@ class Actions:
                     base = max(base, datetime.fromisoformat(last_end) + timedelta(seconds=10))
             starts = [base]
         kind, field, convert = MODES[mode]
+        # A control "with primacy N" goes to the DERProgram the procedure gave that primacy.
+        target = self.run.with_primacy(params.get("primacy"))
         body = {
-            "group": self.run.group,
+            "group": target["group"] if target else self.run.group,
             "kind": kind,
             "duration_s": duration,
             field: convert(value),
@@ -283,7 +301,10 @@ class Actions:
             DEFAULT_MODES[k]: MODES[k][2](v) if k in MODES else round(float(v))
             for k, v in modes.items()
         }
-        for group in self.run.groups():
+        # A default "with primacy N" goes to the DERProgram the procedure gave that primacy.
+        target = self.run.with_primacy(params.get("primacy"))
+        groups = [target["group"]] if target else self.run.groups()
+        for group in groups:
             current = {}
             try:
                 current = self.api.get(f"dispatch-groups/{group}/default-control/")
@@ -296,7 +317,7 @@ class Actions:
                 if k not in ("group", "changed_at") and v is not None
             }
             self.api.put(f"dispatch-groups/{group}/default-control/", {**kept, **fields})
-        return f"DefaultDERControl of groups {self.run.groups()}: {fields}"
+        return f"DefaultDERControl of groups {groups}: {fields}"
 
     def clear_der_controls(self, config, params: dict) -> str:
         live = []
