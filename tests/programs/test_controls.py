@@ -126,3 +126,39 @@ def test_a_frequency_droop_needs_every_element_as_a_whole_number():
         assert "op_mod_freq_droop" in controls_refusals(
             program=program, values={"op_mod_freq_droop": bad}, kind=EventKind.FREQ_DROOP
         )
+
+
+@pytest.mark.parametrize(
+    ("kind", "controls"),
+    [
+        (EventKind.EXPORT_LIMIT, {"op_mod_exp_lim_w": 1500}),
+        (EventKind.CONNECT, {"op_mod_connect": False}),
+    ],
+)
+def test_a_limit_or_connect_event_reaches_every_member_heard_from_or_not(kind, controls):
+    """A limit binds a device whatever its health: one that has not reported yet (a new or
+    pre-registered site) or went quiet is still told, so it obeys once it polls. Failed
+    before: the plan kept only devices online now, and a silent one was shown no control."""
+    from programs.models import Participant
+    from programs.selectors import event_plan
+
+    utility = factories.utility()
+    group = factories.dispatch_group(utility)
+    program = group.program
+    program.profile = RequirementProfile.CSIP_AUS
+    program.save()
+    now = timezone.now()
+    online = factories.device(utility, last_heard_at=now, soc_pct=60)
+    never = factories.device(utility, last_heard_at=None)
+    quiet = factories.device(utility, last_heard_at=now - timedelta(days=3))
+    opted = factories.device(utility, last_heard_at=now)
+    for device in (online, never, quiet, opted):
+        Participant.objects.create(utility=utility, program=program, device=device, joined_at=now)
+    event = event_create(
+        program=program, group=group, kind=kind, start=now + timedelta(hours=2),
+        duration_s=3600, actor=None, controls=controls, schedule=False,
+    )  # fmt: skip
+    from programs.models import OptOut
+
+    OptOut.objects.create(utility=utility, event=event, device=opted, source="portal", at=now)
+    assert set(event_plan(event=event, now=now)) == {online.pk, never.pk, quiet.pk}
