@@ -23,10 +23,12 @@ from django.db.models import (
 )
 from django.db.models.functions import RowNumber
 
+from enrollment.choices import OPEN_STATES
+from enrollment.models import Enrollment
 from programs.choices import EventStatus
 from programs.models import Dispatch, DispatchGroup, DispatchGroupMember, Event, OptOut
 from protocol.models import Client, ClientKind, EndDevice, MirrorUsagePoint, Subscription
-from vendors.models import CertificateAuthority
+from vendors.models import CertificateAuthority, IssuedCertificate, ProductModel
 
 # Events that never reached a client are not DERControls.
 VISIBLE_EVENT_STATUSES = (
@@ -58,6 +60,32 @@ def client_by_lfdi(*, lfdi: str, issuer: str = "") -> Client | None:
 def client_issuer_is_foreign(client: Client) -> bool:
     """Whether the certificate came from another utility's CA (client_by_lfdi's `issuer`)."""
     return bool(getattr(client, "other_ca", False)) and not getattr(client, "own_ca", False)
+
+
+def device_enrolled_through_client_vendor(*, client: Client, device) -> bool:
+    """Whether `device` is enrolled through the vendor organisation whose portal-issued
+    certificate `client` is: one of the device's enrollments names a product of that
+    organisation. A client the utility registered itself has no organisation. Two queries;
+    only registration (POST /edev of a fleet device) asks."""
+    organization_id = (
+        IssuedCertificate.objects.for_utility(client.utility_id)
+        .filter(lfdi=client.lfdi, application__isnull=False)
+        .values_list("application__organization_id", flat=True)
+        .first()
+    )
+    if organization_id is None:
+        return False
+    products = ProductModel.objects.filter(
+        organization_id=organization_id,
+        vendor_name=OuterRef("vendor_name"),
+        model_name=OuterRef("model_name"),
+    )
+    return (
+        Enrollment.objects.for_utility(client.utility_id)
+        .filter(device=device, state__in=OPEN_STATES)
+        .filter(Exists(products))
+        .exists()
+    )
 
 
 def end_devices_for_client(*, client: Client) -> QuerySet[EndDevice]:
