@@ -4,6 +4,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 from django.db import connection
 from django.db.models import (
     Case,
@@ -17,6 +19,7 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Value,
     When,
     Window,
@@ -27,6 +30,7 @@ from enrollment.choices import OPEN_STATES
 from enrollment.models import Enrollment
 from programs.choices import EventStatus
 from programs.models import Dispatch, DispatchGroup, DispatchGroupMember, Event, OptOut
+from protocol.identity import issued_by
 from protocol.models import Client, ClientKind, EndDevice, MirrorUsagePoint, Subscription
 from vendors.models import CertificateAuthority, IssuedCertificate, ProductModel
 
@@ -40,26 +44,53 @@ VISIBLE_EVENT_STATUSES = (
 )
 
 
-def client_by_lfdi(*, lfdi: str, issuer: str = "") -> Client | None:
+def client_by_lfdi(*, lfdi: str, certificate: x509.Certificate | None = None) -> Client | None:
     """The client a certificate maps to (one query). This is where the tenant is resolved.
 
-    With `issuer` (the certificate's issuer common name) the client also carries
-    `foreign_ca`: whether that names a CA of another utility and none of the client's own,
-    i.e. another utility's CA issued the certificate (see client_issuer_refusal).
+    With the `certificate`, the client also carries `issuer_refusal`: why it may not act in
+    its utility for where the certificate came from, or None (see client_issuer_refusal).
+    The CAs that carry the certificate's issuer name are only candidates; the signature
+    decides (protocol.identity.issued_by), so another utility's look-alike CA with the very
+    same name cannot issue certificates that act here.
     """
     clients = Client.objects.select_related("utility", "program").filter(lfdi=lfdi)
+    issuer = _issuer_common_name(certificate) if certificate is not None else ""
     if issuer:
         cas = CertificateAuthority.objects.filter(common_name=issuer)
+        own = cas.filter(utility=OuterRef("utility")).order_by("pk")
         clients = clients.annotate(
             other_ca=Exists(cas.exclude(utility=OuterRef("utility"))),
-            own_ca=Exists(cas.filter(utility=OuterRef("utility"))),
+            own_ca_pem=Subquery(own.values("certificate_pem")[:1]),
         )
-    return clients.first()
+    client = clients.first()
+    if client is not None and certificate is not None:
+        client.issuer_refusal = _issuer_refusal(client, certificate)
+    return client
 
 
-def client_issuer_is_foreign(client: Client) -> bool:
-    """Whether the certificate came from another utility's CA (client_by_lfdi's `issuer`)."""
-    return bool(getattr(client, "other_ca", False)) and not getattr(client, "own_ca", False)
+def _issuer_common_name(certificate: x509.Certificate) -> str:
+    names = certificate.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(names[0].value) if names else ""
+
+
+def _issuer_refusal(client: Client, certificate: x509.Certificate) -> str | None:
+    own_pem = getattr(client, "own_ca_pem", None)
+    other = bool(getattr(client, "other_ca", False))
+    if own_pem and issued_by(certificate, own_pem):
+        return None
+    if other:
+        # Named after a CA of another utility, and not signed by this utility's CA.
+        return "client certificate issued by another utility's CA"
+    if own_pem:
+        return "client certificate names this utility's CA but is not signed by it"
+    # No utility's CA by that name: the demo CA or a manufacturer's PKI, which nginx's
+    # bundle vouches for.
+    return None
+
+
+def client_issuer_refusal(client: Client) -> str | None:
+    """Why the certificate may not act in the client's utility (client_by_lfdi's verdict)."""
+    return getattr(client, "issuer_refusal", None)
 
 
 def device_enrolled_through_client_vendor(*, client: Client, device) -> bool:
