@@ -7,10 +7,17 @@ aggregator's own LFDI got 201 with a fleet Device "2030.5 / unidentified".
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from django.utils import timezone
 
 from devices.models import Device, TelemetrySample
 from protocol import pki
-from protocol.models import Client, EndDevice, MirrorMeterReading
+from protocol.models import (
+    Client,
+    ControlResponse,
+    EndDevice,
+    MirrorMeterReading,
+    MirrorUsagePoint,
+)
 from protocol.services import end_device_preregister
 from tests import factories
 from tests.protocol.client import SepClient
@@ -31,15 +38,50 @@ def _state(end_device):
     return (end_device.registered_by_id, end_device.device_id, end_device.changed_time)
 
 
+def _readings_and_responses(end_device):
+    """A's device has posted a reading and answered a control."""
+    utility = end_device.utility
+    mup = MirrorUsagePoint.objects.create(
+        utility=utility, end_device=end_device, mrid="1" * 32, description="Site"
+    )
+    MirrorMeterReading.objects.create(
+        utility=utility, mirror_usage_point=mup, mrid="2" * 32, channel="w", uom=38
+    )
+    TelemetrySample.objects.create(
+        utility=utility, device=end_device.device, at=timezone.now(), channel="w", value=1500
+    )
+    ControlResponse.objects.create(
+        utility=utility,
+        event=factories.event(utility),
+        end_device=end_device,
+        status=1,
+        created_at=timezone.now(),
+    )
+
+
+def _everything(end_device):
+    """The EndDevice and all that hangs off it, and the row counts around it."""
+    return (
+        _state(end_device),
+        EndDevice.objects.count(),
+        Device.objects.count(),
+        list(MirrorUsagePoint.objects.values_list("pk", "end_device_id", "mrid")),
+        list(MirrorMeterReading.objects.values_list("pk", "mirror_usage_point_id", "mrid")),
+        list(TelemetrySample.objects.values_list("pk", "device_id", "value")),
+        list(ControlResponse.objects.values_list("pk", "end_device_id", "status")),
+    )
+
+
 def test_another_aggregators_device_is_403_and_nothing_changes(utility_a):
     program, _ = program_with_group(utility_a)
     a = actor(utility_a, program=program, name="A")
     b = actor(utility_a, program=program, name="B")
     owned = enrolled_end_device(utility_a, client=a.client, program=program)
-    before = (_state(owned), EndDevice.objects.count(), Device.objects.count())
+    _readings_and_responses(owned)
+    before = _everything(owned)
     response = b.http.post_sep("/edev", end_device_body(owned.lfdi, owned.sfdi))
     assert response.status_code == 403, response.content
-    assert (_state(owned), EndDevice.objects.count(), Device.objects.count()) == before
+    assert _everything(owned) == before
     # B sees nothing of it either.
     assert b.http.get(f"/edev/{owned.pk}").status_code == 404
 
