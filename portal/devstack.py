@@ -95,10 +95,13 @@ def nginx_config_write(*, upstream_port: int, tls_port: int = SEP2_TLS_PORT) -> 
     return conf
 
 
-def demo_fleet_prepare(*, utility_slug: str = DEMO_UTILITY, devices: int, seed: int = 0) -> int:
+def demo_fleet_prepare(
+    *, utility_slug: str = DEMO_UTILITY, aggregator_lfdi: str, devices: int, seed: int = 0
+) -> int:
     """Make the simulated fleet dispatchable before it connects: one Device per simulated
-    LFDI (Oregon, ZIP 972xx) and a Participant of the demo program for each. In-band
-    registration then links each EndDevice to its Device by LFDI. Idempotent."""
+    LFDI (Oregon, ZIP 972xx), a Participant of the demo program for each, and its EndDevice
+    pre-registered for the demo aggregator, as a manager would (a fleet Device is claimed by
+    no aggregator otherwise). The fleet's POST /edev then finds its EndDevice. Idempotent."""
     from devices.models import Device
     from devices.services import device_register
     from devices.simulator.sep2_fleet import (
@@ -109,11 +112,14 @@ def demo_fleet_prepare(*, utility_slug: str = DEMO_UTILITY, devices: int, seed: 
         fleet_sfdi,
     )
     from programs.services import participant_add
+    from protocol.models import EndDevice
+    from protocol.services import end_device_preregister
 
     utility = Utility.objects.get(slug=utility_slug)
     program = Program.objects.for_utility(utility).order_by("pk").first()
     if program is None:
         return 0
+    aggregator = Client.objects.for_utility(utility).get(lfdi=aggregator_lfdi)
     with transaction.atomic():
         for index in range(devices):
             lfdi = fleet_lfdi(seed=seed, index=index)
@@ -134,4 +140,12 @@ def demo_fleet_prepare(*, utility_slug: str = DEMO_UTILITY, devices: int, seed: 
                     state="OR",
                 )
             participant_add(program=program, device=device)
+            if not EndDevice.objects.for_utility(utility).filter(lfdi=lfdi).exists():
+                end_device_preregister(
+                    utility=utility,
+                    lfdi=lfdi,
+                    sfdi=fleet_sfdi(lfdi),
+                    device=device,
+                    registered_by=aggregator,
+                )
     return devices

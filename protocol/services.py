@@ -44,7 +44,11 @@ from protocol.models import (
     MirrorUsagePoint,
     Subscription,
 )
-from protocol.selectors import end_devices_for_client, subscriptions_to
+from protocol.selectors import (
+    device_enrolled_through_client_vendor,
+    end_devices_for_client,
+    subscriptions_to,
+)
 
 # last_seen_at is written at most this often, so polling stays read-only.
 SEEN_RESOLUTION = timedelta(minutes=1)
@@ -180,13 +184,14 @@ def end_device_preregister(
     utility,
     lfdi: str,
     sfdi: int,
-    pin: int,
+    pin: int | None = None,
     device: Device | None = None,
     registered_by: Client | None = None,
     post_rate_s: int | None = None,
     placeholder_device: bool = False,
 ) -> EndDevice:
-    """Out-of-band registration: the utility enters the device's LFDI, SFDI and PIN.
+    """Out-of-band registration: the utility enters the device's LFDI, SFDI and PIN (a new
+    random PIN when none is printed on the device).
 
     `registered_by` is the client (an aggregator, or the device's own certificate) that
     will act for the device. With `placeholder_device` (and no `device`) the EndDevice is
@@ -194,6 +199,7 @@ def end_device_preregister(
     in-band registration makes, so it can join programs before the client first calls.
     """
     lfdi = lfdi.strip().upper()
+    pin = _new_pin() if pin is None else pin
     if device is not None and device.utility_id != utility.pk:
         raise ValidationError("The device belongs to another utility.")
     if registered_by is not None and registered_by.utility_id != utility.pk:
@@ -302,8 +308,10 @@ def end_device_register(
     acts for. A devices.Device is linked (by LFDI) or created with a placeholder identity
     that DeviceInformation later fills in.
 
-    Ownership: an LFDI another client already registered, or another client's own
-    certificate LFDI, answers 403 (NotYours) and writes nothing; the same client's repeat
+    Ownership: an LFDI another client already registered, another client's own
+    certificate LFDI, or a fleet Device with no EndDevice that is not enrolled through the
+    aggregator's own vendor organisation (a manager pre-registers it for the aggregator
+    otherwise), answers 403 (NotYours) and writes nothing; the same client's repeat
     is a genuine duplicate (409). An aggregator's own LFDI gets an EndDevice with no
     devices.Device: the aggregator is not a battery, so it never joins the fleet.
     """
@@ -334,6 +342,12 @@ def end_device_register(
             lfdi=lfdi,
             sfdi=sfdi,
         )
+    elif not own_identity and not device_enrolled_through_client_vendor(
+        client=client, device=device
+    ):
+        # A battery already in the fleet is claimed only through its enrollment's vendor
+        # (or a manager's pre-registration for this client, which made its EndDevice).
+        raise NotYours("this lFDI is a fleet device not enrolled through your organisation")
     end_device = EndDevice(
         utility=utility,
         lfdi=lfdi,

@@ -67,3 +67,29 @@ def test_make_run_nginx_retries_idempotent_requests_on_another_worker(
     assert policy == ["proxy_next_upstream error timeout http_502;"]  # no non_idempotent
     deploy = (SNIPPETS.parent / "reservoir-sep2.conf").read_text()
     assert deploy.count("server 127.0.0.1:8001 max_fails=0;") >= 2
+
+
+def test_the_demo_fleet_is_the_demo_aggregators_and_no_one_elses(settings, tmp_path):
+    """simulate_sep2's fleet registers through the demo aggregator: its devices are
+    pre-registered for it (a fleet Device is claimed by no other aggregator, issue 16)."""
+    from portal.devstack import demo_fleet_prepare, demo_pki_write
+    from protocol.models import EndDevice
+    from tests.protocol.sep_world import actor, end_device_body
+
+    settings.VAR_DIR = tmp_path
+    utility = factories.utility("Cascadia", slug="cascadia")
+    program = factories.program(utility)
+    info = demo_pki_write(utility_slug="cascadia")
+    aggregator = Client.objects.get(lfdi=info["clients"]["aggregator"]["lfdi"])
+    for _ in range(2):  # idempotent
+        demo_fleet_prepare(
+            utility_slug="cascadia", aggregator_lfdi=aggregator.lfdi, devices=3, seed=4
+        )
+    end_devices = EndDevice.objects.filter(utility=utility).exclude(lfdi=aggregator.lfdi)
+    assert end_devices.count() == 3
+    assert {e.registered_by_id for e in end_devices} == {aggregator.pk}
+    assert all(e.device is not None for e in end_devices)
+    # Another aggregator of the same utility cannot take one over.
+    other = actor(utility, program=program, name="other")
+    taken = end_devices.first()
+    assert other.http.post_sep("/edev", end_device_body(taken.lfdi, taken.sfdi)).status_code == 403

@@ -4,8 +4,9 @@
 the full set of system readings, events keyed by mRID); `--table` prints, when the run
 ends, each device's DERControl mRID, its setpoint and what its battery did.
 
-Before connecting, the demo fleet is made dispatchable: a Device with the simulated LFDI
-and a Participant of the demo program for each (portal.devstack.demo_fleet_prepare).
+Before connecting, the demo fleet is made dispatchable: a Device with the simulated LFDI,
+a Participant of the demo program and an EndDevice pre-registered for the demo aggregator
+for each (portal.devstack.demo_fleet_prepare).
 """
 
 import asyncio
@@ -56,9 +57,14 @@ class Command(BaseCommand):
             raise CommandError("No 2030.5 demo credentials: run `manage.py sep2_demo_pki` first.")
         if sep2.get("utility", utility) != utility:
             raise CommandError(f"The demo credentials belong to {sep2['utility']}, not {utility}.")
-        if not no_prepare:
-            demo_fleet_prepare(utility_slug=utility, devices=devices, seed=seed)
         aggregator = sep2["clients"]["aggregator"]
+        if not no_prepare:
+            demo_fleet_prepare(
+                utility_slug=utility,
+                aggregator_lfdi=aggregator["lfdi"],
+                devices=devices,
+                seed=seed,
+            )
         fleet = Sep2Fleet(
             base_url=sep2["dcap"].rsplit("/dcap", 1)[0],
             devices=devices,
