@@ -88,3 +88,15 @@ def test_another_utilitys_device_page_is_404(client_a, utility_b):
     device_set_connection_point(device=device, connection_point_id="QB01234567")
     response = client_a.get(reverse("devices:device-detail", args=[device.pk]))
     assert response.status_code == 404
+
+
+def test_api_device_detail_carries_the_nmi_and_status(api_a, utility_a):
+    device = factories.device(utility_a)
+    device_set_connection_point(device=device, connection_point_id="4103035611")
+    device_update_status(
+        device=device, at=timezone.now(), gen_connect_status=0x03, alarms=["over voltage"]
+    )
+    body = api_a.get(f"/api/v1/devices/{device.pk}/").json()
+    assert body["connection_point_id"] == "4103035611"
+    assert (body["gen_connect_status"], body["alarms"]) == (3, ["over voltage"])
+    assert body["doe_modes_enabled"] is None
