@@ -120,3 +120,60 @@ class CommandKind(models.TextChoices):
     RELEASE = "release", "Release"
     HEARTBEAT = "heartbeat", "Heartbeat"
     TEST = "test", "Test connection"
+
+
+# DERStatus and DERSettings in words (IEEE 2030.5 DERStatus, CSIP-AUS 1.2 DOEControlType).
+# operationalModeStatus: 0 not applicable / unknown, 1 off, 2 operational, 3 test.
+OPERATIONAL_MODE_STATUS: dict[int, str] = {
+    0: OperatingMode.UNKNOWN,
+    1: OperatingMode.OFF,
+    2: OperatingMode.OPERATIONAL,
+    3: OperatingMode.TEST,
+}
+
+# alarmStatus bit → the alarm's name (kept in Device.alarms).
+DER_ALARMS: dict[int, str] = {
+    0: "over current",
+    1: "over voltage",
+    2: "under voltage",
+    3: "over frequency",
+    4: "under frequency",
+    5: "voltage imbalance",
+    6: "current imbalance",
+    7: "local emergency",
+    8: "remote emergency",
+    9: "low input power",
+    10: "phase rotation",
+}
+
+INVERTER_STATUS: dict[int, str] = {
+    0: "Not applicable / unknown",
+    1: "Off",
+    2: "Sleeping (auto-shutdown)",
+    3: "Starting up",
+    4: "Tracking maximum power point",
+    5: "Forced power reduction",
+    6: "Shutting down",
+    7: "One or more faults",
+    8: "Standby",
+    9: "Test mode",
+    10: "As the manufacturer status says",
+}
+
+STORAGE_MODE_STATUS: dict[int, str] = {0: "Charging", 1: "Discharging", 2: "Holding"}
+
+LOCAL_CONTROL_MODE_STATUS: dict[int, str] = {0: "Remote control", 1: "Local control"}
+
+DOE_MODES: dict[int, str] = {
+    0: "export limit (opModExpLimW)",
+    1: "import limit (opModImpLimW)",
+    2: "generation limit (opModGenLimW)",
+    3: "load limit (opModLoadLimW)",
+}
+
+
+def bit_names(bits: int | None, names: dict[int, str]) -> list[str]:
+    """The names of the bits set in a bitmap (unnamed bits by number); [] for None."""
+    if not bits:
+        return []
+    return [names.get(bit, f"bit {bit}") for bit in range(bits.bit_length()) if bits >> bit & 1]

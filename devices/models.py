@@ -38,6 +38,8 @@ class Device(TenantModel):
     zip_code = models.CharField(max_length=10, blank=True)
     state = models.CharField(max_length=2, blank=True, validators=[state_code])
     feeder = models.CharField(max_length=60, blank=True)
+    # CSIP-AUS ConnectionPoint: the site's connection point (the NMI), as the client PUT it.
+    connection_point_id = models.CharField("connection point (NMI)", max_length=32, blank=True)
 
     # Nameplate.
     max_charge_w = models.PositiveIntegerField(default=0)
@@ -56,6 +58,11 @@ class Device(TenantModel):
     set_max_charge_rate_w = models.IntegerField(null=True, blank=True)
     set_max_discharge_rate_w = models.IntegerField(null=True, blank=True)
     set_max_wh = models.BigIntegerField(null=True, blank=True)
+    # CSIP-AUS DOE modes (bit 0 opModExpLimW, 1 opModImpLimW, 2 opModGenLimW, 3 opModLoadLimW).
+    doe_modes_supported = models.PositiveSmallIntegerField(null=True, blank=True)
+    doe_modes_enabled = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The rest of the last DERSettings (setGradW, setES*, modesEnabled, ...), in SI units.
+    der_settings = models.JSONField(default=dict, blank=True)
 
     # Live state from telemetry: power is signed, + discharge/export, - charge.
     soc_pct = models.FloatField(null=True, blank=True, validators=percent)
@@ -75,6 +82,11 @@ class Device(TenantModel):
         null=True, blank=True, help_text="Bits: connected, available, operating, test, fault."
     )
     alarms = models.JSONField(default=list, blank=True)
+    gen_connect_status = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Bits: connected, available, operating, test, fault."
+    )
+    # The rest of the last DERStatus: inverter, storage mode, local control, manufacturer.
+    der_status = models.JSONField(default=dict, blank=True)
     status_at = models.DateTimeField(null=True, blank=True)
 
     # DERAvailability.

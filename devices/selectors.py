@@ -10,7 +10,17 @@ from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from devices.choices import Channel, Health, RollupPeriod, StorageConnect
+from devices.choices import (
+    DOE_MODES,
+    INVERTER_STATUS,
+    LOCAL_CONTROL_MODE_STATUS,
+    STORAGE_MODE_STATUS,
+    Channel,
+    Health,
+    RollupPeriod,
+    StorageConnect,
+    bit_names,
+)
 from devices.models import Device, FleetRollup, TelemetryRollup, TelemetrySample
 from tenancy.lists import prefix_q
 from tenancy.selectors import get_for_utility
@@ -50,6 +60,79 @@ def device_health(
     if silent_for >= (stale_after or device_stale_after()):
         return Health.STALE
     return Health.ONLINE
+
+
+_CONNECT_BITS = {flag.bit_length() - 1: flag.name.lower() for flag in StorageConnect}
+# DERSettings the device page lists, in this order: 2030.5 name, label, scale to the unit
+# shown (many are in hundredths), unit. Values come from der_settings.
+_SETTINGS_SHOWN = (
+    ("setGradW", "Ramp rate", 0.01, "% of max W per s"),
+    ("setSoftGradW", "Soft-start ramp rate", 0.01, "% of max W per s"),
+    ("setESDelay", "Enter-service delay", 0.01, "s"),
+    ("setESRandomDelay", "Enter-service random delay", 0.01, "s"),
+    ("setESRampTms", "Enter-service ramp time", 0.01, "s"),
+    ("setESHighVolt", "Enter-service high voltage", 0.01, "% of nominal"),
+    ("setESLowVolt", "Enter-service low voltage", 0.01, "% of nominal"),
+    ("setESHighFreq", "Enter-service high frequency", 0.01, "Hz"),
+    ("setESLowFreq", "Enter-service low frequency", 0.01, "Hz"),
+    ("setMaxVA", "Max apparent power", 1, "VA"),
+    ("setMaxVar", "Max reactive power injected", 1, "var"),
+    ("setMaxVarNeg", "Max reactive power absorbed", 1, "var"),
+    ("setVNom", "Nominal voltage", 1, "V"),
+    ("setMaxV", "Max voltage", 1, "V"),
+    ("setMinV", "Min voltage", 1, "V"),
+    ("setMaxA", "Max current", 1, "A"),
+    ("setMaxAh", "Usable capacity", 1, "Ah"),
+)
+
+
+def _connect_words(bits: int | None) -> str:
+    if bits is None:
+        return "not reported"
+    return ", ".join(bit_names(bits, _CONNECT_BITS)) or "disconnected, unavailable"
+
+
+def _status_words(status: dict | None, names: dict[int, str]) -> str:
+    if not status:
+        return "not reported"
+    return names.get(status["value"], f"code {status['value']}")
+
+
+def device_der_report(*, device: Device) -> dict:
+    """The device's last DERStatus and DERSettings (and its DOE modes) in words, for its page."""
+    status = device.der_status or {}
+    manufacturer = status.get("manufacturerStatus")
+    settings_shown = [
+        (label, f"{round(device.der_settings[key] * scale, 2):g} {unit}")
+        for key, label, scale, unit in _SETTINGS_SHOWN
+        if key in device.der_settings
+    ]
+    modes_enabled = device.der_settings.get("modesEnabled")
+    return {
+        "connection_point": device.connection_point_id or "not reported",
+        "status_at": device.status_at,
+        "operating_mode": device.get_operating_mode_display(),
+        "storage_connect": _connect_words(device.storage_connect_status),
+        "gen_connect": _connect_words(device.gen_connect_status),
+        "alarms": ", ".join(device.alarms) if device.alarms else "none",
+        "soc": "not reported" if device.soc_pct is None else f"{device.soc_pct:g} %",
+        "inverter": _status_words(status.get("inverterStatus"), INVERTER_STATUS),
+        "storage_mode": _status_words(status.get("storageModeStatus"), STORAGE_MODE_STATUS),
+        "local_control": _status_words(
+            status.get("localControlModeStatus"), LOCAL_CONTROL_MODE_STATUS
+        ),
+        "manufacturer": manufacturer["value"] if manufacturer else "not reported",
+        "doe_modes_supported": _doe_words(device.doe_modes_supported),
+        "doe_modes_enabled": _doe_words(device.doe_modes_enabled),
+        "modes_enabled": None if modes_enabled is None else f"0x{modes_enabled:08X}",
+        "settings": settings_shown,
+    }
+
+
+def _doe_words(bits: int | None) -> str:
+    if bits is None:
+        return "not reported"
+    return ", ".join(bit_names(bits, DOE_MODES)) or "none"
 
 
 def device_list(*, utility, **filters) -> list[Device]:

@@ -133,6 +133,7 @@ def device_update_ratings(
     rtg_max_charge_rate_w: int | None = None,
     rtg_max_discharge_rate_w: int | None = None,
     rtg_max_wh: int | None = None,
+    doe_modes_supported: int | None = None,
 ) -> Device:
     """Store what the device says it can do (DERCapability); each PUT replaces the last."""
     return _device_set(
@@ -142,6 +143,7 @@ def device_update_ratings(
             "rtg_max_charge_rate_w": rtg_max_charge_rate_w,
             "rtg_max_discharge_rate_w": rtg_max_discharge_rate_w,
             "rtg_max_wh": rtg_max_wh,
+            "doe_modes_supported": doe_modes_supported,
         },
     )
 
@@ -153,8 +155,14 @@ def device_update_settings(
     set_max_charge_rate_w: int | None = None,
     set_max_discharge_rate_w: int | None = None,
     set_max_wh: int | None = None,
+    doe_modes_enabled: int | None = None,
+    other: dict | None = None,
 ) -> Device:
-    """Store the limits the device is configured to (DERSettings); each PUT replaces the last."""
+    """Store the limits the device is configured to (DERSettings); each PUT replaces the last.
+
+    `other` holds the settings no dispatch plan uses (setGradW, setES*, modesEnabled, ...),
+    by their 2030.5 names, for the device page.
+    """
     return _device_set(
         device,
         {
@@ -162,8 +170,18 @@ def device_update_settings(
             "set_max_charge_rate_w": set_max_charge_rate_w,
             "set_max_discharge_rate_w": set_max_discharge_rate_w,
             "set_max_wh": set_max_wh,
+            "doe_modes_enabled": doe_modes_enabled,
+            "der_settings": dict(other or {}),
         },
     )
+
+
+def device_set_connection_point(*, device: Device, connection_point_id: str) -> Device:
+    """Record the site's connection point (CSIP-AUS ConnectionPoint: the NMI)."""
+    value = connection_point_id.strip()
+    if not value:
+        raise ValidationError({"connection_point_id": "The connection point id is empty."})
+    return _device_set(device, {"connection_point_id": value})
 
 
 def device_update_status(
@@ -174,8 +192,13 @@ def device_update_status(
     storage_connect_status: int | None = None,
     operating_mode: str | None = None,
     alarms: list[str] | None = None,
+    gen_connect_status: int | None = None,
+    other: dict | None = None,
 ) -> Device:
     """Apply a DERStatus. Fields left None are unchanged; an older status than held is ignored.
+
+    `other` replaces the rest of the last status (inverter, storage mode, local control and
+    manufacturer status, by their 2030.5 names), shown on the device page.
 
     The SoC goes through ``telemetry_ingest`` so it lands in the time series too; a SoC
     that ingest refuses (out of range, future time) fails the whole status.
@@ -201,6 +224,10 @@ def device_update_status(
             changes["operating_mode"] = operating_mode
         if alarms is not None:
             changes["alarms"] = list(alarms)
+        if gen_connect_status is not None:
+            changes["gen_connect_status"] = gen_connect_status
+        if other is not None:
+            changes["der_status"] = dict(other)
         extra = []
         if device.last_heard_at is None or at > device.last_heard_at:
             device.last_heard_at = at

@@ -8,6 +8,7 @@ from django.views.generic import DetailView, ListView
 from devices.choices import Channel, Health
 from devices.models import ConnectorCommand, ConnectorSite, Device
 from devices.selectors import (
+    device_der_report,
     device_health,
     device_health_filter,
     device_other_quantities,
@@ -135,6 +136,7 @@ class DeviceDetailView(UtilityScopedMixin, DetailView):
         context["dispatches"] = dispatches
         context["health"] = Health(device_health(device=device))
         context["other_quantities"] = device_other_quantities(device=device)
+        context["der"] = device_der_report(device=device)
         site = ConnectorSite.objects.filter(device=device).first()
         context["site"] = site
         if site is not None:

@@ -224,7 +224,8 @@ WATCHED_TABLES: dict[str, frozenset[str]] = {
     # A device's live telemetry, status and availability: no 2030.5 GET shows them.
     "devices_device": frozenset(
         "soc_pct power_w reactive_var voltage_v frequency_hz telemetry_at last_heard_at "
-        "operating_mode storage_connect_status alarms status_at stat_w_avail_w "
+        "operating_mode storage_connect_status alarms status_at gen_connect_status der_status "
+        "der_settings doe_modes_supported doe_modes_enabled stat_w_avail_w "
         "stat_var_avail_var availability_duration_s max_charge_duration_s "
         "reserve_charge_pct reserve_pct_avail availability_at".split()
     ),

@@ -23,6 +23,7 @@ from devices.models import Device
 from devices.services import (
     Reading,
     device_register,
+    device_set_connection_point,
     device_update_identity,
     telemetry_ingest,
 )
@@ -391,6 +392,19 @@ def end_device_information_store(
     return device_update_identity(
         device=end_device.device, serial=serial, model_name=model_name, vendor_name=vendor_name
     )
+
+
+def end_device_connection_point_store(
+    *, end_device: EndDevice, connection_point_id: str, resource_href: str
+) -> Device:
+    """A CSIP-AUS ConnectionPoint PUT: the site record keeps the NMI; subscribers hear."""
+    if end_device.device is None:
+        raise ValidationError("this EndDevice is not linked to a device")
+    device = device_set_connection_point(
+        device=end_device.device, connection_point_id=connection_point_id
+    )
+    subscriptions_notify(utility_id=end_device.utility_id, resources=[resource_href])
+    return device
 
 
 # --- Metering mirror ---------------------------------------------------------------------

@@ -16,6 +16,7 @@ urlpatterns = [
     path("edev", edev.EndDeviceListView.as_view()),
     path(E, edev.EndDeviceView.as_view()),
     path(f"{E}/rg", edev.RegistrationView.as_view()),
+    path(f"{E}/cp", edev.ConnectionPointView.as_view()),
     path(f"{E}/di", edev.DeviceInformationView.as_view()),
     path(f"{E}/fsa", edev.FunctionSetAssignmentsListView.as_view()),
     path(f"{E}/fsa/<int:fid>", edev.FunctionSetAssignmentsView.as_view()),

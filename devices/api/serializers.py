@@ -6,6 +6,7 @@ from devices.models import ConnectorSite, Device
 class DeviceSerializer(serializers.ModelSerializer):
     health = serializers.CharField(read_only=True)
     connector_site = serializers.PrimaryKeyRelatedField(read_only=True)
+    alarms = serializers.ListField(child=serializers.CharField(), read_only=True)
 
     class Meta:
         model = Device
@@ -26,6 +27,12 @@ class DeviceSerializer(serializers.ModelSerializer):
             "power_w",
             "last_heard_at",
             "operating_mode",
+            "connection_point_id",
+            "storage_connect_status",
+            "gen_connect_status",
+            "alarms",
+            "doe_modes_supported",
+            "doe_modes_enabled",
             "health",
             "connector_site",
         ]

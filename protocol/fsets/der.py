@@ -4,9 +4,12 @@ A PUT stores the domain values through the devices services (and so into the fle
 state and time series) and keeps the resource as sent, so a GET returns it whole.
 """
 
+import dataclasses
+
 from django.db import transaction
 
 from devices import services as device_services
+from devices.choices import DER_ALARMS, OPERATIONAL_MODE_STATUS, bit_names
 from protocol import services
 from protocol.fsets.base import BadInput, SepView, instant
 from protocol.http import not_found
@@ -20,8 +23,9 @@ from protocol.managers.der import (
     der_resource,
 )
 from protocol.managers.edev import reported_content
+from protocol.xml.codec import element_names
 from protocol.xml.resources.der import DERAvailability, DERCapability, DERSettings, DERStatus
-from protocol.xml.resources.units import watts_of
+from protocol.xml.resources.units import PowerFactor, Scaled, watts_of
 
 MAX_W = 2**31 - 1  # what devices.Device stores
 
@@ -37,6 +41,38 @@ def _watts(power, name: str) -> int | None:
 
 def _percent(value, name: str) -> float | None:
     return None if value is None else value / 100
+
+
+# What each DER PUT hands the devices services in typed arguments; the rest goes to the
+# device's der_settings / der_status by 2030.5 name (see _others).
+_SETTINGS_TYPED = frozenset(
+    "set_max_w set_max_charge_rate_w set_max_discharge_rate_w set_max_wh doe_modes_enabled".split()
+)
+_STATUS_TYPED = frozenset(
+    "reading_time state_of_charge_status stor_connect_status "
+    "gen_connect_status operational_mode_status alarm_status".split()
+)
+
+
+def _plain(value):
+    """A reported value as the device page shows it: SI numbers, {value, dateTime} for a
+    status, text and integers as they are."""
+    if isinstance(value, Scaled):
+        return value.value * 10.0**value.multiplier
+    if isinstance(value, PowerFactor):
+        return value.displacement * 10.0**value.multiplier
+    if dataclasses.is_dataclass(value):
+        return {"value": value.value, "dateTime": value.date_time}
+    return value
+
+
+def _others(body, typed: frozenset[str]) -> dict:
+    """The fields of `body` the typed arguments do not carry, by their 2030.5 names."""
+    return {
+        element: _plain(getattr(body, name))
+        for name, element in element_names(type(body)).items()
+        if name not in typed and getattr(body, name) is not None
+    }
 
 
 class DERListView(SepView):
@@ -99,6 +135,7 @@ class DERCapabilityView(_DERResourceView):
                 body.rtg_max_discharge_rate_w or body.rtg_max_w, "rtgMaxDischargeRateW"
             ),
             rtg_max_wh=None if wh is None else round(wh.value * 10.0**wh.multiplier),
+            doe_modes_supported=body.doe_modes_supported,
         )
 
 
@@ -115,6 +152,8 @@ class DERSettingsView(_DERResourceView):
                 body.set_max_discharge_rate_w or body.set_max_w, "setMaxDischargeRateW"
             ),
             set_max_wh=None if wh is None else round(wh.value * 10.0**wh.multiplier),
+            doe_modes_enabled=body.doe_modes_enabled,
+            other=_others(body, _SETTINGS_TYPED),
         )
 
 
@@ -124,11 +163,21 @@ class DERStatusView(_DERResourceView):
     def store(self, device, body):
         soc = body.state_of_charge_status
         connect = body.stor_connect_status
+        gen_connect = body.gen_connect_status
+        mode = body.operational_mode_status
+        alarms = body.alarm_status
         device_services.device_update_status(
             device=device,
             at=instant(body.reading_time, "readingTime"),
             soc_pct=None if soc is None else soc.value / 100,
             storage_connect_status=None if connect is None else connect.value,
+            gen_connect_status=None if gen_connect is None else gen_connect.value,
+            # A mode the schema reserves (4-255) says nothing we can name: unknown.
+            operating_mode=None
+            if mode is None
+            else OPERATIONAL_MODE_STATUS.get(mode.value, "unknown"),
+            alarms=None if alarms is None else bit_names(alarms, DER_ALARMS),
+            other=_others(body, _STATUS_TYPED),
         )
 
 

@@ -6,6 +6,8 @@ from protocol.fsets.base import BadInput, Refused, SepView
 from protocol.http import not_found
 from protocol.managers.derp import derp_list
 from protocol.managers.edev import (
+    connection_point_href,
+    connection_point_resource,
     device_information_href,
     edev_href,
     end_device_list,
@@ -18,7 +20,7 @@ from protocol.managers.edev import (
     registration_resource,
     reported_content,
 )
-from protocol.xml.resources.edev import DeviceInformation
+from protocol.xml.resources.edev import ConnectionPoint, DeviceInformation
 from protocol.xml.resources.edev import EndDevice as SepEndDevice
 
 
@@ -26,7 +28,8 @@ class EndDeviceListView(SepView):
     def get(self, request):
         items = selectors.end_devices_for_client(client=self.client).order_by("pk")
         paged = self.page(request, items)
-        return self.sep(end_device_list(paged, poll_rate=self.poll_rate_of("edev_list")))
+        poll_rate = self.poll_rate_of("edev_list")
+        return self.sep(end_device_list(paged, poll_rate=poll_rate, profile=self.profile))
 
     def post(self, request):
         body = self.body(request, SepEndDevice)
@@ -40,7 +43,34 @@ class EndDeviceListView(SepView):
 
 class EndDeviceView(SepView):
     def get(self, request, eid):
-        return self.sep(end_device_resource(self.end_device(eid)))
+        return self.sep(end_device_resource(self.end_device(eid), profile=self.profile))
+
+
+class ConnectionPointView(SepView):
+    """csipaus:ConnectionPoint: the client tells the server its site's NMI (CSIP-AUS only:
+    a plain CSIP client has no such resource, and gets 404 like any unknown href)."""
+
+    def _end_device(self, eid):
+        end_device = self.end_device(eid)
+        if self.profile != "csipaus":
+            raise Refused(not_found("ConnectionPoint is a CSIP-AUS resource"))
+        return end_device
+
+    def get(self, request, eid):
+        resource = connection_point_resource(self._end_device(eid))
+        if resource is None:
+            return not_found("ConnectionPoint not reported yet")
+        return self.sep(resource)
+
+    def put(self, request, eid):
+        end_device = self._end_device(eid)
+        body = self.body(request, ConnectionPoint)
+        services.end_device_connection_point_store(
+            end_device=end_device,
+            connection_point_id=body.connection_point_id,
+            resource_href=connection_point_href(end_device),
+        )
+        return self.no_content()
 
 
 class RegistrationView(SepView):

@@ -11,13 +11,14 @@ from protocol.managers.time import TIME_HREF
 from protocol.models import EndDevice
 from protocol.xml import parse, serialize
 from protocol.xml.resources.common import Link, ListLink, time_type
-from protocol.xml.resources.edev import EndDevice as SepEndDevice
 from protocol.xml.resources.edev import (
+    ConnectionPoint,
     EndDeviceList,
     FunctionSetAssignments,
     FunctionSetAssignmentsList,
     Registration,
 )
+from protocol.xml.resources.edev import EndDevice as SepEndDevice
 
 END_DEVICE_LIST_HREF = "/edev"
 
@@ -32,6 +33,10 @@ def derived_mrid(*parts: str) -> str:
 
 def edev_href(end_device: EndDevice | int) -> str:
     return f"{END_DEVICE_LIST_HREF}/{getattr(end_device, 'pk', end_device)}"
+
+
+def connection_point_href(end_device: EndDevice | int) -> str:
+    return f"{edev_href(end_device)}/cp"
 
 
 def der_list_href(end_device: EndDevice | int) -> str:
@@ -71,7 +76,9 @@ def subscription_list_href(end_device: EndDevice | int) -> str:
     return f"{edev_href(end_device)}/sub"
 
 
-def end_device_resource(end_device: EndDevice) -> SepEndDevice:
+def end_device_resource(end_device: EndDevice, *, profile: str) -> SepEndDevice:
+    """The EndDevice; CSIP-AUS clients also get its csipaus:ConnectionPointLink (the plain
+    2030.5 schema has no place for it)."""
     return SepEndDevice(
         href=edev_href(end_device),
         subscribable=1,
@@ -87,17 +94,30 @@ def end_device_resource(end_device: EndDevice) -> SepEndDevice:
         post_rate=end_device.post_rate_s,
         registration_link=Link(href=registration_href(end_device)),
         subscription_list_link=ListLink(href=subscription_list_href(end_device)),
+        connection_point_link=(
+            Link(href=connection_point_href(end_device)) if profile == "csipaus" else None
+        ),
     )
 
 
-def end_device_list(paged, *, poll_rate: int) -> EndDeviceList:
+def connection_point_resource(end_device: EndDevice) -> ConnectionPoint | None:
+    """The site's connection point as the site record keeps it; None until one is known."""
+    device = end_device.device
+    if device is None or not device.connection_point_id:
+        return None
+    return ConnectionPoint(
+        href=connection_point_href(end_device), connection_point_id=device.connection_point_id
+    )
+
+
+def end_device_list(paged, *, poll_rate: int, profile: str) -> EndDeviceList:
     return EndDeviceList(
         href=END_DEVICE_LIST_HREF,
         subscribable=1,
         all=paged.all,
         results=paged.results,
         poll_rate=poll_rate,
-        end_devices=[end_device_resource(e) for e in paged.items],
+        end_devices=[end_device_resource(e, profile=profile) for e in paged.items],
     )
 
 

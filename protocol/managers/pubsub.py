@@ -95,7 +95,9 @@ def _notification_content(*, subscription: Subscription, resource: str):
         if client is None:
             return profile, None
         items = selectors.end_devices_for_client(client=client).order_by("pk")
-        return profile, end_device_list(page(items, l=limit), poll_rate=poll_rate("edev_list"))
+        return profile, end_device_list(
+            page(items, l=limit), poll_rate=poll_rate("edev_list"), profile=profile
+        )
     if (match := _FSA_LIST.fullmatch(resource)) and int(match[1]) == end_device.pk:
         groups = selectors.end_device_groups(end_device=end_device)
         paged = page(fsa_resources(end_device, groups), l=limit)

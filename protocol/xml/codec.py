@@ -299,13 +299,17 @@ class SepObject:
 
 ROOT_ELEMENTS: dict[str, type[SepObject]] = {}
 _ROOT_NAMES: dict[type, str] = {}
+_ROOT_NAMESPACES: dict[type, str] = {}  # root elements outside the 2030.5 namespace
 
 
 _Sep = TypeVar("_Sep", bound=SepObject)
 
 
-def root_element(name: str | None = None) -> Callable[[type[_Sep]], type[_Sep]]:
-    """Register a class as a top-level 2030.5 element (default: the class name)."""
+def root_element(
+    name: str | None = None, *, namespace: str = SEP_NS
+) -> Callable[[type[_Sep]], type[_Sep]]:
+    """Register a class as a top-level 2030.5 element (default: the class name), or as a
+    CSIP-AUS one (`namespace=CSIPAUS_NS`, e.g. csipaus:ConnectionPoint)."""
 
     def register(cls: type[_Sep]) -> type[_Sep]:
         element_name = name or cls.__name__
@@ -313,6 +317,8 @@ def root_element(name: str | None = None) -> Callable[[type[_Sep]], type[_Sep]]:
             raise RuntimeError(f"root element {element_name} declared twice")
         ROOT_ELEMENTS[element_name] = cls
         _ROOT_NAMES[cls] = element_name
+        if namespace != SEP_NS:
+            _ROOT_NAMESPACES[cls] = namespace
         return cls
 
     return register
@@ -346,6 +352,11 @@ _specs: Callable[[type], list[tuple[str, ElementSpec | AttributeSpec]]] = functo
 )
 
 
+def element_names(cls: type) -> dict[str, str]:
+    """A declared type's child elements: attribute name → element name, in wire order."""
+    return {n: spec.element for n, spec in _specs(cls) if isinstance(spec, ElementSpec)}
+
+
 # --- Serialize ----------------------------------------------------------------------------
 
 
@@ -357,7 +368,11 @@ def serialize(obj: SepObject, *, profile: str = DEFAULT_PROFILE, note: str | Non
     """
     _check_profile(profile)
     name = root_name(type(obj))
-    root = etree.Element(f"{{{SEP_NS}}}{name}", nsmap={None: SEP_NS})
+    namespace = _ROOT_NAMESPACES.get(type(obj), SEP_NS)
+    nsmap: dict[str | None, str] = {None: SEP_NS}
+    if namespace != SEP_NS:
+        nsmap["csipaus"] = namespace
+    root = etree.Element(f"{{{namespace}}}{name}", nsmap=nsmap)
     if note:
         root.append(etree.Comment(_comment_text(note)))
     _fill(root, obj, name, profile)
@@ -434,10 +449,10 @@ def parse(
     _check_profile(profile)
     root = parse_document(body, max_bytes=max_bytes)
     qname = etree.QName(root)
-    if qname.namespace != SEP_NS:
+    if qname.namespace not in (SEP_NS, CSIPAUS_NS):
         raise SepXmlError(f"root element must be in namespace {SEP_NS}")
     cls = ROOT_ELEMENTS.get(qname.localname)
-    if cls is None:
+    if cls is None or _ROOT_NAMESPACES.get(cls, SEP_NS) != qname.namespace:
         raise SepXmlError(f"unknown root element {qname.localname}")
     if expected is not None:
         allowed = (expected,) if isinstance(expected, type) else tuple(expected)

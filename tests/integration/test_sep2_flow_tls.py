@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlparse
 
 import pytest
+from django.urls import reverse
 
 from devices.models import Device, TelemetrySample
 from programs.choices import EventKind
@@ -20,14 +21,17 @@ from protocol.xml import SEP_CONTENT_TYPE, parse, serialize
 from protocol.xml.resources.common import DateTimeInterval, time_type
 from protocol.xml.resources.dcap import DeviceCapability
 from protocol.xml.resources.der import (
+    ConnectStatus,
     DERAvailability,
     DERCapability,
     DERList,
     DERSettings,
     DERStatus,
     StateOfChargeStatus,
+    StatusValue,
 )
 from protocol.xml.resources.derp import DefaultDERControl, DERControlList, DERProgramList
+from protocol.xml.resources.edev import ConnectionPoint
 from protocol.xml.resources.edev import EndDevice as SepEndDevice
 from protocol.xml.resources.mirror import MirrorMeterReading, MirrorUsagePoint, Reading, ReadingType
 from protocol.xml.resources.time import Time
@@ -45,8 +49,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 class TlsSep:
     """A keep-alive HTTPS 2030.5 client that schema-checks every sep+xml answer."""
 
-    def __init__(self, port: int, context):
+    def __init__(self, port: int, context, *, profile: str = "csip"):
         self.conn = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=20)
+        self.profile = profile
 
     def call(self, method: str, path: str, body: bytes | None = None):
         headers = {"Content-Type": SEP_CONTENT_TYPE} if body is not None else {}
@@ -54,13 +59,13 @@ class TlsSep:
         response = self.conn.getresponse()
         content = response.read()
         if response.getheader("Content-Type", "").startswith(SEP_CONTENT_TYPE) and content:
-            assert_valid_sep(content, "csip")
+            assert_valid_sep(content, self.profile)
         return response.status, {k.lower(): v for k, v in response.getheaders()}, content
 
     def get(self, path: str, cls=None):
         status, _, content = self.call("GET", path)
         assert status == 200, (path, status, content)
-        return parse(content, cls)
+        return parse(content, cls, profile=self.profile)
 
     def close(self):
         self.conn.close()
@@ -206,3 +211,52 @@ def _controls_through_the_api_reach_the_device(sep: TlsSep, utility, group, derp
     assert response.status_code == 200, response.content
     default = sep.get(derp.default_der_control_link.href, DefaultDERControl)
     assert default.der_control_base.op_mod_connect is True and default.set_grad_w == 25
+
+
+def test_csipaus_client_puts_its_connection_point_and_the_portal_shows_the_nmi(stack, client):
+    port, built = stack
+    utility = factories.utility()
+    program = factories.program(utility, profile="csip_aus")
+    factories.dispatch_group(utility, prog=program)
+    agg_identity = client_identity_from_der(built.aggregator.cert_der)
+    client_register(
+        utility=utility, lfdi=agg_identity.lfdi, kind="aggregator", name="agg", program=program
+    )
+    sep = TlsSep(
+        port,
+        client_context(built, built.aggregator_cert, built.aggregator_key),
+        profile="csipaus",
+    )
+    try:
+        device_identity = client_identity_from_der(built.device.cert_der)
+        status, headers, _ = sep.call(
+            "POST",
+            "/edev",
+            serialize(
+                SepEndDevice(lfdi=device_identity.lfdi, sfdi=device_identity.sfdi, changed_time=0)
+            ),
+        )
+        assert status == 201
+        edev = sep.get(headers["location"], SepEndDevice)
+        href = edev.connection_point_link.href
+        body = serialize(ConnectionPoint(connection_point_id="4103035611"), profile="csipaus")
+        assert sep.call("PUT", href, body)[0] == 204
+        assert sep.get(href, ConnectionPoint).connection_point_id == "4103035611"
+        now = time_type(datetime.now(UTC))
+        status_body = DERStatus(
+            reading_time=now,
+            gen_connect_status=ConnectStatus(date_time=now, value=0x07),
+            operational_mode_status=StatusValue(date_time=now, value=2),
+        )
+        der = sep.get(edev.der_list_link.href, DERList).ders[0]
+        assert sep.call("PUT", der.der_status_link.href, serialize(status_body))[0] == 204
+    finally:
+        sep.close()
+
+    device = EndDevice.objects.get(lfdi=device_identity.lfdi).device
+    assert device.connection_point_id == "4103035611"
+    client.force_login(factories.member(utility, Role.PROGRAM_MANAGER))
+    page = client.get(reverse("devices:device-detail", args=[device.pk])).content.decode()
+    assert "<code>4103035611</code>" in page
+    assert "<dt>Generation connection</dt><dd>connected, available, operating</dd>" in page
+    assert "<dt>Operational mode</dt><dd>Operational</dd>" in page

@@ -30,6 +30,7 @@ from protocol.xml.resources.derp import (
     PowerFactorWithExcitation,
 )
 from protocol.xml.resources.edev import (
+    ConnectionPoint,
     DeviceInformation,
     DRLCCapabilities,
     EndDevice,
@@ -478,6 +479,7 @@ def csipaus_examples():
     device = end_device()
     device.connection_point_link = Link(href="/edev/3/cp")
     return {
+        "ConnectionPoint": ConnectionPoint(href="/edev/3/cp", connection_point_id="4103035611"),
         "DERControl": envelope,
         "DERCapability": capability,
         "DERSettings": settings,

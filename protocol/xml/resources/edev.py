@@ -66,6 +66,15 @@ class EndDevice(SubscribableResource):
     connection_point_link: Link | None = element("ConnectionPointLink", Link, namespace=CSIPAUS_NS)
 
 
+@root_element(namespace=CSIPAUS_NS)
+class ConnectionPoint(Resource):
+    """csipaus:ConnectionPoint: where the EndDevice is connected to the network (the NMI)."""
+
+    connection_point_id: str = element(
+        "connectionPointId", STRING32, required=True, namespace=CSIPAUS_NS
+    )
+
+
 @root_element()
 class EndDeviceList(Polled, SubscribableList):
     """EndDeviceList."""
