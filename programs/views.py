@@ -272,7 +272,12 @@ class EventCreateView(UtilityMemberMixin, View):
             except PermissionDenied as exc:
                 form.add_error("emergency_override", str(exc))
             except ValidationError as exc:
-                form.add_error(None, exc)
+                if hasattr(exc, "error_dict"):
+                    for field, errors in exc.message_dict.items():
+                        for message in errors:
+                            form.add_controls_error(field, message)
+                else:
+                    form.add_error(None, exc)
             else:
                 messages.success(request, f"Event scheduled: {event}.")
                 return redirect("programs:event-detail", pk=event.pk)
