@@ -17,7 +17,9 @@ from programs.choices import (
     UnitRefType,
 )
 from programs.controls import (
+    CSIP_AUS_ONLY,
     CURVE_MODE_TYPES,
+    DEFAULT_ONLY_FIELDS,
     KIND_MODES,
     PLANNED_KINDS,
     allowed_kinds,
@@ -636,3 +638,118 @@ def default_start(utility) -> datetime:
     tz = ZoneInfo(utility.timezone)
     tomorrow = datetime.now(tz) + timedelta(days=1)
     return tomorrow.replace(hour=16, minute=0, second=0, microsecond=0)
+
+
+def mode_initial(mode: ModeInput, value: Any) -> dict[str, Any]:
+    """The form input(s) showing `value` (the standard's units) in `mode`'s human units."""
+    if value is None:
+        return {}
+    if mode.unit == "droop":
+        return {
+            f"{mode.name}_{suffix}": Decimal(value[key]) / scale
+            for key, suffix, _l, _s, scale in DROOP_PARTS
+            if key in value
+        }
+    if mode.unit in ("on_off", "excitation"):
+        return {mode.name: "1" if value else "0"}
+    if mode.unit == "curve":
+        return {mode.name: value.pk}
+    if mode.unit in _SCALE:
+        return {mode.name: Decimal(value) / _SCALE[mode.unit]}
+    return {mode.name: value}
+
+
+class DefaultControlForm(forms.Form):
+    """A dispatch group's DefaultDERControl in human units: every mode its program's profile
+    allows, the enter-service settings and the ramp gradients. Blank means not set."""
+
+    def __init__(self, *args, group: DispatchGroup, **kwargs):
+        self.group = group
+        program = group.program
+        current = getattr(group, "default_control", None) if group.pk else None
+        # A CSIP-AUS mode is offered only where the profile lets a default set it.
+        self.modes = [
+            m
+            for m in MODE_INPUTS
+            if m.field not in CSIP_AUS_ONLY
+            or not controls_refusals(program=program, values={m.field: 1})
+        ]
+        initial = kwargs.pop("initial", {}) or {}
+        if current is not None:
+            for mode in (*self.modes, *SETTING_INPUTS):
+                initial = {**mode_initial(mode, getattr(current, mode.field)), **initial}
+        kwargs["initial"] = initial
+        super().__init__(*args, **kwargs)
+        curves = Curve.objects.for_utility(group.utility).filter(program=program)
+        for mode in (*self.modes, *SETTING_INPUTS):
+            qs = (
+                curves.filter(curve_type=CURVE_MODE_TYPES[mode.field])
+                if mode.unit == "curve"
+                else None
+            )
+            self.fields.update(mode_form_fields(mode, curves=qs))
+
+    def fieldsets(self) -> list[tuple[str, list]]:
+        groups = (
+            ("Connection", ("op_mod_connect", "op_mod_energize")),
+            ("Active power", ("op_mod_fixed_w", "op_mod_max_lim_w", "op_mod_target_w",
+                              "ramp_tms")),
+            ("Site limits (CSIP-AUS)", ("op_mod_imp_lim_w", "op_mod_exp_lim_w",
+                                        "op_mod_gen_lim_w", "op_mod_load_lim_w",
+                                        "op_mod_storage_target_w")),
+            ("Power factor and reactive power", ("op_mod_fixed_pf_inject_w",
+                                                 "op_mod_fixed_pf_inject_excitation",
+                                                 "op_mod_fixed_pf_absorb_w",
+                                                 "op_mod_fixed_pf_absorb_excitation",
+                                                 "op_mod_fixed_var", "op_mod_fixed_var_ref_type")),
+            ("Curves and droop", ("op_mod_volt_var", "op_mod_volt_watt", "op_mod_freq_watt",
+                                  "op_mod_watt_pf", "op_mod_watt_var", "op_mod_freq_droop")),
+            ("Entering service", ("set_es_delay", "set_es_random_delay", "set_es_ramp_tms",
+                                  "set_es_high_freq", "set_es_low_freq", "set_es_high_volt",
+                                  "set_es_low_volt")),
+            ("Ramp rates", ("set_grad_w", "set_soft_grad_w")),
+        )  # fmt: skip
+        offered = {m.field for m in (*self.modes, *SETTING_INPUTS)}
+        sets = []
+        for title, fields in groups:
+            names = []
+            for field in fields:
+                if field not in offered:
+                    continue
+                mode = MODE_BY_FIELD[field]
+                if mode.unit == "droop":
+                    names += [f"{mode.name}_{suffix}" for _k, suffix, _l, _s, _sc in DROOP_PARTS]
+                else:
+                    names.append(mode.name)
+            if names:
+                sets.append((title, [self[n] for n in names]))
+        return sets
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors:
+            self.values = {}
+            for mode in (*self.modes, *SETTING_INPUTS):
+                value = mode_value(mode, data)
+                if value is not None:
+                    self.values[mode.field] = value
+            if not self.values:
+                raise forms.ValidationError(
+                    "Set at least one mode or setting, or clear the default control."
+                )
+            modes = {f: v for f, v in self.values.items() if f not in DEFAULT_ONLY_FIELDS}
+            for field, message in controls_refusals(
+                program=self.group.program, values=modes
+            ).items():
+                self.add_error_on(field, message)
+        return data
+
+    def add_error_on(self, field: str, message) -> None:
+        """A refusal keyed by a model field, shown on the input that entered it."""
+        mode = MODE_BY_FIELD.get(field)
+        if mode is None:
+            self.add_error(None, message)
+        elif mode.unit == "droop":
+            self.add_error(f"{mode.name}_{DROOP_PARTS[0][1]}", message)
+        else:
+            self.add_error(mode.name, message)

@@ -28,6 +28,7 @@ from programs.choices import (
 from programs.forms import (
     AttachDeviceForm,
     BlackoutDateForm,
+    DefaultControlForm,
     DispatchGroupForm,
     EventForm,
     ProgramForm,
@@ -432,3 +433,64 @@ class DispatchGroupAttachDeviceView(UtilityMemberMixin, View):
         else:
             messages.success(request, f"Attached {device} to {group.name}.")
         return redirect("programs:group-update", pk=group.pk)
+
+
+class DefaultControlView(UtilityMemberMixin, View):
+    """A dispatch group's DefaultDERControl: what its DERs do when no event is active.
+    Program managers see, set and clear it; setting replaces every mode and setting."""
+
+    model = DispatchGroup
+    allowed_roles = MANAGERS
+    write_roles = MANAGERS
+
+    def get(self, request: MemberRequest, pk: int) -> HttpResponse:
+        group = self._group(request, pk)
+        return self._render(request, group, DefaultControlForm(group=group))
+
+    def post(self, request: MemberRequest, pk: int) -> HttpResponse:
+        group = self._group(request, pk)
+        form = DefaultControlForm(request.POST, group=group)
+        if form.is_valid():
+            try:
+                services.default_control_set(group=group, actor=request.user, values=form.values)
+            except ValidationError as exc:
+                if hasattr(exc, "error_dict"):
+                    for field, errors in exc.message_dict.items():
+                        for message in errors:
+                            form.add_error_on(field, message)
+                else:
+                    form.add_error(None, exc)
+            else:
+                messages.success(request, f"Default control of {group.name} saved.")
+                return redirect("programs:group-default-control", pk=group.pk)
+        return self._render(request, group, form, status=400)
+
+    def _group(self, request: MemberRequest, pk: int) -> DispatchGroup:
+        return get_for_utility(
+            DispatchGroup.objects.select_related("program", "default_control"),
+            utility=request.utility,
+            pk=pk,
+        )
+
+    def _render(self, request, group, form, status=200) -> HttpResponse:
+        current = getattr(group, "default_control", None)
+        return render(
+            request,
+            "programs/default_control.html",
+            {"group": group, "form": form, "current": current},
+            status=status,
+        )
+
+
+class DefaultControlClearView(UtilityMemberMixin, View):
+    model = DispatchGroup
+    allowed_roles = MANAGERS
+    write_roles = MANAGERS
+
+    def post(self, request: MemberRequest, pk: int) -> HttpResponse:
+        group = get_for_utility(DispatchGroup.objects.all(), utility=request.utility, pk=pk)
+        if services.default_control_clear(group=group, actor=request.user):
+            messages.success(request, f"Default control of {group.name} cleared.")
+        else:
+            messages.info(request, f"{group.name} had no default control.")
+        return redirect("programs:group-default-control", pk=group.pk)
