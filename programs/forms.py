@@ -432,6 +432,38 @@ def controls_summary(obj) -> str:
     return ", ".join(f"{label} {words}" for label, words in controls_in_words(obj))
 
 
+# Kinds that ask a battery for stored energy (or to store it): the program's backup reserve
+# bounds them. The others set a connection state, a limit, a power factor or a curve.
+ENERGY_KINDS = frozenset(
+    {EventKind.DISCHARGE, EventKind.CHARGE, EventKind.FIXED_W, EventKind.TARGET_W,
+     EventKind.STORAGE_TARGET}
+)  # fmt: skip
+
+
+def kind_rule_notes(program, kind: str) -> list[str]:
+    """How the program's rules bear on an event of `kind`, in words: which apply, and which
+    have no meaning for its modes."""
+    label = EventKind(kind).label.lower()
+    notes = [
+        "Windows, notice, duration, rest and the event caps apply to every kind of event, "
+        f"this {label} event included."
+    ]
+    if kind in ENERGY_KINDS:
+        notes.append(f"Devices keep the program's {program.reserve_soc_pct} % backup reserve.")
+    else:
+        notes.append(
+            f"The {program.reserve_soc_pct} % backup reserve has no meaning here: "
+            f"a {label} event asks no battery for stored energy."
+        )
+    if kind not in PLANNED_KINDS:
+        notes.append(
+            "There is no group target: every device gets the same mode values, "
+            "so the capacity forecast is for information only."
+        )
+    notes.append("Customers may opt out of it, as of any event.")
+    return notes
+
+
 class EventForm(forms.Form):
     """A new event, entered in the utility's local time and human units (kW, %, seconds);
     stored in UTC and the standard's units.

@@ -35,6 +35,7 @@ from programs.forms import (
     QualifiedEquipmentForm,
     SeasonForm,
     default_start,
+    kind_rule_notes,
 )
 from programs.models import DispatchGroup, DispatchGroupMember, Event, Program
 from programs.rules import event_rule_check
@@ -296,9 +297,14 @@ class EventCreateView(UtilityMemberMixin, View):
             )
         }
 
+    def _rule_notes(self, form) -> list[str]:
+        # Known as soon as the group and kind are, whatever else the form still lacks.
+        group, kind = form.cleaned_data.get("group"), form.cleaned_data.get("kind")
+        return kind_rule_notes(group.program, kind) if group and kind else []
+
     def _check(self, form) -> dict:
         if not form.is_valid():
-            return {"checked": False}
+            return {"checked": False, "rule_notes": self._rule_notes(form)}
         kwargs = form.service_kwargs()
         violations = event_rule_check(
             program=kwargs["program"],
@@ -314,6 +320,7 @@ class EventCreateView(UtilityMemberMixin, View):
             "violations": violations,
             "forecast": forecast,
             "target_w": kwargs["target_w"],
+            "rule_notes": self._rule_notes(form),
         }
 
 

@@ -241,3 +241,24 @@ def test_every_kind_fieldset_is_labelled_for_readers_without_script(web, utility
     assert "<legend>Connect or disconnect</legend>" in page
     assert 'for="id_op_mod_connect"' in page and 'for="id_ramp_s"' in page
     assert "pages/event_form.js" in page
+
+
+def test_the_live_check_says_which_rules_have_no_meaning_for_the_kind(web, utility):
+    group = _group(utility, RequirementProfile.CSIP)
+    start = (timezone.now() + timedelta(days=2)).astimezone(ZoneInfo("America/Los_Angeles"))
+    data = {
+        "group": group.pk,
+        "purpose": "peak",
+        "start_local": start.strftime("%Y-%m-%dT%H:%M"),
+        "duration_min": 30,
+        "selection": "all",
+        "setpoint_rule": "pro_rata",
+        "randomize_start_s": 0,
+        "randomize_duration_s": 0,
+    }
+    url = reverse("programs:event-create") + "?check=1"
+    html = web.post(url, {**data, "kind": "connect"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "backup reserve has no meaning here" in html and "no group target" in html
+    html = web.post(url, {**data, "kind": "discharge"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "Devices keep the program" in html and "no group target" not in html
+    assert not Event.objects.exists()
