@@ -550,6 +550,22 @@ class EventForm(forms.Form):
                 self.fields.update(mode_form_fields(mode, curves=qs))
         self.fields.update(mode_form_fields(MODE_BY_FIELD["ramp_tms"]))
         self.fields["op_mod_exp_lim_kw"].label = "Export limit (kW)"
+        if self.is_bound:
+            self._drop_other_kinds_inputs(self.data.get("kind"))
+
+    def _drop_other_kinds_inputs(self, kind) -> None:
+        """Forget what the page posted for other kinds' fields (hidden once the kind changed):
+        they are not this event's, so neither their values nor their errors count."""
+        mode_names = {n for m in MODE_INPUTS for n in self._names((m.field,)) if n in self.fields}
+        keep = set(self._names((*KIND_MODES.get(kind, ()), "ramp_tms")))
+        if kind in PLANNED_KINDS or kind == EventKind.EXPORT_LIMIT:
+            keep |= {"target_kw", "per_device_kw"}
+        drop = (mode_names | {"target_kw", "per_device_kw"}) - keep
+        if drop & set(self.data):
+            data = self.data.copy()  # type: ignore[attr-defined]  # a QueryDict or a dict
+            for name in drop:
+                data.pop(name, None)
+            self.data = data
 
     def _names(self, fields: tuple[str, ...]) -> list[str]:
         names = []

@@ -262,3 +262,19 @@ def test_the_live_check_says_which_rules_have_no_meaning_for_the_kind(web, utili
     html = web.post(url, {**data, "kind": "discharge"}, HTTP_HX_REQUEST="true").content.decode()
     assert "Devices keep the program" in html and "no group target" not in html
     assert not Event.objects.exists()
+
+
+def test_values_left_in_another_kinds_hidden_fields_do_not_block_the_event(web, utility):
+    group = _group(utility, RequirementProfile.CSIP)
+    response = _post(
+        web,
+        group,
+        EventKind.CONNECT,
+        op_mod_connect="1",
+        op_mod_max_lim_w="150",  # typed under Max W before the kind changed
+        target_kw="-3",
+    )
+    assert response.status_code == 302, response.context["form"].errors
+    event = Event.objects.get()
+    assert event.op_mod_connect is True and event.op_mod_max_lim_w is None
+    assert event.target_w is None
