@@ -464,6 +464,18 @@ def kind_rule_notes(program, kind: str) -> list[str]:
     return notes
 
 
+class GroupSelect(forms.Select):
+    """The group select; each option names the kinds its program's profile allows
+    (data-kinds), so the page's script offers only those."""
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        group = getattr(value, "instance", None)
+        if group is not None:
+            option["attrs"]["data-kinds"] = " ".join(allowed_kinds(group.program.profile))
+        return option
+
+
 class EventForm(forms.Form):
     """A new event, entered in the utility's local time and human units (kW, %, seconds);
     stored in UTC and the standard's units.
@@ -473,7 +485,7 @@ class EventForm(forms.Form):
     kind's. With script the page shows only those (static/programs/event_form.js).
     """
 
-    group = forms.ModelChoiceField(queryset=DispatchGroup.objects.none())
+    group = forms.ModelChoiceField(queryset=DispatchGroup.objects.none(), widget=GroupSelect)
     kind = forms.ChoiceField(choices=EventKind.choices, initial=EventKind.DISCHARGE)
     purpose = forms.ChoiceField(choices=EventPurpose.choices, initial=EventPurpose.PEAK)
     start_local = forms.DateTimeField(
@@ -522,20 +534,12 @@ class EventForm(forms.Form):
         if chosen:
             group = groups.filter(pk=chosen).first() if str(chosen).isdigit() else None
             self.program = group.program if group else None
-        profiles = (
-            {self.program.profile}
-            if self.program
-            else set(Program.objects.for_utility(utility).values_list("profile", flat=True))
-        ) or {RequirementProfile.CSIP}
-        kinds = {k for p in profiles for k in allowed_kinds(p)}
+        # Every kind some program of the utility may schedule (the page's script narrows
+        # them to the chosen group's; clean() refuses one outside its program's profile).
+        profiles = set(Program.objects.for_utility(utility).values_list("profile", flat=True))
+        kinds = {k for p in profiles or {RequirementProfile.CSIP} for k in allowed_kinds(p)}
         self.kinds = kinds
         self.fields["kind"].choices = [(k, label) for k, label in EventKind.choices if k in kinds]
-        if self.program:
-            # A kind outside the program's profile is not a choice: say why.
-            self.fields["kind"].error_messages["invalid_choice"] = (
-                "That kind of event is not among the modes of a "
-                f"{RequirementProfile(self.program.profile).label} program."
-            )
         curves = Curve.objects.for_utility(utility).select_related("program")
         if self.program:
             curves = curves.filter(program=self.program)
@@ -617,6 +621,13 @@ class EventForm(forms.Form):
         if kind is None or group is None:
             return data
         program = group.program
+        if kind not in allowed_kinds(program.profile):
+            self.add_error(
+                "kind",
+                f"{EventKind(kind).label} is not among the modes of a "
+                f"{RequirementProfile(program.profile).label} program.",
+            )
+            return data
         if kind == EventKind.EXPORT_LIMIT and data.get("op_mod_exp_lim_kw") is None:
             # The form before the control base entered the limit as the target.
             data["op_mod_exp_lim_kw"] = data.get("target_kw")

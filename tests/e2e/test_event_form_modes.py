@@ -34,6 +34,9 @@ def test_manager_creates_a_disconnect_and_a_volt_var_event(browser, screenshot, 
     curve = factories.curve(
         utility, program=program, curve_type=CurveType.VOLT_VAR, description="Rule 21 VV"
     )
+    aus = factories.dispatch_group(
+        utility, prog=factories.program(utility, profile=RequirementProfile.CSIP_AUS)
+    )
     tz = ZoneInfo("America/Los_Angeles")
     with asgi_server(subprocess_env(tmp_path), tmp_path / "asgi.log") as base:
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
@@ -48,8 +51,16 @@ def test_manager_creates_a_disconnect_and_a_volt_var_event(browser, screenshot, 
         assert page.locator("#id_target_kw").is_visible()
         assert not page.locator("#id_op_mod_connect").is_visible()
         assert not page.locator("#id_op_mod_volt_var").is_visible()
-        # A CSIP-AUS kind is not offered on a US program.
-        assert page.locator("#id_kind option[value=import_limit]").count() == 0
+        # A CSIP-AUS kind is not offered for a US program's group, but is for a CSIP-AUS one.
+        import_limit = page.locator("#id_kind option[value=import_limit]")
+        assert import_limit.is_disabled()
+        page.select_option("#id_group", str(aus.pk))
+        assert not import_limit.is_disabled()
+        page.select_option("#id_kind", "import_limit")
+        assert page.locator("#id_op_mod_imp_lim_kw").is_visible()
+        page.select_option("#id_group", str(group.pk))
+        assert import_limit.is_disabled()
+        assert page.locator("#id_kind").input_value() != "import_limit"
 
         page.select_option("#id_kind", "connect")
         assert page.locator("#id_op_mod_connect").is_visible()
