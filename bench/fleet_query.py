@@ -129,9 +129,7 @@ def main(argv: list[str] | None = None) -> None:
             began = time.perf_counter()
             _fleet_rollup_buckets(
                 cursor,
-                period=RollupPeriod.FIVE_MINUTES,
-                start=since,
-                end=until,
+                windows=[(RollupPeriod.FIVE_MINUTES, since, until)],
                 utility_id=utility.pk,
             )
             print(f"summed the fleet rollup in {time.perf_counter() - began:.1f} s")

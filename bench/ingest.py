@@ -55,12 +55,53 @@ def main(argv: list[str] | None = None) -> None:
             wall += time.perf_counter() - began
             total += result.accepted
             step += 1
-        print(f"stored {total} samples in {wall:.2f} s: {total / wall:,.0f} samples/s")
+        rate = total / wall
+        print(f"stored {total} samples in {wall:.2f} s: {rate:,.0f} samples/s")
         print(f"per ingest call: {1000 * wall / step:.1f} ms ({per_step} readings per sweep)")
+        floor = _raw_insert_rate(device_ids, utility.pk, start, args.batches, args.batch)
+        if floor:
+            print(
+                f"bare INSERT of the same rows (no checks, rollups or live state): "
+                f"{floor:,.0f} samples/s; ingest / bare = {rate / floor:.2f}"
+            )
     finally:
         began = time.perf_counter()
         utility.delete()
         print(f"cleanup {time.perf_counter() - began:.1f} s")
+
+
+def _raw_insert_rate(device_ids, utility_id, start, batches, batch) -> float | None:
+    """Samples/s of a bare unnest INSERT of the same rows into a temporary copy of the
+    sample table, measured in the same run: the ratio to it holds on a loaded machine.
+    PostgreSQL only (the target is set there)."""
+    from django.db import connection, transaction
+
+    if connection.vendor != "postgresql":
+        return None
+    readings = _readings(device_ids, start)
+    wall = 0.0
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE bench_raw (device_id bigint, utility_id bigint,"
+            " at timestamptz, channel varchar(16), value double precision) ON COMMIT DROP"
+        )
+        for _ in range(batches):
+            rows = [next(readings) for _ in range(batch)]
+            columns = [
+                [r.device_id for r in rows],
+                [utility_id] * len(rows),
+                [r.at for r in rows],
+                [r.channel for r in rows],
+                [float(r.value) for r in rows],
+            ]
+            began = time.perf_counter()
+            cursor.execute(
+                "INSERT INTO bench_raw SELECT * FROM unnest(%s::bigint[], %s::bigint[],"
+                " %s::timestamptz[], %s::varchar[], %s::double precision[])",
+                columns,
+            )
+            wall += time.perf_counter() - began
+    return batches * batch / wall
 
 
 def _readings(device_ids, start):

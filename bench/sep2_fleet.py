@@ -40,7 +40,8 @@ def physics(n: int) -> None:
         t = fleet.now()
         for dev in fleet.devices:
             dev.apply(t)
-            dev.battery.step(1.0, dev.setpoint_w)
+            target = dev.target_w(dt_s=1.0)  # as the fleet's physics loop steps
+            dev.battery.step(1.0, target, ramp_w_per_s=dev.ramp_w_per_s)
     per_tick = (time.perf_counter() - started) / ticks
     print(f"physics: one tick over {n} devices {per_tick * 1000:.0f} ms (every wall second)")
 

@@ -9,7 +9,7 @@ from django.core.validators import RegexValidator
 from django.utils import timezone
 
 from enrollment import eligibility
-from enrollment.models import zip_format
+from enrollment.models import IncentiveRates, zip_format
 from enrollment.selectors import as_id
 from programs.models import QualifiedEquipment
 
@@ -209,3 +209,31 @@ class WhitelistImportForm(forms.Form):
             return upload.read().decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise forms.ValidationError("The file is not UTF-8 text.") from exc
+
+
+class IncentiveRatesForm(forms.ModelForm):
+    """What a program promises its customers: the enrollment incentive and the credit."""
+
+    class Meta:
+        model = IncentiveRates
+        fields = [
+            "upfront_per_kw",
+            "upfront_cap",
+            "participation_credit_per_kw",
+            "credit_period",
+            "clawback_months",
+        ]
+        labels = {
+            "upfront_per_kw": "Enrollment incentive ($ per kW)",
+            "upfront_cap": "Enrollment incentive cap ($)",
+            "participation_credit_per_kw": "Participation credit ($ per kW)",
+            "credit_period": "Credit paid",
+            "clawback_months": "Clawback period (months)",
+        }
+        help_texts = {
+            "upfront_per_kw": (
+                "Paid once per kW of the battery's continuous rating, fixed at approval."
+            ),
+            "upfront_cap": "The most one enrollment receives.",
+            "participation_credit_per_kw": "Per kW enrolled, each credit period.",
+        }

@@ -42,7 +42,9 @@ from enrollment.models import (
     ProgramTerms,
 )
 from programs import services as program_services
+from programs.choices import ProgramPart
 from programs.models import Participant, Program
+from programs.services import program_change_record, rule_values
 from tenancy.db import ANALYZE_AFTER_ROWS, analyze
 
 logger = logging.getLogger(__name__)
@@ -816,3 +818,35 @@ def enrollment_drafts_prune(*, older_than: timedelta = timedelta(days=30)) -> in
 
     deleted, _ = EnrollmentDraft.objects.filter(updated_at__lt=timezone.now() - older_than).delete()
     return deleted
+
+
+INCENTIVE_FIELDS = (
+    "upfront_per_kw",
+    "upfront_cap",
+    "participation_credit_per_kw",
+    "credit_period",
+    "clawback_months",
+)
+
+
+@transaction.atomic
+def incentive_rates_set(*, program, actor, values: dict) -> IncentiveRates:
+    """Set what `program` promises its customers, keeping the change in its history.
+    Enrollments approved earlier keep the incentive fixed at their approval."""
+    rates = IncentiveRates.objects.select_for_update().filter(
+        program=program
+    ).first() or IncentiveRates(utility_id=program.utility_id, program=program)
+    before = rule_values(rates, INCENTIVE_FIELDS) if rates.pk else {}
+    for name in INCENTIVE_FIELDS:
+        if name in values:
+            setattr(rates, name, values[name])
+    rates.full_clean()
+    rates.save()
+    program_change_record(
+        program=program,
+        part=ProgramPart.INCENTIVES,
+        before=before,
+        after=rule_values(rates, INCENTIVE_FIELDS),
+        actor=actor,
+    )
+    return rates

@@ -7,6 +7,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
+from portal import nginx, processes
 from portal.demo import credentials_update
 from programs.models import Program
 from protocol import pki, trust
@@ -75,50 +76,32 @@ def nginx_config_write(*, upstream_port: int, tls_port: int = SEP2_TLS_PORT) -> 
     folder = demo_dir()
     run = trust.nginx_run_dir()
     run.mkdir(parents=True, exist_ok=True)
-    snippets = Path(settings.BASE_DIR) / "deploy" / "nginx" / "snippets"
-    user = "user root;" if os.geteuid() == 0 else ""
-    temp = "\n".join(
-        f"    {k}_temp_path {run / k};"
-        for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
     written = trust.trust_write(reload=False)  # also the proxy-secret include
-    secret_conf = trust.tls_dir() / trust.PROXY_SECRET_CONF
     conf = run / "nginx.conf"
     conf.write_text(
-        f"""{user}
-worker_processes 1;
-daemon off;
-pid {run / "nginx.pid"};
-error_log {run / "error.log"} warn;
-events {{ worker_connections 256; }}
-http {{
-    access_log off;
-{temp}
-    # The 2030.5 listener (portal.processes "sep2"), never the portal listener.
-    upstream reservoir {{ server 127.0.0.1:{upstream_port}; keepalive 16; }}
-    server {{
-        listen 127.0.0.1:{tls_port} ssl;
-        ssl_certificate {folder / "server.pem"};
-        ssl_certificate_key {folder / "server.key"};
-        ssl_client_certificate {written["ca_bundle"]};
-        ssl_crl {written["crl"]};
-        include {snippets / "reservoir-sep2-tls.conf"};
-        location / {{
-            include {snippets / "reservoir-sep2-proxy.conf"};
-            include {secret_conf};
-            proxy_pass http://reservoir;
-        }}
-    }}
-}}
-"""
+        nginx.sep2_conf(
+            run=run,
+            upstream_port=upstream_port,
+            workers=processes.worker_count(os.environ),
+            tls_port=tls_port,
+            server_cert=folder / "server.pem",
+            server_key=folder / "server.key",
+            ca_bundle=Path(written["ca_bundle"]),
+            crl=Path(written["crl"]),
+            secret_conf=trust.tls_dir() / trust.PROXY_SECRET_CONF,
+            root=os.geteuid() == 0,
+        )
     )
     return conf
 
 
-def demo_fleet_prepare(*, utility_slug: str = DEMO_UTILITY, devices: int, seed: int = 0) -> int:
+def demo_fleet_prepare(
+    *, utility_slug: str = DEMO_UTILITY, aggregator_lfdi: str, devices: int, seed: int = 0
+) -> int:
     """Make the simulated fleet dispatchable before it connects: one Device per simulated
-    LFDI (Oregon, ZIP 972xx) and a Participant of the demo program for each. In-band
-    registration then links each EndDevice to its Device by LFDI. Idempotent."""
+    LFDI (Oregon, ZIP 972xx), a Participant of the demo program for each, and its EndDevice
+    pre-registered for the demo aggregator, as a manager would (a fleet Device is claimed by
+    no aggregator otherwise). The fleet's POST /edev then finds its EndDevice. Idempotent."""
     from devices.models import Device
     from devices.services import device_register
     from devices.simulator.sep2_fleet import (
@@ -129,11 +112,14 @@ def demo_fleet_prepare(*, utility_slug: str = DEMO_UTILITY, devices: int, seed: 
         fleet_sfdi,
     )
     from programs.services import participant_add
+    from protocol.models import EndDevice
+    from protocol.services import end_device_preregister
 
     utility = Utility.objects.get(slug=utility_slug)
     program = Program.objects.for_utility(utility).order_by("pk").first()
     if program is None:
         return 0
+    aggregator = Client.objects.for_utility(utility).get(lfdi=aggregator_lfdi)
     with transaction.atomic():
         for index in range(devices):
             lfdi = fleet_lfdi(seed=seed, index=index)
@@ -154,4 +140,12 @@ def demo_fleet_prepare(*, utility_slug: str = DEMO_UTILITY, devices: int, seed: 
                     state="OR",
                 )
             participant_add(program=program, device=device)
+            if not EndDevice.objects.for_utility(utility).filter(lfdi=lfdi).exists():
+                end_device_preregister(
+                    utility=utility,
+                    lfdi=lfdi,
+                    sfdi=fleet_sfdi(lfdi),
+                    device=device,
+                    registered_by=aggregator,
+                )
     return devices

@@ -26,6 +26,11 @@ def _count(env: Mapping[str, str], name: str) -> int:
     return int(value) if value.strip() else _cores()
 
 
+def worker_count(env: Mapping[str, str]) -> int:
+    """How many uvicorn workers each listener runs (RESERVOIR_WORKERS)."""
+    return _count(env, "RESERVOIR_WORKERS")
+
+
 def _bind(env: Mapping[str, str], name: str, default: str) -> tuple[str, int]:
     host, _, port = env.get(name, default).rpartition(":")
     return host.strip("[]"), int(port)
@@ -34,7 +39,7 @@ def _bind(env: Mapping[str, str], name: str, default: str) -> tuple[str, int]:
 def _uvicorn(env: Mapping[str, str], app: str, bind: tuple[str, int], *extra: str) -> list[str]:
     host, port = bind
     argv = [sys.executable, "-m", "uvicorn", app, "--host", host, "--port", str(port)]
-    workers = _count(env, "RESERVOIR_WORKERS")
+    workers = worker_count(env)
     if workers > 1:
         argv += ["--workers", str(workers)]
     return [*argv, *extra, "--no-access-log"]

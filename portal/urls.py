@@ -15,6 +15,11 @@ portal_patterns = [
     path("my/events/", views.my_events, name="my-events"),
     path("brand/<slug:utility_slug>.css", brand.brand_css, name="brand-css"),
     path("brand/<slug:utility_slug>/logo", brand.brand_logo, name="brand-logo"),
+    path(
+        "programs/<int:pk>/incentives/",
+        views.ProgramIncentivesView.as_view(),
+        name="program-incentives",
+    ),
     path("alerts/", views.AlertListView.as_view(), name="alert-list"),
     path("alerts/<int:pk>/<slug:action>/", views.AlertActionView.as_view(), name="alert-action"),
     path("settings/", views.UtilitySettingsView.as_view(), name="utility-settings"),

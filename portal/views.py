@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin, UserPassesTestMixin
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Count
 from django.http import Http404, HttpResponseForbidden, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
@@ -13,15 +14,21 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import CreateView, DeleteView, ListView, TemplateView, UpdateView
 
-from enrollment.models import Customer, Enrollment
+from enrollment.forms import IncentiveRatesForm
+from enrollment.models import Customer, Enrollment, IncentiveRates
+from enrollment.services import incentive_rates_set
 from enrollment.views import customer_page
 from portal.alerts import alert_acknowledge, alert_resolve
 from portal.forms import BrandForm, BrandingForm, TerritoryAreaForm
 from portal.models import Alert, AlertKind, AlertStatus
 from portal.selectors import pm_home_kpis, system_health
 from portal.services import active_utility_switch
+from programs.models import Program
+from settlement.forms import SettlementRulesForm
 from settlement.models import Adjustment, CustomerPayment
+from settlement.rules import rules_for_program
 from settlement.selectors import device_past_events
+from settlement.services import settlement_rules_set
 from tenancy.choices import Role
 from tenancy.lists import ChoiceFilter, ListPageMixin
 from tenancy.mixins import UtilityMemberMixin, UtilityScopedMixin
@@ -150,6 +157,66 @@ class UtilitySettingsView(UtilityMemberMixin, UpdateView):
     def form_valid(self, form):
         messages.success(self.request, "Branding saved.")
         return super().form_valid(form)
+
+
+class ProgramIncentivesView(UtilityMemberMixin, TemplateView):
+    """A program's incentive rates and how its events are paid, edited together by its
+    program managers (never in admin), with the history of every change."""
+
+    allowed_roles = {Role.PROGRAM_MANAGER, Role.OPERATOR, Role.ANALYST}
+    write_roles = {Role.PROGRAM_MANAGER}
+    template_name = "portal/program_incentives.html"
+    model = Program  # the object the URL names (the tenant-isolation sweep reads it)
+
+    def program(self) -> Program:
+        return get_for_utility(
+            Program.objects.all(), utility=self.request.utility, pk=self.kwargs["pk"]
+        )
+
+    def forms(self, program: Program, data=None) -> tuple[IncentiveRatesForm, SettlementRulesForm]:
+        rates = IncentiveRates.objects.filter(program=program).first() or IncentiveRates(
+            utility_id=program.utility_id, program=program
+        )
+        incentives = IncentiveRatesForm(data, instance=rates, prefix="incentives")
+        payment = SettlementRulesForm(data, instance=rules_for_program(program), prefix="payment")
+        if not self.permits(self.request, "POST"):
+            for form in (incentives, payment):
+                for field in form.fields.values():
+                    field.disabled = True
+        return incentives, payment
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        program = kwargs.get("program") or self.program()
+        incentives, payment = kwargs.get("forms") or self.forms(program)
+        context.update(
+            program=program,
+            incentives_form=incentives,
+            payment_form=payment,
+            may_edit=self.permits(self.request, "POST"),
+            history=program.changes.select_related("actor")[:50],
+        )
+        return context
+
+    def post(self, request, *args, **kwargs):
+        program = self.program()
+        incentives, payment = self.forms(program, request.POST)
+        if incentives.is_valid() and payment.is_valid():
+            try:
+                with transaction.atomic():
+                    incentive_rates_set(
+                        program=program, actor=request.user, values=incentives.cleaned_data
+                    )
+                    settlement_rules_set(
+                        program=program, actor=request.user, values=payment.cleaned_data
+                    )
+            except ValidationError as error:
+                incentives.add_error(None, error)
+            else:
+                messages.success(request, f"Incentives and payment rules of {program} saved.")
+                return redirect("portal:program-incentives", pk=program.pk)
+        context = self.get_context_data(program=program, forms=(incentives, payment))
+        return self.render_to_response(context, status=400)
 
 
 class BrandListView(ListPageMixin, UtilityScopedMixin, ListView):

@@ -12,6 +12,7 @@ from programs.models import (
     OptOut,
     Participant,
     Program,
+    ProgramChange,
     QualifiedEquipment,
     Season,
 )
@@ -63,6 +64,29 @@ class DispatchGroupAdmin(admin.ModelAdmin):
     list_display = ["name", "program", "states", "zip_prefixes", "feeders", "vendors"]
     list_filter = ["utility", "program"]
     search_fields = ["name", "mrid"]
+
+
+@admin.register(ProgramChange)
+class ProgramChangeAdmin(admin.ModelAdmin):
+    list_display = ["program", "part", "at", "actor_label"]
+    list_filter = ["utility", "part"]
+    search_fields = ["program__name", "actor_label"]
+    readonly_fields = [
+        "utility",
+        "program",
+        "part",
+        "at",
+        "actor",
+        "actor_label",
+        "before",
+        "after",
+    ]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Curve)

@@ -73,6 +73,14 @@ class UnitRefType(models.IntegerChoices):
     STAT_W_AVAIL = 7, "% of statWAvail"
 
 
+class ProgramPart(models.TextChoices):
+    """Which of a program's rule sets a ProgramChange records."""
+
+    RULES = "rules", "Program rules"
+    INCENTIVES = "incentives", "Incentive rates"
+    PAYMENT = "payment", "Payment and measurement rules"
+
+
 class EventPurpose(models.TextChoices):
     PEAK = "peak", "Peak"
     CAPACITY = "capacity", "Capacity"

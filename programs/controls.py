@@ -56,6 +56,10 @@ CSIP_AUS_ONLY: frozenset[str] = frozenset(
     }
 )
 
+# CSIP-AUS modes a US CSIP program may still set, because they have a US CSIP form: an
+# export limit (W) is served per device as opModMaxLimW (protocol.managers.derp).
+US_SERVED: frozenset[str] = frozenset({"op_mod_exp_lim_w"})
+
 # The modes an event of each kind sets. Discharge and charge are planned: their
 # opModTargetW is each device's Dispatch setpoint, not a column. A US CSIP export limit has
 # no site export mode: it is served as opModMaxLimW per device (protocol.managers.derp).
@@ -111,6 +115,8 @@ DEFAULT_ONLY_FIELDS: tuple[str, ...] = (
     "set_grad_w",
     "set_soft_grad_w",
 )
+# 2030.5 FreqDroopType's elements, as op_mod_freq_droop stores them.
+FREQ_DROOP_KEYS: tuple[str, ...] = ("dBOF", "dBUF", "kOF", "kUF", "openLoopTms")
 # Which DERCurve type each curve mode may link.
 CURVE_MODE_TYPES: dict[str, int] = {
     "op_mod_volt_var": CurveType.VOLT_VAR,
@@ -141,11 +147,16 @@ def controls_refusals(*, program, values: Mapping[str, Any], kind: str | None = 
         elif field not in allowed:
             what = f"A {EventKind(kind).label.lower()} event" if kind else "A default"
             refusals[field] = f"{what} does not set this mode."
-        elif field in CSIP_AUS_ONLY and not aus and value is not None:
+        elif field in CSIP_AUS_ONLY and not aus and value is not None and field not in US_SERVED:
             refusals[field] = (
                 "This is a CSIP-AUS mode; the program's profile is "
                 f"{RequirementProfile(program.profile).label}."
             )
+        elif field == "op_mod_freq_droop" and value is not None:
+            if not isinstance(value, Mapping) or set(value) != set(FREQ_DROOP_KEYS):
+                refusals[field] = f"Give exactly {', '.join(FREQ_DROOP_KEYS)}."
+            elif not all(isinstance(v, int) and v >= 0 for v in value.values()):
+                refusals[field] = "Each value is a whole number, zero or more."
         elif field in CURVE_MODE_TYPES and value is not None:
             if value.program_id != program.pk:
                 refusals[field] = "That curve belongs to another program."

@@ -68,7 +68,6 @@ class ProgramForm(forms.ModelForm):
             "reserve_soc_pct",
             "opt_outs_per_year",
             "opt_out_lock_min",
-            "default_export_limit_w",
             "default_charge_from_solar",
         ]
         widgets = {
@@ -94,7 +93,6 @@ class ProgramForm(forms.ModelForm):
             "min_notice_min": "Notice before an event (minutes)",
             "min_rest_min": "Rest between events (minutes)",
             "reserve_soc_pct": "Backup reserve kept (% of charge)",
-            "default_export_limit_w": "Default export limit (W)",
             "default_charge_from_solar": "Recharge from solar after events",
         }
         help_texts = {
@@ -105,7 +103,6 @@ class ProgramForm(forms.ModelForm):
             "min_notice_min": "How long before its start an event must be scheduled.",
             "min_rest_min": "How long a group rests between two events.",
             "reserve_soc_pct": "Events never discharge a battery below this state of charge.",
-            "default_export_limit_w": "Blank for none.",
         }
 
     # The form as a person thinks of a program; the template renders one fieldset each.
@@ -116,7 +113,7 @@ class ProgramForm(forms.ModelForm):
         (
             "Limits",
             ("max_events_per_year", "max_events_per_day", "min_duration_min",
-             "max_duration_min", "min_rest_min", "reserve_soc_pct", "default_export_limit_w"),
+             "max_duration_min", "min_rest_min", "reserve_soc_pct"),
         ),
         ("Windows", ("allowed_weekdays", "window_start", "window_end", "min_notice_min")),
         (
@@ -812,3 +809,96 @@ class DefaultControlForm(forms.Form):
             self.add_error(f"{mode.name}_{DROOP_PARTS[0][1]}", message)
         else:
             self.add_error(mode.name, message)
+
+
+class CurvePointsField(forms.Field):
+    """A curve's points as text, one "x, y" pair a line (a third column, "absorb" or
+    "inject", gives a watt-PF point's excitation); cleaned into [{"x", "y"}] integers. The
+    model says whether the points make a curve (programs.models.curve_points_refusal)."""
+
+    widget = forms.Textarea(attrs={"rows": 10, "cols": 24, "spellcheck": "false"})
+    EXCITATION = {"absorb": True, "inject": False}
+
+    def prepare_value(self, value):
+        if not isinstance(value, list):
+            return value
+        lines = []
+        for point in value:
+            line = f"{point.get('x')}, {point.get('y')}"
+            if "excitation" in point:
+                line += ", absorb" if point["excitation"] else ", inject"
+            lines.append(line)
+        return "\n".join(lines)
+
+    def to_python(self, value):
+        if isinstance(value, list):
+            return value
+        points = []
+        for number, line in enumerate((value or "").splitlines(), 1):
+            cells = [c for c in line.replace(";", ",").replace("\t", ",").split(",") if c.strip()]
+            if not cells:
+                continue
+            if len(cells) not in (2, 3):
+                raise forms.ValidationError(f"Line {number}: write “x, y” (two numbers).")
+            try:
+                point = {"x": int(cells[0].strip()), "y": int(cells[1].strip())}
+            except ValueError:
+                raise forms.ValidationError(
+                    f"Line {number}: x and y are whole numbers (scale them by the multipliers)."
+                ) from None
+            if len(cells) == 3:
+                word = cells[2].strip().lower()
+                if word not in self.EXCITATION:
+                    raise forms.ValidationError(
+                        f"Line {number}: the third column is “absorb” or “inject”."
+                    )
+                point["excitation"] = self.EXCITATION[word]
+            points.append(point)
+        return points
+
+
+class CurveForm(forms.ModelForm):
+    """A program's DERCurve; the curve's checks are the model's (Curve.clean)."""
+
+    points = CurvePointsField(
+        help_text="One point a line, “x, y”, x rising, at most 10. Values are sent as written "
+        "and mean value times 10 to the multiplier: 92 with multiplier 0 is 92 %, 9200 with "
+        "multiplier -2 is 92.00 %."
+    )
+
+    class Meta:
+        model = Curve
+        fields = [
+            "description",
+            "curve_type",
+            "y_ref_type",
+            "points",
+            "x_multiplier",
+            "y_multiplier",
+            "open_loop_tms",
+            "ramp_dec_tms",
+            "ramp_inc_tms",
+            "ramp_pt1_tms",
+            "v_ref",
+            "autonomous_v_ref_enable",
+            "autonomous_v_ref_time_constant",
+        ]
+        labels = {
+            "y_ref_type": "y is a percent of",
+            "open_loop_tms": "Open-loop response time (1/100 s)",
+            "ramp_dec_tms": "Ramp down time (1/100 s)",
+            "ramp_inc_tms": "Ramp up time (1/100 s)",
+            "ramp_pt1_tms": "Low-pass filter time (1/100 s)",
+            "v_ref": "Voltage reference (1/100 %, volt-var)",
+            "autonomous_v_ref_enable": "Adjust the voltage reference autonomously (volt-var)",
+            "autonomous_v_ref_time_constant": "Its time constant (s)",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Left out of the DERCurve when not set: say so rather than "Unknown".
+        self.fields["autonomous_v_ref_enable"].widget.choices = [
+            ("unknown", "Not sent"),
+            ("true", "Yes"),
+            ("false", "No"),
+        ]

@@ -1,5 +1,6 @@
 """BYOD programs, their rules as data, dispatch groups, and dispatch events with their audit."""
 
+import itertools
 import uuid
 from datetime import timedelta
 from typing import ClassVar
@@ -17,12 +18,14 @@ from programs.choices import (
     EventKind,
     EventPurpose,
     EventStatus,
+    ProgramPart,
     ProgramStatus,
     RequirementProfile,
     SetpointRule,
     UnitRefType,
     response_label,
 )
+from programs.controls import CURVE_FIELDS
 from tenancy.models import TenantModel, TenantQuerySet
 
 weekday_list = RegexValidator(r"^[0-6](,[0-6])*$|^$", "Use weekday numbers 0 (Mon) to 6 (Sun).")
@@ -140,8 +143,7 @@ class Program(TenantModel):
         "Blank: a customer may opt out until the event ends.",
     )
 
-    # The standing control when no event is active (2030.5 DefaultDERControl).
-    default_export_limit_w = models.PositiveIntegerField(null=True, blank=True)
+    # The standing control when no event is active is each group's DefaultControl.
     default_charge_from_solar = models.BooleanField(default=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
@@ -197,6 +199,45 @@ class Program(TenantModel):
     @property
     def weekdays(self) -> set[int]:
         return {int(d) for d in self.allowed_weekdays.split(",") if d != ""}
+
+
+class ProgramChange(TenantModel):
+    """Append-only history of a program's rules, incentive rates and payment rules: who
+    changed what, when, from what to what (only the values that changed)."""
+
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="changes")
+    part = models.CharField(max_length=16, choices=ProgramPart.choices)
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    actor_label = models.CharField(max_length=120)
+    before = models.JSONField(default=dict)
+    after = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["program", "-at"])]
+
+    def __str__(self):
+        return f"{self.program}: {self.get_part_display()} changed by {self.actor_label}"
+
+    @property
+    def changes(self) -> list[tuple[str, object, object]]:
+        """[(what, from, to)] in words, for people."""
+        return [
+            (name.replace("_", " "), self.before.get(name), value)
+            for name, value in self.after.items()
+        ]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValidationError("Program changes are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError("Program changes are append-only.")
 
 
 def seasonal_caps_total(seasons) -> int:
@@ -364,6 +405,143 @@ class Curve(TenantModel):
     def __str__(self):
         return f"{self.get_curve_type_display()} · {self.description or self.mrid[:8]}"
 
+    def linked_by(self) -> list[str]:
+        """What links this curve from a curve mode, in words: its events (newest first) and
+        the dispatch groups whose default control names it. Empty for an unsaved curve."""
+        if self.pk is None:
+            return []
+        links = Q()
+        for field in CURVE_FIELDS:
+            links |= Q(**{f"{field}_id": self.pk})
+        events = [f"event {e}" for e in Event.objects.filter(links).order_by("-start")[:5]]
+        defaults = [
+            f"the default control of {d.group.name}"
+            for d in DefaultControl.objects.filter(links).select_related("group")[:5]
+        ]
+        return events + defaults
+
+    def clean(self):
+        errors: dict[str, str] = {}
+        points_error = curve_points_refusal(self.points)
+        if points_error:
+            errors["points"] = points_error
+        if self.curve_type is not None and self.y_ref_type is not None:
+            allowed = CURVE_Y_REF_TYPES.get(self.curve_type)
+            if allowed and self.y_ref_type not in allowed:
+                names = " or ".join(str(UnitRefType(r).label) for r in allowed)
+                errors["y_ref_type"] = (
+                    f"A {CurveType(self.curve_type).label.lower()} curve's y is {names}."
+                )
+        if self.curve_type != CurveType.VOLT_VAR:
+            for name in ("autonomous_v_ref_enable", "autonomous_v_ref_time_constant", "v_ref"):
+                if getattr(self, name) is not None:
+                    errors[name] = "Only a volt-var curve has a voltage reference."
+        if self.pk is not None:
+            saved = Curve.objects.filter(pk=self.pk).values("curve_type", "program_id").first()
+            moved = saved is not None and (
+                saved["curve_type"] != self.curve_type or saved["program_id"] != self.program_id
+            )
+            linked = self.linked_by() if moved else []
+            if linked:
+                field = "curve_type" if saved["curve_type"] != self.curve_type else "program"
+                errors[field] = (
+                    f"This curve is linked by {', '.join(linked)}: its type and program stay "
+                    "as they are while anything links it."
+                )
+        if errors:
+            raise ValidationError(errors)
+
+
+# The wire types of CurveData's values (xvalue, yvalue: Int32) and its length (1..10).
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+MAX_CURVE_POINTS = 10
+# What a curve's y may be a percent of, by its type (IEEE 2030.5 DERCurve / IEEE 1547):
+# vars of the var curves, W of the watt curves, a power factor (no reference) for watt-PF,
+# % of the effective voltage for the voltage ride-through curves and Hz (none) for the
+# frequency ones.
+CURVE_Y_REF_TYPES: dict[int, tuple[int, ...]] = {
+    CurveType.VOLT_VAR: (
+        UnitRefType.SET_MAX_VAR,
+        UnitRefType.STAT_VAR_AVAIL,
+        UnitRefType.SET_MAX_W,
+    ),
+    CurveType.WATT_VAR: (
+        UnitRefType.SET_MAX_VAR,
+        UnitRefType.STAT_VAR_AVAIL,
+        UnitRefType.SET_MAX_W,
+    ),
+    CurveType.VOLT_WATT: (
+        UnitRefType.SET_MAX_W,
+        UnitRefType.STAT_W_AVAIL,
+        UnitRefType.SET_MAX_CHARGE_RATE_W,
+        UnitRefType.SET_MAX_DISCHARGE_RATE_W,
+    ),
+    CurveType.FREQ_WATT: (
+        UnitRefType.SET_MAX_W,
+        UnitRefType.STAT_W_AVAIL,
+        UnitRefType.SET_MAX_CHARGE_RATE_W,
+        UnitRefType.SET_MAX_DISCHARGE_RATE_W,
+    ),
+    CurveType.WATT_PF: (UnitRefType.NA,),
+    **{
+        t: (UnitRefType.SET_EFFECTIVE_V,)
+        for t in (
+            CurveType.HVRT_MAY_TRIP,
+            CurveType.HVRT_MOMENTARY_CESSATION,
+            CurveType.HVRT_MUST_TRIP,
+            CurveType.LVRT_MAY_TRIP,
+            CurveType.LVRT_MOMENTARY_CESSATION,
+            CurveType.LVRT_MUST_TRIP,
+        )
+    },
+    **{
+        t: (UnitRefType.NA,)
+        for t in (
+            CurveType.HFRT_MAY_TRIP,
+            CurveType.HFRT_MUST_TRIP,
+            CurveType.LFRT_MAY_TRIP,
+            CurveType.LFRT_MUST_TRIP,
+        )
+    },
+}
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def curve_points_refusal(points) -> str | None:
+    """Why `points` cannot be a DERCurve's CurveData, in words; None when they can: a list
+    of 1 to 10 {"x", "y"} integers (and an optional boolean "excitation"), each fitting
+    Int32, with x strictly increasing."""
+    if not isinstance(points, list) or not points:
+        return "Give at least one point."
+    if len(points) > MAX_CURVE_POINTS:
+        return f"A curve has at most {MAX_CURVE_POINTS} points; this one has {len(points)}."
+    for number, point in enumerate(points, 1):
+        if not isinstance(point, dict) or not {"x", "y"} <= set(point):
+            return f"Point {number} needs an x and a y."
+        if set(point) - {"x", "y", "excitation"}:
+            extra = ", ".join(sorted(set(point) - {"x", "y", "excitation"}))
+            return f"Point {number} has unknown keys: {extra}."
+        for axis in ("x", "y"):
+            if not _is_int(point[axis]):
+                return (
+                    f"Point {number}'s {axis} must be a whole number (scale it by the multiplier)."
+                )
+            if not INT32_MIN <= point[axis] <= INT32_MAX:
+                return f"Point {number}'s {axis} does not fit a 32-bit integer."
+        if "excitation" in point and not isinstance(point["excitation"], bool):
+            return f"Point {number}'s excitation must be true or false."
+    xs = [p["x"] for p in points]
+    for number, (before, after) in enumerate(itertools.pairwise(xs), 2):
+        if after <= before:
+            return (
+                f"x must increase from point to point: point {number} ({after}) is not "
+                f"above {before}."
+            )
+    return None
+
 
 def _curve_link(mode: str) -> models.ForeignKey:
     return models.ForeignKey(
@@ -479,7 +657,10 @@ class Event(TenantModel, ControlBase):
     start = models.DateTimeField()
     duration_s = models.PositiveIntegerField(validators=[MinValueValidator(60)])
     target_w = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Group target magnitude in W (sign comes from kind)."
+        null=True,
+        blank=True,
+        help_text="Discharge and charge: the group target magnitude in W (sign comes from "
+        "kind). Other kinds carry their values in their modes.",
     )
     setpoint_rule = models.CharField(
         max_length=16, choices=SetpointRule.choices, default=SetpointRule.PRO_RATA
@@ -508,8 +689,9 @@ class Event(TenantModel, ControlBase):
         constraints = [
             models.CheckConstraint(condition=Q(duration_s__gte=60), name="event_min_duration"),
             models.CheckConstraint(
-                condition=~Q(kind="export_limit") | Q(target_w__isnull=False),
-                name="event_export_limit_has_target",
+                condition=~Q(kind="export_limit") | Q(op_mod_exp_lim_w__isnull=False),
+                name="event_export_limit_has_limit",
+                violation_error_message="An export limit needs a limit in W.",
             ),
         ]
 

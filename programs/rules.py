@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import Q
 
-from programs.choices import COUNTED_STATUSES, FINAL_STATUSES
+from programs.choices import COUNTED_STATUSES, FINAL_STATUSES, EventKind
+from programs.controls import PLANNED_KINDS
 from programs.models import BlackoutDate, Event, OptOut, Program, Season
 
 
@@ -17,6 +18,111 @@ class RuleViolation:
 
     rule: str
     message: str
+
+
+@dataclass(frozen=True)
+class KindRule:
+    """Whether one program rule applies to events of a kind, and why, in words."""
+
+    rule: str
+    label: str
+    applies: bool
+    why: str
+
+
+def rules_for_kind(program: Program, kind: str) -> list[KindRule]:
+    """Every rule of `program` for an event of `kind`: timing, caps, rest and opt-outs hold
+    for every kind (an event is an event to the customer); the reserve and the target
+    split only for planned kinds (discharge, charge), the only ones whose power the server
+    plans per device. The event form shows what applies and says why the rest does not."""
+    label = EventKind(kind).label.lower()
+    planned = kind in PLANNED_KINDS
+
+    def cap(value, unit: str) -> str:
+        return f"at most {value} {unit}" if value is not None else "no cap"
+
+    every = f"Applies to every kind of event, {label} included"
+    window = (
+        f"{program.window_start:%H:%M} to {program.window_end:%H:%M} local time"
+        if program.window_start and program.window_end
+        else "any time of day"
+    )
+    rules = [
+        KindRule(
+            "duration",
+            "Event length",
+            True,
+            f"{every}: {program.min_duration_min} to {program.max_duration_min} min.",
+        ),
+        KindRule(
+            "notice", "Notice", True, f"{every}: {program.min_notice_min} min before the start."
+        ),
+        KindRule("weekday", "Event days", True, f"{every}."),
+        KindRule("window", "Window", True, f"{every}: {window}."),
+        KindRule("blackout", "Blackout days", True, f"{every}."),
+        KindRule(
+            "caps",
+            "Event caps",
+            True,
+            f"{every}: {cap(program.max_events_per_year, 'a year')}, "
+            f"{cap(program.max_events_per_day, 'a day')}, and each season's caps.",
+        ),
+        KindRule("rest", "Rest", True, f"{every}: {program.min_rest_min} min between events."),
+        KindRule(
+            "opt_outs",
+            "Opt-outs",
+            True,
+            f"{every}: a customer who opts out is sent no {label} control."
+            if not planned
+            else f"{every}: a customer who opts out is sent 0 W.",
+        ),
+    ]
+    if planned:
+        rules += [
+            KindRule(
+                "reserve_soc",
+                "Backup reserve",
+                kind == EventKind.DISCHARGE,
+                f"Discharge never takes a battery below {program.reserve_soc_pct} % charge."
+                if kind == EventKind.DISCHARGE
+                else "Charging only adds charge, so the reserve is kept by itself.",
+            ),
+            KindRule(
+                "target",
+                "Target split",
+                True,
+                "The group target is split per device (pro rata, per device, or as needed).",
+            ),
+        ]
+    else:
+        rules += [
+            KindRule(
+                "reserve_soc",
+                "Backup reserve",
+                False,
+                f"A {label} event sets a mode each device follows itself; the server plans "
+                "no discharge, so the device's own reserve setting applies.",
+            ),
+            KindRule(
+                "target",
+                "Target split",
+                False,
+                f"A {label} event has no group target to split: every device of the group "
+                "gets the same mode values.",
+            ),
+        ]
+    rules.append(
+        KindRule(
+            "energy_pay",
+            "Paid as energy delivered",
+            planned,
+            "Settlement pays the energy delivered against each device's commitment."
+            if planned
+            else f"A {label} event commits no energy, so it is not paid as energy delivered "
+            "or counted in the performance average.",
+        )
+    )
+    return rules
 
 
 def ordinal(n: int) -> str:

@@ -3,7 +3,6 @@
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import cast
 
 from django.conf import settings
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
@@ -20,6 +19,7 @@ from programs.choices import (
     SetpointRule,
     participation,
 )
+from programs.controls import PLANNED_KINDS
 from programs.models import (
     Dispatch,
     DispatchGroup,
@@ -169,7 +169,7 @@ def _forecast_health(device: Device, now: datetime) -> str:
 
 def _can_take_part(event: Event, cap: DeviceCapacity) -> bool:
     """Whether a usable device has something to give to the event (event_plan's filter)."""
-    if event.kind == EventKind.EXPORT_LIMIT:
+    if event.kind not in PLANNED_KINDS:
         return True
     return (cap.charge_w if event.kind == EventKind.CHARGE else cap.discharge_w) > 0
 
@@ -248,18 +248,32 @@ def event_plan(*, event: Event, now: datetime | None = None) -> dict[int, tuple[
     by available power, then SoC, then how seldom each was called this season.
     """
     now = now or timezone.now()
-    usable, _ = _available(group=event.group, duration_s=event.duration_s, now=now, event=event)
     charging = event.kind == EventKind.CHARGE
     sign = -1 if charging else 1
 
     def avail(cap: DeviceCapacity) -> int:
         return cap.charge_w if charging else cap.discharge_w
 
+    if event.kind not in PLANNED_KINDS:
+        # Not planned: every member that did not opt out is told the event's modes (its
+        # DERControl comes from the event's control base), whatever its health: a limit or
+        # a disconnect binds a device that has not reported yet, or went quiet, as soon as
+        # it polls. The Dispatch row records that it was told; its setpoint is the export
+        # limit of an export-limit event, else 0 W.
+        limit_w = event.op_mod_exp_lim_w if event.kind == EventKind.EXPORT_LIMIT else 0
+        opted_out = set(
+            OptOut.objects.for_utility(event.utility_id)
+            .filter(event=event)
+            .values_list("device_id", flat=True)
+        )
+        return {
+            d.pk: (limit_w or 0, 0)
+            for d in group_devices(group=event.group)
+            if d.pk not in opted_out
+        }
+
+    usable, _ = _available(group=event.group, duration_s=event.duration_s, now=now, event=event)
     usable = [(d, c) for d, c in usable if _can_take_part(event, c)]
-    if event.kind == EventKind.EXPORT_LIMIT:
-        # The event's check constraint gives every export limit a target.
-        limit_w = cast(int, event.target_w)
-        return {d.pk: (limit_w, avail(c)) for d, c in usable}
 
     if event.selection == DispatchSelection.TARGET and event.target_w:
         called = _times_called_this_season(event.program, [d.pk for d, _ in usable], event.start)

@@ -9,6 +9,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import datetime, timedelta
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -21,8 +22,15 @@ from django_celery_beat.models import ClockedSchedule, PeriodicTask
 from devices.models import Device
 from devices.selectors import device_by_identity
 from programs.choices import LIVE_STATUSES, EventKind, EventStatus, ResponseStatus
-from programs.controls import CONTROL_FIELDS, DEFAULT_ONLY_FIELDS, controls_refusals
+from programs.controls import (
+    CONTROL_FIELDS,
+    CURVE_FIELDS,
+    DEFAULT_ONLY_FIELDS,
+    PLANNED_KINDS,
+    controls_refusals,
+)
 from programs.models import (
+    Curve,
     DefaultControl,
     Dispatch,
     DispatchGroup,
@@ -32,10 +40,11 @@ from programs.models import (
     OptOut,
     Participant,
     Program,
+    ProgramChange,
 )
 from programs.rules import RuleViolation, event_rule_check, opt_out_refusal
 from programs.selectors import event_plan, event_plan_joiners, group_devices
-from programs.signals import dispatch_responded, event_changed
+from programs.signals import default_control_changed, dispatch_responded, event_changed
 from tenancy.choices import Role
 from tenancy.models import Membership
 
@@ -58,7 +67,18 @@ def _snapshot(event: Event) -> dict:
         "duration_s": event.duration_s,
         "target_w": event.target_w,
         "superseded_by": event.superseded_by_id,
+        "modes": _modes_snapshot(event),
     }
+
+
+def _modes_snapshot(event: Event) -> dict:
+    """The modes the event sets, as JSON (a curve by id, a power factor as text)."""
+    modes = {}
+    for field in CONTROL_FIELDS:
+        value = getattr(event, f"{field}_id" if field in CURVE_FIELDS else field)
+        if value is not None:
+            modes[field] = str(value) if isinstance(value, Decimal) else value
+    return modes
 
 
 def _transition(
@@ -91,6 +111,38 @@ def _transition(
 
 def _actor_label(actor) -> str:
     return actor.get_username() if actor is not None else "system"
+
+
+def rule_values(instance, fields) -> dict:
+    """`fields` of `instance` as JSON values, for a ProgramChange (money, times as text)."""
+    values = {}
+    for name in fields:
+        field = instance._meta.get_field(name)
+        value = getattr(instance, field.attname)
+        if isinstance(value, Decimal):  # as stored: 0.25 and 0.250 are one rate
+            value = value.quantize(Decimal(1).scaleb(-field.decimal_places))
+        values[name] = value if value is None or isinstance(value, bool | int | str) else str(value)
+    return values
+
+
+def program_change_record(
+    *, program: Program, part: str, before: dict, after: dict, actor, now: datetime | None = None
+) -> ProgramChange | None:
+    """Keep who changed which of `program`'s rules (`part`, a ProgramPart) from what to
+    what: only the values that changed; nothing when none did."""
+    changed = [k for k in after if before.get(k) != after[k]]
+    if not changed:
+        return None
+    return ProgramChange.objects.create(
+        utility_id=program.utility_id,
+        program=program,
+        part=part,
+        at=now or timezone.now(),
+        actor=actor,
+        actor_label=_actor_label(actor),
+        before={k: before.get(k) for k in changed},
+        after={k: after[k] for k in changed},
+    )
 
 
 def event_override_permitted(*, actor, utility) -> bool:
@@ -177,7 +229,16 @@ def event_create(
     if violations and not emergency_override:
         raise EventRuleError(violations)
     controls = dict(controls or {})
+    if kind == EventKind.EXPORT_LIMIT and target_w is not None:
+        # Before the control base, an export limit's W was its target_w: still accepted.
+        controls.setdefault("op_mod_exp_lim_w", target_w)
+        target_w = None
     refusals = controls_refusals(program=program, values=controls, kind=kind)
+    if target_w is not None and kind not in PLANNED_KINDS and "kind" not in refusals:
+        refusals["target_w"] = (
+            f"A {EventKind(kind).label.lower()} event has no group target: "
+            "its values are its modes."
+        )
     if refusals:
         raise ValidationError(refusals)
 
@@ -205,8 +266,6 @@ def event_create(
     ):
         if value:
             setattr(event, field, value)
-    if kind == EventKind.EXPORT_LIMIT and target_w is None:
-        raise ValidationError({"target_w": "An export limit needs a limit in W."})
     event.full_clean()
     event.save()
     reason = ""
@@ -252,14 +311,53 @@ def default_control_set(
         setattr(default, field, value)
     default.full_clean()
     default.save()
+    _default_control_changed(group)
     return default
+
+
+def _default_control_changed(group: DispatchGroup) -> None:
+    transaction.on_commit(
+        lambda: default_control_changed.send(
+            sender=DefaultControl, group_id=group.pk, utility_id=group.utility_id
+        )
+    )
 
 
 @transaction.atomic
 def default_control_clear(*, group: DispatchGroup, actor) -> int:
     """Remove the group's DefaultDERControl: its DERs get no standing control."""
     deleted, _ = DefaultControl.objects.filter(group=group).delete()
+    if deleted:
+        _default_control_changed(group)
     return deleted
+
+
+@transaction.atomic
+def curve_save(*, curve: Curve) -> Curve:
+    """Create or change a program's DERCurve: validated (points, y reference, a linked
+    curve's type and program kept) and saved; its DERCurveList copies follow (the 2030.5
+    cache watches the table)."""
+    if curve.program_id is not None:
+        curve.utility_id = curve.program.utility_id
+    if curve.pk is not None:
+        # Lock the row so a control cannot link it between the check and the save.
+        Curve.objects.select_for_update().filter(pk=curve.pk).first()
+    curve.full_clean()
+    curve.save()
+    return curve
+
+
+@transaction.atomic
+def curve_delete(*, curve: Curve) -> None:
+    """Delete a curve no control links; a linked one is refused, naming what links it."""
+    Curve.objects.select_for_update().filter(pk=curve.pk).first()
+    linked = curve.linked_by()
+    if linked:
+        raise ValidationError(
+            f"The curve {curve} cannot be deleted: {', '.join(linked)} links it. An event "
+            "keeps the curve it was sent with; point a default at another curve first."
+        )
+    curve.delete()
 
 
 @transaction.atomic

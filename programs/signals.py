@@ -4,6 +4,9 @@
 and ``status``. The 2030.5 server (notifications) and the Modbus connector (setpoints)
 subscribe to it.
 
+``default_control_changed`` is sent after a group's DefaultControl is set or cleared, with
+``group_id`` and ``utility_id``; the 2030.5 server notifies DefaultDERControl subscribers.
+
 ``dispatch_responded`` is sent after a device's Response to an event commits, with
 ``event_id`` and ``utility_id``; the portal marks the utility's live pages due (throttled).
 """
@@ -12,3 +15,4 @@ from django.dispatch import Signal
 
 event_changed = Signal()
 dispatch_responded = Signal()
+default_control_changed = Signal()

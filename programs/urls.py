@@ -14,6 +14,9 @@ urlpatterns = [
         views.ProgramPartAddView.as_view(),
         name="program-part-add",
     ),
+    path("programs/<int:pk>/curves/new/", views.CurveCreateView.as_view(), name="curve-create"),
+    path("curves/<int:pk>/", views.CurveUpdateView.as_view(), name="curve-update"),
+    path("curves/<int:pk>/delete/", views.CurveDeleteView.as_view(), name="curve-delete"),
     path("groups/<int:pk>/", views.DispatchGroupUpdateView.as_view(), name="group-update"),
     path(
         "groups/<int:pk>/attach-device/",

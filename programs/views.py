@@ -19,15 +19,19 @@ from devices.selectors import device_stale_after
 from programs import services
 from programs.choices import (
     LIVE_STATUSES,
+    CurveType,
     EventKind,
     EventPurpose,
     EventStatus,
+    ProgramPart,
     ProgramStatus,
     RequirementProfile,
+    UnitRefType,
 )
 from programs.forms import (
     AttachDeviceForm,
     BlackoutDateForm,
+    CurveForm,
     DefaultControlForm,
     DispatchGroupForm,
     EventForm,
@@ -37,7 +41,7 @@ from programs.forms import (
     default_start,
     kind_rule_notes,
 )
-from programs.models import DispatchGroup, DispatchGroupMember, Event, Program
+from programs.models import Curve, DispatchGroup, DispatchGroupMember, Event, Program
 from programs.rules import event_rule_check
 from programs.selectors import (
     capacity_forecast,
@@ -48,6 +52,7 @@ from programs.selectors import (
     events_in_month,
     season_usage,
 )
+from programs.services import program_change_record, rule_values
 from tenancy.choices import Role
 from tenancy.exports import SpreadsheetCsvWriter
 from tenancy.lists import BooleanFilter, ChoiceFilter, ForeignKeyFilter, ListPageMixin
@@ -130,8 +135,21 @@ class ProgramFormMixin:
 
     def form_valid(self, form):
         form.instance.utility = self.request.utility
+        fields = list(form.changed_data)
+        before = {}
+        if form.instance.pk:
+            before = rule_values(Program.objects.get(pk=form.instance.pk), fields)
+        response = super().form_valid(form)
+        if before:
+            program_change_record(
+                program=self.object,
+                part=ProgramPart.RULES,
+                before=before,
+                after=rule_values(self.object, fields),
+                actor=self.request.user,
+            )
         messages.success(self.request, f"Program “{form.instance.name}” saved.")
-        return super().form_valid(form)
+        return response
 
 
 class ProgramCreateView(ProgramFormMixin, UtilityScopedMixin, CreateView):
@@ -154,6 +172,7 @@ class ProgramDetailView(UtilityScopedMixin, DetailView):
         context.update(
             usage=season_usage(program=program),
             groups=program.groups.all(),
+            curves=program.curves.all(),
             equipment=program.equipment.all(),
             seasons=program.seasons.all(),
             blackouts=program.blackouts.filter(date__gte=timezone.localdate()),
@@ -501,3 +520,116 @@ class DefaultControlClearView(UtilityMemberMixin, View):
         else:
             messages.info(request, f"{group.name} had no default control.")
         return redirect("programs:group-default-control", pk=group.pk)
+
+
+# What a curve's axes mean, by its type (IEEE 2030.5 DERCurveType).
+_VOLTAGE = "Voltage, % of nominal"
+_TIME = "Time, s"
+CURVE_AXES: dict[int, tuple[str, str]] = {
+    CurveType.VOLT_VAR: (_VOLTAGE, "Reactive power"),
+    CurveType.VOLT_WATT: (_VOLTAGE, "Active power"),
+    CurveType.FREQ_WATT: ("Frequency, Hz", "Active power"),
+    CurveType.WATT_PF: ("Active power, % of setMaxW", "Power factor"),
+    CurveType.WATT_VAR: ("Active power, % of setMaxW", "Reactive power"),
+    **{t: (_TIME, "Voltage") for t in CurveType if t.name.startswith(("HVRT", "LVRT"))},
+    **{t: (_TIME, "Frequency, Hz") for t in CurveType if t.name.startswith(("HFRT", "LFRT"))},
+}
+
+
+def curve_chart(curve: Curve) -> dict:
+    """What the curve chart draws: the points in real units (each value times 10 to its
+    axis' multiplier) and the axes' labels."""
+    x_label, y_label = CURVE_AXES.get(curve.curve_type, ("x", "y"))
+    if curve.y_ref_type not in (None, UnitRefType.NA):
+        y_label = f"{y_label}, {UnitRefType(curve.y_ref_type).label}"
+    return {
+        "x_label": x_label,
+        "y_label": y_label,
+        "axes": {str(t): list(labels) for t, labels in CURVE_AXES.items()},
+        "x_multiplier": curve.x_multiplier,
+        "y_multiplier": curve.y_multiplier,
+        "points": [
+            [p["x"] * 10**curve.x_multiplier, p["y"] * 10**curve.y_multiplier]
+            for p in curve.points or []
+            if isinstance(p, dict) and "x" in p and "y" in p
+        ],
+    }
+
+
+class CurveFormMixin:
+    # Typed as the generic views declare them, which the create and update views combine.
+    form_class: type[CurveForm] | None = CurveForm
+    template_name: str | None = "programs/curve_form.html"
+
+    def save_curve(self, form):
+        try:
+            curve = services.curve_save(curve=form.instance)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+            return self.render_to_response(self.get_context_data(form=form))
+        messages.success(self.request, f"Curve “{curve}” saved. Clients see it at their next poll.")
+        return redirect("programs:curve-update", pk=curve.pk)
+
+
+class CurveCreateView(CurveFormMixin, UtilityMemberMixin, CreateView):
+    """A new DERCurve for the program named by `pk`."""
+
+    model = Program  # the URL names the program; the isolation sweep checks it
+    allowed_roles = MANAGERS  # a form page: only those who may submit it open it
+    write_roles = MANAGERS
+
+    def program(self) -> Program:
+        return get_for_utility(
+            Program.objects.all(), utility=self.request.utility, pk=self.kwargs["pk"]
+        )
+
+    def get_form_kwargs(self):
+        program = self.program()
+        kwargs = super().get_form_kwargs()
+        kwargs["instance"] = Curve(utility=self.request.utility, program=program)
+        return kwargs
+
+    def get_context_data(self, **kwargs):
+        form = kwargs.setdefault("form", self.get_form())
+        return super().get_context_data(
+            program=form.instance.program, chart=curve_chart(form.instance), **kwargs
+        )
+
+    def form_valid(self, form):
+        return self.save_curve(form)
+
+
+class CurveUpdateView(CurveFormMixin, UtilityScopedMixin, UpdateView):
+    """A curve's page: its chart, what links it, and (for managers) its form."""
+
+    model = Curve
+    write_roles = MANAGERS
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("program")
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            program=self.object.program,
+            chart=curve_chart(self.object),
+            linked_by=self.object.linked_by(),
+            **kwargs,
+        )
+
+    def form_valid(self, form):
+        return self.save_curve(form)
+
+
+class CurveDeleteView(UtilityMemberMixin, View):
+    model = Curve
+    write_roles = MANAGERS
+
+    def post(self, request: MemberRequest, pk: int) -> HttpResponse:
+        curve = get_for_utility(Curve.objects.all(), utility=request.utility, pk=pk)
+        try:
+            services.curve_delete(curve=curve)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect("programs:curve-update", pk=curve.pk)
+        messages.success(request, f"Curve “{curve}” deleted.")
+        return redirect("programs:program-detail", pk=curve.program_id)

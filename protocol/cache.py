@@ -209,6 +209,9 @@ WATCHED_TABLES: dict[str, frozenset[str]] = {
     "tenancy_utility": frozenset(),
     "programs_program": frozenset(),
     "programs_dispatchgroup": frozenset(),
+    # A group's DefaultDERControl, and the DERCurves control modes link.
+    "programs_defaultcontrol": frozenset(),
+    "programs_curve": frozenset(),
     "programs_participant": frozenset(),
     "programs_event": frozenset(),
     "programs_dispatch": frozenset(),

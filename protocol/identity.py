@@ -9,8 +9,10 @@ multiple of 10.
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding
 
 LFDI_HEX_DIGITS = 40
@@ -69,3 +71,25 @@ def client_identity_from_pem(pem: bytes | str) -> ClientIdentity:
         pem = pem.encode("ascii")
     certificate = x509.load_pem_x509_certificate(pem)
     return client_identity_from_der(certificate.public_bytes(Encoding.DER))
+
+
+@lru_cache(maxsize=256)
+def _authority(pem: str) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(pem.encode("ascii"))
+
+
+def issued_by(certificate: x509.Certificate, authority_pem: str) -> bool:
+    """Whether the CA certificate `authority_pem` issued `certificate`, judged by the
+    signature (and the key identifiers, when both carry one), never by names alone: a
+    look-alike CA with the very same subject has another key and fails."""
+    try:
+        authority = _authority(authority_pem)
+        certificate.verify_directly_issued_by(authority)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    try:
+        aki = certificate.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier)
+        ski = authority.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+    except x509.ExtensionNotFound:
+        return True
+    return aki.value.key_identifier in (None, ski.value.digest)

@@ -84,6 +84,12 @@ class EndDevice(TenantModel):
     changed_time = models.DateTimeField()
     enabled = models.BooleanField(default=True)
     post_rate_s = models.PositiveIntegerField(null=True, blank=True)
+    poll_rate_s = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(5)],
+        help_text="This site's pollRate on its own resources (blank: the program's).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     last_poll_at = models.DateTimeField(null=True, blank=True)
     # The last DeviceInformation / DER resources PUT, as sent, so GET returns them whole;

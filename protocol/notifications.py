@@ -2,7 +2,10 @@
 
 The pub/sub manager renders the Notification; this module POSTs it to the subscriber's
 notificationURI and has the services record the outcome. Raising NotificationFailed makes
-the task retry with backoff.
+the task retry on `notification_retry_delay`'s schedule: backing off from 5 s to at most a
+minute, so a subscriber that comes back hears within a minute, and given up an hour after
+the change (the subscriber then finds the change at its next poll). An answer that waiting
+cannot change (404, 410, 403, …) is not retried.
 """
 
 import logging
@@ -21,6 +24,23 @@ from protocol.xml import SEP_CONTENT_TYPE, serialize
 logger = logging.getLogger(__name__)
 
 NOTIFY_TIMEOUT_S = 10
+RETRY_FIRST_S = 5
+RETRY_MAX_S = 60
+RETRY_FOR_S = 3600
+# A subscriber's answer that retrying cannot change (408 and 429 ask for a retry; 5xx retry).
+GIVEN_UP_STATUSES = frozenset({400, 401, 403, 404, 405, 410, 413, 415})
+
+
+def notification_retry_delay(retries: int) -> int | None:
+    """Seconds to wait before the retry that follows `retries` earlier retries: doubling
+    from RETRY_FIRST_S, capped at RETRY_MAX_S; None once the waits would pass RETRY_FOR_S."""
+    waited = 0
+    for attempt in range(retries + 1):
+        delay = min(RETRY_FIRST_S * 2**attempt, RETRY_MAX_S)
+        waited += delay
+        if waited > RETRY_FOR_S:
+            return None
+    return delay
 
 
 class NotificationFailed(Exception):
@@ -51,6 +71,12 @@ def notification_deliver(*, subscription_id: int, resource: str) -> bool:
     try:
         with urllib.request.urlopen(request, timeout=NOTIFY_TIMEOUT_S) as response:  # noqa: S310
             ok = 200 <= response.status < 300
+    except urllib.error.HTTPError as exc:
+        subscription_failure_record(subscription=subscription)
+        if exc.code in GIVEN_UP_STATUSES:  # no such endpoint, or never ours: waiting won't help
+            logger.warning("notification to %s refused by the subscriber: %s", subscription.pk, exc)
+            return False
+        raise NotificationFailed(str(exc)) from exc
     except (urllib.error.URLError, OSError) as exc:
         subscription_failure_record(subscription=subscription)
         raise NotificationFailed(str(exc)) from exc

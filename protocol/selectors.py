@@ -4,6 +4,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 from django.db import connection
 from django.db.models import (
     Case,
@@ -17,16 +19,27 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Value,
     When,
     Window,
 )
 from django.db.models.functions import RowNumber
 
+from enrollment.choices import OPEN_STATES
+from enrollment.models import Enrollment
 from programs.choices import EventStatus
-from programs.models import Dispatch, DispatchGroup, DispatchGroupMember, Event, OptOut
+from programs.models import (
+    Curve,
+    Dispatch,
+    DispatchGroup,
+    DispatchGroupMember,
+    Event,
+    OptOut,
+)
+from protocol.identity import issued_by
 from protocol.models import Client, ClientKind, EndDevice, MirrorUsagePoint, Subscription
-from vendors.models import CertificateAuthority
+from vendors.models import CertificateAuthority, IssuedCertificate, ProductModel
 
 # Events that never reached a client are not DERControls.
 VISIBLE_EVENT_STATUSES = (
@@ -38,26 +51,79 @@ VISIBLE_EVENT_STATUSES = (
 )
 
 
-def client_by_lfdi(*, lfdi: str, issuer: str = "") -> Client | None:
+def client_by_lfdi(*, lfdi: str, certificate: x509.Certificate | None = None) -> Client | None:
     """The client a certificate maps to (one query). This is where the tenant is resolved.
 
-    With `issuer` (the certificate's issuer common name) the client also carries
-    `foreign_ca`: whether that names a CA of another utility and none of the client's own,
-    i.e. another utility's CA issued the certificate (see client_issuer_refusal).
+    With the `certificate`, the client also carries `issuer_refusal`: why it may not act in
+    its utility for where the certificate came from, or None (see client_issuer_refusal).
+    The CAs that carry the certificate's issuer name are only candidates; the signature
+    decides (protocol.identity.issued_by), so another utility's look-alike CA with the very
+    same name cannot issue certificates that act here.
     """
     clients = Client.objects.select_related("utility", "program").filter(lfdi=lfdi)
+    issuer = _issuer_common_name(certificate) if certificate is not None else ""
     if issuer:
         cas = CertificateAuthority.objects.filter(common_name=issuer)
+        own = cas.filter(utility=OuterRef("utility")).order_by("pk")
         clients = clients.annotate(
             other_ca=Exists(cas.exclude(utility=OuterRef("utility"))),
-            own_ca=Exists(cas.filter(utility=OuterRef("utility"))),
+            own_ca_pem=Subquery(own.values("certificate_pem")[:1]),
         )
-    return clients.first()
+    client = clients.first()
+    if client is not None and certificate is not None:
+        client.issuer_refusal = _issuer_refusal(client, certificate)
+    return client
 
 
-def client_issuer_is_foreign(client: Client) -> bool:
-    """Whether the certificate came from another utility's CA (client_by_lfdi's `issuer`)."""
-    return bool(getattr(client, "other_ca", False)) and not getattr(client, "own_ca", False)
+def _issuer_common_name(certificate: x509.Certificate) -> str:
+    names = certificate.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(names[0].value) if names else ""
+
+
+def _issuer_refusal(client: Client, certificate: x509.Certificate) -> str | None:
+    own_pem = getattr(client, "own_ca_pem", None)
+    other = bool(getattr(client, "other_ca", False))
+    if own_pem and issued_by(certificate, own_pem):
+        return None
+    if other:
+        # Named after a CA of another utility, and not signed by this utility's CA.
+        return "client certificate issued by another utility's CA"
+    if own_pem:
+        return "client certificate names this utility's CA but is not signed by it"
+    # No utility's CA by that name: the demo CA or a manufacturer's PKI, which nginx's
+    # bundle vouches for.
+    return None
+
+
+def client_issuer_refusal(client: Client) -> str | None:
+    """Why the certificate may not act in the client's utility (client_by_lfdi's verdict)."""
+    return getattr(client, "issuer_refusal", None)
+
+
+def device_enrolled_through_client_vendor(*, client: Client, device) -> bool:
+    """Whether `device` is enrolled through the vendor organisation whose portal-issued
+    certificate `client` is: one of the device's enrollments names a product of that
+    organisation. A client the utility registered itself has no organisation. Two queries;
+    only registration (POST /edev of a fleet device) asks."""
+    organization_id = (
+        IssuedCertificate.objects.for_utility(client.utility_id)
+        .filter(lfdi=client.lfdi, application__isnull=False)
+        .values_list("application__organization_id", flat=True)
+        .first()
+    )
+    if organization_id is None:
+        return False
+    products = ProductModel.objects.filter(
+        organization_id=organization_id,
+        vendor_name=OuterRef("vendor_name"),
+        model_name=OuterRef("model_name"),
+    )
+    return (
+        Enrollment.objects.for_utility(client.utility_id)
+        .filter(device=device, state__in=OPEN_STATES)
+        .filter(Exists(products))
+        .exists()
+    )
 
 
 def end_devices_for_client(*, client: Client) -> QuerySet[EndDevice]:
@@ -98,7 +164,8 @@ def group_matches(group: DispatchGroup, device) -> bool:
 
 
 def end_device_groups(*, end_device: EndDevice) -> list[DispatchGroup]:
-    """The dispatch groups whose DERPrograms this EndDevice sees (one query)."""
+    """The dispatch groups whose DERPrograms this EndDevice sees, with their programs and
+    DefaultControls (one query)."""
     device = end_device.device
     if device is None:
         return []
@@ -113,7 +180,7 @@ def end_device_groups(*, end_device: EndDevice) -> list[DispatchGroup]:
                 DispatchGroupMember.objects.filter(group=OuterRef("pk"), device_id=device.pk)
             )
         )
-        .select_related("program")
+        .select_related("program", "default_control")
         .distinct()
         .order_by("program__primacy", "pk")
     )
@@ -122,6 +189,21 @@ def end_device_groups(*, end_device: EndDevice) -> list[DispatchGroup]:
 
 def end_device_group(*, end_device: EndDevice, group_id: int) -> DispatchGroup | None:
     return next((g for g in end_device_groups(end_device=end_device) if g.pk == group_id), None)
+
+
+def group_curves(*, group: DispatchGroup):
+    """The DERCurves of the group's program, as its DERCurveList orders them: newest
+    first (creationTime descending), then by id descending."""
+    return (
+        Curve.objects.for_utility(group.utility_id)
+        .filter(program_id=group.program_id)
+        .order_by("-created_at", "-pk")
+    )
+
+
+def group_curve(*, group: DispatchGroup, curve_id: int) -> Curve | None:
+    """One of the group's program's curves; None for any other (one query)."""
+    return group_curves(group=group).filter(pk=curve_id).first()
 
 
 @dataclass(frozen=True)
@@ -284,6 +366,19 @@ def end_device_for_subscription(*, subscription: Subscription) -> EndDevice:
         EndDevice.objects.for_utility(subscription.utility_id)
         .select_related("device", "registered_by__program")
         .get(pk=subscription.end_device_id)
+    )
+
+
+def end_device_client(*, end_device: EndDevice) -> Client | None:
+    """The client an EndDevice's subscriptions see through: the one that registered it, else
+    the device's own certificate (out-of-band registration; one query then)."""
+    if end_device.registered_by is not None:
+        return end_device.registered_by
+    return (
+        Client.objects.for_utility(end_device.utility_id)
+        .select_related("program")
+        .filter(lfdi=end_device.lfdi, kind=ClientKind.DEVICE, revoked=False)
+        .first()
     )
 
 

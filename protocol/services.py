@@ -8,7 +8,7 @@ rules stay in the domain services (devices, programs) that these call.
 import ipaddress
 import secrets
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from devices.models import Device
@@ -43,7 +44,11 @@ from protocol.models import (
     MirrorUsagePoint,
     Subscription,
 )
-from protocol.selectors import end_devices_for_client, subscriptions_to
+from protocol.selectors import (
+    device_enrolled_through_client_vendor,
+    end_devices_for_client,
+    subscriptions_to,
+)
 
 # last_seen_at is written at most this often, so polling stays read-only.
 SEEN_RESOLUTION = timedelta(minutes=1)
@@ -179,13 +184,14 @@ def end_device_preregister(
     utility,
     lfdi: str,
     sfdi: int,
-    pin: int,
+    pin: int | None = None,
     device: Device | None = None,
     registered_by: Client | None = None,
     post_rate_s: int | None = None,
     placeholder_device: bool = False,
 ) -> EndDevice:
-    """Out-of-band registration: the utility enters the device's LFDI, SFDI and PIN.
+    """Out-of-band registration: the utility enters the device's LFDI, SFDI and PIN (a new
+    random PIN when none is printed on the device).
 
     `registered_by` is the client (an aggregator, or the device's own certificate) that
     will act for the device. With `placeholder_device` (and no `device`) the EndDevice is
@@ -193,6 +199,7 @@ def end_device_preregister(
     in-band registration makes, so it can join programs before the client first calls.
     """
     lfdi = lfdi.strip().upper()
+    pin = _new_pin() if pin is None else pin
     if device is not None and device.utility_id != utility.pk:
         raise ValidationError("The device belongs to another utility.")
     if registered_by is not None and registered_by.utility_id != utility.pk:
@@ -258,6 +265,15 @@ def end_device_post_rate_set(*, end_device: EndDevice, post_rate_s: int | None) 
     return end_device
 
 
+def end_device_poll_rate_set(*, end_device: EndDevice, poll_rate_s: int | None) -> EndDevice:
+    """This site's pollRate on its own resources (its FSA, DERProgram and DER lists), over
+    the program's per-resource rates (None: the program's)."""
+    end_device.poll_rate_s = poll_rate_s
+    end_device.full_clean()
+    end_device.save(update_fields=["poll_rate_s"])
+    return end_device
+
+
 @transaction.atomic
 def end_device_delete(*, end_device: EndDevice) -> None:
     """Remove the EndDevice and what hangs off it on the wire (its FSA and DER resources,
@@ -292,8 +308,10 @@ def end_device_register(
     acts for. A devices.Device is linked (by LFDI) or created with a placeholder identity
     that DeviceInformation later fills in.
 
-    Ownership: an LFDI another client already registered, or another client's own
-    certificate LFDI, answers 403 (NotYours) and writes nothing; the same client's repeat
+    Ownership: an LFDI another client already registered, another client's own
+    certificate LFDI, or a fleet Device with no EndDevice that is not enrolled through the
+    aggregator's own vendor organisation (a manager pre-registers it for the aggregator
+    otherwise), answers 403 (NotYours) and writes nothing; the same client's repeat
     is a genuine duplicate (409). An aggregator's own LFDI gets an EndDevice with no
     devices.Device: the aggregator is not a battery, so it never joins the fleet.
     """
@@ -324,6 +342,12 @@ def end_device_register(
             lfdi=lfdi,
             sfdi=sfdi,
         )
+    elif not own_identity and not device_enrolled_through_client_vendor(
+        client=client, device=device
+    ):
+        # A battery already in the fleet is claimed only through its enrollment's vendor
+        # (or a manager's pre-registration for this client, which made its EndDevice).
+        raise NotYours("this lFDI is a fleet device not enrolled through your organisation")
     end_device = EndDevice(
         utility=utility,
         lfdi=lfdi,
@@ -390,6 +414,42 @@ def _end_device_lock(end_device: EndDevice) -> None:
     list(EndDevice.objects.select_for_update().filter(pk=end_device.pk).values_list("pk"))
 
 
+def _spellings(mrids) -> set[str]:
+    """An mRID is hexBinary: `ab` and `AB` name the same object."""
+    return {form for mrid in mrids for form in (mrid, mrid.upper(), mrid.lower())}
+
+
+def _mirror_mrid_claimed(*, end_device: EndDevice, mrid: str) -> None:
+    """An mRID names one object: a MirrorUsagePoint mRID another EndDevice's mirror already
+    carries is not this client's to take (403; one query)."""
+    taken = (
+        MirrorUsagePoint.objects.for_utility(end_device.utility_id)
+        .filter(mrid__in=_spellings([mrid]))
+        .exclude(end_device=end_device)
+        .exists()
+    )
+    if taken:
+        raise NotYours("this MirrorUsagePoint mRID belongs to another EndDevice's mirror")
+
+
+def _reading_mrids_claimed(*, mup: MirrorUsagePoint, mrids: Sequence[str]) -> None:
+    """New MirrorMeterReading mRIDs already carried by another mirror are refused: another
+    EndDevice's is not this client's to take (403), another of its own mirrors' is a
+    conflict (409). One query, only when a request declares new quantities."""
+    if not mrids:
+        return
+    owners = set(
+        MirrorMeterReading.objects.for_utility(mup.utility_id)
+        .filter(mrid__in=_spellings(mrids))
+        .exclude(mirror_usage_point=mup)
+        .values_list("mirror_usage_point__end_device_id", flat=True)
+    )
+    if owners - {mup.end_device_id}:
+        raise NotYours("a MirrorMeterReading mRID belongs to another EndDevice's mirror")
+    if owners:
+        raise Conflict("a MirrorMeterReading mRID belongs to another MirrorUsagePoint")
+
+
 @transaction.atomic
 def mirror_usage_point_create(
     *,
@@ -408,6 +468,7 @@ def mirror_usage_point_create(
         .exists()
     ):
         raise Conflict("this MirrorUsagePoint mRID is already in use")
+    _mirror_mrid_claimed(end_device=end_device, mrid=mrid)
     mup = MirrorUsagePoint.objects.create(
         utility_id=end_device.utility_id,
         end_device=end_device,
@@ -487,6 +548,7 @@ def mirror_quantities_store(*, mup: MirrorUsagePoint, quantities) -> dict[str, M
             mirror_usage_point=mup
         )
     }
+    _reading_mrids_claimed(mup=mup, mrids=[q.mrid for q in quantities if q.mrid not in existing])
     new, changed = [], []
     for q in quantities:
         row = existing.get(q.mrid)
@@ -631,6 +693,26 @@ def subscriptions_notify(*, utility_id: int, resources: list[str]) -> list[int]:
             "pk", "subscribed_resource"
         )
     )
+    for pk, resource in pairs:
+        job_queue(NOTIFICATION_DELIVER, pk, resource)
+    return [pk for pk, _ in pairs]
+
+
+def subscriptions_reshaped_notify(
+    *, utility_id: int, end_devices: Q, wanted: Callable[[str, int], bool]
+) -> list[int]:
+    """Queue a Notification (after commit) for each subscription of these EndDevices whose
+    (subscribed resource, EndDevice id) is `wanted`. One query."""
+    subscriptions = Subscription.objects.for_utility(utility_id).filter(
+        end_device__in=EndDevice.objects.for_utility(utility_id).filter(end_devices)
+    )
+    pairs = [
+        (pk, resource)
+        for pk, end_device_id, resource in subscriptions.values_list(
+            "pk", "end_device_id", "subscribed_resource"
+        )
+        if wanted(resource, end_device_id)
+    ]
     for pk, resource in pairs:
         job_queue(NOTIFICATION_DELIVER, pk, resource)
     return [pk for pk, _ in pairs]

@@ -22,6 +22,7 @@ from django.utils import timezone
 from devices.choices import Channel
 from devices.models import TelemetrySample
 from programs.choices import COUNTED_STATUSES, EventKind, EventStatus
+from programs.controls import PLANNED_KINDS
 from programs.models import Dispatch, Event, OptOut
 from settlement.choices import TREATMENT_ORDER, BaselineMethod, Flag, Treatment
 from settlement.models import EventResult, ReconciliationRun, SettlementRules
@@ -258,6 +259,10 @@ def event_reconcile(*, event: Event, now: datetime | None = None) -> Reconciliat
     end_minute = math.floor(event.end.timestamp() / 60)
     min_coverage = rules.min_coverage_pct / 100
     sign_of_kind = -1 if event.kind == EventKind.CHARGE else 1
+    # Only planned kinds (discharge, charge) commit energy. Any other control (a limit,
+    # connect, a curve …) is not paid as energy delivered and does not count towards the
+    # performance average: its results keep what each device measured, for the record.
+    paid_as_energy = event.kind in PLANNED_KINDS
     cap = rules.performance_factor_cap
     results, flag_counts, treatment_counts = [], {}, {}
     for device_id, committed_w, _response in dispatches:
@@ -288,6 +293,8 @@ def event_reconcile(*, event: Event, now: datetime | None = None) -> Reconciliat
             delivered_w *= coverage
         elif treatment in (Treatment.ZERO, Treatment.EXCLUDE):
             delivered_w = 0.0
+        if not paid_as_energy:
+            delivered_w = 0.0
         for flag in flags:
             flag_counts[str(flag)] = flag_counts.get(str(flag), 0) + 1
         treatment_counts[str(treatment)] = treatment_counts.get(str(treatment), 0) + 1
@@ -305,7 +312,7 @@ def event_reconcile(*, event: Event, now: datetime | None = None) -> Reconciliat
                 coverage=coverage,
                 flags=[str(f) for f in flags],
                 treatment=treatment,
-                counted=treatment != Treatment.EXCLUDE,
+                counted=paid_as_energy and treatment != Treatment.EXCLUDE,
             )
         )
 

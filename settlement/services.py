@@ -1,5 +1,10 @@
 """Settlement's writes. Reconciliation and payments live in their own modules; this is the door."""
 
+from django.db import transaction
+
+from programs.choices import ProgramPart
+from programs.services import program_change_record, rule_values
+from settlement.models import SettlementRules
 from settlement.payments import (
     adjustment_add,
     payment_batch_approve,
@@ -12,6 +17,7 @@ from settlement.payments import (
 from settlement.reconciliation import SettlementError, event_reconcile
 
 __all__ = [
+    "PAYMENT_RULE_FIELDS",
     "SettlementError",
     "adjustment_add",
     "event_reconcile",
@@ -21,4 +27,36 @@ __all__ = [
     "payment_batch_lock",
     "season_settle",
     "settlement_corrections",
+    "settlement_rules_set",
 ]
+
+
+# What a program manager sets on the incentives page (all but the program itself).
+PAYMENT_RULE_FIELDS = tuple(
+    f.name
+    for f in SettlementRules._meta.concrete_fields
+    if f.name not in {"id", "utility", "program"}
+)
+
+
+@transaction.atomic
+def settlement_rules_set(*, program, actor, values: dict) -> SettlementRules:
+    """Set how `program`'s events are measured and paid, keeping the change in its
+    history. Settlements already run keep the rules they were run with (their snapshot)."""
+    rules = SettlementRules.objects.select_for_update().filter(
+        program=program
+    ).first() or SettlementRules(utility_id=program.utility_id, program=program)
+    before = rule_values(rules, PAYMENT_RULE_FIELDS) if rules.pk else {}
+    for name in PAYMENT_RULE_FIELDS:
+        if name in values:
+            setattr(rules, name, values[name])
+    rules.full_clean()
+    rules.save()
+    program_change_record(
+        program=program,
+        part=ProgramPart.PAYMENT,
+        before=before,
+        after=rule_values(rules, PAYMENT_RULE_FIELDS),
+        actor=actor,
+    )
+    return rules

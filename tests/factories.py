@@ -47,6 +47,7 @@ from programs.models import (
     OptOut,
     Participant,
     Program,
+    ProgramChange,
     QualifiedEquipment,
     Season,
 )
@@ -252,6 +253,17 @@ def dispatch_group(utility: Utility, marker: str = "", prog: Program | None = No
     prog = prog or program(utility, marker)
     return DispatchGroup.objects.create(
         utility=utility, program=prog, name=f"{marker}Group {next(_seq)}"
+    )
+
+
+def program_change(utility: Utility, marker: str = "") -> ProgramChange:
+    return ProgramChange.objects.create(
+        utility=utility,
+        program=program(utility, marker),
+        part="incentives",
+        actor_label=f"{marker}pm",
+        before={"upfront_per_kw": "100.00"},
+        after={"upfront_per_kw": "150.00"},
     )
 
 
@@ -701,6 +713,7 @@ TENANT_FACTORIES = {
     QualifiedEquipment: qualified_equipment,
     DispatchGroup: dispatch_group,
     Curve: curve,
+    ProgramChange: program_change,
     DefaultControl: default_control,
     Event: event,
     EventTransition: event_transition,

@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
-from programs.models import DispatchGroup, Program, QualifiedEquipment
+from programs.models import DefaultControl, DispatchGroup, Program, QualifiedEquipment
 from vendors.choices import ApplicationStatus, RunStatus, VendorRole, VendorStatus
 from vendors.models import (
     ConformanceRun,
@@ -73,11 +73,19 @@ def _sandbox_for(program: Program, organization: VendorOrganization) -> Program:
         min_notice_min=0,
         min_rest_min=0,
         reserve_soc_pct=program.reserve_soc_pct,
-        default_export_limit_w=program.default_export_limit_w or 5000,
     )
     sandbox.full_clean()
     sandbox.save()
-    DispatchGroup.objects.create(utility=program.utility, program=sandbox, name="Sandbox")
+    group = DispatchGroup.objects.create(utility=program.utility, program=sandbox, name="Sandbox")
+    # The sandbox's DefaultDERControl: the program's default export limit (the largest of
+    # its groups'), else 5 kW, so a client under test always has a default to read.
+    limits = DefaultControl.objects.for_utility(program.utility_id).filter(
+        group__program=program, op_mod_exp_lim_w__isnull=False
+    )
+    limit_w = max(limits.values_list("op_mod_exp_lim_w", flat=True), default=None)
+    DefaultControl.objects.create(
+        utility=program.utility, group=group, op_mod_exp_lim_w=limit_w or 5000
+    )
     return sandbox
 
 

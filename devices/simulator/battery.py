@@ -122,8 +122,11 @@ class BatteryModel:
         discharge = min(p.max_discharge_w, available_wh * eta / hours)
         return charge, discharge
 
-    def step(self, dt_s: float, setpoint_w: float | None = None) -> StepResult:
-        """Advance dt_s seconds towards `setpoint_w`, or self-consumption when None."""
+    def step(
+        self, dt_s: float, setpoint_w: float | None = None, *, ramp_w_per_s: float | None = None
+    ) -> StepResult:
+        """Advance dt_s seconds towards `setpoint_w`, or self-consumption when None, ramping
+        at `ramp_w_per_s` (a control's rampTms or gradient) instead of the nameplate's."""
         if dt_s <= 0:
             raise ValueError("dt_s must be positive")
         p = self.params
@@ -133,7 +136,7 @@ class BatteryModel:
         target = (load - solar) if setpoint_w is None else setpoint_w
         max_charge, max_discharge = self._power_limits(dt_s)
         target = min(max(target, -max_charge), max_discharge)
-        ramp = p.ramp_w_per_s * dt_s
+        ramp = (ramp_w_per_s if ramp_w_per_s is not None else p.ramp_w_per_s) * dt_s
         power = min(max(target, self.battery_w - ramp), self.battery_w + ramp)
         # Ramping can overshoot what the SoC bounds allow; the bounds win.
         power = min(max(power, -max_charge), max_discharge)

@@ -39,6 +39,7 @@ class FleetStats:
     all_seen: dict[str, float] = field(default_factory=dict)  # mRID → when every device had it
     latency_ms: list[float] = field(default_factory=list)
     status_codes: dict[int, int] = field(default_factory=dict)
+    mrid_collisions: int = 0  # controls skipped because another device's had that mRID
     elapsed_s: float = 0.0
 
     @property
@@ -103,7 +104,9 @@ class HttpPool:
         ssl_context: ssl.SSLContext | None,
         extra_headers: dict[str, str],
         stats: FleetStats,
+        source_address: str | None = None,
     ):
+        """`source_address`: the local address to connect from (a field client's)."""
         parts = urlsplit(base_url)
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -114,10 +117,11 @@ class HttpPool:
             self.idle.put_nowait(None)
         self.stats = stats
         self.open: list[_Connection] = []
+        self.local_addr = (source_address, 0) if source_address else None
 
     async def _connect(self) -> _Connection:
         reader, writer = await asyncio.open_connection(
-            self.host, self.port, ssl=self.ssl, limit=1 << 20
+            self.host, self.port, ssl=self.ssl, limit=1 << 20, local_addr=self.local_addr
         )
         conn = _Connection(reader, writer)
         self.open.append(conn)

@@ -11,14 +11,15 @@ This is a transport-side tool: it may use `protocol.xml`, and the domain never i
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from devices.simulator.battery import BatteryModel
+from devices.simulator.der_modes import Command, ControlModes, Grid, resolve
 from devices.simulator.sep2_client import Sep2Client
 from protocol.xml.resources.der import DER
-from protocol.xml.resources.derp import DERControl, DERControlBase
+from protocol.xml.resources.derp import DefaultDERControl, DERControl, DERControlBase, DERCurve
 from protocol.xml.resources.edev import EndDevice
-from protocol.xml.resources.units import watts_of
 
 # Response status codes (IEEE 2030.5 ResponseType)
 RSP_RECEIVED, RSP_STARTED, RSP_COMPLETED, RSP_OPT_OUT = 1, 2, 3, 4
@@ -58,8 +59,7 @@ class _Control:
     status: int
     reply_to: str | None
     responded: set[int] = field(default_factory=set)
-    exp_lim_w: float | None = None  # csipaus:opModExpLimW, a site export limit
-    max_lim_pct: float | None = None  # opModMaxLimW in hundredths of a percent of setMaxW
+    modes: ControlModes | None = None  # every mode of its DERControlBase
     opted_out: bool = False
 
 
@@ -99,17 +99,22 @@ class SimDevice:
         self.post_rate_s: int | None = None
         self.outbox: list[tuple[str, str, int]] = []
         self.error = ""
-        self.default_limits: tuple[float | None, float | None] = (None, None)  # exp W, max %
+        self.default_modes: ControlModes | None = None  # the DefaultDERControl's
+        self.grid = Grid()  # the simulated voltage and frequency at its terminals
+        self._idle = Command(target_w=idle_export_w, connected=True)
+        self.command = self._idle  # the last one obeyed
+        self.ramp_w_per_s: float | None = None  # a rampTms or gradient in force
+        self._ramp_key: object = None  # the control the rampTms rate was computed for
+        self._soft_start = False  # reconnected and not yet at the target
         self.gave_up = False
 
-    def learn(self, control: DERControl, primacy: int) -> None:
-        """Schedule a DERControl seen in a program of `primacy` (or update a known one)."""
-        base = control.der_control_base
-        setpoint = watts_of(base.op_mod_target_w) if base.op_mod_target_w else None
-        if self.opts_out:
-            setpoint = None
-        if not self.opts_out and setpoint is not None and self.faults.wrong_sign:
-            setpoint = -setpoint
+    def learn(
+        self, control: DERControl, primacy: int, curves: dict[str, DERCurve] | None = None
+    ) -> None:
+        """Schedule a DERControl seen in a program of `primacy` (or update a known one).
+        `curves`: the DERCurves its curve modes link, by href."""
+        modes = self.modes_of(control.der_control_base, curves)
+        setpoint = modes.target_w
         if control.mrid not in self.rand:
             rs, rd = control.randomize_start or 0, control.randomize_duration or 0
             if self.faults.ignore_randomization:
@@ -121,7 +126,6 @@ class SimDevice:
         offset_start, offset_duration = self.rand[control.mrid]
         start = control.interval.start + offset_start
         end = start + control.interval.duration + offset_duration
-        exp_lim_w, max_lim_pct = self.limits(base)
         known = self.controls.get(control.mrid)
         if known is None:
             known = _Control(
@@ -133,8 +137,7 @@ class SimDevice:
                 setpoint_w=setpoint,
                 status=control.event_status.current_status,
                 reply_to=control.reply_to,
-                exp_lim_w=exp_lim_w,
-                max_lim_pct=max_lim_pct,
+                modes=modes,
             )
             self.controls[control.mrid] = known
             self.respond(known, RSP_RECEIVED)
@@ -144,7 +147,7 @@ class SimDevice:
             known.status = control.event_status.current_status
             known.start, known.end, known.setpoint_w = start, end, setpoint
             known.program_primacy = primacy
-            known.exp_lim_w, known.max_lim_pct = exp_lim_w, max_lim_pct
+            known.modes = modes
 
     def apply(self, t: float) -> None:
         """Pick the control in force at server time `t` and send the state Responses."""
@@ -188,34 +191,83 @@ class SimDevice:
         self.active = winner.mrid if winner else None
         self.setpoint_w = winner.setpoint_w if winner else None
 
-    def limits(self, base: DERControlBase) -> tuple[float | None, float | None]:
-        """(site export limit W, max output in hundredths of a percent) a control sets."""
-        exp_lim_w = None
-        if base.op_mod_exp_lim_w is not None and not self.faults.ignore_export_limit:
-            exp_lim_w = watts_of(base.op_mod_exp_lim_w)
-        return exp_lim_w, base.op_mod_max_lim_w
+    def modes_of(
+        self,
+        base: DERControlBase,
+        curves: dict[str, DERCurve] | None = None,
+        default: DefaultDERControl | None = None,
+    ) -> ControlModes:
+        """The modes of `base` as this device will follow them (its faults applied)."""
+        modes = ControlModes.of(base, curves, default)
+        if self.opts_out:  # it answers Response 4 and does not follow the W modes
+            modes = dataclasses.replace(
+                modes, target_w=None, fixed_w_pct=None, storage_target_w=None
+            )
+        if self.faults.wrong_sign:
+            modes = dataclasses.replace(
+                modes,
+                target_w=-modes.target_w if modes.target_w is not None else None,
+                storage_target_w=(
+                    -modes.storage_target_w if modes.storage_target_w is not None else None
+                ),
+                fixed_w_pct=-modes.fixed_w_pct if modes.fixed_w_pct is not None else None,
+            )
+        if self.faults.ignore_export_limit:
+            modes = dataclasses.replace(modes, exp_lim_w=None)
+        return modes
+
+    def learn_default(
+        self, default: DefaultDERControl, curves: dict[str, DERCurve] | None = None
+    ) -> None:
+        """Follow `default` whenever no event is in force."""
+        if not self.faults.ignore_default_control:
+            self.default_modes = self.modes_of(default.der_control_base, curves, default)
 
     def target_w(self, *, dt_s: float = 0.0) -> float | None:
-        """What the battery aims for over the next `dt_s`: the control's setpoint, else idle
-        within the limits (the household's load and PV taken at the step's midpoint, as
-        the battery's own step takes them)."""
+        """What the battery aims for over the next `dt_s` (None: self-consumption): the
+        modes of the control in force, else the DefaultDERControl's, against the household's
+        load and PV at the step's midpoint (as the battery's own step takes them) and the
+        simulated grid. Also sets `command` (telemetry reports it) and the ramp rate."""
         control = self.controls.get(self.active) if self.active else None
-        if control is not None and control.setpoint_w is not None:
-            return control.setpoint_w
-        exp_lim_w, max_lim_pct = (
-            (control.exp_lim_w, control.max_lim_pct) if control else self.default_limits
-        )
-        if exp_lim_w is None and max_lim_pct is None:
+        modes = control.modes if control is not None else self.default_modes
+        if modes is None and self.command is self._idle:  # the common case, kept cheap
+            self.ramp_w_per_s = None
             return self.idle_export_w
         b = self.battery
         t_mid = b.t_s + dt_s / 2
-        net_load_w = b.load_w(t_mid) - b.solar_w(t_mid)
-        target = self.idle_export_w if self.idle_export_w is not None else net_load_w
-        if max_lim_pct is not None:
-            target = min(target, b.params.max_discharge_w * max_lim_pct / 10_000)
-        if exp_lim_w is not None:
-            target = min(target, net_load_w + exp_lim_w)
-        return target
+        previous = self.command
+        self.command = (
+            self._idle
+            if modes is None
+            else resolve(
+                modes,
+                set_max_w=b.params.max_discharge_w,
+                net_load_w=b.load_w(t_mid) - b.solar_w(t_mid),
+                grid=self.grid,
+                idle_w=self.idle_export_w,
+                battery_w=b.battery_w,
+            )
+        )
+        command = self.command
+        key = (self.active,)
+        if command.connected and not previous.connected:
+            self._soft_start = True  # setSoftGradW holds until the battery is at its target
+        elif self._soft_start and abs((command.target_w or 0.0) - b.battery_w) < 1.0:
+            self._soft_start = False
+        if not command.connected:
+            self.ramp_w_per_s = float("inf")  # a disconnect is at once
+        elif command.ramp_tms and key != self._ramp_key:
+            # rampTms: reach the new target in that many hundredths of a second
+            goal = command.target_w if command.target_w is not None else 0.0
+            self.ramp_w_per_s = max(1.0, abs(goal - b.battery_w) / (command.ramp_tms / 100))
+        elif not command.ramp_tms:
+            grad = command.grad_w_per_s
+            soft = self.default_modes.soft_grad_w if self.default_modes else None
+            if self._soft_start and soft:
+                grad = b.params.max_discharge_w * soft / 10_000
+            self.ramp_w_per_s = grad
+        self._ramp_key = key
+        return command.target_w
 
     def respond(self, control: _Control, status: int) -> None:
         """Queue a Response; the fleet posts the outbox from the device's own loop."""

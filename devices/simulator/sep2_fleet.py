@@ -13,6 +13,17 @@ devices; device mode opens one connection per device certificate. `forwarded_cer
 talks plain HTTP to a trusted-proxy ASGI server and sends the certificate in the proxy
 header instead.
 
+`client_style="independent"` behaves like an independent CSIP client rather than ours: it
+sends no DeviceInformation, mirrors the full set of system readings (W, var, V, Hz, Wh in
+and out, power factor, VA, A) in one MirrorMeterReadingList per meter, and keys events by
+mRID across the whole aggregator (a control whose mRID another device already holds is
+taken for the same event and skipped, as such a client does: `stats.mrid_collisions`).
+
+Every device obeys every DERControlBase mode it is sent (`der_modes`), fetching the
+DERCurves its curve modes link, and reports what it does in its DERStatus (connect and
+operational mode status) and readings. `SimDevice.grid` is its simulated voltage and
+frequency.
+
 `time_scale` speeds up the battery physics and the poll/telemetry cadences (a 300 s
 cadence becomes 300 / time_scale wall seconds). Control intervals and reading timestamps
 stay on the server's clock, because the server refuses readings from the future.
@@ -27,8 +38,10 @@ import contextlib
 import hashlib
 import random
 import time
+from collections.abc import Callable
 
 from devices.simulator.battery import BatteryModel, BatteryParams
+from devices.simulator.der_modes import curve_hrefs, var_of
 from devices.simulator.sep2_client import (
     FleetStats,
     HttpError,
@@ -43,21 +56,30 @@ from protocol.xml import serialize
 from protocol.xml.resources.common import DateTimeInterval
 from protocol.xml.resources.dcap import DeviceCapability
 from protocol.xml.resources.der import (
+    ConnectStatus,
     DERAvailability,
     DERCapability,
     DERList,
     DERSettings,
     DERStatus,
     StateOfChargeStatus,
+    StatusValue,
 )
 from protocol.xml.resources.derp import (
     DefaultDERControl,
     DERControlList,
+    DERCurve,
     DERProgram,
     DERProgramList,
 )
 from protocol.xml.resources.edev import DeviceInformation, EndDevice, EndDeviceList, Registration
-from protocol.xml.resources.mirror import MirrorMeterReading, MirrorUsagePoint, Reading, ReadingType
+from protocol.xml.resources.mirror import (
+    MirrorMeterReading,
+    MirrorMeterReadingList,
+    MirrorUsagePoint,
+    Reading,
+    ReadingType,
+)
 from protocol.xml.resources.response import DERControlResponse
 from protocol.xml.resources.time import Time
 from protocol.xml.resources.units import WattHour, active_power
@@ -67,6 +89,27 @@ DEFAULT_POLL_S = 60
 ROLE_MIRROR_DER = 0x09  # isMirror | isDER: the battery's own meter
 ROLE_MIRROR_SITE = 0x03  # isMirror | isPremisesAggregationPoint: the site meter
 UOM_W = 38
+# The system readings an independent CSIP client mirrors: (name, uom, power of ten, flow).
+# Flow 1 is forward (delivered to the site), 19 reverse; Wh are cumulative (3), the rest
+# instantaneous (12).
+UOM_VAR, UOM_V, UOM_HZ, UOM_WH, UOM_PF, UOM_VA, UOM_A = 63, 29, 33, 72, 65, 61, 5
+SYSTEM_READINGS = (
+    ("w", UOM_W, 0, None),
+    ("var", UOM_VAR, 0, None),
+    ("v", UOM_V, -1, None),
+    ("hz", UOM_HZ, -2, None),
+    ("wh_in", UOM_WH, 0, 1),
+    ("wh_out", UOM_WH, 0, 19),
+    ("pf", UOM_PF, -2, None),
+    ("va", UOM_VA, 0, None),
+    ("a", UOM_A, -1, None),
+)
+SITE_READINGS = (("w", UOM_W, 0, None), ("var", UOM_VAR, 0, None))
+# DERControlType bits of the modes the simulated battery obeys: charge, discharge, connect,
+# energize, fixed PF absorb/inject, fixed var, fixed W, freq-watt, max W, target W,
+# volt-var, volt-watt, watt-PF.
+MODES_SUPPORTED = sum(1 << bit for bit in (0, 1, 2, 3, 4, 5, 6, 7, 9, 15, 17, 18, 19, 20))
+DOE_MODES_SUPPORTED = 0x0F  # CSIP-AUS: export, import, generation and load limits
 
 
 def fleet_lfdi(*, seed: int, index: int) -> str:
@@ -115,13 +158,21 @@ class Sep2Fleet:
         t0_s: float = 12 * 3600.0,
         post_rate_s: int | None = None,
         profile: str = "csip",
+        client_style: str = "reservoir",
+        source_address: str | None = None,
+        battery_params: Callable[[int], dict] | None = None,
     ):
         """`pins`: device index → the PIN printed on an out-of-band registered device.
         `idle_export_w`: with no control in force, discharge at this W (a customer's
         export-for-credit mode) instead of self-consumption. `t0_s`: the households'
         local time of day at the start. `post_rate_s`: the telemetry period configured
         in the client, used when the server names none. `profile`: "csipaus" adds what
-        CSIP-AUS requires (doeModesSupported)."""
+        CSIP-AUS requires (doeModesSupported). `client_style`: "independent" behaves like
+        an independent CSIP client (see the module). `source_address`: the local address
+        to connect from. `battery_params`: device index → BatteryParams fields of its own
+        (ratings that differ per device)."""
+        if client_style not in ("reservoir", "independent"):
+            raise ValueError("client_style is 'reservoir' or 'independent'")
         if mode not in ("aggregator", "device"):
             raise ValueError("mode is 'aggregator' or 'device'")
         if mode == "device" and (not device_certs or len(device_certs) < devices):
@@ -140,6 +191,11 @@ class Sep2Fleet:
         self.t0_s = t0_s
         self.post_rate_s = post_rate_s
         self.profile = profile
+        self.client_style = client_style
+        self.independent = client_style == "independent"
+        self.source_address = source_address
+        self.battery_params = battery_params
+        self.event_owner: dict[str, int] = {}  # mRID → the device that holds that event
         self.customer_opt_outs: set[tuple[int, str]] = set()
         self.stats = FleetStats(devices=devices)
         self.devices: list[SimDevice] = []
@@ -158,7 +214,12 @@ class Sep2Fleet:
         if self.base_url.startswith("https"):
             context = tls_context(ca_path=self.ca_path, cert=cert, key=key)
         pool = HttpPool(
-            self.base_url, size=size, ssl_context=context, extra_headers=headers, stats=self.stats
+            self.base_url,
+            size=size,
+            ssl_context=context,
+            extra_headers=headers,
+            stats=self.stats,
+            source_address=self.source_address,
         )
         self._pools.append(pool)
         return pool
@@ -196,12 +257,13 @@ class Sep2Fleet:
             else:
                 pool, lfdi = shared, fleet_lfdi(seed=self.seed, index=i)
             rng = random.Random(f"{self.seed}:{i}")  # noqa: S311 (simulation, not security)
-            battery = BatteryModel(
-                BatteryParams(
-                    seed=self.seed * 100_003 + i, initial_soc_pct=60.0 + rng.random() * 30
-                ),
-                t0_s=self.t0_s,
-            )
+            own = self.battery_params(i) if self.battery_params else {}
+            params = {
+                "seed": self.seed * 100_003 + i,
+                "initial_soc_pct": 60.0 + rng.random() * 30,
+                **own,
+            }
+            battery = BatteryModel(BatteryParams(**params), t0_s=self.t0_s)
             client = Sep2Client(pool, gate=self._gate, stats=self.stats)
             self.devices.append(
                 SimDevice(
@@ -317,8 +379,9 @@ class Sep2Fleet:
             registration = await dev.client.get(link.href, Registration) if link else None
             if registration is None or registration.pin != pin:
                 raise HttpError("the server's Registration PIN does not match the device's")
+        # An independent client sends no DeviceInformation.
         await dev.client.put_linked(
-            dev.edev.device_information_link,
+            None if self.independent else dev.edev.device_information_link,
             DeviceInformation(
                 lfdi=dev.lfdi,
                 mf_date=now,
@@ -348,11 +411,12 @@ class Sep2Fleet:
                 (
                     dev.der.der_capability_link,
                     DERCapability(
-                        modes_supported=0x1,
+                        modes_supported=MODES_SUPPORTED,
                         rtg_max_w=active_power(p.max_discharge_w),
                         type=83,
-                        # CSIP-AUS: the export limit (bit 0) is supported.
-                        doe_modes_supported=0x1 if self.profile == "csipaus" else None,
+                        doe_modes_supported=(
+                            DOE_MODES_SUPPORTED if self.profile == "csipaus" else None
+                        ),
                         **ratings,
                     ),
                 ),
@@ -379,14 +443,28 @@ class Sep2Fleet:
                 device_lfdi=dev.lfdi,
                 mirror_meter_readings=[
                     MirrorMeterReading(
-                        mrid=_mrid(dev.lfdi, f"mmr{role}"),
-                        reading_type=ReadingType(uom=UOM_W),
+                        mrid=_mmr_mrid(dev.lfdi, role, name),
+                        description=name,
+                        reading_type=ReadingType(
+                            uom=uom,
+                            power_of_ten_multiplier=power or None,
+                            flow_direction=flow,
+                            accumulation_behaviour=(3 if uom == UOM_WH else 12)
+                            if self.independent
+                            else None,
+                        ),
                     )
+                    for name, uom, power, flow in self._quantities(role)
                 ],
             )
             # 201 when new, 204 when re-POSTed after a retry: the Location either way.
             _, headers = await dev.client.send("POST", self._mup_list_href(), mup)
             dev.mup_hrefs[role] = headers["location"]
+
+    def _quantities(self, role: int) -> tuple[tuple[str, int, int, int | None], ...]:
+        if not self.independent:
+            return (("w", UOM_W, 0, None),)
+        return SYSTEM_READINGS if role == ROLE_MIRROR_DER else SITE_READINGS
 
     async def _find_edev(self, dev: SimDevice) -> str:
         listing = await dev.client.get(f"{self._edev_list_href()}?l=1000", EndDeviceList)
@@ -402,11 +480,16 @@ class Sep2Fleet:
         b = dev.battery
         p = b.params
         soc = round(b.soc_pct * 100)
+        command = dev.command
+        connect = ConnectStatus(date_time=now, value=command.connect_status)
         await dev.client.put_linked(
             dev.der.der_status_link,
             DERStatus(
                 reading_time=now,
+                gen_connect_status=connect,
+                operational_mode_status=StatusValue(date_time=now, value=command.op_mode_status),
                 state_of_charge_status=StateOfChargeStatus(date_time=now, value=soc),
+                stor_connect_status=connect,
             ),
         )
         usable = max(0.0, b.stored_wh - p.capacity_wh * p.discharge_floor_pct / 100)
@@ -433,7 +516,8 @@ class Sep2Fleet:
             for dev in self.devices:
                 if dev.edev is not None:
                     dev.apply(t)
-                    dev.battery.step(dt, dev.target_w(dt_s=dt))
+                    target = dev.target_w(dt_s=dt)
+                    dev.battery.step(dt, target, ramp_w_per_s=dev.ramp_w_per_s)
 
     def _telemetry_s(self, dev: SimDevice) -> float:
         interval = (
@@ -493,23 +577,68 @@ class Sep2Fleet:
         # The meter reads what the last physics step produced, so a limit the battery
         # applied over that step is what the reading shows.
         site_w = b.site_w if b.site_w is not None else b.load_w(b.t_s) - b.solar_w(b.t_s)
-        for role, value in ((ROLE_MIRROR_DER, b.battery_w), (ROLE_MIRROR_SITE, site_w)):
+        values = self.readings_of(dev, site_w)
+        interval = DateTimeInterval(duration=duration, start=start_s)
+        for role in (ROLE_MIRROR_DER, ROLE_MIRROR_SITE):
             href = dev.mup_hrefs.get(role)
             if href is None:
                 continue
-            await dev.client.send(
-                "POST",
-                href,
+            mmrs = [
                 MirrorMeterReading(
-                    mrid=_mrid(dev.lfdi, f"mmr{role}"),
+                    mrid=_mmr_mrid(dev.lfdi, role, name),
                     reading=Reading(
-                        value=round(value),
-                        time_period=DateTimeInterval(duration=duration, start=start_s),
+                        value=round(values[role, name] / 10.0**power), time_period=interval
                     ),
-                ),
-            )
-            self.stats.readings_posted += 1
+                )
+                for name, _, power, _ in self._quantities(role)
+            ]
+            if self.independent:  # one list per meter
+                body = MirrorMeterReadingList(mirror_meter_readings=mmrs, all=len(mmrs))
+                body.results = len(mmrs)
+                await dev.client.send("POST", href, body)
+            else:
+                for mmr in mmrs:
+                    await dev.client.send("POST", href, mmr)
+            self.stats.readings_posted += len(mmrs)
         await self._put_status(dev)
+
+    def readings_of(self, dev: SimDevice, site_w: float) -> dict[tuple[int, str], float]:
+        """The value of every mirrored quantity, (role, name) → value in its unit."""
+        b, command, grid = dev.battery, dev.command, dev.grid
+        w = b.battery_w
+        var = var_of(w, command.power_factor) if command.power_factor else command.var
+        if not command.connected:
+            var = 0.0
+        va = (w**2 + var**2) ** 0.5
+        volts = grid.nominal_v * grid.voltage_pct / 100
+        return {
+            (ROLE_MIRROR_DER, "w"): w,
+            (ROLE_MIRROR_DER, "var"): var,
+            (ROLE_MIRROR_DER, "v"): volts,
+            (ROLE_MIRROR_DER, "hz"): grid.frequency_hz,
+            (ROLE_MIRROR_DER, "wh_in"): b.total_in_wh,
+            (ROLE_MIRROR_DER, "wh_out"): b.total_out_wh,
+            (ROLE_MIRROR_DER, "pf"): abs(w) / va if va else 1.0,
+            (ROLE_MIRROR_DER, "va"): va,
+            (ROLE_MIRROR_DER, "a"): va / volts if volts else 0.0,
+            (ROLE_MIRROR_SITE, "w"): site_w,
+            (ROLE_MIRROR_SITE, "var"): var,
+        }
+
+    async def _curves(self, dev: SimDevice, base) -> dict[str, DERCurve]:
+        """The DERCurves `base`'s curve modes link, fetched by href."""
+        return {href: await dev.client.get(href, DERCurve) for href in curve_hrefs(base)}
+
+    def _claims(self, dev: SimDevice, mrid: str) -> bool:
+        """Whether `dev` may follow the control `mrid`: always, except for an independent
+        client, which keys events by mRID across all its devices (the first holds it)."""
+        if not self.independent:
+            return True
+        owner = self.event_owner.setdefault(mrid, dev.index)
+        if owner != dev.index:
+            self.stats.mrid_collisions += 1
+            return False
+        return True
 
     async def _poll(self, dev: SimDevice) -> None:
         self.stats.polls += 1
@@ -531,15 +660,17 @@ class Sep2Fleet:
                 )
                 for control in listing.der_controls:
                     seen.add(control.mrid)
-                    dev.learn(control, program.primacy)
+                    if self._claims(dev, control.mrid):
+                        curves = await self._curves(dev, control.der_control_base)
+                        dev.learn(control, program.primacy, curves)
             if program.active_der_control_list_link:
                 await dev.client.get(_listed(program.active_der_control_list_link.href))
             if program.default_der_control_link:
                 default = await dev.client.get(
                     program.default_der_control_link.href, DefaultDERControl
                 )
-                if not self.faults.ignore_default_control:
-                    dev.default_limits = dev.limits(default.der_control_base)
+                curves = await self._curves(dev, default.der_control_base)
+                dev.learn_default(default, curves)
         now_m = time.monotonic()
         for mrid in seen:
             if mrid not in self.stats.first_seen:
@@ -563,9 +694,45 @@ class Sep2Fleet:
             self.stats.responses[status] = self.stats.responses.get(status, 0) + 1
 
 
+def battery_action(dev: SimDevice) -> str:
+    """What `dev`'s battery is doing, in words: its W, the modes that shaped it, its SoC."""
+    b, command = dev.battery, dev.command
+    if not command.connected:
+        doing = "disconnected, 0 W"
+    elif abs(b.battery_w) < 0.5:
+        doing = "idle, 0 W"
+    else:
+        doing = f"{'discharging' if b.battery_w > 0 else 'charging'} {abs(b.battery_w):.0f} W"
+    held = f" ({', '.join(command.held)})" if command.held else ""
+    return f"{doing}{held}, SoC {b.soc_pct:.1f} %"
+
+
+def dispatch_table(fleet: Sep2Fleet) -> str:
+    """device | DERControl mRID | setpoint W | what the battery did: one row per device, for
+    the control in force (else the newest it knows). A Markdown table."""
+    rows = ["| device | DERControl mRID | setpoint W | what the battery did |", "|---|---|---|---|"]
+    for dev in fleet.devices:
+        control = dev.controls.get(dev.active) if dev.active else None
+        if control is None and dev.controls:
+            control = max(dev.controls.values(), key=lambda c: c.creation_time)
+        mrid = control.mrid if control else "-"
+        setpoint = "-"
+        if control is not None and control.setpoint_w is not None:
+            setpoint = f"{control.setpoint_w:.0f}"
+        rows.append(
+            f"| {dev.index} ({dev.lfdi[:8]}…) | {mrid} | {setpoint} | {battery_action(dev)} |"
+        )
+    return "\n".join(rows)
+
+
 def _listed(href: str, limit: int = 255) -> str:
     """A list's href asking for every entry (2030.5 lists default to one)."""
     return f"{href}{'&' if '?' in href else '?'}s=0&l={limit}"
+
+
+def _mmr_mrid(lfdi: str, role: int, name: str) -> str:
+    # The battery's W keeps the mRID it has always had (a server keys readings by it).
+    return _mrid(lfdi, f"mmr{role}" if name == "w" else f"mmr{role}:{name}")
 
 
 def _mrid(lfdi: str, what: str) -> str:

@@ -1,6 +1,18 @@
 from rest_framework import serializers
 
-from programs.models import DispatchGroup, Event, Program, Season
+from programs.choices import EventKind
+from programs.controls import CONTROL_FIELDS, DEFAULT_ONLY_FIELDS
+from programs.models import (
+    INT32_MAX,
+    INT32_MIN,
+    MAX_CURVE_POINTS,
+    Curve,
+    DefaultControl,
+    DispatchGroup,
+    Event,
+    Program,
+    Season,
+)
 from programs.selectors import CapacityForecast
 from tenancy.api.serializers import TenantModelSerializer
 
@@ -48,8 +60,52 @@ class AttachedDeviceSerializer(serializers.Serializer):
     sfdi = serializers.IntegerField(allow_null=True)
 
 
-class EventSerializer(serializers.ModelSerializer):
+class FreqDroopSerializer(serializers.Serializer):
+    """2030.5 FreqDroopType: dead bands (hundredths of Hz), droop (hundredths), open loop
+    response time (hundredths of a second)."""
+
+    dBOF = serializers.IntegerField(min_value=0, max_value=2**32 - 1)
+    dBUF = serializers.IntegerField(min_value=0, max_value=2**32 - 1)
+    kOF = serializers.IntegerField(min_value=0, max_value=65535)
+    kUF = serializers.IntegerField(min_value=0, max_value=65535)
+    openLoopTms = serializers.IntegerField(min_value=0, max_value=65535)
+
+
+def _curve_field(mode: str) -> TenantRelatedField:
+    return TenantRelatedField(
+        queryset=Curve.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text=f"{mode}: the id of one of the program's curves of that type.",
+    )
+
+
+class ControlModesMixin(serializers.Serializer):
+    """The ControlBase modes as API fields: curve modes by curve id, frequency droop as an
+    object. Which of them a kind or a profile allows is programs.controls' to say."""
+
+    op_mod_freq_droop = FreqDroopSerializer(required=False, allow_null=True)
+    op_mod_volt_var = _curve_field("opModVoltVar")
+    op_mod_volt_watt = _curve_field("opModVoltWatt")
+    op_mod_freq_watt = _curve_field("opModFreqWatt")
+    op_mod_watt_pf = _curve_field("opModWattPF")
+    op_mod_watt_var = _curve_field("opModWattVar")
+
+    @staticmethod
+    def pop_controls(data: dict) -> dict:
+        """The modes given (not null) taken out of validated data."""
+        controls = {f: data.pop(f) for f in CONTROL_FIELDS if f in data}
+        return {f: v for f, v in controls.items() if v is not None}
+
+
+class EventSerializer(ControlModesMixin, serializers.ModelSerializer):
     group = TenantRelatedField(queryset=DispatchGroup.objects.all())
+    kind = serializers.ChoiceField(
+        choices=EventKind.choices,
+        help_text="The control family. Discharge and charge are planned (target_w split per "
+        "device, served as opModTargetW); every other kind gives its modes' values "
+        "(export_limit: op_mod_exp_lim_w, or target_w as before).",
+    )
     emergency_override = serializers.BooleanField(default=False)
     override_reason = serializers.CharField(required=False, allow_blank=True, write_only=True)
     signed_target_w = serializers.IntegerField(read_only=True)
@@ -82,6 +138,7 @@ class EventSerializer(serializers.ModelSerializer):
             "superseded_by",
             "created_by",
             "created_at",
+            *CONTROL_FIELDS,
         ]
         read_only_fields = [
             "mrid",
@@ -91,6 +148,13 @@ class EventSerializer(serializers.ModelSerializer):
             "created_by",
             "created_at",
         ]
+
+
+class KindRuleSerializer(serializers.Serializer):
+    rule = serializers.CharField()
+    label = serializers.CharField()
+    applies = serializers.BooleanField()
+    why = serializers.CharField()
 
 
 class ViolationSerializer(serializers.Serializer):
@@ -134,3 +198,44 @@ class GroupMemberSerializer(serializers.Serializer):
 
 class GroupMembersSerializer(serializers.Serializer):
     devices = serializers.ListField(child=serializers.IntegerField())
+
+
+class CurvePointSerializer(serializers.Serializer):
+    """One CurveData point, as sent: the real value is x * 10^x_multiplier (y likewise)."""
+
+    x = serializers.IntegerField(min_value=INT32_MIN, max_value=INT32_MAX)
+    y = serializers.IntegerField(min_value=INT32_MIN, max_value=INT32_MAX)
+    excitation = serializers.BooleanField(
+        required=False, help_text="Watt-PF: true when the DER absorbs vars (under-excited)."
+    )
+
+
+class CurveSerializer(TenantModelSerializer):
+    """A program's DERCurve. Its type and program stay fixed while a control links it."""
+
+    program = TenantRelatedField(queryset=Program.objects.all())
+    points = serializers.ListField(
+        child=CurvePointSerializer(),
+        min_length=1,
+        max_length=MAX_CURVE_POINTS,
+        help_text="1 to 10 points, x strictly increasing.",
+    )
+
+    class Meta:
+        model = Curve
+        exclude = ["utility"]
+        read_only_fields = ["mrid", "created_at", "changed_at"]
+
+    def validate_points(self, points):
+        return [dict(point) for point in points]
+
+
+class DefaultControlSerializer(ControlModesMixin, serializers.ModelSerializer):
+    """A dispatch group's DefaultDERControl: any mode its program's profile allows, and the
+    enter-service settings and gradients. A PUT replaces it whole (what it leaves out is
+    cleared)."""
+
+    class Meta:
+        model = DefaultControl
+        fields = ["group", *CONTROL_FIELDS, *DEFAULT_ONLY_FIELDS, "changed_at"]
+        read_only_fields = ["group", "changed_at"]

@@ -1,6 +1,15 @@
+from dataclasses import asdict
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
@@ -12,19 +21,24 @@ from programs.api.serializers import (
     AttachDeviceSerializer,
     AttachedDeviceSerializer,
     CancelSerializer,
+    CurveSerializer,
+    DefaultControlSerializer,
     DispatchGroupSerializer,
     EventSerializer,
     ForecastSerializer,
     GroupMemberSerializer,
     GroupMembersSerializer,
+    KindRuleSerializer,
     ProgramSerializer,
     ViolationSerializer,
 )
-from programs.choices import EventStatus
-from programs.models import DispatchGroup, Event, Program
+from programs.choices import EventKind, EventStatus
+from programs.controls import allowed_kinds
+from programs.models import Curve, DefaultControl, DispatchGroup, Event, Program
+from programs.rules import rules_for_kind
 from programs.selectors import FUNNEL_LABELS, capacity_forecast, event_funnel, group_devices
 from tenancy.api.filters import id_filter
-from tenancy.api.viewsets import TenantModelViewSet, TenantScopedMixin
+from tenancy.api.viewsets import Conflict, TenantModelViewSet, TenantScopedMixin
 from tenancy.choices import Role
 
 
@@ -34,6 +48,28 @@ class ProgramViewSet(TenantModelViewSet):
     queryset = Program.objects.prefetch_related("seasons")
     serializer_class = ProgramSerializer
     write_roles = {Role.PROGRAM_MANAGER}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "kind", str, enum=EventKind.values, required=True, description="An event kind"
+            )
+        ],
+        responses=KindRuleSerializer(many=True),
+    )
+    @action(detail=True, methods=["get"], url_path="kind-rules")
+    def kind_rules(self, request, pk=None):
+        """Which of the program's rules apply to an event of ``kind``, and why (or why
+        not), in words; and the kinds its profile allows."""
+        program = self.get_object()
+        kind = request.query_params.get("kind", "")
+        if kind not in EventKind.values:
+            raise ValidationError({"kind": f"One of: {', '.join(EventKind.values)}."})
+        if kind not in allowed_kinds(program.profile):
+            raise ValidationError({"kind": "The program's profile does not allow this kind."})
+        return Response(
+            KindRuleSerializer([asdict(r) for r in rules_for_kind(program, kind)], many=True).data
+        )
 
 
 class DispatchGroupViewSet(TenantModelViewSet):
@@ -92,6 +128,59 @@ class DispatchGroupViewSet(TenantModelViewSet):
         ids = list(group_devices(group=group).order_by("pk").values_list("pk", flat=True))
         return Response({"devices": ids})
 
+    @extend_schema(
+        methods=["get"],
+        request=None,
+        responses={
+            200: DefaultControlSerializer,
+            404: OpenApiResponse(description="The group has no default control."),
+        },
+    )
+    @extend_schema(
+        methods=["put"],
+        request=DefaultControlSerializer,
+        responses={
+            200: DefaultControlSerializer,
+            400: OpenApiResponse(description="Field errors keyed by field; nothing changed."),
+        },
+        description="Set the group's DefaultDERControl, replacing it whole: any mode its "
+        "program's profile allows (curve modes by curve id), enter service and gradients. A "
+        "mode the profile refuses, or a curve of another type or program, answers 400 "
+        "naming the field and changes nothing.",
+    )
+    @extend_schema(
+        methods=["delete"],
+        request=None,
+        responses={
+            204: None,
+            404: OpenApiResponse(description="The group has no default control."),
+        },
+    )
+    @action(detail=True, methods=["get", "put", "delete"], url_path="default-control")
+    def default_control(self, request, pk=None):
+        """The group's DefaultDERControl: what its DERs do when no event is active. GET
+        answers 404 while the group has none (its DERs are then served an empty one)."""
+        group = self.get_object()
+        if request.method == "DELETE":
+            if not services.default_control_clear(group=group, actor=request.user):
+                raise NotFound("This group has no default control.")
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        if request.method == "PUT":
+            body = DefaultControlSerializer(data=request.data, context={"request": request})
+            body.is_valid(raise_exception=True)
+            values = dict(body.validated_data)
+            try:
+                default = services.default_control_set(
+                    group=group, actor=request.user, values=values
+                )
+            except DjangoValidationError as exc:
+                raise ValidationError(serializers.as_serializer_error(exc)) from exc
+            return Response(DefaultControlSerializer(default, context={"request": request}).data)
+        default = DefaultControl.objects.for_utility(request.utility).filter(group=group).first()
+        if default is None:
+            raise NotFound("This group has no default control.")
+        return Response(DefaultControlSerializer(default, context={"request": request}).data)
+
     def _device(self, device_id: int) -> Device:
         device = Device.objects.for_utility(self.request.utility).filter(pk=device_id).first()
         if device is None:
@@ -120,6 +209,60 @@ class DispatchGroupViewSet(TenantModelViewSet):
             {"device": device.pk, "lfdi": device.lfdi, "sfdi": device.sfdi},
             status=status.HTTP_201_CREATED,
         )
+
+
+_DETAIL = inline_serializer("CurveDetail", {"detail": serializers.CharField()})
+_REFUSED = OpenApiResponse(
+    OpenApiTypes.OBJECT, description="What is wrong, as {field: [messages]}; nothing changed."
+)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[OpenApiParameter("program", int, description="Only this program's curves")]
+    ),
+    create=extend_schema(responses={201: CurveSerializer, 400: _REFUSED, 403: _DETAIL}),
+    retrieve=extend_schema(responses={200: CurveSerializer, 404: _DETAIL}),
+    update=extend_schema(
+        responses={200: CurveSerializer, 400: _REFUSED, 403: _DETAIL, 404: _DETAIL}
+    ),
+    partial_update=extend_schema(
+        responses={200: CurveSerializer, 400: _REFUSED, 403: _DETAIL, 404: _DETAIL}
+    ),
+    destroy=extend_schema(responses={204: None, 403: _DETAIL, 404: _DETAIL, 409: _DETAIL}),
+)
+class CurveViewSet(TenantModelViewSet):
+    """A program's DERCurves (volt-var, volt-watt, freq-watt, watt-PF …), listed in its
+    DERPrograms' DERCurveLists and linked by the curve modes of events and defaults.
+    Program managers edit; everyone at the utility reads. A curve a control links keeps its
+    type and program and cannot be deleted (409)."""
+
+    queryset = Curve.objects.select_related("program")
+    serializer_class = CurveSerializer
+    write_roles = {Role.PROGRAM_MANAGER}
+
+    def get_queryset(self):
+        return id_filter(super().get_queryset(), self.request.query_params, "program", "program_id")
+
+    def perform_create(self, serializer):
+        self._save(serializer, Curve(utility=self.request.utility))
+
+    def perform_update(self, serializer):
+        self._save(serializer, serializer.instance)
+
+    def _save(self, serializer, curve: Curve) -> None:
+        for name, value in serializer.validated_data.items():
+            setattr(curve, name, value)
+        try:
+            serializer.instance = services.curve_save(curve=curve)
+        except DjangoValidationError as exc:
+            raise ValidationError(serializers.as_serializer_error(exc)) from exc
+
+    def perform_destroy(self, instance):
+        try:
+            services.curve_delete(curve=instance)
+        except DjangoValidationError as exc:
+            raise Conflict(" ".join(exc.messages)) from exc
 
 
 class EventViewSet(
@@ -159,17 +302,29 @@ class EventViewSet(
     @extend_schema(
         responses={
             201: EventSerializer,
-            400: inline_serializer("EventRefusal", {"violations": ViolationSerializer(many=True)}),
-        }
+            400: OpenApiResponse(
+                inline_serializer(
+                    "EventRefusal",
+                    {"violations": ViolationSerializer(many=True, required=False)},
+                ),
+                description="The program's rules refused it (`violations`), or fields did: "
+                "then each key is a field, e.g. a mode the kind or the profile does not allow, "
+                "or a curve of another type or program, with why.",
+            ),
+        },
+        description="Create an event of any kind with its modes' values (a curve mode by "
+        "curve id). Discharge and charge take target_w (or per_device_w); an export limit "
+        "takes op_mod_exp_lim_w, or target_w as before.",
     )
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         group = data.pop("group")
+        controls = serializer.pop_controls(data)
         try:
             event = services.event_create(
-                program=group.program, group=group, actor=request.user, **data
+                program=group.program, group=group, actor=request.user, controls=controls, **data
             )
         except services.EventRuleError as refused:
             return Response(

@@ -91,24 +91,26 @@ class EndDeviceSerializer(serializers.ModelSerializer):
             "device",
             "pin",
             "post_rate_s",
+            "poll_rate_s",
             "changed_time",
             "enabled",
             "last_poll_at",
             "created_at",
         ]
         read_only_fields = ["device", "changed_time", "enabled", "last_poll_at", "created_at"]
-        extra_kwargs = {"post_rate_s": {"min_value": 1}}
+        extra_kwargs = {"post_rate_s": {"min_value": 1}, "poll_rate_s": {"min_value": 5}}
 
 
 class EndDeviceUpdateSerializer(serializers.Serializer):
-    """A new registration PIN and/or post rate (null: the program's)."""
+    """A new registration PIN and/or this site's post or poll rate (null: the program's)."""
 
     pin = serializers.IntegerField(min_value=0, max_value=999999, required=False)
     post_rate_s = serializers.IntegerField(min_value=1, allow_null=True, required=False)
+    poll_rate_s = serializers.IntegerField(min_value=5, allow_null=True, required=False)
 
     def validate(self, attrs):
         if not attrs:
-            raise serializers.ValidationError("Give pin and/or post_rate_s.")
+            raise serializers.ValidationError("Give pin, post_rate_s and/or poll_rate_s.")
         return attrs
 
 

@@ -1,6 +1,6 @@
 """The 2030.5 side of ``/api/v1/``: clients (register, issue from a CSR, revoke, restore),
-EndDevices (out-of-band pre-registration, PIN and post rate, delete), mirror usage points
-(list, delete, clear) and subscriptions (list, delete on a client's behalf).
+EndDevices (out-of-band pre-registration, PIN, a site's post and poll rates, delete),
+mirror usage points (list, delete, clear) and subscriptions (list, delete on a client's behalf).
 
 Every queryset is the caller's utility's (TenantScopedMixin); a row of another utility is
 404, like a missing one. Writes go through protocol.services, as the 2030.5 server's do.
@@ -205,15 +205,20 @@ class Sep2EndDeviceViewSet(
     def perform_create(self, serializer):
         data = serializer.validated_data
         try:
-            serializer.instance = services.end_device_preregister(
-                utility=self.request.utility,
-                lfdi=data["lfdi"],
-                sfdi=data["sfdi"],
-                pin=data["pin"],
-                registered_by=data["registered_by"],
-                post_rate_s=data.get("post_rate_s"),
-                placeholder_device=True,
-            )
+            with transaction.atomic():
+                serializer.instance = services.end_device_preregister(
+                    utility=self.request.utility,
+                    lfdi=data["lfdi"],
+                    sfdi=data["sfdi"],
+                    pin=data["pin"],
+                    registered_by=data["registered_by"],
+                    post_rate_s=data.get("post_rate_s"),
+                    placeholder_device=True,
+                )
+                if data.get("poll_rate_s") is not None:
+                    services.end_device_poll_rate_set(
+                        end_device=serializer.instance, poll_rate_s=data["poll_rate_s"]
+                    )
         except DjangoValidationError as exc:
             raise _refused(exc) from exc
 
@@ -230,6 +235,10 @@ class Sep2EndDeviceViewSet(
                 if "post_rate_s" in data:
                     services.end_device_post_rate_set(
                         end_device=end_device, post_rate_s=data["post_rate_s"]
+                    )
+                if "poll_rate_s" in data:
+                    services.end_device_poll_rate_set(
+                        end_device=end_device, poll_rate_s=data["poll_rate_s"]
                     )
         except DjangoValidationError as exc:
             raise _refused(exc) from exc

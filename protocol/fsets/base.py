@@ -93,7 +93,7 @@ def client_for(identity) -> Client | None:
     if client is not None:
         return client
     before = cache.tokens((cache.GLOBAL,))
-    client = selectors.client_by_lfdi(lfdi=identity.lfdi, issuer=issuer)
+    client = selectors.client_by_lfdi(lfdi=identity.lfdi, certificate=identity.certificate)
     if client is not None and before is not None and cache.storable():
         cache.clients.put(identity.lfdi, issuer, client, before[0])
     return client
@@ -103,9 +103,9 @@ def refusal(client: Client | None, identity, now: datetime) -> str | None:
     """Why this certificate may not act now (403), or None."""
     if client is None:
         return "unknown client certificate"
-    if selectors.client_issuer_is_foreign(client):
-        # One endpoint trusts every utility's CA; a certificate acts only where it was issued.
-        return "client certificate issued by another utility's CA"
+    # One endpoint trusts every utility's CA; a certificate acts only where it was issued.
+    if (issuer_refusal := selectors.client_issuer_refusal(client)) is not None:
+        return issuer_refusal
     if client.revoked:
         return "client certificate revoked"
     not_after = identity.certificate.not_valid_after_utc
@@ -241,8 +241,11 @@ class SepView(View):
 
     # --- helpers for subclasses ---------------------------------------------------------
 
-    def poll_rate_of(self, resource: str) -> int:
-        """The pollRate of one of programs.models.POLLED_RESOURCES for this client."""
+    def poll_rate_of(self, resource: str, end_device: EndDevice | None = None) -> int:
+        """The pollRate of one of programs.models.POLLED_RESOURCES for this client; on an
+        EndDevice's own resources, the site's override (EndDevice.poll_rate_s) wins."""
+        if end_device is not None and end_device.poll_rate_s:
+            return end_device.poll_rate_s
         program = self.client.program
         return program.poll_rate_for(resource) if program else DEFAULT_POLL_RATE_S
 

@@ -43,7 +43,9 @@ class DERListView(SepView):
     def get(self, request, eid):
         end_device = self.end_device(eid)
         paged = self.page(request, [der_resource(end_device)])
-        return self.sep(der_list(end_device, paged, poll_rate=self.poll_rate_of("der_list")))
+        return self.sep(
+            der_list(end_device, paged, poll_rate=self.poll_rate_of("der_list", end_device))
+        )
 
 
 class DERView(SepView):

@@ -15,6 +15,8 @@ from protocol.managers.derp import (
     default_der_control,
     der_control_list,
     der_control_mrid,
+    der_curve,
+    der_curve_list,
     derp_list,
     derp_resource,
     end_device_der_control,
@@ -26,7 +28,9 @@ class DERProgramListView(SepView):
         end_device = self.end_device(eid)
         groups = selectors.end_device_groups(end_device=end_device)
         paged = self.page(request, groups)
-        return self.sep(derp_list(end_device, paged, poll_rate=self.poll_rate_of("derp_list")))
+        return self.sep(
+            derp_list(end_device, paged, poll_rate=self.poll_rate_of("derp_list", end_device))
+        )
 
 
 class _ProgramView(SepView):
@@ -100,3 +104,21 @@ class DefaultDERControlView(_ProgramView):
     def get(self, request, eid, gid):
         end_device, group = self.program(eid, gid)
         return self.sep(default_der_control(end_device, group, profile=self.profile))
+
+
+class DERCurveListView(_ProgramView):
+    """The program's DERCurves (EndDevice, groups, count and page: four queries)."""
+
+    def get(self, request, eid, gid):
+        end_device, group = self.program(eid, gid)
+        paged = self.page(request, selectors.group_curves(group=group))
+        return self.sep(der_curve_list(end_device, group, paged))
+
+
+class DERCurveView(_ProgramView):
+    def get(self, request, eid, gid, cid):
+        end_device, group = self.program(eid, gid)
+        curve = selectors.group_curve(group=group, curve_id=cid)
+        if curve is None:
+            return not_found("no such DERCurve")
+        return self.sep(der_curve(end_device, group, curve))

@@ -2,15 +2,19 @@
 DeviceInformation and FunctionSetAssignments."""
 
 from protocol import selectors, services
-from protocol.fsets.base import BadInput, SepView
+from protocol.fsets.base import BadInput, Refused, SepView
 from protocol.http import not_found
+from protocol.managers.derp import derp_list
 from protocol.managers.edev import (
     device_information_href,
     edev_href,
     end_device_list,
     end_device_resource,
+    fsa_derp_list_href,
     fsa_list,
+    fsa_programs,
     fsa_resource,
+    fsa_resources,
     registration_resource,
     reported_content,
 )
@@ -78,14 +82,31 @@ class FunctionSetAssignmentsListView(SepView):
     def get(self, request, eid):
         end_device = self.end_device(eid)
         groups = selectors.end_device_groups(end_device=end_device)
-        paged = self.page(request, [fsa_resource(end_device, len(groups))])
-        return self.sep(fsa_list(end_device, paged, poll_rate=self.poll_rate_of("fsa_list")))
+        paged = self.page(request, fsa_resources(end_device, groups))
+        return self.sep(
+            fsa_list(end_device, paged, poll_rate=self.poll_rate_of("fsa_list", end_device))
+        )
 
 
 class FunctionSetAssignmentsView(SepView):
-    def get(self, request, eid, fid):
+    def program_groups(self, eid, fid):
+        """The EndDevice and program `fid` with its groups this device is in, or 404."""
         end_device = self.end_device(eid)
-        if fid != 0:
-            return not_found("no such FunctionSetAssignments")
         groups = selectors.end_device_groups(end_device=end_device)
-        return self.sep(fsa_resource(end_device, len(groups)))
+        for program, program_groups in fsa_programs(groups):
+            if program.pk == fid:
+                return end_device, program, program_groups
+        raise Refused(not_found("no such FunctionSetAssignments"))
+
+    def get(self, request, eid, fid):
+        end_device, program, groups = self.program_groups(eid, fid)
+        return self.sep(fsa_resource(end_device, program, groups))
+
+
+class FunctionSetAssignmentsDERProgramListView(FunctionSetAssignmentsView):
+    def get(self, request, eid, fid):
+        end_device, program, groups = self.program_groups(eid, fid)
+        paged = self.page(request, groups)
+        href = fsa_derp_list_href(end_device, program)
+        poll_rate = self.poll_rate_of("derp_list", end_device)
+        return self.sep(derp_list(end_device, paged, poll_rate=poll_rate, href=href))

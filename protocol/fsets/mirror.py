@@ -18,7 +18,7 @@ from devices.choices import Channel, RejectReason
 from devices.services import OtherMeasurement, Reading, other_readings_store
 from protocol import selectors, services
 from protocol.fsets.base import BadInput, Refused, SepView, instant
-from protocol.http import not_found
+from protocol.http import forbidden, not_found
 from protocol.managers.mirror import mup_href, mup_list, mup_resource
 from protocol.models import MirrorUsagePoint
 from protocol.xml.resources.mirror import MirrorMeterReading, MirrorMeterReadingList, ReadingType
@@ -123,8 +123,8 @@ class MirrorUsagePointListView(SepView):
             .filter(lfdi=body.device_lfdi)
             .first()
         )
-        if end_device is None:
-            return not_found("deviceLFDI is not an EndDevice of this client")
+        if end_device is None:  # missing or another client's: the same answer
+            return forbidden("deviceLFDI is not an EndDevice of this client")
         mmrs = body.mirror_meter_readings
         declared = [quantity(m, body.role_flags) for m in mmrs if m.reading_type is not None]
         with transaction.atomic():

@@ -6,7 +6,7 @@ from protocol import selectors, services
 from protocol.fsets.base import BadInput, Refused, SepView, instant
 from protocol.http import not_found
 from protocol.managers.derp import end_device_control_by_mrid
-from protocol.managers.edev import edev_href
+from protocol.managers.edev import END_DEVICE_LIST_HREF, edev_href
 from protocol.managers.pubsub import subscription_href, subscription_list, subscription_resource
 from protocol.managers.response import log_event_href, log_event_list, response_href
 from protocol.models import LogEvent, Subscription
@@ -78,11 +78,11 @@ class SubscriptionListView(SepView):
     def post(self, request, eid):
         end_device = self.end_device(eid)
         body = self.body(request, SepSubscription)
-        # Only this EndDevice's own resources can be subscribed to.
+        # This EndDevice's own resources, and the EndDeviceList its client sees.
         own = edev_href(end_device)
         target = body.subscribed_resource
-        if target != own and not target.startswith(f"{own}/"):
-            raise BadInput("subscribedResource must be a resource of this EndDevice")
+        if target not in (own, END_DEVICE_LIST_HREF) and not target.startswith(f"{own}/"):
+            raise BadInput("subscribedResource must be /edev or a resource of this EndDevice")
         if body.encoding != 0:
             raise BadInput("only encoding 0 (application/sep+xml) is supported")
         if not body.notification_uri.startswith(("http://", "https://")):

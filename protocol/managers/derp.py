@@ -12,14 +12,21 @@ Decisions, so a reader need not reverse-engineer them:
   client that keys events by mRID (as 2030.5 intends) therefore keeps an aggregator's
   devices apart, and a Response's subject names one device's control
   (end_device_control_by_mrid).
-* The dispatch plan is the single truth. A device sees an event as a DERControl only if
-  the plan gave it a Dispatch row, and the control carries exactly that row's setpoint:
-  opModTargetW in W (+ discharge, - charge). There is no fallback to the event's
-  per-device or group target. An opted-out device's Dispatch is 0 W and the control stays;
+* The dispatch plan is the single truth of who is told. A device sees an event as a
+  DERControl only if the plan gave it a Dispatch row. A planned event (discharge, charge)
+  carries exactly that row's setpoint: opModTargetW in W (+ discharge, - charge). Every
+  other kind carries exactly the modes of its event's control base (modes_base): percents
+  as PerCent, power factors as PowerFactorWithExcitation (thousandths), a fixed var with its
+  refType, curve modes as links to the program's DERCurves under this DERProgram. There is
+  no fallback to the event's per-device or group target. An opted-out device's Dispatch is
+  0 W and the control stays (with no mode, for a kind that is not planned);
   so does that of a device that dropped out of the plan at the start (it may already be
   acting on it). A device heard from before the start is added to the plan
   (programs.services.event_plans_extend).
-* What an "export limit" event means depends on the profile:
+* DefaultDERControl is the group's DefaultControl (every mode, enter service, gradients);
+  a group without one is served an empty one rather than a 404, since its DERProgram links
+  it (see default_der_control).
+* What an export limit (event or default) means depends on the profile:
   - CSIP-AUS: a site export limit, csipaus:opModExpLimW in W, measured at the connection
     point (the household's load and PV count).
   - US CSIP has no site export limit. There the event is a cap on the DER's own active
@@ -34,24 +41,32 @@ Decisions, so a reader need not reverse-engineer them:
 """
 
 from datetime import datetime
+from decimal import Decimal
 
-from programs.choices import EventKind, EventStatus
-from programs.models import DispatchGroup
+from programs.choices import EventStatus, UnitRefType
+from programs.controls import CURVE_FIELDS, DEFAULT_ONLY_FIELDS, PLANNED_KINDS
+from programs.models import DefaultControl, DispatchGroup
 from protocol import selectors
 from protocol.managers.edev import derived_mrid, derp_list_href
 from protocol.managers.response import RESPONSE_LIST_HREF
 from protocol.models import EndDevice
 from protocol.xml.resources.common import DateTimeInterval, Link, ListLink, time_type
 from protocol.xml.resources.derp import (
+    CurveData,
     DefaultDERControl,
     DERControl,
     DERControlBase,
     DERControlList,
+    DERCurve,
+    DERCurveList,
     DERProgram,
     DERProgramList,
+    FixedVar,
+    FreqDroop,
+    PowerFactorWithExcitation,
 )
 from protocol.xml.resources.derp import EventStatus as SepEventStatus
-from protocol.xml.resources.units import active_power
+from protocol.xml.resources.units import ReactivePower, active_power
 
 CURRENT_STATUS: dict[str, int] = {
     EventStatus.SCHEDULED: 0,
@@ -92,6 +107,12 @@ def der_curve_href(end_device: EndDevice | int, group: DispatchGroup | int, curv
     return f"{der_curve_list_href(end_device, group)}/{getattr(curve, 'pk', curve)}"
 
 
+def der_curve_mrid(end_device: EndDevice, curve) -> str:
+    """The mRID of `curve` as this EndDevice's DERCurve (its own copy, like every resource
+    under the device's DERProgram)."""
+    return derived_mrid("dc", curve.mrid, end_device.lfdi)
+
+
 def der_control_mrid(end_device: EndDevice, event) -> str:
     """The mRID of `event` as this EndDevice's DERControl."""
     return derived_mrid("derc", event.mrid, end_device.lfdi)
@@ -120,7 +141,7 @@ def end_device_control_by_mrid(
     return None
 
 
-def default_der_control_href(end_device: EndDevice, group: DispatchGroup) -> str:
+def default_der_control_href(end_device: EndDevice | int, group: DispatchGroup | int) -> str:
     return f"{derp_href(end_device, group)}/dderc"
 
 
@@ -138,20 +159,103 @@ def watts_as_percent(watts: int, base_w: int) -> int:
     return max(0, min(10000, round(abs(watts) * 10000 / base_w)))
 
 
-def control_base(*, kind: str, watts: int | None, device, profile: str) -> DERControlBase:
-    base = DERControlBase()
-    if watts is None:
-        return base
-    if kind == EventKind.EXPORT_LIMIT:
-        if profile == "csipaus":
-            base.op_mod_exp_lim_w = active_power(abs(watts))
-        else:
-            base_w = percent_base_w(device)
-            if base_w:
-                base.op_mod_max_lim_w = watts_as_percent(watts, base_w)
-        return base
-    base.op_mod_target_w = active_power(watts)
+def _power_factor(value, excitation: bool | None) -> PowerFactorWithExcitation:
+    """A displacement power factor (0..1, three decimals) as thousandths (multiplier -3)."""
+    return PowerFactorWithExcitation(
+        displacement=round(Decimal(value) * 1000), excitation=bool(excitation), multiplier=-3
+    )
+
+
+def _reactive_power(var: int) -> ReactivePower:
+    watts = active_power(var)
+    return ReactivePower(multiplier=watts.multiplier, value=watts.value)
+
+
+def _freq_droop(value: dict) -> FreqDroop:
+    return FreqDroop(
+        db_of=int(value["dBOF"]),
+        db_uf=int(value["dBUF"]),
+        k_of=int(value["kOF"]),
+        k_uf=int(value["kUF"]),
+        open_loop_tms=int(value["openLoopTms"]),
+    )
+
+
+def modes_base(
+    control, *, end_device: EndDevice, group: DispatchGroup, profile: str
+) -> DERControlBase:
+    """The DERControlBase of a ControlBase row (an event or a group's DefaultControl):
+    exactly the modes it sets, in 2030.5's types. Curve modes link the curve under this
+    device's DERProgram (their FK ids only: no query). CSIP-AUS modes appear, in the
+    csipaus namespace, only under that profile; under US CSIP an export limit (W) becomes
+    opModMaxLimW of the device's percent base (the smaller one if both are set).
+    opModStorageTargetW is not in the CSIP-AUS 1.2 schema the clients validate against, so
+    it is stored but not served."""
+    base = DERControlBase(
+        op_mod_connect=control.op_mod_connect,
+        op_mod_energize=control.op_mod_energize,
+        op_mod_fixed_w=control.op_mod_fixed_w,
+        op_mod_max_lim_w=control.op_mod_max_lim_w,
+        ramp_tms=control.ramp_tms,
+    )
+    if control.op_mod_target_w is not None:
+        base.op_mod_target_w = active_power(control.op_mod_target_w)
+    if control.op_mod_target_var is not None:
+        base.op_mod_target_var = _reactive_power(control.op_mod_target_var)
+    if control.op_mod_fixed_pf_inject_w is not None:
+        base.op_mod_fixed_pf_inject_w = _power_factor(
+            control.op_mod_fixed_pf_inject_w, control.op_mod_fixed_pf_inject_excitation
+        )
+    if control.op_mod_fixed_pf_absorb_w is not None:
+        base.op_mod_fixed_pf_absorb_w = _power_factor(
+            control.op_mod_fixed_pf_absorb_w, control.op_mod_fixed_pf_absorb_excitation
+        )
+    if control.op_mod_fixed_var is not None:
+        ref_type = control.op_mod_fixed_var_ref_type
+        base.op_mod_fixed_var = FixedVar(
+            ref_type=UnitRefType.SET_MAX_VAR if ref_type is None else ref_type,
+            value=control.op_mod_fixed_var,
+        )
+    if control.op_mod_freq_droop:
+        base.op_mod_freq_droop = _freq_droop(control.op_mod_freq_droop)
+    for field in CURVE_FIELDS:
+        curve_id = getattr(control, f"{field}_id")
+        if curve_id is not None:
+            setattr(base, field, Link(href=der_curve_href(end_device, group, curve_id)))
+    if profile == "csipaus":
+        for field in (
+            "op_mod_imp_lim_w",
+            "op_mod_exp_lim_w",
+            "op_mod_gen_lim_w",
+            "op_mod_load_lim_w",
+        ):
+            watts = getattr(control, field)
+            if watts is not None:
+                setattr(base, field, active_power(watts))
+    elif control.op_mod_exp_lim_w is not None:
+        base_w = percent_base_w(end_device.device)
+        if base_w:
+            percent = watts_as_percent(control.op_mod_exp_lim_w, base_w)
+            base.op_mod_max_lim_w = min(percent, base.op_mod_max_lim_w or percent)
     return base
+
+
+def event_base(
+    view: selectors.ControlView, *, end_device: EndDevice, group: DispatchGroup, profile: str
+) -> DERControlBase:
+    """What one device's DERControl tells it. A planned event (discharge, charge) carries
+    exactly the device's Dispatch setpoint as opModTargetW (0 W once it opted out), plus
+    the event's ramp time; any other kind carries exactly its modes. A device that opted
+    out of such an event is shown it with no mode at all (its default applies), since a
+    mode has no neutral value."""
+    event = view.event
+    if event.kind in PLANNED_KINDS:
+        return DERControlBase(
+            op_mod_target_w=active_power(device_setpoint_w(view)), ramp_tms=event.ramp_tms
+        )
+    if view.opted_out:
+        return DERControlBase()
+    return modes_base(event, end_device=end_device, group=group, profile=profile)
 
 
 def device_setpoint_w(view: selectors.ControlView) -> int:
@@ -161,7 +265,7 @@ def device_setpoint_w(view: selectors.ControlView) -> int:
 
 
 def der_control(
-    view: selectors.ControlView, *, href: str, mrid: str, device, profile: str
+    view: selectors.ControlView, *, href: str, mrid: str, base: DERControlBase
 ) -> DERControl:
     event = view.event
     return DERControl(
@@ -179,9 +283,7 @@ def der_control(
         interval=DateTimeInterval(duration=event.duration_s, start=time_type(event.start)),
         randomize_duration=min(event.randomize_duration_s, ONE_HOUR) or None,
         randomize_start=min(event.randomize_start_s, ONE_HOUR) or None,
-        der_control_base=control_base(
-            kind=event.kind, watts=device_setpoint_w(view), device=device, profile=profile
-        ),
+        der_control_base=base,
     )
 
 
@@ -194,8 +296,7 @@ def end_device_der_control(
         view,
         href=der_control_href(end_device, group, mrid),
         mrid=mrid,
-        device=end_device.device,
-        profile=profile,
+        base=event_base(view, end_device=end_device, group=group, profile=profile),
     )
 
 
@@ -210,14 +311,18 @@ def derp_resource(end_device: EndDevice, group: DispatchGroup) -> DERProgram:
         ),
         default_der_control_link=Link(href=default_der_control_href(end_device, group)),
         der_control_list_link=ListLink(href=control_list_href(end_device, group)),
+        der_curve_list_link=ListLink(href=der_curve_list_href(end_device, group)),
         primacy=min(group.program.primacy, 255),
     )
 
 
-def derp_list(end_device: EndDevice, paged, *, poll_rate: int) -> DERProgramList:
+def derp_list(
+    end_device: EndDevice, paged, *, poll_rate: int, href: str | None = None
+) -> DERProgramList:
+    """All the EndDevice's DERPrograms, or (`href`: its FSA's list) one program's."""
     return DERProgramList(
-        href=derp_list_href(end_device),
-        subscribable=0,
+        href=href or derp_list_href(end_device),
+        subscribable=1,
         all=paged.all,
         results=paged.results,
         poll_rate=poll_rate,
@@ -238,18 +343,70 @@ def der_control_list(
     )
 
 
+def group_default(group: DispatchGroup) -> DefaultControl | None:
+    """The group's DefaultControl (joined by protocol.selectors.end_device_groups)."""
+    try:
+        return group.default_control
+    except DefaultControl.DoesNotExist:
+        return None
+
+
 def default_der_control(
     end_device: EndDevice, group: DispatchGroup, *, profile: str
 ) -> DefaultDERControl:
-    return DefaultDERControl(
+    """The group's DefaultControl: every mode it sets, its enter-service settings and
+    gradients. A group with none is still served (the DERProgram links it, and 2030.5 has a
+    linked resource exist): a DefaultDERControl with no mode, so the DER keeps its own
+    settings."""
+    default = group_default(group)
+    resource = DefaultDERControl(
         href=default_der_control_href(end_device, group),
-        subscribable=0,
+        subscribable=1,
         mrid=default_der_control_mrid(end_device, group),
         description="Default control",
-        der_control_base=control_base(
-            kind=EventKind.EXPORT_LIMIT,
-            watts=group.program.default_export_limit_w,
-            device=end_device.device,
-            profile=profile,
-        ),
+        der_control_base=DERControlBase(),
+    )
+    if default is None:
+        return resource
+    resource.der_control_base = modes_base(
+        default, end_device=end_device, group=group, profile=profile
+    )
+    for field in DEFAULT_ONLY_FIELDS:
+        setattr(resource, field, getattr(default, field))
+    return resource
+
+
+def der_curve(end_device: EndDevice, group: DispatchGroup, curve) -> DERCurve:
+    """A program's curve as this EndDevice's DERCurve: its points as sent, with their
+    multipliers and y reference."""
+    return DERCurve(
+        href=der_curve_href(end_device, group, curve),
+        mrid=der_curve_mrid(end_device, curve),
+        description=curve.description or None,
+        autonomous_v_ref_enable=curve.autonomous_v_ref_enable,
+        autonomous_v_ref_time_constant=curve.autonomous_v_ref_time_constant,
+        creation_time=time_type(curve.created_at),
+        curve_data=[
+            CurveData(excitation=p.get("excitation"), xvalue=p["x"], yvalue=p["y"])
+            for p in curve.points
+        ],
+        curve_type=curve.curve_type,
+        open_loop_tms=curve.open_loop_tms,
+        ramp_dec_tms=curve.ramp_dec_tms,
+        ramp_inc_tms=curve.ramp_inc_tms,
+        ramp_pt1_tms=curve.ramp_pt1_tms,
+        v_ref=curve.v_ref,
+        x_multiplier=curve.x_multiplier,
+        y_multiplier=curve.y_multiplier,
+        y_ref_type=curve.y_ref_type,
+    )
+
+
+def der_curve_list(end_device: EndDevice, group: DispatchGroup, paged) -> DERCurveList:
+    """The DERCurveList under this EndDevice's DERProgram: the program's curves."""
+    return DERCurveList(
+        href=der_curve_list_href(end_device, group),
+        all=paged.all,
+        results=paged.results,
+        der_curves=[der_curve(end_device, group, c) for c in paged.items],
     )

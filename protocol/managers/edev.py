@@ -3,7 +3,9 @@ own links, and the EndDeviceList, EndDevice, Registration, DeviceInformation and
 FunctionSetAssignments resources."""
 
 import hashlib
+from collections.abc import Sequence
 
+from programs.models import DispatchGroup, Program
 from protocol.checks import iana_pen
 from protocol.managers.time import TIME_HREF
 from protocol.models import EndDevice
@@ -48,8 +50,13 @@ def fsa_list_href(end_device: EndDevice | int) -> str:
     return f"{edev_href(end_device)}/fsa"
 
 
-def fsa_href(end_device: EndDevice | int) -> str:
-    return f"{fsa_list_href(end_device)}/0"
+def fsa_href(end_device: EndDevice | int, program: Program | int) -> str:
+    """One FunctionSetAssignments per program the EndDevice's dispatch groups belong to."""
+    return f"{fsa_list_href(end_device)}/{getattr(program, 'pk', program)}"
+
+
+def fsa_derp_list_href(end_device: EndDevice | int, program: Program | int) -> str:
+    return f"{fsa_href(end_device, program)}/derp"
 
 
 def log_event_list_href(end_device: EndDevice | int) -> str:
@@ -75,7 +82,8 @@ def end_device_resource(end_device: EndDevice) -> SepEndDevice:
         sfdi=end_device.sfdi,
         changed_time=time_type(end_device.changed_time),
         enabled=end_device.enabled,
-        function_set_assignments_list_link=ListLink(href=fsa_list_href(end_device), all=1),
+        # No `all`: counting a device's programs would cost the EndDeviceList a query each.
+        function_set_assignments_list_link=ListLink(href=fsa_list_href(end_device)),
         post_rate=end_device.post_rate_s,
         registration_link=Link(href=registration_href(end_device)),
         subscription_list_link=ListLink(href=subscription_list_href(end_device)),
@@ -85,7 +93,7 @@ def end_device_resource(end_device: EndDevice) -> SepEndDevice:
 def end_device_list(paged, *, poll_rate: int) -> EndDeviceList:
     return EndDeviceList(
         href=END_DEVICE_LIST_HREF,
-        subscribable=0,
+        subscribable=1,
         all=paged.all,
         results=paged.results,
         poll_rate=poll_rate,
@@ -118,15 +126,34 @@ def reported_content(resource) -> str:
     return serialize(resource).decode()
 
 
-def fsa_resource(end_device: EndDevice, groups: int) -> FunctionSetAssignments:
+def fsa_programs(groups: Sequence[DispatchGroup]) -> list[tuple[Program, list[DispatchGroup]]]:
+    """The EndDevice's dispatch groups (end_device_groups, with their programs) by program:
+    one FunctionSetAssignments each, in primacy order (then the program's creation)."""
+    by_program: dict[int, tuple[Program, list[DispatchGroup]]] = {}
+    for group in groups:
+        by_program.setdefault(group.program_id, (group.program, []))[1].append(group)
+    return sorted(by_program.values(), key=lambda item: (item[0].primacy, item[0].pk))
+
+
+def fsa_resource(
+    end_device: EndDevice, program: Program, groups: Sequence[DispatchGroup]
+) -> FunctionSetAssignments:
     return FunctionSetAssignments(
-        href=fsa_href(end_device),
+        href=fsa_href(end_device, program),
         subscribable=0,
-        der_program_list_link=ListLink(href=derp_list_href(end_device), all=groups),
+        der_program_list_link=ListLink(
+            href=fsa_derp_list_href(end_device, program), all=len(groups)
+        ),
         time_link=Link(href=TIME_HREF),
-        mrid=derived_mrid("fsa", end_device.lfdi),
-        description="DER programs",
+        mrid=derived_mrid("fsa", end_device.lfdi, str(program.pk)),
+        description=program.name[:32],
     )
+
+
+def fsa_resources(
+    end_device: EndDevice, groups: Sequence[DispatchGroup]
+) -> list[FunctionSetAssignments]:
+    return [fsa_resource(end_device, p, gs) for p, gs in fsa_programs(groups)]
 
 
 def fsa_list(end_device: EndDevice, paged, *, poll_rate: int) -> FunctionSetAssignmentsList:

@@ -5,12 +5,14 @@ vendors app) moved out, writes rows with the models of that time, then migrates 
 reads them back through today's models.
 """
 
+from datetime import UTC, datetime
+
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from devices.models import Device
-from programs.models import Program
+from programs.models import DefaultControl, Event, Program
 from tenancy.models import Brand, Membership, TerritoryArea, Utility
 from vendors.models import ProductModel, VendorApplication, VendorMembership, VendorOrganization
 
@@ -42,7 +44,20 @@ def test_old_main_database_migrates_forward_with_rows_intact():
         utility=utility, user=user, role="program_manager"
     )
     program = old.get_model("programs", "Program").objects.create(
-        utility=utility, name="BYOB", slug="byob"
+        utility=utility, name="BYOB", slug="byob", default_export_limit_w=4000
+    )
+    group = old.get_model("programs", "DispatchGroup").objects.create(
+        utility=utility, program=program, name="All", mrid="F" * 32
+    )
+    limit = old.get_model("programs", "Event").objects.create(
+        utility=utility,
+        program=program,
+        group=group,
+        mrid="E" * 32,
+        kind="export_limit",
+        start=datetime(2026, 7, 1, 18, tzinfo=UTC),
+        duration_s=600,
+        target_w=1500,
     )
     old.get_model("devices", "Device").objects.create(
         utility=utility, serial="OLD-1", max_charge_w=5000, max_discharge_w=5000
@@ -72,6 +87,12 @@ def test_old_main_database_migrates_forward_with_rows_intact():
     assert TerritoryArea.objects.for_utility(moved).get().state == "OR"
     assert Membership.objects.for_utility(moved).get().user.email == "pm@old.example"
     assert Program.objects.select_related("utility").get(slug="byob").utility == moved
+    # The export limits moved into the control base (issue 17).
+    assert DefaultControl.objects.get(group_id=group.pk).op_mod_exp_lim_w == 4000
+    assert (
+        Event.objects.get(pk=limit.pk).op_mod_exp_lim_w,
+        Event.objects.get(pk=limit.pk).target_w,
+    ) == (1500, None)
     assert Device.objects.for_utility(moved).get().serial == "OLD-1"
     assert VendorOrganization.objects.get(pk=org.pk).name == "Old Batteries"
     assert VendorMembership.objects.get(pk=membership.pk).user.email == "eng@vendor.example"

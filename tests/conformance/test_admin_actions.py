@@ -13,7 +13,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from programs.models import Event, Participant, Program
+from programs.models import DefaultControl, DispatchGroup, Event, Participant, Program
 from protocol.identity import sfdi_from_lfdi
 from protocol.models import EndDevice, MirrorUsagePoint
 from tests import factories
@@ -130,7 +130,8 @@ def test_create_der_control_export_limit(sandbox):
         sandbox.config, {"status": "scheduled", "opModExpLimW": 1500.4, "duration_seconds": 120}
     )
     event = Event.objects.get()
-    assert event.kind == "export_limit" and event.target_w == 1500 and event.duration_s == 120
+    assert event.kind == "export_limit" and event.op_mod_exp_lim_w == 1500
+    assert event.target_w is None and event.duration_s == 120
     assert event.group_id == sandbox.group_id and event.start > timezone.now()
     assert str(event.pk) in done
     # A second scheduled control follows the first, never overlapping it.
@@ -150,7 +151,7 @@ def test_an_active_control_starts_now_when_the_api_refuses_the_past(sandbox):
 @pytest.mark.parametrize(
     "params",
     [
-        {"status": "active", "opModGenLimW": 100},
+        {"status": "active", "opModHVRTMustTrip": 100},
         {"status": "active", "opModExpLimW": 100, "opModConnect": False},
         {"status": "active"},
     ],
@@ -164,11 +165,19 @@ def test_a_control_the_api_cannot_create_fails_loudly_and_writes_nothing(sandbox
 def test_default_control_and_rates(sandbox):
     actions = sandbox.actions()
     actions.create_default_der_control(sandbox.config, {"opModExpLimW": 2000})
+    actions.create_default_der_control(sandbox.config, {"setGradW": 10, "opModConnect": "true"})
     actions.set_poll_rate(sandbox.config, {"resource": "DERProgramList", "rate_seconds": 30})
     sandbox.program.refresh_from_db()
-    assert sandbox.program.default_export_limit_w == 2000 and sandbox.program.poll_rate_s == 30
+    default = DefaultControl.objects.get(group_id=sandbox.group_id)
+    # A later default instruction adds to the earlier one.
+    assert (default.op_mod_exp_lim_w, default.set_grad_w, default.op_mod_connect) == (
+        2000,
+        10,
+        True,
+    )
+    assert sandbox.program.poll_rate_s == 30
     with pytest.raises(AdminUnsupported):
-        actions.create_default_der_control(sandbox.config, {"setGradW": 10})
+        actions.create_default_der_control(sandbox.config, {"opModHVRTMustTrip": 10})
     actions.ensure_end_device(sandbox.config, {"registered": True})
     actions.set_post_rate(sandbox.config, {"resource": "MirrorUsagePoint", "rate_seconds": 45})
     assert EndDevice.objects.get().post_rate_s == 45
@@ -209,3 +218,43 @@ def test_teardown_cancels_what_is_live(sandbox):
     )
     sandbox.actions().teardown()
     assert Event.objects.get().status == "cancelled"
+
+
+def test_controls_and_defaults_with_a_primacy_go_to_that_fsas_program(sandbox):
+    # Failed before: S-ALL-49's control "primacy 2" went to the run's primacy-1 program, and
+    # its primacy-1 default went to every program.
+    actions = sandbox.actions()
+    actions.ensure_end_device(sandbox.config, {"registered": True})
+    actions.ensure_fsa(sandbox.config, {"annotation": "fsa1", "primacy": 1})
+    actions.ensure_fsa(sandbox.config, {"annotation": "fsa2", "primacy": 2})
+    second = sandbox.state()["fsa_programs"]["fsa2"]
+    sandbox.actions().create_der_control(
+        sandbox.config, {"status": "scheduled", "primacy": 2, "opModExpLimW": 900}
+    )
+    assert Event.objects.get().group_id == second["group"]
+    sandbox.actions().create_default_der_control(
+        sandbox.config, {"primacy": 1, "opModExpLimW": 1500}
+    )
+    limits = dict(DefaultControl.objects.values_list("group_id", "op_mod_exp_lim_w"))
+    assert (limits.get(sandbox.group_id), limits.get(second["group"])) == (1500, None)
+
+
+def test_ensuring_the_first_fsa_and_its_program_saves_them(sandbox):
+    # The run's program is the first FSA: ensuring it is an upsert its subscribers hear of.
+    from django.db.models.signals import post_save
+
+    saved = []
+
+    def record(sender, instance, **kwargs):
+        saved.append(instance.pk)
+
+    post_save.connect(record, sender=Program, dispatch_uid="test.fsa_saved")
+    post_save.connect(record, sender=DispatchGroup, dispatch_uid="test.group_saved")
+    try:
+        sandbox.actions().ensure_fsa(sandbox.config, {"annotation": "fsa1"})
+        assert saved == [sandbox.program.pk]
+        sandbox.actions().ensure_der_program(sandbox.config, {"fsa_annotation": "fsa1"})
+        assert saved == [sandbox.program.pk, sandbox.group_id]
+    finally:
+        post_save.disconnect(dispatch_uid="test.fsa_saved", sender=Program)
+        post_save.disconnect(dispatch_uid="test.group_saved", sender=DispatchGroup)

@@ -5,7 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from devices.choices import Channel, RollupPeriod
-from devices.models import TelemetryRollup, TelemetryRollupPending, TelemetrySample
+from devices.models import FleetRollup, TelemetryRollup, TelemetryRollupPending, TelemetrySample
 from devices.selectors import fleet_power_series
 from devices.services import (
     Reading,
@@ -47,6 +47,8 @@ def test_rollups_are_hand_computed_per_bucket(utility, make_device):
     feed(utility, a, [(at(59, 59), 4500), (at(60), 7777)])  # 11:00 belongs to the next hour
     feed(utility, b, [(at(1), -2000), (at(3), -1000)])
     feed(utility, a, [(at(1), 55)], channel=Channel.SOC_PCT)
+    # Ingest keeps the rollups current itself; clear them to check the job's recompute alone.
+    TelemetryRollup.objects.all().delete()
 
     written = telemetry_rollup(since=HOUR, until=HOUR + timedelta(hours=1))
 
@@ -164,3 +166,43 @@ def test_a_batch_of_only_duplicates_marks_nothing(utility, device):
     )
 
     assert not TelemetryRollupPending.objects.exists()
+
+
+def test_each_batch_brings_its_rollups_up_to_date(utility, make_device):
+    """No job run: the ingest itself merges every batch into the device and fleet rollups."""
+
+    a, b = make_device(), make_device()
+    feed(utility, a, [(at(0), 1000), (at(2), 2000)])
+    feed(utility, a, [(at(4, 59), 3000), (at(5), -500)])  # a second batch into the same bucket
+    feed(utility, b, [(at(1), -2000), (at(3), -1000)])
+    # A resent batch is stored once and counted once.
+    result = telemetry_ingest(
+        utility=utility,
+        readings=[Reading(device_id=a.pk, at=at(0), channel=Channel.W, value=1000)],
+        source="test",
+        now=NOW,
+    )
+    assert (result.accepted, result.duplicates) == (0, 1)
+
+    r = rollup(a, RollupPeriod.FIVE_MINUTES, at(0))
+    assert (r.avg, r.min, r.max, r.count) == (2000, 1000, 3000, 3)
+    r = rollup(a, RollupPeriod.FIVE_MINUTES, at(5))
+    assert (r.avg, r.min, r.max, r.count) == (-500, -500, -500, 1)
+    r = rollup(a, RollupPeriod.HOUR, at(0))
+    assert (r.avg, r.min, r.max, r.count) == (1375, -500, 3000, 4)
+    r = rollup(b, RollupPeriod.FIVE_MINUTES, at(0))
+    assert (r.avg, r.count) == (-1500, 2)
+
+    fleet = FleetRollup.objects.get(
+        utility=utility, channel=Channel.W, period=RollupPeriod.FIVE_MINUTES, bucket_start=at(0)
+    )
+    assert (fleet.total, fleet.devices) == (500, 2)
+    fleet = FleetRollup.objects.get(
+        utility=utility, channel=Channel.W, period=RollupPeriod.HOUR, bucket_start=at(0)
+    )
+    assert (fleet.total, fleet.devices) == (-125, 2)
+
+    # The job recomputing the same hour from the samples agrees with the merged buckets.
+    telemetry_rollup(since=HOUR, until=HOUR + timedelta(hours=1))
+    assert rollup(a, RollupPeriod.HOUR, at(0)).avg == 1375
+    assert rollup(a, RollupPeriod.FIVE_MINUTES, at(0)).count == 3

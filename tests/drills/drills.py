@@ -427,26 +427,157 @@ def redis_restart(stack: Stack, world: dict, by_ed, *, outage_s: float, threads:
 # --- 5. an ASGI worker killed ----------------------------------------------------------
 
 
-def asgi_worker_kill(stack: Stack, world: dict, by_ed, *, threads: int) -> dict:
+def _tls_context(pki: dict):
+    import ssl
+
+    context = ssl.create_default_context(cafile=pki["ca_bundle"])
+    context.check_hostname = False  # the test server certificate names no host
+    context.load_cert_chain(pki["client_cert"], pki["client_key"])
+    return context
+
+
+def nginx_upstream_retries(stack: Stack) -> int:
+    """How often nginx lost a worker mid-request and tried the next upstream server."""
+    log = stack.root / "nginx" / "error.log"
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return sum(1 for line in text.splitlines() if "upstream" in line and "[error]" in line)
+
+
+def asgi_worker_kill(stack: Stack, world: dict, by_ed, *, threads: int, kills: int = 3) -> dict:
+    """Field clients through nginx (mutual TLS, the committed snippets), each request sent
+    once, no client retry, while uvicorn workers of the 2030.5 listener are SIGKILLed one
+    after another: every GET and PUT is answered 2xx (nginx resent it to a live worker), and
+    every POST is either stored exactly once or refused (502), never stored twice or half."""
     workers = stack.workers("sep2")
     if len(workers) < 2:
         raise DrillFailed(f"the 2030.5 listener runs {len(workers)} worker(s); the drill needs 2")
-    with Traffic(stack, world, by_ed, threads=threads) as traffic:
+    context = _tls_context(world["pki"])
+    eds = world["end_devices"]
+    stop, lock = threading.Event(), threading.Lock()
+    records: list[tuple[str, float, float, int | str]] = []
+    posted: dict[tuple[int, int], int | str] = {}
+    seq = [0]
+    headers = {"Content-Type": SEP}
+
+    def drive(n: int):
+        conn = None
+        i = 0
+        while not stop.is_set():
+            ed = eds[(n + i * threads) % len(eds)]
+            i += 1
+            kind = ("get", "get", "mmr", "dstat")[i % 4]
+            body, key = None, None
+            if kind == "get":
+                method, path = "GET", (f"/edev/{ed['id']}" if i % 8 else "/dcap")
+            elif kind == "dstat":
+                method, path = "PUT", f"/edev/{ed['id']}/der/0/ders"
+                body = der_status_body(int(time.time()) - 5, 50)
+            else:
+                with lock:
+                    seq[0] += 1
+                    at = EPOCH_BASE + 2 * 86400 + 60 * seq[0]
+                mid = by_ed[ed["id"]]
+                method, path = "POST", f"/mup/{mid}"
+                body, key = mmr_body(f"{mid:016X}{'57':0>16}", at, 1700), (ed["device"], at)
+            started = time.monotonic()
+            try:
+                if conn is None:
+                    conn = http.client.HTTPSConnection(
+                        "127.0.0.1", stack.tls_port, context=context, timeout=60
+                    )
+                conn.request(method, path, body=body, headers=headers if body else {})
+                response = conn.getresponse()
+                response.read()
+                status: int | str = response.status
+            except (OSError, http.client.HTTPException) as exc:
+                status = type(exc).__name__
+                conn.close()
+                conn = None
+            with lock:
+                records.append((kind, started, time.monotonic(), status))
+                if key:
+                    posted[key] = status
+        if conn is not None:
+            conn.close()
+
+    pool = [threading.Thread(target=drive, args=(n,), daemon=True) for n in range(threads)]
+    for thread in pool:
+        thread.start()
+    kill_times, restarts = [], []
+    try:
         time.sleep(2)
-        down = time.monotonic()
-        victim = workers[0]
-        os.kill(victim, signal.SIGKILL)
-        while time.monotonic() - down < 60:
-            now = stack.workers("sep2")
-            if len(now) == len(workers) and victim not in now:
-                break
-            time.sleep(0.2)
-        back = time.monotonic()
-        time.sleep(4)
-    figures = traffic.figures(since=down, back_at=back)
-    figures["worker_restarted_s"] = round(back - down, 1)
-    if figures["worker_restarted_s"] >= 60:
-        raise DrillFailed(f"asgi worker kill: uvicorn did not restart the worker: {figures}")
+        for _ in range(kills):
+            current = stack.workers("sep2")
+            victim = current[0]
+            down = time.monotonic()
+            os.kill(victim, signal.SIGKILL)
+            kill_times.append(down)
+            while time.monotonic() - down < 60:
+                now = stack.workers("sep2")
+                if len(now) == len(workers) and victim not in now:
+                    break
+                time.sleep(0.2)
+            restarts.append(time.monotonic() - down)
+            # The new worker boots Django before it accepts; killing the other one meanwhile
+            # would be two faults at once (nothing left to retry on).
+            time.sleep(4)
+        time.sleep(2)
+    finally:
+        stop.set()
+        for thread in pool:
+            thread.join(timeout=120)
+    statuses = Counter(status for *_, status in records)
+    failed = Counter(
+        kind for kind, _, _, status in records
+        if kind != "mmr" and not (isinstance(status, int) and 200 <= status < 300)
+    )  # fmt: skip
+    stored: dict[tuple[int, int], int] = {}
+    with db(stack) as cursor:
+        cursor.execute(
+            "SELECT device_id, extract(epoch FROM at)::bigint, count(*) "
+            "FROM devices_telemetrysample WHERE channel = 'w' AND device_id = ANY(%s) "
+            "AND at >= to_timestamp(%s) GROUP BY 1, 2",
+            [[ed["device"] for ed in eds], EPOCH_BASE + 2 * 86400],
+        )
+        for device, at, count in cursor.fetchall():
+            stored[(device, at)] = count
+    acknowledged = [k for k, s in posted.items() if isinstance(s, int) and 200 <= s < 300]
+    refused = [k for k in posted if k not in set(acknowledged)]
+    # Recovery: from each kill to the first request after it that was answered 2xx.
+    answered = sorted(end for _, _, end, s in records if isinstance(s, int) and s < 300)
+    recovery = [next((end - t for end in answered if end >= t), None) for t in kill_times]
+    figures = {
+        "killed": f"SIGKILL, {kills} times, one of the 2030.5 listener's {len(workers)} workers",
+        "requests": len(records),
+        "in_flight_when_killed": sum(
+            1 for t in kill_times for _, start, end, _ in records if start <= t <= end
+        ),
+        "nginx_upstream_retries": nginx_upstream_retries(stack),
+        "statuses": {str(k): v for k, v in statuses.items()},
+        "answered_500": statuses.get(500, 0),
+        "gets": sum(1 for kind, *_ in records if kind == "get"),
+        "gets_failed": failed.get("get", 0),
+        "puts": sum(1 for kind, *_ in records if kind == "dstat"),
+        "puts_failed": failed.get("dstat", 0),
+        "not_done": sum(failed.values()),
+        "posts": len(posted),
+        "posts_refused": len(refused),
+        "posts_refused_but_stored": sum(1 for k in refused if k in stored),
+        "readings_acknowledged": len(acknowledged),
+        "readings_lost": sum(1 for k in acknowledged if k not in stored),
+        "readings_duplicated": sum(count - 1 for count in stored.values()),
+        "readings_unasked": sum(1 for k in stored if k not in posted),
+        "longest_request_s": round(max(end - start for _, start, end, _ in records), 1),
+        "worker_restarted_s": round(max(restarts), 1),
+        "recovery_s": None if None in recovery else round(max(recovery), 2),
+    }
+    if (
+        figures["worker_restarted_s"] >= 60
+        or figures["not_done"]
+        or figures["readings_duplicated"]
+        or figures["readings_unasked"]
+    ):
+        raise DrillFailed(f"asgi worker kill: {figures}")
     return _check("asgi worker kill", figures)
 
 
@@ -484,31 +615,184 @@ def _wait_active(stack: Stack, event_id: int, timeout_s: float) -> float | None:
     return None
 
 
-def celery_worker_faults(stack: Stack, world_path: Path, *, start_in_s: float) -> dict:
+class NotificationReceiver:
+    """The subscribers' notificationURI: a loopback HTTP server that answers 204 and counts
+    what it accepted per path. `hold_next()` makes it keep the next POST unanswered until
+    `release()`, so the worker delivering it is stuck mid-task when the drill kills it."""
+
+    def __init__(self):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        receiver = self
+        self.accepted: Counter = Counter()
+        self.cut_off = 0
+        self.lock = threading.Lock()
+        self.holding = False
+        self.held = threading.Event()
+        self.released = threading.Event()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with receiver.lock:
+                    hold, receiver.holding = receiver.holding, False
+                if hold:
+                    receiver.held.set()
+                    receiver.released.wait(60)
+                try:
+                    self.send_response(204)
+                    self.end_headers()
+                    self.wfile.flush()
+                except OSError:
+                    hold = True
+                if hold:  # the sender died before this answer: not delivered
+                    with receiver.lock:
+                        receiver.cut_off += 1
+                    return
+                with receiver.lock:
+                    receiver.accepted[self.path] += 1
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def hold_next(self):
+        self.held.clear()
+        self.released.clear()
+        with self.lock:
+            self.holding = True
+
+    def release(self):
+        self.released.set()
+
+    def total(self) -> int:
+        with self.lock:
+            return sum(self.accepted.values())
+
+    def close(self):
+        self.release()
+        self.server.shutdown()
+
+
+def transitions_since(stack: Stack, after_id: int) -> list[tuple[int, int, str, str, float]]:
+    """(id, event, from, to, at) of every event transition recorded after `after_id`."""
+    with db(stack) as cursor:
+        cursor.execute(
+            "SELECT id, event_id, from_status, to_status, extract(epoch FROM at)::float "
+            "FROM programs_eventtransition "
+            "WHERE id > %s ORDER BY id",
+            [after_id],
+        )
+        return cursor.fetchall()
+
+
+def audit_gaps(stack: Stack, event_id: int) -> list[str]:
+    """Transitions of the event whose from-status is not the previous one's to-status."""
+    rows = [r for r in transitions_since(stack, 0) if r[1] == event_id]
+    gaps, before = [], ""
+    for _, _, from_status, to_status, _ in rows:
+        if (from_status or "") != before:
+            gaps.append(f"{before or 'new'} then {from_status or 'new'}->{to_status}")
+        before = to_status
+    return gaps
+
+
+def celery_worker_faults(
+    stack: Stack,
+    world: dict,
+    world_path: Path,
+    receiver: NotificationReceiver,
+    *,
+    start_in_s: float,
+) -> dict:
+    """The worker stopped while an event is due, then resumed or killed; and the worker's
+    pool process killed mid-task, while it delivers the activation's notification. Each
+    time: the event active once, the audit unbroken, each notification accepted once."""
     figures: dict = {}
-    for fault in ("sigstop-sigcont", "sigstop-sigkill-restart"):
-        stack.signal("worker", signal.SIGSTOP)
+    subscriptions = len(world["subscriptions"])
+    for fault in ("sigstop-sigcont", "sigstop-sigkill-restart", "sigstop-sigkill-mid-task"):
+        last = max((r[0] for r in transitions_since(stack, 0)), default=0)
+        accepted_before, cut_before = receiver.total(), receiver.cut_off
+        mid_task = fault.endswith("mid-task")
+        if not mid_task:
+            stack.signal("worker", signal.SIGSTOP)
         event_id = new_event(stack, world_path, start_in_s, 600)
-        time.sleep(start_in_s + 6)  # beat has sent the activation; the worker cannot take it
-        held = event_state(stack, event_id)[0]
-        resumed = time.monotonic()
-        if fault == "sigstop-sigcont":
+        in_flight = 0
+        if mid_task:
+            # The creation's notifications are delivered; the activation's first one is
+            # kept unanswered: the pool process is inside the task, blocked on the POST.
+            deadline = time.monotonic() + 30
+            while receiver.total() - accepted_before < 2 * subscriptions:
+                if time.monotonic() > deadline:
+                    raise DrillFailed("celery worker: the creation's notifications never came")
+                time.sleep(0.1)
+            receiver.hold_next()
+            if not receiver.held.wait(start_in_s + 60):
+                raise DrillFailed("celery worker: the activation's notification never came")
+            stack.signal("worker", signal.SIGSTOP)
+            pool = stack.children("worker")
+            in_flight = 1
+            time.sleep(1)
+            held = event_state(stack, event_id)[0]
+            resumed = time.monotonic()
+            for pid in pool:  # the task's process dies; the worker itself lives on
+                os.kill(pid, signal.SIGKILL)
             stack.signal("worker", signal.SIGCONT)
+            time.sleep(0.5)
+            receiver.release()
         else:
-            stack.kill("worker")
-            stack.start_process("worker")
+            time.sleep(start_in_s + 6)  # beat has sent the activation; the worker cannot take it
+            held = event_state(stack, event_id)[0]
+            resumed = time.monotonic()
+            if fault == "sigstop-sigcont":
+                stack.signal("worker", signal.SIGCONT)
+            else:
+                stack.kill("worker")
+                stack.start_process("worker")
         waited = _wait_active(stack, event_id, 120)
+        # One notification per subscriber per committed change of an event: the changes
+        # one transaction makes (created as draft, then scheduled) share their time.
+        changes = {(r[1], r[4]) for r in transitions_since(stack, last)}
+        expected = len(changes) * subscriptions
+        deadline = time.monotonic() + 60
+        while receiver.total() - accepted_before < expected and time.monotonic() < deadline:
+            time.sleep(0.3)
+        delivered_s = time.monotonic() - resumed
         time.sleep(3)  # a duplicate delivery would land now
-        status, transitions = event_state(stack, event_id)
+        status, counted = event_state(stack, event_id)
+        accepted = receiver.total() - accepted_before
         result = {
+            "killed": {
+                "sigstop-sigcont": "none (SIGSTOP 6 s past the start, then SIGCONT)",
+                "sigstop-sigkill-restart": "the whole worker, SIGSTOP then SIGKILL, idle",
+                "sigstop-sigkill-mid-task": "the pool process inside a notification task",
+            }[fault],
+            "tasks_in_flight": in_flight,
             "status_while_worker_down": held,
             "status_after": status,
-            "activations": transitions.get("scheduled->active", 0),
-            "transitions": dict(transitions),
+            "activations": counted.get("scheduled->active", 0),
+            "transitions": dict(counted),
+            "audit_gaps": audit_gaps(stack, event_id),
+            "notifications_expected": expected,
+            "notifications_accepted": accepted,
+            "notifications_cut_off": receiver.cut_off - cut_before,
+            "notifications_lost": max(0, expected - accepted),
+            "notifications_duplicated": max(0, accepted - expected),
             "recovery_s": round(waited, 1) if waited is not None else None,
+            "notifications_done_s": round(delivered_s, 1),
         }
         figures[fault] = result
-        if result["activations"] != 1 or status != "active" or waited is None:
+        if (
+            result["activations"] != 1
+            or status != "active"
+            or waited is None
+            or result["audit_gaps"]
+            or accepted != expected
+        ):
             raise DrillFailed(f"celery worker {fault}: {result} (since {resumed:.0f})")
     return figures
 
@@ -532,6 +816,7 @@ LONG = Plan(devices=200, duplicate_posts=2000, threads=16, outage_s=20, event_st
 def run(root: Path, plan: Plan, *, only: set[str] | None = None, report=print) -> dict:
     """Start a private stack under `root`, run every drill on it, return their figures."""
     stack = Stack(root)
+    receiver = NotificationReceiver()
     results: dict = {}
     try:
         started = time.monotonic()
@@ -540,16 +825,18 @@ def run(root: Path, plan: Plan, *, only: set[str] | None = None, report=print) -
         subprocess.run(
             [sys.executable, "-m", "tests.drills.world", "build", str(plan.devices),
              str(world_path)],
-            cwd=ROOT, env=stack.env(), check=True, timeout=600,
+            cwd=ROOT, env={**stack.env(), "DRILL_NOTIFY_URL": receiver.url}, check=True,
+            timeout=600,
         )  # fmt: skip
         world = json.loads(world_path.read_text())
+        stack.nginx_start(world["pki"])
         report(f"stack up with {plan.devices} devices in {time.monotonic() - started:.0f} s")
         drills = {
             "duplicate_readings": lambda: duplicate_readings(
                 stack, world, posts=plan.duplicate_posts, threads=plan.threads
             ),
             "celery_worker": lambda: celery_worker_faults(
-                stack, world_path, start_in_s=plan.event_start_in_s
+                stack, world, world_path, receiver, start_in_s=plan.event_start_in_s
             ),
             "postgres_restart": lambda: postgres_restart(
                 stack, world, mirrors_of(stack), outage_s=plan.outage_s, threads=plan.threads
@@ -572,6 +859,7 @@ def run(root: Path, plan: Plan, *, only: set[str] | None = None, report=print) -
             report(f"{name} ({time.monotonic() - t0:.0f} s): {json.dumps(results[name])}")
     finally:
         stack.close()
+        receiver.close()
     return results
 
 

@@ -21,7 +21,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from portal import processes
+from portal import nginx, processes
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_BIN = Path(os.environ.get("RESERVOIR_PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -35,6 +35,8 @@ def free_port() -> int:
 
 def available() -> str:
     """Why the drills cannot run here, or "" when they can."""
+    if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
+        return "nginx is not installed"
     if not (PG_BIN / "pg_ctl").exists():
         return f"no PostgreSQL server binaries in {PG_BIN} (set RESERVOIR_PG_BIN)"
     if shutil.which("redis-server") is None:
@@ -130,6 +132,7 @@ class Stack:
     web_port: int = field(default_factory=free_port)
     sep2_port: int = field(default_factory=free_port)
     proxy_secret: str = field(default_factory=lambda: secrets.token_hex(16))
+    tls_port: int = 0
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def __post_init__(self):
@@ -160,6 +163,7 @@ class Stack:
             "SEP2_PROXY_SECRET": self.proxy_secret,
             "HEARTBEAT_INTERVAL_S": str(self.heartbeat_s),
             "DATABASE_UNAVAILABLE_RETRY_AFTER_S": "1",
+            "SEP2_NOTIFY_ALLOW_PRIVATE": "1",  # the drill's notification receiver: loopback
             "PYTHONUNBUFFERED": "1",
         }
         env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
@@ -240,6 +244,56 @@ class Stack:
                 with contextlib.suppress(OSError):
                     if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
                         found.append(int(child))
+        return found
+
+    def nginx_start(self, pki: dict) -> int:
+        """nginx terminating mutual TLS in front of the 2030.5 listener, with the config
+        `make run` writes (portal.nginx: the committed snippets, one upstream server per
+        uvicorn worker); its port. It runs as the process "nginx"."""
+        binary = shutil.which("nginx") or "/usr/sbin/nginx"
+        run = self.root / "nginx"
+        run.mkdir(exist_ok=True)
+        secret_conf = run / "proxy-secret.conf"
+        secret_conf.write_text(
+            f'proxy_set_header X-Reservoir-Proxy-Secret "{self.proxy_secret}";\n'
+        )
+        self.tls_port = free_port()
+        conf = run / "nginx.conf"
+        conf.write_text(
+            nginx.sep2_conf(
+                run=run,
+                upstream_port=self.sep2_port,
+                workers=self.sep2_workers,
+                tls_port=self.tls_port,
+                server_cert=Path(pki["server_cert"]),
+                server_key=Path(pki["server_key"]),
+                ca_bundle=Path(pki["ca_bundle"]),
+                secret_conf=secret_conf,
+                root=os.geteuid() == 0,
+            )
+        )
+        log = (self.root / "nginx.log").open("ab")
+        self.procs["nginx"] = subprocess.Popen(
+            [binary, "-p", str(run), "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.tls_port)),
+            ):
+                return self.tls_port
+            time.sleep(0.1)
+        raise RuntimeError(f"nginx did not start: see {run / 'error.log'}")
+
+    def children(self, name: str) -> list[int]:
+        """The pids of the process's direct children (a Celery worker's pool processes)."""
+        pid = self.procs[name].pid
+        found = []
+        for task in Path(f"/proc/{pid}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                found += [int(child) for child in task.read_text().split()]
         return found
 
     def wait_http(self, url: str, *, any_status: bool = False, timeout_s: float = 90) -> None:

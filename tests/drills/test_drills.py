@@ -30,9 +30,17 @@ def test_fault_drills_lose_and_duplicate_nothing(capsys):
     assert duplicates["posts"] == drills.SHORT.duplicate_posts
     assert duplicates["stored"] == duplicates["distinct_readings"]
     assert duplicates["answered_5xx"] == 0
+    celery = results["celery_worker"]
     for fault in ("sigstop-sigcont", "sigstop-sigkill-restart"):
-        assert results["celery_worker"][fault]["activations"] == 1
-        assert results["celery_worker"][fault]["status_while_worker_down"] == "scheduled"
+        assert celery[fault]["status_while_worker_down"] == "scheduled"
+    for fault in ("sigstop-sigcont", "sigstop-sigkill-restart", "sigstop-sigkill-mid-task"):
+        figures = celery[fault]
+        assert figures["activations"] == 1 and figures["audit_gaps"] == [], json.dumps(figures)
+        assert figures["notifications_expected"] > 0
+        assert figures["notifications_accepted"] == figures["notifications_expected"]
+    # Killed inside the notification task: that delivery was cut off and made again once.
+    assert celery["sigstop-sigkill-mid-task"]["tasks_in_flight"] == 1
+    assert celery["sigstop-sigkill-mid-task"]["notifications_cut_off"] == 1
     for name in ("postgres_restart", "redis_restart", "asgi_worker_kill"):
         figures = results[name]
         assert figures["answered_500"] == 0, json.dumps(figures)
@@ -42,4 +50,10 @@ def test_fault_drills_lose_and_duplicate_nothing(capsys):
     assert redis["live_push_resumed_s"] is not None and redis["live_socket_connects"] >= 1
     assert redis["worker_heartbeat_recovery_s"] is not None
     assert results["postgres_restart"]["answered_503"] > 0  # the outage was seen, and survived
-    assert results["asgi_worker_kill"]["worker_restarted_s"] < 60
+    asgi = results["asgi_worker_kill"]
+    assert asgi["worker_restarted_s"] < 60
+    # Through nginx, sent once each: GETs and PUTs were resent to a live worker by nginx;
+    # a POST was stored exactly once or refused, never twice.
+    assert asgi["in_flight_when_killed"] > 0 and asgi["gets"] > 0 and asgi["puts"] > 0
+    assert asgi["gets_failed"] == 0 and asgi["puts_failed"] == 0, json.dumps(asgi)
+    assert asgi["readings_duplicated"] == 0 and asgi["readings_unasked"] == 0

@@ -6,6 +6,7 @@
 """
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -19,7 +20,8 @@ def build(devices: int, out: Path) -> None:
 
     from protocol import pki
     from protocol.identity import client_identity_from_der
-    from protocol.services import client_register
+    from protocol.managers.derp import DER_CONTROL_LIST, control_list_href
+    from protocol.services import client_register, subscription_create
     from tenancy.choices import Role
     from tests import factories
     from tests.protocol.sep_world import enrolled_end_device
@@ -30,8 +32,10 @@ def build(devices: int, out: Path) -> None:
         utility, poll_rate_s=60, min_duration_min=1, max_events_per_day=None, status="active"
     )
     group = factories.dispatch_group(utility, prog=program)
-    ca = pki.create_root_ca()
-    cert = pki.create_client_certificate(ca, "drill aggregator", role="aggregator")
+    # A whole test PKI on disk: nginx (the ASGI worker drill) verifies the aggregator's
+    # certificate against its CA bundle and presents its server certificate.
+    built = pki.build_test_pki(out.parent / "pki")
+    cert = built.aggregator
     identity = client_identity_from_der(cert.cert_der)
     client = client_register(
         utility=utility, lfdi=identity.lfdi, kind="aggregator", name="drill", program=program
@@ -39,6 +43,16 @@ def build(devices: int, out: Path) -> None:
     end_devices = [
         enrolled_end_device(utility, client=client, program=program) for _ in range(devices)
     ]
+    # 2030.5 subscriptions to the first devices' DERControlLists, notified at a loopback
+    # receiver the drill runs (DRILL_NOTIFY_URL): each event transition notifies each once.
+    notify = os.environ.get("DRILL_NOTIFY_URL", "")
+    subscriptions = []
+    for ed in end_devices[: 5 if notify else 0]:
+        resource = control_list_href(ed, group, DER_CONTROL_LIST)
+        sub = subscription_create(
+            end_device=ed, subscribed_resource=resource, notification_uri=f"{notify}/n/{ed.pk}"
+        )
+        subscriptions.append(sub.pk)
     token, _ = Token.objects.get_or_create(user=manager)
     # A logged-in browser session for the live page's WebSocket.
     session = import_module(settings.SESSION_ENGINE).SessionStore()
@@ -54,8 +68,16 @@ def build(devices: int, out: Path) -> None:
                 "group": group.pk,
                 "manager": manager.pk,
                 "token": token.key,
+                "subscriptions": subscriptions,
                 "session": session.session_key,
                 "cert_pem": cert.cert_pem.decode(),
+                "pki": {
+                    "ca_bundle": str(built.ca_bundle),
+                    "server_cert": str(built.server_cert),
+                    "server_key": str(built.server_key),
+                    "client_cert": str(built.aggregator_cert),
+                    "client_key": str(built.aggregator_key),
+                },
                 "end_devices": [
                     {"id": ed.pk, "lfdi": ed.lfdi, "device": ed.device_id} for ed in end_devices
                 ],

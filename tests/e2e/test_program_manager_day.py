@@ -94,11 +94,11 @@ def test_program_manager_runs_an_event_afternoon(browser, screenshot, tmp_path):
     group = factories.dispatch_group(utility, prog=program)
     built = pki.build_test_pki(tmp_path / "pki")
     identity = client_identity_from_der(built.aggregator.cert_der)
-    client_register(
+    agg = client_register(
         utility=utility, lfdi=identity.lfdi, kind="aggregator", name="agg", program=program
     )
-    fleet_participants(program=program, count=2, seed=0)
-    (fading,) = fleet_participants(program=program, count=1, seed=1)
+    fleet_participants(program=program, client=agg, count=2, seed=0)
+    (fading,) = fleet_participants(program=program, client=agg, count=1, seed=1)
     AlertRule.objects.create(
         utility=utility, kind=AlertKind.DEVICE_STALE, threshold_min=0, email=False
     )

@@ -14,6 +14,8 @@ from devices.simulator.sep2_fleet import (
     fleet_sfdi,
 )
 from programs.services import participant_add
+from protocol.models import Client
+from protocol.services import end_device_preregister
 
 
 class FleetThread:
@@ -51,8 +53,10 @@ class FleetThread:
             raise self.error
 
 
-def fleet_participants(*, program, count: int, seed: int = 0) -> list[Device]:
-    """Devices with the simulated fleet's LFDIs, each a Participant of `program`."""
+def fleet_participants(*, program, client: Client, count: int, seed: int = 0) -> list[Device]:
+    """Devices with the simulated fleet's LFDIs, each a Participant of `program`, each
+    pre-registered for the aggregator `client` as a manager would (the fleet's POST /edev
+    then finds its EndDevice: a fleet device is claimed by no other aggregator)."""
     devices = []
     for index in range(count):
         lfdi = fleet_lfdi(seed=seed, index=index)
@@ -70,5 +74,9 @@ def fleet_participants(*, program, count: int, seed: int = 0) -> list[Device]:
             state="OR",
         )
         participant_add(program=program, device=device)
+        end_device_preregister(
+            utility=program.utility, lfdi=lfdi, sfdi=device.sfdi, device=device,
+            registered_by=client,
+        )  # fmt: skip
         devices.append(device)
     return devices

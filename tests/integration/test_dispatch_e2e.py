@@ -82,10 +82,10 @@ def test_event_dispatched_to_simulated_fleet(tmp_path):
     group = factories.dispatch_group(utility, prog=program)
     built = pki.build_test_pki(tmp_path / "pki")
     identity = client_identity_from_der(built.aggregator.cert_der)
-    client_register(
+    agg = client_register(
         utility=utility, lfdi=identity.lfdi, kind="aggregator", name="agg", program=program
     )
-    devices = fleet_participants(program=program, count=DEVICES)
+    devices = fleet_participants(program=program, client=agg, count=DEVICES)
     pem = built.aggregator_cert.read_bytes()
     env = subprocess_env(tmp_path, SEP2_TRUSTED_PROXIES="127.0.0.1")
     logs = [tmp_path / n for n in ("asgi.log", "worker.log", "beat.log")]

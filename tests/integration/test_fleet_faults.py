@@ -41,10 +41,10 @@ def test_faulty_fleets_misbehave_as_specified(tmp_path):
     group = factories.dispatch_group(utility, prog=program)
     built = pki.build_test_pki(tmp_path / "pki")
     identity = client_identity_from_der(built.aggregator.cert_der)
-    client_register(
+    agg = client_register(
         utility=utility, lfdi=identity.lfdi, kind="aggregator", name="agg", program=program
     )
-    fleet_participants(program=program, count=2, seed=1)
+    fleet_participants(program=program, client=agg, count=2, seed=1)
     pem = built.aggregator_cert.read_bytes()
     env = subprocess_env(tmp_path, SEP2_TRUSTED_PROXIES="127.0.0.1")
     log = tmp_path / "asgi.log"

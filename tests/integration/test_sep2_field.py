@@ -30,7 +30,7 @@ from django.utils import timezone
 from devices.models import TelemetrySample
 from programs.models import DispatchGroup
 from programs.services import event_create, participant_add
-from protocol import pki, trust
+from protocol import cache, pki, trust
 from protocol.identity import sfdi_from_lfdi
 from protocol.managers.derp import der_control_mrid
 from protocol.models import Client, EndDevice
@@ -155,10 +155,19 @@ def field(tmp_path):
         SEP2_DEMO_PKI_DIR=str(var / "demo" / "sep2"),
         SEP2_NGINX_DIR=var / "run" / "sep2-nginx",
     ):
+        # The servers get this VAR_DIR too, and the test's cache-generation store is
+        # reopened under it: the test's writes (a Client moved to another utility) must
+        # reach the servers' identity cache. The foreign-CA test, run alone, was served
+        # from a stale cache (200) while the test wrote its tokens elsewhere.
+        cache._generations = None
         demo = pki.build_test_pki(var / "demo" / "sep2")  # as sep2_demo_pki does
         staff = factories.user(is_staff=True)
         utility = factories.utility()
-        yield {"tmp": tmp_path, "demo": demo, "staff": staff, "utility": utility}
+        env = subprocess_env(tmp_path, RESERVOIR_VAR_DIR=str(var))
+        try:
+            yield {"tmp": tmp_path, "demo": demo, "staff": staff, "utility": utility, "env": env}
+        finally:
+            cache._generations = None  # reopened under the real VAR_DIR on next use
 
 
 def server_context(demo: pki.TestPki, cert: Path, key: Path) -> ssl.SSLContext:
@@ -203,7 +212,7 @@ def test_discovery_walk_from_another_address_with_a_portal_certificate(field):
         actor=manager,
     )
     with (
-        sep2_server(subprocess_env(tmp), tmp / "sep2.log") as base,
+        sep2_server(field["env"], tmp / "sep2.log") as base,
         devstack_nginx(tmp, urlparse(base).port) as port,
     ):
         client = FieldClient(port, server_context(demo, cert, key))
@@ -290,7 +299,7 @@ def test_revoked_certificate_is_refused_at_the_handshake(field):
     application, vendor_user = approved_application(utility, field["staff"], "acme-energy")
     cert, key = vendor_certificate(tmp, application, vendor_user, "acme-aggregator")
     with (
-        sep2_server(subprocess_env(tmp), tmp / "sep2.log") as base,
+        sep2_server(field["env"], tmp / "sep2.log") as base,
         devstack_nginx(tmp, urlparse(base).port) as port,
     ):
         context = server_context(demo, cert, key)
@@ -316,7 +325,7 @@ def test_certificate_of_another_utilitys_ca_is_refused_here(field):
     issued = application.certificates.get()
     here = factories.program(utility)
     with (
-        sep2_server(subprocess_env(tmp), tmp / "sep2.log") as base,
+        sep2_server(field["env"], tmp / "sep2.log") as base,
         devstack_nginx(tmp, urlparse(base).port) as port,
     ):
         context = server_context(demo, cert, key)

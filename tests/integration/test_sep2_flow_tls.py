@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 import pytest
 
 from devices.models import Device, TelemetrySample
+from programs.choices import EventKind
 from programs.services import participant_add
 from protocol import pki
 from protocol.identity import client_identity_from_der
@@ -31,7 +32,9 @@ from protocol.xml.resources.edev import EndDevice as SepEndDevice
 from protocol.xml.resources.mirror import MirrorMeterReading, MirrorUsagePoint, Reading, ReadingType
 from protocol.xml.resources.time import Time
 from protocol.xml.resources.units import active_power
+from tenancy.choices import Role
 from tests import factories
+from tests.conftest import api_client_for
 from tests.integration.servers import sep2_server, subprocess_env
 from tests.integration.test_sep2_mtls import client_context, mutual_tls_proxy
 from tests.protocol.schema import assert_valid_sep
@@ -76,8 +79,8 @@ def stack(tmp_path):
 def test_csip_flow_over_mutual_tls(stack):
     port, built = stack
     utility = factories.utility()
-    program = factories.program(utility, poll_rate_s=60)
-    factories.dispatch_group(utility, prog=program)
+    program = factories.program(utility, poll_rate_s=60, max_events_per_day=None)
+    group = factories.dispatch_group(utility, prog=program)
     agg_identity = client_identity_from_der(built.aggregator.cert_der)
     agg_client = client_register(
         utility=utility, lfdi=agg_identity.lfdi, kind="aggregator", name="agg", program=program
@@ -157,8 +160,49 @@ def test_csip_flow_over_mutual_tls(stack):
         assert TelemetrySample.objects.filter(device=device, channel="w").count() == 5
         assert device.power_w == 1004
 
+        _controls_through_the_api_reach_the_device(sep, utility, group, derp)
+
         # Revocation takes effect on the very next request, on the same connection.
         client_revoke(client=agg_client)
         assert sep.call("GET", "/dcap")[0] == 403
     finally:
         sep.close()
+
+
+def _controls_through_the_api_reach_the_device(sep: TlsSep, utility, group, derp) -> None:
+    """Events of several modes and a default, made through /api/v1, reach the device over
+    mTLS as schema-valid DERControls carrying exactly that mode and value (issue 17)."""
+    api = api_client_for(factories.member(utility, Role.PROGRAM_MANAGER))
+    start = datetime.now(UTC) + timedelta(hours=1)
+    modes = {
+        "connect": ({"op_mod_connect": False}, "op_mod_connect", False),
+        "max_w": ({"op_mod_max_lim_w": 6000}, "op_mod_max_lim_w", 6000),
+        "fixed_var": ({"op_mod_fixed_var": -1500}, "op_mod_fixed_var", -1500),
+    }
+    for i, (kind, (fields, _, _)) in enumerate(modes.items()):
+        response = api.post(
+            "/api/v1/events/",
+            {
+                "group": group.pk,
+                "kind": kind,
+                "start": (start + timedelta(hours=i)).isoformat(),
+                "duration_s": 1800,
+                **fields,
+            },
+            format="json",
+        )
+        assert response.status_code == 201, response.content
+    controls = sep.get(f"{derp.der_control_list_link.href}?l=10", DERControlList).der_controls
+    by_label = {c.description: c.der_control_base for c in controls}
+    for kind, (_, field, value) in modes.items():
+        base = by_label[str(EventKind(kind).label)[:32]]
+        served = {k: v for k, v in vars(base).items() if v is not None}
+        assert set(served) == {field}, (kind, served)
+        shown = served[field].value if kind == "fixed_var" else served[field]
+        assert shown == value, (kind, served)
+
+    url = f"/api/v1/dispatch-groups/{group.pk}/default-control/"
+    response = api.put(url, {"op_mod_connect": True, "set_grad_w": 25}, format="json")
+    assert response.status_code == 200, response.content
+    default = sep.get(derp.default_der_control_link.href, DefaultDERControl)
+    assert default.der_control_base.op_mod_connect is True and default.set_grad_w == 25

@@ -163,12 +163,12 @@ def test_a_valid_program_change_is_saved(api, program):
     uniqueness check once saw the program itself as "another program")."""
     response = api.patch(
         f"/api/v1/programs/{program.pk}/",
-        {"poll_rate_s": 30, "default_export_limit_w": 1500},
+        {"poll_rate_s": 30, "post_rate_s": 60},
         format="json",
     )
     assert response.status_code == 200, response.content
     program.refresh_from_db()
-    assert program.poll_rate_s == 30 and program.default_export_limit_w == 1500
+    assert program.poll_rate_s == 30 and program.post_rate_s == 60
 
 
 def test_a_slug_taken_by_another_program_is_still_refused(api, program, utility):

@@ -80,6 +80,8 @@ def test_an_event_is_created_with_its_modes_and_a_refused_one_writes_nothing():
     )
     event.refresh_from_db()
     assert (event.op_mod_connect, event.ramp_tms) == (False, 500)
+    # The audit trail records the modes the event set.
+    assert event.transitions.first().after["modes"] == {"op_mod_connect": False, "ramp_tms": 500}
     before = group.events.count()
     with pytest.raises(ValidationError) as refused:
         event_create(
@@ -108,6 +110,55 @@ def test_a_default_is_set_replaced_and_cleared():
         None,
     )
     with pytest.raises(ValidationError):
-        default_control_set(group=group, actor=pm, values={"op_mod_exp_lim_w": 1})
+        default_control_set(group=group, actor=pm, values={"op_mod_imp_lim_w": 1})
     assert default_control_clear(group=group, actor=pm) == 1
     assert not DefaultControl.objects.filter(group=group).exists()
+
+
+def test_a_frequency_droop_needs_every_element_as_a_whole_number():
+    utility = factories.utility()
+    program = factories.program(utility)
+    good = {"dBOF": 3, "dBUF": 3, "kOF": 5, "kUF": 5, "openLoopTms": 100}
+    assert not controls_refusals(
+        program=program, values={"op_mod_freq_droop": good}, kind=EventKind.FREQ_DROOP
+    )
+    for bad in ({"dBOF": 3}, {**good, "kOF": -1}, {**good, "kOF": "5"}, [1, 2]):
+        assert "op_mod_freq_droop" in controls_refusals(
+            program=program, values={"op_mod_freq_droop": bad}, kind=EventKind.FREQ_DROOP
+        )
+
+
+@pytest.mark.parametrize(
+    ("kind", "controls"),
+    [
+        (EventKind.EXPORT_LIMIT, {"op_mod_exp_lim_w": 1500}),
+        (EventKind.CONNECT, {"op_mod_connect": False}),
+    ],
+)
+def test_a_limit_or_connect_event_reaches_every_member_heard_from_or_not(kind, controls):
+    """A limit binds a device whatever its health: one that has not reported yet (a new or
+    pre-registered site) or went quiet is still told, so it obeys once it polls. Failed
+    before: the plan kept only devices online now, and a silent one was shown no control."""
+    from programs.models import Participant
+    from programs.selectors import event_plan
+
+    utility = factories.utility()
+    group = factories.dispatch_group(utility)
+    program = group.program
+    program.profile = RequirementProfile.CSIP_AUS
+    program.save()
+    now = timezone.now()
+    online = factories.device(utility, last_heard_at=now, soc_pct=60)
+    never = factories.device(utility, last_heard_at=None)
+    quiet = factories.device(utility, last_heard_at=now - timedelta(days=3))
+    opted = factories.device(utility, last_heard_at=now)
+    for device in (online, never, quiet, opted):
+        Participant.objects.create(utility=utility, program=program, device=device, joined_at=now)
+    event = event_create(
+        program=program, group=group, kind=kind, start=now + timedelta(hours=2),
+        duration_s=3600, actor=None, controls=controls, schedule=False,
+    )  # fmt: skip
+    from programs.models import OptOut
+
+    OptOut.objects.create(utility=utility, event=event, device=opted, source="portal", at=now)
+    assert set(event_plan(event=event, now=now)) == {online.pk, never.pk, quiet.pk}

@@ -15,10 +15,13 @@ from protocol.xml.resources.der import (
     StatusValue,
 )
 from protocol.xml.resources.derp import (
+    CurveData,
     DefaultDERControl,
     DERControl,
     DERControlBase,
     DERControlList,
+    DERCurve,
+    DERCurveList,
     DERProgram,
     DERProgramList,
     EventStatus,
@@ -267,6 +270,43 @@ EXAMPLES = {
         set_es_high_volt=11000,
         set_grad_w=27,
         set_soft_grad_w=27,
+    ),
+    "CurveData": lambda: CurveData(excitation=False, xvalue=10800, yvalue=-4400),
+    "DERCurve": lambda: DERCurve(
+        href="/derp/1/dc/1",
+        mrid="0000000000000000000000000000DC01",
+        description="Volt-var 1547 B",
+        autonomous_v_ref_enable=False,
+        creation_time=T0,
+        curve_data=[
+            CurveData(xvalue=9200, yvalue=4400),
+            CurveData(xvalue=9800, yvalue=0),
+            CurveData(xvalue=10200, yvalue=0),
+            CurveData(xvalue=10800, yvalue=-4400),
+        ],
+        curve_type=11,
+        open_loop_tms=500,
+        v_ref=10000,
+        x_multiplier=-2,
+        y_multiplier=-2,
+        y_ref_type=2,
+    ),
+    "DERCurveList": lambda: DERCurveList(
+        href="/derp/1/dc",
+        all=1,
+        results=1,
+        der_curves=[
+            DERCurve(
+                href="/derp/1/dc/2",
+                mrid="0000000000000000000000000000DC02",
+                creation_time=T0,
+                curve_data=[CurveData(xvalue=5000, yvalue=100)],
+                curve_type=0,
+                x_multiplier=-2,
+                y_multiplier=0,
+                y_ref_type=1,
+            )
+        ],
     ),
     "DER": lambda: DER(
         href="/edev/3/der/1",

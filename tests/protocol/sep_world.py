@@ -50,9 +50,15 @@ def actor(utility, kind: str = "aggregator", *, program=None, name: str = "") ->
     return Actor(cert=cert, client=client, http=SepClient(cert))
 
 
-def program_with_group(utility, **fields) -> tuple[Program, DispatchGroup]:
+def program_with_group(
+    utility, *, default_export_limit_w: int | None = None, **fields
+) -> tuple[Program, DispatchGroup]:
+    """A program and its group; with `default_export_limit_w`, the group's DefaultControl
+    limits export to it."""
     program = factories.program(utility, **fields)
     group = factories.dispatch_group(utility, prog=program)
+    if default_export_limit_w is not None:
+        factories.default_control(utility, group=group, op_mod_exp_lim_w=default_export_limit_w)
     return program, group
 
 

@@ -263,7 +263,7 @@ def test_refusing_a_wrong_pin_passes_then_registration_oob_needs_a_new_read(worl
 
 def _default_read(w):
     assert control.set_default_limit(w.ctx())
-    assert Program.objects.get(pk=w.program.pk).default_export_limit_w == control.DEFAULT_LIMIT_W
+    assert framework.group_default_export_limit_w(w.group) == control.DEFAULT_LIMIT_W
     assert not control.step_default_read(w.ctx())
     read_at = timezone.now() + timedelta(seconds=1)
     w.record("GET", f"/edev/{w.end_devices[0].pk}/derp/{w.group.pk}/dderc", at=read_at)
@@ -277,7 +277,7 @@ def _default_read(w):
 )
 def test_default_control_must_be_applied_not_just_read(world, profile, channel, ok, bad):
     w = world(["default_control"], profile=profile)
-    before = w.program.default_export_limit_w
+    before = framework.group_default_export_limit_w(w.group)
     read_at = _default_read(w)
     w.sample(ok, read_at + timedelta(seconds=1), channel)
     assert not control.step_default_applied(w.ctx())  # one reading per device is not enough
@@ -287,7 +287,7 @@ def test_default_control_must_be_applied_not_just_read(world, profile, channel, 
     with pytest.raises(framework.StepFailed, match="DefaultDERControl limit"):
         control.step_default_applied(w.ctx())
     framework.cleanup_event(w.ctx())
-    assert Program.objects.get(pk=w.program.pk).default_export_limit_w == before
+    assert framework.group_default_export_limit_w(w.group) == before
 
 
 # --- events: supersession, overlap, randomized start, opt-out, export limit --------------
@@ -443,7 +443,7 @@ def test_a_silent_client_fails_each_new_procedure_on_timeout(world):
     assert w.run.status == "failed"
     # Nothing is left behind: no live event, the default limit restored, no outage.
     assert not Event.objects.filter(program=w.program, status__in=("scheduled", "active"))
-    assert Program.objects.get(pk=w.program.pk).default_export_limit_w == 5000
+    assert framework.group_default_export_limit_w(w.group) == 5000
     assert Client.objects.get(pk=w.client.pk).outage_until is None
 
 

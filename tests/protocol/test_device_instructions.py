@@ -17,7 +17,7 @@ from protocol.xml import parse, serialize
 from protocol.xml.resources.common import time_type
 from protocol.xml.resources.der import DERCapability, DERSettings, DERStatus, StateOfChargeStatus
 from protocol.xml.resources.derp import DefaultDERControl, DERControl, DERControlList, DERProgram
-from protocol.xml.resources.edev import FunctionSetAssignments
+from protocol.xml.resources.edev import FunctionSetAssignmentsList
 from protocol.xml.resources.response import DERControlResponse
 from protocol.xml.resources.units import WattHour, active_power, watts_of
 from tests import factories
@@ -287,7 +287,8 @@ def test_an_aggregator_s_20_devices_each_get_their_own_mrid_and_setpoint(
     for end_device in end_devices:
         assert first[end_device.pk][1] == planned[end_device.device_id]
     # Every server-made mRID ends in the install's IANA PEN.
-    fsa = parse(agg.http.get(f"/edev/{end_devices[0].pk}/fsa/0").content, FunctionSetAssignments)
+    fsas = agg.http.get(f"/edev/{end_devices[0].pk}/fsa").content
+    fsa = parse(fsas, FunctionSetAssignmentsList).function_set_assignments[0]
     served = [*control_mrids, *(v[2] for v in first.values()), *(v[3] for v in first.values())]
     assert all(m.endswith(pen_hex) and len(m) == 32 for m in [*served, fsa.mrid])
     # Stable across polls.

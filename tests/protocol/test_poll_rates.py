@@ -95,3 +95,27 @@ def test_the_program_form_and_the_api_set_them(utility_a, manager_a, client_a):
     assert (program.der_list_poll_rate_s, program.mup_list_poll_rate_s) == (15, None)
     page = client_a.get(reverse("programs:program-update", args=[program.pk])).content.decode()
     assert all(f'name="{name}"' in page for name in RATES)
+
+
+def test_a_sites_poll_rate_overrides_the_programs_on_its_own_resources(utility_a, manager_a):
+    # Failed before: no per-site poll rate (the API refused the field; every site got the
+    # program's rates).
+    program, _ = program_with_group(utility_a, poll_rate_s=300, **RATES)
+    agg = actor(utility_a, program=program)
+    ed = enrolled_end_device(utility_a, client=agg.client, program=program)
+    other = enrolled_end_device(utility_a, client=agg.client, program=program)
+    api = api_client_for(manager_a)
+    url = f"/api/v1/sep2/end-devices/{ed.pk}/"
+    patched = api.patch(url, {"poll_rate_s": 20}, format="json")
+    assert patched.status_code == 200, patched.json()
+    assert api.get(url).json()["poll_rate_s"] == 20
+    site = {"fsa_list_poll_rate_s": 20, "derp_list_poll_rate_s": 20, "der_list_poll_rate_s": 20}
+    assert _served(agg, ed) == {**RATES, **site}  # the client-wide lists keep the program's
+    assert _served(agg, other) == RATES
+    listing = parse(agg.http.get(f"/edev/{ed.pk}/fsa").content, FunctionSetAssignmentsList)
+    fsa_derp = listing.function_set_assignments[0].der_program_list_link.href
+    assert parse(agg.http.get(fsa_derp).content, DERProgramList).poll_rate == 20
+    refused = api.patch(url, {"poll_rate_s": 4}, format="json")
+    assert refused.status_code == 400 and "poll_rate_s" in refused.json()
+    assert api.patch(url, {"poll_rate_s": None}, format="json").status_code == 200
+    assert _served(agg, ed) == RATES

@@ -6,6 +6,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from programs.models import DispatchGroup
 from protocol import pki
 from protocol.models import EndDevice, Subscription
 from protocol.services import client_register, client_revoke
@@ -77,11 +78,13 @@ def test_forwarded_certificate_from_an_untrusted_peer_is_ignored(utility_a):
 
 def _paths(end_device, gid=None):
     base = f"/edev/{end_device.pk}"
-    paths = [base, f"{base}/rg", f"{base}/di", f"{base}/fsa", f"{base}/fsa/0", f"{base}/der"]
+    paths = [base, f"{base}/rg", f"{base}/di", f"{base}/fsa", f"{base}/der"]
     paths += [f"{base}/der/0/{k}" for k in ("dercap", "derg", "ders", "dera")]
     paths += [f"{base}/derp", f"{base}/lel", f"{base}/sub"]
     if gid:
-        paths += [f"{base}/derp/{gid}{s}" for s in ("", "/derc", "/actderc", "/dderc")]
+        paths += [f"{base}/derp/{gid}{s}" for s in ("", "/derc", "/actderc", "/dderc", "/dc")]
+        pid = DispatchGroup.objects.get(pk=gid).program_id
+        paths += [f"{base}/fsa/{pid}", f"{base}/fsa/{pid}/derp"]
     return paths
 
 

@@ -201,7 +201,9 @@ def test_bulk_writes_invalidate(manager_a):
 def test_a_device_rating_change_invalidates_its_controls(manager_a):
     _, _, group, agg, end_devices = world(manager_a)
     event = Event.objects.get(group=group)
-    Event.objects.filter(pk=event.pk).update(kind="export_limit")
+    Event.objects.filter(pk=event.pk).update(
+        kind="export_limit", target_w=None, op_mod_exp_lim_w=event.target_w
+    )
     path = f"/edev/{end_devices[0].pk}/derp/{group.pk}/derc?l=10"
     before = agg.http.get(path).content
     Device.objects.filter(pk=end_devices[0].device_id).update(set_max_w=1_000_000)

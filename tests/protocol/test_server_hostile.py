@@ -181,11 +181,11 @@ def test_out_of_range_values_in_der_resources(world):
     assert EndDevice.objects.get().reported == {}
 
 
-def test_mirror_for_someone_elses_device_is_not_found(world, utility_a):
+def test_mirror_for_someone_elses_device_is_forbidden(world, utility_a):
     other = actor(utility_a, name="other")
     lfdi = EndDevice.objects.get().lfdi
     mup = SepMirrorUsagePoint(
         mrid="9" * 32, role_flags=1, service_category_kind=0, status=1, device_lfdi=lfdi
     )
-    assert other.http.post_sep("/mup", serialize(mup)).status_code == 404
+    assert other.http.post_sep("/mup", serialize(mup)).status_code == 403
     assert MirrorUsagePoint.objects.count() == 1

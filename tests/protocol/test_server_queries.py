@@ -75,6 +75,8 @@ def queries_per_path(n: int, manager) -> dict[str, int]:
             target_w=20_000,
             actor=manager,
         )
+    for curve_type in (11, 12):
+        factories.curve(utility, program=program, curve_type=curve_type, y_ref_type=1)
     ed = end_devices[n // 2]
     reported = {"ders": serialize(DERStatus(reading_time=0)).decode()}
     EndDevice.objects.filter(pk=ed.pk).update(reported=reported)
@@ -85,12 +87,14 @@ def queries_per_path(n: int, manager) -> dict[str, int]:
         "/edev?l=20",
         base,
         f"{base}/fsa",
-        f"{base}/fsa/0",
+        f"{base}/fsa/{program.pk}",
+        f"{base}/fsa/{program.pk}/derp",
         f"{base}/derp",
         derp,
         f"{derp}/derc?l=10",
         f"{derp}/actderc",
         f"{derp}/dderc",
+        f"{derp}/dc?l=10",
         f"{base}/der",
         f"{base}/der/0",
         f"{base}/der/0/ders",

@@ -166,3 +166,40 @@ def test_notifications_never_target_our_own_network(utility_a, uri):
         utility=utility_a, end_device=ed, subscribed_resource=f"/edev/{ed.pk}", notification_uri=uri
     )
     assert notification_deliver(subscription_id=sub.pk, resource=sub.subscribed_resource) is False
+
+
+def test_a_group_default_change_notifies_default_der_control_subscribers(
+    utility_a, manager_a, subscriber, django_capture_on_commit_callbacks, monkeypatch
+):
+    from programs.services import default_control_clear, default_control_set
+    from protocol import receivers
+    from protocol.xml.resources.derp import DefaultDERControl
+
+    uri, received = subscriber
+    program, group = program_with_group(utility_a)
+    agg = actor(utility_a, program=program)
+    online = factories.device(utility_a, soc_pct=80, last_heard_at=timezone.now())
+    ed = enrolled_end_device(utility_a, client=agg.client, program=program, device=online)
+    dderc = f"/edev/{ed.pk}/derp/{group.pk}/dderc"
+    served = parse(agg.http.get(dderc).content, DefaultDERControl)
+    assert served.subscribable == 1
+    agg.http.post_sep(f"/edev/{ed.pk}/sub", serialize(_subscription(dderc, uri)))
+    notified = []
+
+    def spy(*, utility_id, resources):
+        notified.append(resources)
+        return []
+
+    monkeypatch.setattr(receivers, "subscriptions_notify", spy)
+    with django_capture_on_commit_callbacks(execute=True):
+        default_control_set(group=group, actor=manager_a, values={"op_mod_connect": False})
+    assert notified == [[dderc]]
+    (sub,) = subscriptions_to(utility_id=utility_a.pk, resources=[dderc])
+    assert notification_deliver(subscription_id=sub.pk, resource=dderc) is True
+    _, body = received[0]
+    assert_valid_sep(body, "csip")
+    notification = parse(body, Notification)
+    assert notification.resource.der_control_base.op_mod_connect is False
+    with django_capture_on_commit_callbacks(execute=True):
+        default_control_clear(group=group, actor=manager_a)
+    assert notified == [[dderc], [dderc]]

@@ -82,6 +82,28 @@ def test_a_charge_event_counts_charging_as_delivery(rules, make_event, dispatche
     assert r.performance_factor == Decimal("0.7500")
 
 
+@pytest.mark.parametrize(
+    ("kind", "modes"),
+    [
+        ("export_limit", {"op_mod_exp_lim_w": 2000, "target_w": None}),
+        ("connect", {"op_mod_connect": False, "target_w": None}),
+    ],
+)
+def test_a_control_that_is_not_planned_is_not_paid_as_energy(
+    rules, make_event, dispatched, ingest, kind, modes
+):
+    """Failed before issue 17's settlement decision: an export limit was paid as if its
+    limit were a discharge commitment. Only planned kinds commit energy."""
+    limit = make_event(kind=kind, **modes)
+    d = dispatched(5000, to=limit)
+    ingest(readings(d, "w", BEFORE_30, 30, 0.0), readings(d, "w", START, 60, 4000.0))
+    r = result_of(event_reconcile(event=limit), d)
+    # What the device did is kept; nothing is paid or averaged into performance.
+    assert (r.measured_w, r.baseline_w) == (4000.0, 0.0)
+    assert (r.delivered_w, r.energy_wh, r.performance_factor) == (0.0, 0.0, Decimal("0.0000"))
+    assert not r.counted
+
+
 # --- Site meter, minutes before -----------------------------------------------------------
 
 

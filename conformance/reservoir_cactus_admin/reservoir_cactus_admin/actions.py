@@ -12,10 +12,39 @@ from reservoir_cactus_admin.api import Api, ApiError
 
 logger = logging.getLogger(__name__)
 
-# DERControl modes the API can create today (event kind), and DefaultDERControl modes it
-# can set (program field). Everything else is reported as unsupported.
-EVENT_MODES = {"opModExpLimW": "export_limit"}
-DEFAULT_MODES = {"opModExpLimW": "default_export_limit_w"}
+# The 2030.5 modes a procedure may ask for: (Reservoir's event kind, the API field, how a
+# parameter becomes its value). An event sets one kind's mode; a DefaultDERControl any of
+# them, plus its enter-service settings and gradients (DEFAULT_SETTINGS). Everything else
+# is reported as unsupported.
+_W = ("W", lambda v: round(float(v)))
+_BOOL = ("bool", lambda v: v if isinstance(v, bool) else str(v).lower() in ("1", "true"))
+_HUNDREDTHS = ("hundredths of a percent", lambda v: round(float(v)))
+MODES: dict[str, tuple[str, str, Any]] = {
+    "opModExpLimW": ("export_limit", "op_mod_exp_lim_w", _W[1]),
+    "opModImpLimW": ("import_limit", "op_mod_imp_lim_w", _W[1]),
+    "opModGenLimW": ("generation_limit", "op_mod_gen_lim_w", _W[1]),
+    "opModLoadLimW": ("load_limit", "op_mod_load_lim_w", _W[1]),
+    "opModStorageTargetW": ("storage_target", "op_mod_storage_target_w", _W[1]),
+    "opModConnect": ("connect", "op_mod_connect", _BOOL[1]),
+    "opModEnergize": ("energize", "op_mod_energize", _BOOL[1]),
+    "opModFixedW": ("fixed_w", "op_mod_fixed_w", _HUNDREDTHS[1]),
+    "opModMaxLimW": ("max_w", "op_mod_max_lim_w", _HUNDREDTHS[1]),
+    "opModTargetW": ("target_w", "op_mod_target_w", _W[1]),
+}
+EVENT_MODES = {name: kind for name, (kind, _, _) in MODES.items()}
+DEFAULT_SETTINGS = {
+    "setESDelay": "set_es_delay",
+    "setESHighFreq": "set_es_high_freq",
+    "setESHighVolt": "set_es_high_volt",
+    "setESLowFreq": "set_es_low_freq",
+    "setESLowVolt": "set_es_low_volt",
+    "setESRampTms": "set_es_ramp_tms",
+    "setESRandomDelay": "set_es_random_delay",
+    "setGradW": "set_grad_w",
+    "setSoftGradW": "set_soft_grad_w",
+    "rampTms": "ramp_tms",
+}
+DEFAULT_MODES = {**{name: field for name, (_, field, _) in MODES.items()}, **DEFAULT_SETTINGS}
 IGNORED_PARAMS = {"status", "duration_seconds", "start_offset_seconds", "primacy"}
 DEFAULT_DURATION_S = 300
 LIVE = ("scheduled", "active")
@@ -68,6 +97,12 @@ class Run:
         return [self.program] + [
             p["program"] for p in self.fsa_programs().values() if p["program"] != self.program
         ]
+
+    def with_primacy(self, primacy) -> dict | None:
+        """The FSA program (and its group) a procedure gave this primacy, if any."""
+        if primacy is None:
+            return None
+        return next((p for p in self.fsa_programs().values() if p.get("primacy") == primacy), None)
 
 
 class Actions:
@@ -139,6 +174,9 @@ class Actions:
         if annotation not in fsas:
             if not fsas:  # the first FSA is the run's own sandbox program
                 fsas[annotation] = {"program": self.run.program, "group": self.run.group}
+                # "Ensure" is an upsert: the FSA is saved, so its subscribers hear of it as
+                # they would of a new one.
+                self.api.patch(f"programs/{self.run.program}/", {"is_sandbox": True})
             else:
                 program = self.api.post(
                     "programs/",
@@ -160,6 +198,8 @@ class Actions:
             self.api.patch(
                 f"programs/{fsas[annotation]['program']}/", {"primacy": params["primacy"]}
             )
+            fsas[annotation]["primacy"] = params["primacy"]
+            self.run.save()
         return f"FSA {annotation!r} = program {fsas[annotation]['program']}"
 
     def _join(self, cactus_id: str, group: int) -> None:
@@ -174,8 +214,13 @@ class Actions:
         if annotation not in fsas:
             self.ensure_fsa(config, {"annotation": annotation})
         target = fsas[annotation]
+        # An upsert, like ensure-fsa: the group is saved, so DERProgramList subscribers hear.
+        group = self.api.get(f"dispatch-groups/{target['group']}/")
+        self.api.patch(f"dispatch-groups/{target['group']}/", {"name": group["name"]})
         if params.get("primacy") is not None:
             self.api.patch(f"programs/{target['program']}/", {"primacy": params["primacy"]})
+            target["primacy"] = params["primacy"]
+            self.run.save()
         return f"DERProgram = group {target['group']} of program {target['program']}"
 
     def ensure_der_control_list(self, config, params: dict) -> str:
@@ -218,11 +263,14 @@ class Actions:
                 if last_end:  # stacked sequentially, never overlapping
                     base = max(base, datetime.fromisoformat(last_end) + timedelta(seconds=10))
             starts = [base]
+        kind, field, convert = MODES[mode]
+        # A control "with primacy N" goes to the DERProgram the procedure gave that primacy.
+        target = self.run.with_primacy(params.get("primacy"))
         body = {
-            "group": self.run.group,
-            "kind": EVENT_MODES[mode],
+            "group": target["group"] if target else self.run.group,
+            "kind": kind,
             "duration_s": duration,
-            "target_w": round(float(value)),
+            field: convert(value),
             "randomize_start_s": randomize,
             "is_test": True,
         }
@@ -245,14 +293,31 @@ class Actions:
             self.run.data["last_scheduled_end"] = (start + timedelta(seconds=duration)).isoformat()
         self.run.data.setdefault("events", []).append(event["id"])
         self.run.save()
-        return f"event {event['id']} ({event['kind']} {event['target_w']} W from {event['start']})"
+        return f"event {event['id']} ({event['kind']} {mode}={event[field]} from {event['start']})"
 
     def create_default_der_control(self, config, params: dict) -> str:
         modes = self._modes(params, DEFAULT_MODES, "DefaultDERControl")
-        fields = {DEFAULT_MODES[k]: round(float(v)) for k, v in modes.items()}
-        for program in self.run.programs():
-            self.api.patch(f"programs/{program}/", fields)
-        return f"programs {self.run.programs()}: {fields}"
+        fields = {
+            DEFAULT_MODES[k]: MODES[k][2](v) if k in MODES else round(float(v))
+            for k, v in modes.items()
+        }
+        # A default "with primacy N" goes to the DERProgram the procedure gave that primacy.
+        target = self.run.with_primacy(params.get("primacy"))
+        groups = [target["group"]] if target else self.run.groups()
+        for group in groups:
+            current = {}
+            try:
+                current = self.api.get(f"dispatch-groups/{group}/default-control/")
+            except ApiError as exc:
+                if exc.status != 404:
+                    raise
+            kept = {
+                k: v
+                for k, v in current.items()
+                if k not in ("group", "changed_at") and v is not None
+            }
+            self.api.put(f"dispatch-groups/{group}/default-control/", {**kept, **fields})
+        return f"DefaultDERControl of groups {groups}: {fields}"
 
     def clear_der_controls(self, config, params: dict) -> str:
         live = []

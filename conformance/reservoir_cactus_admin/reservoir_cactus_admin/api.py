@@ -57,6 +57,9 @@ class Api:
     def patch(self, path: str, body: Any) -> Any:
         return self.call("PATCH", path, body)
 
+    def put(self, path: str, body: Any) -> Any:
+        return self.call("PUT", path, body)
+
     def delete(self, path: str) -> Any:
         return self.call("DELETE", path)
 

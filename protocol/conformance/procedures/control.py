@@ -4,8 +4,8 @@ cancelled, superseded, opted out), randomized start, and the CSIP-AUS export lim
 from datetime import datetime, timedelta
 
 from devices.models import TelemetrySample
-from programs.models import Event, OptOut, Program
-from programs.services import event_cancel, event_create
+from programs.models import Event, OptOut
+from programs.services import default_control_set, event_cancel, event_create
 from protocol.conformance.procedures.framework import (
     CANCELLED,
     COMPLETED,
@@ -20,6 +20,7 @@ from protocol.conformance.procedures.framework import (
     Step,
     StepFailed,
     cleanup_event,
+    group_default_export_limit_w,
 )
 from protocol.managers.derp import der_control_mrid
 from protocol.models import ControlResponse
@@ -57,7 +58,7 @@ def _make_event(
     start = start or ctx.now + ctx.scaled(lead_s) + timedelta(seconds=2)
     fields.setdefault("duration_s", EVENT_DURATION_S)
     if kind == "export_limit":
-        fields.setdefault("target_w", EXPORT_LIMIT_W)
+        fields.setdefault("controls", {"op_mod_exp_lim_w": EXPORT_LIMIT_W})
     else:
         fields.setdefault("per_device_w", SETPOINT_W)
         fields.setdefault("setpoint_rule", "per_device")
@@ -167,8 +168,13 @@ def _over_limit(channel: str, value: float, limit_w: float) -> bool:
 
 def set_default_limit(ctx: Context) -> bool:
     if "default_export_limit_w" not in ctx.state:
-        ctx.state["default_export_limit_w"] = ctx.program.default_export_limit_w
-        Program.objects.filter(pk=ctx.program.pk).update(default_export_limit_w=DEFAULT_LIMIT_W)
+        ctx.state["default_export_limit_w"] = group_default_export_limit_w(ctx.group)
+        default_control_set(
+            group=ctx.group,
+            actor=None,
+            values={"op_mod_exp_lim_w": DEFAULT_LIMIT_W},
+            replace=False,
+        )
         ctx.state["limit_set_at"] = ctx.now.isoformat()
     return True
 

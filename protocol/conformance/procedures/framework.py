@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from programs.models import DispatchGroup, Event, Program
-from programs.services import event_cancel
+from programs.models import DefaultControl, DispatchGroup, Event, Program
+from programs.services import default_control_set, event_cancel
 from protocol.models import Client, EndDevice, ExchangeRecord
 
 # The Response statuses (2030.5 ResponseStatus) the procedures wait for.
@@ -101,6 +101,16 @@ class Procedure:
     setup: Callable[[Context], None] | None = None
 
 
+def group_default_export_limit_w(group: DispatchGroup) -> int | None:
+    """The export limit (W) of the group's DefaultDERControl, if it has one."""
+    return (
+        DefaultControl.objects.for_utility(group.utility_id)
+        .filter(group=group)
+        .values_list("op_mod_exp_lim_w", flat=True)
+        .first()
+    )
+
+
 def cleanup_event(ctx: Context) -> bool:
     """Leave nothing behind: cancel the procedure's live events, undo sandbox changes."""
     pks = set(ctx.state.get("events", [])) | {ctx.state.get("event_id")} - {None}
@@ -110,8 +120,11 @@ def cleanup_event(ctx: Context) -> bool:
     for event in events:
         event_cancel(event=event, actor=None, reason="conformance cleanup")
     if "default_export_limit_w" in ctx.state:
-        Program.objects.filter(pk=ctx.program.pk).update(
-            default_export_limit_w=ctx.state.pop("default_export_limit_w")
+        default_control_set(
+            group=ctx.group,
+            actor=None,
+            values={"op_mod_exp_lim_w": ctx.state.pop("default_export_limit_w")},
+            replace=False,
         )
     if ctx.state.pop("outage", False):
         Client.objects.filter(pk=ctx.client.pk).update(outage_until=None)

@@ -1,4 +1,4 @@
-"""DER programs: DERProgram, DERControl (events), DefaultDERControl and their parts."""
+"""DER programs: DERProgram, DERControl (events), DefaultDERControl, DERCurve, their parts."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from protocol.xml.codec import (
     HEX8,
     HEX32,
     INT16,
+    INT32,
     ONE_HOUR_RANGE,
     PERCENT,
     POWER_OF_TEN,
@@ -26,9 +27,11 @@ from protocol.xml.codec import (
 )
 from protocol.xml.resources.common import (
     DateTimeInterval,
+    IdentifiedObject,
     Link,
     ListLink,
     Polled,
+    SepList,
     SubscribableIdentifiedObject,
     SubscribableList,
 )
@@ -94,7 +97,7 @@ class FreqDroop(SepObject):
 class DERControlBase(SepObject):
     """DERControlBase, with the CSIP-AUS dynamic operating envelope extensions at the end.
 
-    Curve modes (opModVoltVar …) are links to DERCurves, which this server does not serve.
+    Curve modes (opModVoltVar …) are links to DERCurves in the program's DERCurveList.
     """
 
     op_mod_connect: bool | None = element("opModConnect", BOOLEAN)
@@ -140,6 +143,11 @@ class DERControlBase(SepObject):
     op_mod_load_lim_w: ActivePower | None = element(
         "opModLoadLimW", ActivePower, namespace=CSIPAUS_NS
     )
+    # CSIP-AUS: the battery's target charge (< 0) or discharge (> 0) W. Not in the CSIP-AUS
+    # 1.2 schema (csipaus-core.xsd ends at opModLoadLimW), so a 1.2 validator refuses it.
+    op_mod_storage_target_w: ActivePower | None = element(
+        "opModStorageTargetW", ActivePower, namespace=CSIPAUS_NS
+    )
 
 
 @root_element()
@@ -178,3 +186,39 @@ class DefaultDERControl(SubscribableIdentifiedObject):
     set_es_random_delay: int | None = element("setESRandomDelay", UINT32)
     set_grad_w: int | None = element("setGradW", UINT16)
     set_soft_grad_w: int | None = element("setSoftGradW", UINT16)
+
+
+@root_element()
+class CurveData(SepObject):
+    """CurveData: one point of a DERCurve, each value scaled by its axis' multiplier."""
+
+    excitation: bool | None = element("excitation", BOOLEAN)
+    xvalue: int = element("xvalue", INT32, required=True)
+    yvalue: int = element("yvalue", INT32, required=True)
+
+
+@root_element()
+class DERCurve(IdentifiedObject):
+    """DERCurve: 1 to 10 points of `curveType`; y is a percent of `yRefType` where the type
+    says so."""
+
+    autonomous_v_ref_enable: bool | None = element("autonomousVRefEnable", BOOLEAN)
+    autonomous_v_ref_time_constant: int | None = element("autonomousVRefTimeConstant", UINT32)
+    creation_time: int = element("creationTime", TIME, required=True)
+    curve_data: list[CurveData] = items(CurveData)
+    curve_type: int = element("curveType", UINT8, required=True)
+    open_loop_tms: int | None = element("openLoopTms", UINT16)
+    ramp_dec_tms: int | None = element("rampDecTms", UINT16)
+    ramp_inc_tms: int | None = element("rampIncTms", UINT16)
+    ramp_pt1_tms: int | None = element("rampPT1Tms", UINT16)
+    v_ref: int | None = element("vRef", PERCENT)
+    x_multiplier: int = element("xMultiplier", POWER_OF_TEN, required=True)
+    y_multiplier: int = element("yMultiplier", POWER_OF_TEN, required=True)
+    y_ref_type: int = element("yRefType", UINT8, required=True)
+
+
+@root_element()
+class DERCurveList(SepList):
+    """DERCurveList: a program's curves (a List, neither subscribable nor polled)."""
+
+    der_curves: list[DERCurve] = items(DERCurve)
