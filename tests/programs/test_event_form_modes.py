@@ -125,20 +125,9 @@ CURVE_KINDS = {
     EventKind.FREQ_WATT: "op_mod_freq_watt",
     EventKind.WATT_PF: "op_mod_watt_pf",
 }
-# A US CSIP export limit is served per device as opModMaxLimW: the service accepts its W once
-# programs.controls has US_SERVED (branch ctl17); before that it refuses it as CSIP-AUS.
-_US_EXPORT = pytest.mark.xfail(
-    not hasattr(controls, "US_SERVED"), reason="US export limit lands with ctl17", strict=True
-)
+# A US CSIP export limit is served per device as opModMaxLimW (programs.controls.US_SERVED).
 PARAMS = [
-    pytest.param(
-        profile,
-        kind,
-        id=f"{profile}-{kind}",
-        marks=[_US_EXPORT]
-        if (profile, kind) == (RequirementProfile.CSIP, EventKind.EXPORT_LIMIT)
-        else [],
-    )
+    pytest.param(profile, kind, id=f"{profile}-{kind}")
     for profile in (RequirementProfile.CSIP, RequirementProfile.CSIP_AUS)
     for kind in allowed_kinds(profile)
 ]
