@@ -506,8 +506,12 @@ class EventForm(forms.Form):
         max_digits=7,
         decimal_places=1,
     )
-    randomize_start_s = forms.IntegerField(min_value=0, max_value=3600, initial=0)
-    randomize_duration_s = forms.IntegerField(min_value=0, max_value=3600, initial=0)
+    randomize_start_s = forms.IntegerField(
+        label="Spread the start over (seconds)", min_value=0, max_value=3600, initial=0
+    )
+    randomize_duration_s = forms.IntegerField(
+        label="Spread the end over (seconds)", min_value=0, max_value=3600, initial=0
+    )
     is_test = forms.BooleanField(required=False, label="Test event (does not count against caps)")
     emergency_override = forms.BooleanField(
         required=False, label="Emergency override of program rules (operators; audited)"
