@@ -666,9 +666,6 @@ class EventForm(forms.Form):
         planned = kind in PLANNED_KINDS
         controls = dict(getattr(self, "controls", {}))
         target_w = _watts(data.get("target_kw")) if planned else None
-        if kind == EventKind.EXPORT_LIMIT:
-            # Until every server reads op_mod_exp_lim_w, the limit is also the target.
-            target_w = controls.get("op_mod_exp_lim_w")
         return {
             "program": data["group"].program,
             "group": data["group"],
