@@ -14,6 +14,7 @@ from portal.live import event_snapshot, fleet_devices, fleet_snapshot
 from portal.models import Alert, AlertStatus
 from portal.views import AlertActionView
 from programs.choices import EventStatus
+from programs.forms import controls_summary
 from programs.models import Event, Program
 from tenancy.mixins import UtilityMemberMixin
 from tenancy.selectors import get_for_utility
@@ -71,7 +72,7 @@ def control_room_data(*, utility, program, now, since=None) -> dict:
         "active": [
             {
                 **event_snapshot(event=e, now=now),
-                "label": f"{e.get_kind_display()} · {e.group.name}",
+                "label": _label(e),
                 "start": e.start.timestamp(),
                 "end": e.end.timestamp(),
             }
@@ -80,7 +81,7 @@ def control_room_data(*, utility, program, now, since=None) -> dict:
         "upcoming": [
             {
                 "event": e.pk,
-                "label": f"{e.get_kind_display()} · {e.group.name}",
+                "label": _label(e),
                 "start": e.start.timestamp(),
                 "target_w": e.signed_target_w,
             }
@@ -88,6 +89,12 @@ def control_room_data(*, utility, program, now, since=None) -> dict:
         ],
         "regions": regions(devices=fleet_devices(utility=utility, program=program), now=now),
     }
+
+
+def _label(event: Event) -> str:
+    """ "Connect or disconnect · Oregon (Connection disconnect)": the kind, group and modes."""
+    modes = controls_summary(event)
+    return f"{event.get_kind_display()} · {event.group.name}" + (f" ({modes})" if modes else "")
 
 
 class ControlRoomView(UtilityMemberMixin, TemplateView):

@@ -23,6 +23,16 @@ urlpatterns = [
         views.DispatchGroupAttachDeviceView.as_view(),
         name="group-attach-device",
     ),
+    path(
+        "groups/<int:pk>/default-control/",
+        views.DefaultControlView.as_view(),
+        name="group-default-control",
+    ),
+    path(
+        "groups/<int:pk>/default-control/clear/",
+        views.DefaultControlClearView.as_view(),
+        name="group-default-control-clear",
+    ),
     path("events/", views.EventCalendarView.as_view(), name="event-calendar"),
     path("events/all/", views.EventListView.as_view(), name="event-list"),
     path("events/new/", views.EventCreateView.as_view(), name="event-create"),

@@ -32,12 +32,14 @@ from programs.forms import (
     AttachDeviceForm,
     BlackoutDateForm,
     CurveForm,
+    DefaultControlForm,
     DispatchGroupForm,
     EventForm,
     ProgramForm,
     QualifiedEquipmentForm,
     SeasonForm,
     default_start,
+    kind_rule_notes,
 )
 from programs.models import Curve, DispatchGroup, DispatchGroupMember, Event, Program
 from programs.rules import event_rule_check
@@ -291,7 +293,12 @@ class EventCreateView(UtilityMemberMixin, View):
             except PermissionDenied as exc:
                 form.add_error("emergency_override", str(exc))
             except ValidationError as exc:
-                form.add_error(None, exc)
+                if hasattr(exc, "error_dict"):
+                    for field, errors in exc.message_dict.items():
+                        for message in errors:
+                            form.add_controls_error(field, message)
+                else:
+                    form.add_error(None, exc)
             else:
                 messages.success(request, f"Event scheduled: {event}.")
                 return redirect("programs:event-detail", pk=event.pk)
@@ -309,9 +316,14 @@ class EventCreateView(UtilityMemberMixin, View):
             )
         }
 
+    def _rule_notes(self, form) -> list[str]:
+        # Known as soon as the group and kind are, whatever else the form still lacks.
+        group, kind = form.cleaned_data.get("group"), form.cleaned_data.get("kind")
+        return kind_rule_notes(group.program, kind) if group and kind else []
+
     def _check(self, form) -> dict:
         if not form.is_valid():
-            return {"checked": False}
+            return {"checked": False, "rule_notes": self._rule_notes(form)}
         kwargs = form.service_kwargs()
         violations = event_rule_check(
             program=kwargs["program"],
@@ -327,6 +339,7 @@ class EventCreateView(UtilityMemberMixin, View):
             "violations": violations,
             "forecast": forecast,
             "target_w": kwargs["target_w"],
+            "rule_notes": self._rule_notes(form),
         }
 
 
@@ -446,6 +459,67 @@ class DispatchGroupAttachDeviceView(UtilityMemberMixin, View):
         else:
             messages.success(request, f"Attached {device} to {group.name}.")
         return redirect("programs:group-update", pk=group.pk)
+
+
+class DefaultControlView(UtilityMemberMixin, View):
+    """A dispatch group's DefaultDERControl: what its DERs do when no event is active.
+    Program managers see, set and clear it; setting replaces every mode and setting."""
+
+    model = DispatchGroup
+    allowed_roles = MANAGERS
+    write_roles = MANAGERS
+
+    def get(self, request: MemberRequest, pk: int) -> HttpResponse:
+        group = self._group(request, pk)
+        return self._render(request, group, DefaultControlForm(group=group))
+
+    def post(self, request: MemberRequest, pk: int) -> HttpResponse:
+        group = self._group(request, pk)
+        form = DefaultControlForm(request.POST, group=group)
+        if form.is_valid():
+            try:
+                services.default_control_set(group=group, actor=request.user, values=form.values)
+            except ValidationError as exc:
+                if hasattr(exc, "error_dict"):
+                    for field, errors in exc.message_dict.items():
+                        for message in errors:
+                            form.add_error_on(field, message)
+                else:
+                    form.add_error(None, exc)
+            else:
+                messages.success(request, f"Default control of {group.name} saved.")
+                return redirect("programs:group-default-control", pk=group.pk)
+        return self._render(request, group, form, status=400)
+
+    def _group(self, request: MemberRequest, pk: int) -> DispatchGroup:
+        return get_for_utility(
+            DispatchGroup.objects.select_related("program", "default_control"),
+            utility=request.utility,
+            pk=pk,
+        )
+
+    def _render(self, request, group, form, status=200) -> HttpResponse:
+        current = getattr(group, "default_control", None)
+        return render(
+            request,
+            "programs/default_control.html",
+            {"group": group, "form": form, "current": current},
+            status=status,
+        )
+
+
+class DefaultControlClearView(UtilityMemberMixin, View):
+    model = DispatchGroup
+    allowed_roles = MANAGERS
+    write_roles = MANAGERS
+
+    def post(self, request: MemberRequest, pk: int) -> HttpResponse:
+        group = get_for_utility(DispatchGroup.objects.all(), utility=request.utility, pk=pk)
+        if services.default_control_clear(group=group, actor=request.user):
+            messages.success(request, f"Default control of {group.name} cleared.")
+        else:
+            messages.info(request, f"{group.name} had no default control.")
+        return redirect("programs:group-default-control", pk=group.pk)
 
 
 # What a curve's axes mean, by its type (IEEE 2030.5 DERCurveType).
