@@ -397,6 +397,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "Sep2ClientKindEnum": "protocol.models.ClientKind",
         "EventKindEnum": "programs.choices.EventKind",
+        # A curve's y reference and a fixed var's reference are one 2030.5 DERUnitRefType.
+        "UnitRefTypeEnum": "programs.choices.UnitRefType",
     },
 }
 
