@@ -104,4 +104,8 @@ class Sep2Http:
             found = fastpath.lookup(scope)
             if found is not None:
                 return await fastpath.send_entry(scope, send, *found)
+        elif fastpath.is_time(match):
+            body = fastpath.time_lookup(scope)
+            if body is not None:
+                return await fastpath.send_body(scope, send, body)
         return await self.app(scope, receive, send)

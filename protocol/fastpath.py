@@ -6,6 +6,10 @@ the client must be cached (a GLOBAL token still current), entitled now (`refusal
 not due a last-seen note; the answer must be cached for this client, path and query, and
 its EndDevice not due a last-poll note. Anything else (a first contact, a write due, an
 error to explain, a conformance run recording, a simulated outage) goes to Django.
+
+GET /tm is never cached (the clock changes every second) but needs nothing from the
+database once the client is known: it is rendered here from the cached client's utility
+zone and program poll rate (both loaded with the identity, under the same GLOBAL token).
 """
 
 from datetime import datetime
@@ -14,7 +18,10 @@ from urllib.parse import unquote
 from django.utils import timezone
 
 from protocol import cache
-from protocol.fsets.base import issuer_common_name, refusal
+from protocol.fsets.base import client_poll_rate, client_profile, issuer_common_name, refusal
+from protocol.fsets.dcap import TimeView
+from protocol.managers.time import time_body
+from protocol.models import Client
 from protocol.services import SEEN_RESOLUTION
 from protocol.transport import is_trusted_proxy, proxy_secret_matches
 from protocol.xml import SEP_CONTENT_TYPE
@@ -41,8 +48,10 @@ def cacheable(match) -> bool:
     return bool(initkwargs.get("cacheable", getattr(view_class, "cacheable", False)))
 
 
-def lookup(scope) -> tuple[cache.Entry, bool] | None:
-    """(the cached answer, whether the client holds it already), or None: ask Django."""
+def _client(scope) -> tuple[Client, dict[str, str], datetime] | None:
+    """(the cached client, the headers read, now) when SepView would serve it without a
+    write (entitled, not due a last-seen note, not recorded, not in a simulated outage);
+    else None: ask Django."""
     if scope["method"] not in ("GET", "HEAD"):
         return None
     extensions = scope.get("extensions") or {}
@@ -75,6 +84,15 @@ def lookup(scope) -> tuple[cache.Entry, bool] | None:
         return None
     if client.outage_until is not None and now < client.outage_until:
         return None
+    return client, found, now
+
+
+def lookup(scope) -> tuple[cache.Entry, bool] | None:
+    """(the cached answer, whether the client holds it already), or None: ask Django."""
+    known = _client(scope)
+    if known is None:
+        return None
+    client, found, now = known
     query = scope.get("query_string", b"").decode()
     entry = cache.responses.get(cache.response_key(client.pk, scope["path"], query))
     if entry is None:
@@ -82,6 +100,33 @@ def lookup(scope) -> tuple[cache.Entry, bool] | None:
     if entry.end_device_id is not None and _due(cache.polled.get(entry.end_device_id), now):
         return None
     return entry, cache.if_none_match(found.get("condition"), entry.etag)
+
+
+def is_time(match) -> bool:
+    """Whether the resolved view is /tm (rendered per request, never cached)."""
+    return getattr(match.func, "view_class", None) is TimeView
+
+
+def time_lookup(scope) -> bytes | None:
+    """/tm's body for a known client, as TimeView renders it (the clock, the utility's
+    zone and the program's poll rate: no database), or None: ask Django."""
+    known = _client(scope)
+    if known is None:
+        return None
+    client, _, now = known
+    return time_body(
+        zone_name=client.utility.timezone,
+        now=now,
+        poll_rate=client_poll_rate(client),
+        profile=client_profile(client),
+    )
+
+
+async def send_body(scope, send, body: bytes) -> None:
+    """A 200 2030.5 answer with no validators (TimeView's)."""
+    headers = [(b"content-type", _CONTENT_TYPE), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
 
 
 async def send_entry(scope, send, entry: cache.Entry, not_modified: bool) -> None:

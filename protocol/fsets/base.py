@@ -116,6 +116,18 @@ def refusal(client: Client | None, identity, now: datetime) -> str | None:
     return None
 
 
+def client_profile(client: Client) -> str:
+    """The XML profile the client's program speaks."""
+    program = client.program
+    return "csipaus" if program and program.profile == "csip_aus" else "csip"
+
+
+def client_poll_rate(client: Client) -> int:
+    """The pollRate the client's program asks for."""
+    program = client.program
+    return program.poll_rate_s if program else DEFAULT_POLL_RATE_S
+
+
 @method_decorator(csrf_exempt, name="dispatch")
 class SepView(View):
     """Base of every 2030.5 view. Subclasses define get/post/put/delete.
@@ -151,8 +163,8 @@ class SepView(View):
         self.client = client
         self.utility = client.utility
         program = client.program
-        self.profile = "csipaus" if program and program.profile == "csip_aus" else "csip"
-        self.poll_rate = program.poll_rate_s if program else DEFAULT_POLL_RATE_S
+        self.profile = client_profile(client)
+        self.poll_rate = client_poll_rate(client)
         self.post_rate = program.post_rate_s if program else None
         client_touch(client=client, now=self.now)
         if client.outage_until is not None and self.now < client.outage_until:

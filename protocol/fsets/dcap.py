@@ -2,8 +2,9 @@
 
 from protocol import selectors
 from protocol.fsets.base import SepView
+from protocol.http import SepResponse
 from protocol.managers.dcap import device_capability
-from protocol.managers.time import time_resource
+from protocol.managers.time import time_body
 
 
 class DeviceCapabilityView(SepView):
@@ -21,6 +22,11 @@ class DeviceCapabilityView(SepView):
 
 class TimeView(SepView):
     def get(self, request):
-        return self.sep(
-            time_resource(zone_name=self.utility.timezone, now=self.now, poll_rate=self.poll_rate)
+        # The listener's fast path (protocol.fastpath.time_lookup) answers the same bytes.
+        body = time_body(
+            zone_name=self.utility.timezone,
+            now=self.now,
+            poll_rate=self.poll_rate,
+            profile=self.profile,
         )
+        return SepResponse(body)

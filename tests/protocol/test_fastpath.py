@@ -126,3 +126,72 @@ def test_uncached_views_never_take_the_fast_path(manager_a):
     assert not fastpath.cacheable(sep2_match("/tm"))
     assert not fastpath.cacheable(sep2_match(f"/edev/{end_devices[0].pk}/sub"))
     assert fastpath.cacheable(sep2_match("/dcap"))
+
+
+def test_time_is_answered_before_django_without_the_database(
+    manager_a, monkeypatch, django_assert_num_queries
+):
+    from protocol.managers.time import time_body
+
+    utility, program, _, agg, _ = world(manager_a)
+    assert agg.http.get("/tm").status_code == 200  # first contact: Django, a last-seen note
+    frozen = timezone.now()
+    monkeypatch.setattr(timezone, "now", lambda: frozen)
+    rendered = agg.http.get("/tm")
+    with django_assert_num_queries(0):
+        start, body = answer(scope_for(agg, "/tm"))
+        head_start, head_body = answer({**scope_for(agg, "/tm"), "method": "HEAD"})
+    assert start["status"] == 200
+    assert body["body"] == rendered.content
+    assert body["body"] == time_body(
+        zone_name=utility.timezone, now=frozen, poll_rate=program.poll_rate_s, profile="csip"
+    )
+    headers = dict(start["headers"])
+    assert headers[b"content-type"] == b"application/sep+xml"
+    assert int(headers[b"content-length"]) == len(rendered.content)
+    assert b"etag" not in headers  # the clock's answer has no validator
+    assert head_start["status"] == 200 and head_body["body"] == b""
+
+
+def test_time_on_the_fast_path_follows_the_utility_and_program(manager_a):
+    """The zone and poll rate are kept with the identity: a change to either is served
+    from the next request on (the same table watch drops the cached client)."""
+    from protocol.xml import parse
+    from protocol.xml.resources.time import Time
+
+    utility, program, _, agg, _ = world(manager_a)
+    agg.http.get("/tm")
+    assert fastpath.time_lookup(scope_for(agg, "/tm")) is not None
+    program.poll_rate_s = 123
+    program.save()
+    assert fastpath.time_lookup(scope_for(agg, "/tm")) is None  # Django reloads the client
+    agg.http.get("/tm")
+    tm = parse(fastpath.time_lookup(scope_for(agg, "/tm")), Time)
+    assert tm.poll_rate == 123
+    utility.timezone = "Australia/Brisbane"
+    utility.save()
+    assert fastpath.time_lookup(scope_for(agg, "/tm")) is None
+    agg.http.get("/tm")
+    tm = parse(fastpath.time_lookup(scope_for(agg, "/tm")), Time)
+    assert (tm.tz_offset, tm.dst_offset) == (10 * 3600, 0)
+
+
+def test_time_is_refused_on_the_fast_path_as_in_django(manager_a):
+    """An unknown client, an untrusted hop, no certificate and a revoked client all go
+    to Django, which refuses them as before."""
+    from tests.protocol.sep_world import actor
+
+    utility, program, _, agg, _ = world(manager_a)
+    stranger = actor(utility, program=program, name="stranger")
+    Client.objects.filter(pk=stranger.client.pk).delete()
+    assert fastpath.time_lookup(scope_for(stranger, "/tm")) is None
+    assert stranger.http.get("/tm").status_code == 403
+    agg.http.get("/tm")
+    assert fastpath.time_lookup(scope_for(agg, "/tm")) is not None
+    assert fastpath.time_lookup({**scope_for(agg, "/tm"), "client": ("203.0.113.9", 1)}) is None
+    no_cert = {**scope_for(agg, "/tm"), "headers": []}
+    assert fastpath.time_lookup(no_cert) is None
+    client_revoke(client=Client.objects.get(pk=agg.client.pk))
+    assert fastpath.time_lookup(scope_for(agg, "/tm")) is None
+    assert agg.http.get("/tm").status_code == 403
+    assert fastpath.time_lookup(scope_for(agg, "/tm")) is None

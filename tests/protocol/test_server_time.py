@@ -109,3 +109,25 @@ def test_tm_reports_the_offset_in_effect_at_the_request(utility_a, monkeypatch, 
     tm = parse(agg.http.get("/tm").content, Time)
     assert (tm.current_time, tm.dst_offset) == (time_type(frozen), dst_offset)
     assert tm.local_time == tm.current_time + tm.tz_offset + tm.dst_offset
+
+
+@pytest.mark.parametrize("profile", ["csip", "csipaus"])
+@pytest.mark.parametrize("zone", [LA, SYDNEY, "Australia/Brisbane", "Australia/Lord_Howe"])
+def test_the_time_template_renders_what_the_document_would(zone, profile):
+    """time_body (the template /tm is served from) gives serialize(time_resource) byte for
+    byte, walking across both of a year's transitions and the new year in order, so a
+    template built before a transition is never served after it."""
+    from protocol.managers.time import time_body
+    from protocol.xml import serialize
+
+    moments = [_utc(2026, 12, 31, 23, 59, 59), _utc(2027, 1, 1), _utc(2027, 1, 1, 0, 0, 1)]
+    for _, at, _, _ in TRANSITIONS:
+        moments += [at - dt.timedelta(seconds=1), at, at + dt.timedelta(seconds=1)]
+    moments += [_utc(2026, month, 15, 3, 7, 11) for month in range(1, 13)]
+    for now in sorted(moments):
+        for poll_rate in (60, 300):
+            expected = serialize(
+                time_resource(zone_name=zone, now=now, poll_rate=poll_rate), profile=profile
+            )
+            got = time_body(zone_name=zone, now=now, poll_rate=poll_rate, profile=profile)
+            assert got == expected, (zone, now, poll_rate)
