@@ -397,7 +397,17 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "Sep2ClientKindEnum": "protocol.models.ClientKind",
         "EventKindEnum": "programs.choices.EventKind",
+        # The curves' y_ref_type and the controls' op_mod_fixed_var_ref_type share it.
+        "UnitRefTypeEnum": "programs.choices.UnitRefType",
     },
+    # Requests get components of their own (`BrandRequest` …): without read-only fields, and
+    # with what the API requires of input (a required text is not blank), which answers
+    # need not satisfy.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "tenancy.api.schema.document_error_responses",
+    ],
 }
 
 # --- IEEE 2030.5 -------------------------------------------------------------------------
