@@ -42,7 +42,8 @@ POSITIVE_DATA_REFUSED_BY_RULE = {
     "POST /api/v1/sep2/clients/": "`certificate` must be a PEM certificate from a trusted CA",
     "POST /api/v1/sep2/clients/issue/": "`csr` must be a PEM certificate signing request",
     "POST /api/v1/sep2/end-devices/": "`client` must be the caller's; the SFDI follows the LFDI",
-    "POST /api/v1/vendor/runs/": "the run must name a vendor test the caller can start",
+    # The caller is a utility user: it has no vendor applications to run.
+    "POST /api/v1/vendor/runs/": "`application` must be the caller's vendor organization's",
 }
 
 
