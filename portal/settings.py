@@ -400,6 +400,14 @@ SPECTACULAR_SETTINGS = {
         # A curve's y reference and a fixed var's reference are one 2030.5 DERUnitRefType.
         "UnitRefTypeEnum": "programs.choices.UnitRefType",
     },
+    # Requests get components of their own (`BrandRequest` …): without read-only fields, and
+    # with what the API requires of input (a required text is not blank), which answers
+    # need not satisfy.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "tenancy.api.schema.document_error_responses",
+    ],
 }
 
 # --- IEEE 2030.5 -------------------------------------------------------------------------

@@ -39,6 +39,7 @@ portal_patterns = [
 ]
 
 handler403 = "portal.views.permission_denied"
+handler404 = "portal.views.page_not_found"
 
 urlpatterns = [
     path("", include((portal_patterns, "portal"))),

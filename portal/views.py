@@ -6,12 +6,12 @@ from django.contrib.auth.mixins import LoginRequiredMixin, UserPassesTestMixin
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count
-from django.http import Http404, HttpResponseForbidden, HttpResponseNotAllowed
+from django.http import Http404, HttpResponseForbidden, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect, render
 from django.template import loader
 from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views import View
+from django.views import View, defaults
 from django.views.generic import CreateView, DeleteView, ListView, TemplateView, UpdateView
 
 from enrollment.forms import IncentiveRatesForm
@@ -87,6 +87,14 @@ def permission_denied(request, exception=None):
     template = loader.get_template("403_vendor.html" if vendor else "403.html")
     context = {"exception": str(exception) if exception else ""}
     return HttpResponseForbidden(template.render(context, request))
+
+
+def page_not_found(request, exception=None):
+    """404: JSON under /api/ (an API client, e.g. with a malformed id in the path, gets the
+    `{"detail": ...}` body the schema documents), Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception)
 
 
 @login_required

@@ -5,7 +5,7 @@ from devices.models import ConnectorSite, Device
 
 class DeviceSerializer(serializers.ModelSerializer):
     health = serializers.CharField(read_only=True)
-    connector_site = serializers.PrimaryKeyRelatedField(read_only=True)
+    connector_site = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     alarms = serializers.ListField(child=serializers.CharField(), read_only=True)
 
     class Meta:

@@ -4,6 +4,7 @@ from devices.api.serializers import ConnectorSiteSerializer, DeviceSerializer
 from devices.choices import Health
 from devices.models import ConnectorSite, Device
 from devices.selectors import device_search
+from tenancy.api.filters import choice_param
 from tenancy.api.viewsets import TenantModelViewSet, TenantReadOnlyViewSet
 
 DEVICE_FILTERS = ("health", "vendor_name", "state", "zip_code", "q")
@@ -32,6 +33,8 @@ class DeviceViewSet(TenantReadOnlyViewSet):
         filters = {k: params[k].replace("\x00", "") for k in DEVICE_FILTERS if params.get(k)}
         if self.action != "list":
             filters = {}
+        else:
+            choice_param(params, "health", Health.values)
         utility = getattr(self.request, "utility", None)
         if utility is None:
             return Device.objects.none()

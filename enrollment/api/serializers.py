@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from enrollment.models import EligibilityResult, Enrollment
+from enrollment.models import CreditPeriod, EligibilityResult, Enrollment
 
 
 class EligibilityResultSerializer(serializers.ModelSerializer):
@@ -12,6 +12,10 @@ class EligibilityResultSerializer(serializers.ModelSerializer):
 class EnrollmentSerializer(serializers.ModelSerializer):
     program = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     terms_version = serializers.IntegerField(source="terms.version", read_only=True)
+    # Blank until the enrollment is approved (the period is fixed then).
+    credit_period = serializers.ChoiceField(
+        choices=CreditPeriod.choices, allow_blank=True, read_only=True
+    )
     eligibility = EligibilityResultSerializer(
         source="eligibility_results", many=True, read_only=True
     )
@@ -36,6 +40,18 @@ class EnrollmentAttachDeviceSerializer(serializers.Serializer):
 
 class DecisionSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class BulkDecisionResultSerializer(serializers.Serializer):
+    done = serializers.ListField(child=serializers.IntegerField(), help_text="Decided ids.")
+    skipped = serializers.DictField(
+        child=serializers.CharField(), help_text="Id -> why it was left as it was."
+    )
+
+
+class AccountImportResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
 
 
 class BulkDecisionSerializer(serializers.Serializer):

@@ -11,7 +11,9 @@ from rest_framework.viewsets import GenericViewSet
 
 from enrollment import services
 from enrollment.api.serializers import (
+    AccountImportResultSerializer,
     AccountImportSerializer,
+    BulkDecisionResultSerializer,
     BulkDecisionSerializer,
     DecisionSerializer,
     EnrollmentAttachDeviceSerializer,
@@ -100,7 +102,7 @@ class EnrollmentViewSet(
             return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_409_CONFLICT)
         return Response(EnrollmentSerializer(self.get_queryset().get(pk=enrollment.pk)).data)
 
-    @extend_schema(request=BulkDecisionSerializer)
+    @extend_schema(request=BulkDecisionSerializer, responses=BulkDecisionResultSerializer)
     @action(detail=False, methods=["post"])
     def bulk(self, request):
         body = BulkDecisionSerializer(data=request.data)
@@ -120,7 +122,10 @@ class EnrollmentViewSet(
             {"done": result.done, "skipped": {str(k): v for k, v in result.skipped.items()}}
         )
 
-    @extend_schema(request={"multipart/form-data": AccountImportSerializer})
+    @extend_schema(
+        request={"multipart/form-data": AccountImportSerializer},
+        responses=AccountImportResultSerializer,
+    )
     @action(
         detail=False,
         methods=["post"],

@@ -1,4 +1,5 @@
 from django.contrib.auth import get_user_model
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from portal.models import Alert
@@ -23,6 +24,14 @@ class TerritoryAreaSerializer(TenantModelSerializer):
     class Meta:
         model = TerritoryArea
         fields = ["id", "state", "zip_prefix"]
+        # Blank (the whole state) or 1-5 digits: the two never overlap in the schema.
+        extra_kwargs = {
+            "zip_prefix": {
+                "validators": [
+                    RegexValidator(r"^[0-9]{1,5}$", "Use up to five digits of a ZIP code.")
+                ]
+            }
+        }
 
     def validate_state(self, value):
         return value.upper()

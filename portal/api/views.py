@@ -15,6 +15,7 @@ from portal.api.serializers import (
     UtilitySerializer,
 )
 from portal.models import Alert, AlertStatus
+from tenancy.api.filters import choice_param
 from tenancy.api.viewsets import TenantModelViewSet, TenantReadOnlyViewSet, TenantScopedMixin
 from tenancy.choices import Role
 from tenancy.models import Brand, Membership, TerritoryArea, Utility
@@ -65,7 +66,8 @@ class AlertViewSet(TenantReadOnlyViewSet):
 
     def get_queryset(self):
         queryset = super().get_queryset()
-        if status := self.request.query_params.get("status"):
+        params = self.request.query_params
+        if self.action == "list" and (status := choice_param(params, "status", AlertStatus.values)):
             queryset = queryset.filter(status=status)
         return queryset
 

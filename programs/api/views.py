@@ -37,7 +37,7 @@ from programs.controls import allowed_kinds
 from programs.models import Curve, DefaultControl, DispatchGroup, Event, Program
 from programs.rules import rules_for_kind
 from programs.selectors import FUNNEL_LABELS, capacity_forecast, event_funnel, group_devices
-from tenancy.api.filters import id_filter
+from tenancy.api.filters import choice_param, id_filter
 from tenancy.api.viewsets import Conflict, TenantModelViewSet, TenantScopedMixin
 from tenancy.choices import Role
 
@@ -295,8 +295,8 @@ class EventViewSet(
     def get_queryset(self):
         queryset = super().get_queryset()
         params = self.request.query_params
-        if status_filter := params.get("status"):
-            queryset = queryset.filter(status=status_filter)
+        if self.action == "list" and (status := choice_param(params, "status", EventStatus.values)):
+            queryset = queryset.filter(status=status)
         return id_filter(queryset, params, "program", "program_id")
 
     @extend_schema(

@@ -70,10 +70,12 @@ class ClientIssuedSerializer(serializers.Serializer):
 
 
 class EndDeviceSerializer(serializers.ModelSerializer):
-    client = TenantRelatedField(
-        source="registered_by",
-        queryset=Client.objects.all(),
-        help_text="The client that acts for this EndDevice (an aggregator, or the device).",
+    client = serializers.IntegerField(
+        source="registered_by_id",
+        read_only=True,
+        allow_null=True,
+        help_text="The client that acts for this EndDevice (an aggregator, or the device); "
+        "null once that client is gone.",
     )
     pin = serializers.IntegerField(
         min_value=0,
@@ -101,6 +103,14 @@ class EndDeviceSerializer(serializers.ModelSerializer):
         extra_kwargs = {"post_rate_s": {"min_value": 1}, "poll_rate_s": {"min_value": 5}}
 
 
+class EndDeviceCreateSerializer(EndDeviceSerializer):
+    client = TenantRelatedField(
+        source="registered_by",
+        queryset=Client.objects.all(),
+        help_text="The client that acts for this EndDevice (an aggregator, or the device).",
+    )
+
+
 class EndDeviceUpdateSerializer(serializers.Serializer):
     """A new registration PIN and/or this site's post or poll rate (null: the program's)."""
 
@@ -115,7 +125,9 @@ class EndDeviceUpdateSerializer(serializers.Serializer):
 
 
 class MirrorUsagePointSerializer(serializers.ModelSerializer):
-    client = serializers.IntegerField(source="end_device.registered_by_id", read_only=True)
+    client = serializers.IntegerField(
+        source="end_device.registered_by_id", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = MirrorUsagePoint
@@ -138,7 +150,9 @@ class ClearedSerializer(serializers.Serializer):
 
 
 class SubscriptionSerializer(serializers.ModelSerializer):
-    client = serializers.IntegerField(source="end_device.registered_by_id", read_only=True)
+    client = serializers.IntegerField(
+        source="end_device.registered_by_id", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Subscription

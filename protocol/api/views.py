@@ -22,6 +22,7 @@ from protocol.api.serializers import (
     ClientIssueSerializer,
     ClientRegisterSerializer,
     ClientSerializer,
+    EndDeviceCreateSerializer,
     EndDeviceSerializer,
     EndDeviceUpdateSerializer,
     MirrorUsagePointSerializer,
@@ -201,6 +202,13 @@ class Sep2EndDeviceViewSet(
             if lfdi := params.get("lfdi"):
                 queryset = queryset.filter(lfdi=lfdi.replace("\x00", "").strip().upper())
         return queryset
+
+    def get_serializer_class(self):
+        return EndDeviceCreateSerializer if self.action == "create" else EndDeviceSerializer
+
+    @extend_schema(request=EndDeviceCreateSerializer, responses={201: EndDeviceSerializer})
+    def create(self, request, *args, **kwargs):
+        return super().create(request, *args, **kwargs)
 
     def perform_create(self, serializer):
         data = serializer.validated_data

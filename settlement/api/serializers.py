@@ -53,7 +53,9 @@ class EventResultSerializer(serializers.ModelSerializer):
 
 class PaymentBatchSerializer(serializers.ModelSerializer):
     program = serializers.CharField(source="program.slug", read_only=True)
-    approved_by = serializers.CharField(source="approved_by.username", default=None)
+    approved_by = serializers.CharField(
+        source="approved_by.username", default=None, read_only=True, allow_null=True
+    )
 
     class Meta:
         model = PaymentBatch
@@ -72,3 +74,9 @@ class PaymentBatchSerializer(serializers.ModelSerializer):
 
 class RecomputeSerializer(serializers.Serializer):
     event = serializers.IntegerField()
+
+
+class RecomputeResultSerializer(serializers.Serializer):
+    event = serializers.IntegerField()
+    version = serializers.IntegerField(help_text="The new reconciliation run's version.")
+    run = serializers.IntegerField()

@@ -1,7 +1,7 @@
 """``/api/v1/`` settlement endpoints: settlements and results to read; managers approve batches."""
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -12,6 +12,7 @@ from settlement import services
 from settlement.api.serializers import (
     EventResultSerializer,
     PaymentBatchSerializer,
+    RecomputeResultSerializer,
     RecomputeSerializer,
     SeasonSettlementSerializer,
 )
@@ -43,7 +44,14 @@ class EventResultViewSet(TenantReadOnlyViewSet):
                 queryset = queryset.filter(run__event_id=int(event))
         return queryset.order_by("run__event_id", "device_id")
 
-    @extend_schema(request=RecomputeSerializer, responses=None)
+    @extend_schema(
+        request=RecomputeSerializer,
+        responses={
+            200: RecomputeResultSerializer,
+            404: OpenApiResponse(description="No such event in the caller's utility."),
+            409: OpenApiResponse(description="The event cannot be reconciled now."),
+        },
+    )
     @action(detail=False, methods=["post"])
     def recompute(self, request):
         """Reconcile an event again now (e.g. after late telemetry)."""

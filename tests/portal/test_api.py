@@ -92,3 +92,21 @@ def test_paging_numbers_are_bounded(api_a, utility_a):
     assert response.status_code == 200
     assert response.json()["results"] == []
     assert len(api_a.get("/api/v1/brands/?limit=5000").json()["results"]) == 1
+
+
+def test_query_parameters_outside_the_schema_are_refused(api_a, utility_a):
+    for query in ("limit=abc", "offset=-1", "limit="):
+        response = api_a.get(f"/api/v1/brands/?{query}")
+        assert response.status_code == 400, query
+    assert api_a.get("/api/v1/alerts/?status=bogus").status_code == 400
+    assert api_a.get("/api/v1/events/?status=bogus").status_code == 400
+    assert api_a.get("/api/v1/devices/?health=bogus").status_code == 400
+    assert api_a.get("/api/v1/alerts/?status=open").status_code == 200
+    assert api_a.get("/api/v1/brands/?limit=1&offset=0").status_code == 200
+
+
+def test_an_unknown_api_path_answers_json_404(api_a):
+    response = api_a.get("/api/v1/curves/a.b/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found."}

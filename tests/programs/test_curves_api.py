@@ -56,7 +56,8 @@ def test_the_list_filters_by_program_and_stays_in_the_utility(api, utility, prog
     assert ids == {mine.pk, other_program.pk}
     ids = {c["id"] for c in api.get(f"/api/v1/curves/?program={program.pk}").json()["results"]}
     assert ids == {mine.pk}
-    assert api.get("/api/v1/curves/?program=abc").json()["results"] == []
+    # Not an id: refused as the schema's `integer` says, never silently an empty list.
+    assert api.get("/api/v1/curves/?program=abc").status_code == 400
     for method in ("get", "patch", "delete"):
         response = getattr(api, method)(f"/api/v1/curves/{foreign.pk}/", {}, format="json")
         assert response.status_code == 404, method
