@@ -152,6 +152,18 @@ def cases(curve_id: int):
     }
 
 
+# The 2030.5 / CSIP-AUS element each served field is.
+ELEMENTS = {
+    "op_mod_connect": "opModConnect",
+    "op_mod_max_lim_w": "opModMaxLimW",
+    "op_mod_fixed_w": "opModFixedW",
+    "op_mod_exp_lim_w": "csipaus:opModExpLimW",
+    "op_mod_imp_lim_w": "csipaus:opModImpLimW",
+    "op_mod_gen_lim_w": "csipaus:opModGenLimW",
+    "op_mod_load_lim_w": "csipaus:opModLoadLimW",
+    "op_mod_fixed_pf_inject_w": "opModFixedPFInjectW",
+    "op_mod_volt_var": "opModVoltVar (link to a DERCurve)",
+}
 DEFAULT = ({"op_mod_exp_lim_w": 1500, "set_grad_w": 50}, MAX_W)
 
 
@@ -239,7 +251,7 @@ def test_every_mode_is_served_and_obeyed(tmp_path, capsys):
                 what="fleet registered",
                 logs=logs,
             )
-            start = timezone.now() + timedelta(seconds=3)
+            start = timezone.now() + timedelta(seconds=20)  # time to make them all
             for kind, (fields, *_rest) in modes.items():
                 response = api.post(
                     "/api/v1/events/",
@@ -334,11 +346,11 @@ def test_every_mode_is_served_and_obeyed(tmp_path, capsys):
         fields, element, _, _, shown, _ = modes[kind]
         rows.append(
             f"| {EventKind(kind).label} | {', '.join(fields)} | DERControl "
-            f"{element} | {shown} | {'event form' if kind in form_kinds else 'NO'} |"
+            f"{ELEMENTS[element]} | {shown} | {'event form' if kind in form_kinds else 'NO'} |"
         )
     rows.append(
         "| Default control | PUT default-control: op_mod_exp_lim_w, set_grad_w | "
-        "DefaultDERControl opModExpLimW, setGradW | site W at -1500 with no event | "
+        "DefaultDERControl csipaus:opModExpLimW, setGradW | site W at -1500 with no event | "
         "default-control page |"
     )
     with capsys.disabled():
