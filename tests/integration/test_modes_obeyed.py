@@ -50,6 +50,8 @@ PF = 0.9
 # A volt-var curve: 50 % of setMaxW at 90 % of nominal, 10 % at 110 %: 30 % (1500 var) at
 # the simulated grid's 100 %.
 VOLT_VAR = [{"x": 90, "y": 50}, {"x": 110, "y": 10}]
+# A volt-watt curve: 100 % at 90 % of nominal, 20 % at 110 %: 60 % (3000 W) at 100 %.
+VOLT_WATT = [{"x": 90, "y": 100}, {"x": 110, "y": 20}]
 
 
 def latest(device: Device, channel: str) -> float | None:
@@ -67,7 +69,7 @@ def near(value, goal, tolerance) -> bool:
 
 # kind → (API fields, 2030.5 element, served value, idle W, what the telemetry shows, check)
 # `check(device)` is true once the stored telemetry shows the mode obeyed.
-def cases(curve_id: int):
+def cases(curve_id: int, volt_watt_id: int):
     var_at_pf = 3000 * math.tan(math.acos(PF))
     return {
         "connect": (
@@ -149,6 +151,40 @@ def cases(curve_id: int):
             "var 1500 at 100 % V (the curve's 30 % of setMaxW)",
             lambda d: near(Device.objects.get(pk=d.pk).reactive_var, 1500, 5),
         ),
+        "volt_watt": (
+            {"op_mod_volt_watt": volt_watt_id},
+            "op_mod_volt_watt",
+            None,
+            MAX_W,
+            "W held at 3000 at 100 % V (the curve's 60 %) while idling at 5000 W",
+            lambda d: near(power(d), 3000, 5),
+        ),
+        "energize": (
+            {"op_mod_energize": False},
+            "op_mod_energize",
+            False,
+            3000,
+            "gen/storConnectStatus 'available' only (de-energized), 0 W",
+            lambda d: (
+                Device.objects.get(pk=d.pk).gen_connect_status == AVAILABLE and near(power(d), 0, 1)
+            ),
+        ),
+        "target_w": (
+            {"op_mod_target_w": 2500},
+            "op_mod_target_w",
+            2500,
+            None,
+            "W at 2500",
+            lambda d: near(power(d), 2500, 5),
+        ),
+        "fixed_var": (
+            {"op_mod_fixed_var": -1500},
+            "op_mod_fixed_var",
+            -1500,
+            1000,
+            "var -750 (-15 % of setMaxW)",
+            lambda d: near(Device.objects.get(pk=d.pk).reactive_var, -750, 5),
+        ),
     }
 
 
@@ -163,6 +199,10 @@ ELEMENTS = {
     "op_mod_load_lim_w": "csipaus:opModLoadLimW",
     "op_mod_fixed_pf_inject_w": "opModFixedPFInjectW",
     "op_mod_volt_var": "opModVoltVar (link to a DERCurve)",
+    "op_mod_volt_watt": "opModVoltWatt (link to a DERCurve)",
+    "op_mod_energize": "opModEnergize",
+    "op_mod_target_w": "opModTargetW",
+    "op_mod_fixed_var": "opModFixedVar",
 }
 DEFAULT = ({"op_mod_exp_lim_w": 1500, "set_grad_w": 50}, MAX_W)
 
@@ -171,7 +211,11 @@ def served_value(base, field):
     value = getattr(base, field)
     if field.startswith("op_mod_fixed_pf"):
         return round(value.displacement * 10.0**value.multiplier, 3)
+    if field == "op_mod_fixed_var":
+        return value.value
     if field in ("op_mod_exp_lim_w", "op_mod_imp_lim_w", "op_mod_gen_lim_w", "op_mod_load_lim_w"):
+        return value.value * 10.0 ** (value.multiplier or 0)
+    if field in ("op_mod_target_w", "op_mod_storage_target_w"):
         return value.value * 10.0 ** (value.multiplier or 0)
     return value
 
@@ -207,7 +251,19 @@ def test_every_mode_is_served_and_obeyed(tmp_path, capsys):
         format="json",
     )
     assert curve.status_code == 201, curve.content
-    modes = cases(curve.json()["id"])
+    volt_watt = api.post(
+        "/api/v1/curves/",
+        {
+            "program": program.pk,
+            "description": "volt-watt test",
+            "curve_type": 12,
+            "points": VOLT_WATT,
+            "y_ref_type": 1,  # % of setMaxW
+        },
+        format="json",
+    )
+    assert volt_watt.status_code == 201, volt_watt.content
+    modes = cases(curve.json()["id"], volt_watt.json()["id"])
     kinds = [*modes, "default"]
     devices = fleet_participants(program=program, client=agg, count=len(kinds))
     # One group per battery: each battery's ZIP code is its group's one criterion.
@@ -304,8 +360,9 @@ def test_every_mode_is_served_and_obeyed(tmp_path, capsys):
                         assert base.op_mod_fixed_pf_inject_w.excitation is True
                     else:
                         assert served == {element}, (kind, served, listing.der_controls[0])
-                    if kind == "volt_var":
-                        assert base.op_mod_volt_var.href.endswith(f"/{curve.json()['id']}")
+                    if kind in ("volt_var", "volt_watt"):
+                        curve_id = fields[element]
+                        assert getattr(base, element).href.endswith(f"/{curve_id}"), kind
                     else:
                         assert served_value(base, element) == value, (kind, vars(base))
             finally:
