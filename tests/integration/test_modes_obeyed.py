@@ -52,6 +52,10 @@ PF = 0.9
 VOLT_VAR = [{"x": 90, "y": 50}, {"x": 110, "y": 10}]
 # A volt-watt curve: 100 % at 90 % of nominal, 20 % at 110 %: 60 % (3000 W) at 100 %.
 VOLT_WATT = [{"x": 90, "y": 100}, {"x": 110, "y": 20}]
+# A frequency-watt curve: 100 % at 59 Hz, 20 % at 61 Hz: 60 % (3000 W) at 60 Hz.
+FREQ_WATT = [{"x": 59, "y": 100}, {"x": 61, "y": 20}]
+# A watt-PF curve: PF 1.00 at 0 % of setMaxW, 0.80 at 100 %: 0.88 at 3000 W.
+WATT_PF = [{"x": 0, "y": 100}, {"x": 100, "y": 80}]
 
 
 def latest(device: Device, channel: str) -> float | None:
@@ -69,8 +73,9 @@ def near(value, goal, tolerance) -> bool:
 
 # kind → (API fields, 2030.5 element, served value, idle W, what the telemetry shows, check)
 # `check(device)` is true once the stored telemetry shows the mode obeyed.
-def cases(curve_id: int, volt_watt_id: int):
+def cases(curve_ids: dict[str, int]):
     var_at_pf = 3000 * math.tan(math.acos(PF))
+    var_at_watt_pf = 3000 * math.tan(math.acos(0.88))
     return {
         "connect": (
             {"op_mod_connect": False},
@@ -144,7 +149,7 @@ def cases(curve_id: int, volt_watt_id: int):
             lambda d: near(Device.objects.get(pk=d.pk).reactive_var, var_at_pf, 5),
         ),
         "volt_var": (
-            {"op_mod_volt_var": curve_id},
+            {"op_mod_volt_var": curve_ids["volt_var"]},
             "op_mod_volt_var",
             None,  # a link to the curve, checked apart
             0,
@@ -152,12 +157,28 @@ def cases(curve_id: int, volt_watt_id: int):
             lambda d: near(Device.objects.get(pk=d.pk).reactive_var, 1500, 5),
         ),
         "volt_watt": (
-            {"op_mod_volt_watt": volt_watt_id},
+            {"op_mod_volt_watt": curve_ids["volt_watt"]},
             "op_mod_volt_watt",
             None,
             MAX_W,
             "W held at 3000 at 100 % V (the curve's 60 %) while idling at 5000 W",
             lambda d: near(power(d), 3000, 5),
+        ),
+        "freq_watt": (
+            {"op_mod_freq_watt": curve_ids["freq_watt"]},
+            "op_mod_freq_watt",
+            None,
+            MAX_W,
+            "W held at 3000 at 60 Hz (the curve's 60 %) while idling at 5000 W",
+            lambda d: near(power(d), 3000, 5),
+        ),
+        "watt_pf": (
+            {"op_mod_watt_pf": curve_ids["watt_pf"]},
+            "op_mod_watt_pf",
+            None,
+            3000,
+            f"var {var_at_watt_pf:.0f} at 3000 W (the curve's PF 0.88)",
+            lambda d: near(Device.objects.get(pk=d.pk).reactive_var, var_at_watt_pf, 5),
         ),
         "energize": (
             {"op_mod_energize": False},
@@ -200,6 +221,8 @@ ELEMENTS = {
     "op_mod_fixed_pf_inject_w": "opModFixedPFInjectW",
     "op_mod_volt_var": "opModVoltVar (link to a DERCurve)",
     "op_mod_volt_watt": "opModVoltWatt (link to a DERCurve)",
+    "op_mod_freq_watt": "opModFreqWatt (link to a DERCurve)",
+    "op_mod_watt_pf": "opModWattPF (link to a DERCurve)",
     "op_mod_energize": "opModEnergize",
     "op_mod_target_w": "opModTargetW",
     "op_mod_fixed_var": "opModFixedVar",
@@ -239,31 +262,32 @@ def test_every_mode_is_served_and_obeyed(tmp_path, capsys):
     agg = client_register(
         utility=utility, lfdi=identity.lfdi, kind="aggregator", name="agg", program=program
     )
-    curve = api.post(
-        "/api/v1/curves/",
-        {
-            "program": program.pk,
-            "description": "volt-var test",
-            "curve_type": 11,
-            "points": VOLT_VAR,
-            "y_ref_type": 2,
-        },
-        format="json",
-    )
-    assert curve.status_code == 201, curve.content
-    volt_watt = api.post(
-        "/api/v1/curves/",
-        {
-            "program": program.pk,
-            "description": "volt-watt test",
-            "curve_type": 12,
-            "points": VOLT_WATT,
-            "y_ref_type": 1,  # % of setMaxW
-        },
-        format="json",
-    )
-    assert volt_watt.status_code == 201, volt_watt.content
-    modes = cases(curve.json()["id"], volt_watt.json()["id"])
+
+    def make_curve(description, curve_type, points, y_ref_type, **more) -> int:
+        made = api.post(
+            "/api/v1/curves/",
+            {
+                "program": program.pk,
+                "description": description,
+                "curve_type": curve_type,
+                "points": points,
+                "y_ref_type": y_ref_type,
+                **more,
+            },
+            format="json",
+        )
+        assert made.status_code == 201, made.content
+        return made.json()["id"]
+
+    # y of volt-var and volt-watt: % of setMaxVar and of setMaxW (the simulator's setMaxW
+    # is its var base too); the watt-PF curve's y is a PF (0.01 units): no reference.
+    curve_ids = {
+        "volt_var": make_curve("volt-var test", 11, VOLT_VAR, 2),
+        "volt_watt": make_curve("volt-watt test", 12, VOLT_WATT, 1),
+        "freq_watt": make_curve("freq-watt test", 0, FREQ_WATT, 1),
+        "watt_pf": make_curve("watt-PF test", 13, WATT_PF, 0, y_multiplier=-2),
+    }
+    modes = cases(curve_ids)
     kinds = [*modes, "default"]
     devices = fleet_participants(program=program, client=agg, count=len(kinds))
     # One group per battery: each battery's ZIP code is its group's one criterion.
@@ -360,7 +384,7 @@ def test_every_mode_is_served_and_obeyed(tmp_path, capsys):
                         assert base.op_mod_fixed_pf_inject_w.excitation is True
                     else:
                         assert served == {element}, (kind, served, listing.der_controls[0])
-                    if kind in ("volt_var", "volt_watt"):
+                    if kind in curve_ids:
                         curve_id = fields[element]
                         assert getattr(base, element).href.endswith(f"/{curve_id}"), kind
                     else:
