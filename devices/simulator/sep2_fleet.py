@@ -72,7 +72,13 @@ from protocol.xml.resources.derp import (
     DERProgram,
     DERProgramList,
 )
-from protocol.xml.resources.edev import DeviceInformation, EndDevice, EndDeviceList, Registration
+from protocol.xml.resources.edev import (
+    ConnectionPoint,
+    DeviceInformation,
+    EndDevice,
+    EndDeviceList,
+    Registration,
+)
 from protocol.xml.resources.mirror import (
     MirrorMeterReading,
     MirrorMeterReadingList,
@@ -123,6 +129,11 @@ def fleet_sfdi(lfdi: str) -> int:
     return leading * 10 + (-sum(int(d) for d in str(leading)) % 10)
 
 
+def fleet_nmi(*, seed: int, index: int) -> str:
+    """The NMI of simulated site `index`: ten digits, one per site."""
+    return f"41{seed % 1000:03d}{index:05d}"
+
+
 def fleet_serial(*, seed: int, index: int) -> str:
     return f"SIM-{seed}-{index:06d}"
 
@@ -161,6 +172,8 @@ class Sep2Fleet:
         client_style: str = "reservoir",
         source_address: str | None = None,
         battery_params: Callable[[int], dict] | None = None,
+        idle_w: Callable[[int], float | None] | None = None,
+        nmi: Callable[[int], str] | None = None,
     ):
         """`pins`: device index → the PIN printed on an out-of-band registered device.
         `idle_export_w`: with no control in force, discharge at this W (a customer's
@@ -170,7 +183,9 @@ class Sep2Fleet:
         CSIP-AUS requires (doeModesSupported). `client_style`: "independent" behaves like
         an independent CSIP client (see the module). `source_address`: the local address
         to connect from. `battery_params`: device index → BatteryParams fields of its own
-        (ratings that differ per device)."""
+        (ratings that differ per device). `idle_w`: device index → its own `idle_export_w`
+        (negative: it charges). `nmi`: device index → its site's NMI, which a CSIP-AUS
+        client PUTs as its csipaus:ConnectionPoint (default: one per site from its LFDI)."""
         if client_style not in ("reservoir", "independent"):
             raise ValueError("client_style is 'reservoir' or 'independent'")
         if mode not in ("aggregator", "device"):
@@ -195,6 +210,8 @@ class Sep2Fleet:
         self.independent = client_style == "independent"
         self.source_address = source_address
         self.battery_params = battery_params
+        self.idle_w = idle_w
+        self.nmi = nmi or (lambda index: fleet_nmi(seed=seed, index=index))
         self.event_owner: dict[str, int] = {}  # mRID → the device that holds that event
         self.customer_opt_outs: set[tuple[int, str]] = set()
         self.stats = FleetStats(devices=devices)
@@ -276,7 +293,7 @@ class Sep2Fleet:
                     faults=self.faults,
                     opts_out=i in self.opt_out,
                     customer_opt_outs=self.customer_opt_outs,
-                    idle_export_w=self.idle_export_w,
+                    idle_export_w=self.idle_w(i) if self.idle_w else self.idle_export_w,
                 )
             )
 
@@ -395,6 +412,12 @@ class Sep2Fleet:
                 sw_ver="1.0.0",
             ),
         )
+        if self.profile == "csipaus" and dev.edev.connection_point_link is not None:
+            # CSIP-AUS: the client tells the server which site (NMI) it is connected at.
+            await dev.client.put_linked(
+                dev.edev.connection_point_link,
+                ConnectionPoint(connection_point_id=self.nmi(dev.index)),
+            )
         if dev.edev.der_list_link:
             ders = await dev.client.get(dev.edev.der_list_link.href, DERList)
             dev.der = ders.ders[0] if ders.ders else None
@@ -462,7 +485,9 @@ class Sep2Fleet:
             dev.mup_hrefs[role] = headers["location"]
 
     def _quantities(self, role: int) -> tuple[tuple[str, int, int, int | None], ...]:
-        if not self.independent:
+        # Our client mirrors only W, except under CSIP-AUS, whose site and reactive power
+        # readings show the site limits and the var modes obeyed.
+        if not self.independent and self.profile != "csipaus":
             return (("w", UOM_W, 0, None),)
         return SYSTEM_READINGS if role == ROLE_MIRROR_DER else SITE_READINGS
 
