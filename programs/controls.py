@@ -89,6 +89,15 @@ KIND_MODES: dict[str, tuple[str, ...]] = {
     EventKind.WATT_PF: ("op_mod_watt_pf",),
     EventKind.FREQ_DROOP: ("op_mod_freq_droop",),
 }
+# Modes the data model keeps but no profile this server speaks can send: refused, so no event
+# is stored that every device would be shown as an empty control.
+UNSERVABLE: dict[str, str] = {
+    "op_mod_storage_target_w": (
+        "No device can be sent a storage target: opModStorageTargetW is not in CSIP-AUS 1.2, "
+        "the schema this server serves. Use a target or fixed active power instead."
+    ),
+}
+
 # Kinds whose setpoints come from the dispatch plan (a group target split per device).
 PLANNED_KINDS: frozenset[str] = frozenset({EventKind.DISCHARGE, EventKind.CHARGE})
 
@@ -99,7 +108,8 @@ def allowed_kinds(profile: str) -> list[str]:
     return [
         kind
         for kind, modes in KIND_MODES.items()
-        if aus or kind == EventKind.EXPORT_LIMIT or not (set(modes) & CSIP_AUS_ONLY)
+        if (aus or kind == EventKind.EXPORT_LIMIT or not (set(modes) & CSIP_AUS_ONLY))
+        and not set(modes) & set(UNSERVABLE)
     ]
 
 
@@ -147,6 +157,8 @@ def controls_refusals(*, program, values: Mapping[str, Any], kind: str | None = 
         elif field not in allowed:
             what = f"A {EventKind(kind).label.lower()} event" if kind else "A default"
             refusals[field] = f"{what} does not set this mode."
+        elif field in UNSERVABLE and value is not None:
+            refusals[field] = UNSERVABLE[field]
         elif field in CSIP_AUS_ONLY and not aus and value is not None and field not in US_SERVED:
             refusals[field] = (
                 "This is a CSIP-AUS mode; the program's profile is "

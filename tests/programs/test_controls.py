@@ -25,7 +25,7 @@ def test_a_us_program_cannot_use_csip_aus_modes():
     us = allowed_kinds(RequirementProfile.CSIP)
     aus = allowed_kinds(RequirementProfile.CSIP_AUS)
     assert EventKind.IMPORT_LIMIT not in us and EventKind.IMPORT_LIMIT in aus
-    assert set(us) < set(aus) == set(EventKind.values)
+    assert set(us) < set(aus) == set(EventKind.values) - {EventKind.STORAGE_TARGET}
 
 
 def test_refusals_name_the_field_and_say_why():
@@ -162,3 +162,21 @@ def test_a_limit_or_connect_event_reaches_every_member_heard_from_or_not(kind, c
 
     OptOut.objects.create(utility=utility, event=event, device=opted, source="portal", at=now)
     assert set(event_plan(event=event, now=now)) == {online.pk, never.pk, quiet.pk}
+
+
+def test_a_mode_no_client_can_be_sent_is_refused_not_stored_silently():
+    """opModStorageTargetW is not in the CSIP-AUS 1.2 schema the server serves, so the
+    server sends it to no device. Failed before: a storage-target event was accepted and
+    stored, and every device was shown an empty control."""
+    utility = factories.utility()
+    program = factories.program(utility, profile=RequirementProfile.CSIP_AUS)
+    assert EventKind.STORAGE_TARGET not in allowed_kinds(RequirementProfile.CSIP_AUS)
+    refusals = controls_refusals(
+        program=program,
+        values={"op_mod_storage_target_w": -1500},
+        kind=EventKind.STORAGE_TARGET,
+    )
+    assert "CSIP-AUS 1.2" in refusals["op_mod_storage_target_w"]
+    assert "op_mod_storage_target_w" in controls_refusals(
+        program=program, values={"op_mod_storage_target_w": -1500}
+    )
