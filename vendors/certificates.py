@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from vendors.models import CertificateAuthority, IssuedCertificate, VendorApplication
@@ -94,9 +94,19 @@ def authority_ensure(*, utility) -> CertificateAuthority:
     org = utility.name[:60]
     conformance = engine()  # the 2030.5-shaped hierarchy (SERCA-like root, MICA-like CA)
     root = conformance.ca_root_create(f"{org} SERCA"[:MAX_CN_CHARS], organization=org)
-    root_row = _store(utility, "root", root)
     mica = conformance.ca_intermediate_create(root, f"{org} MICA"[:MAX_CN_CHARS], organization=org)
-    issuing = _store(utility, "intermediate", mica, parent=root_row)
+    try:
+        with transaction.atomic():
+            root_row = _store(utility, "root", root)
+            issuing = _store(utility, "intermediate", mica, parent=root_row)
+    except (IntegrityError, ValidationError):
+        # Concurrent first issuances (several clients at once on a fresh install): another
+        # request stored the hierarchy after this one looked. Use it; a 500 helps nobody.
+        stored = CertificateAuthority.objects.for_utility(utility).filter(role="intermediate")
+        winner = stored.first()
+        if winner is None:
+            raise
+        return winner
     trust_write_on_commit()  # nginx must trust the new hierarchy
     return issuing
 

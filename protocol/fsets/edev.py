@@ -65,12 +65,20 @@ class ConnectionPointView(SepView):
     def put(self, request, eid):
         end_device = self._end_device(eid)
         body = self.body(request, ConnectionPoint)
+        href = connection_point_href(end_device)
+        reported_before = connection_point_resource(end_device) is not None
         services.end_device_connection_point_store(
             end_device=end_device,
             connection_point_id=body.connection_point_id,
-            resource_href=connection_point_href(end_device),
+            resource_href=href,
         )
-        return self.no_content()
+        # The first report creates the resource: 201 and its Location (RFC 9110 9.3.4). An
+        # update is 204, and names the resource too, as the CSIP-AUS reference server does.
+        if not reported_before:
+            return self.created(href)
+        response = self.no_content()
+        response["Location"] = href
+        return response
 
 
 class RegistrationView(SepView):

@@ -148,6 +148,18 @@ def test_an_active_control_starts_now_when_the_api_refuses_the_past(sandbox):
     assert abs((event.start - timezone.now()).total_seconds()) < 30
 
 
+def test_a_new_active_control_replaces_the_live_one_the_api_says_it_overlaps(sandbox):
+    # S-ALL-15/16: energize, then de-energize now, then energize again. The API keeps one
+    # plan per group and refuses to overlap a running event: "cancel it first".
+    actions = sandbox.actions()
+    actions.create_der_control(sandbox.config, {"status": "active", "opModEnergize": True})
+    Event.objects.update(status="active")  # the beat has started it (a scheduled one is superseded)
+    actions.create_der_control(sandbox.config, {"status": "active", "opModEnergize": False})
+    first, second = Event.objects.order_by("created_at", "pk")
+    assert first.status == "cancelled" and second.status != "cancelled"
+    assert second.group_id == sandbox.group_id
+
+
 @pytest.mark.parametrize(
     "params",
     [

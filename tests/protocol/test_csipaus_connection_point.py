@@ -35,8 +35,11 @@ def test_client_puts_its_connection_point_and_the_site_keeps_it(utility_a):
     assert href == f"/edev/{end_device.pk}/cp"
     assert agg.http.get(href).status_code == 404  # nothing reported yet
 
+    # The first report creates the resource: 201 with its Location (RFC 9110 9.3.4; the
+    # CSIP-AUS reference server answers every ConnectionPoint PUT with a Location).
     response = agg.http.put_sep(href, cp_body())
-    assert response.status_code == 204, response.content
+    assert response.status_code == 201, response.content
+    assert response["Location"] == href
     end_device.device.refresh_from_db()
     assert end_device.device.connection_point_id == NMI
 
@@ -47,7 +50,8 @@ def test_client_puts_its_connection_point_and_the_site_keeps_it(utility_a):
     assert (cp.href, cp.connection_point_id) == (href, NMI)
 
     # A new NMI replaces the old one, and the cached GET follows.
-    assert agg.http.put_sep(href, cp_body("QB01234567")).status_code == 204
+    updated = agg.http.put_sep(href, cp_body("QB01234567"))
+    assert (updated.status_code, updated["Location"]) == (204, href)
     assert parse(agg.http.get(href).content).connection_point_id == "QB01234567"
 
 
@@ -121,7 +125,7 @@ def test_connection_point_queries_do_not_grow_with_the_fleet(
     first, second = end_devices
     href = f"/edev/{first.pk}/cp"
     with django_assert_max_num_queries(12):
-        assert agg.http.put_sep(href, cp_body()).status_code == 204
+        assert agg.http.put_sep(href, cp_body()).status_code == 201
     with django_assert_max_num_queries(6):
         assert agg.http.get(href).status_code == 200
     with django_assert_max_num_queries(6):

@@ -285,6 +285,13 @@ class Actions:
                 if exc.status == 400 and "notice" in exc.body and start is not starts[-1]:
                     logger.warning("start in the past refused (%s); starting now instead", exc.body)
                     continue
+                if exc.status == 400 and "overlaps" in exc.body and status == "active":
+                    # A new active control replaces the running one (2030.5: the newer
+                    # event supersedes). The API supersedes only a scheduled event and
+                    # says of a running one "cancel it first", so: cancel, then create.
+                    self._cancel_live(body["group"])
+                    event = self.api.post("events/", {**body, "start": start.isoformat()})
+                    break
                 raise
             break
         else:  # pragma: no cover - the loop raises or breaks
@@ -318,6 +325,16 @@ class Actions:
             }
             self.api.put(f"dispatch-groups/{group}/default-control/", {**kept, **fields})
         return f"DefaultDERControl of groups {groups}: {fields}"
+
+    def _cancel_live(self, group) -> None:
+        for program in self.run.programs():
+            for status in LIVE:
+                for event in self.api.all(f"events/?program={program}&status={status}"):
+                    if str(event.get("group")) == str(group):
+                        self.api.post(
+                            f"events/{event['id']}/cancel/",
+                            {"reason": "superseded by a newer control (conformance procedure)"},
+                        )
 
     def clear_der_controls(self, config, params: dict) -> str:
         live = []
