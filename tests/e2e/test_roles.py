@@ -74,6 +74,10 @@ def test_every_role_walks_its_navigation_and_is_offered_only_its_actions(
             for href in visited:
                 response = page.goto(f"{base}{href}")
                 assert response is not None and response.status == 200, (username, href)
+                if href.startswith("/api/"):
+                    # The API docs (Swagger UI) show every operation as a toggle button:
+                    # documentation of the API, not an action offered on a page.
+                    continue
                 offered = [w for w in forbidden if page.get_by_role("button", name=w).count()
                            or page.get_by_role("link", name=w, exact=True).count()]  # fmt: skip
                 assert not offered, (username, href, offered)
