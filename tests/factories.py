@@ -270,7 +270,7 @@ def program_change(utility: Utility, marker: str = "") -> ProgramChange:
 def curve(utility: Utility, marker: str = "", **fields) -> Curve:
     prog = fields.pop("program", None) or program(utility, marker)
     defaults = {
-        "description": f"{marker}Volt-var",
+        "description": f"{marker}Volt-var"[:32],  # DERCurve's String32
         "curve_type": 11,
         "points": [{"x": 92, "y": 44}, {"x": 98, "y": 0}, {"x": 102, "y": 0}, {"x": 108, "y": -44}],
         "y_ref_type": 2,
