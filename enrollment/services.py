@@ -44,7 +44,6 @@ from enrollment.models import (
 from programs import services as program_services
 from programs.choices import ProgramPart
 from programs.models import Participant, Program
-from programs.services import program_change_record, rule_values
 from tenancy.db import ANALYZE_AFTER_ROWS, analyze
 
 logger = logging.getLogger(__name__)
@@ -833,20 +832,11 @@ INCENTIVE_FIELDS = (
 def incentive_rates_set(*, program, actor, values: dict) -> IncentiveRates:
     """Set what `program` promises its customers, keeping the change in its history.
     Enrollments approved earlier keep the incentive fixed at their approval."""
-    rates = IncentiveRates.objects.select_for_update().filter(
-        program=program
-    ).first() or IncentiveRates(utility_id=program.utility_id, program=program)
-    before = rule_values(rates, INCENTIVE_FIELDS) if rates.pk else {}
-    for name in INCENTIVE_FIELDS:
-        if name in values:
-            setattr(rates, name, values[name])
-    rates.full_clean()
-    rates.save()
-    program_change_record(
+    return program_services.program_rules_set(
+        model=IncentiveRates,
         program=program,
         part=ProgramPart.INCENTIVES,
-        before=before,
-        after=rule_values(rates, INCENTIVE_FIELDS),
+        fields=INCENTIVE_FIELDS,
+        values=values,
         actor=actor,
     )
-    return rates

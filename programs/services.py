@@ -145,6 +145,24 @@ def program_change_record(
     )
 
 
+def program_rules_set(*, model, program: Program, part: str, fields, values: dict, actor):
+    """Create or update `program`'s one `model` row (its incentive rates, its payment rules)
+    from `values`, and keep what changed in the program's history (ProgramChange)."""
+    row = model.objects.select_for_update().filter(program=program).first() or model(
+        utility_id=program.utility_id, program=program
+    )
+    before = rule_values(row, fields) if row.pk else {}
+    for name in fields:
+        if name in values:
+            setattr(row, name, values[name])
+    row.full_clean()
+    row.save()
+    program_change_record(
+        program=program, part=part, before=before, after=rule_values(row, fields), actor=actor
+    )
+    return row
+
+
 def event_override_permitted(*, actor, utility) -> bool:
     """Whether ``actor`` may override program rules with an emergency event (operators)."""
     if actor is None:

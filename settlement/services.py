@@ -3,7 +3,7 @@
 from django.db import transaction
 
 from programs.choices import ProgramPart
-from programs.services import program_change_record, rule_values
+from programs.services import program_rules_set
 from settlement.models import SettlementRules
 from settlement.payments import (
     adjustment_add,
@@ -43,20 +43,11 @@ PAYMENT_RULE_FIELDS = tuple(
 def settlement_rules_set(*, program, actor, values: dict) -> SettlementRules:
     """Set how `program`'s events are measured and paid, keeping the change in its
     history. Settlements already run keep the rules they were run with (their snapshot)."""
-    rules = SettlementRules.objects.select_for_update().filter(
-        program=program
-    ).first() or SettlementRules(utility_id=program.utility_id, program=program)
-    before = rule_values(rules, PAYMENT_RULE_FIELDS) if rules.pk else {}
-    for name in PAYMENT_RULE_FIELDS:
-        if name in values:
-            setattr(rules, name, values[name])
-    rules.full_clean()
-    rules.save()
-    program_change_record(
+    return program_rules_set(
+        model=SettlementRules,
         program=program,
         part=ProgramPart.PAYMENT,
-        before=before,
-        after=rule_values(rules, PAYMENT_RULE_FIELDS),
+        fields=PAYMENT_RULE_FIELDS,
+        values=values,
         actor=actor,
     )
-    return rules
