@@ -57,7 +57,8 @@ class ProgramViewSet(TenantModelViewSet):
         ],
         responses=KindRuleSerializer(many=True),
     )
-    @action(detail=True, methods=["get"], url_path="kind-rules")
+    # One program's rules, not a collection: unpaginated, and documented so.
+    @action(detail=True, methods=["get"], url_path="kind-rules", pagination_class=None)
     def kind_rules(self, request, pk=None):
         """Which of the program's rules apply to an event of ``kind``, and why (or why
         not), in words; and the kinds its profile allows."""
