@@ -19,7 +19,7 @@ import itertools
 import math
 from dataclasses import dataclass
 
-from protocol.xml.resources.derp import DefaultDERControl, DERControlBase, DERCurve
+from protocol.xml.resources.derp import DefaultDERControl, DERControlBase, DERCurve, FreqDroop
 from protocol.xml.resources.units import watts_of
 
 # DERCurveType (IEEE 2030.5)
@@ -59,6 +59,40 @@ class Curve:
 
 
 @dataclass(frozen=True)
+class Droop:
+    """A FreqDroopType in real units: dead bands in Hz either side of nominal, the droops
+    as per-unit frequency change for a 1 per-unit (setMaxW) change of output, and the
+    open-loop response time in seconds."""
+
+    db_of_hz: float
+    db_uf_hz: float
+    k_of: float
+    k_uf: float
+    open_loop_s: float
+
+    @classmethod
+    def of(cls, value: FreqDroop) -> Droop:
+        # dBOF/dBUF in thousandths of Hz, kOF/kUF in thousandths, openLoopTms in hundredths
+        # of a second (2030.5 FreqDroopType).
+        return cls(
+            value.db_of / 1000, value.db_uf / 1000, value.k_of / 1000, value.k_uf / 1000,
+            value.open_loop_tms / 100,
+        )  # fmt: skip
+
+    def change_pu(self, frequency_hz: float, nominal_hz: float) -> float:
+        """The change of output, per unit of setMaxW, at `frequency_hz`: down above the
+        over-frequency dead band, up below the under-frequency one, none between (a droop
+        of 0 means that side does not respond)."""
+        over = frequency_hz - (nominal_hz + self.db_of_hz)
+        if over > 0:
+            return -over / (nominal_hz * self.k_of) if self.k_of else 0.0
+        under = (nominal_hz - self.db_uf_hz) - frequency_hz
+        if under > 0:
+            return under / (nominal_hz * self.k_uf) if self.k_uf else 0.0
+        return 0.0
+
+
+@dataclass(frozen=True)
 class ControlModes:
     """The modes of one DERControlBase (and, for a default, its gradients)."""
 
@@ -80,6 +114,7 @@ class ControlModes:
     volt_watt: Curve | None = None
     freq_watt: Curve | None = None
     watt_pf: Curve | None = None
+    freq_droop: Droop | None = None
     grad_w: int | None = None  # DefaultDERControl setGradW, hundredths of a % setMaxW per s
     soft_grad_w: int | None = None  # setSoftGradW, the same after a (re)connection
 
@@ -125,6 +160,7 @@ class ControlModes:
             volt_watt=curve(base.op_mod_volt_watt),
             freq_watt=curve(base.op_mod_freq_watt),
             watt_pf=curve(base.op_mod_watt_pf),
+            freq_droop=Droop.of(base.op_mod_freq_droop) if base.op_mod_freq_droop else None,
             grad_w=default.set_grad_w if default else None,
             soft_grad_w=default.set_soft_grad_w if default else None,
         )
@@ -147,6 +183,7 @@ class Grid:
     voltage_pct: float = 100.0  # of nominal
     frequency_hz: float = 60.0
     nominal_v: float = 240.0
+    nominal_hz: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -197,6 +234,13 @@ def resolve(
         target = modes.target_w
         held.append("opModTargetW")
     limited = target if target is not None else net_load_w
+    ramp_tms = modes.ramp_tms
+    if modes.freq_droop is not None:  # around what it would do at nominal frequency
+        change = modes.freq_droop.change_pu(grid.frequency_hz, grid.nominal_hz)
+        target = limited = max(-set_max_w, min(set_max_w, limited + change * set_max_w))
+        held.append("opModFreqDroop")
+        if ramp_tms is None and modes.freq_droop.open_loop_s:
+            ramp_tms = round(modes.freq_droop.open_loop_s * 100)
     upper, lower = math.inf, -math.inf  # most discharge, most charge (negative)
     if modes.max_lim_pct is not None:
         upper = min(upper, set_max_w * modes.max_lim_pct / 10_000)
@@ -245,7 +289,7 @@ def resolve(
         connected=True,
         var=var,
         power_factor=pf,
-        ramp_tms=modes.ramp_tms,
+        ramp_tms=ramp_tms,
         grad_w_per_s=set_max_w * grad / 10_000 if grad else None,
         held=tuple(held),
     )

@@ -61,8 +61,9 @@ class AttachedDeviceSerializer(serializers.Serializer):
 
 
 class FreqDroopSerializer(serializers.Serializer):
-    """2030.5 FreqDroopType: dead bands (hundredths of Hz), droop (hundredths), open loop
-    response time (hundredths of a second)."""
+    """2030.5 FreqDroopType: dead bands (thousandths of Hz), droops (thousandths, per-unit
+    frequency change for a 1 per-unit change of output), open-loop response time
+    (hundredths of a second)."""
 
     dBOF = serializers.IntegerField(min_value=0, max_value=2**32 - 1)
     dBUF = serializers.IntegerField(min_value=0, max_value=2**32 - 1)

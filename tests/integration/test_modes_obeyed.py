@@ -24,7 +24,7 @@ import pytest
 from django.utils import timezone
 
 from devices.models import Device, TelemetrySample
-from devices.simulator.der_modes import AVAILABLE, CONNECTED, OPERATING
+from devices.simulator.der_modes import AVAILABLE, CONNECTED, OPERATING, Grid
 from devices.simulator.sep2_fleet import Sep2Fleet, fleet_nmi
 from programs.choices import EventKind
 from programs.controls import allowed_kinds
@@ -56,6 +56,11 @@ VOLT_WATT = [{"x": 90, "y": 100}, {"x": 110, "y": 20}]
 FREQ_WATT = [{"x": 59, "y": 100}, {"x": 61, "y": 20}]
 # A watt-PF curve: PF 1.00 at 0 % of setMaxW, 0.80 at 100 %: 0.88 at 3000 W.
 WATT_PF = [{"x": 0, "y": 100}, {"x": 100, "y": 80}]
+# Frequency droop: dead bands 36 mHz, droops 5 %, open loop 2 s. The droop battery's grid
+# runs at 60.5 Hz: 0.464 Hz past the dead band / (60 Hz * 0.05) = 15.47 % of setMaxW down.
+DROOP = {"dBOF": 36, "dBUF": 36, "kOF": 50, "kUF": 50, "openLoopTms": 200}
+DROOP_HZ = 60.5
+DROOP_W = 3000 - (DROOP_HZ - 60.036) / (60 * 0.05) * MAX_W
 
 
 def latest(device: Device, channel: str) -> float | None:
@@ -198,6 +203,14 @@ def cases(curve_ids: dict[str, int]):
             "W at 2500",
             lambda d: near(power(d), 2500, 5),
         ),
+        "freq_droop": (
+            {"op_mod_freq_droop": DROOP},
+            "op_mod_freq_droop",
+            DROOP,
+            3000,
+            f"W at {DROOP_W:.0f} at {DROOP_HZ} Hz (droop 5 %) while idling at 3000 W",
+            lambda d: near(power(d), DROOP_W, 5),
+        ),
         "fixed_var": (
             {"op_mod_fixed_var": -1500},
             "op_mod_fixed_var",
@@ -226,6 +239,7 @@ ELEMENTS = {
     "op_mod_energize": "opModEnergize",
     "op_mod_target_w": "opModTargetW",
     "op_mod_fixed_var": "opModFixedVar",
+    "op_mod_freq_droop": "opModFreqDroop",
 }
 DEFAULT = ({"op_mod_exp_lim_w": 1500, "set_grad_w": 50}, MAX_W)
 
@@ -236,6 +250,11 @@ def served_value(base, field):
         return round(value.displacement * 10.0**value.multiplier, 3)
     if field == "op_mod_fixed_var":
         return value.value
+    if field == "op_mod_freq_droop":
+        return {
+            "dBOF": value.db_of, "dBUF": value.db_uf, "kOF": value.k_of, "kUF": value.k_uf,
+            "openLoopTms": value.open_loop_tms,
+        }  # fmt: skip
     if field in ("op_mod_exp_lim_w", "op_mod_imp_lim_w", "op_mod_gen_lim_w", "op_mod_load_lim_w"):
         return value.value * 10.0 ** (value.multiplier or 0)
     if field in ("op_mod_target_w", "op_mod_storage_target_w"):
@@ -331,8 +350,10 @@ def test_every_mode_is_served_and_obeyed(tmp_path, capsys):
                 what="fleet registered",
                 logs=logs,
             )
-            start = timezone.now() + timedelta(seconds=20)  # time to make them all
+            # The droop battery's grid runs fast (the others stay at the nominal 60 Hz).
+            fleet.devices[kinds.index("freq_droop")].grid = Grid(frequency_hz=DROOP_HZ)
             for kind, (fields, *_rest) in modes.items():
+                start = timezone.now() + timedelta(seconds=15)  # notice, on a busy machine
                 response = api.post(
                     "/api/v1/events/",
                     {

@@ -38,6 +38,7 @@ from protocol.xml.resources.derp import (
     DERProgramList,
     EventStatus,
     FixedVar,
+    FreqDroop,
     PowerFactorWithExcitation,
 )
 from protocol.xml.resources.edev import EndDevice as SepEndDevice
@@ -248,6 +249,45 @@ def test_freq_watt_curve_curtails_output_at_high_frequency():
     )
     run(dev)
     assert dev.battery.battery_w == pytest.approx(SET_MAX_W * 0.5)
+
+
+# Dead bands 36 mHz, droops 5 % (0.05 per unit), open loop 5 s.
+DROOP = FreqDroop(db_of=36, db_uf=36, k_of=50, k_uf=50, open_loop_tms=500)
+
+
+@pytest.mark.parametrize(
+    ("frequency_hz", "watts"),
+    [
+        # 60.5 Hz: 0.464 Hz past the dead band / (60 Hz * 0.05) = 0.1547 of setMaxW down.
+        (60.5, 2500 - 0.464 / 3 * SET_MAX_W),
+        (59.5, 2500 + 0.464 / 3 * SET_MAX_W),
+        (60.03, 2500.0),  # inside the over-frequency dead band
+        (59.97, 2500.0),
+        (65.0, -SET_MAX_W),  # far past it: no further than charging at setMaxW
+    ],
+)
+def test_freq_droop_moves_output_against_the_frequency_outside_its_dead_bands(frequency_hz, watts):
+    dev = device(ramp_w_per_s=1e6, max_charge_w=SET_MAX_W)
+    dev.grid = Grid(frequency_hz=frequency_hz)
+    dev.learn(served(DERControlBase(op_mod_fixed_w=5000, op_mod_freq_droop=DROOP)), 1)
+    run(dev, seconds=10)
+    assert dev.battery.battery_w == pytest.approx(watts, abs=0.5)
+    assert "opModFreqDroop" in dev.command.held
+
+
+def test_freq_droop_reaches_its_output_over_the_open_loop_time():
+    dev = device(ramp_w_per_s=1e6)
+    dev.grid = Grid(frequency_hz=50.0, nominal_hz=50.0)  # a 50 Hz grid, at nominal
+    base = DERControlBase(op_mod_target_w=active_power(1000), op_mod_freq_droop=DROOP)
+    dev.learn(served(base), 1)
+    run(dev, seconds=10)
+    assert dev.battery.battery_w == pytest.approx(1000.0)
+    dev.grid = Grid(frequency_hz=50.5, nominal_hz=50.0)  # the frequency rises
+    goal = 1000 - (50.5 - 50.036) / (50 * 0.05) * SET_MAX_W
+    run(dev, seconds=2)  # 2 of the 5 s: on the way
+    assert goal < dev.battery.battery_w < 1000
+    run(dev, seconds=5)
+    assert dev.battery.battery_w == pytest.approx(goal, abs=0.5)
 
 
 def test_volt_var_curve_sets_the_reactive_power():
