@@ -267,6 +267,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": schedule(30),
         "options": {"expires": 60},
     },
+    # Notifications whose task was lost with a killed worker are sent again (protocol.
+    # notifications.NOTIFY_SWEEP_S; with NOTIFY_LEASE_S it bounds their delay).
+    "protocol.notifications_sweep": {
+        "task": "protocol.notifications_sweep",
+        "schedule": schedule(10),
+        "options": {"expires": 10},
+    },
     "system.heartbeat": {
         "task": "system.heartbeat",
         "schedule": schedule(HEARTBEAT_INTERVAL_S),

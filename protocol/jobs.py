@@ -9,10 +9,13 @@ from celery import current_app
 from django.db import transaction
 
 NOTIFICATION_DELIVER = "protocol.notification_deliver"
+NOTIFICATIONS_SWEEP = "protocol.notifications_sweep"  # beat's (settings.CELERY_BEAT_SCHEDULE)
 CONFORMANCE_RUN = "protocol.conformance_run"
 SEP2_TRUST_WRITE = "protocol.sep2_trust_write"  # also queued by vendors, by this name
 
 
-def job_queue(name: str, *args) -> None:
-    """Queue the task registered as `name` with `args` once the transaction commits."""
-    transaction.on_commit(current_app.signature(name, args=args).delay)
+def job_queue(name: str, *args, task_id: str | None = None) -> None:
+    """Queue the task registered as `name` with `args` once the transaction commits (as
+    `task_id` when given: a job that owns a row under that id, see NotificationDelivery)."""
+    options = {"task_id": task_id} if task_id else {}
+    transaction.on_commit(current_app.signature(name, args=args, options=options).delay)

@@ -13,6 +13,7 @@ __all__ = [
     "LogEvent",
     "MirrorMeterReading",
     "MirrorUsagePoint",
+    "NotificationDelivery",
     "Subscription",
 ]
 
@@ -214,6 +215,41 @@ class Subscription(TenantModel):
 
     def __str__(self):
         return f"Subscription to {self.subscribed_resource}"
+
+
+class NotificationDelivery(models.Model):
+    """One Notification owed to a subscriber (the outbox): written with the change that
+    causes it, so a Celery task lost with its worker cannot lose it.
+
+    Exactly one task owns a pending row at a time: `task_id`, until `due_at`. The owner
+    (or, once `due_at` has passed, any task) claims it atomically before each POST; the
+    sweep hands an overdue row to a new task. Delivered or given up, it is done.
+    Reached through its Subscription (and that subscription's tenant); never listed alone.
+    """
+
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    resource = models.CharField(max_length=2048)
+    created_at = models.DateTimeField()
+    task_id = models.CharField(max_length=64)
+    due_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    given_up_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        indexes = [
+            models.Index(
+                fields=["due_at"],
+                condition=models.Q(delivered_at__isnull=True, given_up_at__isnull=True),
+                name="protocol_delivery_pending",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Notification of {self.resource} to subscription {self.subscription_id}"
 
 
 class ExchangeRecord(TenantModel):

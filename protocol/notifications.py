@@ -1,21 +1,35 @@
 """Delivering Notifications to subscribers: the body of the notification job.
 
-The pub/sub manager renders the Notification; this module POSTs it to the subscriber's
-notificationURI and has the services record the outcome. Raising NotificationFailed makes
-the task retry on `notification_retry_delay`'s schedule: backing off from 5 s to at most a
-minute, so a subscriber that comes back hears within a minute, and given up an hour after
-the change (the subscriber then finds the change at its next poll). An answer that waiting
-cannot change (404, 410, 403, …) is not retried.
+A change records each Notification it owes in the outbox (NotificationDelivery, in the
+change's own transaction) and queues a task that owns it. `notification_send` claims it
+atomically, so a duplicate or late task sends nothing, and records the outcome: each
+notification is taken by its subscriber once. The pub/sub manager renders the
+Notification; `notification_deliver` POSTs it to the subscriber's notificationURI. A
+failed POST is retried on `notification_retry_delay`'s schedule: backing off from 5 s to
+at most a minute, so a subscriber that comes back hears within a minute, and given up an
+hour after the change (the subscriber then finds the change at its next poll). An answer
+that waiting cannot change (404, 410, 403, …) is not retried.
+
+A task lost with its worker (a whole worker killed loses what its consumer had taken off
+the broker, until the broker's visibility timeout, an hour on Redis) loses nothing:
+`notifications_sweep`, run by beat every 10 s (settings.CELERY_BEAT_SCHEDULE), gives a
+notification whose owner's lease (NOTIFY_LEASE_S) ran out to a new task.
 """
 
 import logging
+import secrets
 import urllib.error
 import urllib.request
+from datetime import timedelta
 
 from protocol.managers.pubsub import notification
 from protocol.models import Subscription
 from protocol.services import (
+    notification_claim,
+    notification_done,
+    notification_retry_at,
     notification_target_allowed,
+    notifications_overdue_requeue,
     subscription_delivery_record,
     subscription_failure_record,
 )
@@ -84,3 +98,33 @@ def notification_deliver(*, subscription_id: int, resource: str) -> bool:
         raise NotificationFailed(f"subscriber answered {response.status}")
     subscription_delivery_record(subscription=subscription)
     return True
+
+
+def notification_send(*, delivery_id: int, task_id: str) -> int | None:
+    """One attempt, by task `task_id`, at the outbox's notification `delivery_id`: claimed
+    first (nothing is sent when it is done or another task's), then POSTed and its outcome
+    recorded. Returns the seconds after which this task should try again, or None."""
+    delivery = notification_claim(delivery_id=delivery_id, task_id=task_id)
+    if delivery is None:
+        return None
+    try:
+        delivered = notification_deliver(
+            subscription_id=delivery.subscription_id, resource=delivery.resource
+        )
+    except NotificationFailed as exc:
+        delay = notification_retry_delay(delivery.attempts - 1)
+        if delay is None:
+            logger.warning("notification %s given up: %s", delivery.pk, exc)
+            notification_done(delivery=delivery, delivered=False)
+            return None
+        delay += secrets.randbelow(delay // 5 + 1)  # jitter: subscribers back at once spread
+        notification_retry_at(delivery=delivery, delay_s=delay)
+        return delay
+    notification_done(delivery=delivery, delivered=delivered)
+    return None
+
+
+def notifications_sweep() -> dict[str, int]:
+    """Send again each notification whose task was lost (or is late past its lease); give
+    up those older than the retry schedule allows."""
+    return notifications_overdue_requeue(give_up_after=timedelta(seconds=RETRY_FOR_S + RETRY_MAX_S))

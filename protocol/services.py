@@ -8,6 +8,7 @@ rules stay in the domain services (devices, programs) that these call.
 import ipaddress
 import secrets
 import socket
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,7 +17,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from devices.models import Device
@@ -43,6 +44,7 @@ from protocol.models import (
     LogEvent,
     MirrorMeterReading,
     MirrorUsagePoint,
+    NotificationDelivery,
     Subscription,
 )
 from protocol.selectors import (
@@ -707,8 +709,7 @@ def subscriptions_notify(*, utility_id: int, resources: list[str]) -> list[int]:
             "pk", "subscribed_resource"
         )
     )
-    for pk, resource in pairs:
-        job_queue(NOTIFICATION_DELIVER, pk, resource)
+    notifications_queue(pairs)
     return [pk for pk, _ in pairs]
 
 
@@ -727,9 +728,107 @@ def subscriptions_reshaped_notify(
         )
         if wanted(resource, end_device_id)
     ]
-    for pk, resource in pairs:
-        job_queue(NOTIFICATION_DELIVER, pk, resource)
+    notifications_queue(pairs)
     return [pk for pk, _ in pairs]
+
+
+# --- the notification outbox (see NotificationDelivery) -----------------------------------
+# How long a task owns a notification it has claimed, or was handed, before the sweep gives
+# it to another task: more than a POST can take (two socket timeouts of
+# protocol.notifications.NOTIFY_TIMEOUT_S), and what bounds the delay after a lost task.
+NOTIFY_LEASE_S = 30
+# Done (delivered or given up) notifications are kept this long, then deleted by the sweep.
+NOTIFY_KEEP_DONE = timedelta(days=1)
+NOTIFY_SWEEP_BATCH = 500
+
+
+def _pending():
+    return NotificationDelivery.objects.filter(delivered_at__isnull=True, given_up_at__isnull=True)
+
+
+def notifications_queue(pairs: Sequence[tuple[int, str]]) -> list[NotificationDelivery]:
+    """Record a Notification of `resource` owed to each (subscription id, resource), in the
+    caller's transaction (one query), and queue a task owning each once it commits. Were the
+    task lost, the sweep sends the notification again after NOTIFY_LEASE_S."""
+    if not pairs:
+        return []
+    now = timezone.now()
+    rows = NotificationDelivery.objects.bulk_create(
+        NotificationDelivery(
+            subscription_id=pk,
+            resource=resource,
+            created_at=now,
+            task_id=str(uuid.uuid4()),
+            due_at=now + timedelta(seconds=NOTIFY_LEASE_S),
+        )
+        for pk, resource in pairs
+    )
+    for row in rows:
+        job_queue(NOTIFICATION_DELIVER, row.pk, task_id=row.task_id)
+    return rows
+
+
+def notification_claim(*, delivery_id: int, task_id: str) -> NotificationDelivery | None:
+    """Take the pending notification for one attempt by task `task_id`, atomically: when
+    that task owns it, or its owner's time is up. None when it is done or another task's (a
+    duplicate or late task then does nothing), else the row, its attempts counting this one.
+    """
+    now = timezone.now()
+    claimed = (
+        _pending()
+        .filter(pk=delivery_id)
+        .filter(Q(task_id=task_id) | Q(due_at__lte=now))
+        .update(
+            task_id=task_id,
+            due_at=now + timedelta(seconds=NOTIFY_LEASE_S),
+            attempts=F("attempts") + 1,
+        )
+    )
+    if not claimed:
+        return None
+    return NotificationDelivery.objects.get(pk=delivery_id)
+
+
+def notification_retry_at(*, delivery: NotificationDelivery, delay_s: float) -> None:
+    """The attempt failed; its task retries in `delay_s` and keeps the notification until
+    then plus a lease (after which the sweep sends it again)."""
+    NotificationDelivery.objects.filter(pk=delivery.pk, task_id=delivery.task_id).update(
+        due_at=timezone.now() + timedelta(seconds=delay_s + NOTIFY_LEASE_S)
+    )
+
+
+def notification_done(*, delivery: NotificationDelivery, delivered: bool) -> None:
+    """The subscriber took the notification (`delivered`), or it is given up: never sent
+    again, whichever task comes for it."""
+    field = "delivered_at" if delivered else "given_up_at"
+    NotificationDelivery.objects.filter(pk=delivery.pk).update(**{field: timezone.now()})
+
+
+def notifications_overdue_requeue(*, give_up_after: timedelta) -> dict[str, int]:
+    """The sweep: hand each pending notification whose owner's time is up (its task was
+    lost with a killed worker, or is late) to a new task; give up those older than
+    `give_up_after`; delete done ones kept long enough. Counts of each."""
+    now = timezone.now()
+    given_up = _pending().filter(created_at__lt=now - give_up_after).update(given_up_at=now)
+    overdue = list(
+        _pending().filter(due_at__lte=now).values_list("pk", "task_id")[:NOTIFY_SWEEP_BATCH]
+    )
+    requeued = 0
+    for pk, old_task_id in overdue:
+        task_id = str(uuid.uuid4())
+        # Only if nobody claimed it since it was read: then the new task is its one owner.
+        if (
+            _pending()
+            .filter(pk=pk, task_id=old_task_id, due_at__lte=now)
+            .update(task_id=task_id, due_at=now + timedelta(seconds=NOTIFY_LEASE_S))
+        ):
+            job_queue(NOTIFICATION_DELIVER, pk, task_id=task_id)
+            requeued += 1
+    kept_since = now - NOTIFY_KEEP_DONE
+    deleted, _ = NotificationDelivery.objects.filter(
+        Q(delivered_at__lt=kept_since) | Q(given_up_at__lt=kept_since)
+    ).delete()
+    return {"requeued": requeued, "given_up": given_up, "deleted": deleted}
 
 
 def subscription_failure_record(*, subscription: Subscription) -> None:

@@ -2,16 +2,16 @@
 service; retries back off."""
 
 import logging
-import secrets
 
 from celery import shared_task
 
-from protocol.jobs import CONFORMANCE_RUN, NOTIFICATION_DELIVER, SEP2_TRUST_WRITE
-from protocol.notifications import (
-    NotificationFailed,
-    notification_deliver,
-    notification_retry_delay,
+from protocol.jobs import (
+    CONFORMANCE_RUN,
+    NOTIFICATION_DELIVER,
+    NOTIFICATIONS_SWEEP,
+    SEP2_TRUST_WRITE,
 )
+from protocol.notifications import notification_send, notifications_sweep
 
 logger = logging.getLogger(__name__)
 
@@ -19,18 +19,21 @@ logger = logging.getLogger(__name__)
 @shared_task(
     bind=True, name=NOTIFICATION_DELIVER, ignore_result=True, max_retries=None, expires=3600
 )
-def notification_deliver_task(self, subscription_id: int, resource: str):
-    """Retried on a failed delivery, with backoff, for a bounded time; never after the
-    subscriber took it (the notification then carries the resource as it is now)."""
-    try:
-        notification_deliver(subscription_id=subscription_id, resource=resource)
-    except NotificationFailed as exc:
-        delay = notification_retry_delay(self.request.retries)
-        if delay is None:
-            logger.warning("notification to subscription %s given up: %s", subscription_id, exc)
-            return
-        delay += secrets.randbelow(delay // 5 + 1)  # jitter: subscribers back at once spread
-        raise self.retry(exc=exc, countdown=delay) from exc
+def notification_deliver_task(self, delivery_id: int):
+    """Send the outbox's notification `delivery_id` if this task may (it owns it, or its
+    owner's lease ran out); retried on a failed delivery, with backoff, for a bounded time;
+    never after the subscriber took it (it then carries the resource as it is now)."""
+    delay = notification_send(delivery_id=delivery_id, task_id=self.request.id)
+    if delay is not None:
+        raise self.retry(countdown=delay)
+
+
+@shared_task(name=NOTIFICATIONS_SWEEP, ignore_result=True)
+def notifications_sweep_task():
+    """Beat's: notifications whose task was lost with a killed worker are sent again."""
+    counts = notifications_sweep()
+    if counts["requeued"] or counts["given_up"]:
+        logger.info("notification sweep: %s", counts)
 
 
 @shared_task(name=CONFORMANCE_RUN, ignore_result=True, expires=3600)

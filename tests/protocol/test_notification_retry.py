@@ -1,6 +1,7 @@
 """A notification the subscriber did not take is retried through Celery with backoff: soon
 at first, never more than a minute apart (a subscriber back after a 5-minute outage hears
-within a minute, S-ALL-46), given up after an hour; never resent once it was taken."""
+within a minute, S-ALL-46), given up after an hour; never resent once it was taken. The
+attempts are counted on the outbox row (NotificationDelivery), not by Celery."""
 
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -8,12 +9,13 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from celery.exceptions import Retry
 
-from protocol.models import Subscription
+from protocol.models import NotificationDelivery, Subscription
 from protocol.notifications import (
     RETRY_FOR_S,
     RETRY_MAX_S,
     notification_retry_delay,
 )
+from protocol.services import notifications_queue
 from protocol.tasks import notification_deliver_task
 from tests.protocol.sep_world import actor, enrolled_end_device, program_with_group
 from tests.protocol.test_server_subscriptions import subscriber  # noqa: F401 (fixture)
@@ -44,6 +46,18 @@ def _subscription(utility, uri):
     )
 
 
+def _owed(sub, *, attempts=0):
+    """The outbox row a change records for `sub`, `attempts` already made."""
+    [delivery] = notifications_queue([(sub.pk, sub.subscribed_resource)])
+    NotificationDelivery.objects.filter(pk=delivery.pk).update(attempts=attempts)
+    return delivery
+
+
+def _attempt(delivery):
+    """Run its task as the owner the change queued (eagerly, in this process)."""
+    return notification_deliver_task.apply(args=(delivery.pk,), task_id=delivery.task_id)
+
+
 @pytest.fixture
 def retries(monkeypatch):
     asked = []
@@ -60,11 +74,15 @@ def test_a_failed_delivery_is_retried_with_the_schedules_delay(utility_a, settin
     settings.SEP2_NOTIFY_ALLOW_PRIVATE = True
     sub = _subscription(utility_a, "http://127.0.0.1:9/closed")
     for done, expected in ((0, 5), (3, 40), (20, 60)):
-        result = notification_deliver_task.apply(
-            args=(sub.pk, sub.subscribed_resource), retries=done
-        )
+        delivery = _owed(sub, attempts=done)
+        result = _attempt(delivery)
         assert isinstance(result.result, Retry)
         assert expected <= retries[-1] <= expected * 1.2
+        delivery.refresh_from_db()
+        assert delivery.attempts == done + 1 and delivery.delivered_at is None
+        assert delivery.given_up_at is None
+        # Its task keeps it through the wait: the sweep does not send it meanwhile.
+        assert delivery.due_at.timestamp() > delivery.created_at.timestamp() + retries[-1]
     sub.refresh_from_db()
     assert sub.failures == 3
 
@@ -72,15 +90,28 @@ def test_a_failed_delivery_is_retried_with_the_schedules_delay(utility_a, settin
 def test_a_delivery_is_given_up_after_the_bound(utility_a, settings, retries):
     settings.SEP2_NOTIFY_ALLOW_PRIVATE = True
     sub = _subscription(utility_a, "http://127.0.0.1:9/closed")
-    result = notification_deliver_task.apply(args=(sub.pk, sub.subscribed_resource), retries=500)
+    delivery = _owed(sub, attempts=500)
+    result = _attempt(delivery)
     assert result.successful() and retries == []
+    delivery.refresh_from_db()
+    assert delivery.given_up_at is not None and delivery.delivered_at is None
+    assert _attempt(delivery).successful() and retries == []  # and never tried again
+    delivery.refresh_from_db()
+    assert delivery.attempts == 501
 
 
 def test_a_taken_notification_is_not_sent_again(utility_a, subscriber, retries):  # noqa: F811
     uri, received = subscriber
     sub = _subscription(utility_a, uri)
-    result = notification_deliver_task.apply(args=(sub.pk, sub.subscribed_resource))
+    delivery = _owed(sub)
+    result = _attempt(delivery)
     assert result.successful() and retries == [] and len(received) == 1
+    # Its task again (redelivered by the broker), or another (queued by the sweep): nothing.
+    _attempt(delivery)
+    notification_deliver_task.apply(args=(delivery.pk,))
+    assert retries == [] and len(received) == 1
+    delivery.refresh_from_db()
+    assert delivery.delivered_at is not None and delivery.attempts == 1
 
 
 @pytest.mark.parametrize(
@@ -105,10 +136,13 @@ def test_a_subscriber_that_has_no_such_endpoint_is_not_retried(
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         sub = _subscription(utility_a, f"http://127.0.0.1:{server.server_port}/gone")
-        notification_deliver_task.apply(args=(sub.pk, sub.subscribed_resource))
+        delivery = _owed(sub)
+        _attempt(delivery)
     finally:
         server.shutdown()
         server.server_close()
     assert bool(retries) is retried
     sub.refresh_from_db()
     assert sub.failures == 1
+    delivery.refresh_from_db()
+    assert (delivery.given_up_at is None) is retried and delivery.delivered_at is None
