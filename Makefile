@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 
 .PHONY: run test lint pytest browser bench drill install clean conformance conformance-ci \
-	field-check
+	field-check screenshots
 
 $(STAMP): requirements.txt
 	@bin/ensure-venv "$(PYTHON)" "$(VENV)"
@@ -66,6 +66,11 @@ drill: install
 field-check: install
 	@bin/ensure-nginx
 	$(PY) bin/field-check $(FIELD_CHECK_ARGS)
+
+# PNGs of the portal as each demo role sees it (issue 19), for documentation: a fresh SQLite
+# demo under var/screenshots/, the portal listener and Debian chromium; writes docs/screenshots/.
+screenshots: install browser
+	$(PY) -m tests.e2e.screenshots $(SCREENSHOTS_ARGS)
 
 clean:
 	rm -rf var/static var/test.sqlite3* var/celery-broker
