@@ -4,7 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint pytest browser bench drill install clean conformance conformance-ci
+.PHONY: run test lint pytest browser bench drill install clean conformance conformance-ci \
+	field-check screenshots
 
 $(STAMP): requirements.txt
 	@bin/ensure-venv "$(PYTHON)" "$(VENV)"
@@ -57,6 +58,19 @@ bench: install
 # (0) and how long recovery took. DRILL_ARGS="--short" is the variant the test suite runs.
 drill: install
 	$(PY) -m tests.drills $(DRILL_ARGS)
+
+# The 2030.5 field evidence (issue 16): a stack started as `make run` starts it, on free
+# ports, and real curl from 127.0.0.2 with a portal-issued certificate, a forged certificate
+# header on every listener, a cross-aggregator claim and a revoked certificate. Prints the
+# transcript and keeps it in var/field-check/transcript.txt; exits 1 on any surprise.
+field-check: install
+	@bin/ensure-nginx
+	$(PY) bin/field-check $(FIELD_CHECK_ARGS)
+
+# PNGs of the portal as each demo role sees it (issue 19), for documentation: a fresh SQLite
+# demo under var/screenshots/, the portal listener and Debian chromium; writes docs/screenshots/.
+screenshots: install browser
+	$(PY) -m tests.e2e.screenshots $(SCREENSHOTS_ARGS)
 
 clean:
 	rm -rf var/static var/test.sqlite3* var/celery-broker

@@ -148,8 +148,8 @@ def pm_home_kpis(*, utility, now: datetime | None = None) -> list[Kpi]:
                 Kpi(
                     f"Events this season · {program.name}",
                     f"{usage.events_used} of {cap}" if cap is not None else str(usage.events_used),
-                    f"{season.name}; {usage.hours_used} h"
-                    + (f" of {season.max_hours} h" if season.max_hours is not None else "")
+                    f"{season.name}; {usage.hours_used:.1f} h"
+                    + (f" of {season.max_hours:.1f} h" if season.max_hours is not None else "")
                     + (
                         f"; {program.max_events_per_year} a year"
                         if program.max_events_per_year

@@ -28,6 +28,8 @@ class ProductModelForm(forms.ModelForm):
             "firmware",
             "client_type",
         ]
+        # The model's verbose names are bare units ("kW"), which the form capitalised.
+        labels = {"power_kw": "Power (kW)", "energy_kwh": "Energy (kWh)"}
 
 
 class ApplicationForm(forms.Form):

@@ -73,3 +73,17 @@ def test_times_are_in_the_utility_zone_and_labelled(client, db):
     with timezone.override("America/Los_Angeles"):
         text = str(event)
     assert "14:00 PDT" in text  # 21:00 UTC in July, as the utility reads it
+
+
+def test_season_hours_read_with_one_precision(db):
+    """Seen on the screenshot of the demo's home: "1.0 h of 40.00 h" (hours used are
+    rounded to a tenth, the season's cap printed as stored, with two decimals)."""
+    utility = factories.utility()
+    program = factories.program(utility)
+    today = timezone.localdate()
+    Season.objects.create(
+        utility=utility, program=program, name="Winter", max_events=20, max_hours=40,
+        start_date=today - timedelta(days=30), end_date=today + timedelta(days=30),
+    )  # fmt: skip
+    kpis = {k.label: k for k in pm_home_kpis(utility=utility)}
+    assert kpis[f"Events this season · {program.name}"].detail.startswith("Winter; 0.0 h of 40.0 h")

@@ -86,6 +86,16 @@ def test_completed_event_page_shows_the_true_funnel_and_no_cancel(web, completed
     assert completed_event.status == EventStatus.COMPLETED
 
 
+def test_a_live_power_figure_only_while_the_event_can_change(web, utility, group, completed_event):
+    """Seen on the screenshot of a completed demo event: its chart's heading read "now" and a dash,
+    a live figure that no feed will ever fill (the page opens no live socket once ended)."""
+    page = web.get(reverse("programs:event-detail", args=[completed_event.pk])).content.decode()
+    assert 'id="live-delivered"' not in page and "data-socket-url" not in page
+    active = factories.event(utility, group=group, status=EventStatus.ACTIVE)
+    page = web.get(reverse("programs:event-detail", args=[active.pk])).content.decode()
+    assert 'id="live-delivered"' in page and "data-socket-url" in page
+
+
 def test_the_api_the_feed_and_the_csv_say_the_same(web, manager, completed_event):
     api = api_client_for(manager)
     body = api.get(f"/api/v1/events/{completed_event.pk}/funnel/").json()

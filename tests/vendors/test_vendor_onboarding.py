@@ -96,3 +96,13 @@ def test_sandboxes_are_kept_apart_from_real_programs(client_a, utility_a):
     assert sandbox.name in apart and 'class="badge sandbox">Sandbox' in apart
     only = client_a.get(reverse("programs:program-list") + "?sandbox=yes").content.decode()
     assert sandbox.name in only and ">Summer Peak<" not in only and "sandboxes-title" not in only
+
+
+def test_product_form_labels_name_the_quantity_and_its_unit(client, utility_a):
+    """Seen on the screenshot of the vendor home: the product form read "KW:" and "KWh:"
+    (the model's verbose names, capitalised by the form)."""
+    org = factories.vendor_organization(status="approved")
+    client.force_login(factories.vendor_member(org))
+    html = client.get(reverse("vendors:vendor-home")).content.decode()
+    assert ">Power (kW):</label>" in html and ">Energy (kWh):</label>" in html
+    assert ">KW:</label>" not in html and ">KWh:</label>" not in html

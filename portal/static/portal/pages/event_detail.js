@@ -31,7 +31,8 @@
           li.querySelector(".bar").style.setProperty("--total", d.funnel.dispatched || 1);
         }
       });
-      document.getElementById("live-delivered").textContent = Reservoir.formatPower(d.delivered_w);
+      const now = document.getElementById("live-delivered"); // only while the event can change
+      if (now) now.textContent = Reservoir.formatPower(d.delivered_w);
       // The snapshot carries the first rows of the device table; update those shown here.
       (d.devices || []).forEach((row) => {
         const tr = document.getElementById("dispatch-" + row.id);
