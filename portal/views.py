@@ -44,16 +44,24 @@ class HomeView(LoginRequiredMixin, TemplateView):
 
     @classmethod
     def permits(cls, request, method: str = "GET") -> bool:
-        # A vendor user's home is their organisation's page: this one only redirects there.
-        return request.user.is_authenticated and not cls._vendor_only(request)
+        # A vendor user's home is their organisation's page, a customer's their own branded
+        # pages: for them this one only redirects there (and is not in their navigation).
+        return request.user.is_authenticated and cls._elsewhere(request) is None
 
     @staticmethod
-    def _vendor_only(request) -> bool:
-        return getattr(request, "utility", None) is None and _is_vendor_user(request.user)
+    def _elsewhere(request) -> str | None:
+        """The home of a user who belongs to no utility's staff, if they have one."""
+        if getattr(request, "utility", None) is not None:
+            return None
+        if _is_vendor_user(request.user):
+            return "vendors:vendor-home"
+        if Customer.objects.filter(user=request.user).exists():
+            return "enrollment:my"
+        return None
 
     def get(self, request, *args, **kwargs):
-        if self._vendor_only(request):
-            return redirect("vendors:vendor-home")
+        if elsewhere := self._elsewhere(request):
+            return redirect(elsewhere)
         return super().get(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):

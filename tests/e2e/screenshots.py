@@ -11,8 +11,8 @@ driven by Playwright. Writes full-page PNGs, 1280 px wide:
 - pm-home.png: the program manager's home (KPIs).
 - event-completed.png: that completed event's page (response funnel, no Cancel).
 - device.png: the page of a battery that reported every 5 minutes for a day (charts).
-- customer-home.png: the customer's home (where a customer lands after logging in).
-- customer-my.png: the customer's enrollments page (the tenant-branded customer portal).
+- customer-home.png: where a customer lands after logging in: their enrollments, on the
+  tenant-branded customer pages.
 - customer-events.png: the customer's past events.
 - vendor-checklist.png: the vendor's home with its onboarding checklist.
 """
@@ -104,7 +104,6 @@ def main() -> int:
             ]),
             ("customer@cascadia.example", [
                 ("customer-home", "/", None),
-                ("customer-my", "/my/", None),
                 ("customer-events", "/my/events/", None),
             ]),
             ("engineer@voltstack.example", [("vendor-checklist", "/vendor/", None)]),

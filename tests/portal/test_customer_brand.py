@@ -92,6 +92,16 @@ def test_customer_home_is_branded_and_titled(client, utility_a, settings, tmp_pa
     assert 'style="' not in html and "<style" not in html
 
 
+def test_a_customer_lands_on_their_branded_pages_not_the_generic_home(client, utility_a):
+    person, _, _ = _customer(utility_a)
+    client.force_login(person)
+    response = client.get(reverse("portal:home"))
+    assert response.status_code == 302 and response["Location"] == reverse("enrollment:my")
+    # Their navigation names that page, and no generic "Home" beside it.
+    html = client.get(reverse("enrollment:my")).content.decode()
+    assert f'href="{reverse("portal:home")}"' not in html.split("<main", 1)[0].split("<nav", 1)[1]
+
+
 def test_success_message_is_marked_as_done_not_as_an_error(utility_a):
     from django.template.loader import render_to_string
 
