@@ -59,9 +59,16 @@ def _what(kind: str, kw: float, reserve_pct: int) -> str:
         return f"charge at up to {kw:.1f} kW, storing energy while there is plenty of it"
     if kind == EventKind.EXPORT_LIMIT:
         return f"keep what your home sends to the grid to at most {kw:.1f} kW"
+    if kind == EventKind.DISCHARGE:
+        return (
+            f"discharge at up to {kw:.1f} kW to power your home and the grid, keeping at "
+            f"least {reserve_pct} % of its charge in reserve for you"
+        )
+    # Any other kind (a limit, a connection state, a power-quality mode, several at once)
+    # asks for no energy: say so rather than describe a discharge.
     return (
-        f"discharge at up to {kw:.1f} kW to power your home and the grid, keeping at "
-        f"least {reserve_pct} % of its charge in reserve for you"
+        "follow the limits and settings the program sends it for the event; it is not asked "
+        "to discharge"
     )
 
 

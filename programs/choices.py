@@ -38,6 +38,9 @@ class EventKind(models.TextChoices):
     FREQ_WATT = "freq_watt", "Frequency-watt curve"
     WATT_PF = "watt_pf", "Watt-power factor curve"
     FREQ_DROOP = "freq_droop", "Frequency droop"
+    # Several of the families above in one control (a CSIP-AUS envelope with a disconnect,
+    # export and import limits together …): programs.controls.MULTI_MODE_FIELDS.
+    MULTI_MODE = "multi_mode", "Multi-mode"
 
 
 class CurveType(models.IntegerChoices):

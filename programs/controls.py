@@ -2,8 +2,12 @@
 program's requirement profile allows.
 
 An event carries one kind (its family, for people, rules and settlement) and the values of
-that family's modes, plus `ramp_tms`, which any kind may carry. A group's DefaultControl may
-set any mode its program's profile allows.
+that family's modes, plus `ramp_tms`, which any kind may carry. A multi-mode event carries
+several families' modes at once (MULTI_MODE_FIELDS: a CSIP-AUS envelope of export, import,
+generation and load limits with a disconnect, say). A group's DefaultControl may set any
+mode its program's profile allows. Whatever carries them, two modes that set the same
+quantity are refused together (EXCLUSIVE_MODES), and so is a setting that qualifies a mode
+that is not given (COMPANIONS).
 """
 
 from collections.abc import Mapping
@@ -89,6 +93,54 @@ KIND_MODES: dict[str, tuple[str, ...]] = {
     EventKind.WATT_PF: ("op_mod_watt_pf",),
     EventKind.FREQ_DROOP: ("op_mod_freq_droop",),
 }
+# A multi-mode event may set any mode an unplanned kind sets, several at once (in
+# CONTROL_FIELDS order); which of them its program's profile allows is checked mode by mode.
+MULTI_MODE_FIELDS: tuple[str, ...] = tuple(
+    f for f in CONTROL_FIELDS if any(f in modes for modes in KIND_MODES.values())
+)
+KIND_MODES[EventKind.MULTI_MODE] = MULTI_MODE_FIELDS
+
+# Modes that set the same quantity: one control (event or default) sets at most one mode of
+# each family, as (what the family sets, [(the mode in words, its fields)]). A DER holds one
+# active power, and follows one reactive power mode at a time (IEEE 1547-2018 5.3: constant
+# power factor, volt-var, watt-var, constant reactive power; 2030.5 adds watt-PF and a
+# target var). Limits are not exclusive: a DER keeps all of them at once.
+EXCLUSIVE_MODES: tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...] = (
+    (
+        "active power",
+        (
+            ("a fixed active power (opModFixedW)", ("op_mod_fixed_w",)),
+            ("a target active power (opModTargetW)", ("op_mod_target_w",)),
+            ("a storage target (opModStorageTargetW)", ("op_mod_storage_target_w",)),
+        ),
+    ),
+    (
+        "reactive power",
+        (
+            (
+                "a fixed power factor (opModFixedPF…)",
+                ("op_mod_fixed_pf_inject_w", "op_mod_fixed_pf_absorb_w"),
+            ),
+            ("a fixed reactive power (opModFixedVar)", ("op_mod_fixed_var",)),
+            ("a target reactive power (opModTargetVar)", ("op_mod_target_var",)),
+            ("a volt-var curve (opModVoltVar)", ("op_mod_volt_var",)),
+            ("a watt-power factor curve (opModWattPF)", ("op_mod_watt_pf",)),
+            ("a watt-var curve (opModWattVar)", ("op_mod_watt_var",)),
+        ),
+    ),
+)
+# Settings that qualify a mode and mean nothing without it: field → (the mode, in words).
+COMPANIONS: dict[str, tuple[str, str]] = {
+    "op_mod_fixed_pf_inject_excitation": (
+        "op_mod_fixed_pf_inject_w",
+        "the power factor when injecting",
+    ),
+    "op_mod_fixed_pf_absorb_excitation": (
+        "op_mod_fixed_pf_absorb_w",
+        "the power factor when absorbing",
+    ),
+    "op_mod_fixed_var_ref_type": ("op_mod_fixed_var", "the fixed reactive power"),
+}
 # Modes the data model keeps but no profile this server speaks can send: refused, so no event
 # is stored that every device would be shown as an empty control.
 UNSERVABLE: dict[str, str] = {
@@ -103,13 +155,17 @@ PLANNED_KINDS: frozenset[str] = frozenset({EventKind.DISCHARGE, EventKind.CHARGE
 
 
 def allowed_kinds(profile: str) -> list[str]:
-    """The event kinds a program of `profile` may schedule."""
+    """The event kinds a program of `profile` may schedule. Every profile may send a
+    multi-mode event: each of its modes is then checked against the profile."""
     aus = profile == RequirementProfile.CSIP_AUS
     return [
         kind
         for kind, modes in KIND_MODES.items()
-        if (aus or kind == EventKind.EXPORT_LIMIT or not (set(modes) & CSIP_AUS_ONLY))
-        and not set(modes) & set(UNSERVABLE)
+        if kind == EventKind.MULTI_MODE
+        or (
+            (aus or kind == EventKind.EXPORT_LIMIT or not (set(modes) & CSIP_AUS_ONLY))
+            and not set(modes) & set(UNSERVABLE)
+        )
     ]
 
 
@@ -137,12 +193,21 @@ CURVE_MODE_TYPES: dict[str, int] = {
 }
 
 
+def event_words(kind: str) -> str:
+    """ "An export limit event", "A connect or disconnect event": an event of `kind`."""
+    label = str(EventKind(kind).label).lower()
+    return f"{'An' if label[0] in 'aeiou' else 'A'} {label} event"
+
+
 def controls_refusals(*, program, values: Mapping[str, Any], kind: str | None = None) -> dict:
     """Why `values` (ControlBase field → value; a curve mode's value is a Curve) cannot be
     what `program` tells its DERs, as {field: message}; empty when they can.
 
-    With `kind` (an event), the values must be exactly that kind's modes, all of them given,
-    plus an optional ramp time. Without (a group's default), any mode the profile allows.
+    With `kind` (an event), the values must be exactly that kind's modes, all of them given
+    (a multi-mode event: any of MULTI_MODE_FIELDS, at least one), plus an optional ramp
+    time. Without (a group's default), any mode the profile allows. Either way at most one
+    mode of each EXCLUSIVE_MODES family, no COMPANIONS setting without its mode, and no fixed
+    active power above the maximum.
     """
     refusals: dict[str, str] = {}
     allowed = set(CONTROL_FIELDS)
@@ -155,8 +220,13 @@ def controls_refusals(*, program, values: Mapping[str, Any], kind: str | None = 
         if field not in CONTROL_FIELDS:
             refusals[field] = "This is not a control mode."
         elif field not in allowed:
-            what = f"A {EventKind(kind).label.lower()} event" if kind else "A default"
+            what = event_words(kind) if kind else "A default"
             refusals[field] = f"{what} does not set this mode."
+            if kind and field in MULTI_MODE_FIELDS:
+                refusals[field] += (
+                    " To send several modes in one control, make it a multi-mode event "
+                    f"(kind {EventKind.MULTI_MODE.value})."
+                )
         elif field in UNSERVABLE and value is not None:
             refusals[field] = UNSERVABLE[field]
         elif field in CSIP_AUS_ONLY and not aus and value is not None and field not in US_SERVED:
@@ -177,14 +247,16 @@ def controls_refusals(*, program, values: Mapping[str, Any], kind: str | None = 
                     f"This mode needs a {CurveType(CURVE_MODE_TYPES[field]).label} curve, "
                     f"not a {value.get_curve_type_display()} one."
                 )
-    if kind is not None and kind not in PLANNED_KINDS:
+    for field, message in combination_refusals(values).items():
+        refusals.setdefault(field, message)
+    if kind == EventKind.MULTI_MODE:
+        if all(values.get(f) is None for f in MULTI_MODE_FIELDS if f not in COMPANIONS):
+            refusals["kind"] = (
+                "A multi-mode event needs at least one mode: give the value of each mode it sets."
+            )
+    elif kind is not None and kind not in PLANNED_KINDS:
         # Excitation flags go with their power factor; the var reference type has a default.
-        optional = {
-            "ramp_tms",
-            "op_mod_fixed_pf_inject_excitation",
-            "op_mod_fixed_pf_absorb_excitation",
-            "op_mod_fixed_var_ref_type",
-        }
+        optional = {"ramp_tms", *COMPANIONS}
         needed = [f for f in KIND_MODES[kind] if f not in optional]
         if kind == EventKind.FIXED_PF:
             if all(values.get(f) is None for f in needed):
@@ -194,5 +266,31 @@ def controls_refusals(*, program, values: Mapping[str, Any], kind: str | None = 
         else:
             for field in needed:
                 if values.get(field) is None and field not in refusals:
-                    refusals[field] = f"A {EventKind(kind).label.lower()} event needs this value."
+                    refusals[field] = f"{event_words(kind)} needs this value."
+    return refusals
+
+
+def combination_refusals(values: Mapping[str, Any]) -> dict[str, str]:
+    """Why modes that are each fine cannot go together in one control, as {field: message}:
+    two modes of one EXCLUSIVE_MODES family (the later one named), a COMPANIONS setting
+    without its mode, a fixed active power above the maximum active power."""
+    given = {f for f, v in values.items() if v is not None}
+    refusals: dict[str, str] = {}
+    for quantity, members in EXCLUSIVE_MODES:
+        present = [(words, fields) for words, fields in members if given & set(fields)]
+        for words, fields in present[1:]:
+            field = next(f for f in fields if f in given)
+            refusals[field] = (
+                f"A DER holds one {quantity} mode at a time, and this control already sets "
+                f"{present[0][0]}: give {words} or that, not both."
+            )
+    for field, (mode, words) in COMPANIONS.items():
+        if field in given and mode not in given:
+            refusals[field] = f"This qualifies {words}, which is not given: give it too."
+    fixed_w, max_w = values.get("op_mod_fixed_w"), values.get("op_mod_max_lim_w")
+    if fixed_w is not None and max_w is not None and fixed_w > max_w:
+        refusals["op_mod_fixed_w"] = (
+            f"A fixed active power of {fixed_w / 100:g} % of max W is above the maximum "
+            f"active power this control sets ({max_w / 100:g} %)."
+        )
     return refusals

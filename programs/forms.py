@@ -24,6 +24,7 @@ from programs.controls import (
     PLANNED_KINDS,
     allowed_kinds,
     controls_refusals,
+    event_words,
 )
 from programs.models import (
     BlackoutDate,
@@ -445,12 +446,19 @@ def kind_rule_notes(program, kind: str) -> list[str]:
         "Windows, notice, duration, rest and the event caps apply to every kind of event, "
         f"this {label} event included."
     ]
+    words = event_words(kind)
     if kind in ENERGY_KINDS:
         notes.append(f"Devices keep the program's {program.reserve_soc_pct} % backup reserve.")
+    elif kind == EventKind.MULTI_MODE:
+        notes.append(
+            f"Devices keep the program's {program.reserve_soc_pct} % backup reserve when the "
+            "event sets a fixed or target active power; its limits, connection and reactive "
+            "power modes ask no battery for stored energy, so there the reserve has no meaning."
+        )
     else:
         notes.append(
             f"The {program.reserve_soc_pct} % backup reserve has no meaning here: "
-            f"a {label} event asks no battery for stored energy."
+            f"{words[0].lower()}{words[1:]} asks no battery for stored energy."
         )
     if kind not in PLANNED_KINDS:
         notes.append(
@@ -583,8 +591,9 @@ class EventForm(forms.Form):
         return names
 
     def kind_fieldsets(self) -> list[dict]:
-        """Each kind's fieldset: {"kinds": space-separated kinds, "title", "fields", "note"}.
-        Kinds setting the same modes share one."""
+        """Each kind's fieldset: {"kinds": space-separated kinds, "title", "fields",
+        "curves", "note"}. Kinds setting the same modes share one; a multi-mode event shows
+        them all."""
         sets: list[dict] = [
             {
                 "kinds": " ".join(sorted(PLANNED_KINDS)),
@@ -594,11 +603,26 @@ class EventForm(forms.Form):
             }
         ]
         offered = self.kinds
+        # A multi-mode event shows every unplanned kind's fieldset at once (each mode's
+        # inputs once), under a note of its own.
+        multi = EventKind.MULTI_MODE in offered
+        if multi:
+            sets.append(
+                {
+                    "kinds": EventKind.MULTI_MODE.value,
+                    "title": "Multi-mode: several modes in one control",
+                    "fields": [],
+                    "curves": None,
+                    "note": "Give a value to each mode the event sets, below; leave the "
+                    "others blank. Limits hold together; a DER holds one active power and "
+                    "one reactive power mode at a time.",
+                }
+            )
         for kind, modes in KIND_MODES.items():
-            if kind in PLANNED_KINDS or kind not in offered:
+            if kind in PLANNED_KINDS or kind == EventKind.MULTI_MODE or kind not in offered:
                 continue
             entry = {
-                "kinds": kind,
+                "kinds": f"{kind} {EventKind.MULTI_MODE.value}" if multi else kind,
                 "title": EventKind(kind).label,
                 "fields": [self[n] for n in self._names(modes)],
                 "curves": None,

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Q
 
 from programs.choices import COUNTED_STATUSES, FINAL_STATUSES, EventKind
-from programs.controls import PLANNED_KINDS
+from programs.controls import PLANNED_KINDS, event_words
 from programs.models import BlackoutDate, Event, OptOut, Program, Season
 
 
@@ -100,14 +100,14 @@ def rules_for_kind(program: Program, kind: str) -> list[KindRule]:
                 "reserve_soc",
                 "Backup reserve",
                 False,
-                f"A {label} event sets a mode each device follows itself; the server plans "
+                f"{event_words(kind)} sets modes each device follows itself; the server plans "
                 "no discharge, so the device's own reserve setting applies.",
             ),
             KindRule(
                 "target",
                 "Target split",
                 False,
-                f"A {label} event has no group target to split: every device of the group "
+                f"{event_words(kind)} has no group target to split: every device of the group "
                 "gets the same mode values.",
             ),
         ]
@@ -118,7 +118,7 @@ def rules_for_kind(program: Program, kind: str) -> list[KindRule]:
             planned,
             "Settlement pays the energy delivered against each device's commitment."
             if planned
-            else f"A {label} event commits no energy, so it is not paid as energy delivered "
+            else f"{event_words(kind)} commits no energy, so it is not paid as energy delivered "
             "or counted in the performance average.",
         )
     )

@@ -258,9 +258,9 @@ def event_plan(*, event: Event, now: datetime | None = None) -> dict[int, tuple[
         # Not planned: every member that did not opt out is told the event's modes (its
         # DERControl comes from the event's control base), whatever its health: a limit or
         # a disconnect binds a device that has not reported yet, or went quiet, as soon as
-        # it polls. The Dispatch row records that it was told; its setpoint is the export
-        # limit of an export-limit event, else 0 W.
-        limit_w = event.op_mod_exp_lim_w if event.kind == EventKind.EXPORT_LIMIT else 0
+        # it polls. The Dispatch row records that it was told; its setpoint is the event's
+        # export limit (an export-limit or multi-mode event that sets one), else 0 W.
+        limit_w = event.op_mod_exp_lim_w
         opted_out = set(
             OptOut.objects.for_utility(event.utility_id)
             .filter(event=event)

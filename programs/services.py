@@ -28,6 +28,7 @@ from programs.controls import (
     DEFAULT_ONLY_FIELDS,
     PLANNED_KINDS,
     controls_refusals,
+    event_words,
 )
 from programs.models import (
     Curve,
@@ -225,8 +226,9 @@ def event_create(
     """Create an event after checking the program's rules, then schedule it.
 
     `controls` are the values of the kind's modes (programs.controls.KIND_MODES: ControlBase
-    field → value, a curve mode's value a Curve); a mode outside the kind or the program's
-    profile is refused with the field named.
+    field → value, a curve mode's value a Curve; a multi-mode event's, several families'
+    at once); a mode outside the kind or the program's profile, or two modes that cannot go
+    together, are refused with the field named, and nothing is written.
 
     Operators may override rule refusals in an emergency; the refusals they overrode
     are written to the audit trail.
@@ -253,10 +255,7 @@ def event_create(
         target_w = None
     refusals = controls_refusals(program=program, values=controls, kind=kind)
     if target_w is not None and kind not in PLANNED_KINDS and "kind" not in refusals:
-        refusals["target_w"] = (
-            f"A {EventKind(kind).label.lower()} event has no group target: "
-            "its values are its modes."
-        )
+        refusals["target_w"] = f"{event_words(kind)} has no group target: its values are its modes."
     if refusals:
         raise ValidationError(refusals)
 

@@ -105,7 +105,9 @@ class EventSerializer(ControlModesMixin, serializers.ModelSerializer):
         choices=EventKind.choices,
         help_text="The control family. Discharge and charge are planned (target_w split per "
         "device, served as opModTargetW); every other kind gives its modes' values "
-        "(export_limit: op_mod_exp_lim_w, or target_w as before).",
+        "(export_limit: op_mod_exp_lim_w, or target_w as before). multi_mode gives several "
+        "families' modes in one control (e.g. op_mod_exp_lim_w, op_mod_imp_lim_w and "
+        "op_mod_connect together); at most one active and one reactive power mode.",
     )
     emergency_override = serializers.BooleanField(default=False)
     override_reason = serializers.CharField(required=False, allow_blank=True, write_only=True)

@@ -310,12 +310,14 @@ class EventViewSet(
                 ),
                 description="The program's rules refused it (`violations`), or fields did: "
                 "then each key is a field, e.g. a mode the kind or the profile does not allow, "
-                "or a curve of another type or program, with why.",
+                "two modes that cannot go together, or a curve of another type or program, "
+                "with why.",
             ),
         },
         description="Create an event of any kind with its modes' values (a curve mode by "
         "curve id). Discharge and charge take target_w (or per_device_w); an export limit "
-        "takes op_mod_exp_lim_w, or target_w as before.",
+        "takes op_mod_exp_lim_w, or target_w as before; a multi_mode event takes several "
+        "modes at once, served together in one DERControl. Any kind may carry ramp_tms.",
     )
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)

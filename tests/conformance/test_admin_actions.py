@@ -164,13 +164,58 @@ def test_a_new_active_control_replaces_the_live_one_the_api_says_it_overlaps(san
     "params",
     [
         {"status": "active", "opModHVRTMustTrip": 100},
-        {"status": "active", "opModExpLimW": 100, "opModConnect": False},
         {"status": "active"},
+        {"status": "active", "rampTms": 3000},  # a ramp time and no mode
     ],
 )
 def test_a_control_the_api_cannot_create_fails_loudly_and_writes_nothing(sandbox, params):
     with pytest.raises(AdminUnsupported):
         sandbox.actions().create_der_control(sandbox.config, params)
+    assert not Event.objects.exists()
+
+
+def test_several_modes_make_one_multi_mode_control_with_its_ramp_time(sandbox):
+    # S-ALL-17 (with setMaxW 10 kW) and S-ALL-18, as cactus-client hands them to the plugin.
+    actions = sandbox.actions()
+    done = actions.create_der_control(
+        sandbox.config,
+        {
+            "status": "active",
+            "opModExpLimW": 5000.0,
+            "opModGenLimW": 0,
+            "opModImpLimW": 5000.0,
+            "opModLoadLimW": 0,
+            "opModEnergize": False,
+            "opModConnect": False,
+        },
+    )
+    event = Event.objects.get()
+    assert event.kind == "multi_mode" and str(event.pk) in done
+    assert (event.op_mod_exp_lim_w, event.op_mod_gen_lim_w) == (5000, 0)
+    assert (event.op_mod_imp_lim_w, event.op_mod_load_lim_w) == (5000, 0)
+    assert (event.op_mod_energize, event.op_mod_connect, event.ramp_tms) == (False, False, None)
+    actions.create_der_control(
+        sandbox.config,
+        {"status": "active", "opModExpLimW": 0, "opModImpLimW": 0, "rampTms": 3000},
+    )
+    latest = Event.objects.latest("created_at", "pk")
+    assert latest.kind == "multi_mode" and latest.ramp_tms == 3000
+    assert (latest.op_mod_exp_lim_w, latest.op_mod_imp_lim_w) == (0, 0)
+    assert latest.op_mod_connect is None
+    # One mode with a ramp time keeps that mode's kind.
+    actions.create_der_control(
+        sandbox.config, {"status": "scheduled", "opModExpLimW": 10, "rampTms": 5}
+    )
+    one = Event.objects.latest("created_at", "pk")
+    assert (one.kind, one.op_mod_exp_lim_w, one.ramp_tms) == ("export_limit", 10, 5)
+
+
+def test_modes_that_cannot_go_together_are_refused_by_the_api_and_write_nothing(sandbox):
+    with pytest.raises(ApiError) as refused:
+        sandbox.actions().create_der_control(
+            sandbox.config, {"status": "scheduled", "opModFixedW": 5000, "opModTargetW": 1000}
+        )
+    assert refused.value.status == 400 and "one active power mode" in refused.value.body
     assert not Event.objects.exists()
 
 

@@ -18,7 +18,7 @@ from enrollment.models import Customer, EventNotice
 from enrollment.opt_out_links import SALT, opt_out_token
 from portal.notices import event_notice_send
 from portal.tasks import event_notice as event_notice_task
-from programs.models import Dispatch, OptOut
+from programs.models import Dispatch, Event, OptOut
 from settlement.models import SettlementRules
 from tests import factories
 from tests.enrollment.conftest import submit
@@ -116,6 +116,17 @@ def test_each_customer_gets_one_branded_email_with_when_what_earnings_and_link(
     for notice in EventNotice.objects.all():
         assert event_notice_send(notice_id=notice.pk) is False
     assert len(mail.outbox) == 2
+
+
+def test_a_multi_mode_event_is_not_described_as_a_discharge(
+    world, django_capture_on_commit_callbacks
+):
+    Event.objects.filter(pk=world["event"].pk).update(
+        kind="multi_mode", op_mod_exp_lim_w=3000, op_mod_connect=False
+    )
+    body = _queue_and_send(world, django_capture_on_commit_callbacks)[world["mine"].email].body
+    assert "It will follow the limits and settings the program sends it" in body
+    assert "discharge at up to" not in body and "About $" not in body
 
 
 def test_the_link_works_once(client, world, django_capture_on_commit_callbacks):

@@ -118,6 +118,13 @@ CASES = {
             }
         },
     ),
+    # Modes of several kinds at once; the export limit is US_SERVED, so both profiles.
+    EventKind.MULTI_MODE: (
+        {"op_mod_connect": "1", "op_mod_max_lim_w": "60", "op_mod_exp_lim_kw": "2.5",
+         "ramp_s": "10"},
+        {"op_mod_connect": True, "op_mod_max_lim_w": 6000, "op_mod_exp_lim_w": 2500,
+         "ramp_tms": 1000},
+    ),
 }  # fmt: skip
 CURVE_KINDS = {
     EventKind.VOLT_VAR: "op_mod_volt_var",
@@ -177,7 +184,7 @@ def test_the_form_offers_only_the_profiles_kinds(web, utility):
     assert "import_limit" not in options[us.pk]["attrs"]["data-kinds"].split()
     assert "import_limit" in options[aus.pk]["attrs"]["data-kinds"].split()
     page = web.get(reverse("programs:event-create") + f"?group={aus.pk}").content.decode()
-    assert 'value="import_limit"' in page and 'data-kinds="import_limit"' in page
+    assert 'value="import_limit"' in page and 'data-kinds="import_limit multi_mode"' in page
 
 
 def test_a_csip_aus_kind_is_refused_on_a_us_program(web, utility):

@@ -94,6 +94,24 @@ US_CASES = [
     ),
     # A US CSIP export limit is the DER's own output cap: 20 % of setMaxW 10 kW.
     ("export_limit", {"op_mod_exp_lim_w": 2000}, {"op_mod_max_lim_w": lambda v: v == 2000}),
+    # Several modes in one DERControl; the export limit's 20 % and opModMaxLimW's 50 % make
+    # one opModMaxLimW, the smaller.
+    (
+        "multi_mode",
+        {
+            "op_mod_connect": True,
+            "op_mod_exp_lim_w": 2000,
+            "op_mod_max_lim_w": 5000,
+            "op_mod_fixed_pf_absorb_w": Decimal("0.9"),
+            "ramp_tms": 1500,
+        },
+        {
+            "op_mod_connect": lambda v: v is True,
+            "op_mod_max_lim_w": lambda v: v == 2000,
+            "op_mod_fixed_pf_absorb_w": lambda v: (v.displacement, v.excitation) == (900, False),
+            "ramp_tms": lambda v: v == 1500,
+        },
+    ),
 ]
 AUS_CASES = [
     (kind, {field: 2000}, {field: lambda v: watts_of(v) == 2000})
@@ -103,13 +121,45 @@ AUS_CASES = [
         ("generation_limit", "op_mod_gen_lim_w"),
         ("load_limit", "op_mod_load_lim_w"),
     )
+] + [
+    # S-ALL-17 (setMaxW 10 kW) and S-ALL-18: every mode of the event in one DERControl, no
+    # other, and no rampTms unless the event has one.
+    (
+        "multi_mode",
+        {
+            "op_mod_exp_lim_w": 5000,
+            "op_mod_gen_lim_w": 0,
+            "op_mod_imp_lim_w": 5000,
+            "op_mod_load_lim_w": 0,
+            "op_mod_energize": False,
+            "op_mod_connect": False,
+        },
+        {
+            "op_mod_exp_lim_w": lambda v: watts_of(v) == 5000,
+            "op_mod_gen_lim_w": lambda v: watts_of(v) == 0,
+            "op_mod_imp_lim_w": lambda v: watts_of(v) == 5000,
+            "op_mod_load_lim_w": lambda v: watts_of(v) == 0,
+            "op_mod_energize": lambda v: v is False,
+            "op_mod_connect": lambda v: v is False,
+        },
+    ),
+    (
+        "multi_mode",
+        {"op_mod_exp_lim_w": 0, "op_mod_imp_lim_w": 0, "ramp_tms": 3000},
+        {
+            "op_mod_exp_lim_w": lambda v: watts_of(v) == 0,
+            "op_mod_imp_lim_w": lambda v: watts_of(v) == 0,
+            "ramp_tms": lambda v: v == 3000,
+        },
+    ),
 ]
 
 
 @pytest.mark.parametrize(
     ("profile", "kind", "controls", "expected"),
     [("csip", *case) for case in US_CASES] + [("csip_aus", *case) for case in AUS_CASES],
-    ids=[f"csip-{c[0]}" for c in US_CASES] + [f"aus-{c[0]}" for c in AUS_CASES],
+    ids=[f"csip-{c[0]}-{i}" for i, c in enumerate(US_CASES)]
+    + [f"aus-{c[0]}-{i}" for i, c in enumerate(AUS_CASES)],
 )
 def test_a_control_carries_exactly_its_events_modes(
     utility_a, manager_a, profile, kind, controls, expected

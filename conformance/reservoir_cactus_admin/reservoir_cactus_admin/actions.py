@@ -13,7 +13,8 @@ from reservoir_cactus_admin.api import Api, ApiError
 logger = logging.getLogger(__name__)
 
 # The 2030.5 modes a procedure may ask for: (Reservoir's event kind, the API field, how a
-# parameter becomes its value). An event sets one kind's mode; a DefaultDERControl any of
+# parameter becomes its value). An event of one mode has that mode's kind; of several, the
+# kind multi_mode (MULTI_MODE); either may carry a rampTms. A DefaultDERControl sets any of
 # them, plus its enter-service settings and gradients (DEFAULT_SETTINGS). Everything else
 # is reported as unsupported.
 _W = ("W", lambda v: round(float(v)))
@@ -32,6 +33,8 @@ MODES: dict[str, tuple[str, str, Any]] = {
     "opModTargetW": ("target_w", "op_mod_target_w", _W[1]),
 }
 EVENT_MODES = {name: kind for name, (kind, _, _) in MODES.items()}
+MULTI_MODE = "multi_mode"
+RAMP = "rampTms"  # hundredths of a second, on an event of any kind
 DEFAULT_SETTINGS = {
     "setESDelay": "set_es_delay",
     "setESHighFreq": "set_es_high_freq",
@@ -244,10 +247,14 @@ class Actions:
     def create_der_control(self, config, params: dict) -> str:
         wanted = {k: v for k, v in params.items() if k != "randomizeStart_seconds"}
         randomize = int(params.get("randomizeStart_seconds") or 0)
-        modes = self._modes(wanted, EVENT_MODES, "DERControl")
-        (mode, value), *rest = modes.items()
-        if rest:
-            raise AdminUnsupported(f"the API creates one control mode per event, not {list(modes)}")
+        modes = self._modes(wanted, {**EVENT_MODES, RAMP: ""}, "DERControl")
+        ramp = modes.pop(RAMP, None)
+        if not modes:
+            raise AdminUnsupported("a DERControl with a rampTms and no control mode")
+        kind = MODES[next(iter(modes))][0] if len(modes) == 1 else MULTI_MODE
+        values = {MODES[mode][1]: MODES[mode][2](value) for mode, value in modes.items()}
+        if ramp is not None:
+            values["ramp_tms"] = round(float(ramp))
         duration = int(params.get("duration_seconds") or DEFAULT_DURATION_S)
         status = params.get("status", "active")
         now = _now()
@@ -263,14 +270,13 @@ class Actions:
                 if last_end:  # stacked sequentially, never overlapping
                     base = max(base, datetime.fromisoformat(last_end) + timedelta(seconds=10))
             starts = [base]
-        kind, field, convert = MODES[mode]
         # A control "with primacy N" goes to the DERProgram the procedure gave that primacy.
         target = self.run.with_primacy(params.get("primacy"))
         body = {
             "group": target["group"] if target else self.run.group,
             "kind": kind,
             "duration_s": duration,
-            field: convert(value),
+            **values,
             "randomize_start_s": randomize,
             "is_test": True,
         }
@@ -300,7 +306,8 @@ class Actions:
             self.run.data["last_scheduled_end"] = (start + timedelta(seconds=duration)).isoformat()
         self.run.data.setdefault("events", []).append(event["id"])
         self.run.save()
-        return f"event {event['id']} ({event['kind']} {mode}={event[field]} from {event['start']})"
+        served = ", ".join(f"{field}={event[field]}" for field in values)
+        return f"event {event['id']} ({event['kind']} {served} from {event['start']})"
 
     def create_default_der_control(self, config, params: dict) -> str:
         modes = self._modes(params, DEFAULT_MODES, "DefaultDERControl")
