@@ -48,7 +48,7 @@ conformance: install
 	@bin/conformance $(CONFORMANCE_ARGS)
 
 conformance-ci: install
-	@bin/conformance --subset ci --jobs 6 --timeout 240 $(CONFORMANCE_ARGS)
+	@bin/conformance --subset ci --jobs 6 --timeout 180 $(CONFORMANCE_ARGS)
 
 bench: install
 	$(PY) -m bench $(BENCH_ARGS)

@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 
 from devices.choices import Channel, CommandKind, OperatingMode, RollupPeriod, SiteStatus
+from devices.nmi import validate_nmi
 from tenancy.models import TenantModel, state_code
 
 __all__ = [
@@ -39,7 +40,9 @@ class Device(TenantModel):
     state = models.CharField(max_length=2, blank=True, validators=[state_code])
     feeder = models.CharField(max_length=60, blank=True)
     # CSIP-AUS ConnectionPoint: the site's connection point (the NMI), as the client PUT it.
-    connection_point_id = models.CharField("connection point (NMI)", max_length=32, blank=True)
+    connection_point_id = models.CharField(
+        "connection point (NMI)", max_length=32, blank=True, validators=[validate_nmi]
+    )
 
     # Nameplate.
     max_charge_w = models.PositiveIntegerField(default=0)

@@ -177,7 +177,11 @@ def device_update_settings(
 
 
 def device_set_connection_point(*, device: Device, connection_point_id: str) -> Device:
-    """Record the site's connection point (CSIP-AUS ConnectionPoint: the NMI)."""
+    """Record the site's connection point (CSIP-AUS ConnectionPoint: the NMI).
+
+    Anything but an NMI (the field's validator, `devices.nmi.validate_nmi`) is refused
+    with the reason, and the connection point held stays as it was.
+    """
     value = connection_point_id.strip()
     if not value:
         raise ValidationError({"connection_point_id": "The connection point id is empty."})

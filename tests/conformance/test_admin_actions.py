@@ -223,7 +223,13 @@ def test_default_control_and_rates(sandbox):
     actions = sandbox.actions()
     actions.create_default_der_control(sandbox.config, {"opModExpLimW": 2000})
     actions.create_default_der_control(sandbox.config, {"setGradW": 10, "opModConnect": "true"})
+    # Each resource gets its own pollRate, as S-ALL-43 sets them one after another.
+    for resource, rate in (("DeviceCapability", 300), ("EndDeviceList", 300)):
+        actions.set_poll_rate(sandbox.config, {"resource": resource, "rate_seconds": rate})
     actions.set_poll_rate(sandbox.config, {"resource": "DERProgramList", "rate_seconds": 30})
+    with pytest.raises(AdminUnsupported):
+        actions.set_poll_rate(sandbox.config, {"resource": "Time", "rate_seconds": 5})
+    poll_rate_before = sandbox.program.poll_rate_s
     sandbox.program.refresh_from_db()
     default = DefaultControl.objects.get(group_id=sandbox.group_id)
     # A later default instruction adds to the earlier one.
@@ -232,7 +238,10 @@ def test_default_control_and_rates(sandbox):
         10,
         True,
     )
-    assert sandbox.program.poll_rate_s == 30
+    program = sandbox.program
+    assert [program.poll_rate_for(r) for r in ("dcap", "edev_list", "derp_list")] == [300, 300, 30]
+    assert program.poll_rate_s == poll_rate_before  # the others keep the program's rate
+    assert program.poll_rate_for("der_list") == poll_rate_before
     with pytest.raises(AdminUnsupported):
         actions.create_default_der_control(sandbox.config, {"opModHVRTMustTrip": 10})
     actions.ensure_end_device(sandbox.config, {"registered": True})

@@ -5,6 +5,7 @@ import pytest
 from devices.models import Device
 from protocol.models import EndDevice
 from protocol.xml import parse, serialize
+from protocol.xml.resources.common import Error
 from protocol.xml.resources.edev import ConnectionPoint
 from protocol.xml.resources.edev import EndDevice as SepEndDevice
 from tests import factories
@@ -93,6 +94,42 @@ def test_malformed_connection_point_is_refused_with_an_error_body(utility_a, bod
     if response.status_code == 400:
         assert b"<Error" in response.content
     assert Device.objects.get(pk=end_device.device_id).connection_point_id == ""
+
+
+@pytest.mark.parametrize(
+    ("nmi", "says"),
+    [
+        ("NOTAVALIDID", "I or O"),  # cactus S-OPT-02's "Incorrect Connection Point Registration"
+        ("41020000003", "checksum"),  # 4102000000's checksum is 2
+        ("410200000", "10 characters"),
+        ("410200000026", "10 characters"),
+        ("4102 00000", "digits and capital letters"),
+        ("qb01234567", "digits and capital letters"),
+        ("4102000000X", "checksum"),
+    ],
+)
+def test_a_connection_point_that_is_not_an_nmi_is_refused_and_nothing_changes(utility_a, nmi, says):
+    program, agg = aus_world(utility_a)
+    end_device = enrolled_end_device(utility_a, client=agg.client, program=program)
+    href = f"/edev/{end_device.pk}/cp"
+    assert agg.http.put_sep(href, cp_body("41020000002")).status_code == 201
+
+    response = agg.http.put_sep(href, cp_body(nmi))
+    assert response.status_code == 400, response.content
+    # reasonCode 1, "invalid request values": the body was well formed, its value is wrong.
+    assert parse(response.content, Error).reason_code == 1
+    assert says.encode() in response.content
+    assert Device.objects.get(pk=end_device.device_id).connection_point_id == "41020000002"
+    assert parse(agg.http.get(href).content).connection_point_id == "41020000002"
+
+
+@pytest.mark.parametrize("nmi", ["41020000002", "41020000026", "QB01234567", "VAAA0000657"])
+def test_an_nmi_with_or_without_its_checksum_is_kept_as_sent(utility_a, nmi):
+    program, agg = aus_world(utility_a)
+    end_device = enrolled_end_device(utility_a, client=agg.client, program=program)
+    href = f"/edev/{end_device.pk}/cp"
+    assert agg.http.put_sep(href, cp_body(nmi)).status_code == 201
+    assert parse(agg.http.get(href).content).connection_point_id == nmi
 
 
 def test_plain_csip_clients_have_no_connection_point(utility_a):

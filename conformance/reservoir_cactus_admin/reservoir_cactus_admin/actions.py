@@ -35,6 +35,15 @@ MODES: dict[str, tuple[str, str, Any]] = {
 EVENT_MODES = {name: kind for name, (kind, _, _) in MODES.items()}
 MULTI_MODE = "multi_mode"
 RAMP = "rampTms"  # hundredths of a second, on an event of any kind
+# cactus's set-poll-rate resource → the program's field (PATCH /programs/{id}/).
+POLL_RATE_FIELDS = {
+    "DeviceCapability": "dcap_poll_rate_s",
+    "EndDeviceList": "edev_list_poll_rate_s",
+    "FunctionSetAssignmentsList": "fsa_list_poll_rate_s",
+    "DERProgramList": "derp_list_poll_rate_s",
+    "DERList": "der_list_poll_rate_s",
+    "MirrorUsagePointList": "mup_list_poll_rate_s",
+}
 DEFAULT_SETTINGS = {
     "setESDelay": "set_es_delay",
     "setESHighFreq": "set_es_high_freq",
@@ -50,6 +59,8 @@ DEFAULT_SETTINGS = {
 DEFAULT_MODES = {**{name: field for name, (_, field, _) in MODES.items()}, **DEFAULT_SETTINGS}
 IGNORED_PARAMS = {"status", "duration_seconds", "start_offset_seconds", "primacy"}
 DEFAULT_DURATION_S = 300
+# A scheduled control whose start the procedure leaves open starts this long from now.
+SCHEDULED_LEAD_S = 60
 LIVE = ("scheduled", "active")
 
 
@@ -266,7 +277,7 @@ class Actions:
             base = now + timedelta(seconds=int(offset)) if offset is not None else None
             last_end = self.run.data.get("last_scheduled_end")
             if base is None:
-                base = now + timedelta(seconds=60)
+                base = now + timedelta(seconds=SCHEDULED_LEAD_S)
                 if last_end:  # stacked sequentially, never overlapping
                     base = max(base, datetime.fromisoformat(last_end) + timedelta(seconds=10))
             starts = [base]
@@ -357,11 +368,15 @@ class Actions:
     # --- rates ------------------------------------------------------------------------------
 
     def set_poll_rate(self, config, params: dict) -> str:
-        # The API has one poll rate per program (issue 22 item 3 asks for one per resource).
+        # A program has a pollRate per polled resource (blank: its poll_rate_s).
+        resource = params["resource"]
+        field = POLL_RATE_FIELDS.get(resource)
+        if field is None:
+            raise AdminUnsupported(f"the API sets no pollRate of its own on {resource}")
         rate = int(params["rate_seconds"])
         for program in self.run.programs():
-            self.api.patch(f"programs/{program}/", {"poll_rate_s": rate})
-        return f"program poll_rate_s = {rate} (asked for {params['resource']})"
+            self.api.patch(f"programs/{program}/", {field: rate})
+        return f"program {field} = {rate}"
 
     def set_post_rate(self, config, params: dict) -> str:
         end_device = self._end_device(config)
