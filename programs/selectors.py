@@ -216,7 +216,8 @@ def events_plans_may_take(*, utility_id: int, device_ids: list[int], now: dateti
         ORDER BY e.id
     """  # noqa: S608 -- table names are ours; every value is a parameter
     target = DispatchSelection.TARGET
-    params: list[Any] = [utility_id, EventStatus.SCHEDULED, now, ids_param, target]
+    at = connection.ops.adapt_datetimefield_value(now)  # as the ORM stores it (SQLite: text)
+    params: list[Any] = [utility_id, EventStatus.SCHEDULED, at, ids_param, target]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [row[0] for row in cursor.fetchall()]
