@@ -371,7 +371,7 @@ def _profile(seed_file: Path, label: str, requests: int) -> None:
         f"cProfile; {len(statements)} statements (one request, savepoints aside):"
     )
     for sql in statements:
-        print(f"    {sql[:110]}")
+        print(f"    {' '.join(sql.split())[:110]}")
     stats = pstats.Stats(profiler)
     ours = "^" + re.escape(str(ROOT)) + r"/(?!\.venv/)"  # the project's code, not its venv
     stats.sort_stats("cumulative").print_stats(ours, 30)
