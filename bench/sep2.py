@@ -13,6 +13,10 @@ the endpoint answered. One load generator, wrk (``apt-get install wrk``), drives
 rotating over the devices. For each endpoint it prints req/s, p50 and p99, the ceiling's
 req/s for the same body size, and the ratio; the reference server's figures (bsgip envoy)
 are printed beside them as recorded in issue 18.
+
+``--profile "PUT ders"`` runs no load: on the same seeded database it puts one endpoint's
+requests through the 2030.5 view in process under cProfile and prints statements per
+request and where the time went (``--requests N``).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import argparse
 import http.client
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -303,6 +308,76 @@ def first_pass(port: int, paths: list[str], headers: dict, connections: int) -> 
     return len(paths) / (time.perf_counter() - started)
 
 
+def _profile(seed_file: Path, label: str, requests: int) -> None:
+    """Runs in a child process on the seeded database: one endpoint's requests through the
+    2030.5 view in this process under cProfile (what the listener hands Django: a write, or
+    a GET rendered; a GET's cached answer is dropped before each request, so the profile is
+    the render, not the fast path's lookup). Prints req/s, statements per request and the
+    functions that took the time."""
+    import cProfile
+    import pstats
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    django.setup(set_prefix=False)
+    from django.conf import settings
+    from django.db import connection
+    from django.test import RequestFactory
+    from django.test.utils import CaptureQueriesContext
+
+    from portal.listeners import sep2_match
+    from protocol import cache
+
+    seed = json.loads(seed_file.read_text())
+    chosen = [e for e in endpoints(seed) if label in e[0]]
+    if not chosen:
+        raise SystemExit(f"no endpoint matches {label!r}")
+    name, method, paths, template = chosen[0]
+    factory = RequestFactory()
+    meta = {
+        "HTTP_X_SSL_CLIENT_CERT": seed["header"],
+        "HTTP_X_RESERVOIR_PROXY_SECRET": settings.SEP2_PROXY_SECRET,
+        "REMOTE_ADDR": "127.0.0.1",
+    }
+
+    def one(i: int) -> None:
+        path = paths[i % len(paths)]
+        if template is None:
+            cache.responses.clear()
+            request = factory.generic(method, path, **meta)
+        else:
+            body = fill(template, int(time.time()) - 5, i).encode()
+            request = factory.generic(method, path, body, content_type=SEP, **meta)
+        match = sep2_match(path.partition("?")[0])
+        response = match.func(request, *match.args, **match.kwargs)
+        if response.status_code >= 300:
+            raise RuntimeError(f"{name} {path}: {response.status_code} {response.content!r}")
+
+    for i in range(min(requests, 50)):  # warm: imports, identity, the pool, first touches
+        one(i)
+    with CaptureQueriesContext(connection) as queries:
+        one(requests)
+    profiler = cProfile.Profile()
+    started = time.perf_counter()
+    profiler.enable()
+    for i in range(requests):
+        one(requests + 1 + i)
+    profiler.disable()
+    elapsed = time.perf_counter() - started
+    statements = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    print(
+        f"profile {name}: {requests} requests in process, {requests / elapsed:.0f} req/s under "
+        f"cProfile; {len(statements)} statements (one request, savepoints aside):"
+    )
+    for sql in statements:
+        print(f"    {' '.join(sql.split())[:110]}")
+    stats = pstats.Stats(profiler)
+    ours = "^" + re.escape(str(ROOT)) + r"/(?!\.venv/)"  # the project's code, not its venv
+    stats.sort_stats("cumulative").print_stats(ours, 30)
+    stats.sort_stats("tottime").print_stats(15)
+
+
 def _wait(port: int, proc, log: Path, timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -355,6 +430,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers (each server)")
     parser.add_argument("--seconds", type=float, default=5.0, help="per endpoint and server")
     parser.add_argument("--only", default="", help="a substring of the endpoints to run")
+    parser.add_argument(
+        "--profile",
+        default="",
+        metavar="ENDPOINT",
+        help="instead of the load run: cProfile this endpoint (a substring of its label) "
+        "through the 2030.5 view in process, on the same seeded database",
+    )
+    parser.add_argument("--requests", type=int, default=300, help="requests to --profile")
     args = parser.parse_args(argv if argv is not None else [])
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install -y wrk): the sep2 bench needs it")
@@ -385,6 +468,13 @@ def main(argv: list[str] | None = None) -> None:
             env=env,
             check=True,
         )
+        if args.profile:
+            subprocess.run(
+                [python, "-m", "bench.sep2", "--profile-child", str(seed_file), args.profile,
+                 str(args.requests)],
+                cwd=ROOT, env=env, check=True,
+            )  # fmt: skip
+            return
         seed = json.loads(seed_file.read_text())
         port, ceiling_port = _free_port(), _free_port()
         server = _uvicorn(
@@ -461,5 +551,7 @@ def main(argv: list[str] | None = None) -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--seed":
         _seed(int(sys.argv[2]), Path(sys.argv[3]))
+    elif len(sys.argv) == 5 and sys.argv[1] == "--profile-child":
+        _profile(Path(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
     else:
         main(sys.argv[1:])

@@ -44,7 +44,12 @@ from programs.models import (
     ProgramChange,
 )
 from programs.rules import RuleViolation, event_rule_check, opt_out_refusal
-from programs.selectors import event_plan, event_plan_joiners, group_devices
+from programs.selectors import (
+    event_plan,
+    event_plan_joiners,
+    events_plans_may_take,
+    group_devices,
+)
 from programs.signals import default_control_changed, dispatch_responded, event_changed
 from tenancy.choices import Role
 from tenancy.models import Membership
@@ -477,16 +482,14 @@ def event_plans_extend(
     of the events planned again.
     """
     now = now or timezone.now()
+    candidates = events_plans_may_take(utility_id=utility_id, device_ids=device_ids, now=now)
+    if not candidates:  # every one of them planned already, or no event to join
+        return []
     events = (
         Event.objects.for_utility(utility_id)
-        .filter(
-            status=EventStatus.SCHEDULED,
-            start__gt=now,
-            program__participants__device_id__in=device_ids,
-            program__participants__left_at__isnull=True,
-        )
+        .filter(pk__in=candidates)
         .select_related("program", "group")
-        .distinct()
+        .order_by("pk")
     )
     extended = []
     for event in events:
