@@ -5,8 +5,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from devices.choices import Channel, RejectReason
-from devices.models import Device, TelemetrySample
+from devices.choices import Channel, RejectReason, RollupPeriod
+from devices.models import Device, TelemetryRollup, TelemetrySample
 from devices.services import COPY_MIN_ROWS, Reading, interval_bucket, telemetry_ingest
 from devices.signals import telemetry_ingested
 from tests.devices.conftest import NOW
@@ -146,6 +146,35 @@ def test_resending_a_batch_is_idempotent(utility, device):
     assert (first.accepted, first.duplicates) == (5, 0)
     assert (second.accepted, second.duplicates, second.rejected) == (0, 5, [])
     assert TelemetrySample.objects.count() == 5
+
+
+def test_a_copied_batch_resent_and_overlapped_is_stored_once(utility, make_device):
+    """Batches from COPY_MIN_ROWS on take the COPY path on PostgreSQL: a resent batch and
+    one overlapping it by half store each (device, channel, at) once, and the rollups
+    count each sample once."""
+    devices = [make_device() for _ in range(4)]
+    size = 2 * COPY_MIN_ROWS
+    batch = _batch(devices, size)
+
+    first = ingest(utility, batch)
+    again = ingest(utility, batch)
+    later = [
+        Reading(
+            device_id=r.device_id,
+            at=r.at - timedelta(seconds=size // 2),
+            channel=r.channel,
+            value=r.value,
+        )
+        for r in batch
+    ]
+    overlap = ingest(utility, later)
+
+    assert (first.accepted, first.duplicates) == (size, 0)
+    assert (again.accepted, again.duplicates, again.rejected) == (0, size, [])
+    assert (overlap.accepted, overlap.duplicates) == (size // 2, size // 2)
+    assert TelemetrySample.objects.count() == size + size // 2
+    hourly = TelemetryRollup.objects.filter(period=RollupPeriod.HOUR)
+    assert sum(hourly.values_list("count", flat=True)) == size + size // 2
 
 
 def test_partly_new_batch_counts_both(utility, device):
