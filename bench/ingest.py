@@ -2,8 +2,9 @@
 
     python -m bench ingest [--devices 500] [--batches 20] [--batch 2000]
 
-Every batch goes through ``devices.services.telemetry_ingest`` (validation, one INSERT,
-live-state update, rollup marks), as a transport would call it. Uses DATABASE_URL when
+Every batch goes through ``devices.services.telemetry_ingest`` (validation; on PostgreSQL
+a COPY into a staging table and one INSERT ... ON CONFLICT DO NOTHING merged into the
+rollups; live-state update, rollup marks), as a transport would call it. Uses DATABASE_URL when
 set, else the default SQLite file; the throwaway utility is deleted afterwards.
 """
 

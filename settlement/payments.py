@@ -32,6 +32,7 @@ from settlement.models import (
 from settlement.rules import rules_for_program, rules_snapshot, to_cents, usd
 from settlement.selectors import payees_for_utility
 from tenancy.choices import Role
+from tenancy.db import insert_rows
 from tenancy.models import Membership
 
 TWO = Decimal("0.01")
@@ -73,6 +74,31 @@ def current_runs_for_season(*, season: Season):
     return ReconciliationRun.objects.for_utility(season.utility).filter(
         event__in=events, is_current=True
     )
+
+
+PAYMENT_FIELDS = [
+    "utility_id",
+    "settlement_id",
+    "batch_id",
+    "device_id",
+    "customer_id",
+    "account_number",
+    "events_counted",
+    "avg_delivered_w",
+    "energy_wh",
+    "avg_performance_factor",
+    "amount",
+]
+LINE_FIELDS = [
+    "utility_id",
+    "payment_id",
+    "kind",
+    "quantity",
+    "unit",
+    "rate",
+    "amount",
+    "explanation",
+]
 
 
 @dataclass
@@ -267,39 +293,45 @@ def season_settle(*, season: Season, now: datetime | None = None) -> SeasonSettl
         if not lines:
             continue
         customer_id, account = payees.get(device_id, (None, ""))
+        # Plain tuples in PAYMENT_FIELDS order: 100,000 payments and their lines as model
+        # instances cost more than the rest of the settlement (issue 18).
         payments.append(
-            CustomerPayment(
-                utility_id=utility.pk,
-                settlement=settlement,
-                device_id=device_id,
-                customer_id=customer_id,
-                account_number=account,
-                events_counted=row["counted_events"] if row else 0,
-                avg_delivered_w=avg_w,
-                energy_wh=(row["energy"] or 0.0) if row else 0.0,
-                avg_performance_factor=pf,
-                amount=sum((ln.amount for ln in lines), ZERO),
+            (
+                utility.pk,
+                settlement.pk,
+                None,
+                device_id,
+                customer_id,
+                account,
+                row["counted_events"] if row else 0,
+                avg_w,
+                (row["energy"] or 0.0) if row else 0.0,
+                pf,
+                sum((ln.amount for ln in lines), ZERO),
             )
         )
         lines_of.append(lines)
 
-    CustomerPayment.objects.bulk_create(payments, batch_size=5000)
-    line_rows = [
-        PaymentLine(
-            utility_id=utility.pk,
-            payment=payment,
-            kind=ln.kind,
-            quantity=ln.quantity,
-            unit=ln.unit,
-            rate=ln.rate,
-            amount=ln.amount,
-            explanation=ln.explanation,
-        )
-        for payment, lines in zip(payments, lines_of, strict=True)
-        for ln in lines
-    ]
-    PaymentLine.objects.bulk_create(line_rows, batch_size=5000)
-    settlement.total = sum((p.amount for p in payments), ZERO)
+    payment_ids = insert_rows(CustomerPayment, PAYMENT_FIELDS, payments, ids=True)
+    insert_rows(
+        PaymentLine,
+        LINE_FIELDS,
+        [
+            (
+                utility.pk,
+                payment_id,
+                str(ln.kind),
+                ln.quantity,
+                ln.unit,
+                ln.rate,
+                ln.amount,
+                ln.explanation,
+            )
+            for payment_id, lines in zip(payment_ids, lines_of, strict=True)
+            for ln in lines
+        ],
+    )
+    settlement.total = sum((p[-1] for p in payments), ZERO)
     settlement.save(update_fields=["total"])
     return settlement
 

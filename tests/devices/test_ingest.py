@@ -5,9 +5,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from devices.choices import Channel, RejectReason
-from devices.models import Device, TelemetrySample
-from devices.services import Reading, interval_bucket, telemetry_ingest
+from devices.choices import Channel, RejectReason, RollupPeriod
+from devices.models import Device, TelemetryRollup, TelemetrySample
+from devices.services import COPY_MIN_ROWS, Reading, interval_bucket, telemetry_ingest
 from devices.signals import telemetry_ingested
 from tests.devices.conftest import NOW
 
@@ -148,6 +148,35 @@ def test_resending_a_batch_is_idempotent(utility, device):
     assert TelemetrySample.objects.count() == 5
 
 
+def test_a_copied_batch_resent_and_overlapped_is_stored_once(utility, make_device):
+    """Batches from COPY_MIN_ROWS on take the COPY path on PostgreSQL: a resent batch and
+    one overlapping it by half store each (device, channel, at) once, and the rollups
+    count each sample once."""
+    devices = [make_device() for _ in range(4)]
+    size = 2 * COPY_MIN_ROWS
+    batch = _batch(devices, size)
+
+    first = ingest(utility, batch)
+    again = ingest(utility, batch)
+    later = [
+        Reading(
+            device_id=r.device_id,
+            at=r.at - timedelta(seconds=size // 2),
+            channel=r.channel,
+            value=r.value,
+        )
+        for r in batch
+    ]
+    overlap = ingest(utility, later)
+
+    assert (first.accepted, first.duplicates) == (size, 0)
+    assert (again.accepted, again.duplicates, again.rejected) == (0, size, [])
+    assert (overlap.accepted, overlap.duplicates) == (size // 2, size // 2)
+    assert TelemetrySample.objects.count() == size + size // 2
+    hourly = TelemetryRollup.objects.filter(period=RollupPeriod.HOUR)
+    assert sum(hourly.values_list("count", flat=True)) == size + size // 2
+
+
 def test_partly_new_batch_counts_both(utility, device):
     old = [minutes_ago(device, 1, "w", 1)]
     ingest(utility, old)
@@ -188,33 +217,44 @@ def _batch(devices, size):
     ]
 
 
-def test_query_count_does_not_grow_with_the_batch(utility, make_device):
+@pytest.mark.parametrize(
+    ("small", "large"), [(10, COPY_MIN_ROWS - 1), (COPY_MIN_ROWS, 5 * COPY_MIN_ROWS)]
+)
+def test_query_count_does_not_grow_with_the_batch(utility, make_device, small, large):
+    """Below COPY_MIN_ROWS a batch goes in one statement, from it through COPY (PostgreSQL):
+    within either the count does not depend on the batch size."""
     devices = [make_device() for _ in range(5)]
 
-    with CaptureQueriesContext(connection) as small:
-        assert ingest(utility, _batch(devices, 10)).accepted == 10
+    with CaptureQueriesContext(connection) as few:
+        assert ingest(utility, _batch(devices, small)).accepted == small
     TelemetrySample.objects.all().delete()
     Device.objects.update(last_heard_at=None, telemetry_at={})
-    with CaptureQueriesContext(connection) as large:
-        assert ingest(utility, _batch(devices, 1000)).accepted == 1000
+    with CaptureQueriesContext(connection) as many:
+        assert ingest(utility, _batch(devices, large)).accepted == large
 
     table = TelemetrySample._meta.db_table
-    inserts = [q for q in large.captured_queries if f"INTO {table} " in q["sql"]]
+    inserts = [q for q in many.captured_queries if f"INTO {table} " in q["sql"]]
     assert len(inserts) == 1
-    assert len(large.captured_queries) == len(small.captured_queries)
-    assert TelemetrySample.objects.count() == 1000
+    assert len(many.captured_queries) == len(few.captured_queries)
+    assert TelemetrySample.objects.count() == large
 
 
 @pytest.mark.parametrize("n_devices", [5, 40])
-def test_query_count_is_bounded(utility, make_device, django_assert_max_num_queries, n_devices):
+@pytest.mark.parametrize(("size", "pg_bound"), [(50, 6), (500, 8)])
+def test_query_count_is_bounded(
+    utility, make_device, django_assert_max_num_queries, n_devices, size, pg_bound
+):
     devices = [make_device() for _ in range(n_devices)]
 
-    # Savepoint, device lock, samples INSERT merged into the rollups (SQLite: INSERT and
-    # one recompute per period), one fleet-rollup upsert, rollup-pending INSERT, the
-    # live-state UPDATE, release: the same for 5 devices as for 40.
-    bound = 7 if connection.vendor == "postgresql" else 9
+    # Savepoint, device lock, fleet-rollup upsert, live-state UPDATE, release; then on
+    # PostgreSQL one statement inserting the samples and merging them into the rollups
+    # and the pending marks, which from COPY_MIN_ROWS samples on takes the staging table
+    # (IF NOT EXISTS), a COPY into it (counted too) and that statement reading from it;
+    # on SQLite the INSERT, one recompute per period and the rollup-pending INSERT. The
+    # same for 5 devices as for 40.
+    bound = pg_bound if connection.vendor == "postgresql" else 9
     with django_assert_max_num_queries(bound):
-        ingest(utility, _batch(devices, 500))
+        assert ingest(utility, _batch(devices, size)).accepted == size
 
 
 def minutes_ago(device, minutes, channel, value):
