@@ -24,6 +24,6 @@ def reset_fillfactor(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("devices", "0011_der_status_settings_connection_point")]
+    dependencies = [("devices", "0012_connection_point_is_an_nmi")]
 
     operations = [migrations.RunPython(set_fillfactor, reset_fillfactor, elidable=False)]
