@@ -8,6 +8,7 @@ from protocol.models import (
     LogEvent,
     MirrorMeterReading,
     MirrorUsagePoint,
+    NotificationDelivery,
     Subscription,
 )
 
@@ -73,3 +74,16 @@ class ExchangeRecordAdmin(admin.ModelAdmin):
     list_filter = ["utility", "method", "status"]
     search_fields = ["path", "step", "client__name"]
     raw_id_fields = ["client"]
+
+
+@admin.register(NotificationDelivery)
+class NotificationDeliveryAdmin(admin.ModelAdmin):
+    """The notification outbox: what is owed to whom, and whether it went (an operator's
+    view when a subscriber says it heard nothing)."""
+
+    list_display = ["created_at", "subscription", "resource", "attempts", "due_at",
+                    "delivered_at", "given_up_at"]  # fmt: skip
+    list_filter = ["subscription__utility", "delivered_at", "given_up_at"]
+    search_fields = ["resource", "subscription__notification_uri", "task_id"]
+    raw_id_fields = ["subscription"]
+    date_hierarchy = "created_at"

@@ -20,6 +20,7 @@ ERRORS = {
     "403": "The caller's role may not do this.",
     "404": "No such object in the caller's utility.",
     "409": "The object cannot be deleted or changed while others refer to it.",
+    "415": "The body's media type is not one this operation reads.",
 }
 
 
@@ -41,7 +42,7 @@ def _times_of_day(node) -> None:
 
 
 def document_error_responses(result, generator, request, public):
-    """Add 400/401/403/404/409 where an operation can answer them, so a client (and the
+    """Add 400/401/403/404/409/415 where an operation can answer them, so a client (and the
     schemathesis run in the tests) finds every status code the API returns documented."""
     for path, methods in result.get("paths", {}).items():
         for method, operation in methods.items():
@@ -54,6 +55,8 @@ def document_error_responses(result, generator, request, public):
                 codes.append("404")
             if method in {"delete", "put", "patch", "post"} and "{" in path:
                 codes.append("409")
+            if "requestBody" in operation:
+                codes.append("415")
             responses = operation.setdefault("responses", {})
             for code in codes:
                 responses.setdefault(code, {**ERROR, "description": ERRORS[code]})

@@ -1,12 +1,28 @@
 """The API's base serializer for tenant-owned rows."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
 from rest_framework import serializers
+
+
+class WholeLengthCharField(serializers.CharField):
+    """A CharField whose ``max_length`` holds for the text as sent, as the schema's
+    maxLength says, not only after surrounding whitespace is trimmed."""
+
+    def to_internal_value(self, data):
+        if self.max_length is not None and isinstance(data, str) and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        return super().to_internal_value(data)
 
 
 class TenantModelSerializer(serializers.ModelSerializer):
     """Validates like the model does, with the caller's utility filled in: ``clean()`` and
     every database constraint (unique names per utility, checks) answer 400, never 500."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: WholeLengthCharField,
+    }
 
     def validate(self, attrs):
         attrs = super().validate(attrs)

@@ -110,3 +110,24 @@ def test_an_unknown_api_path_answers_json_404(api_a):
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
     assert response.json() == {"detail": "Not found."}
+
+
+def test_a_name_longer_than_its_maximum_is_refused_even_if_only_by_its_spaces(api_a, utility_a):
+    limit = Brand._meta.get_field("name").max_length
+    response = api_a.post(
+        "/api/v1/brands/", {"name": " " + "x" * limit, "states": "CA"}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    assert "name" in response.json()
+    assert not Brand.objects.for_utility(utility_a).exists()
+    # At the limit, surrounding spaces are trimmed as before.
+    ok = api_a.post("/api/v1/brands/", {"name": " Alpha ", "states": "CA"}, format="json")
+    assert ok.status_code == 201 and ok.json()["name"] == "Alpha"
+
+
+def test_a_body_of_a_media_type_the_operation_does_not_read_is_documented_415(api_a):
+    schema = api_a.get("/api/v1/schema/?format=json").json()
+    operation = schema["paths"]["/api/v1/enrollments/import-accounts/"]["post"]
+    assert "415" in operation["responses"]
+    response = api_a.post("/api/v1/enrollments/import-accounts/", {"file": "x"}, format="json")
+    assert response.status_code == 415

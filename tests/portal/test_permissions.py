@@ -105,7 +105,9 @@ def test_every_page_answers_as_its_permits_says(kind, rows, client):
 def test_every_navigation_link_opens(kind, rows, client):
     client.force_login(person(rows[Utility], kind))
     body = client.get("/", follow=True).content.decode()
-    nav = body[body.index('<nav class="mainnav"') : body.index("</nav>")]
+    # Staff and vendors get the main navigation; a customer lands on their branded pages.
+    start = body.index('<nav class="mainnav"' if kind != "customer" else '<nav class="customernav"')
+    nav = body[start : body.index("</nav>", start)]
     hrefs = re.findall(r'href="([^"]+)"', nav)
     assert hrefs, kind
     for href in hrefs:
@@ -116,7 +118,7 @@ def test_every_navigation_link_opens(kind, rows, client):
 def test_each_role_sees_its_own_navigation(rows, client):
     expect = {
         Role.ANALYST: {"Home", "Programs", "Events", "Alerts", "Settlement"},
-        "customer": {"Home", "My battery"},
+        "customer": {"My battery"},
         "vendor": {"My organisation", "API"},
         "platform": {"Home", "Vendor organisations", "Status", "Admin", "API"},
     }
@@ -127,7 +129,8 @@ def test_each_role_sees_its_own_navigation(rows, client):
         assert must <= labels, (kind, labels)
     client.force_login(person(rows[Utility], "customer"))
     labels = {link.label for link in main_nav(client.get("/").wsgi_request)}
-    assert labels == {"Home", "My battery"}, "a customer sees no vendor, staff or API link"
+    # No vendor, staff or API link, and no generic Home: / takes a customer to My battery.
+    assert labels == {"My battery"}, "a customer sees only their own pages"
     client.force_login(person(rows[Utility], Role.ANALYST))
     labels = {link.label for link in main_nav(client.get("/").wsgi_request)}
     assert not labels & {"My battery", "My organisation", "Status", "Admin"}
