@@ -16,6 +16,7 @@ from programs.controls import allowed_kinds
 from programs.models import Event
 from tenancy.choices import Role
 from tests import factories
+from tests.programs.event_form import event_form_post
 
 pytestmark = pytest.mark.django_db
 
@@ -52,20 +53,7 @@ def _curves(utility, program) -> dict[int, int]:
 
 
 def _post(web, group, kind, **fields):
-    start = (timezone.now() + timedelta(days=2)).astimezone(ZoneInfo("America/Los_Angeles"))
-    data = {
-        "group": group.pk,
-        "kind": kind,
-        "purpose": "peak",
-        "start_local": start.strftime("%Y-%m-%dT%H:%M"),
-        "duration_min": 30,
-        "selection": "all",
-        "setpoint_rule": "pro_rata",
-        "randomize_start_s": 0,
-        "randomize_duration_s": 0,
-        **fields,
-    }
-    return web.post(reverse("programs:event-create"), data)
+    return event_form_post(web, group, kind, **fields)
 
 
 # kind → (form input, the event's stored values in the standard's units)

@@ -5,7 +5,6 @@ without its mode, a fixed power above the maximum) are refused naming the field,
 nothing written, whether on an event or a group's default."""
 
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -21,6 +20,7 @@ from programs.services import default_control_set, event_create
 from tenancy.choices import Role
 from tests import factories
 from tests.conftest import api_client_for
+from tests.programs.event_form import event_form_post
 
 pytestmark = pytest.mark.django_db
 
@@ -259,20 +259,7 @@ def web(client):
 
 
 def _form_post(web, group, **fields):
-    start = (timezone.now() + timedelta(days=2)).astimezone(ZoneInfo("America/Los_Angeles"))
-    data = {
-        "group": group.pk,
-        "kind": "multi_mode",
-        "purpose": "peak",
-        "start_local": start.strftime("%Y-%m-%dT%H:%M"),
-        "duration_min": 30,
-        "selection": "all",
-        "setpoint_rule": "pro_rata",
-        "randomize_start_s": 0,
-        "randomize_duration_s": 0,
-        **fields,
-    }
-    return web.post(reverse("programs:event-create"), data)
+    return event_form_post(web, group, "multi_mode", **fields)
 
 
 def test_the_form_creates_a_multi_mode_event_from_several_kinds_inputs(web):
