@@ -124,16 +124,19 @@ def extract_source(source: str, home: Path) -> dict:
 
 
 def build_venv(src: Path, home: Path) -> Path:
-    """envoy's own venv, from its lock file; rebuilt only when the lock file changes."""
+    """envoy's own venv, from its lock file; rebuilt when the lock file or the interpreter
+    (``RESERVOIR_ENVOY_PYTHON``) changes."""
     venv = home / "venv"
     python = venv / "bin" / "python"
-    lock = hashlib.sha256((src / "uv.lock").read_bytes()).hexdigest()
+    # Our interpreter by default (as Reservoir runs); envoy's image uses 3.13.
+    base = os.environ.get("RESERVOIR_ENVOY_PYTHON") or sys.executable
+    lock = hashlib.sha256((src / "uv.lock").read_bytes() + base.encode()).hexdigest()
     stamp = venv / ".bench-lock"
     if python.exists() and stamp.is_file() and stamp.read_text() == lock:
         return python
     shutil.rmtree(venv, ignore_errors=True)
     print("building envoy's venv from its uv.lock (once per lock file)...", flush=True)
-    _run([sys.executable, "-m", "venv", str(venv)], "python -m venv")
+    _run([base, "-m", "venv", str(venv)], "python -m venv")
     # The lock pins exact versions; a machine-wide pip constraints file must not move them.
     env = {**os.environ, "PIP_CONSTRAINT": ""}
     pip = [str(python), "-m", "pip", "install", "--quiet"]
@@ -340,7 +343,7 @@ def _ratio(a: dict | None, b: dict | None) -> str:
     return f"{a['rate'] / b['rate']:6.2f}"
 
 
-def measure(port: int, label: str, method: str, paths: list[str], body, headers, args, tmp):
+def measure(port: int, method: str, paths: list[str], body, headers, args, tmp):
     """(figures, body size, status) for one server and endpoint; figures None on 4xx/5xx.
 
     As in bench.sep2, a GET over many devices' paths is first asked once per path (each
@@ -377,7 +380,11 @@ def run(args, tmp: Path, envoy: dict, reservoir_env: dict, seed: dict, envoy_see
         logs["envoy"] = envoy["log"]
         sep2._wait(port, servers["sep2"], logs["sep2"])
         sep2._wait(ceiling_port, servers["ceiling"], logs["ceiling"])
-        sep2._wait(envoy_port, servers["envoy"], logs["envoy"])
+        try:
+            sep2._wait(envoy_port, servers["envoy"], logs["envoy"])
+        except RuntimeError as exc:
+            print_recorded(f"envoy did not start: {str(exc).strip().splitlines()[-1][:160]}")
+            return
         _table(args, tmp, seed, envoy_seed, envoy, (port, envoy_port, ceiling_port))
     finally:
         for proc in servers.values():
@@ -411,10 +418,10 @@ def _table(args, tmp, seed, envoy_seed, envoy, ports) -> None:
     for label, method, paths, body in sep2.endpoints(seed):
         if args.only and args.only not in label:
             continue
-        ours, size, status = measure(port, label, method, paths, body, reservoir_headers, args, tmp)
+        ours, size, status = measure(port, method, paths, body, reservoir_headers, args, tmp)
         envoy_paths = envoy_paths_of[label]
         theirs, envoy_size, envoy_status = measure(
-            envoy_port, label, method, envoy_paths, body, envoy_headers, args, tmp
+            envoy_port, method, envoy_paths, body, envoy_headers, args, tmp
         )
         if theirs is None:
             not_served.append(f"{label} ({method} {envoy_paths[0]} answered {envoy_status})")
