@@ -14,6 +14,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from rest_framework import status
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from portal.models import PasswordResetRequest
@@ -58,6 +59,8 @@ def client_address(request) -> str | None:
 
 class ApiTokenView(ObtainAuthToken):
     """POST username and password for an API token; guessers are locked out like at the portal."""
+
+    parser_classes = [JSONParser]  # as every /api/v1 body (settings.REST_FRAMEWORK)
 
     def post(self, request, *args, **kwargs):
         serializer = self.serializer_class(data=request.data, context={"request": request})

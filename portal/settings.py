@@ -389,6 +389,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # JSON bodies only: form encodings cannot carry null or nested values (a curve's points),
+    # so the schema would promise requests the serializers refuse. The account-list upload
+    # names its own multipart parsers.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_PAGINATION_CLASS": "tenancy.api.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
 }

@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from programs.choices import EventKind
@@ -72,6 +73,23 @@ class FreqDroopSerializer(serializers.Serializer):
     openLoopTms = serializers.IntegerField(min_value=0, max_value=65535)
 
 
+# 0 to 1 with up to 3 decimals ("0.9", ".85", "1.000"): a decimal travels as a string, where
+# OpenAPI has no minimum or maximum, so the pattern carries the range the field enforces.
+POWER_FACTOR_PATTERN = r"^(?:0?\.\d{1,3}|0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$"
+
+
+@extend_schema_field(
+    {"type": "string", "format": "decimal", "pattern": POWER_FACTOR_PATTERN, "nullable": True}
+)
+class PowerFactorField(serializers.DecimalField):
+    """A displacement power factor, 0 to 1 (2030.5 PowerFactorWithExcitation)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            max_digits=4, decimal_places=3, min_value=0, max_value=1, allow_null=True, **kwargs
+        )
+
+
 def _curve_field(mode: str) -> TenantRelatedField:
     return TenantRelatedField(
         queryset=Curve.objects.all(),
@@ -86,6 +104,8 @@ class ControlModesMixin(serializers.Serializer):
     object. Which of them a kind or a profile allows is programs.controls' to say."""
 
     op_mod_freq_droop = FreqDroopSerializer(required=False, allow_null=True)
+    op_mod_fixed_pf_inject_w = PowerFactorField(required=False)
+    op_mod_fixed_pf_absorb_w = PowerFactorField(required=False)
     op_mod_volt_var = _curve_field("opModVoltVar")
     op_mod_volt_watt = _curve_field("opModVoltWatt")
     op_mod_freq_watt = _curve_field("opModFreqWatt")

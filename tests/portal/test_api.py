@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -131,3 +133,35 @@ def test_a_body_of_a_media_type_the_operation_does_not_read_is_documented_415(ap
     assert "415" in operation["responses"]
     response = api_a.post("/api/v1/enrollments/import-accounts/", {"file": "x"}, format="json")
     assert response.status_code == 415
+
+
+def test_request_bodies_are_json_except_the_file_upload(api_a, utility_a):
+    """Form encodings cannot carry null or nested values (a curve's points, an optional
+    limit left empty), so documenting them promised requests the API then refused."""
+    schema = api_a.get("/api/v1/schema/?format=json").json()
+    media_types = {
+        (path, method): set(operation["requestBody"]["content"])
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if isinstance(operation, dict) and "requestBody" in operation
+    }
+    upload = ("/api/v1/enrollments/import-accounts/", "post")
+    assert media_types.pop(upload) == {"multipart/form-data"}
+    assert media_types, "the schema should document request bodies"
+    assert {frozenset(types) for types in media_types.values()} == {frozenset({"application/json"})}
+    form = api_a.post("/api/v1/brands/", {"name": "Alpha", "states": "CA"}, format="multipart")
+    assert form.status_code == 415
+    assert not Brand.objects.for_utility(utility_a).exists()
+
+
+def test_a_power_factor_outside_0_to_1_breaks_the_schema_as_it_breaks_the_api(api_a):
+    """The PF modes are decimals between 0 and 1; a decimal sent as a string cannot carry
+    a minimum or maximum, so the schema's pattern has to say it."""
+    components = api_a.get("/api/v1/schema/?format=json").json()["components"]["schemas"]
+    for component in ("EventRequest", "DefaultControlRequest"):
+        for field in ("op_mod_fixed_pf_inject_w", "op_mod_fixed_pf_absorb_w"):
+            pattern = re.compile(components[component]["properties"][field]["pattern"])
+            for accepted in ("0", "1", "0.9", "1.000", ".85", "0.123"):
+                assert pattern.search(accepted), (component, field, accepted)
+            for refused in ("9.5", "1.001", "-0.5", "2", "0.1234"):
+                assert not pattern.search(refused), (component, field, refused)
