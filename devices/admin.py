@@ -7,7 +7,6 @@ from devices.models import (
     FleetRollup,
     OtherReading,
     TelemetryRollup,
-    TelemetryRollupDelta,
     TelemetryRollupPending,
     TelemetrySample,
 )
@@ -53,15 +52,6 @@ class OtherReadingAdmin(admin.ModelAdmin):
 class TelemetryRollupAdmin(admin.ModelAdmin):
     list_display = ["device", "channel", "period", "bucket_start", "avg", "min", "max", "count"]
     list_filter = ["utility", "channel", "period"]
-    search_fields = ["device__serial"]
-    raw_id_fields = ["device"]
-    show_full_result_count = False
-
-
-@admin.register(TelemetryRollupDelta)
-class TelemetryRollupDeltaAdmin(admin.ModelAdmin):
-    list_display = ["device", "channel", "bucket_start", "sum", "min", "max", "count", "utility"]
-    list_filter = ["utility", "channel"]
     search_fields = ["device__serial"]
     raw_id_fields = ["device"]
     show_full_result_count = False

@@ -14,7 +14,6 @@ __all__ = [
     "Device",
     "OtherReading",
     "TelemetryRollup",
-    "TelemetryRollupDelta",
     "TelemetryRollupPending",
     "TelemetrySample",
 ]
@@ -211,49 +210,6 @@ class TelemetryRollup(TenantModel):
 
     def __str__(self):
         return f"{self.device_id} {self.channel} {self.period} {self.bucket_start:%Y-%m-%d %H:%M}"
-
-
-class TelemetryRollupDelta(TenantModel):
-    """What one ingest batch adds to a device's 5-minute bucket, not yet folded into the rollups.
-
-    Merging every batch into its rollup rows in place (an upsert per device, channel and
-    bucket, twice: 5-minute and hourly) cost several times the sample insert itself. The
-    batch appends here instead (insert-only: no conflict, no update), and once a bucket
-    has closed ``telemetry_rollup_fold`` moves its rows into ``TelemetryRollup`` and
-    ``FleetRollup`` in one merge. Until then the rollup readers add these rows in the
-    same query, so every reader sees each committed sample exactly once.
-
-    No database foreign keys: a row lives seconds, its samples carry the keys, and a check
-    per row at commit cost as much as the insert. The fold skips a deleted device's rows.
-    """
-
-    utility = models.ForeignKey(
-        "tenancy.Utility", on_delete=models.CASCADE, related_name="+", db_constraint=False
-    )
-    device = models.ForeignKey(
-        Device, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
-    )
-    channel = models.CharField(max_length=16, choices=Channel.choices)
-    bucket_start = models.DateTimeField(help_text="Start of the 5-minute bucket.")
-    sum = models.FloatField()
-    min = models.FloatField()
-    max = models.FloatField()
-    count = models.PositiveIntegerField()
-
-    class Meta:
-        indexes = [
-            # A device chart and the fold's fleet correction look rows up by device.
-            models.Index(
-                fields=["device", "channel", "bucket_start"], name="telemetry_delta_device"
-            ),
-            # The fold takes closed buckets; a fleet chart reads a utility's open ones.
-            models.Index(
-                fields=["bucket_start", "utility", "channel"], name="telemetry_delta_bucket"
-            ),
-        ]
-
-    def __str__(self):
-        return f"{self.device_id} {self.channel} +{self.count} {self.bucket_start:%Y-%m-%d %H:%M}"
 
 
 class FleetRollup(TenantModel):

@@ -6,23 +6,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import (
-    Case,
-    CharField,
-    Count,
-    DateTimeField,
-    Exists,
-    ExpressionWrapper,
-    F,
-    FloatField,
-    IntegerField,
-    OuterRef,
-    Q,
-    QuerySet,
-    Sum,
-    Value,
-    When,
-)
+from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -30,7 +14,6 @@ from devices.choices import (
     DOE_MODES,
     INVERTER_STATUS,
     LOCAL_CONTROL_MODE_STATUS,
-    ROLLUP_PERIOD_SECONDS,
     STORAGE_MODE_STATUS,
     Channel,
     Health,
@@ -38,13 +21,7 @@ from devices.choices import (
     StorageConnect,
     bit_names,
 )
-from devices.models import (
-    Device,
-    FleetRollup,
-    TelemetryRollup,
-    TelemetryRollupDelta,
-    TelemetrySample,
-)
+from devices.models import Device, FleetRollup, TelemetryRollup, TelemetrySample
 from tenancy.lists import prefix_q
 from tenancy.selectors import get_for_utility
 
@@ -359,171 +336,44 @@ class TelemetryPoint:
     value: float
 
 
-# --- Rollups with the unfolded deltas --------------------------------------------------
-#
-# On PostgreSQL ingest appends per-batch sums to TelemetryRollupDelta and a beat task folds
-# them into the rollups once their bucket has closed (``telemetry_rollup_fold``).
-# Every reader therefore adds the deltas to the rollups, in ONE query (a UNION): the fold
-# deletes deltas in the transaction that merges them, so a single snapshot sees each
-# sample exactly once, while two queries could straddle a fold and count it twice.
-
-_ROW = ("row_kind", "row_device", "row_bucket", "row_total", "row_n")
-_DELTA = "d"
-
-
-def _rows(queryset: QuerySet, *, kind, total, n) -> QuerySet:
-    """``queryset`` as (kind, device, bucket, total, n) rows, for one UNION."""
-    return queryset.annotate(
-        row_kind=kind if not isinstance(kind, str) else Value(kind, output_field=CharField()),
-        row_device=F("device_id"),
-        row_bucket=F("bucket_start"),
-        row_total=ExpressionWrapper(total, output_field=FloatField()),
-        row_n=ExpressionWrapper(n, output_field=IntegerField()),
-    ).values_list(*_ROW)
-
-
-def _delta_rows(deltas: QuerySet) -> QuerySet:
-    """The deltas summed per device and bucket in the database: an open bucket holds a
-    row per batch, and only the sums need to reach Python."""
-    return (
-        deltas.order_by()
-        .values("device_id", "bucket_start")
-        .annotate(
-            row_kind=Value(_DELTA, output_field=CharField()),
-            row_device=F("device_id"),
-            row_bucket=F("bucket_start"),
-            row_total=Sum("sum"),
-            row_n=Sum("count"),
-        )
-        .values_list(*_ROW)
-    )
-
-
-def _bucket_of(at: datetime, period: str) -> datetime:
-    seconds = ROLLUP_PERIOD_SECONDS[period]
-    epoch = int(at.timestamp())
-    return datetime.fromtimestamp(epoch - epoch % seconds, tz=at.tzinfo)
-
-
-def _period_end(until: datetime, period: str) -> datetime:
-    """The end of the ``period`` bucket holding the instant before ``until``: deltas up to
-    there belong to buckets that start before ``until``."""
-    start = _bucket_of(until, period)
-    return start if start == until else start + timedelta(seconds=ROLLUP_PERIOD_SECONDS[period])
-
-
-def _touched_rollups(rollups: QuerySet, deltas: QuerySet, period: str) -> QuerySet:
-    """The rows of ``rollups`` (one period) that ``deltas`` add to."""
-    end = ExpressionWrapper(
-        OuterRef("bucket_start") + timedelta(seconds=ROLLUP_PERIOD_SECONDS[period]),
-        output_field=DateTimeField(),
-    )
-    return rollups.filter(
-        Exists(
-            deltas.filter(
-                device_id=OuterRef("device_id"),
-                channel=OuterRef("channel"),
-                bucket_start__gte=OuterRef("bucket_start"),
-                bucket_start__lt=end,
-            )
-        )
-    )
-
-
-def _sums_with_deltas(
-    *, folded: QuerySet, rollups: QuerySet, deltas: QuerySet, period: str
-) -> dict[datetime, tuple[float, int]]:
-    """Per bucket of ``period``: the sum over devices of each device's bucket average, and
-    how many devices; ``folded`` gives it for the folded rollups, (bucket, total, devices)
-    rows; ``rollups`` and ``deltas`` are the device rows it sums (same scope and channel).
-
-    A device bucket with deltas replaces its folded average with the merged one (or joins
-    the sum, if it had no rollup row yet). One query.
-    """
-    rows = folded.union(
-        _rows(
-            _touched_rollups(rollups, deltas, period),
-            kind="r",
-            total=F("avg") * F("count"),
-            n=F("count"),
-        ),
-        _delta_rows(deltas),
-        all=True,
-    )
-    sums: dict[datetime, list] = {}
-    held: dict[tuple[int, datetime], tuple[float, int]] = {}
-    added: dict[tuple[int, datetime], list] = {}
-    for kind, device, bucket, total, n in rows:
-        if kind == "f":
-            sums[bucket] = [total, n]
-        elif kind == _DELTA:
-            merged = added.setdefault((device, _bucket_of(bucket, period)), [0.0, 0])
-            merged[0] += total
-            merged[1] += n
-        else:
-            held[(device, bucket)] = (total, n)
-    for (device, bucket), (total, n) in added.items():
-        entry = sums.setdefault(bucket, [0.0, 0])
-        old_total, old_n = held.get((device, bucket), (0.0, 0))
-        entry[0] += (old_total + total) / (old_n + n) - (old_total / old_n if old_n else 0.0)
-        entry[1] += 0 if old_n else 1
-    return {bucket: (total, n) for bucket, (total, n) in sums.items()}
-
-
-def _device_buckets(
-    *, device: Device, channel: str, since: datetime, until: datetime, hourly: bool
-) -> dict[str, dict[datetime, float]]:
-    """A device's bucket averages by period over [since, until), deltas merged; one query."""
-    periods = [RollupPeriod.FIVE_MINUTES, *([RollupPeriod.HOUR] if hourly else [])]
-    scope = {"utility_id": device.utility_id, "device": device, "channel": channel}
-    rollups = TelemetryRollup.objects.filter(
-        **scope, period__in=periods, bucket_start__gte=since, bucket_start__lt=until
-    )
-    deltas = TelemetryRollupDelta.objects.filter(
-        **scope, bucket_start__gte=since, bucket_start__lt=_period_end(until, periods[-1])
-    )
-    rows = _rows(rollups, kind=F("period"), total=F("avg") * F("count"), n=F("count")).union(
-        _delta_rows(deltas), all=True
-    )
-    sums: dict[str, dict[datetime, list]] = {p: {} for p in periods}
-    for kind, _device, bucket, total, n in rows:
-        targets = [(kind, bucket)]
-        if kind == _DELTA:
-            targets = [(p, _bucket_of(bucket, p)) for p in periods]
-        for period, start in targets:
-            entry = sums[period].setdefault(start, [0.0, 0])
-            entry[0] += total
-            entry[1] += n
-    return {
-        period: {
-            start: total / n
-            for start, (total, n) in sorted(buckets.items())
-            if since <= start < until
-        }
-        for period, buckets in sums.items()
-    }
-
-
 def device_telemetry_series(
     *, device: Device, channel: str, since: datetime, until: datetime, hourly: bool = False
 ) -> list[TelemetryPoint]:
     """A device's channel over [since, until): 5-minute rollups, then raw samples newer
-    than the last rolled-up bucket.
+    than the last rolled-up bucket (the hour being filled has no rollup yet).
 
     ``hourly`` (for a week or a season) starts with the hourly rollups and continues with
-    the 5-minute ones, then the raw samples, after the last hour rolled up. Rollups count
-    the deltas not yet folded.
+    the 5-minute ones, then the raw samples, after the last hour rolled up.
     """
-    buckets = _device_buckets(
-        device=device, channel=channel, since=since, until=until, hourly=hourly
-    )
     points: list[TelemetryPoint] = []
     if hourly:
-        hours = buckets[RollupPeriod.HOUR]
-        points = [TelemetryPoint(at, value) for at, value in hours.items()]
+        hours = list(
+            TelemetryRollup.objects.filter(
+                utility_id=device.utility_id,
+                device=device,
+                channel=channel,
+                period=RollupPeriod.HOUR,
+                bucket_start__gte=since,
+                bucket_start__lt=until,
+            )
+            .order_by("bucket_start")
+            .values_list("bucket_start", "avg")
+        )
+        points = [TelemetryPoint(at, value) for at, value in hours]
         if hours:
-            since = max(hours) + timedelta(hours=1)
-    rollups = [(at, v) for at, v in buckets[RollupPeriod.FIVE_MINUTES].items() if at >= since]
+            since = hours[-1][0] + timedelta(hours=1)
+    rollups = list(
+        TelemetryRollup.objects.filter(
+            utility_id=device.utility_id,
+            device=device,
+            channel=channel,
+            period=RollupPeriod.FIVE_MINUTES,
+            bucket_start__gte=since,
+            bucket_start__lt=until,
+        )
+        .order_by("bucket_start")
+        .values_list("bucket_start", "avg")
+    )
     points.extend(TelemetryPoint(at, value) for at, value in rollups)
     raw_since = rollups[-1][0] + timedelta(minutes=5) if rollups else since
     samples = (
@@ -558,70 +408,17 @@ def fleet_power_series(
     period: str = RollupPeriod.FIVE_MINUTES,
     channel: str = Channel.W,
 ) -> list[FleetPowerPoint]:
-    """Fleet power per bucket in [since, until), from the fleet rollup: buckets, not devices
-    (plus the device buckets that have deltas not yet folded)."""
-    scope = {"utility_id": utility.pk, "channel": channel}
-    folded = FleetRollup.objects.filter(
-        **scope, period=period, bucket_start__gte=since, bucket_start__lt=until
-    ).annotate(
-        row_kind=Value("f", output_field=CharField()),
-        row_device=Value(0, output_field=IntegerField()),
-        row_bucket=F("bucket_start"),
-        row_total=F("total"),
-        row_n=F("devices"),
-    )
-    sums = _sums_with_deltas(
-        folded=folded.values_list(*_ROW),
-        rollups=TelemetryRollup.objects.filter(
-            **scope, period=period, bucket_start__gte=since, bucket_start__lt=until
-        ),
-        deltas=TelemetryRollupDelta.objects.filter(
-            **scope, bucket_start__gte=since, bucket_start__lt=_period_end(until, period)
-        ),
-        period=period,
+    """Fleet power per bucket in [since, until), from the fleet rollup: buckets, not devices."""
+    rows = (
+        FleetRollup.objects.for_utility(utility)
+        .filter(channel=channel, period=period, bucket_start__gte=since, bucket_start__lt=until)
+        .order_by("bucket_start")
+        .values("bucket_start", "devices", power_w=F("total"))
     )
     return [
-        FleetPowerPoint(bucket_start=bucket, power_w=total, devices=n)
-        for bucket, (total, n) in sorted(sums.items())
-        if since <= bucket < until
+        FleetPowerPoint(bucket_start=r["bucket_start"], power_w=r["power_w"], devices=r["devices"])
+        for r in rows
     ]
-
-
-def device_power_sums(
-    *, utility, device_ids: QuerySet, since: datetime, until: datetime, channel: str = Channel.W
-) -> dict[datetime, float]:
-    """Sum over ``device_ids`` of each device's 5-minute average, per bucket in [since,
-    until), from the rollups and the deltas not yet folded (one query)."""
-    period = RollupPeriod.FIVE_MINUTES
-    rollups = TelemetryRollup.objects.filter(
-        utility_id=utility.pk,
-        channel=channel,
-        period=period,
-        bucket_start__gte=since,
-        bucket_start__lt=until,
-        device_id__in=device_ids,
-    )
-    folded = (
-        rollups.order_by()
-        .values("bucket_start")
-        .annotate(
-            row_kind=Value("f", output_field=CharField()),
-            row_device=Value(0, output_field=IntegerField()),
-            row_bucket=F("bucket_start"),
-            row_total=Sum("avg"),
-            row_n=Count("id"),
-        )
-        .values_list(*_ROW)
-    )
-    deltas = TelemetryRollupDelta.objects.filter(
-        utility_id=utility.pk,
-        channel=channel,
-        bucket_start__gte=since,
-        bucket_start__lt=until,
-        device_id__in=device_ids,
-    )
-    sums = _sums_with_deltas(folded=folded, rollups=rollups, deltas=deltas, period=period)
-    return {bucket: total for bucket, (total, _n) in sorted(sums.items())}
 
 
 def device_other_quantities(*, device: Device, recent: int = 200) -> list:

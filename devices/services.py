@@ -35,7 +35,6 @@ from devices.models import (
     FleetRollup,
     OtherReading,
     TelemetryRollup,
-    TelemetryRollupDelta,
     TelemetryRollupPending,
     TelemetrySample,
 )
@@ -465,11 +464,9 @@ def _normalize(reading: Reading, *, now: datetime) -> tuple[datetime, float] | s
 def _insert_samples(rows: list[tuple[int, int, datetime, str, float]], *, utility_id: int) -> int:
     """Insert all rows, skipping (device, channel, at) already stored, and roll them up.
 
-    Only the samples actually inserted count towards the rollups: a resent batch inserts
-    nothing and so changes none. On PostgreSQL the same statement appends their per-bucket
-    sums to ``TelemetryRollupDelta`` (folded later; readers add them meanwhile); on SQLite
-    the touched buckets are recomputed from their samples at once. Returns how many were
-    inserted; the rest were duplicates.
+    The 5-minute and hourly rollups of the samples actually inserted are brought up to
+    date in the same transaction, per batch: a resent batch inserts nothing and so
+    changes no rollup. Returns how many were inserted; the rest were duplicates.
     """
     table = TelemetrySample._meta.db_table
     columns = "device_id, utility_id, at, channel, value"
@@ -486,7 +483,8 @@ def _insert_samples(rows: list[tuple[int, int, datetime, str, float]], *, utilit
                 " %s::varchar[], %s::double precision[]) "
                 "ON CONFLICT (device_id, channel, at) DO NOTHING "
                 f"RETURNING {columns}), "
-                f"deltas AS ({_append_deltas_sql('ins')}) "
+                f"rolled AS ({_merge_rollups_sql('ins')}), "
+                f"marked AS ({_mark_pending_sql('ins')}) "
                 "SELECT COUNT(*), MIN(at), MAX(at) FROM ins",
                 [list(column) for column in zip(*rows, strict=True)],
             )
@@ -516,7 +514,7 @@ def _insert_samples(rows: list[tuple[int, int, datetime, str, float]], *, utilit
                     utility_id=utility_id,
                     fleet=False,
                 )
-        if inserted and connection.vendor != "postgresql":
+        if inserted:
             windows = []
             for period, period_s in ROLLUP_PERIOD_SECONDS.items():
                 start = interval_bucket(first, period=period)
@@ -539,9 +537,11 @@ def _copy_samples(cursor, rows) -> tuple[int, datetime | None, datetime | None]:
     COPY cannot skip conflicts, so it fills the staging table and one INSERT ... SELECT
     ... ON CONFLICT (device_id, channel, at) DO NOTHING keeps a resent sample stored once.
     The same statement empties the staging table (DELETE ... RETURNING feeds the INSERT,
-    so nothing is left for a later ingest in the same outer transaction) and appends the
-    inserted samples' per-bucket sums to the rollup deltas. Three round trips whatever the
-    batch size: the staging table (created once per session), the COPY, the move.
+    so nothing is left for a later ingest in the same outer transaction), merges the
+    inserted samples into their 5-minute and hourly rollup buckets (count-weighted
+    average, min, max: the buckets are never rescanned) and marks their hours pending for
+    ``telemetry_rollup_pending``. Three round trips whatever the batch size: the staging
+    table (created once per session), the COPY, the move.
     """
     table = TelemetrySample._meta.db_table
     cursor.execute(
@@ -562,27 +562,41 @@ def _copy_samples(cursor, rows) -> tuple[int, datetime | None, datetime | None]:
         f"ins AS (INSERT INTO {table} ({_SAMPLE_COLUMNS}) SELECT {_SAMPLE_COLUMNS} FROM staged "
         "ON CONFLICT (device_id, channel, at) DO NOTHING "
         f"RETURNING {_SAMPLE_COLUMNS}), "
-        f"deltas AS ({_append_deltas_sql('ins')}) "
+        f"rolled AS ({_merge_rollups_sql('ins')}), "
+        f"marked AS ({_mark_pending_sql('ins')}) "
         "SELECT COUNT(*), MIN(at), MAX(at) FROM ins"
     )
     inserted, first, last = cursor.fetchone()
     return inserted, first, last
 
 
-# PostgreSQL: the start of the 5-minute bucket of ``at`` (date_bin is timezone-free and
-# several times cheaper than the numeric epoch arithmetic of ``_bucket_sql``).
-_FIVE_MINUTES_PG = "date_bin('5 minutes', at, TIMESTAMPTZ '1970-01-01 00:00:00+00')"
-
-
-def _append_deltas_sql(source: str) -> str:
-    """An INSERT appending the samples of CTE ``source`` to the rollup deltas, one row per
-    device, channel and 5-minute bucket (PostgreSQL). Insert-only: no row is updated."""
+def _mark_pending_sql(source: str) -> str:
+    """An INSERT marking the hours of CTE ``source``'s samples for telemetry_rollup_pending."""
+    hour = _bucket_sql(ROLLUP_PERIOD_SECONDS[RollupPeriod.HOUR])
     return (
-        f"INSERT INTO {TelemetryRollupDelta._meta.db_table} "  # noqa: S608 - ours
-        "(utility_id, device_id, channel, bucket_start, sum, min, max, count) "
-        f"SELECT utility_id, device_id, channel, {_FIVE_MINUTES_PG}, "
-        "SUM(value), MIN(value), MAX(value), COUNT(*) "
-        f"FROM {source} GROUP BY utility_id, device_id, channel, {_FIVE_MINUTES_PG}"
+        f"INSERT INTO {TelemetryRollupPending._meta.db_table} (utility_id, hour_start) "  # noqa: S608
+        f"SELECT DISTINCT utility_id, {hour} FROM {source} "
+        "ON CONFLICT (utility_id, hour_start) DO NOTHING"
+    )
+
+
+def _merge_rollups_sql(source: str) -> str:
+    """An upsert merging the samples of CTE ``source`` into both periods' device rollups."""
+    rollup = TelemetryRollup._meta.db_table
+    selects = " UNION ALL ".join(
+        f"SELECT utility_id, device_id, channel, '{period}', {_bucket_sql(period_s)}, "  # noqa: S608
+        "AVG(value), MIN(value), MAX(value), COUNT(*) "
+        f"FROM {source} GROUP BY utility_id, device_id, channel, {_bucket_sql(period_s)}"
+        for period, period_s in ROLLUP_PERIOD_SECONDS.items()
+    )
+    return (
+        f"INSERT INTO {rollup} AS r "
+        "(utility_id, device_id, channel, period, bucket_start, avg, min, max, count) "
+        f"{selects} "
+        "ON CONFLICT (device_id, channel, period, bucket_start) DO UPDATE SET "
+        "avg = (r.avg * r.count + excluded.avg * excluded.count) / (r.count + excluded.count),"
+        " min = LEAST(r.min, excluded.min), max = GREATEST(r.max, excluded.max),"
+        " count = r.count + excluded.count"
     )
 
 
@@ -832,152 +846,24 @@ def _fleet_rollup_buckets(cursor, *, windows, utility_id=None) -> None:
     )
 
 
-# One fold or recompute at a time (PostgreSQL transaction-level advisory lock key): each
-# re-sums fleet rows from the device rollups it has just changed.
-_FOLD_LOCK_KEY = 7_201_805
-
-
-def _hold_rollup_writers_off(cursor) -> None:
-    """PostgreSQL: serialize with other folds and recomputes, and wait out every ingest
-    that has appended deltas but not committed; ingests starting meanwhile wait for us.
-
-    A recompute from samples counts every committed sample, so it must delete the deltas
-    of the same samples, and no ingest may commit samples and deltas in between.
-    """
-    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_FOLD_LOCK_KEY])
-    cursor.execute(f"LOCK TABLE {TelemetryRollupDelta._meta.db_table} IN EXCLUSIVE MODE")
-
-
-def _recompute(cursor, *, since: datetime, until: datetime, utility_id=None) -> int:
-    """Recompute the rollups of the whole hours overlapping [since, until) from samples.
-
-    On PostgreSQL the deltas of those hours are dropped first: their samples are counted
-    by the recompute. Whole hours, so that a delta dropped for the hourly bucket is also
-    counted again in its 5-minute bucket. Call with ``_hold_rollup_writers_off`` held.
-    """
-    since = interval_bucket(since, period=RollupPeriod.HOUR)
-    last_hour = interval_bucket(until, period=RollupPeriod.HOUR)
-    until = last_hour if last_hour == until else last_hour + timedelta(hours=1)
-    if connection.vendor == "postgresql":
-        params = [since, until]
-        only_utility = ""
-        if utility_id is not None:
-            only_utility = " AND utility_id = %s"
-            params.append(utility_id)
-        cursor.execute(
-            f"DELETE FROM {TelemetryRollupDelta._meta.db_table} "  # noqa: S608 - ours
-            f"WHERE bucket_start >= %s AND bucket_start < %s{only_utility}",
-            params,
-        )
-    return _rollup_buckets(cursor, since=since, until=until, utility_id=utility_id)
-
-
 def telemetry_rollup(*, since: datetime, until: datetime) -> int:
-    """Recompute every 5-minute and hourly rollup bucket of the hours overlapping
-    [since, until) from their samples.
+    """Recompute every 5-minute and hourly rollup bucket that overlaps [since, until).
 
     Set-based: one INSERT ... SELECT ... GROUP BY per period, upserting, so it is safe
     to run twice or over overlapping windows. Returns the number of rollup rows written.
-    On PostgreSQL ingests wait while it runs (a repair or backfill tool, not the beat).
     """
     with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            _hold_rollup_writers_off(cursor)
-        return _recompute(cursor, since=since, until=until)
-
-
-def _fold_sql() -> str:
-    """One statement: take the committed deltas of buckets that closed before the cutoff
-    (the one parameter), merge their sums into the 5-minute and hourly device rollups, and
-    return the (utility, channel, period, bucket) keys it touched."""
-    delta = TelemetryRollupDelta._meta.db_table
-    rollup = TelemetryRollup._meta.db_table
-    hour = "date_bin('1 hour', bucket_start, TIMESTAMPTZ '1970-01-01 00:00:00+00')"
-    return (
-        f"WITH taken AS (DELETE FROM {delta} WHERE bucket_start < %s "  # noqa: S608 - ours
-        "RETURNING utility_id, device_id, channel, bucket_start, sum, min, max, count), "
-        # A device deleted since its batch: its rollups are gone, drop its deltas too.
-        "per5 AS (SELECT t.utility_id, t.device_id, t.channel, t.bucket_start,"
-        " SUM(t.sum) AS s, MIN(t.min) AS mn, MAX(t.max) AS mx, SUM(t.count) AS n "
-        f"FROM taken t JOIN {Device._meta.db_table} d ON d.id = t.device_id "
-        "GROUP BY t.utility_id, t.device_id, t.channel, t.bucket_start), "
-        f"per1h AS (SELECT utility_id, device_id, channel, {hour} AS bucket_start,"
-        " SUM(s) AS s, MIN(mn) AS mn, MAX(mx) AS mx, SUM(n) AS n "
-        f"FROM per5 GROUP BY utility_id, device_id, channel, {hour}), "
-        f"merged AS (INSERT INTO {rollup} AS r "
-        "(utility_id, device_id, channel, period, bucket_start, avg, min, max, count) "
-        f"SELECT utility_id, device_id, channel, '{RollupPeriod.FIVE_MINUTES}', bucket_start,"
-        " s / n, mn, mx, n FROM per5 UNION ALL "
-        f"SELECT utility_id, device_id, channel, '{RollupPeriod.HOUR}', bucket_start,"
-        " s / n, mn, mx, n FROM per1h "
-        "ON CONFLICT (device_id, channel, period, bucket_start) DO UPDATE SET "
-        "avg = (r.avg * r.count + excluded.avg * excluded.count) / (r.count + excluded.count),"
-        " min = LEAST(r.min, excluded.min), max = GREATEST(r.max, excluded.max),"
-        " count = r.count + excluded.count) "
-        f"SELECT DISTINCT utility_id, channel, '{RollupPeriod.FIVE_MINUTES}', bucket_start "
-        "FROM per5 UNION "
-        f"SELECT DISTINCT utility_id, channel, '{RollupPeriod.HOUR}', bucket_start FROM per1h"
-    )
-
-
-def _fleet_rollup_keys(cursor, keys: list[tuple]) -> None:
-    """Re-sum the fleet rows of exactly these (utility, channel, period, bucket) keys."""
-    columns = [list(column) for column in zip(*keys, strict=True)]
-    cursor.execute(
-        f"INSERT INTO {FleetRollup._meta.db_table} "  # noqa: S608 - identifiers are ours
-        "(utility_id, channel, period, bucket_start, total, devices) "
-        "SELECT r.utility_id, r.channel, r.period, r.bucket_start, SUM(r.avg), COUNT(*) "
-        f"FROM {TelemetryRollup._meta.db_table} r "
-        "JOIN unnest(%s::bigint[], %s::varchar[], %s::varchar[], %s::timestamptz[])"
-        " AS k (utility_id, channel, period, bucket_start) "
-        "ON r.utility_id = k.utility_id AND r.channel = k.channel AND r.period = k.period"
-        " AND r.bucket_start = k.bucket_start "
-        "GROUP BY r.utility_id, r.channel, r.period, r.bucket_start "
-        "ON CONFLICT (utility_id, channel, period, bucket_start) DO UPDATE SET "
-        "total = excluded.total, devices = excluded.devices",
-        columns,
-    )
-
-
-# A 5-minute bucket's deltas are folded once it has been closed this long: a bucket is
-# then written once (an insert) instead of once per batch; readers add the open ones.
-FOLD_GRACE = timedelta(seconds=30)
-
-
-def telemetry_rollup_fold(*, now: datetime | None = None) -> int:
-    """Fold the rollup deltas of closed 5-minute buckets into the device and fleet rollups.
-
-    Only buckets that ended ``FOLD_GRACE`` before ``now`` are taken, so each is merged
-    once however many batches fed it (a late reading adds a delta, merged next time).
-    One transaction: the deltas taken are deleted in the statement that merges them, so
-    a reader (which adds the deltas to the rollups in one query) sees each sample once,
-    before or after. Beat runs it every 10 s; it is idempotent and serialized. Returns
-    the number of (utility, channel, period, bucket) fleet keys it touched. PostgreSQL
-    only: on SQLite ingest updates the rollups itself.
-    """
-    if connection.vendor != "postgresql":
-        return 0
-    now = now or timezone.now()
-    cutoff = now - FOLD_GRACE - timedelta(seconds=ROLLUP_PERIOD_SECONDS[RollupPeriod.FIVE_MINUTES])
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_FOLD_LOCK_KEY])
-        cursor.execute(_fold_sql(), [cutoff])
-        keys = cursor.fetchall()
-        if keys:
-            _fleet_rollup_keys(cursor, keys)
-    return len(keys)
+        return _rollup_buckets(cursor, since=since, until=until)
 
 
 def telemetry_rollup_pending(*, limit: int = 1000) -> int:
-    """Fold the rollup deltas, then recompute the rollups of every hour marked pending.
+    """Recompute the rollups of every hour that got new samples since it was last rolled up.
 
-    Hours are marked by the SQLite ingest (and were by the PostgreSQL one before the
-    deltas); backfilled data is rolled up too, however late. The marks are taken and
-    deleted in the same transaction as the recompute: a concurrent ingest re-marks the
-    hour and the next run picks it up. Beat may fire this twice; it is idempotent.
-    Returns the number of rollup rows the recompute wrote.
+    Ingest marks the hours it writes to, however late the readings arrive, so backfilled
+    data is rolled up too. The marks are taken and deleted in the same transaction as the
+    recompute: a concurrent ingest re-marks the hour and the next run picks it up. Beat may
+    fire this twice; it is idempotent. Returns the number of rollup rows written.
     """
-    telemetry_rollup_fold()
     written = 0
     with transaction.atomic():
         # skip_locked lets two overlapping runs share the work instead of queueing.
@@ -990,10 +876,8 @@ def telemetry_rollup_pending(*, limit: int = 1000) -> int:
             return 0
         TelemetryRollupPending.objects.filter(pk__in=[p.pk for p in pending]).delete()
         with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                _hold_rollup_writers_off(cursor)
             for mark in pending:
-                written += _recompute(
+                written += _rollup_buckets(
                     cursor,
                     since=mark.hour_start,
                     until=mark.hour_start + timedelta(hours=1),

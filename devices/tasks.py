@@ -16,8 +16,7 @@ from devices.services import (
 
 @shared_task(name="devices.rollup", ignore_result=True)
 def telemetry_rollup_task(since: str | None = None, until: str | None = None):
-    """Roll up [since, until) (ISO times) if given, else fold the deltas ingest appended and
-    recompute every hour marked pending."""
+    """Roll up [since, until) (ISO times) if given, else every hour ingest marked pending."""
     if since and until:
         telemetry_rollup(since=datetime.fromisoformat(since), until=datetime.fromisoformat(until))
     else:

@@ -285,11 +285,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": schedule(24 * 3600),
         "options": {"expires": 3600},
     },
-    # Folds the rollup deltas ingest appends (readers add the unfolded ones meanwhile).
     "devices.rollup": {
         "task": "devices.rollup",
-        "schedule": schedule(10),
-        "options": {"expires": 10},
+        "schedule": schedule(300),
+        "options": {"expires": 290},
     },
     "devices.telemetry_partitions": {
         "task": "devices.telemetry_partitions",

@@ -11,8 +11,8 @@ from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
-from devices.models import Device
-from devices.selectors import device_health, device_power_sums
+from devices.models import Device, TelemetryRollup
+from devices.selectors import device_health
 from programs.choices import (
     COUNTED_STATUSES,
     PARTICIPATION_REACHED,
@@ -471,15 +471,21 @@ FUNNEL_LABELS = {"dispatched": "Dispatched", **{p.value: p.label for p in Partic
 
 
 def event_power_series(*, event: Event, margin: timedelta = timedelta(hours=1)) -> list[dict]:
-    """Delivered power of the event's dispatched devices per 5-minute bucket, from rollups
-    (and the deltas not yet folded into them)."""
-    sums = device_power_sums(
-        utility=event.utility,
-        device_ids=Dispatch.objects.filter(event=event).values("device_id"),
-        since=event.start - margin,
-        until=event.end + margin,
+    """Delivered power of the event's dispatched devices per 5-minute bucket, from rollups."""
+    rows = (
+        TelemetryRollup.objects.for_utility(event.utility)
+        .filter(
+            channel="w",
+            period="5m",
+            bucket_start__gte=event.start - margin,
+            bucket_start__lt=event.end + margin,
+            device_id__in=Dispatch.objects.filter(event=event).values("device_id"),
+        )
+        .values("bucket_start")
+        .annotate(power_w=Sum("avg"))
+        .order_by("bucket_start")
     )
-    return [{"t": int(bucket.timestamp()), "w": total} for bucket, total in sums.items()]
+    return [{"t": int(r["bucket_start"].timestamp()), "w": r["power_w"]} for r in rows]
 
 
 def events_in_month(*, utility, year: int, month: int, tz) -> QuerySet[Event]:

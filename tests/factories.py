@@ -19,7 +19,6 @@ from devices.models import (
     FleetRollup,
     OtherReading,
     TelemetryRollup,
-    TelemetryRollupDelta,
     TelemetryRollupPending,
     TelemetrySample,
 )
@@ -180,19 +179,6 @@ def fleet_rollup(utility: Utility, marker: str = "") -> FleetRollup:
         devices=1,
         total=1.0,
         bucket_start=datetime(2026, 1, 1, next(_seq) % 24, tzinfo=UTC),
-    )
-
-
-def telemetry_rollup_delta(utility: Utility, marker: str = "") -> TelemetryRollupDelta:
-    return TelemetryRollupDelta.objects.create(
-        utility=utility,
-        device=device(utility, marker),
-        channel="w",
-        bucket_start=datetime(2026, 1, 1, tzinfo=UTC),
-        sum=2,
-        min=1,
-        max=1,
-        count=2,
     )
 
 
@@ -717,7 +703,6 @@ TENANT_FACTORIES = {
     TelemetrySample: telemetry_sample,
     OtherReading: other_reading,
     TelemetryRollup: telemetry_rollup,
-    TelemetryRollupDelta: telemetry_rollup_delta,
     TelemetryRollupPending: telemetry_rollup_pending,
     ConnectorSite: connector_site,
     ConnectorCommand: connector_command,

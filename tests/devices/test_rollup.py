@@ -5,20 +5,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from devices.choices import Channel, RollupPeriod
-from devices.models import (
-    FleetRollup,
-    TelemetryRollup,
-    TelemetryRollupDelta,
-    TelemetryRollupPending,
-    TelemetrySample,
-)
+from devices.models import FleetRollup, TelemetryRollup, TelemetryRollupPending, TelemetrySample
 from devices.selectors import fleet_power_series
 from devices.services import (
     Reading,
     telemetry_ingest,
     telemetry_prune,
     telemetry_rollup,
-    telemetry_rollup_fold,
     telemetry_rollup_pending,
 )
 from devices.tasks import telemetry_rollup_task
@@ -135,41 +128,30 @@ def test_prune_removes_only_old_samples(utility, device):
     assert TelemetryRollup.objects.count() == 4  # rollups are kept
 
 
-def test_late_readings_are_rolled_up_by_the_task(utility, other_utility, make_device):
-    """However late a reading, the rollup task (beat) brings its buckets up to date: on
-    SQLite through the hours ingest marks pending, on PostgreSQL by folding the deltas."""
+def test_pending_hours_are_rolled_up_however_late_the_readings(utility, other_utility, make_device):
     a = make_device()
     theirs = make_device(utility=other_utility)
     feed(utility, a, [(at(0), 1000), (at(70), 3000)])  # 10:00 and 11:10
     feed(other_utility, theirs, [(at(1), 500)])
+    assert sorted(TelemetryRollupPending.objects.values_list("utility_id", "hour_start")) == sorted(
+        [(utility.pk, at(0)), (utility.pk, at(60)), (other_utility.pk, at(0))]
+    )
 
-    telemetry_rollup_task()  # no window: the deltas and the pending hours
+    telemetry_rollup_task()  # no window: the pending hours
 
     assert not TelemetryRollupPending.objects.exists()
-    assert not TelemetryRollupDelta.objects.exists()
     assert rollup(a, RollupPeriod.HOUR, at(0)).avg == 1000
     assert rollup(a, RollupPeriod.FIVE_MINUTES, at(70)).avg == 3000
     assert rollup(theirs, RollupPeriod.HOUR, at(0)).avg == 500
 
-    # A reading for 10:02 arrives an hour and a half late: its buckets are redone.
+    # A reading for 10:02 arrives an hour and a half late: its hour is redone.
     feed(utility, a, [(at(2), 2000)])
-    telemetry_rollup_task()
+    assert telemetry_rollup_pending() == 2  # the 10:00 five-minute and hourly buckets
     assert (rollup(a, RollupPeriod.FIVE_MINUTES, at(0)).avg, rollup(a, "1h", at(0)).count) == (
         1500,
         2,
     )
     assert telemetry_rollup_pending() == 0
-
-
-def test_pending_hours_are_recomputed_from_the_samples(utility, device):
-    feed(utility, device, [(at(0), 1000), (at(1), 3000)])
-    telemetry_rollup_pending()
-    TelemetryRollup.objects.update(avg=0)  # damaged, say by a restore
-    TelemetryRollupPending.objects.create(utility=utility, hour_start=at(0))
-
-    assert telemetry_rollup_pending() == 2  # the 10:00 five-minute and hourly buckets
-    assert rollup(device, RollupPeriod.FIVE_MINUTES, at(0)).avg == 2000
-    assert not TelemetryRollupPending.objects.exists()
 
 
 def test_a_batch_of_only_duplicates_marks_nothing(utility, device):
@@ -184,12 +166,10 @@ def test_a_batch_of_only_duplicates_marks_nothing(utility, device):
     )
 
     assert not TelemetryRollupPending.objects.exists()
-    assert not TelemetryRollupDelta.objects.exists()
 
 
-def test_each_batch_counts_in_the_rollups_at_once(utility, make_device):
-    """No job run: every batch counts in the rollup readers as soon as it commits, and the
-    fold (PostgreSQL; SQLite's ingest recomputes at once) stores the same buckets."""
+def test_each_batch_brings_its_rollups_up_to_date(utility, make_device):
+    """No job run: the ingest itself merges every batch into the device and fleet rollups."""
 
     a, b = make_device(), make_device()
     feed(utility, a, [(at(0), 1000), (at(2), 2000)])
@@ -203,15 +183,7 @@ def test_each_batch_counts_in_the_rollups_at_once(utility, make_device):
         now=NOW,
     )
     assert (result.accepted, result.duplicates) == (0, 1)
-    five = fleet_power_series(utility=utility, since=HOUR, until=at(60))
-    assert [(p.bucket_start, p.power_w, p.devices) for p in five] == [
-        (at(0), 500, 2),
-        (at(5), -500, 1),
-    ]
-    hourly = fleet_power_series(utility=utility, since=HOUR, until=at(60), period="1h")
-    assert [(p.bucket_start, p.power_w, p.devices) for p in hourly] == [(at(0), -125, 2)]
 
-    telemetry_rollup_fold()
     r = rollup(a, RollupPeriod.FIVE_MINUTES, at(0))
     assert (r.avg, r.min, r.max, r.count) == (2000, 1000, 3000, 3)
     r = rollup(a, RollupPeriod.FIVE_MINUTES, at(5))
