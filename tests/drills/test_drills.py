@@ -11,7 +11,8 @@ import pytest
 from tests.drills import drills
 from tests.drills.stack import ROOT, available
 
-pytestmark = pytest.mark.integration
+# Its own PostgreSQL and Redis whatever the suite runs on: CI runs it once.
+pytestmark = [pytest.mark.integration, pytest.mark.production_stack]
 
 
 def test_fault_drills_lose_and_duplicate_nothing(capsys):

@@ -29,7 +29,11 @@ from vendors.certificates import certificate_issue
 from vendors.models import ConformanceRun
 from vendors.services import application_create
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.production_stack,
+    pytest.mark.django_db(transaction=True),
+]
 
 PIN = 123455  # 12345 and its 2030.5 check digit
 RUN_SCALE = 0.25

@@ -21,7 +21,11 @@ from tests import factories
 from tests.integration.fleet import FleetThread, fleet_participants
 from tests.integration.servers import sep2_server, subprocess_env, wait_until
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.production_stack,
+    pytest.mark.django_db(transaction=True),
+]
 
 
 def sample_times(lfdi: str) -> list[float]:

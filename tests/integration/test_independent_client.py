@@ -37,7 +37,11 @@ from tests.integration.fleet import FleetThread
 from tests.integration.servers import sep2_server, subprocess_env, wait_until
 from tests.integration.test_sep2_field import FIELD_ADDRESS, devstack_nginx, field  # noqa: F401
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.production_stack,
+    pytest.mark.django_db(transaction=True),
+]
 
 DEVICES = 20
 TARGET_W = 20_000

@@ -43,7 +43,11 @@ from tests.integration.servers import sep2_server, subprocess_env, wait_until
 from tests.integration.test_sep2_flow_tls import TlsSep
 from tests.integration.test_sep2_mtls import client_context, mutual_tls_proxy
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.production_stack,
+    pytest.mark.django_db(transaction=True),
+]
 
 MAX_W = 5000.0
 PF = 0.9

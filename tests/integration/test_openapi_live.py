@@ -17,7 +17,11 @@ from django.core.management import call_command
 from tests.integration.servers import asgi_server, subprocess_env
 from tests.portal import test_openapi_fuzz as fuzz
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.production_stack,
+    pytest.mark.django_db(transaction=True),
+]
 
 EXAMPLES = 2
 
