@@ -27,6 +27,8 @@ from settlement.choices import TREATMENT_ORDER, Flag
 from settlement.models import EventResult
 
 TABLE = "settlement_reconcile_results"
+# Whole minutes since 1970, as the reference's window_stats groups them.
+MINUTE = "CAST(floor(extract(epoch FROM s.at) / 60) AS bigint)"
 OPT_OUT_RESPONSE = 4  # 2030.5 Response status "event opted out" (programs.selectors.OPT_OUT)
 FLAG_ORDER = [Flag.OFFLINE, Flag.MISSING_INTERVALS, Flag.STALE, Flag.OPT_OUT]
 
@@ -64,12 +66,26 @@ class Plan:
     clip: tuple[float, float]
 
 
-def _windows_sql(plan: Plan) -> tuple[str, dict]:
-    rows, params = [], {}
+def _per_window_sql(plan: Plan) -> tuple[str, dict]:
+    """Each window's per-device mean of per-minute means: one grouped branch per window.
+
+    The same query as the reference's ``window_stats``, once per window and glued with
+    UNION ALL: one sort of (device, minute) per window, which PostgreSQL does faster than
+    one sort of every window's samples keyed by the window as well.
+    """
+    sample = TelemetrySample._meta.db_table
+    dispatch = Dispatch._meta.db_table
+    branches, params = [], {}
     for n, window in enumerate(plan.windows):
-        rows.append(
-            f"(%(w{n}_kind)s, %(w{n}_i)s, "
-            f"CAST(%(w{n}_since)s AS timestamptz), CAST(%(w{n}_until)s AS timestamptz))"
+        branches.append(
+            f"SELECT device_id, CAST(%(w{n}_kind)s AS text) AS kind, "  # noqa: S608
+            f"CAST(%(w{n}_i)s AS integer) AS i, AVG(v) AS avg, "
+            "COUNT(*) AS minutes, MAX(m) AS last_minute FROM ("
+            f"SELECT s.device_id AS device_id, {MINUTE} AS m, AVG(s.value) AS v "
+            f"FROM {sample} s JOIN {dispatch} d ON d.device_id = s.device_id "
+            "WHERE d.event_id = %(event)s AND s.utility_id = %(utility)s "
+            f"AND s.channel = %(channel)s AND s.at >= %(w{n}_since)s AND s.at < %(w{n}_until)s "
+            f"GROUP BY s.device_id, {MINUTE}) per_minute GROUP BY device_id"
         )
         params |= {
             f"w{n}_kind": window.kind,
@@ -77,7 +93,7 @@ def _windows_sql(plan: Plan) -> tuple[str, dict]:
             f"w{n}_since": window.since,
             f"w{n}_until": window.until,
         }
-    return f"(VALUES {', '.join(rows)}) AS w(kind, i, since, until)", params
+    return "\n    UNION ALL\n    ".join(branches), params
 
 
 def _baseline_sql(plan: Plan) -> str:
@@ -94,32 +110,19 @@ def _baseline_sql(plan: Plan) -> str:
     )
 
 
-def _results_sql(plan: Plan) -> tuple[str, list]:
-    sample = TelemetrySample._meta.db_table
+def _results_sql(plan: Plan) -> tuple[str, dict]:
     dispatch = Dispatch._meta.db_table
     opt_out = OptOut._meta.db_table
-    windows, window_params = _windows_sql(plan)
+    per_window, window_params = _per_window_sql(plan)
     baseline = _baseline_sql(plan)
     rank = plan.treatment_rank
     names = ", ".join(f"'{t}'" for t in TREATMENT_ORDER)
-    lo = min(w.since for w in plan.windows)
-    hi = max(w.until for w in plan.windows)
     # Float arithmetic in the reference's order: AVG of per-minute AVGs; the 10-in-10 mean
     # over the days newest first (ORDER BY i), as Python's sum() adds them.
     sql = f"""
 CREATE TEMPORARY TABLE {TABLE} ON COMMIT DROP AS
-WITH per_minute AS (
-    SELECT s.device_id, w.kind, w.i, CAST(floor(extract(epoch FROM s.at) / 60) AS bigint) AS m,
-           AVG(s.value) AS v
-    FROM {sample} s
-    JOIN {dispatch} d ON d.device_id = s.device_id AND d.event_id = %(event)s
-    JOIN {windows} ON s.at >= w.since AND s.at < w.until
-    WHERE s.utility_id = %(utility)s AND s.channel = %(channel)s
-      AND s.at >= %(lo)s AND s.at < %(hi)s
-    GROUP BY 1, 2, 3, 4
-), per_window AS (
-    SELECT device_id, kind, i, AVG(v) AS avg, COUNT(*) AS minutes, MAX(m) AS last_minute
-    FROM per_minute GROUP BY 1, 2, 3
+WITH per_window AS (
+    {per_window}
 ), p AS (
     SELECT device_id,
            MAX(avg) FILTER (WHERE kind = 'during') AS measured,
@@ -133,14 +136,14 @@ WITH per_minute AS (
 ), measured AS (
     SELECT d.device_id, d.committed_w, p.measured, p.minutes, p.last_minute,
            {baseline} AS baseline,
-           (d.last_response = %(opt_out_response)s OR EXISTS (
-               SELECT 1 FROM {opt_out} o
-               WHERE o.event_id = d.event_id AND o.device_id = d.device_id
-           )) AS opted_out,
+           (d.last_response IS NOT DISTINCT FROM %(opt_out_response)s
+            OR o.device_id IS NOT NULL) AS opted_out,
            CASE WHEN p.minutes IS NULL THEN CAST(0.0 AS float8)
                 ELSE LEAST(CAST(1.0 AS float8), CAST(p.minutes AS float8) / %(expected)s)
            END AS coverage
     FROM {dispatch} d LEFT JOIN p ON p.device_id = d.device_id
+    LEFT JOIN (SELECT DISTINCT device_id FROM {opt_out} WHERE event_id = %(event)s) o
+        ON o.device_id = d.device_id
     WHERE d.event_id = %(event)s AND d.utility_id = %(utility)s
 ), flagged AS (
     SELECT m.*,
@@ -191,8 +194,6 @@ FROM delivered
         "event": plan.event_id,
         "utility": plan.utility_id,
         "channel": plan.channel,
-        "lo": lo,
-        "hi": hi,
         "opt_out_response": OPT_OUT_RESPONSE,
         "expected": float(plan.expected_intervals),
         "end_minute": plan.end_minute,
