@@ -264,16 +264,14 @@ FROM {TABLE}
     }
 
 
-def results_write(*, run_id: int, utility_id: int) -> None:
-    """Copy the temporary table into ``EventResult`` for ``run_id`` (one statement)."""
-    from settlement.reconciliation import RESULT_FIELDS
-
+def results_write(*, run_id: int, utility_id: int, fields: list[str]) -> None:
+    """Copy the temporary table's ``fields`` into ``EventResult`` for ``run_id``."""
     table = EventResult._meta.db_table
     by_attname = {f.attname: f.column for f in EventResult._meta.concrete_fields}
-    columns = ", ".join(by_attname[name] for name in ["utility_id", "run_id", *RESULT_FIELDS])
+    columns = ", ".join(by_attname[name] for name in ["utility_id", "run_id", *fields])
     sql = (
         f"INSERT INTO {table} ({columns}) "  # noqa: S608 - identifiers are ours
-        f"SELECT %s, %s, {', '.join(RESULT_FIELDS)} FROM {TABLE} ORDER BY device_id"
+        f"SELECT %s, %s, {', '.join(fields)} FROM {TABLE} ORDER BY device_id"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [utility_id, run_id])

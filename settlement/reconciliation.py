@@ -5,6 +5,11 @@ a device that reports every 10 s and one that reports every minute weigh the sam
 a burst of near-duplicate readings counts once), then to the window's mean of those
 minutes. The minutes with data, against the intervals the program's telemetry cadence
 asks for in the window, are the coverage.
+
+Two paths give the same results: on PostgreSQL every device's result is computed and
+written by a few set-based statements (``settlement.reconcile_sql``, issue 18: 100,000
+devices no longer pass through Python); the Python loop here is the reference, and what
+SQLite runs. tests/settlement/test_reconcile_sql.py holds them to each other.
 """
 
 import hashlib
@@ -439,7 +444,9 @@ def _outcome_in_sql(*, event: Event, rules: SettlementRules) -> _Outcome:
     )
 
     def write(run: ReconciliationRun) -> None:
-        reconcile_sql.results_write(run_id=run.pk, utility_id=event.utility_id)
+        reconcile_sql.results_write(
+            run_id=run.pk, utility_id=event.utility_id, fields=RESULT_FIELDS
+        )
 
     return _Outcome(digest, used, summary["counts"], write)
 
