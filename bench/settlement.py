@@ -3,8 +3,12 @@
 Runs in a throwaway test database (created and dropped here), filled with set-based SQL
 (generate_series on PostgreSQL, a recursive CTE on SQLite). Prints figures; never asserts.
 
-    python -m bench settlement            # 100,000 devices
+    python -m bench settlement            # 100,000 devices, then a 10,000-device season
     python -c "import bench.settlement as b; b.main(['--devices', '5000'])"
+
+Issue 18's targets, printed with their ratio (measured / target; below 1 meets it):
+100,000 device-events reconciled in < 10 s, and a season settled for 10,000 devices in
+< 10 s. The second scenario (``--season-devices``, 0 to skip) is a utility of its own.
 """
 
 import argparse
@@ -15,6 +19,10 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 DEFAULT_DEVICES = 100_000
+DEFAULT_SEASON_DEVICES = 10_000
+TARGET_S = 10.0  # both targets: seconds
+RECONCILE_TARGET_DEVICES = 100_000
+SETTLE_TARGET_DEVICES = 10_000
 CADENCE_S = 300  # the program's telemetry cadence
 START = datetime(2026, 7, 15, 18, 0, tzinfo=UTC)
 
@@ -94,7 +102,11 @@ def _insert_telemetry(cursor, *, utility_id: int) -> int:
     return cursor.fetchone()[0]
 
 
-def _run(devices: int) -> None:
+def _run(devices: int, *, slug: str = "bench") -> dict[str, float]:
+    """Seed one utility with ``devices``, reconcile its event and settle its season.
+
+    Returns the seconds taken by ``event_reconcile`` (first run) and ``season_settle``.
+    """
     from django.db import connection, transaction
 
     from devices.models import Device
@@ -111,9 +123,12 @@ def _run(devices: int) -> None:
         count = rows(value) if callable(rows) else rows
         rate = f", {count / took:,.0f} rows/s" if count and took > 0 else ""
         print(f"  {label:<42} {took:8.2f} s{f' ({count:,} rows{rate})' if count else ''}")
+        seconds[label] = took
         return value
 
-    utility = factories.utility("Bench Power", slug="bench", timezone="UTC")
+    seconds: dict[str, float] = {}
+
+    utility = factories.utility(f"Bench Power {slug}", slug=slug, timezone="UTC")
     program = factories.program(utility, telemetry_cadence_s=CADENCE_S)
     SettlementRules.objects.create(
         utility=utility,
@@ -196,11 +211,24 @@ def _run(devices: int) -> None:
     )
     csv = timed("payment file CSV", lambda: payment_file_csv(batch=batch), rows=devices)
     print(f"  payment file: {len(csv):,} bytes")
+    return {
+        "reconcile": seconds["event_reconcile (first run)"],
+        "settle": seconds["season_settle"],
+    }
+
+
+def _target_line(label: str, took: float, devices: int, target_devices: int) -> str:
+    ratio = took / TARGET_S
+    line = f"  {label:<34} {took:7.2f} s at {devices:,} devices; target {TARGET_S:.0f} s"
+    if devices == target_devices:
+        return f"{line}: ratio {ratio:.2f} ({'met' if ratio < 1 else 'NOT met'})"
+    return f"{line} at {target_devices:,}: not measured at that size (ratio n/a)"
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench.settlement")
     parser.add_argument("--devices", type=int, default=DEFAULT_DEVICES)
+    parser.add_argument("--season-devices", type=int, default=DEFAULT_SEASON_DEVICES)
     args = parser.parse_args(argv)
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
@@ -217,7 +245,21 @@ def main(argv: list[str]) -> int:
     )
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
-        _run(args.devices)
+        large = _run(args.devices)
+        season = large
+        if args.season_devices and args.season_devices != args.devices:
+            print(f"  --- season scenario: {args.season_devices:,} devices")
+            season = _run(args.season_devices, slug="bench-season")
+        print(
+            f"  targets (issue 18); load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}"
+        )
+        print(
+            _target_line(
+                "event_reconcile", large["reconcile"], args.devices, RECONCILE_TARGET_DEVICES
+            )
+        )
+        season_size = args.season_devices or args.devices
+        print(_target_line("season_settle", season["settle"], season_size, SETTLE_TARGET_DEVICES))
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
     return 0

@@ -5,11 +5,17 @@ a device that reports every 10 s and one that reports every minute weigh the sam
 a burst of near-duplicate readings counts once), then to the window's mean of those
 minutes. The minutes with data, against the intervals the program's telemetry cadence
 asks for in the window, are the coverage.
+
+Two paths give the same results: on PostgreSQL every device's result is computed and
+written by a few set-based statements (``settlement.reconcile_sql``, issue 18: 100,000
+devices no longer pass through Python); the Python loop here is the reference, and what
+SQLite runs. tests/settlement/test_reconcile_sql.py holds them to each other.
 """
 
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -24,6 +30,7 @@ from devices.models import TelemetrySample
 from programs.choices import COUNTED_STATUSES, EventKind, EventStatus
 from programs.controls import PLANNED_KINDS
 from programs.models import Dispatch, Event, OptOut
+from settlement import reconcile_sql
 from settlement.choices import TREATMENT_ORDER, BaselineMethod, Flag, Treatment
 from settlement.models import EventResult, ReconciliationRun, SettlementRules
 from settlement.rules import rules_for_program, rules_snapshot
@@ -221,20 +228,52 @@ def _treatment_for(flags: list[str], rules: SettlementRules) -> str:
     return chosen
 
 
-@transaction.atomic
-def event_reconcile(*, event: Event, now: datetime | None = None) -> ReconciliationRun:
-    """Measure every dispatched device of a completed event; idempotent.
+@dataclass(frozen=True)
+class _Terms:
+    """What every device's result in one event is measured against (both paths share it)."""
 
-    Versioning: the inputs (rules, dispatches, opt-outs and the per-device telemetry
-    aggregates) are hashed. When they match the current run's, that run is returned and
-    nothing is written. When they differ (late telemetry, a rule change) a new version is
-    written and becomes the current one; older versions stay for audit.
+    window_s: int
+    expected_intervals: int
+    end_minute: int
+    min_coverage: float
+    sign_of_kind: int
+    paid_as_energy: bool
+    cap: Decimal
+
+
+def _terms(*, event: Event, rules: SettlementRules) -> _Terms:
+    # Coverage counts against the program's telemetry cadence: a device reporting every
+    # 5 minutes as asked is fully covered with 12 of 60 minutes.
+    interval_s = max(60, event.program.telemetry_cadence_s)
+    # Only planned kinds (discharge, charge) commit energy. Any other control (a limit,
+    # connect, a curve …) is not paid as energy delivered and does not count towards the
+    # performance average: its results keep what each device measured, for the record.
+    return _Terms(
+        window_s=event.duration_s,
+        expected_intervals=math.ceil(event.duration_s / interval_s),
+        end_minute=math.floor(event.end.timestamp() / 60),
+        min_coverage=rules.min_coverage_pct / 100,
+        sign_of_kind=-1 if event.kind == EventKind.CHARGE else 1,
+        paid_as_energy=event.kind in PLANNED_KINDS,
+        cap=rules.performance_factor_cap,
+    )
+
+
+@dataclass
+class _Outcome:
+    """An event's measured results, ready to be compared by digest and written to a run."""
+
+    digest: str
+    used: dict
+    counts: dict
+    write: Callable[[ReconciliationRun], None]
+
+
+def _outcome_in_python(*, event: Event, rules: SettlementRules) -> _Outcome:
+    """The reference: per-window aggregates from SQL, each device's result in Python.
+
+    SQLite runs this; on PostgreSQL ``_outcome_in_sql`` gives the same results in sets.
     """
-    now = now or timezone.now()
-    event = Event.objects.select_for_update().select_related("utility", "program").get(pk=event.pk)
-    if event.status != EventStatus.COMPLETED:
-        raise SettlementError("Only completed events are reconciled.")
-    rules = rules_for_program(event.program)
     rules_json = rules_snapshot(rules)
     dispatches = list(
         Dispatch.objects.for_utility(event.utility)
@@ -262,33 +301,17 @@ def event_reconcile(*, event: Event, now: datetime | None = None) -> Reconciliat
             "baseline": sorted([d, round(b, 6)] for d, b in measured.baseline.items()),
         }
     )
-    runs = ReconciliationRun.objects.for_utility(event.utility).filter(event=event)
-    current = runs.filter(is_current=True).first()
-    if current is not None and current.inputs_digest == digest:
-        return current
-
-    window_s = event.duration_s
-    # Coverage counts against the program's telemetry cadence: a device reporting every
-    # 5 minutes as asked is fully covered with 12 of 60 minutes.
-    interval_s = max(60, event.program.telemetry_cadence_s)
-    expected_intervals = math.ceil(window_s / interval_s)
-    end_minute = math.floor(event.end.timestamp() / 60)
-    min_coverage = rules.min_coverage_pct / 100
-    sign_of_kind = -1 if event.kind == EventKind.CHARGE else 1
-    # Only planned kinds (discharge, charge) commit energy. Any other control (a limit,
-    # connect, a curve …) is not paid as energy delivered and does not count towards the
-    # performance average: its results keep what each device measured, for the record.
-    paid_as_energy = event.kind in PLANNED_KINDS
-    cap = rules.performance_factor_cap
+    terms = _terms(event=event, rules=rules)
+    window_s = terms.window_s
     results, flag_counts, treatment_counts = [], {}, {}
     for device_id, committed_w, _response in dispatches:
         stats = measured.during.get(device_id)
         baseline_w = measured.baseline.get(device_id)
-        coverage = min(1.0, stats.minutes / expected_intervals) if stats else 0.0
+        coverage = min(1.0, stats.minutes / terms.expected_intervals) if stats else 0.0
         flags = []
-        if stats is None or (end_minute - stats.last_minute) * 60 > rules.offline_after_s:
+        if stats is None or (terms.end_minute - stats.last_minute) * 60 > rules.offline_after_s:
             flags.append(Flag.OFFLINE)
-        if stats is not None and coverage < min_coverage:
+        if stats is not None and coverage < terms.min_coverage:
             flags.append(Flag.MISSING_INTERVALS)
         if baseline_w is None:
             flags.append(Flag.STALE)
@@ -304,12 +327,12 @@ def event_reconcile(*, event: Event, now: datetime | None = None) -> Reconciliat
             delivered_w = measured_w if measured.sign > 0 else 0.0
         else:
             delivered_w = measured.sign * (measured_w - baseline_w)
-        delivered_w *= sign_of_kind
+        delivered_w *= terms.sign_of_kind
         if treatment == Treatment.PRORATE:
             delivered_w *= coverage
         elif treatment in (Treatment.ZERO, Treatment.EXCLUDE):
             delivered_w = 0.0
-        if not paid_as_energy:
+        if not terms.paid_as_energy:
             delivered_w = 0.0
         for flag in flags:
             flag_counts[str(flag)] = flag_counts.get(str(flag), 0) + 1
@@ -325,13 +348,139 @@ def event_reconcile(*, event: Event, now: datetime | None = None) -> Reconciliat
                 baseline_w,
                 delivered_w,
                 delivered_w * window_s / 3600,
-                _performance_factor(delivered_w, committed_w, cap),
+                _performance_factor(delivered_w, committed_w, terms.cap),
                 coverage,
                 [str(f) for f in flags],
                 str(treatment),
-                paid_as_energy and treatment != Treatment.EXCLUDE,
+                terms.paid_as_energy and treatment != Treatment.EXCLUDE,
             )
         )
+
+    def write(run: ReconciliationRun) -> None:
+        insert_rows(
+            EventResult,
+            ["utility_id", "run_id", *RESULT_FIELDS],
+            [(event.utility_id, run.pk, *row) for row in results],
+        )
+
+    counts = {
+        "dispatched": len(dispatches),
+        "opted_out": len(opted_out),
+        "with_telemetry": len(measured.during),
+        "with_baseline": len(measured.baseline),
+        "telemetry_minutes": sum(s.minutes for s in measured.during.values()),
+        "flags": flag_counts,
+        "treatments": treatment_counts,
+    }
+    return _Outcome(digest, measured.used, counts, write)
+
+
+def _sql_plan(*, event: Event, rules: SettlementRules) -> tuple[reconcile_sql.Plan, dict]:
+    """The windows and terms of ``_measure`` and ``_terms``, for the set-based path."""
+    method = rules.baseline_method
+    during = reconcile_sql.Window("during", 0, event.start, event.end)
+    if method == BaselineMethod.TEN_IN_TEN:
+        before = timedelta(hours=ADJUSTMENT_HOURS)
+        days = ten_in_ten_days(event=event)
+        windows = [
+            during,
+            *reconcile_sql.day_windows(
+                days,
+                duration=timedelta(seconds=event.duration_s),
+                before=before,
+                adjust=rules.ten_in_ten_adjust,
+            ),
+        ]
+        if rules.ten_in_ten_adjust:
+            windows.append(reconcile_sql.Window("today_pre", 0, event.start - before, event.start))
+        channel, sign = Channel.SITE_W, -1
+        used = {"days": [d.date().isoformat() for d in days], "adjusted": rules.ten_in_ten_adjust}
+    else:
+        before_start = event.start - timedelta(minutes=rules.meter_before_minutes)
+        windows = [during, reconcile_sql.Window("pre", 0, before_start, event.start)]
+        battery = method == BaselineMethod.BATTERY_TELEMETRY
+        channel, sign = (Channel.W, 1) if battery else (Channel.SITE_W, -1)
+        used = {"before_minutes": rules.meter_before_minutes}
+    terms = _terms(event=event, rules=rules)
+    by_flag = {
+        Flag.MISSING_INTERVALS: rules.on_missing_intervals,
+        Flag.STALE: rules.on_stale,
+        Flag.OPT_OUT: rules.on_opt_out,
+        Flag.OFFLINE: rules.on_offline,
+    }
+    plan = reconcile_sql.Plan(
+        event_id=event.pk,
+        utility_id=event.utility_id,
+        channel=str(channel),
+        windows=windows,
+        ten_in_ten=method == BaselineMethod.TEN_IN_TEN,
+        adjust=rules.ten_in_ten_adjust,
+        sign=sign,
+        sign_of_kind=terms.sign_of_kind,
+        paid_as_energy=terms.paid_as_energy,
+        window_s=terms.window_s,
+        expected_intervals=terms.expected_intervals,
+        end_minute=terms.end_minute,
+        offline_after_s=rules.offline_after_s,
+        min_coverage=terms.min_coverage,
+        cap=terms.cap,
+        treatment_rank={flag: TREATMENT_ORDER.index(t) for flag, t in by_flag.items()},
+        clip=ADJUSTMENT_CLIP,
+    )
+    return plan, used
+
+
+def _outcome_in_sql(*, event: Event, rules: SettlementRules) -> _Outcome:
+    """Every device's result computed in PostgreSQL: a constant number of statements."""
+    plan, used = _sql_plan(event=event, rules=rules)
+    reconcile_sql.results_compute(plan)
+    summary = reconcile_sql.results_summary(event_id=event.pk)
+    digest = _digest(
+        {
+            "rules": rules_snapshot(rules),
+            "window": [event.start.isoformat(), event.duration_s],
+            "telemetry": summary["telemetry_digest"],
+        }
+    )
+
+    def write(run: ReconciliationRun) -> None:
+        reconcile_sql.results_write(
+            run_id=run.pk, utility_id=event.utility_id, fields=RESULT_FIELDS
+        )
+
+    return _Outcome(digest, used, summary["counts"], write)
+
+
+@transaction.atomic
+def event_reconcile(
+    *, event: Event, now: datetime | None = None, set_based: bool | None = None
+) -> ReconciliationRun:
+    """Measure every dispatched device of a completed event; idempotent.
+
+    Versioning: the inputs (rules, dispatches, opt-outs and the per-device telemetry
+    aggregates) are hashed. When they match the current run's, that run is returned and
+    nothing is written. When they differ (late telemetry, a rule change) a new version is
+    written and becomes the current one; older versions stay for audit.
+
+    ``set_based`` (default: on PostgreSQL) computes the results in SQL; otherwise the
+    Python reference does. Both give the same results; their digests differ, so a run
+    made by one path is re-made, not reused, by the other.
+    """
+    now = now or timezone.now()
+    event = Event.objects.select_for_update().select_related("utility", "program").get(pk=event.pk)
+    if event.status != EventStatus.COMPLETED:
+        raise SettlementError("Only completed events are reconciled.")
+    rules = rules_for_program(event.program)
+    if set_based is None:
+        set_based = connection.vendor == "postgresql"
+    if set_based and connection.vendor != "postgresql":
+        raise SettlementError("Set-based reconciliation needs PostgreSQL.")
+    outcome = (_outcome_in_sql if set_based else _outcome_in_python)(event=event, rules=rules)
+
+    runs = ReconciliationRun.objects.for_utility(event.utility).filter(event=event)
+    current = runs.filter(is_current=True).first()
+    if current is not None and current.inputs_digest == outcome.digest:
+        return current
 
     version = (runs.aggregate(Max("version"))["version__max"] or 0) + 1
     runs.filter(is_current=True).update(is_current=False)
@@ -342,26 +491,14 @@ def event_reconcile(*, event: Event, now: datetime | None = None) -> Reconciliat
         is_current=True,
         baseline_method=rules.baseline_method,
         inputs={
-            "rules": rules_json,
+            "rules": rules_snapshot(rules),
             "telemetry_cutoff": now.isoformat(),
             "window": {"start": event.start.isoformat(), "end": event.end.isoformat()},
-            "baseline": measured.used,
-            "counts": {
-                "dispatched": len(dispatches),
-                "opted_out": len(opted_out),
-                "with_telemetry": len(measured.during),
-                "with_baseline": len(measured.baseline),
-                "telemetry_minutes": sum(s.minutes for s in measured.during.values()),
-                "flags": flag_counts,
-                "treatments": treatment_counts,
-            },
+            "baseline": outcome.used,
+            "counts": outcome.counts,
         },
-        inputs_digest=digest,
+        inputs_digest=outcome.digest,
         created_at=now,
     )
-    insert_rows(
-        EventResult,
-        ["utility_id", "run_id", *RESULT_FIELDS],
-        [(event.utility_id, run.pk, *row) for row in results],
-    )
+    outcome.write(run)
     return run
