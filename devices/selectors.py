@@ -185,18 +185,30 @@ def fleet_health_counts(
     Same rules as ``device_health``. ``devices`` narrows to an already-scoped queryset.
     """
     now = now or timezone.now()
-    faulted, offline, stale = _health_rules(now, stale_after, offline_after)
     if devices is None:
         devices = Device.objects.for_utility(utility)
-    counts = devices.alias(
-        fault_bit=Coalesce(F("storage_connect_status").bitand(StorageConnect.FAULT), 0)
-    ).aggregate(
-        faulted=Count("pk", filter=faulted),
-        offline=Count("pk", filter=~faulted & offline),
-        stale=Count("pk", filter=~faulted & ~offline & stale),
-        online=Count("pk", filter=~faulted & ~offline & ~stale),
-    )
-    return {health: counts[health] for health in Health.values}
+    aliases, counts = health_count_aggregates(now, stale_after, offline_after)
+    totals = devices.alias(**aliases).aggregate(**counts)
+    return {health: totals[health] for health in Health.values}
+
+
+def health_count_aggregates(
+    now: datetime, stale_after: timedelta | None = None, offline_after: timedelta | None = None
+) -> tuple[dict, dict]:
+    """The aliases and aggregates that count devices per health state, keyed by state.
+
+    For callers that fold the health counts into an aggregate query of their own (the live
+    fleet snapshot reads everything in one pass over the fleet).
+    """
+    faulted, offline, stale = _health_rules(now, stale_after, offline_after)
+    aliases = {"fault_bit": Coalesce(F("storage_connect_status").bitand(StorageConnect.FAULT), 0)}
+    counts = {
+        "faulted": Count("pk", filter=faulted),
+        "offline": Count("pk", filter=~faulted & offline),
+        "stale": Count("pk", filter=~faulted & ~offline & stale),
+        "online": Count("pk", filter=~faulted & ~offline & ~stale),
+    }
+    return aliases, counts
 
 
 def _health_rules(now: datetime, stale_after: timedelta | None, offline_after: timedelta | None):

@@ -9,6 +9,7 @@ import json
 import logging
 import math
 import re
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -325,8 +326,70 @@ def connector_sites_claim(*, now: datetime, limit: int = 5000) -> list[Connector
         )
         ConnectorSite.objects.filter(pk__in=due).update(next_attempt_at=now + POLL_LEASE)
     return list(
-        ConnectorSite.objects.filter(pk__in=due).select_related("device", "utility").order_by("pk")
+        # The poll needs the utility (to ingest) and the device's id, not the device.
+        ConnectorSite.objects.filter(pk__in=due).select_related("utility").order_by("pk")
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PollRecord:
+    """One site's outcome in a polling round, as `connector_sites_record_polls` stores it."""
+
+    site: ConnectorSite
+    ok: bool
+    error: str = ""
+    failures: int = 0
+    retry_at: datetime | None = None
+    model_map: dict | None = None  # stored only when it differs from the site's
+
+    def __str__(self) -> str:
+        return f"{self.site} {'ok' if self.ok else 'failed'}"
+
+
+def _poll_fields(record: PollRecord, at: datetime) -> dict:
+    """The columns one outcome sets. Outcomes that set the same columns share one UPDATE."""
+    site = record.site
+    if record.ok:
+        return {
+            "last_polled_at": at,
+            "status": SiteStatus.ONLINE,
+            "last_ok_at": at,
+            "last_error": "",
+            "failures": 0,
+            "next_attempt_at": at + timedelta(seconds=site.poll_interval_s),
+        }
+    return {
+        "last_polled_at": at,
+        "status": SiteStatus.OFFLINE if record.failures <= 1 else SiteStatus.BACKOFF,
+        "last_error": record.error[:ERROR_MAX],
+        "failures": record.failures,
+        "next_attempt_at": record.retry_at or at + timedelta(seconds=site.poll_interval_s),
+    }
+
+
+def connector_sites_record_polls(*, records: Iterable[PollRecord], at: datetime) -> None:
+    """Store a round's outcomes in a few statements, not one UPDATE per site.
+
+    A site that has just failed is offline; one that keeps failing is in backoff. Either
+    way it is not polled again before its ``retry_at``. Sites with the same outcome (all
+    the online ones of one poll interval, typically) are updated together; model maps are
+    written only when discovery found a different one (after a reconnect, new firmware).
+    """
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    remapped: list[ConnectorSite] = []
+    for record in records:
+        fields = _poll_fields(record, at)
+        for name, value in fields.items():
+            setattr(record.site, name, value)
+        groups[tuple(sorted(fields.items()))].append(record.site.pk)
+        if record.model_map is not None and record.model_map != record.site.model_map:
+            record.site.model_map = record.model_map
+            remapped.append(record.site)
+    with transaction.atomic():
+        for fields_key, pks in groups.items():
+            ConnectorSite.objects.filter(pk__in=pks).update(**dict(fields_key))
+        for site in remapped:
+            ConnectorSite.objects.filter(pk=site.pk).update(model_map=site.model_map)
 
 
 def connector_site_record_poll(
@@ -339,29 +402,9 @@ def connector_site_record_poll(
     retry_at: datetime | None = None,
     model_map: dict | None = None,
 ) -> ConnectorSite:
-    """Store one poll's outcome: online and due again after its interval, or backing off.
-
-    A site that has just failed is offline; one that keeps failing is in backoff. Either
-    way it is not polled again before ``retry_at``.
-    """
-    site.last_polled_at = at
-    if ok:
-        site.status = SiteStatus.ONLINE
-        site.last_ok_at = at
-        site.last_error = ""
-        site.failures = 0
-        site.next_attempt_at = at + timedelta(seconds=site.poll_interval_s)
-    else:
-        site.status = SiteStatus.OFFLINE if failures <= 1 else SiteStatus.BACKOFF
-        site.last_error = error[:ERROR_MAX]
-        site.failures = failures
-        site.next_attempt_at = retry_at or at + timedelta(seconds=site.poll_interval_s)
-    fields = ["last_polled_at", "status", "last_ok_at", "last_error", "failures"]
-    fields.append("next_attempt_at")
-    if model_map is not None:
-        site.model_map = model_map
-        fields.append("model_map")
-    site.save(update_fields=fields)
+    """Store one poll's outcome (see `connector_sites_record_polls`)."""
+    record = PollRecord(site, ok, error, failures, retry_at, model_map)
+    connector_sites_record_polls(records=[record], at=at)
     return site
 
 

@@ -30,10 +30,11 @@ from devices.connectors.sunspec.discovery import ModelEntry, ModelMap
 from devices.models import ConnectorCommand, ConnectorSite
 from devices.services import (
     ERROR_MAX,
+    PollRecord,
     Reading,
     connector_command_log,
-    connector_site_record_poll,
     connector_sites_claim,
+    connector_sites_record_polls,
     telemetry_ingest,
 )
 from programs.choices import FINAL_STATUSES, EventStatus, ResponseStatus
@@ -134,20 +135,16 @@ def connectors_poll(*, now: datetime | None = None, limit: int = 5000) -> PollSu
 
     by_utility: dict[int, list[Reading]] = defaultdict(list)
     utilities = {}
+    records = []
     for row in rows:
         outcome = outcomes[str(row.pk)]
         client = clients[str(row.pk)]
         ok = outcome.online
         summary.online += ok
         summary.offline += not ok
-        connector_site_record_poll(
-            site=row,
-            at=now,
-            ok=ok,
-            error=outcome.error,
-            failures=outcome.failures,
-            retry_at=outcome.next_attempt_at,
-            model_map=model_map_to_json(client.model_map) if client.model_map else None,
+        model_map = model_map_to_json(client.model_map) if client.model_map else None
+        records.append(
+            PollRecord(row, ok, outcome.error, outcome.failures, outcome.next_attempt_at, model_map)
         )
         if ok and row.device_id is not None:
             utilities[row.utility_id] = row.utility
@@ -156,6 +153,7 @@ def connectors_poll(*, now: datetime | None = None, limit: int = 5000) -> PollSu
                 for name, value in outcome.channels.items()
                 if value is not None
             )
+    connector_sites_record_polls(records=records, at=now)
     for utility_id, readings in by_utility.items():
         result = telemetry_ingest(utility=utilities[utility_id], readings=readings, source=SOURCE)
         summary.ingests += 1

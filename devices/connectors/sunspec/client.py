@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,8 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from pymodbus.client import AsyncModbusTcpClient
-from pymodbus.exceptions import ModbusException
+from pymodbus.exceptions import ModbusException, ModbusIOException
+from pymodbus.pdu.register_message import ReadHoldingRegistersResponse
 
 from devices.connectors.sunspec.codec import (
     SunSpecDecodeError,
@@ -25,6 +27,7 @@ from devices.connectors.sunspec.codec import (
     decode,
     decode_point,
     encode_point,
+    points_reader,
 )
 from devices.connectors.sunspec.discovery import (
     MAX_REGISTERS_PER_READ,
@@ -63,6 +66,26 @@ def _semaphore() -> asyncio.Semaphore:
     if sem is None:
         sem = _semaphores[loop] = asyncio.Semaphore(_concurrency)
     return sem
+
+
+class _RegistersResponse(ReadHoldingRegistersResponse):
+    """pymodbus's read response, decoded with one struct call instead of one per register.
+
+    Profiled at 1,000 sites, pymodbus's own loop cost more CPU per poll than our decoding.
+    Registered on each client through pymodbus's public `register` hook.
+    """
+
+    def decode(self, data: bytes) -> None:
+        byte_count = data[0]
+        if byte_count >= len(data) or byte_count % 2:
+            raise ModbusIOException(
+                f"byte_count {byte_count} does not fit a packet of {len(data)}",
+                function_code=self.function_code,
+            )
+        self.registers = list(_REGISTER_STRUCTS[byte_count // 2].unpack_from(data, 1))
+
+
+_REGISTER_STRUCTS = [struct.Struct(f">{n}H") for n in range(128)]
 
 
 class SetpointNotConfirmed(RuntimeError):
@@ -151,6 +174,7 @@ class SunSpecSite:
             retries=self.retries,
             reconnect_delay=0,
         )
+        client.register(_RegistersResponse)
         if not await client.connect():
             client.close()
             raise DeviceUnreachable(f"{self}: connection failed")
@@ -214,6 +238,20 @@ class SunSpecSite:
             return None
         return decode(model_id, await read_model(self.read_registers, entry))
 
+    async def read_points(self, model_id: int, keys: tuple[str, ...]) -> dict[str, Value] | None:
+        """Decode a few points of a model (with their scale factors) from one request.
+
+        The span and the struct formats are compiled once per (model, points, block length),
+        so after discovery a poll costs one read per model and two struct calls to decode.
+        None when the device does not have the model.
+        """
+        entry = (await self.discover()).find(model_id)
+        if entry is None:
+            return None
+        reader = points_reader(model_id, keys, entry.block_length)
+        registers = await self.read_registers(entry.start_address + reader.offset, reader.count)
+        return reader.decode(registers)
+
     async def write_points(self, entry: ModelEntry, points: dict[str, list[int]]) -> None:
         """Write encoded points, merging neighbours into one request, in address order."""
         model = model_definition(entry.model_id)
@@ -252,14 +290,28 @@ def _number(value: Value) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
+# The points a poll reads, per model: each set is one request on every known firmware.
+SOC_POINTS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
+    (802, "SoC", ("SoC", "W")),
+    (713, "SoC", ("SoC",)),
+    (124, "ChaState", ("ChaState",)),
+)
+AC_701_POINTS = ("W", "Var", "Hz", "LNV", "VL1", "LLV")
+AC_103_POINTS = ("W", "VAr", "Hz", "PhVphA")
+
+
 async def read_battery_state(site: SunSpecSite) -> BatteryState:
-    """SoC from 802, else 713, else 124; W, var, V, Hz from 701, else 103."""
+    """SoC from 802, else 713, else 124; W, var, V, Hz from 701, else 103.
+
+    One read per model: only the points used and their scale factors (two requests for a
+    modern device, where reading the whole of 701 and 802 took three).
+    """
     model_map = await site.discover()
     soc = battery_w = None
     soc_source = None
-    for model_id, point in ((802, "SoC"), (713, "SoC"), (124, "ChaState")):
+    for model_id, point, keys in SOC_POINTS:
         if model_id in model_map:
-            values = await site.read_model(model_id) or {}
+            values = await site.read_points(model_id, keys) or {}
             if model_id == 802:
                 battery_w = _number(values.get("W"))
             soc = _number(values.get(point))
@@ -268,11 +320,11 @@ async def read_battery_state(site: SunSpecSite) -> BatteryState:
                 break
     w = var = v = hz = None
     if 701 in model_map:
-        ac = await site.read_model(701) or {}
+        ac = await site.read_points(701, AC_701_POINTS) or {}
         w, var, hz = _number(ac.get("W")), _number(ac.get("Var")), _number(ac.get("Hz"))
         v = _number(ac.get("LNV")) or _number(ac.get("VL1")) or _number(ac.get("LLV"))
     elif 103 in model_map:
-        ac = await site.read_model(103) or {}
+        ac = await site.read_points(103, AC_103_POINTS) or {}
         w, var, hz = _number(ac.get("W")), _number(ac.get("VAr")), _number(ac.get("Hz"))
         v = _number(ac.get("PhVphA"))
     return BatteryState(

@@ -311,3 +311,131 @@ def encode_block(
             regs = _pack(pdef, _to_raw(pdef, value, sf))  # type: ignore[arg-type]
         registers[pdef.offset : pdef.offset + pdef.size] = regs
     return registers
+
+
+# --- Compiled point readers: the few points a poll needs, from one contiguous read ---------
+
+
+@dataclass(frozen=True, slots=True)
+class _PointSlot:
+    key: str
+    kind: str  # "number", "float", "string" or "unscalable" (its scale factor is missing)
+    sentinel: int | None
+    sf_index: int | None  # index of its scale factor in the unpacked tuple
+    sf_const: int | None  # a constant exponent from the definition
+
+
+@dataclass(frozen=True, slots=True)
+class PointsReader:
+    """Reads a fixed set of a model's points (and their scale factors) from one register span.
+
+    Compiled once per (model, points, block length): the span's address offset and length,
+    a struct that turns the span's registers into bytes, and one struct that unpacks every
+    wanted point in a single call, so a poll decodes in two C calls and a short loop instead
+    of walking the whole model. ``check_id`` is true when the span starts at the model's ID
+    register: the ID is then checked, which catches a model map gone stale.
+    """
+
+    model_id: int
+    offset: int  # registers from the model's ID register
+    count: int  # registers to read
+    check_id: bool
+    registers: struct.Struct
+    points: struct.Struct
+    slots: tuple[_PointSlot, ...]
+    missing: tuple[str, ...]  # wanted points beyond the device's block: always None
+
+    def __str__(self) -> str:
+        return f"model {self.model_id} +{self.offset}..{self.offset + self.count}"
+
+    def decode(self, registers: Sequence[int]) -> dict[str, Value]:
+        """Engineering values of the wanted points, exactly as `decode` gives them."""
+        if len(registers) != self.count:
+            raise SunSpecDecodeError(f"{self}: expected {self.count} registers")
+        if self.check_id and registers[0] != self.model_id:
+            raise SunSpecDecodeError(f"block holds model {registers[0]}, not {self.model_id}")
+        raw = self.points.unpack(self.registers.pack(*registers))
+        out: dict[str, Value] = dict.fromkeys(self.missing)
+        for index, slot in enumerate(self.slots):
+            value = raw[index]
+            if slot.kind == "unscalable":
+                value = None
+            elif slot.kind == "string":
+                value = (
+                    value.decode("utf-8", errors="replace").rstrip("\0")
+                    if value[:1] not in (b"", b"\0")
+                    else None
+                )
+            elif slot.kind == "float":
+                value = None if math.isnan(value) else value
+            elif value == slot.sentinel:
+                value = None
+            if slot.sf_index is not None:
+                value = _scale(value, raw[slot.sf_index])  # the sentinel is outside -10..10
+            elif slot.sf_const is not None:
+                value = _scale(value, slot.sf_const)
+            out[slot.key] = value
+        return out
+
+
+def _slot_kind(point: PointDef) -> str:
+    if point.type == "string":
+        return "string"
+    return "float" if point.type in ("float32", "float64") else "number"
+
+
+@cache
+def points_reader(
+    model_id: int,
+    keys: tuple[str, ...],
+    block_length: int,
+    max_registers: int = 125,
+) -> PointsReader:
+    """Compile the reader for `keys` of a model whose block (ID and L included) on this
+    device is `block_length` registers long. Repeating-group points are not supported.
+
+    The span starts at the ID register when the whole span fits in one request, else at
+    the first wanted register. Raises ValueError when the points need more than one request.
+    """
+    model = model_definition(model_id)
+    wanted = {model.point(k) for k in keys}
+    wanted |= {model.point(p.sf) for p in list(wanted) if isinstance(p.sf, str)}
+    present = sorted(
+        (p for p in wanted if p.offset + p.size <= block_length), key=lambda p: p.offset
+    )
+    missing = tuple(p.key for p in wanted if p not in present and p.key in keys)
+    end = max((p.offset + p.size for p in present), default=1)
+    start = 0 if end <= max_registers else min(p.offset for p in present)
+    if end - start > max_registers:
+        raise ValueError(f"model {model_id} points {keys} span more than {max_registers}")
+    index = {p.key: i for i, p in enumerate(present)}
+    fmt, cursor = [">"], start
+    for p in present:
+        code, _size = POINT_TYPES[p.type]
+        fmt.append(f"{(p.offset - cursor) * 2}x" if p.offset > cursor else "")
+        fmt.append(f"{p.size * 2}s" if code == "s" else code)
+        cursor = p.offset + p.size
+    fmt.append(f"{(end - cursor) * 2}x" if end > cursor else "")
+    slots = tuple(_slot(p, index) for p in present)
+    return PointsReader(
+        model_id=model_id,
+        offset=start,
+        count=end - start,
+        check_id=start == 0,
+        registers=struct.Struct(f">{end - start}H"),
+        points=struct.Struct("".join(fmt)),
+        slots=slots,
+        missing=missing,
+    )
+
+
+def _slot(point: PointDef, index: dict[str, int]) -> _PointSlot:
+    sf_index = sf_const = None
+    kind = _slot_kind(point)
+    if point.type != "sunssf" and isinstance(point.sf, int):
+        sf_const = point.sf
+    elif point.type != "sunssf" and isinstance(point.sf, str):
+        sf_index = index.get(point.sf)
+        if sf_index is None:  # its scale factor lies beyond the device's block
+            kind = "unscalable"
+    return _PointSlot(point.key, kind, SENTINELS.get(point.type), sf_index, sf_const)

@@ -14,6 +14,7 @@ from devices.connectors.sunspec.codec import (
     decode,
     encode_block,
     encode_point,
+    points_reader,
 )
 from devices.connectors.sunspec.models import SUPPORTED_MODELS, model_definition
 
@@ -272,3 +273,49 @@ def test_layout_offsets_match_pysunspec2(model_id: int):
 
     walk(model, "")
     assert offsets == {k: (p.offset, p.size) for k, p in ours.points.items()}
+
+
+POLL_POINTS = [
+    (802, ("SoC", "W")),
+    (713, ("SoC",)),
+    (701, ("W", "Var", "Hz", "LNV", "VL1", "LLV")),
+    (103, ("W", "VAr", "Hz", "PhVphA")),
+    (124, ("ChaState",)),
+    (1, ("Mn", "SN")),
+]
+
+
+@pytest.mark.parametrize(("model_id", "keys"), POLL_POINTS)
+def test_points_reader_decodes_like_the_whole_model(model_id, keys):
+    rng = random.Random(model_id)
+    for _ in range(200):
+        registers, _unimplemented = random_block(model_id, rng)
+        reader = points_reader(model_id, keys, len(registers))
+        span = registers[reader.offset : reader.offset + reader.count]
+        whole = decode(model_id, registers)
+        assert {k: reader.decode(span)[k] for k in keys} == {k: whole[k] for k in keys}
+
+
+def test_points_reader_reads_one_span_from_the_id_register_when_it_fits():
+    reader = points_reader(701, ("W", "Hz"), 155)
+    # W at +10, Hz at +17, their scale factors at +116 and +115: one request from the ID.
+    assert (reader.offset, reader.count, reader.check_id) == (0, 117, True)
+    block = [0] * 155
+    block[0] = 802
+    with pytest.raises(SunSpecDecodeError):
+        reader.decode(block[:117])  # a stale map: another model sits there now
+
+
+def test_points_reader_reads_points_beyond_a_short_block_as_none():
+    # Firmware with a shorter 802 than the definition: W_SF (+63) is missing, so W is None.
+    registers, _ = random_block(802, random.Random(1))
+    short = registers[:50]
+    reader = points_reader(802, ("SoC", "W"), len(short))
+    values = reader.decode(short[reader.offset : reader.offset + reader.count])
+    assert values["W"] is None
+    assert values["SoC"] == decode(802, short)["SoC"]
+
+
+def test_points_reader_refuses_points_that_need_two_requests():
+    with pytest.raises(ValueError, match="span more than"):
+        points_reader(701, ("W", "VL1"), 155, max_registers=40)
