@@ -283,6 +283,7 @@ def test_api_analysts_read_but_cannot_write(setup):
     response = api.post(
         "/api/v1/enrollments/import-accounts/",
         {"file": SimpleUploadedFile("a.csv", b"account_number\n5550009999\n")},
+        format="multipart",
     )
     assert response.status_code == 403
     assert not AccountWhitelist.objects.exists()
@@ -293,12 +294,14 @@ def test_api_import_accounts(setup, utility_b):
     bad = api.post(
         "/api/v1/enrollments/import-accounts/",
         {"file": SimpleUploadedFile("a.csv", b"account_number\n5550009999\n,\n")},
+        format="multipart",
     )
     assert bad.status_code == 400 and bad.json()["errors"] == ["Row 3: account_number is empty."]
     assert not AccountWhitelist.objects.exists()
     ok = api.post(
         "/api/v1/enrollments/import-accounts/",
         {"file": SimpleUploadedFile("a.csv", b"account_number\n5550009999\n")},
+        format="multipart",
     )
     assert ok.json() == {"created": 1, "updated": 0}
     assert AccountWhitelist.objects.get().utility == setup.utility
