@@ -540,20 +540,29 @@ def mirror_quantities_move(*, moved: Sequence[MirrorMeterReading]) -> None:
         MirrorMeterReading.objects.bulk_update(moved, ["channel"])
 
 
-@transaction.atomic
-def mirror_quantities_store(*, mup: MirrorUsagePoint, quantities) -> dict[str, MirrorMeterReading]:
-    """Create or replace the ReadingTypes of a mirror's quantities (three queries).
-
-    The mirror's row is locked first, so concurrent posts declaring the same new quantity
-    take turns and the second finds the first's row instead of violating its uniqueness.
-    """
-    list(MirrorUsagePoint.objects.select_for_update().filter(pk=mup.pk).values_list("pk"))
-    existing = {
+def _mirror_quantities(mup: MirrorUsagePoint) -> dict[str, MirrorMeterReading]:
+    return {
         m.mrid: m
         for m in MirrorMeterReading.objects.for_utility(mup.utility_id).filter(
             mirror_usage_point=mup
         )
     }
+
+
+def mirror_quantities_store(*, mup: MirrorUsagePoint, quantities) -> dict[str, MirrorMeterReading]:
+    """Create or replace the ReadingTypes of a mirror's quantities (three queries); with
+    none declared (a post of readings alone, the usual one) just read them (one query)."""
+    if not quantities:
+        return _mirror_quantities(mup)
+    with transaction.atomic():
+        return _mirror_quantities_replace(mup, quantities)
+
+
+def _mirror_quantities_replace(mup: MirrorUsagePoint, quantities) -> dict[str, MirrorMeterReading]:
+    """The mirror's row is locked first, so concurrent posts declaring the same new quantity
+    take turns and the second finds the first's row instead of violating its uniqueness."""
+    list(MirrorUsagePoint.objects.select_for_update().filter(pk=mup.pk).values_list("pk"))
+    existing = _mirror_quantities(mup)
     _reading_mrids_claimed(mup=mup, mrids=[q.mrid for q in quantities if q.mrid not in existing])
     new, changed = [], []
     for q in quantities:
