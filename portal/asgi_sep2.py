@@ -12,6 +12,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 django.setup(set_prefix=False)
 
 from portal.listeners import Sep2Handler, Sep2Http  # noqa: E402  (needs Django set up first)
+from protocol import seen  # noqa: E402
+
+# Polls note last-seen and last-poll times in memory; a thread writes them in sets.
+seen.flush_in_background()
 
 # The lean path: 2030.5 URLs only, no portal middleware, cached GETs without Django.
 application = Sep2Http(Sep2Handler())

@@ -429,8 +429,6 @@ clients = ClientCache()
 # PEM → DER, and DER → ClientIdentity: pure functions of the bytes.
 certificates = _Lru(MAX_IDENTITIES)
 identities = _Lru(MAX_IDENTITIES)
-# EndDevice pk → when this process last noted its poll (end_device_touch's resolution).
-polled = _Lru(MAX_ENTRIES)
 
 
 def storable(using: str = "default") -> bool:
@@ -460,4 +458,3 @@ def clear() -> None:
     clients.clear()
     certificates.clear()
     identities.clear()
-    polled.clear()

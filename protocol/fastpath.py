@@ -2,10 +2,11 @@
 
 It answers only what SepView.dispatch would answer from protocol.cache, by the same rules:
 the forwarded certificate is believed only from a trusted proxy with the proxy secret,
-the client must be cached (a GLOBAL token still current), entitled now (`refusal`) and
-not due a last-seen note; the answer must be cached for this client, path and query, and
-its EndDevice not due a last-poll note. Anything else (a first contact, a write due, an
-error to explain, a conformance run recording, a simulated outage) goes to Django.
+the client must be cached (a GLOBAL token still current) and entitled now (`refusal`);
+the answer must be cached for this client, path and query. The contact and the
+EndDevice's poll are noted in memory as Django notes them (protocol.seen writes them in
+sets). Anything else (a first contact, an error to explain, a conformance run recording,
+a simulated outage) goes to Django.
 
 GET /tm is never cached (the clock changes every second) but needs nothing from the
 database once the client is known: it is rendered here from the cached client's utility
@@ -17,12 +18,11 @@ from urllib.parse import unquote
 
 from django.utils import timezone
 
-from protocol import cache
+from protocol import cache, seen
 from protocol.fsets.base import client_poll_rate, client_profile, issuer_common_name, refusal
 from protocol.fsets.dcap import TimeView
 from protocol.managers.time import time_body
 from protocol.models import Client
-from protocol.services import SEEN_RESOLUTION
 from protocol.transport import is_trusted_proxy, proxy_secret_matches
 from protocol.xml import SEP_CONTENT_TYPE
 
@@ -33,10 +33,6 @@ _WANTED = {
     b"if-none-match": "condition",
 }
 _CONTENT_TYPE = SEP_CONTENT_TYPE.encode()
-
-
-def _due(last: datetime | None, now: datetime) -> bool:
-    return last is None or now - last >= SEEN_RESOLUTION
 
 
 def cacheable(match) -> bool:
@@ -50,8 +46,7 @@ def cacheable(match) -> bool:
 
 def _client(scope) -> tuple[Client, dict[str, str], datetime] | None:
     """(the cached client, the headers read, now) when SepView would serve it without a
-    write (entitled, not due a last-seen note, not recorded, not in a simulated outage);
-    else None: ask Django."""
+    write (entitled, not recorded, not in a simulated outage); else None: ask Django."""
     if scope["method"] not in ("GET", "HEAD"):
         return None
     extensions = scope.get("extensions") or {}
@@ -80,7 +75,7 @@ def _client(scope) -> tuple[Client, dict[str, str], datetime] | None:
     now = timezone.now()
     if client is None or refusal(client, identity, now) is not None:
         return None
-    if client.recording_run_id is not None or _due(client.last_seen_at, now):
+    if client.recording_run_id is not None:
         return None
     if client.outage_until is not None and now < client.outage_until:
         return None
@@ -97,8 +92,9 @@ def lookup(scope) -> tuple[cache.Entry, bool] | None:
     entry = cache.responses.get(cache.response_key(client.pk, scope["path"], query))
     if entry is None:
         return None
-    if entry.end_device_id is not None and _due(cache.polled.get(entry.end_device_id), now):
-        return None
+    seen.client_seen(client_id=client.pk, at=now)
+    if entry.end_device_id is not None:
+        seen.end_device_polled(end_device_id=entry.end_device_id, at=now)
     return entry, cache.if_none_match(found.get("condition"), entry.etag)
 
 
@@ -114,6 +110,7 @@ def time_lookup(scope) -> bytes | None:
     if known is None:
         return None
     client, _, now = known
+    seen.client_seen(client_id=client.pk, at=now)
     return time_body(
         zone_name=client.utility.timezone,
         now=now,

@@ -257,7 +257,7 @@ def group_controls(
     mrid_of: Callable[[Event], str],
     active_only: bool = False,
 ) -> list[ControlView]:
-    """The group's DERControls as this device sees them at `now` (three queries).
+    """The group's DERControls as this device sees them at `now` (two queries).
 
     The dispatch plan is the single truth: only events with a Dispatch row for this device
     are its controls; an event the plan left it out of is not shown at all.
@@ -312,7 +312,7 @@ def next_clock_change(views: list[ControlView], now: datetime) -> datetime | Non
 def group_controls_answerable(
     *, end_device: EndDevice, group: DispatchGroup, now: datetime
 ) -> list[ControlView]:
-    """The controls a Response from this device may answer (three queries): the group's
+    """The controls a Response from this device may answer (two queries): the group's
     ``program.min_stored_events`` most recent events planned for it, ended ones included,
     since a device reports "completed" once the interval is over and the list has moved on."""
     if end_device.device_id is None:
@@ -329,22 +329,21 @@ def group_controls_answerable(
 def _control_views(
     end_device: EndDevice, group: DispatchGroup, listed: list[Event], now: datetime
 ) -> list[ControlView]:
+    """The listed events with this device's Dispatch rows and opt-outs (one query)."""
     ids = [e.pk for e in listed]
-    dispatches, opted = {}, set()
+    dispatches = {}
     if ids:
+        opted_out = OptOut.objects.for_utility(group.utility_id).filter(
+            event_id=OuterRef("event_id"), device_id=end_device.device_id
+        )
         dispatches = {
             d.event_id: d
-            for d in Dispatch.objects.for_utility(group.utility_id).filter(
-                event_id__in=ids, device_id=end_device.device_id
-            )
-        }
-        opted = set(
-            OptOut.objects.for_utility(group.utility_id)
+            for d in Dispatch.objects.for_utility(group.utility_id)
             .filter(event_id__in=ids, device_id=end_device.device_id)
-            .values_list("event_id", flat=True)
-        )
+            .annotate(opted_out=Exists(opted_out))
+        }
     return [
-        ControlView(e, dispatches[e.pk], e.pk in opted, clock_status(e, now))
+        ControlView(e, dispatches[e.pk], dispatches[e.pk].opted_out, clock_status(e, now))
         for e in listed
         if e.pk in dispatches
     ]

@@ -32,7 +32,7 @@ from programs.choices import LIVE_STATUSES, ResponseStatus
 from programs.models import Dispatch, Event
 from programs.services import opt_out_record, participant_add
 from programs.signals import dispatch_responded
-from protocol import cache
+from protocol import cache, seen
 from protocol.identity import sfdi_check_digit, sfdi_from_lfdi, sfdi_is_valid
 from protocol.jobs import NOTIFICATION_DELIVER, job_queue
 from protocol.models import (
@@ -53,8 +53,6 @@ from protocol.selectors import (
     subscriptions_to,
 )
 
-# last_seen_at is written at most this often, so polling stays read-only.
-SEEN_RESOLUTION = timedelta(minutes=1)
 OPT_OUT = 4
 # Response status codes 2030.5 defines (DOMAIN.md).
 RESPONSE_CODES = frozenset(ResponseStatus.values)
@@ -116,10 +114,9 @@ def client_restore(*, client: Client) -> Client:
 
 
 def client_touch(*, client: Client, now: datetime) -> None:
-    """Note the client's contact, at most once per SEEN_RESOLUTION (one UPDATE when due)."""
-    if client.last_seen_at is None or now - client.last_seen_at >= SEEN_RESOLUTION:
-        Client.objects.filter(pk=client.pk).update(last_seen_at=now)
-        client.last_seen_at = now
+    """Note the client's contact: protocol.seen writes it within SEP2_SEEN_FLUSH_S, with
+    every other contact of that interval, so no request waits on an UPDATE."""
+    seen.client_seen(client_id=client.pk, at=now)
 
 
 def client_edition_note(*, client: Client, schema_ver: str | None) -> None:
@@ -130,20 +127,13 @@ def client_edition_note(*, client: Client, schema_ver: str | None) -> None:
 
 
 def end_device_touch(*, end_device, now: datetime) -> None:
-    """Note an EndDevice's poll, at most once per SEEN_RESOLUTION."""
-    if end_device.last_poll_at is None or now - end_device.last_poll_at >= SEEN_RESOLUTION:
-        EndDevice.objects.filter(pk=end_device.pk).update(last_poll_at=now)
-        end_device.last_poll_at = now
-    cache.polled.put(end_device.pk, end_device.last_poll_at)
+    """Note an EndDevice's poll (written by protocol.seen's next flush, not inline)."""
+    seen.end_device_polled(end_device_id=end_device.pk, at=now)
 
 
 def end_device_poll_note(*, end_device_id: int, now: datetime) -> None:
-    """end_device_touch for a poll answered from the cache (no row loaded): at most one
-    UPDATE per SEEN_RESOLUTION per EndDevice and process."""
-    last = cache.polled.get(end_device_id)
-    if last is None or now - last >= SEEN_RESOLUTION:
-        EndDevice.objects.filter(pk=end_device_id).update(last_poll_at=now)
-        cache.polled.put(end_device_id, now)
+    """end_device_touch for a poll answered from the cache (no row loaded)."""
+    seen.end_device_polled(end_device_id=end_device_id, at=now)
 
 
 def exchange_record(*, client: Client, request, response, started: datetime) -> None:
@@ -550,20 +540,29 @@ def mirror_quantities_move(*, moved: Sequence[MirrorMeterReading]) -> None:
         MirrorMeterReading.objects.bulk_update(moved, ["channel"])
 
 
-@transaction.atomic
-def mirror_quantities_store(*, mup: MirrorUsagePoint, quantities) -> dict[str, MirrorMeterReading]:
-    """Create or replace the ReadingTypes of a mirror's quantities (three queries).
-
-    The mirror's row is locked first, so concurrent posts declaring the same new quantity
-    take turns and the second finds the first's row instead of violating its uniqueness.
-    """
-    list(MirrorUsagePoint.objects.select_for_update().filter(pk=mup.pk).values_list("pk"))
-    existing = {
+def _mirror_quantities(mup: MirrorUsagePoint) -> dict[str, MirrorMeterReading]:
+    return {
         m.mrid: m
         for m in MirrorMeterReading.objects.for_utility(mup.utility_id).filter(
             mirror_usage_point=mup
         )
     }
+
+
+def mirror_quantities_store(*, mup: MirrorUsagePoint, quantities) -> dict[str, MirrorMeterReading]:
+    """Create or replace the ReadingTypes of a mirror's quantities (three queries); with
+    none declared (a post of readings alone, the usual one) just read them (one query)."""
+    if not quantities:
+        return _mirror_quantities(mup)
+    with transaction.atomic():
+        return _mirror_quantities_replace(mup, quantities)
+
+
+def _mirror_quantities_replace(mup: MirrorUsagePoint, quantities) -> dict[str, MirrorMeterReading]:
+    """The mirror's row is locked first, so concurrent posts declaring the same new quantity
+    take turns and the second finds the first's row instead of violating its uniqueness."""
+    list(MirrorUsagePoint.objects.select_for_update().filter(pk=mup.pk).values_list("pk"))
+    existing = _mirror_quantities(mup)
     _reading_mrids_claimed(mup=mup, mrids=[q.mrid for q in quantities if q.mrid not in existing])
     new, changed = [], []
     for q in quantities:

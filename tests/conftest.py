@@ -21,12 +21,15 @@ def django_db_setup(django_db_setup, django_db_blocker):
 @pytest.fixture(autouse=True)
 def _sep2_cache_clear():
     """Each test starts without the 2030.5 answers an earlier one cached in this process
-    (rolled-back rows come back with the same primary keys on SQLite)."""
-    from protocol import cache
+    (rolled-back rows come back with the same primary keys on SQLite), and without the
+    last-seen notes an earlier one left unwritten."""
+    from protocol import cache, seen
 
     cache.clear()
+    seen.ledger.clear()
     yield
     cache.clear()
+    seen.ledger.clear()
 
 
 @pytest.fixture

@@ -42,7 +42,7 @@ class _ProgramView(SepView):
         return end_device, group
 
     def controls(self, end_device, group, *, active_only: bool = False):
-        """The group's DERControls as this device sees them now (three queries). The answer
+        """The group's DERControls as this device sees them now (two queries). The answer
         changes by the clock at the next start or end of one of them: a cached copy lasts
         until then. The active list is the full list's active part, so the next start of a
         scheduled control bounds it too."""

@@ -2,7 +2,6 @@
 by the same rules SepView applies, and nothing it should not answer."""
 
 import asyncio
-from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
@@ -10,7 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from portal.listeners import Sep2Http
-from protocol import cache, fastpath
+from protocol import fastpath, seen
 from protocol.models import Client
 from protocol.services import client_revoke
 from tests.protocol.test_server_cache import world
@@ -99,18 +98,19 @@ def test_no_client_gets_another_clients_cached_answer(manager_a):
     assert other.http.get(path).status_code == 404
 
 
-def test_revocation_and_due_writes_go_to_django(manager_a):
+def test_a_poll_on_the_fast_path_is_noted_and_revocation_goes_to_django(
+    manager_a, django_assert_num_queries
+):
+    # Before protocol.seen, a poll due a last-poll note went to Django for its UPDATE.
     _, _, _, agg, end_devices = world(manager_a)
-    agg.http.get("/dcap")
-    assert fastpath.lookup(scope_for(agg, "/dcap")) is not None
-    # The EndDevice's last poll is due a note (this process has not noted one): Django.
     one = f"/edev/{end_devices[0].pk}"
     agg.http.get(one)
-    assert fastpath.lookup(scope_for(agg, one)) is not None
-    cache.polled.put(end_devices[0].pk, timezone.now() - timedelta(minutes=5))
-    assert fastpath.lookup(scope_for(agg, one)) is None
-    agg.http.get(one)
-    assert fastpath.lookup(scope_for(agg, one)) is not None
+    seen.ledger.clear()
+    with django_assert_num_queries(0):
+        assert fastpath.lookup(scope_for(agg, one)) is not None
+    clients, end_device_polls = seen.ledger.take()
+    assert list(clients) == [agg.client.pk]
+    assert list(end_device_polls) == [end_devices[0].pk]
     client_revoke(client=Client.objects.get(pk=agg.client.pk))
     assert fastpath.lookup(scope_for(agg, "/dcap")) is None
     assert agg.http.get("/dcap").status_code == 403

@@ -132,7 +132,40 @@ def test_derc_query_count_is_pinned(django_assert_num_queries, manager_a):
         target_w=2000,
         actor=manager_a,
     )
-    agg.http.get(f"/edev/{ed.pk}")  # first contact writes last_seen_at / last_poll_at once
-    # EndDevice, groups, events, dispatches, opt-outs (the client is cached since then)
-    with django_assert_num_queries(5):
+    agg.http.get(f"/edev/{ed.pk}")  # first contact: the client is cached since then
+    # EndDevice, groups, events, dispatches with their opt-outs (5 before: opt-outs apart)
+    with django_assert_num_queries(4):
         agg.http.get(f"/edev/{ed.pk}/derp/{group.pk}/derc")
+
+
+def control_list_queries(n: int, manager) -> tuple[int, int, int]:
+    """(rendered, cached, 304) queries of one device's DERControl list in a group of n."""
+    utility = factories.utility()
+    program, group = program_with_group(utility, max_events_per_day=None)
+    agg = actor(utility, program=program)
+    end_devices = fleet(utility, agg.client, program, n)
+    event_create(
+        program=program,
+        group=group,
+        kind="discharge",
+        start=timezone.now() + timedelta(minutes=60),
+        duration_s=1800,
+        target_w=n * 1000,
+        actor=manager,
+    )
+    path = f"/edev/{end_devices[n // 2].pk}/derp/{group.pk}/derc?l=10"
+    agg.http.get("/dcap")  # first contact: the identity
+    with CaptureQueriesContext(connection) as rendered:
+        first = agg.http.get(path)
+    with CaptureQueriesContext(connection) as cached:
+        again = agg.http.get(path)
+    with CaptureQueriesContext(connection) as unchanged:
+        not_modified = agg.http.get(path, HTTP_IF_NONE_MATCH=first["ETag"])
+    assert (first.status_code, again.status_code, not_modified.status_code) == (200, 200, 304)
+    return len(rendered), len(cached), len(unchanged)
+
+
+def test_a_control_list_costs_the_same_for_10_or_1000_devices_in_the_group(manager_a):
+    small = control_list_queries(10, manager_a)
+    assert small == control_list_queries(1000, manager_a)
+    assert small == (4, 0, 0)
