@@ -468,28 +468,32 @@ class SiteEnvelopeViewSet(
     def create(self, request, *args, **kwargs):
         program = self.program()
         if not isinstance(request.data, list):
-            raise ValidationError({"detail": "Send a JSON list of envelopes."})
+            return self._refused(detail="Send a JSON list of envelopes.")
         if len(request.data) > MAX_SITE_ENVELOPES_PER_POST:
-            raise ValidationError(
-                {"detail": f"At most {MAX_SITE_ENVELOPES_PER_POST:,} envelopes per request."}
+            return self._refused(
+                detail=f"At most {MAX_SITE_ENVELOPES_PER_POST:,} envelopes per request."
             )
         body = SiteEnvelopeRowSerializer(data=request.data, many=True)
         if not body.is_valid():
-            return self._refused(_row_errors(body.errors))
+            return self._refused(rows=_row_errors(body.errors))
         try:
             stored = services.site_envelopes_publish(program=program, rows=body.validated_data)
         except services.SiteEnvelopesRefused as refused:
-            return self._refused([{"row": i, "field": f, "message": m} for i, f, m in refused.rows])
+            return self._refused(
+                rows=[{"row": i, "field": f, "message": m} for i, f, m in refused.rows]
+            )
         except DjangoValidationError as exc:
-            raise ValidationError({"detail": exc.messages}) from exc
+            return self._refused(detail=" ".join(exc.messages))
         return Response({"stored": stored}, status=status.HTTP_201_CREATED)
 
     def perform_destroy(self, instance):
         services.site_envelope_cancel(envelope=instance)
 
     @staticmethod
-    def _refused(rows: list[dict]) -> Response:
-        return Response({"rows": rows}, status=status.HTTP_400_BAD_REQUEST)
+    def _refused(*, rows: list[dict] | None = None, detail: str = "") -> Response:
+        """400 as documented: the bad rows, or why the whole batch is refused."""
+        body = {"rows": rows} if rows is not None else {"detail": detail}
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
 
 
 def _row_errors(errors) -> list[dict]:

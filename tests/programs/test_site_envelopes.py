@@ -133,8 +133,11 @@ def test_posting_the_same_nmi_and_start_replaces_the_envelope(api, program):
 def test_a_program_without_site_envelope_primacy_publishes_none(api, utility):
     program = factories.program(utility, profile="csip_aus")
     response = api.post(url(program), [row()], format="json")
-    assert response.status_code == 400 and "site envelope primacy" in str(response.json())
-    assert api.post(url(program), {"rows": []}, format="json").status_code == 400
+    assert response.status_code == 400
+    assert "site envelope primacy" in response.json()["detail"]
+    not_a_list = api.post(url(program), {"rows": []}, format="json")
+    assert not_a_list.status_code == 400
+    assert not_a_list.json() == {"detail": "Send a JSON list of envelopes."}
     assert not SiteEnvelope.objects.exists()
 
 
