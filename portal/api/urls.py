@@ -25,7 +25,7 @@ router.register("dispatch-groups", programs.DispatchGroupViewSet, basename="disp
 router.register("events", programs.EventViewSet, basename="event")
 router.register("curves", programs.CurveViewSet, basename="curve")
 router.register(
-    r"programs/(?P<program_pk>[0-9]+)/site-envelopes",
+    r"programs/(?P<program_id>[0-9]+)/site-envelopes",
     programs.SiteEnvelopeViewSet,
     basename="site-envelope",
 )

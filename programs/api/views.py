@@ -379,8 +379,8 @@ class EventViewSet(
 
 # A DNSP's batch: e.g. 10,000 NMIs for one interval, or one NMI for days of intervals.
 MAX_SITE_ENVELOPES_PER_POST = 20_000
-_PROGRAM_PK = OpenApiParameter(
-    "program_pk", int, OpenApiParameter.PATH, description="The program's id"
+_PROGRAM_ID = OpenApiParameter(
+    "program_id", int, OpenApiParameter.PATH, description="The program's id"
 )
 _ENVELOPES_REFUSED = OpenApiResponse(
     SiteEnvelopeRefusalSerializer,
@@ -395,7 +395,7 @@ _ENVELOPES_REFUSED = OpenApiResponse(
 @extend_schema_view(
     list=extend_schema(
         parameters=[
-            _PROGRAM_PK,
+            _PROGRAM_ID,
             OpenApiParameter(
                 "connection_point_id",
                 str,
@@ -410,7 +410,7 @@ _ENVELOPES_REFUSED = OpenApiResponse(
         responses={200: SiteEnvelopeSerializer(many=True), 400: _REFUSED, 404: _DETAIL},
     ),
     create=extend_schema(
-        parameters=[_PROGRAM_PK],
+        parameters=[_PROGRAM_ID],
         request=SiteEnvelopeRowSerializer(many=True),
         responses={
             201: SiteEnvelopesStoredSerializer,
@@ -425,7 +425,7 @@ _ENVELOPES_REFUSED = OpenApiResponse(
         "the DERControls of the program's site DERProgram.",
     ),
     destroy=extend_schema(
-        parameters=[_PROGRAM_PK],
+        parameters=[_PROGRAM_ID],
         responses={204: None, 403: _DETAIL, 404: _DETAIL},
         description="Cancel the envelope: its site is shown it as cancelled until its "
         "interval ends. Cancelling it again changes nothing.",
@@ -446,7 +446,7 @@ class SiteEnvelopeViewSet(
         """The program in the path, of the caller's utility (another's is missing: 404)."""
         program = (
             Program.objects.for_utility(self.request.utility)
-            .filter(pk=self.kwargs["program_pk"])
+            .filter(pk=self.kwargs["program_id"])
             .first()
         )
         if program is None:
