@@ -492,7 +492,7 @@ class SiteEnvelopeViewSet(
     @staticmethod
     def _refused(*, rows: list[dict] | None = None, detail: str = "") -> Response:
         """400 as documented: the bad rows, or why the whole batch is refused."""
-        body = {"rows": rows} if rows is not None else {"detail": detail}
+        body: dict[str, object] = {"rows": rows} if rows is not None else {"detail": detail}
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
 
 
