@@ -15,6 +15,7 @@ from programs.models import (
     ProgramChange,
     QualifiedEquipment,
     Season,
+    SiteEnvelope,
 )
 
 
@@ -94,6 +95,22 @@ class CurveAdmin(admin.ModelAdmin):
     list_display = ["__str__", "program", "curve_type", "y_ref_type", "changed_at"]
     list_filter = ["utility", "curve_type"]
     search_fields = ["description", "mrid"]
+
+
+@admin.register(SiteEnvelope)
+class SiteEnvelopeAdmin(admin.ModelAdmin):
+    list_display = [
+        "connection_point_id",
+        "program",
+        "start",
+        "duration_s",
+        "op_mod_exp_lim_w",
+        "op_mod_imp_lim_w",
+        "cancelled_at",
+    ]
+    list_filter = ["utility", "program"]
+    search_fields = ["connection_point_id", "mrid"]
+    date_hierarchy = "start"
 
 
 @admin.register(DefaultControl)

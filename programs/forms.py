@@ -46,6 +46,7 @@ class ProgramForm(forms.ModelForm):
             "description",
             "profile",
             "primacy",
+            "site_envelope_primacy",
             "poll_rate_s",
             "dcap_poll_rate_s",
             "edev_list_poll_rate_s",

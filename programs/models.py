@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from devices.nmi import NMI_LENGTH, validate_nmi
 from programs.choices import (
     CurveType,
     DispatchSelection,
@@ -82,6 +83,16 @@ class Program(TenantModel):
     )
     primacy = models.PositiveSmallIntegerField(
         default=10, help_text="2030.5 DERProgram primacy: lower wins between programs."
+    )
+    # CSIP-AUS: the program also publishes site envelopes (dynamic operating envelopes at
+    # each connection point) as a site-level DERProgram of this primacy. Blank: it does not.
+    site_envelope_primacy = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(255)],
+        help_text="Primacy of the site-envelope DERProgram (CSIP-AUS); lower wins, so set it "
+        "below the program's primacy for the network's envelope to prevail. Blank: the "
+        "program publishes no site envelopes.",
     )
     is_sandbox = models.BooleanField(
         default=False, help_text="A vendor conformance sandbox, isolated from production."
@@ -193,6 +204,11 @@ class Program(TenantModel):
                     f"The seasons' caps add up to {seasonal} events, more than this yearly "
                     "cap: raise it or lower a season's cap first."
                 )
+        if self.site_envelope_primacy is not None and self.profile != RequirementProfile.CSIP_AUS:
+            errors["site_envelope_primacy"] = (
+                "Site envelopes are a CSIP-AUS DERProgram: set the profile to CSIP-AUS, or "
+                "leave this blank."
+            )
         if errors:
             raise ValidationError(errors)
 
@@ -847,3 +863,65 @@ class Dispatch(TenantModel):
     @property
     def last_response_label(self) -> str:
         return response_label(self.last_response)
+
+
+SITE_ENVELOPE_LIMITS = (
+    "op_mod_imp_lim_w",
+    "op_mod_exp_lim_w",
+    "op_mod_gen_lim_w",
+    "op_mod_load_lim_w",
+)
+
+
+class SiteEnvelope(TenantModel):
+    """A dynamic operating envelope at one connection point (NMI) for one interval, published
+    by a program (CSIP-AUS): served as a DERControl of the site's site-level DERProgram.
+
+    `connection_point_id` is the 10-character NMI, without its checksum digit (a site may
+    report it either way; programs.services.site_envelopes_publish drops the checksum).
+    Posting again for the same NMI and start replaces the envelope."""
+
+    utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="site_envelopes")
+    mrid = models.CharField(max_length=32, default=_mrid, unique=True, editable=False)
+    connection_point_id = models.CharField(
+        "connection point (NMI)", max_length=NMI_LENGTH, validators=[validate_nmi]
+    )
+    start = models.DateTimeField()
+    duration_s = models.PositiveIntegerField(validators=[MinValueValidator(60)])
+    # CSIP-AUS limits at the connection point, in W.
+    op_mod_imp_lim_w = models.PositiveIntegerField(null=True, blank=True)
+    op_mod_exp_lim_w = models.PositiveIntegerField(null=True, blank=True)
+    op_mod_gen_lim_w = models.PositiveIntegerField(null=True, blank=True)
+    op_mod_load_lim_w = models.PositiveIntegerField(null=True, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["program", "connection_point_id", "start"]
+        indexes = [models.Index(fields=["program", "connection_point_id", "start"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["program", "connection_point_id", "start"],
+                name="site_envelope_once_per_start",
+                violation_error_message="This NMI already has an envelope starting then.",
+            ),
+            models.CheckConstraint(
+                condition=Q(duration_s__gte=60), name="site_envelope_min_duration"
+            ),
+            models.CheckConstraint(
+                condition=Q(op_mod_imp_lim_w__isnull=False)
+                | Q(op_mod_exp_lim_w__isnull=False)
+                | Q(op_mod_gen_lim_w__isnull=False)
+                | Q(op_mod_load_lim_w__isnull=False),
+                name="site_envelope_has_limit",
+                violation_error_message="An envelope needs at least one limit.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.connection_point_id} from {self.start:%Y-%m-%d %H:%M} ({self.duration_s} s)"
+
+    @property
+    def end(self):
+        return self.start + timedelta(seconds=self.duration_s)

@@ -8,7 +8,20 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
+from django.db.models import (
+    Count,
+    DateTimeField,
+    DurationField,
+    Exists,
+    Expression,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+)
 from django.utils import timezone
 
 from devices.models import Device, TelemetryRollup
@@ -33,6 +46,7 @@ from programs.models import (
     Participant,
     Program,
     Season,
+    SiteEnvelope,
 )
 
 # Devices not heard from for this long cannot be counted on.
@@ -497,3 +511,32 @@ def events_in_month(*, utility, year: int, month: int, tz) -> QuerySet[Event]:
         .select_related("program", "group")
         .order_by("start")
     )
+
+
+def interval_end() -> ExpressionWrapper:
+    """`start` + `duration_s` (an event's or an envelope's end) as a database expression."""
+    duration: Expression
+    if connection.vendor == "sqlite":  # durations are integer microseconds there
+        duration = ExpressionWrapper(F("duration_s") * 1_000_000, output_field=DurationField())
+    else:
+        duration = F("duration_s") * Value(timedelta(seconds=1), output_field=DurationField())
+    return ExpressionWrapper(F("start") + duration, output_field=DateTimeField())
+
+
+def site_envelopes(
+    *,
+    program: Program,
+    connection_point_id: str = "",
+    active_at: datetime | None = None,
+) -> QuerySet[SiteEnvelope]:
+    """The program's site envelopes, by NMI and start: of one NMI (given with or without its
+    checksum digit), and only those in force at `active_at` (started, not ended, not
+    cancelled), when asked."""
+    envelopes = SiteEnvelope.objects.for_utility(program.utility_id).filter(program=program)
+    if connection_point_id:
+        envelopes = envelopes.filter(connection_point_id=connection_point_id[:10])
+    if active_at is not None:
+        envelopes = envelopes.annotate(end_at=interval_end()).filter(
+            start__lte=active_at, end_at__gt=active_at, cancelled_at__isnull=True
+        )
+    return envelopes.order_by("connection_point_id", "start", "pk")

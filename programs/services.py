@@ -20,6 +20,7 @@ from django.utils import timezone
 from django_celery_beat.models import ClockedSchedule, PeriodicTask
 
 from devices.models import Device
+from devices.nmi import NMI_LENGTH, validate_nmi
 from devices.selectors import device_by_identity
 from programs.choices import LIVE_STATUSES, EventKind, EventStatus, ResponseStatus
 from programs.controls import (
@@ -31,6 +32,7 @@ from programs.controls import (
     event_words,
 )
 from programs.models import (
+    SITE_ENVELOPE_LIMITS,
     Curve,
     DefaultControl,
     Dispatch,
@@ -42,6 +44,7 @@ from programs.models import (
     Participant,
     Program,
     ProgramChange,
+    SiteEnvelope,
 )
 from programs.rules import RuleViolation, event_rule_check, opt_out_refusal
 from programs.selectors import (
@@ -49,8 +52,14 @@ from programs.selectors import (
     event_plan_joiners,
     events_plans_may_take,
     group_devices,
+    interval_end,
 )
-from programs.signals import default_control_changed, dispatch_responded, event_changed
+from programs.signals import (
+    default_control_changed,
+    dispatch_responded,
+    event_changed,
+    site_envelopes_changed,
+)
 from tenancy.choices import Role
 from tenancy.models import Membership
 
@@ -786,3 +795,156 @@ def dispatch_readback_record(
             )
         )
     return updated
+
+
+class SiteEnvelopesRefused(ValidationError):
+    """A batch of site envelopes refused whole: `rows` lists (row index, field, message)."""
+
+    def __init__(self, rows: list[tuple[int, str, str]]):
+        self.rows = rows
+        super().__init__([f"row {i}, {field}: {message}" for i, field, message in rows])
+
+
+# What a posted envelope row may set.
+SITE_ENVELOPE_FIELDS = ("connection_point_id", "start", "duration_s", *SITE_ENVELOPE_LIMITS)
+
+
+@transaction.atomic
+def site_envelopes_publish(
+    *, program: Program, rows: list[Mapping[str, Any]], now: datetime | None = None
+) -> int:
+    """Publish a batch of site envelopes (a DNSP's DOEs: many NMIs, one or more intervals),
+    all or nothing, and answer how many were stored.
+
+    Each row is checked (an NMI, with or without its checksum digit, stored without it; a
+    duration of at least 60 s; at least one limit). A row that overlaps another row of the
+    batch, or a stored envelope that is not cancelled, for the same NMI is refused. A row
+    with the same NMI and start as a stored envelope replaces it: new limits, duration, mRID
+    and creation time, and no longer cancelled (so clients see a new DERControl and drop
+    the old one). Written in one INSERT … ON CONFLICT statement."""
+    if program.site_envelope_primacy is None:
+        raise ValidationError(
+            "This program publishes no site envelopes: set its site envelope primacy first."
+        )
+    now = now or timezone.now()
+    envelopes, refusals = _site_envelopes_checked(program, rows, now)
+    refusals += _site_envelope_overlaps(program, envelopes)
+    if refusals:
+        raise SiteEnvelopesRefused(sorted(refusals))
+    SiteEnvelope.objects.bulk_create(
+        [envelope for _, envelope in envelopes],
+        batch_size=2000,
+        update_conflicts=True,
+        unique_fields=["program", "connection_point_id", "start"],
+        update_fields=["mrid", "duration_s", *SITE_ENVELOPE_LIMITS, "created", "cancelled_at"],
+    )
+    _site_envelopes_changed(program, {e.connection_point_id for _, e in envelopes})
+    return len(envelopes)
+
+
+def _site_envelopes_checked(
+    program: Program, rows: list[Mapping[str, Any]], now: datetime
+) -> tuple[list[tuple[int, SiteEnvelope]], list[tuple[int, str, str]]]:
+    """Each row as an unsaved envelope (index kept), and what is wrong with the others."""
+    envelopes, refusals = [], []
+    for index, row in enumerate(rows):
+        envelope = SiteEnvelope(
+            utility_id=program.utility_id,
+            program=program,
+            created=now,
+            **{name: row.get(name) for name in SITE_ENVELOPE_FIELDS},
+        )
+        try:
+            # Checked as sent (with its checksum digit, if any), kept without it.
+            validate_nmi(envelope.connection_point_id or "")
+            envelope.connection_point_id = envelope.connection_point_id[:NMI_LENGTH]
+            # The program is known; unique and overlap checks are made for the whole batch
+            # below, in one query (full_clean would make one per row).
+            envelope.full_clean(
+                exclude=["utility", "program"], validate_unique=False, validate_constraints=False
+            )
+        except ValidationError as exc:
+            refusals += [
+                (index, field, message)
+                for field, messages in _message_dict(exc, "connection_point_id").items()
+                for message in messages
+            ]
+            continue
+        if all(getattr(envelope, limit) is None for limit in SITE_ENVELOPE_LIMITS):
+            refusals.append((index, "op_mod_exp_lim_w", "An envelope needs at least one limit."))
+            continue
+        envelopes.append((index, envelope))
+    return envelopes, refusals
+
+
+def _message_dict(exc: ValidationError, field: str) -> dict[str, list[str]]:
+    """`exc`'s messages by field; a bare one (validate_nmi's) is `field`'s."""
+    return exc.message_dict if hasattr(exc, "error_dict") else {field: exc.messages}
+
+
+def _site_envelope_overlaps(
+    program: Program, envelopes: list[tuple[int, SiteEnvelope]]
+) -> list[tuple[int, str, str]]:
+    """Rows whose interval overlaps another row's, or a stored envelope's that it does not
+    replace (not cancelled, same NMI, another start)."""
+    if not envelopes:
+        return []
+    stored = (
+        SiteEnvelope.objects.for_utility(program.utility_id)
+        .filter(
+            program=program,
+            cancelled_at__isnull=True,
+            connection_point_id__in={e.connection_point_id for _, e in envelopes},
+            start__lt=max(e.end for _, e in envelopes),
+        )
+        .annotate(end_at=interval_end())
+        .filter(end_at__gt=min(e.start for _, e in envelopes))
+        .only("connection_point_id", "start", "duration_s")
+    )
+    by_nmi: dict[str, list[tuple[datetime, datetime, str]]] = {}
+    posted = {(e.connection_point_id, e.start) for _, e in envelopes}
+    for old in stored:
+        if (old.connection_point_id, old.start) not in posted:  # replaced, not overlapped
+            by_nmi.setdefault(old.connection_point_id, []).append(
+                (old.start, old.end, "a published envelope")
+            )
+    refusals = []
+    for index, new in sorted(envelopes, key=lambda item: (item[1].start, item[0])):
+        taken = by_nmi.setdefault(new.connection_point_id, [])
+        for start, end, what in taken:
+            if start < new.end and new.start < end:
+                refusals.append(
+                    (
+                        index,
+                        "start",
+                        f"NMI {new.connection_point_id}: {new.start.isoformat()} for "
+                        f"{new.duration_s} s overlaps {what} from {start.isoformat()} to "
+                        f"{end.isoformat()}.",
+                    )
+                )
+                break
+        else:
+            taken.append((new.start, new.end, f"row {index}"))
+    return refusals
+
+
+def site_envelope_cancel(*, envelope: SiteEnvelope, now: datetime | None = None) -> SiteEnvelope:
+    """Cancel an envelope: its sites are shown it as cancelled until its interval ends.
+    Cancelling it again changes nothing."""
+    if envelope.cancelled_at is None:
+        envelope.cancelled_at = now or timezone.now()
+        envelope.save(update_fields=["cancelled_at"])
+        _site_envelopes_changed(envelope.program, {envelope.connection_point_id})
+    return envelope
+
+
+def _site_envelopes_changed(program: Program, connection_point_ids: set[str]) -> None:
+    nmis = sorted(connection_point_ids)
+    transaction.on_commit(
+        lambda: site_envelopes_changed.send(
+            sender=SiteEnvelope,
+            program_id=program.pk,
+            utility_id=program.utility_id,
+            connection_point_ids=nmis,
+        )
+    )

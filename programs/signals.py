@@ -7,6 +7,10 @@ subscribe to it.
 ``default_control_changed`` is sent after a group's DefaultControl is set or cleared, with
 ``group_id`` and ``utility_id``; the 2030.5 server notifies DefaultDERControl subscribers.
 
+``site_envelopes_changed`` is sent after site envelopes are published or cancelled, with
+``program_id``, ``utility_id`` and ``connection_point_ids`` (the NMIs); the 2030.5 server
+notifies the subscribers of those sites' DERControlLists.
+
 ``dispatch_responded`` is sent after a device's Response to an event commits, with
 ``event_id`` and ``utility_id``; the portal marks the utility's live pages due (throttled).
 """
@@ -16,3 +20,4 @@ from django.dispatch import Signal
 event_changed = Signal()
 dispatch_responded = Signal()
 default_control_changed = Signal()
+site_envelopes_changed = Signal()

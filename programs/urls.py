@@ -14,6 +14,11 @@ urlpatterns = [
         views.ProgramPartAddView.as_view(),
         name="program-part-add",
     ),
+    path(
+        "programs/<int:pk>/site-envelopes/",
+        views.SiteEnvelopeListView.as_view(),
+        name="site-envelope-list",
+    ),
     path("programs/<int:pk>/curves/new/", views.CurveCreateView.as_view(), name="curve-create"),
     path("curves/<int:pk>/", views.CurveUpdateView.as_view(), name="curve-update"),
     path("curves/<int:pk>/delete/", views.CurveDeleteView.as_view(), name="curve-delete"),

@@ -51,6 +51,7 @@ from programs.selectors import (
     event_power_series,
     events_in_month,
     season_usage,
+    site_envelopes,
 )
 from programs.services import program_change_record, rule_values
 from tenancy.choices import Role
@@ -633,3 +634,68 @@ class CurveDeleteView(UtilityMemberMixin, View):
             return redirect("programs:curve-update", pk=curve.pk)
         messages.success(request, f"Curve “{curve}” deleted.")
         return redirect("programs:program-detail", pk=curve.program_id)
+
+
+class SiteEnvelopeListView(ListPageMixin, UtilityMemberMixin, ListView):
+    """A program's site envelopes (CSIP-AUS dynamic operating envelopes), by NMI and start;
+    for one NMI, a chart of its limits over time."""
+
+    model = Program  # the URL names the program; the isolation sweep checks it
+    template_name = "programs/site_envelope_list.html"
+    context_object_name = "envelopes"
+    search_fields = ("^connection_point_id",)
+    search_placeholder = "NMI"
+    list_noun = "site envelopes"
+    empty_hint = "A network publishes them through POST /api/v1/programs/{id}/site-envelopes/."
+
+    def program(self) -> Program:
+        if not hasattr(self, "_program"):
+            self._program = get_for_utility(
+                Program.objects.all(), utility=self.request.utility, pk=self.kwargs["pk"]
+            )
+        return self._program
+
+    def get_base_queryset(self):
+        return site_envelopes(program=self.program())
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        nmi = self.get_list_params().get("q", "").upper()[:10]
+        chosen = len(nmi) == 10
+        context.update(
+            program=self.program(),
+            chart_nmi=nmi if chosen else "",
+            chart=site_envelope_chart(
+                site_envelopes(program=self.program(), connection_point_id=nmi)[:500]
+                if chosen
+                else []
+            ),
+        )
+        return context
+
+
+def site_envelope_chart(envelopes) -> dict:
+    """What the envelope chart draws: each limit flat over each envelope's interval (x in
+    seconds since the epoch), with a gap where the NMI has none (or it was cancelled)."""
+    limits = {
+        "op_mod_exp_lim_w": "Export limit (W)",
+        "op_mod_imp_lim_w": "Import limit (W)",
+        "op_mod_gen_lim_w": "Generation limit (W)",
+        "op_mod_load_lim_w": "Load limit (W)",
+    }
+    times: list[int] = []
+    series: dict[str, list[int | None]] = {name: [] for name in limits}
+    for envelope in envelopes:
+        if envelope.cancelled_at is not None:
+            continue
+        start, end = int(envelope.start.timestamp()), int(envelope.end.timestamp())
+        # Flat from start to end, then a gap until the next envelope.
+        for at, row in ((start, envelope), (end, envelope), (end + 1, None)):
+            times.append(at)
+            for name in limits:
+                series[name].append(getattr(row, name) if row is not None else None)
+    shown = [name for name in limits if any(v is not None for v in series[name])]
+    return {
+        "times": times,
+        "series": [{"label": limits[name], "values": series[name]} for name in shown],
+    }

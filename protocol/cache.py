@@ -216,6 +216,8 @@ WATCHED_TABLES: dict[str, frozenset[str]] = {
     "programs_event": frozenset(),
     "programs_dispatch": frozenset(),
     "programs_optout": frozenset(),
+    # A program's site envelopes: its sites' site DERProgram lists.
+    "programs_siteenvelope": frozenset(),
     "vendors_certificateauthority": frozenset(),
     "protocol_client": frozenset({"last_seen_at", "schema_ver"}),
     # `reported` is what a client PUT: end_device_report_store bumps that device only.

@@ -7,14 +7,16 @@ from django.db.models import Q
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from devices.nmi import nmi_checksum
 from programs.models import DispatchGroup, DispatchGroupMember, Event, Participant, Program
 from programs.selectors import group_devices
-from programs.signals import default_control_changed, event_changed
+from programs.signals import default_control_changed, event_changed, site_envelopes_changed
 from protocol.managers.derp import (
     ACTIVE_DER_CONTROL_LIST,
     DER_CONTROL_LIST,
     control_list_href,
     default_der_control_href,
+    site_control_list_href,
 )
 from protocol.managers.edev import END_DEVICE_LIST_HREF
 from protocol.managers.pubsub import program_shaped
@@ -56,6 +58,27 @@ def default_control_changed_notify(sender, group_id, utility_id, **kwargs):
         for eid in EndDevice.objects.for_utility(utility_id)
         .filter(device__in=group_devices(group=group).values("pk"))
         .values_list("pk", flat=True)
+    ]
+    if hrefs:
+        subscriptions_notify(utility_id=utility_id, resources=hrefs)
+
+
+@receiver(site_envelopes_changed, dispatch_uid="protocol.site_envelopes_changed")
+def site_envelopes_changed_notify(sender, program_id, utility_id, connection_point_ids, **kwargs):
+    """Envelopes published or cancelled: notify the subscribers of the site DERControlLists
+    of the program's EndDevices at those NMIs (as a site reported it: with or without its
+    checksum digit). One query for the EndDevices, one for the subscriptions."""
+    reported = [*connection_point_ids, *(n + str(nmi_checksum(n)) for n in connection_point_ids)]
+    members = Participant.objects.filter(program_id=program_id, left_at__isnull=True)
+    hrefs = [
+        site_control_list_href(eid, program_id, suffix)
+        for eid in EndDevice.objects.for_utility(utility_id)
+        .filter(
+            device__connection_point_id__in=reported,
+            device__in=members.values("device"),
+        )
+        .values_list("pk", flat=True)
+        for suffix in (DER_CONTROL_LIST, ACTIVE_DER_CONTROL_LIST)
     ]
     if hrefs:
         subscriptions_notify(utility_id=utility_id, resources=hrefs)

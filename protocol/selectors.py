@@ -36,7 +36,10 @@ from programs.models import (
     DispatchGroupMember,
     Event,
     OptOut,
+    Program,
+    SiteEnvelope,
 )
+from programs.selectors import interval_end
 from protocol.identity import issued_by
 from protocol.models import Client, ClientKind, EndDevice, MirrorUsagePoint, Subscription
 from vendors.models import CertificateAuthority, IssuedCertificate, ProductModel
@@ -383,3 +386,22 @@ def end_device_client(*, end_device: EndDevice) -> Client | None:
 
 def subscriptions_to(*, utility_id: int, resources: list[str]) -> QuerySet[Subscription]:
     return Subscription.objects.for_utility(utility_id).filter(Q(subscribed_resource__in=resources))
+
+
+def site_envelopes_served(
+    *, program: Program, connection_point_id: str, now: datetime, active_only: bool = False
+) -> list[SiteEnvelope]:
+    """The program's envelopes at this connection point that have not ended at `now` (one
+    query), cancelled ones included (a client learns of the cancellation); `active_only`:
+    those in force. The connection point is matched without its checksum digit."""
+    if not connection_point_id:
+        return []
+    envelopes = (
+        SiteEnvelope.objects.for_utility(program.utility_id)
+        .filter(program=program, connection_point_id=connection_point_id[:10])
+        .annotate(end_at=interval_end())
+        .filter(end_at__gt=now)
+    )
+    if active_only:
+        envelopes = envelopes.filter(start__lte=now, cancelled_at__isnull=True)
+    return list(envelopes)

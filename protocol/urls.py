@@ -8,6 +8,7 @@ from protocol.fsets import dcap, der, derp, edev, mirror, response
 E = "edev/<int:eid>"
 P = f"{E}/derp/<int:gid>"
 D = f"{E}/der/<int:did>"
+S = f"{E}/derp/site/<int:pid>"  # a program's site DERProgram (CSIP-AUS envelopes)
 
 urlpatterns = [
     path("dcap", dcap.DeviceCapabilityView.as_view()),
@@ -29,6 +30,10 @@ urlpatterns = [
     path(f"{P}/dderc", derp.DefaultDERControlView.as_view()),
     path(f"{P}/dc", derp.DERCurveListView.as_view()),
     path(f"{P}/dc/<int:cid>", derp.DERCurveView.as_view()),
+    path(S, derp.SiteDERProgramView.as_view()),
+    path(f"{S}/derc", derp.SiteDERControlListView.as_view()),
+    path(f"{S}/derc/<str:mrid>", derp.SiteDERControlView.as_view()),
+    path(f"{S}/actderc", derp.SiteActiveDERControlListView.as_view()),
     path(f"{E}/der", der.DERListView.as_view()),
     path(D, der.DERView.as_view()),
     path(f"{D}/dercap", der.DERCapabilityView.as_view()),

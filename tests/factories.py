@@ -50,6 +50,7 @@ from programs.models import (
     ProgramChange,
     QualifiedEquipment,
     Season,
+    SiteEnvelope,
 )
 from protocol.identity import sfdi_from_lfdi
 from protocol.models import (
@@ -276,6 +277,20 @@ def curve(utility: Utility, marker: str = "", **fields) -> Curve:
         "y_ref_type": 2,
     }
     return Curve.objects.create(utility=utility, program=prog, **{**defaults, **fields})
+
+
+def site_envelope(utility: Utility, marker: str = "", **fields) -> SiteEnvelope:
+    """One envelope (an export limit at NMI 4102000001) of a CSIP-AUS program."""
+    prog = fields.pop("program", None) or program(
+        utility, marker, profile="csip_aus", site_envelope_primacy=1
+    )
+    defaults = {
+        "connection_point_id": "4102000001",
+        "start": timezone.now() + timedelta(hours=1),
+        "duration_s": 1800,
+        "op_mod_exp_lim_w": 1500,
+    }
+    return SiteEnvelope.objects.create(utility=utility, program=prog, **{**defaults, **fields})
 
 
 def default_control(utility: Utility, marker: str = "", **fields) -> DefaultControl:
@@ -713,6 +728,7 @@ TENANT_FACTORIES = {
     QualifiedEquipment: qualified_equipment,
     DispatchGroup: dispatch_group,
     Curve: curve,
+    SiteEnvelope: site_envelope,
     ProgramChange: program_change,
     DefaultControl: default_control,
     Event: event,

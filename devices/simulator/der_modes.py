@@ -170,6 +170,22 @@ class ControlModes:
         return any((self.volt_var, self.volt_watt, self.freq_watt, self.watt_pf))
 
 
+def merge_by_primacy(ranked: list[ControlModes]) -> tuple[ControlModes, list[bool]]:
+    """The modes in force when several controls are (CSIP: a lower primacy wins per mode;
+    modes that differ apply together, e.g. a site export limit clamps a device program's
+    discharge). `ranked`: each control's modes, the winner first. Answers the merged modes
+    and, per control, whether it gave any of them (one that gave none is superseded)."""
+    merged: dict[str, object] = {}
+    gave = [False] * len(ranked)
+    for index, modes in enumerate(ranked):
+        for name in ControlModes.__dataclass_fields__:
+            value = getattr(modes, name)
+            if value is not None and name not in merged:
+                merged[name] = value
+                gave[index] = True
+    return ControlModes(**merged), gave  # type: ignore[arg-type]
+
+
 def curve_hrefs(base: DERControlBase) -> list[str]:
     """The DERCurve hrefs `base` links (its curve modes)."""
     links = (base.op_mod_volt_var, base.op_mod_volt_watt, base.op_mod_freq_watt)

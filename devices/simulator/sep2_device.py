@@ -15,7 +15,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from devices.simulator.battery import BatteryModel
-from devices.simulator.der_modes import Command, ControlModes, Grid, resolve
+from devices.simulator.der_modes import Command, ControlModes, Grid, merge_by_primacy, resolve
 from devices.simulator.sep2_client import Sep2Client
 from protocol.xml.resources.der import DER
 from protocol.xml.resources.derp import DefaultDERControl, DERControl, DERControlBase, DERCurve
@@ -94,7 +94,8 @@ class SimDevice:
         self.mup_hrefs: dict[int, str] = {}
         self.controls: dict[str, _Control] = {}
         self.rand: dict[str, tuple[float, float]] = {}
-        self.active: str | None = None
+        self.active: str | None = None  # the winning control's mRID
+        self.active_modes: ControlModes | None = None  # every control in force, merged
         self.setpoint_w: float | None = None
         self.post_rate_s: int | None = None
         self.outbox: list[tuple[str, str, int]] = []
@@ -175,21 +176,48 @@ class SimDevice:
             elif t >= c.end and RSP_STARTED in c.responded:
                 if not c.responded & {RSP_COMPLETED, RSP_SUPERSEDED, RSP_CANCELLED}:
                     self.respond(c, RSP_COMPLETED)
-        # Lower primacy wins; within it, the newer control supersedes the older.
+        winners = self._by_primacy(candidates)
+        for c in winners:
+            if RSP_STARTED not in c.responded:
+                if not self.opts_out:
+                    self.respond(c, RSP_STARTED)
+                else:
+                    c.responded.add(RSP_STARTED)
+        winner = winners[0] if winners else None
+        self.active = winner.mrid if winner else None
+        self.active_modes = self.in_force(winners)
+        self.setpoint_w = self.active_modes.target_w if self.active_modes else None
+
+    def _by_primacy(self, candidates: list[_Control]) -> list[_Control]:
+        """The controls in force, lowest primacy first: within one program's primacy the
+        newer supersedes the older; across primacies each control keeps the modes no lower
+        primacy sets, and one left with none is superseded (Response 7)."""
         newest_first = -1 if not self.faults.first_control_wins else 1
         candidates.sort(key=lambda c: (c.program_primacy, newest_first * c.creation_time))
-        winner = candidates[0] if candidates else None
-        for loser in candidates[1:]:
-            if RSP_SUPERSEDED not in loser.responded:
-                self.respond(loser, RSP_SUPERSEDED)
-                loser.status = ST_SUPERSEDED
-        if winner is not None and RSP_STARTED not in winner.responded:
-            if not self.opts_out:
-                self.respond(winner, RSP_STARTED)
+        kept: list[_Control] = []
+        for c in candidates:
+            if kept and kept[-1].program_primacy == c.program_primacy:
+                self._supersede(c)
             else:
-                winner.responded.add(RSP_STARTED)
-        self.active = winner.mrid if winner else None
-        self.setpoint_w = winner.setpoint_w if winner else None
+                kept.append(c)
+        _, gave = merge_by_primacy([c.modes or ControlModes() for c in kept])
+        for c, gives in zip(kept[1:], gave[1:], strict=True):
+            if not gives:
+                self._supersede(c)
+        return [c for c, gives in zip(kept, gave, strict=True) if gives or c is kept[0]]
+
+    def _supersede(self, control: _Control) -> None:
+        if RSP_SUPERSEDED not in control.responded:
+            self.respond(control, RSP_SUPERSEDED)
+            control.status = ST_SUPERSEDED
+
+    def in_force(self, winners: list[_Control]) -> ControlModes | None:
+        """The modes of the controls in force, merged by primacy (None: none is)."""
+        if not winners:
+            return None
+        if len(winners) == 1:
+            return winners[0].modes
+        return merge_by_primacy([c.modes or ControlModes() for c in winners])[0]
 
     def modes_of(
         self,
@@ -228,8 +256,7 @@ class SimDevice:
         modes of the control in force, else the DefaultDERControl's, against the household's
         load and PV at the step's midpoint (as the battery's own step takes them) and the
         simulated grid. Also sets `command` (telemetry reports it) and the ramp rate."""
-        control = self.controls.get(self.active) if self.active else None
-        modes = control.modes if control is not None else self.default_modes
+        modes = self.active_modes if self.active is not None else self.default_modes
         if modes is None and self.command is self._idle:  # the common case, kept cheap
             self.ramp_w_per_s = None
             return self.idle_export_w
@@ -249,7 +276,7 @@ class SimDevice:
             )
         )
         command = self.command
-        key = (self.active,)
+        key = (self.active, self.active_modes)
         if command.connected and not previous.connected:
             self._soft_start = True  # setSoftGradW holds until the battery is at its target
         elif self._soft_start and abs((command.target_w or 0.0) - b.battery_w) < 1.0:

@@ -24,6 +24,11 @@ router.register("programs", programs.ProgramViewSet, basename="program")
 router.register("dispatch-groups", programs.DispatchGroupViewSet, basename="dispatch-group")
 router.register("events", programs.EventViewSet, basename="event")
 router.register("curves", programs.CurveViewSet, basename="curve")
+router.register(
+    r"programs/(?P<program_id>[0-9]+)/site-envelopes",
+    programs.SiteEnvelopeViewSet,
+    basename="site-envelope",
+)
 router.register("settlements", settlement_views.SeasonSettlementViewSet, basename="settlement")
 router.register("event-results", settlement_views.EventResultViewSet, basename="event-result")
 router.register("payment-batches", settlement_views.PaymentBatchViewSet, basename="payment-batch")

@@ -13,6 +13,7 @@ from programs.models import (
     Event,
     Program,
     Season,
+    SiteEnvelope,
 )
 from programs.selectors import CapacityForecast
 from tenancy.api.serializers import TenantModelSerializer
@@ -262,3 +263,65 @@ class DefaultControlSerializer(ControlModesMixin, serializers.ModelSerializer):
         model = DefaultControl
         fields = ["group", *CONTROL_FIELDS, *DEFAULT_ONLY_FIELDS, "changed_at"]
         read_only_fields = ["group", "changed_at"]
+
+
+class SiteEnvelopeSerializer(serializers.ModelSerializer):
+    """A published site envelope (read): the NMI without its checksum digit."""
+
+    class Meta:
+        model = SiteEnvelope
+        fields = [
+            "id",
+            "mrid",
+            "connection_point_id",
+            "start",
+            "duration_s",
+            "op_mod_imp_lim_w",
+            "op_mod_exp_lim_w",
+            "op_mod_gen_lim_w",
+            "op_mod_load_lim_w",
+            "created",
+            "cancelled_at",
+        ]
+        read_only_fields = fields
+
+
+def _limit_w(what: str) -> serializers.IntegerField:
+    return serializers.IntegerField(
+        min_value=0,
+        max_value=INT32_MAX,
+        required=False,
+        allow_null=True,
+        help_text=f"csipaus:{what} at the connection point, W.",
+    )
+
+
+class SiteEnvelopeRowSerializer(serializers.Serializer):
+    """One envelope of a batch: one NMI, one interval, at least one limit."""
+
+    connection_point_id = serializers.CharField(
+        min_length=10,
+        max_length=11,
+        help_text="The NMI: 10 characters, or 11 with its checksum digit (then checked).",
+    )
+    start = serializers.DateTimeField(help_text="Start of the interval, with its offset.")
+    duration_s = serializers.IntegerField(min_value=60, max_value=INT32_MAX)
+    op_mod_imp_lim_w = _limit_w("opModImpLimW")
+    op_mod_exp_lim_w = _limit_w("opModExpLimW")
+    op_mod_gen_lim_w = _limit_w("opModGenLimW")
+    op_mod_load_lim_w = _limit_w("opModLoadLimW")
+
+
+class SiteEnvelopeRefusalRowSerializer(serializers.Serializer):
+    row = serializers.IntegerField(help_text="Index of the row in the posted list, from 0.")
+    field = serializers.CharField()
+    message = serializers.CharField()
+
+
+class SiteEnvelopeRefusalSerializer(serializers.Serializer):
+    detail = serializers.CharField(required=False)
+    rows = SiteEnvelopeRefusalRowSerializer(many=True, required=False)
+
+
+class SiteEnvelopesStoredSerializer(serializers.Serializer):
+    stored = serializers.IntegerField(help_text="Envelopes stored (new or replacing).")

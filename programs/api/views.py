@@ -2,6 +2,7 @@ from dataclasses import asdict
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -30,13 +31,23 @@ from programs.api.serializers import (
     GroupMembersSerializer,
     KindRuleSerializer,
     ProgramSerializer,
+    SiteEnvelopeRefusalSerializer,
+    SiteEnvelopeRowSerializer,
+    SiteEnvelopeSerializer,
+    SiteEnvelopesStoredSerializer,
     ViolationSerializer,
 )
 from programs.choices import EventKind, EventStatus
 from programs.controls import allowed_kinds
-from programs.models import Curve, DefaultControl, DispatchGroup, Event, Program
+from programs.models import Curve, DefaultControl, DispatchGroup, Event, Program, SiteEnvelope
 from programs.rules import rules_for_kind
-from programs.selectors import FUNNEL_LABELS, capacity_forecast, event_funnel, group_devices
+from programs.selectors import (
+    FUNNEL_LABELS,
+    capacity_forecast,
+    event_funnel,
+    group_devices,
+    site_envelopes,
+)
 from tenancy.api.filters import choice_param, id_filter
 from tenancy.api.viewsets import Conflict, TenantModelViewSet, TenantScopedMixin
 from tenancy.choices import Role
@@ -364,3 +375,134 @@ class EventViewSet(
     def funnel(self, request, pk=None):
         funnel = event_funnel(event=self.get_object())
         return Response(funnel)
+
+
+# A DNSP's batch: e.g. 10,000 NMIs for one interval, or one NMI for days of intervals.
+MAX_SITE_ENVELOPES_PER_POST = 20_000
+_PROGRAM_ID = OpenApiParameter(
+    "program_id", int, OpenApiParameter.PATH, description="The program's id"
+)
+_ENVELOPES_REFUSED = OpenApiResponse(
+    SiteEnvelopeRefusalSerializer,
+    description="Refused whole, nothing stored: `rows` names each bad row by its index in "
+    "the list and the field (an NMI that is not one, a missing limit, an interval that "
+    "overlaps another row's or a stored envelope's for the same NMI), or `detail` says why "
+    "the batch as a whole is refused (not a list, too long, or the program publishes no "
+    "site envelopes).",
+)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            _PROGRAM_ID,
+            OpenApiParameter(
+                "connection_point_id",
+                str,
+                description="Only this NMI's (with or without its checksum digit)",
+            ),
+            OpenApiParameter(
+                "active_at",
+                OpenApiTypes.DATETIME,
+                description="Only the envelopes in force then (started, not ended, not cancelled)",
+            ),
+        ],
+        responses={200: SiteEnvelopeSerializer(many=True), 400: _REFUSED, 404: _DETAIL},
+    ),
+    create=extend_schema(
+        parameters=[_PROGRAM_ID],
+        request=SiteEnvelopeRowSerializer(many=True),
+        responses={
+            201: SiteEnvelopesStoredSerializer,
+            400: _ENVELOPES_REFUSED,
+            403: _DETAIL,
+            404: _DETAIL,
+        },
+        description="Publish a batch of dynamic operating envelopes, all or nothing (at "
+        f"most {MAX_SITE_ENVELOPES_PER_POST:,} rows). A row with the NMI and start of a stored "
+        "envelope replaces it (new limits and duration, a new mRID, no longer cancelled). "
+        "Each site whose EndDevice reports that NMI as its ConnectionPoint is served them as "
+        "the DERControls of the program's site DERProgram.",
+    ),
+    destroy=extend_schema(
+        parameters=[_PROGRAM_ID],
+        responses={204: None, 403: _DETAIL, 404: _DETAIL},
+        description="Cancel the envelope: its site is shown it as cancelled until its "
+        "interval ends. Cancelling it again changes nothing.",
+    ),
+)
+class SiteEnvelopeViewSet(
+    TenantScopedMixin, mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
+):
+    """A program's site envelopes (CSIP-AUS dynamic operating envelopes, one NMI and one
+    interval each), ordered by NMI and start. Program managers and operators publish and
+    cancel; everyone at the utility reads."""
+
+    queryset = SiteEnvelope.objects.all()
+    serializer_class = SiteEnvelopeSerializer
+    write_roles = {Role.PROGRAM_MANAGER, Role.OPERATOR}
+
+    def program(self) -> Program:
+        """The program in the path, of the caller's utility (another's is missing: 404)."""
+        program = (
+            Program.objects.for_utility(self.request.utility)
+            .filter(pk=self.kwargs["program_id"])
+            .first()
+        )
+        if program is None:
+            raise NotFound("No such program.")
+        return program
+
+    def get_queryset(self):
+        params = self.request.query_params
+        active_at = None
+        if self.action == "list" and "active_at" in params:
+            active_at = parse_datetime(params["active_at"])
+            if active_at is None or active_at.tzinfo is None:
+                raise ValidationError(
+                    {"active_at": ["Give a date and time with its offset (ISO 8601)."]}
+                )
+        nmi = params.get("connection_point_id", "") if self.action == "list" else ""
+        return site_envelopes(program=self.program(), connection_point_id=nmi, active_at=active_at)
+
+    def create(self, request, *args, **kwargs):
+        program = self.program()
+        if not isinstance(request.data, list):
+            return self._refused(detail="Send a JSON list of envelopes.")
+        if len(request.data) > MAX_SITE_ENVELOPES_PER_POST:
+            return self._refused(
+                detail=f"At most {MAX_SITE_ENVELOPES_PER_POST:,} envelopes per request."
+            )
+        body = SiteEnvelopeRowSerializer(data=request.data, many=True)
+        if not body.is_valid():
+            return self._refused(rows=_row_errors(body.errors))
+        try:
+            stored = services.site_envelopes_publish(program=program, rows=body.validated_data)
+        except services.SiteEnvelopesRefused as refused:
+            return self._refused(
+                rows=[{"row": i, "field": f, "message": m} for i, f, m in refused.rows]
+            )
+        except DjangoValidationError as exc:
+            return self._refused(detail=" ".join(exc.messages))
+        return Response({"stored": stored}, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance):
+        services.site_envelope_cancel(envelope=instance)
+
+    @staticmethod
+    def _refused(*, rows: list[dict] | None = None, detail: str = "") -> Response:
+        """400 as documented: the bad rows, or why the whole batch is refused."""
+        body: dict[str, object] = {"rows": rows} if rows is not None else {"detail": detail}
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
+
+
+def _row_errors(errors) -> list[dict]:
+    """A list serializer's errors as rows: DRF gives one dict per row (empty for good rows),
+    or the bad rows' dicts by index."""
+    by_row = errors.items() if isinstance(errors, dict) else enumerate(errors)
+    return [
+        {"row": int(index), "field": field, "message": str(message)}
+        for index, row in by_row
+        for field, messages in (row.items() if isinstance(row, dict) else [("row", [row])])
+        for message in (messages if isinstance(messages, list) else [messages])
+    ]

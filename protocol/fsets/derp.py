@@ -1,4 +1,5 @@
-"""DER programs (one per dispatch group) and their DERControls (the group's events).
+"""DER programs (one per dispatch group, and a site program per program that publishes
+site envelopes) and their DERControls (the group's events, the site's envelopes).
 
 How events become DERControls is decided in protocol.managers.derp.
 """
@@ -20,6 +21,13 @@ from protocol.managers.derp import (
     derp_list,
     derp_resource,
     end_device_der_control,
+    end_device_site_program,
+    program_entries,
+    site_der_control,
+    site_der_control_list,
+    site_der_control_mrid,
+    site_derp_resource,
+    site_envelope_order,
 )
 
 
@@ -27,7 +35,7 @@ class DERProgramListView(SepView):
     def get(self, request, eid):
         end_device = self.end_device(eid)
         groups = selectors.end_device_groups(end_device=end_device)
-        paged = self.page(request, groups)
+        paged = self.page(request, program_entries(end_device, groups, profile=self.profile))
         return self.sep(
             derp_list(end_device, paged, poll_rate=self.poll_rate_of("derp_list", end_device))
         )
@@ -122,3 +130,74 @@ class DERCurveView(_ProgramView):
         if curve is None:
             return not_found("no such DERCurve")
         return self.sep(der_curve(end_device, group, curve))
+
+
+class _SiteProgramView(SepView):
+    """A program's site DERProgram for this EndDevice (its connection point's envelopes)."""
+
+    def site_program(self, eid, pid):
+        end_device = self.end_device(eid)
+        groups = selectors.end_device_groups(end_device=end_device)
+        site = end_device_site_program(end_device, groups, pid, profile=self.profile)
+        if site is None:
+            raise Refused(not_found("no such DERProgram"))
+        return end_device, site
+
+    def envelopes(self, end_device, site, *, active_only: bool = False):
+        """The envelopes at the site now, in list order (one query). Like a group's list,
+        it changes by the clock at the next start or end: a cached copy lasts until then."""
+        envelopes = selectors.site_envelopes_served(
+            program=site.program, connection_point_id=site.connection_point_id, now=self.now
+        )
+        instants = [i for e in envelopes for i in (e.start, e.end) if i > self.now]
+        self.changes_at(min(instants, default=None))
+        if active_only:
+            envelopes = [e for e in envelopes if e.cancelled_at is None and e.start <= self.now]
+        return site_envelope_order(end_device, envelopes)
+
+
+class SiteDERProgramView(_SiteProgramView):
+    def get(self, request, eid, pid):
+        end_device, site = self.site_program(eid, pid)
+        return self.sep(site_derp_resource(end_device, site))
+
+
+class SiteDERControlListView(_SiteProgramView):
+    active_only = False
+    suffix = DER_CONTROL_LIST
+
+    def get(self, request, eid, pid):
+        end_device, site = self.site_program(eid, pid)
+        paged = self.page(request, self.envelopes(end_device, site, active_only=self.active_only))
+        return self.sep(
+            site_der_control_list(
+                end_device,
+                site.program,
+                paged.items,
+                total=paged.all,
+                suffix=self.suffix,
+                now=self.now,
+            )
+        )
+
+
+class SiteActiveDERControlListView(SiteDERControlListView):
+    active_only = True
+    suffix = ACTIVE_DER_CONTROL_LIST
+
+
+class SiteDERControlView(_SiteProgramView):
+    def get(self, request, eid, pid, mrid):
+        end_device, site = self.site_program(eid, pid)
+        mrid = mrid.upper()
+        envelope = next(
+            (
+                e
+                for e in self.envelopes(end_device, site)
+                if site_der_control_mrid(end_device, e) == mrid
+            ),
+            None,
+        )
+        if envelope is None:
+            return not_found("no such DERControl")
+        return self.sep(site_der_control(end_device, site.program, envelope, self.now))

@@ -4,7 +4,7 @@ DeviceInformation and FunctionSetAssignments."""
 from protocol import selectors, services
 from protocol.fsets.base import BadInput, Refused, SepView
 from protocol.http import not_found
-from protocol.managers.derp import derp_list
+from protocol.managers.derp import derp_list, program_entries
 from protocol.managers.edev import (
     connection_point_href,
     connection_point_resource,
@@ -120,7 +120,7 @@ class FunctionSetAssignmentsListView(SepView):
     def get(self, request, eid):
         end_device = self.end_device(eid)
         groups = selectors.end_device_groups(end_device=end_device)
-        paged = self.page(request, fsa_resources(end_device, groups))
+        paged = self.page(request, fsa_resources(end_device, groups, profile=self.profile))
         return self.sep(
             fsa_list(end_device, paged, poll_rate=self.poll_rate_of("fsa_list", end_device))
         )
@@ -138,13 +138,14 @@ class FunctionSetAssignmentsView(SepView):
 
     def get(self, request, eid, fid):
         end_device, program, groups = self.program_groups(eid, fid)
-        return self.sep(fsa_resource(end_device, program, groups))
+        return self.sep(fsa_resource(end_device, program, groups, profile=self.profile))
 
 
 class FunctionSetAssignmentsDERProgramListView(FunctionSetAssignmentsView):
     def get(self, request, eid, fid):
         end_device, program, groups = self.program_groups(eid, fid)
-        paged = self.page(request, groups)
+        entries = program_entries(end_device, groups, profile=self.profile, program_id=program.pk)
+        paged = self.page(request, entries)
         href = fsa_derp_list_href(end_device, program)
         poll_rate = self.poll_rate_of("derp_list", end_device)
         return self.sep(derp_list(end_device, paged, poll_rate=poll_rate, href=href))

@@ -38,16 +38,42 @@ Decisions, so a reader need not reverse-engineer them:
   beat moves it. Cancelled and superseded controls stay until their interval ends (status
   2 / 4), the program.min_stored_events most recent of them, never in place of a scheduled
   or active one. Order: start ascending, creationTime descending, mRID descending.
+* Site envelopes (CSIP-AUS dynamic operating envelopes, programs.SiteEnvelope). A program
+  with a site_envelope_primacy has, in each FSA it gives an EndDevice whose ConnectionPoint
+  is known, one more DERProgram: the site program (/edev/{e}/derp/site/{program}), of that
+  primacy, whose DERControlList lists exactly the envelopes at that NMI (csipaus:opModImpLimW
+  … in W). It sits in the program's own FSA, because the envelope is the program's (a DNSP
+  program publishes it) and that FSA is what the EndDevice takes part in. It is listed
+  whenever the program publishes envelopes and the site has an NMI, even while none is
+  due: an empty DERControlList is a valid answer, and a program that came and went with
+  each envelope would reshape the FSA (and its subscribers' lists) on every publication.
+  Served only to CSIP-AUS clients (the modes are CSIP-AUS's). It has no DefaultDERControl
+  (the device programs' defaults apply) and no DERCurves. The lists follow the same clock,
+  order and paging as a group's; a cancelled envelope stays (status 2) until it ends. The
+  server keeps no Responses to envelopes: their responseRequired is 0 and they have no
+  replyTo.
 """
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from programs.choices import EventStatus, UnitRefType
 from programs.controls import CURVE_FIELDS, DEFAULT_ONLY_FIELDS, PLANNED_KINDS
-from programs.models import DefaultControl, DispatchGroup
+from programs.models import (
+    SITE_ENVELOPE_LIMITS,
+    DefaultControl,
+    DispatchGroup,
+    Program,
+    SiteEnvelope,
+)
 from protocol import selectors
-from protocol.managers.edev import derived_mrid, derp_list_href
+from protocol.managers.edev import (
+    derived_mrid,
+    derp_list_href,
+    fsa_programs,
+    site_program_served,
+)
 from protocol.managers.response import RESPONSE_LIST_HREF
 from protocol.models import EndDevice
 from protocol.xml.resources.common import DateTimeInterval, Link, ListLink, time_type
@@ -319,14 +345,15 @@ def derp_resource(end_device: EndDevice, group: DispatchGroup) -> DERProgram:
 def derp_list(
     end_device: EndDevice, paged, *, poll_rate: int, href: str | None = None
 ) -> DERProgramList:
-    """All the EndDevice's DERPrograms, or (`href`: its FSA's list) one program's."""
+    """All the EndDevice's DERPrograms, or (`href`: its FSA's list) one program's: dispatch
+    groups and site programs (program_entries)."""
     return DERProgramList(
         href=href or derp_list_href(end_device),
         subscribable=1,
         all=paged.all,
         results=paged.results,
         poll_rate=poll_rate,
-        der_programs=[derp_resource(end_device, g) for g in paged.items],
+        der_programs=[program_resource(end_device, entry) for entry in paged.items],
     )
 
 
@@ -409,4 +436,158 @@ def der_curve_list(end_device: EndDevice, group: DispatchGroup, paged) -> DERCur
         all=paged.all,
         results=paged.results,
         der_curves=[der_curve(end_device, group, c) for c in paged.items],
+    )
+
+
+# --- the site program (CSIP-AUS dynamic operating envelopes) --------------------------
+
+
+@dataclass(frozen=True)
+class SiteProgram:
+    """A program's site-level DERProgram as one EndDevice sees it: the envelopes at its
+    connection point (NMI)."""
+
+    program: Program
+    connection_point_id: str
+
+    @property
+    def pk(self) -> int:
+        return self.program.pk
+
+    @property
+    def primacy(self) -> int:
+        return self.program.site_envelope_primacy or 0
+
+
+def site_programs(end_device: EndDevice, groups, *, profile: str) -> list[SiteProgram]:
+    """The site programs of the programs `groups` belong to (no query): those served to
+    this EndDevice (protocol.managers.edev.site_program_served)."""
+    device = end_device.device
+    if device is None:
+        return []
+    return [
+        SiteProgram(program, device.connection_point_id)
+        for program, _ in fsa_programs(groups)
+        if site_program_served(end_device, program, profile=profile)
+    ]
+
+
+def end_device_site_program(
+    end_device: EndDevice, groups, program_id: int, *, profile: str
+) -> SiteProgram | None:
+    return next(
+        (s for s in site_programs(end_device, groups, profile=profile) if s.pk == program_id),
+        None,
+    )
+
+
+def program_entries(
+    end_device: EndDevice, groups, *, profile: str, program_id: int | None = None
+) -> list:
+    """The EndDevice's DERPrograms (or, with `program_id`, those of its FSA of that program):
+    device programs (dispatch groups) and site programs together, in DERProgramList order,
+    primacy ascending (a site program before a device program of equal primacy)."""
+    if program_id is not None:
+        groups = [g for g in groups if g.program_id == program_id]
+    sites = site_programs(end_device, groups, profile=profile)
+    entries = [(min(g.program.primacy, 255), 1, g.program.pk, g.pk, g) for g in groups]
+    entries += [(min(s.primacy, 255), 0, s.pk, 0, s) for s in sites]
+    return [entry[-1] for entry in sorted(entries, key=lambda e: e[:4])]
+
+
+def site_derp_href(end_device: EndDevice | int, program: Program | int) -> str:
+    return f"{derp_list_href(end_device)}/site/{getattr(program, 'pk', program)}"
+
+
+def site_control_list_href(
+    end_device: EndDevice | int, program: Program | int, suffix: str = DER_CONTROL_LIST
+) -> str:
+    return f"{site_derp_href(end_device, program)}/{suffix}"
+
+
+def site_der_program_mrid(end_device: EndDevice, program: Program) -> str:
+    return derived_mrid("site-derp", str(program.pk), end_device.lfdi)
+
+
+def site_der_control_mrid(end_device: EndDevice, envelope: SiteEnvelope) -> str:
+    return derived_mrid("site-derc", envelope.mrid, end_device.lfdi)
+
+
+def site_derp_resource(end_device: EndDevice, site: SiteProgram) -> DERProgram:
+    return DERProgram(
+        href=site_derp_href(end_device, site.program),
+        subscribable=0,
+        mrid=site_der_program_mrid(end_device, site.program),
+        description=f"Site envelope {site.connection_point_id[:10]}"[:32],
+        active_der_control_list_link=ListLink(
+            href=site_control_list_href(end_device, site.program, ACTIVE_DER_CONTROL_LIST)
+        ),
+        der_control_list_link=ListLink(href=site_control_list_href(end_device, site.program)),
+        primacy=min(site.primacy, 255),
+    )
+
+
+def program_resource(end_device: EndDevice, entry) -> DERProgram:
+    """A DERProgramList item: a device program (a dispatch group) or a site program."""
+    if isinstance(entry, SiteProgram):
+        return site_derp_resource(end_device, entry)
+    return derp_resource(end_device, entry)
+
+
+def site_envelope_status(envelope: SiteEnvelope, now: datetime) -> int:
+    """EventStatus.currentStatus at `now`: cancelled 2, active 1 (from its start), else 0."""
+    if envelope.cancelled_at is not None:
+        return 2
+    return 1 if envelope.start <= now else 0
+
+
+def site_envelope_order(end_device: EndDevice, envelopes: list[SiteEnvelope]) -> list:
+    """The device lists' order: start ascending, creationTime descending, mRID descending."""
+    envelopes = sorted(envelopes, key=lambda e: site_der_control_mrid(end_device, e), reverse=True)
+    envelopes.sort(key=lambda e: e.created, reverse=True)
+    envelopes.sort(key=lambda e: e.start)
+    return envelopes
+
+
+def site_der_control(
+    end_device: EndDevice, program: Program, envelope: SiteEnvelope, now: datetime
+) -> DERControl:
+    """One envelope as this EndDevice's DERControl: exactly its limits, in W."""
+    mrid = site_der_control_mrid(end_device, envelope)
+    base = DERControlBase()
+    for field in SITE_ENVELOPE_LIMITS:
+        watts = getattr(envelope, field)
+        if watts is not None:
+            setattr(base, field, active_power(watts))
+    return DERControl(
+        href=f"{site_control_list_href(end_device, program)}/{mrid}",
+        response_required=0,
+        mrid=mrid,
+        description="Site envelope",
+        creation_time=time_type(envelope.created),
+        event_status=SepEventStatus(
+            current_status=site_envelope_status(envelope, now),
+            date_time=time_type(envelope.cancelled_at or envelope.created),
+            potentially_superseded=False,
+        ),
+        interval=DateTimeInterval(duration=envelope.duration_s, start=time_type(envelope.start)),
+        der_control_base=base,
+    )
+
+
+def site_der_control_list(
+    end_device: EndDevice,
+    program: Program,
+    envelopes: list[SiteEnvelope],
+    *,
+    total: int,
+    suffix: str,
+    now: datetime,
+) -> DERControlList:
+    return DERControlList(
+        href=site_control_list_href(end_device, program, suffix),
+        subscribable=1,
+        all=total,
+        results=len(envelopes),
+        der_controls=[site_der_control(end_device, program, e, now) for e in envelopes],
     )

@@ -155,14 +155,28 @@ def fsa_programs(groups: Sequence[DispatchGroup]) -> list[tuple[Program, list[Di
     return sorted(by_program.values(), key=lambda item: (item[0].primacy, item[0].pk))
 
 
+def site_program_served(end_device: EndDevice, program: Program, *, profile: str) -> bool:
+    """Whether the EndDevice's FSA of `program` lists the program's site DERProgram (see
+    protocol.managers.derp, SiteProgram): the program publishes site envelopes, the client
+    is a CSIP-AUS one, and its site reported its ConnectionPoint."""
+    device = end_device.device
+    return (
+        profile == "csipaus"
+        and program.site_envelope_primacy is not None
+        and device is not None
+        and bool(device.connection_point_id)
+    )
+
+
 def fsa_resource(
-    end_device: EndDevice, program: Program, groups: Sequence[DispatchGroup]
+    end_device: EndDevice, program: Program, groups: Sequence[DispatchGroup], *, profile: str
 ) -> FunctionSetAssignments:
+    site = site_program_served(end_device, program, profile=profile)
     return FunctionSetAssignments(
         href=fsa_href(end_device, program),
         subscribable=0,
         der_program_list_link=ListLink(
-            href=fsa_derp_list_href(end_device, program), all=len(groups)
+            href=fsa_derp_list_href(end_device, program), all=len(groups) + site
         ),
         time_link=Link(href=TIME_HREF),
         mrid=derived_mrid("fsa", end_device.lfdi, str(program.pk)),
@@ -171,9 +185,9 @@ def fsa_resource(
 
 
 def fsa_resources(
-    end_device: EndDevice, groups: Sequence[DispatchGroup]
+    end_device: EndDevice, groups: Sequence[DispatchGroup], *, profile: str
 ) -> list[FunctionSetAssignments]:
-    return [fsa_resource(end_device, p, gs) for p, gs in fsa_programs(groups)]
+    return [fsa_resource(end_device, p, gs, profile=profile) for p, gs in fsa_programs(groups)]
 
 
 def fsa_list(end_device: EndDevice, paged, *, poll_rate: int) -> FunctionSetAssignmentsList:

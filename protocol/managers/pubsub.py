@@ -4,8 +4,8 @@ and the Notification a subscriber is sent when a resource it follows changes.
 A Notification carries the subscribed resource as the subscribing device's client sees it
 now: the EndDeviceList, the device's FunctionSetAssignmentsList, DERProgramList, a
 DERProgram's DERControlList and DefaultDERControl, the DER's reported resources and
-DeviceInformation. Any other resource is sent as a bare change notice, and the subscriber
-GETs it.
+DeviceInformation. Any other resource (a site program's DERControlList among them) is sent
+as a bare change notice, and the subscriber GETs it.
 """
 
 import re
@@ -20,6 +20,7 @@ from protocol.managers.derp import (
     der_control_list,
     der_control_mrid,
     derp_list,
+    program_entries,
 )
 from protocol.managers.edev import (
     END_DEVICE_LIST_HREF,
@@ -100,16 +101,17 @@ def _notification_content(*, subscription: Subscription, resource: str):
         )
     if (match := _FSA_LIST.fullmatch(resource)) and int(match[1]) == end_device.pk:
         groups = selectors.end_device_groups(end_device=end_device)
-        paged = page(fsa_resources(end_device, groups), l=limit)
+        paged = page(fsa_resources(end_device, groups, profile=profile), l=limit)
         return profile, fsa_list(end_device, paged, poll_rate=poll_rate("fsa_list"))
     if (match := _DERP_LIST.fullmatch(resource)) and int(match[1]) == end_device.pk:
         groups = selectors.end_device_groups(end_device=end_device)
+        entries = program_entries(end_device, groups, profile=profile)
         return profile, derp_list(
-            end_device, page(groups, l=limit), poll_rate=poll_rate("derp_list")
+            end_device, page(entries, l=limit), poll_rate=poll_rate("derp_list")
         )
     if (match := _FSA_DERP_LIST.fullmatch(resource)) and int(match[1]) == end_device.pk:
         groups = selectors.end_device_groups(end_device=end_device)
-        mine = [g for g in groups if g.program_id == int(match[2])]
+        mine = program_entries(end_device, groups, profile=profile, program_id=int(match[2]))
         return profile, derp_list(
             end_device, page(mine, l=limit), poll_rate=poll_rate("derp_list"), href=resource
         )
