@@ -50,7 +50,13 @@ def rule(reason: str, *fields: str, statuses: tuple[int, ...] = (400,)) -> Rule:
 
 # Operations whose schema-valid requests may still be refused for a rule OpenAPI cannot
 # express. Each refusal is confirmed against its rule by `refused_only_by_rule`.
-CROSS_FIELD = ("max_duration_min", "window_end", "__all__", "non_field_errors")
+CROSS_FIELD = (
+    "max_duration_min",
+    "window_end",
+    "site_envelope_primacy",  # a CSIP-AUS profile's only
+    "__all__",
+    "non_field_errors",
+)
 POSITIVE_DATA_REFUSED_BY_RULE = {
     "POST /api/v1/auth/token/": rule(
         "the username and password must be a real user's; guessers are locked out",
@@ -96,11 +102,13 @@ POSITIVE_DATA_REFUSED_BY_RULE = {
         "non_field_errors",
     ),
     "POST /api/v1/programs/": rule(
-        "cross-field rules (a window ends after it starts, caps, notice); a unique slug",
+        "cross-field rules (a window ends after it starts, caps, notice, site envelopes in"
+        " CSIP-AUS only); a unique slug",
         *CROSS_FIELD,
     ),
     "PUT /api/v1/programs/{id}/": rule(
-        "cross-field rules (a window ends after it starts, caps, notice); a unique slug",
+        "cross-field rules (a window ends after it starts, caps, notice, site envelopes in"
+        " CSIP-AUS only); a unique slug",
         *CROSS_FIELD,
     ),
     "POST /api/v1/sep2/clients/": rule(
