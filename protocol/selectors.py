@@ -2,18 +2,13 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
-from django.db import connection
 from django.db.models import (
     Case,
-    DateTimeField,
-    DurationField,
     Exists,
-    Expression,
-    ExpressionWrapper,
     F,
     IntegerField,
     OuterRef,
@@ -225,16 +220,6 @@ LIVE_EVENT_STATUSES = (EventStatus.SCHEDULED, EventStatus.ACTIVE)
 LISTED_EVENT_STATUSES = (*LIVE_EVENT_STATUSES, EventStatus.CANCELLED, EventStatus.SUPERSEDED)
 
 
-def event_end() -> ExpressionWrapper:
-    """Event.end (start + duration_s) as a database expression."""
-    duration: Expression
-    if connection.vendor == "sqlite":  # durations are integer microseconds there
-        duration = ExpressionWrapper(F("duration_s") * 1_000_000, output_field=DurationField())
-    else:
-        duration = F("duration_s") * Value(timedelta(seconds=1), output_field=DurationField())
-    return ExpressionWrapper(F("start") + duration, output_field=DateTimeField())
-
-
 def clock_status(event: Event, now: datetime) -> str:
     """The event's status at `now`: a scheduled or active event is active from its start,
     whether or not the beat has moved it yet (a listed event has not ended)."""
@@ -280,7 +265,7 @@ def group_controls(
             group=group,
             status__in=LISTED_EVENT_STATUSES,
         )
-        .annotate(end_at=event_end())
+        .annotate(end_at=interval_end())
         .filter(end_at__gt=now)
     )
     if active_only:
