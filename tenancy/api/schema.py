@@ -41,6 +41,23 @@ def _times_of_day(node) -> None:
             _times_of_day(value)
 
 
+# DRF's CharField refuses a NUL character (PostgreSQL text cannot hold one) in every text it
+# reads; a request's free-text strings say so, or a schema-valid request is refused.
+NO_NUL = r"^[^\x00]*$"
+
+
+def _text_without_nul(components: dict) -> None:
+    for name, component in components.get("schemas", {}).items():
+        if not name.endswith("Request"):
+            continue
+        for prop in component.get("properties", {}).values():
+            free_text = prop.get("type") == "string" and not (
+                {"enum", "format", "pattern", "readOnly"} & prop.keys()
+            )
+            if free_text:
+                prop["pattern"] = NO_NUL
+
+
 def document_error_responses(result, generator, request, public):
     """Add 400/401/403/404/409/415 where an operation can answer them, so a client (and the
     schemathesis run in the tests) finds every status code the API returns documented."""
@@ -64,4 +81,5 @@ def document_error_responses(result, generator, request, public):
                 if code.startswith("4") and "content" not in response:
                     response["content"] = ERROR["content"]
     _times_of_day(result.get("components", {}))
+    _text_without_nul(result.get("components", {}))
     return result

@@ -6,10 +6,13 @@ from rest_framework import serializers
 
 
 class WholeLengthCharField(serializers.CharField):
-    """A CharField whose ``max_length`` holds for the text as sent, as the schema's
-    maxLength says, not only after surrounding whitespace is trimmed."""
+    """A CharField that reads text as its schema says: a string (DRF also took a number and
+    stored its digits), and ``max_length`` held for the text as sent, not only after
+    surrounding whitespace is trimmed."""
 
     def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
         if self.max_length is not None and isinstance(data, str) and len(data) > self.max_length:
             self.fail("max_length", max_length=self.max_length)
         return super().to_internal_value(data)

@@ -165,3 +165,22 @@ def test_a_power_factor_outside_0_to_1_breaks_the_schema_as_it_breaks_the_api(ap
                 assert pattern.search(accepted), (component, field, accepted)
             for refused in ("9.5", "1.001", "-0.5", "2", "0.1234"):
                 assert not pattern.search(refused), (component, field, refused)
+
+
+def test_text_fields_document_that_they_refuse_null_characters(api_a):
+    """DRF refuses a NUL in any text field (PostgreSQL cannot store one), so the schema
+    says it: schemathesis sent a program name with a NUL, valid by the schema, refused."""
+    components = api_a.get("/api/v1/schema/?format=json").json()["components"]["schemas"]
+    for component, field in (("ProgramRequest", "name"), ("BrandRequest", "name")):
+        pattern = re.compile(components[component]["properties"][field]["pattern"])
+        assert pattern.search("Summer Peak \u00e9")
+        assert not pattern.search("Summer\x00Peak")
+    form = api_a.post("/api/v1/brands/", {"name": "A\x00B", "states": "CA"})
+    assert form.status_code == 400 and "name" in form.json()
+
+
+def test_a_number_where_the_schema_says_text_is_refused(api_a, utility_a):
+    response = api_a.post("/api/v1/brands/", {"name": 5.5, "states": 7})
+    assert response.status_code == 400
+    assert set(response.json()) == {"name", "states"}
+    assert not Brand.objects.for_utility(utility_a).exists()
