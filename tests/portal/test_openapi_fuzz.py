@@ -111,6 +111,12 @@ POSITIVE_DATA_REFUSED_BY_RULE = {
         " CSIP-AUS only); a unique slug",
         *CROSS_FIELD,
     ),
+    "POST /api/v1/programs/{program_id}/site-envelopes/": rule(
+        "the program must publish site envelopes (a CSIP-AUS site envelope primacy); each"
+        " row's NMI, interval and limits follow the envelope rules, without overlaps",
+        "detail",
+        "rows",
+    ),
     "POST /api/v1/sep2/clients/": rule(
         "`program` must be the caller's; `certificate` a PEM certificate from a trusted CA",
         "program",
