@@ -13,7 +13,7 @@ class WholeLengthCharField(serializers.CharField):
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")
-        if self.max_length is not None and isinstance(data, str) and len(data) > self.max_length:
+        if self.max_length is not None and len(data) > self.max_length:
             self.fail("max_length", max_length=self.max_length)
         return super().to_internal_value(data)
 
