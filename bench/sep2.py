@@ -420,6 +420,33 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
+def prepare(devices: int, tmp: Path) -> tuple[dict, Path]:
+    """A fresh database (`<name>_sep2` on PostgreSQL, a file under `tmp` otherwise),
+    migrated and seeded with `devices` EndDevices: the child environment and the seed file."""
+    url = os.environ.get("DATABASE_URL", "")
+    postgres = url.startswith(("postgres://", "postgresql://"))
+    env = {
+        **os.environ,
+        "DATABASE_URL": _fresh_postgres(url) if postgres else f"sqlite:///{tmp / 'bench.sqlite3'}",
+        "CELERY_BROKER_DIR": str(tmp / "broker"),
+        "RESERVOIR_VAR_DIR": str(tmp),
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    python = sys.executable
+    subprocess.run(
+        [python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
+    )
+    seed_file = tmp / "seed.json"
+    subprocess.run(
+        [python, "-m", "bench.sep2", "--seed", str(devices), str(seed_file)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    return env, seed_file
+
+
 def main(argv: list[str] | None = None) -> None:
     # One proxy secret for the bench server and its load generator (they stand in for nginx).
     os.environ.setdefault("SEP2_PROXY_SECRET", secrets.token_hex(32))
@@ -445,29 +472,9 @@ def main(argv: list[str] | None = None) -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-sep2-") as tmp:
         tmp_path = Path(tmp)
-        url = os.environ.get("DATABASE_URL", "")
-        postgres = url.startswith(("postgres://", "postgresql://"))
-        env = {
-            **os.environ,
-            "DATABASE_URL": _fresh_postgres(url)
-            if postgres
-            else f"sqlite:///{tmp_path / 'bench.sqlite3'}",
-            "CELERY_BROKER_DIR": str(tmp_path / "broker"),
-            "RESERVOIR_VAR_DIR": str(tmp_path),
-            "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only"),
-            "PYTHONUNBUFFERED": "1",
-        }
+        env, seed_file = prepare(args.devices, tmp_path)
+        postgres = env["DATABASE_URL"].startswith(("postgres://", "postgresql://"))
         python = sys.executable
-        subprocess.run(
-            [python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
-        )
-        seed_file = tmp_path / "seed.json"
-        subprocess.run(
-            [python, "-m", "bench.sep2", "--seed", str(args.devices), str(seed_file)],
-            cwd=ROOT,
-            env=env,
-            check=True,
-        )
         if args.profile:
             subprocess.run(
                 [python, "-m", "bench.sep2", "--profile-child", str(seed_file), args.profile,

@@ -286,25 +286,7 @@ def prepare_envoy(database_url: str) -> dict:
 
 def prepare_reservoir(devices: int, tmp: Path) -> tuple[dict, dict]:
     """A fresh `<name>_sep2` database migrated and seeded by bench.sep2; (env, seed)."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": sep2._fresh_postgres(os.environ["DATABASE_URL"]),
-        "CELERY_BROKER_DIR": str(tmp / "broker"),
-        "RESERVOIR_VAR_DIR": str(tmp),
-        "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only"),
-        "PYTHONUNBUFFERED": "1",
-    }
-    python = sys.executable
-    subprocess.run(
-        [python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
-    )
-    seed_file = tmp / "seed.json"
-    subprocess.run(
-        [python, "-m", "bench.sep2", "--seed", str(devices), str(seed_file)],
-        cwd=ROOT,
-        env=env,
-        check=True,
-    )
+    env, seed_file = sep2.prepare(devices, tmp)
     return env, json.loads(seed_file.read_text())
 
 
