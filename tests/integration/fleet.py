@@ -16,6 +16,7 @@ from devices.simulator.sep2_fleet import (
 from programs.services import participant_add
 from protocol.models import Client
 from protocol.services import end_device_preregister
+from tests import factories
 
 
 class FleetThread:
@@ -80,3 +81,19 @@ def fleet_participants(*, program, client: Client, count: int, seed: int = 0) ->
         )  # fmt: skip
         devices.append(device)
     return devices
+
+
+def unconstrained_csip_aus_program(utility, **more):
+    """A CSIP-AUS program whose rules stand aside (no window, notice or daily cap, one-minute
+    events, one-minute polls), so an end-to-end test can dispatch any mode at once."""
+    return factories.program(
+        utility,
+        profile="csip_aus",
+        poll_rate_s=60,
+        min_duration_min=1,
+        min_notice_min=0,
+        max_events_per_day=None,
+        window_start=None,
+        window_end=None,
+        **more,
+    )

@@ -27,7 +27,11 @@ from protocol.xml.resources.edev import EndDevice as SepEndDevice
 from tenancy.choices import Role
 from tests import factories
 from tests.conftest import api_client_for
-from tests.integration.fleet import FleetThread, fleet_participants
+from tests.integration.fleet import (
+    FleetThread,
+    fleet_participants,
+    unconstrained_csip_aus_program,
+)
 from tests.integration.servers import sep2_server, subprocess_env, wait_until
 from tests.integration.test_sep2_flow_tls import TlsSep
 from tests.integration.test_sep2_mtls import client_context, mutual_tls_proxy
@@ -47,18 +51,7 @@ def latest(device: Device, channel: str) -> float | None:
 def test_the_site_envelope_clamps_a_device_discharge_by_primacy(tmp_path, capsys):
     utility = factories.utility()
     api = api_client_for(factories.member(utility, Role.PROGRAM_MANAGER))
-    program = factories.program(
-        utility,
-        profile="csip_aus",
-        primacy=10,
-        site_envelope_primacy=1,
-        poll_rate_s=60,
-        min_duration_min=1,
-        min_notice_min=0,
-        max_events_per_day=None,
-        window_start=None,
-        window_end=None,
-    )
+    program = unconstrained_csip_aus_program(utility, primacy=10, site_envelope_primacy=1)
     built = pki.build_test_pki(tmp_path / "pki")
     identity = client_identity_from_der(built.aggregator.cert_der)
     agg = client_register(
