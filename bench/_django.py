@@ -4,6 +4,7 @@ SQLite (the default) gets ``var/bench.sqlite3``; with ``DATABASE_URL`` pointing 
 PostgreSQL, a sibling database ``<name>_bench`` is created on the same server.
 """
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -74,3 +75,31 @@ def analyze(*models) -> None:
     from tenancy.db import analyze as analyze_tables
 
     analyze_tables(*models)
+
+
+def _close_connections() -> None:
+    """Close the connection and, on PostgreSQL, its pool, which keeps the database name it
+    was opened with whatever ``settings_dict`` says later."""
+    from django.db import connection
+
+    connection.close()
+    close_pool = getattr(connection, "close_pool", None)
+    if close_pool is not None:
+        close_pool()
+
+
+@contextlib.contextmanager
+def throwaway_copy():
+    """Run the block in a fresh copy of the configured database (Django's test database),
+    dropped afterwards; connections opened before and after use the database itself."""
+    from django.db import connection
+
+    _close_connections()
+    # create_test_db returns the copy's name: the name to give back is read before.
+    old_name = connection.settings_dict["NAME"]
+    connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        yield
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+        _close_connections()

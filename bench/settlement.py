@@ -243,8 +243,9 @@ def main(argv: list[str]) -> int:
         f"({'DATABASE_URL' if os.environ.get('DATABASE_URL') else 'default settings'}), "
         f"bench copy of {settings_dict['NAME']}; {args.devices:,} devices"
     )
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
+    from bench._django import throwaway_copy
+
+    with throwaway_copy():
         large = _run(args.devices)
         season = large
         if args.season_devices and args.season_devices != args.devices:
@@ -260,8 +261,6 @@ def main(argv: list[str]) -> int:
         )
         season_size = args.season_devices or args.devices
         print(_target_line("season_settle", season["settle"], season_size, SETTLE_TARGET_DEVICES))
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
     return 0
 
 
