@@ -20,6 +20,7 @@ import functools
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusTcpServer
@@ -34,6 +35,7 @@ from devices.connectors.sunspec.codec import (
 )
 from devices.connectors.sunspec.models import END_MODEL_ID, SUNS_MARKER, model_definition
 from devices.simulator.battery import BatteryModel, BatteryParams
+from devices.simulator.modbus_lean import LeanModbusServer
 
 logger = logging.getLogger(__name__)
 
@@ -287,6 +289,7 @@ class BatterySimulator:
         params: BatteryParams | None = None,
         t0_s: float = 12 * 3600.0,
         unimplemented: Iterable[str] = (),
+        lean: bool = False,
     ) -> None:
         if not 1 <= units_per_port <= MAX_UNITS_PER_PORT:
             raise ValueError(f"units_per_port must be 1..{MAX_UNITS_PER_PORT}")
@@ -295,9 +298,10 @@ class BatterySimulator:
         self.host = LOOPBACK
         self.time_scale = time_scale
         self.t0_s = t0_s
+        self.lean = lean  # serve with LeanModbusServer instead of pymodbus's server
         self.batteries: list[SimulatedBattery] = []
         self.endpoints: list[tuple[str, int, int]] = []  # (host, port, unit id) per battery
-        self._servers: dict[int, ModbusTcpServer] = {}
+        self._servers: dict[int, ModbusTcpServer | LeanModbusServer] = {}
         self._port_units: dict[int, list[SimulatedBattery]] = {}
         self._clock_start: float | None = None
         base = params or BatteryParams()
@@ -356,6 +360,17 @@ class BatterySimulator:
             await self.start_port(port)
 
     async def start_port(self, port: int) -> None:
+        if self.lean:
+            lean = LeanModbusServer(
+                self.host,
+                port,
+                self._port_units[port],
+                start_address=BASE_ADDRESS,
+                hook=self.on_request,
+            )
+            await lean.start()
+            self._servers[port] = lean
+            return
         devices = [self._device(b) for b in self._port_units[port]]
         server = ModbusTcpServer(devices, address=(self.host, port))
         await server.serve_forever(background=True)
@@ -381,15 +396,23 @@ class BatterySimulator:
     # --- the action hook -------------------------------------------------------------
 
     async def _on_request(
+        self, battery: SimulatedBattery, function_code: int, *request: Any
+    ) -> ExcCodes | None:
+        """pymodbus's action hook: (function code, start, address, count, registers, values)."""
+        return self.on_request(battery, *request)
+
+    def on_request(
         self,
         battery: SimulatedBattery,
-        function_code: int,
         start_address: int,
         address: int,
         count: int,
         registers: list[int],
         set_values: list[int] | list[bool] | None,
     ) -> ExcCodes | None:
+        """What every request does to a unit, whichever server carries it: advance the
+        battery and refresh its measurements; for a write, refuse read-only registers or
+        apply the controls (the server then stores `set_values`)."""
         self._advance(battery, registers, start_address)
         if set_values is None:
             return None
@@ -517,6 +540,7 @@ async def serve(
     seed: int = 0,
     units_per_port: int = MAX_UNITS_PER_PORT,
     legacy: bool = False,
+    lean: bool = False,
     stop: asyncio.Event | None = None,
 ) -> BatterySimulator:
     """Run the simulator on 127.0.0.1 until `stop` is set (or forever)."""
@@ -527,6 +551,7 @@ async def serve(
         seed=seed,
         units_per_port=units_per_port,
         legacy=legacy,
+        lean=lean,
     )
     await simulator.start()
     logger.info("serving %s", simulator)
@@ -545,6 +570,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--units-per-port", type=int, default=MAX_UNITS_PER_PORT)
     parser.add_argument("--legacy", action="store_true", help="models 1, 103, 120, 124")
+    parser.add_argument(
+        "--lean", action="store_true", help="serve with the lean responder, not pymodbus"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     print(
@@ -560,6 +588,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 seed=args.seed,
                 units_per_port=args.units_per_port,
                 legacy=args.legacy,
+                lean=args.lean,
             )
         )
 

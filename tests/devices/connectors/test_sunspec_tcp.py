@@ -29,6 +29,16 @@ from devices.simulator.modbus_sim import BatterySimulator
 
 pytestmark = pytest.mark.integration
 
+SERVERS = {"pymodbus": False, "lean": True}  # how the simulator is served: BatterySimulator(lean=)
+_serve_lean = False
+
+
+@pytest.fixture(autouse=True, params=list(SERVERS))
+def served_by(request, monkeypatch):
+    """Every test here runs against pymodbus's server and against the lean responder."""
+    monkeypatch.setattr(f"{__name__}._serve_lean", SERVERS[request.param])
+    return request.param
+
 
 def free_port_run(count: int) -> int:
     """A base port with `count` consecutive free ports on loopback."""
@@ -57,6 +67,7 @@ async def simulator(
         count,
         port=free_port_run(count // units_per_port + 1),
         units_per_port=units_per_port,
+        lean=_serve_lean,
         **kwargs,
     )
     await sim.start()
