@@ -9,6 +9,7 @@ feeds them to `devices.services.telemetry_ingest`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import struct
 import weakref
@@ -19,6 +20,7 @@ from typing import Literal
 
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException, ModbusIOException
+from pymodbus.pdu import DecodePDU, ModbusPDU
 from pymodbus.pdu.register_message import ReadHoldingRegistersResponse
 
 from devices.connectors.sunspec.codec import (
@@ -72,7 +74,7 @@ class _RegistersResponse(ReadHoldingRegistersResponse):
     """pymodbus's read response, decoded with one struct call instead of one per register.
 
     Profiled at 1,000 sites, pymodbus's own loop cost more CPU per poll than our decoding.
-    Registered on each client through pymodbus's public `register` hook.
+    Set on each client's decoder through `_response_table`.
     """
 
     def decode(self, data: bytes) -> None:
@@ -86,6 +88,19 @@ class _RegistersResponse(ReadHoldingRegistersResponse):
 
 
 _REGISTER_STRUCTS = [struct.Struct(f">{n}H") for n in range(128)]
+
+
+@functools.cache
+def _response_table() -> dict[int, tuple[type[ModbusPDU], type[ModbusPDU]]]:
+    """pymodbus's PDU table with `_RegistersResponse`, built once and shared by every client.
+
+    pymodbus's `client.register` does the same for one client, deep-copying the whole
+    table first: about 0.06 ms of CPU per client, and `connectors_poll` builds a client
+    per site per round. Nothing changes the table after this.
+    """
+    table = dict(DecodePDU.pdu_table)
+    table[_RegistersResponse.function_code] = (_RegistersResponse, _RegistersResponse)
+    return table
 
 
 class SetpointNotConfirmed(RuntimeError):
@@ -174,7 +189,7 @@ class SunSpecSite:
             retries=self.retries,
             reconnect_delay=0,
         )
-        client.register(_RegistersResponse)
+        client.ctx.framer.decoder.pdu_table = _response_table()
         if not await client.connect():
             client.close()
             raise DeviceUnreachable(f"{self}: connection failed")
