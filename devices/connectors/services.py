@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +20,7 @@ from django.utils import timezone
 
 from devices.choices import Channel, CommandKind, SiteStatus
 from devices.connectors.sunspec.client import (
+    BackoffState,
     SetpointResult,
     SunSpecSite,
     heartbeat,
@@ -86,9 +89,59 @@ def site_client(row: ConnectorSite) -> SunSpecSite:
     return site
 
 
-async def _close_all(sites) -> None:
-    for site in sites:
-        await site.close()
+IDLE_CONNECTION_S = 900.0  # a kept connection unused this long is closed
+
+
+class _PollConnections:
+    """The poll job's event loop and its sites' open connections, kept from round to round.
+
+    Beat runs `connectors_poll` every few seconds in the same worker process. With a new
+    event loop per round, every poll paid a TCP connect, a pymodbus client and a close
+    (with the simulator, as much CPU as the two reads). One `asyncio.Runner` per process
+    keeps the loop, so the connections stay open between rounds. The database row stays
+    the truth: each round takes the site's failures and model map from it, as a new client
+    would. A process made by fork starts afresh (the loop is not the child's).
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.runner = asyncio.Runner()
+        self.sites: dict[int, SunSpecSite] = {}
+        self.last_used: dict[int, float] = {}
+
+    def client(self, row: ConnectorSite) -> SunSpecSite:
+        """The site's client from the last round when its address is unchanged, else new."""
+        kept = self.sites.get(row.pk)
+        if kept is None or (kept.host, kept.port, kept.device_id) != (
+            row.host,
+            row.port,
+            row.unit_id,
+        ):
+            if kept is not None:
+                kept.forget_connection()
+            kept = self.sites[row.pk] = site_client(row)
+        else:
+            kept.model_map = model_map_from_json(row.model_map) if row.model_map else None
+            kept.backoff = BackoffState(failures=row.failures)
+            kept.carried_over()
+        self.last_used[row.pk] = time.monotonic()
+        return kept
+
+    def close_idle(self) -> None:
+        cutoff = time.monotonic() - IDLE_CONNECTION_S
+        for pk in [pk for pk, used in self.last_used.items() if used < cutoff]:
+            self.sites.pop(pk).forget_connection()
+            del self.last_used[pk]
+
+
+_poll_connections: _PollConnections | None = None
+
+
+def _kept_connections() -> _PollConnections:
+    global _poll_connections
+    if _poll_connections is None or _poll_connections.pid != os.getpid():
+        _poll_connections = _PollConnections()
+    return _poll_connections
 
 
 # --- Polling -------------------------------------------------------------------------------
@@ -117,21 +170,20 @@ def connectors_poll(*, now: datetime | None = None, limit: int = 5000) -> PollSu
     summary = PollSummary(polled=len(rows))
     if not rows:
         return summary
-    clients = {str(row.pk): site_client(row) for row in rows}
+    kept = _kept_connections()
+    kept.close_idle()
+    clients = {str(row.pk): kept.client(row) for row in rows}
 
     async def run():
         _limit_concurrency()
-        try:
-            return await poll_sites(
-                clients.values(),
-                now=now,
-                base_backoff_s=BASE_BACKOFF_S,
-                max_backoff_s=MAX_BACKOFF_S,
-            )
-        finally:
-            await _close_all(clients.values())
+        # Let the loop see connections the devices closed since the last round.
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        return await poll_sites(
+            clients.values(), now=now, base_backoff_s=BASE_BACKOFF_S, max_backoff_s=MAX_BACKOFF_S
+        )
 
-    outcomes = {o.site_id: o for o in asyncio.run(run())}
+    outcomes = {o.site_id: o for o in kept.runner.run(run())}
 
     by_utility: dict[int, list[Reading]] = defaultdict(list)
     utilities = {}

@@ -190,3 +190,30 @@ def test_event_changed_queues_the_setpoint_job_only_where_sites_exist(
             sender=Event, event_id=event.pk, utility_id=utility.pk, status="cancelled"
         )
     assert len(callbacks) == 1  # the release job, queued for after the commit
+
+
+def test_polling_keeps_connections_between_rounds_and_reconnects_dropped_ones(fleet, monkeypatch):
+    """Each round used to connect to every site and close again; the connections now stay
+    open, and one the device closed in between is reopened within the round."""
+    from pymodbus.client import AsyncModbusTcpClient
+
+    _, runner, sites = fleet
+    connects: list[int] = []
+    connect = AsyncModbusTcpClient.connect
+
+    async def counted(client):
+        connects.append(client.ctx.comm_params.port)
+        return await connect(client)
+
+    monkeypatch.setattr(AsyncModbusTcpClient, "connect", counted)
+    start = timezone.now() - timedelta(hours=3)
+    assert connectors_poll(now=start).online == 3
+    assert connectors_poll(now=start + timedelta(hours=1)).online == 3
+    assert sorted(connects) == sorted(site.port for site in sites)
+
+    runner.call(runner.sim.stop_port(sites[1].port))  # the device drops every connection
+    runner.call(runner.sim.start_port(sites[1].port))
+    summary = connectors_poll(now=start + timedelta(hours=2))
+    assert (summary.online, summary.offline) == (3, 0)
+    assert connects.count(sites[1].port) == 2
+    assert len(connects) == 4

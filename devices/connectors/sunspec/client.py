@@ -13,7 +13,7 @@ import functools
 import logging
 import struct
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -167,6 +167,7 @@ class SunSpecSite:
         self.backoff = BackoffState()
         self._client: AsyncModbusTcpClient | None = None
         self._lock: asyncio.Lock | None = None
+        self._carried = False  # the open connection is from an earlier round
 
     def __str__(self) -> str:
         return f"site {self.site_id} ({self.host}:{self.port} unit {self.device_id})"
@@ -196,31 +197,46 @@ class SunSpecSite:
         self._client = client
         return client
 
-    def _drop(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-        self.model_map = None  # rediscover after reconnecting: firmware may have changed
-
-    async def close(self) -> None:
+    def forget_connection(self) -> None:
         """Close the connection (the model map is kept)."""
         if self._client is not None:
             self._client.close()
             self._client = None
+        self._carried = False
+
+    def carried_over(self) -> None:
+        """The open connection is kept from an earlier round. If it fails, the device has
+        most likely closed or lost it while idle: the request is tried once afresh."""
+        self._carried = self._client is not None
+
+    async def close(self) -> None:
+        """Close the connection (the model map is kept)."""
+        self.forget_connection()
+
+    async def _request(self, send: Callable[[AsyncModbusTcpClient], Awaitable[ModbusPDU]]):
+        async with self._site_lock(), _semaphore():
+            while True:
+                try:
+                    response = await send(await self._connected_client())
+                except (ModbusException, OSError, TimeoutError) as exc:
+                    retry = self._carried
+                    self.forget_connection()
+                    if retry:
+                        continue
+                    self.model_map = None  # rediscover after reconnecting: new firmware?
+                    raise DeviceUnreachable(f"{self}: {exc}") from exc
+                self._carried = False
+                return response
 
     async def read_registers(self, address: int, count: int) -> list[int]:
         """Read holding registers; at most 125 per request."""
         if not 1 <= count <= MAX_REGISTERS_PER_READ:
             raise ValueError(f"count must be 1..{MAX_REGISTERS_PER_READ}, got {count}")
-        async with self._site_lock(), _semaphore():
-            try:
-                client = await self._connected_client()
-                response = await client.read_holding_registers(
-                    address, count=count, device_id=self.device_id
-                )
-            except (ModbusException, OSError, TimeoutError) as exc:
-                self._drop()
-                raise DeviceUnreachable(f"{self}: {exc}") from exc
+        response = await self._request(
+            lambda client: client.read_holding_registers(
+                address, count=count, device_id=self.device_id
+            )
+        )
         if response.isError():
             raise DeviceRejected(f"{self}: read {address}+{count}: {response}")
         if len(response.registers) != count:
@@ -228,15 +244,9 @@ class SunSpecSite:
         return list(response.registers)
 
     async def write_registers(self, address: int, values: Sequence[int]) -> None:
-        async with self._site_lock(), _semaphore():
-            try:
-                client = await self._connected_client()
-                response = await client.write_registers(
-                    address, list(values), device_id=self.device_id
-                )
-            except (ModbusException, OSError, TimeoutError) as exc:
-                self._drop()
-                raise DeviceUnreachable(f"{self}: {exc}") from exc
+        response = await self._request(
+            lambda client: client.write_registers(address, list(values), device_id=self.device_id)
+        )
         if response.isError():
             raise DeviceRejected(f"{self}: write {address}={list(values)}: {response}")
 
