@@ -319,3 +319,13 @@ def test_points_reader_reads_points_beyond_a_short_block_as_none():
 def test_points_reader_refuses_points_that_need_two_requests():
     with pytest.raises(ValueError, match="span more than"):
         points_reader(701, ("W", "VL1"), 155, max_registers=40)
+
+
+def test_a_read_response_describes_itself_without_every_register():
+    """pymodbus formats each decoded response for a debug line even when nothing is logged."""
+    from devices.connectors.sunspec.client import _RegistersResponse
+
+    response = _RegistersResponse(dev_id=3, transaction_id=9)
+    response.decode(bytes([80]) + bytes(range(80)))
+    assert len(response.registers) == 40
+    assert str(response) == "_RegistersResponse(dev_id=3, transaction_id=9, count=40)"
