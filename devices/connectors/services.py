@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -83,10 +84,14 @@ def model_map_from_json(data: dict) -> ModelMap | None:
 def site_client(row: ConnectorSite) -> SunSpecSite:
     """A pymodbus-backed client for a site row, starting from its stored map and failures."""
     site = SunSpecSite(str(row.pk), row.host, port=row.port, device_id=row.unit_id)
-    if row.model_map:
-        site.model_map = model_map_from_json(row.model_map)
-    site.backoff.failures = row.failures
+    _take_row_state(site, row)
     return site
+
+
+def _take_row_state(site: SunSpecSite, row: ConnectorSite) -> None:
+    """The row is the truth a round starts from: its model map and its failures."""
+    site.model_map = model_map_from_json(row.model_map) if row.model_map else None
+    site.backoff = BackoffState(failures=row.failures)
 
 
 IDLE_CONNECTION_S = 900.0  # a kept connection unused this long is closed
@@ -97,10 +102,11 @@ class _PollConnections:
 
     Beat runs `connectors_poll` every few seconds in the same worker process. With a new
     event loop per round, every poll paid a TCP connect, a pymodbus client and a close
-    (with the simulator, as much CPU as the two reads). One `asyncio.Runner` per process
-    keeps the loop, so the connections stay open between rounds. The database row stays
+    (with the simulator, as much CPU as the two reads). One `asyncio.Runner` per worker
+    thread keeps the loop, so the connections stay open between rounds. The database row stays
     the truth: each round takes the site's failures and model map from it, as a new client
-    would. A process made by fork starts afresh (the loop is not the child's).
+    would. A process made by fork starts afresh (the loop is not the child's), and so
+    does each thread.
     """
 
     def __init__(self) -> None:
@@ -121,8 +127,7 @@ class _PollConnections:
                 kept.forget_connection()
             kept = self.sites[row.pk] = site_client(row)
         else:
-            kept.model_map = model_map_from_json(row.model_map) if row.model_map else None
-            kept.backoff = BackoffState(failures=row.failures)
+            _take_row_state(kept, row)
             kept.carried_over()
         self.last_used[row.pk] = time.monotonic()
         return kept
@@ -134,14 +139,14 @@ class _PollConnections:
             del self.last_used[pk]
 
 
-_poll_connections: _PollConnections | None = None
+_per_thread = threading.local()  # a loop runs in one thread: each worker thread has its own
 
 
 def _kept_connections() -> _PollConnections:
-    global _poll_connections
-    if _poll_connections is None or _poll_connections.pid != os.getpid():
-        _poll_connections = _PollConnections()
-    return _poll_connections
+    kept = getattr(_per_thread, "poll", None)
+    if kept is None or kept.pid != os.getpid():
+        kept = _per_thread.poll = _PollConnections()
+    return kept
 
 
 # --- Polling -------------------------------------------------------------------------------
