@@ -505,66 +505,48 @@ def _normalize(reading: Reading, *, now: datetime) -> tuple[datetime, float] | s
 
 
 def _insert_samples(rows: list[tuple[int, int, datetime, str, float]], *, utility_id: int) -> int:
-    """Insert all rows, skipping (device, channel, at) already stored, and roll them up.
+    """Insert all rows, skipping (device, channel, at) already stored; mark their hours.
 
-    The 5-minute and hourly rollups of the samples actually inserted are brought up to
-    date in the same transaction, per batch: a resent batch inserts nothing and so
-    changes no rollup. Returns how many were inserted; the rest were duplicates.
+    The rollups are not touched here: every hour that got a sample is marked pending in
+    the same transaction, and ``telemetry_rollup_pending`` (the ``devices.rollup`` beat
+    task, every minute) recomputes its buckets from the samples, once per run rather than
+    once per batch. Merging each batch into its buckets cost four times the
+    sample INSERT itself (a connector sweep touches one 5-minute and one hourly row per
+    sample). Returns how many were inserted; the rest were duplicates.
     """
     table = TelemetrySample._meta.db_table
-    columns = "device_id, utility_id, at, channel, value"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql" and len(rows) >= COPY_MIN_ROWS:
-            inserted, first, last = _copy_samples(cursor, rows)
-        elif connection.vendor == "postgresql":
+            return _copy_samples(cursor, rows)
+        if connection.vendor == "postgresql":
             # A few readings (a DERStatus PUT, a short MMR post): one statement with five
             # array parameters is one round trip where COPY would take three.
             cursor.execute(
                 "WITH ins AS ("  # noqa: S608 - table names are ours
-                f"INSERT INTO {table} ({columns}) "
+                f"INSERT INTO {table} ({_SAMPLE_COLUMNS}) "
                 "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[],"
                 " %s::varchar[], %s::double precision[]) "
-                "ON CONFLICT (device_id, channel, at) DO NOTHING "
-                f"RETURNING {columns}), "
-                f"rolled AS ({_merge_rollups_sql('ins')}), "
+                "ON CONFLICT (device_id, channel, at) DO NOTHING RETURNING utility_id, at), "
                 f"marked AS ({_mark_pending_sql('ins')}) "
-                "SELECT COUNT(*), MIN(at), MAX(at) FROM ins",
+                "SELECT COUNT(*) FROM ins",
                 [list(column) for column in zip(*rows, strict=True)],
             )
-            inserted, first, last = cursor.fetchone()
-        else:
-            # One JSON parameter sidesteps SQLite's bound-variable limit; OR IGNORE skips
-            # duplicates and rowcount (sqlite3_changes) counts what went in.
-            adapt = connection.ops.adapt_datetimefield_value
-            payload = json.dumps([[d, u, adapt(at), c, v] for d, u, at, c, v in rows])
-            cursor.execute(
-                f"INSERT OR IGNORE INTO {table} ({columns}) "  # noqa: S608 - table name is ours
-                "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'),"
-                " json_extract(value, '$[2]'), json_extract(value, '$[3]'),"
-                " json_extract(value, '$[4]') FROM json_each(%s)",
-                [payload],
-            )
-            inserted = cursor.rowcount
-            first = min(at for _, _, at, _, _ in rows)
-            last = max(at for _, _, at, _, _ in rows)
-            if inserted:
-                _mark_rollups_pending(utility_id, {at for _, _, at, _, _ in rows})
-                # Recompute the touched buckets from their samples (the dev backend).
-                _rollup_buckets(
-                    cursor,
-                    since=first,
-                    until=last + timedelta(microseconds=1),
-                    utility_id=utility_id,
-                    fleet=False,
-                )
-        if inserted:
-            windows = []
-            for period, period_s in ROLLUP_PERIOD_SECONDS.items():
-                start = interval_bucket(first, period=period)
-                end = interval_bucket(last, period=period) + timedelta(seconds=period_s)
-                windows.append((period, start, end))
-            _fleet_rollup_buckets(cursor, windows=windows, utility_id=utility_id)
-        return inserted
+            return cursor.fetchone()[0]
+        # One JSON parameter sidesteps SQLite's bound-variable limit; OR IGNORE skips
+        # duplicates and rowcount (sqlite3_changes) counts what went in.
+        adapt = connection.ops.adapt_datetimefield_value
+        payload = json.dumps([[d, u, adapt(at), c, v] for d, u, at, c, v in rows])
+        cursor.execute(
+            f"INSERT OR IGNORE INTO {table} ({_SAMPLE_COLUMNS}) "  # noqa: S608 - table is ours
+            "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'),"
+            " json_extract(value, '$[2]'), json_extract(value, '$[3]'),"
+            " json_extract(value, '$[4]') FROM json_each(%s)",
+            [payload],
+        )
+        inserted = cursor.rowcount
+    if inserted:
+        _mark_rollups_pending(utility_id, {at for _, _, at, _, _ in rows})
+    return inserted
 
 
 # From this many samples a batch goes through COPY (PostgreSQL); fewer go in one statement.
@@ -573,18 +555,17 @@ _STAGE = "reservoir_sample_stage"
 _SAMPLE_COLUMNS = "device_id, utility_id, at, channel, value"
 
 
-def _copy_samples(cursor, rows) -> tuple[int, datetime | None, datetime | None]:
+def _copy_samples(cursor, rows) -> int:
     """PostgreSQL: COPY the rows into a session-temporary staging table, then move them
-    into the partitioned sample table in one statement; (inserted, first, last).
+    into the partitioned sample table in one statement; how many were inserted.
 
     COPY cannot skip conflicts, so it fills the staging table and one INSERT ... SELECT
     ... ON CONFLICT (device_id, channel, at) DO NOTHING keeps a resent sample stored once.
     The same statement empties the staging table (DELETE ... RETURNING feeds the INSERT,
-    so nothing is left for a later ingest in the same outer transaction), merges the
-    inserted samples into their 5-minute and hourly rollup buckets (count-weighted
-    average, min, max: the buckets are never rescanned) and marks their hours pending for
-    ``telemetry_rollup_pending``. Three round trips whatever the batch size: the staging
-    table (created once per session), the COPY, the move.
+    so nothing is left for a later ingest in the same outer transaction) and marks the
+    inserted samples' hours pending for ``telemetry_rollup_pending``. Three round trips
+    whatever the batch size: the staging table (created once per session), the COPY, the
+    move.
     """
     table = TelemetrySample._meta.db_table
     cursor.execute(
@@ -603,14 +584,11 @@ def _copy_samples(cursor, rows) -> tuple[int, datetime | None, datetime | None]:
     cursor.execute(
         f"WITH staged AS (DELETE FROM {_STAGE} RETURNING {_SAMPLE_COLUMNS}), "  # noqa: S608
         f"ins AS (INSERT INTO {table} ({_SAMPLE_COLUMNS}) SELECT {_SAMPLE_COLUMNS} FROM staged "
-        "ON CONFLICT (device_id, channel, at) DO NOTHING "
-        f"RETURNING {_SAMPLE_COLUMNS}), "
-        f"rolled AS ({_merge_rollups_sql('ins')}), "
+        "ON CONFLICT (device_id, channel, at) DO NOTHING RETURNING utility_id, at), "
         f"marked AS ({_mark_pending_sql('ins')}) "
-        "SELECT COUNT(*), MIN(at), MAX(at) FROM ins"
+        "SELECT COUNT(*) FROM ins"
     )
-    inserted, first, last = cursor.fetchone()
-    return inserted, first, last
+    return cursor.fetchone()[0]
 
 
 def _mark_pending_sql(source: str) -> str:
@@ -618,28 +596,7 @@ def _mark_pending_sql(source: str) -> str:
     hour = _bucket_sql(ROLLUP_PERIOD_SECONDS[RollupPeriod.HOUR])
     return (
         f"INSERT INTO {TelemetryRollupPending._meta.db_table} (utility_id, hour_start) "  # noqa: S608
-        f"SELECT DISTINCT utility_id, {hour} FROM {source} "
-        "ON CONFLICT (utility_id, hour_start) DO NOTHING"
-    )
-
-
-def _merge_rollups_sql(source: str) -> str:
-    """An upsert merging the samples of CTE ``source`` into both periods' device rollups."""
-    rollup = TelemetryRollup._meta.db_table
-    selects = " UNION ALL ".join(
-        f"SELECT utility_id, device_id, channel, '{period}', {_bucket_sql(period_s)}, "  # noqa: S608
-        "AVG(value), MIN(value), MAX(value), COUNT(*) "
-        f"FROM {source} GROUP BY utility_id, device_id, channel, {_bucket_sql(period_s)}"
-        for period, period_s in ROLLUP_PERIOD_SECONDS.items()
-    )
-    return (
-        f"INSERT INTO {rollup} AS r "
-        "(utility_id, device_id, channel, period, bucket_start, avg, min, max, count) "
-        f"{selects} "
-        "ON CONFLICT (device_id, channel, period, bucket_start) DO UPDATE SET "
-        "avg = (r.avg * r.count + excluded.avg * excluded.count) / (r.count + excluded.count),"
-        " min = LEAST(r.min, excluded.min), max = GREATEST(r.max, excluded.max),"
-        " count = r.count + excluded.count"
+        f"SELECT DISTINCT utility_id, {hour} FROM {source}"
     )
 
 
@@ -733,8 +690,7 @@ def _mark_rollups_pending(utility_id: int, times: set[datetime]) -> None:
     """
     hours = {interval_bucket(at, period=RollupPeriod.HOUR) for at in times}
     TelemetryRollupPending.objects.bulk_create(
-        [TelemetryRollupPending(utility_id=utility_id, hour_start=h) for h in sorted(hours)],
-        ignore_conflicts=True,
+        [TelemetryRollupPending(utility_id=utility_id, hour_start=h) for h in sorted(hours)]
     )
 
 
@@ -820,9 +776,7 @@ def _bucket_sql(period_s: int) -> str:
     )
 
 
-def _rollup_buckets(
-    cursor, *, since: datetime, until: datetime, utility_id=None, fleet: bool = True
-) -> int:
+def _rollup_buckets(cursor, *, since: datetime, until: datetime, utility_id=None) -> int:
     """Upsert the 5-minute and hourly buckets overlapping [since, until); rows written."""
     sample_table = TelemetrySample._meta.db_table
     rollup_table = TelemetryRollup._meta.db_table
@@ -853,24 +807,16 @@ def _rollup_buckets(
             params,
         )
         written += cursor.rowcount
-        if fleet:
-            _fleet_rollup_buckets(cursor, windows=[(period, start, end)], utility_id=utility_id)
+        _fleet_rollup_buckets(cursor, period=period, start=start, end=end, utility_id=utility_id)
     return written
 
 
-def _fleet_rollup_buckets(cursor, *, windows, utility_id=None) -> None:
-    """Re-sum the fleet rows of the buckets just recomputed, from the device rollups.
-
-    ``windows`` holds (period, start, end) triples; all of them go in one statement.
-    Two ingests of one utility committing at once may each sum without the other's
-    devices; the hour they marked pending is re-summed by ``telemetry_rollup_pending``.
+def _fleet_rollup_buckets(cursor, *, period: str, start, end, utility_id=None) -> None:
+    """Re-sum the fleet rows of the ``period`` buckets in [start, end) from the device
+    rollups just recomputed.
     """
     adapt = connection.ops.adapt_datetimefield_value
-    params: list = []
-    ranges = []
-    for period, start, end in windows:
-        ranges.append("(period = %s AND bucket_start >= %s AND bucket_start < %s)")
-        params += [period, adapt(start), adapt(end)]
+    params = [period, adapt(start), adapt(end)]
     only_utility = ""
     if utility_id is not None:
         only_utility = "AND utility_id = %s "
@@ -880,10 +826,10 @@ def _fleet_rollup_buckets(cursor, *, windows, utility_id=None) -> None:
         "(utility_id, channel, period, bucket_start, total, devices) "
         "SELECT utility_id, channel, period, bucket_start, SUM(avg), COUNT(*) "
         f"FROM {TelemetryRollup._meta.db_table} "
-        f"WHERE ({' OR '.join(ranges)}) {only_utility}"
+        f"WHERE period = %s AND bucket_start >= %s AND bucket_start < %s {only_utility}"
         "GROUP BY utility_id, channel, period, bucket_start "
-        # Key order: concurrent ingests of one utility lock the fleet rows in the same
-        # order, so they queue instead of deadlocking.
+        # Key order: two overlapping runs lock the fleet rows in the same order, so they
+        # queue instead of deadlocking.
         "ORDER BY utility_id, channel, period, bucket_start "
         "ON CONFLICT (utility_id, channel, period, bucket_start) DO UPDATE SET "
         "total = excluded.total, devices = excluded.devices",
@@ -901,34 +847,44 @@ def telemetry_rollup(*, since: datetime, until: datetime) -> int:
         return _rollup_buckets(cursor, since=since, until=until)
 
 
-def telemetry_rollup_pending(*, limit: int = 1000) -> int:
+def telemetry_rollup_pending() -> int:
     """Recompute the rollups of every hour that got new samples since it was last rolled up.
 
-    Ingest marks the hours it writes to, however late the readings arrive, so backfilled
-    data is rolled up too. The marks are taken and deleted in the same transaction as the
-    recompute: a concurrent ingest re-marks the hour and the next run picks it up. Beat may
-    fire this twice; it is idempotent. Returns the number of rollup rows written.
+    This is what keeps the rollups up to date: ingest stores samples and marks the hours
+    it writes to, however late the readings arrive, and this job (the ``devices.rollup``
+    beat task, every minute) recomputes each marked hour's 5-minute and hourly buckets,
+    device and fleet, from the samples. So a rollup lags its samples by at most one beat
+    period plus the run; ``device_telemetry_series`` reads the raw samples of still-marked
+    hours, so a device chart is never behind.
+
+    The marks are deleted in the same transaction as the recompute, and only those
+    committed before it: an ingest still in flight adds its own mark, which the next run
+    picks up. Beat may fire this twice; it is idempotent. Returns the number of rollup
+    rows written.
     """
+    table = TelemetryRollupPending._meta.db_table
+    # SKIP LOCKED lets two overlapping runs share the work instead of queueing.
+    lock = (
+        " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    )
     written = 0
-    with transaction.atomic():
-        # skip_locked lets two overlapping runs share the work instead of queueing.
-        pending = list(
-            TelemetryRollupPending.objects.select_for_update(skip_locked=True).order_by(
-                "hour_start"
-            )[:limit]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table}{lock}) "  # noqa: S608
+            "RETURNING utility_id, hour_start"
         )
-        if not pending:
-            return 0
-        TelemetryRollupPending.objects.filter(pk__in=[p.pk for p in pending]).delete()
-        with connection.cursor() as cursor:
-            for mark in pending:
-                written += _rollup_buckets(
-                    cursor,
-                    since=mark.hour_start,
-                    until=mark.hour_start + timedelta(hours=1),
-                    utility_id=mark.utility_id,
-                )
+        # Many ingests mark the same hour: recompute it once, in time order.
+        hours = sorted({(_utc(hour), utility_id) for utility_id, hour in cursor.fetchall()})
+        for hour, utility_id in hours:
+            written += _rollup_buckets(
+                cursor, since=hour, until=hour + timedelta(hours=1), utility_id=utility_id
+            )
     return written
+
+
+def _utc(value: datetime) -> datetime:
+    """A datetime column read by raw SQL: aware on PostgreSQL, naive UTC on SQLite."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @dataclass
