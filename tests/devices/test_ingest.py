@@ -101,6 +101,32 @@ def test_bad_readings_are_rejected_with_a_reason_and_nothing_is_written(
     assert device.power_w is None
 
 
+def test_later_readings_of_a_batch_are_checked_like_the_first(utility, device):
+    """Each good reading is followed by a bad one of the same channel, unit and power of
+    ten (the second is scaled with what the first looked up): the bad ones are refused
+    for the same reasons, and a float power of ten equal to an int one is still refused."""
+    base = {"device_id": device.pk, "channel": Channel.W}
+    readings = [
+        Reading(**base, at=NOW - timedelta(seconds=1), value=10.0, unit="kW", power_of_ten=3),
+        Reading(**base, at=NOW - timedelta(seconds=2), value=10.5, unit="kW", power_of_ten=3),
+        Reading(**base, at=NOW - timedelta(seconds=3), value=5.0, power_of_ten=1),
+        Reading(**base, at=NOW - timedelta(seconds=4), value=5.0, power_of_ten=1.0),  # type: ignore[arg-type]
+        Reading(**base, at=NOW - timedelta(seconds=5), value=float("nan"), power_of_ten=1),
+        Reading(**base, at=NOW.replace(tzinfo=None), value=5.0, power_of_ten=1),
+    ]
+
+    result = ingest(utility, readings)
+
+    assert result.accepted == 2
+    assert [(r.reading, r.reason) for r in result.rejected] == [
+        (readings[1], RejectReason.OUT_OF_RANGE),
+        (readings[3], RejectReason.BAD_POWER_OF_TEN),
+        (readings[4], RejectReason.NOT_FINITE),
+        (readings[5], RejectReason.NAIVE_TIME),
+    ]
+    assert sorted(stored(device, Channel.W)) == [50.0, 10_000_000.0]
+
+
 def test_small_clock_skew_is_tolerated(utility, device):
     reading = Reading(device_id=device.pk, at=NOW + timedelta(seconds=59), channel="w", value=1)
 
