@@ -273,17 +273,17 @@ def test_query_count_does_not_grow_with_the_batch(utility, make_device, small, l
 
 
 @pytest.mark.parametrize("n_devices", [5, 40])
-@pytest.mark.parametrize(("size", "pg_bound"), [(50, 5), (500, 7)])
+@pytest.mark.parametrize(("size", "pg_bound"), [(50, 4), (500, 6)])
 def test_query_count_is_bounded(
     utility, make_device, django_assert_max_num_queries, n_devices, size, pg_bound
 ):
     devices = [make_device() for _ in range(n_devices)]
 
-    # Savepoint, device lock, live-state UPDATE, release; then on PostgreSQL one statement
-    # inserting the samples and marking their hours pending, which from COPY_MIN_ROWS
-    # samples on takes the staging table (IF NOT EXISTS), a COPY into it (counted too)
-    # and that statement reading from it; on SQLite the INSERT and the rollup-pending
-    # INSERT. The same for 5 devices as for 40.
+    # Savepoint, device lock, release; then on PostgreSQL one statement inserting the
+    # samples, marking their hours pending and storing the live state, which from
+    # COPY_MIN_ROWS samples on takes the staging table (IF NOT EXISTS), a COPY into it
+    # (counted too) and that statement reading from it; on SQLite the INSERT, the
+    # rollup-pending INSERT and the live-state UPDATE. The same for 5 devices as for 40.
     bound = pg_bound if connection.vendor == "postgresql" else 6
     with django_assert_max_num_queries(bound):
         assert ingest(utility, _batch(devices, size)).accepted == size
