@@ -239,17 +239,16 @@ class FleetRollup(TenantModel):
 
 
 class TelemetryRollupPending(TenantModel):
-    """An hour of a utility's telemetry with samples newer than its rollups."""
+    """An hour of a utility's telemetry with samples newer than its rollups.
+
+    Each ingest transaction adds its own marks, never updating or skipping one already
+    there: ``telemetry_rollup_pending`` deletes only the marks its snapshot sees, so a mark
+    of samples still uncommitted survives for the next run. (A mark shared through a
+    unique key would let the job consume it while such samples were in flight.)
+    """
 
     utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
     hour_start = models.DateTimeField()
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["utility", "hour_start"], name="telemetry_rollup_pending_unique"
-            )
-        ]
 
     def __str__(self):
         return f"{self.utility_id} {self.hour_start:%Y-%m-%d %H:00}"

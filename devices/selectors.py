@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
+from django.db.models import Case, CharField, Count, F, Min, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -21,7 +21,13 @@ from devices.choices import (
     StorageConnect,
     bit_names,
 )
-from devices.models import Device, FleetRollup, TelemetryRollup, TelemetrySample
+from devices.models import (
+    Device,
+    FleetRollup,
+    TelemetryRollup,
+    TelemetryRollupPending,
+    TelemetrySample,
+)
 from tenancy.lists import prefix_q
 from tenancy.selectors import get_for_utility
 
@@ -356,7 +362,17 @@ def device_telemetry_series(
 
     ``hourly`` (for a week or a season) starts with the hourly rollups and continues with
     the 5-minute ones, then the raw samples, after the last hour rolled up.
+
+    Rollups are recomputed a minute or so after ingest (``telemetry_rollup_pending``):
+    from the first hour still marked pending on, the raw samples are read instead, so the
+    chart is as current as the samples.
     """
+    pending = TelemetryRollupPending.objects.filter(
+        utility_id=device.utility_id,
+        hour_start__gt=since - timedelta(hours=1),
+        hour_start__lt=until,
+    ).aggregate(first=Min("hour_start"))["first"]
+    rolled_until = min(until, pending) if pending else until
     points: list[TelemetryPoint] = []
     if hourly:
         hours = list(
@@ -366,7 +382,7 @@ def device_telemetry_series(
                 channel=channel,
                 period=RollupPeriod.HOUR,
                 bucket_start__gte=since,
-                bucket_start__lt=until,
+                bucket_start__lt=rolled_until,
             )
             .order_by("bucket_start")
             .values_list("bucket_start", "avg")
@@ -381,7 +397,7 @@ def device_telemetry_series(
             channel=channel,
             period=RollupPeriod.FIVE_MINUTES,
             bucket_start__gte=since,
-            bucket_start__lt=until,
+            bucket_start__lt=rolled_until,
         )
         .order_by("bucket_start")
         .values_list("bucket_start", "avg")

@@ -480,21 +480,16 @@ def interval_bucket(at: datetime, *, period: str) -> datetime:
 
 def _normalize(reading: Reading, *, now: datetime) -> tuple[datetime, float] | str:
     """The reading's UTC time and canonical value, or the reason it is refused."""
-    units = CHANNEL_UNITS.get(reading.channel)
-    if units is None:
-        return RejectReason.UNKNOWN_CHANNEL
-    factor = units.get(reading.unit)
-    if factor is None:
-        return RejectReason.UNKNOWN_UNIT
-    if not isinstance(reading.power_of_ten, int) or abs(reading.power_of_ten) > MAX_POWER_OF_TEN:
-        return RejectReason.BAD_POWER_OF_TEN
+    scale = _scale(reading.channel, reading.unit, reading.power_of_ten)
+    if isinstance(scale, str):
+        return scale
+    factor, multiplier, low, high = scale
     try:
-        value = float(reading.value) * factor * 10.0**reading.power_of_ten
+        value = float(reading.value) * factor * multiplier
     except (TypeError, ValueError, OverflowError):
         return RejectReason.NOT_FINITE
     if not math.isfinite(value):
         return RejectReason.NOT_FINITE
-    low, high = CHANNEL_RANGES[reading.channel]
     if not low <= value <= high:
         return RejectReason.OUT_OF_RANGE
     if not isinstance(reading.at, datetime) or timezone.is_naive(reading.at):
@@ -504,67 +499,87 @@ def _normalize(reading: Reading, *, now: datetime) -> tuple[datetime, float] | s
     return reading.at.astimezone(UTC), value
 
 
-def _insert_samples(rows: list[tuple[int, int, datetime, str, float]], *, utility_id: int) -> int:
-    """Insert all rows, skipping (device, channel, at) already stored, and roll them up.
+# (channel, unit, power of ten) -> what _normalize scales and checks a value with. A
+# batch repeats a handful of them; looking them up anew per reading was a fifth of its
+# validation time.
+_SCALES: dict[tuple, tuple[float, float, float, float]] = {}
 
-    The 5-minute and hourly rollups of the samples actually inserted are brought up to
-    date in the same transaction, per batch: a resent batch inserts nothing and so
-    changes no rollup. Returns how many were inserted; the rest were duplicates.
+
+def _scale(channel, unit, power_of_ten) -> tuple[float, float, float, float] | str:
+    """(unit factor, 10**power_of_ten, lowest, highest canonical value), or the reason a
+    reading of that channel, unit and power of ten is refused."""
+    key = (channel, unit, power_of_ten)
+    known = _SCALES.get(key) if type(power_of_ten) is int else None
+    if known is not None:
+        return known
+    units = CHANNEL_UNITS.get(channel)
+    if units is None:
+        return RejectReason.UNKNOWN_CHANNEL
+    factor = units.get(unit)
+    if factor is None:
+        return RejectReason.UNKNOWN_UNIT
+    if not isinstance(power_of_ten, int) or abs(power_of_ten) > MAX_POWER_OF_TEN:
+        return RejectReason.BAD_POWER_OF_TEN
+    scale = (factor, 10.0**power_of_ten, *CHANNEL_RANGES[channel])
+    if type(power_of_ten) is int:
+        _SCALES[key] = scale
+    return scale
+
+
+def _insert_samples(
+    rows: list[tuple[int, int, datetime, str, float]], *, utility_id: int, live: dict[int, dict]
+) -> int:
+    """Insert all rows, skipping (device, channel, at) already stored; mark their hours and
+    store the ``live`` state of the devices it changed (id -> _LIVE_FIELDS values).
+
+    On PostgreSQL the live-state UPDATE is one more CTE of the INSERT statement: a round
+    trip fewer per call, whatever the batch size.
+
+    The rollups are not touched here: every hour that got a sample is marked pending in
+    the same transaction, and ``telemetry_rollup_pending`` (the ``devices.rollup`` beat
+    task, every minute) recomputes its buckets from the samples, once per run rather than
+    once per batch. Merging each batch into its buckets cost four times the
+    sample INSERT itself (a connector sweep touches one 5-minute and one hourly row per
+    sample). Returns how many were inserted; the rest were duplicates.
     """
     table = TelemetrySample._meta.db_table
-    columns = "device_id, utility_id, at, channel, value"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql" and len(rows) >= COPY_MIN_ROWS:
-            inserted, first, last = _copy_samples(cursor, rows)
-        elif connection.vendor == "postgresql":
+            return _copy_samples(cursor, rows, live=live)
+        if connection.vendor == "postgresql":
             # A few readings (a DERStatus PUT, a short MMR post): one statement with five
             # array parameters is one round trip where COPY would take three.
+            live_sql, live_params = _live_state_sql(live)
             cursor.execute(
                 "WITH ins AS ("  # noqa: S608 - table names are ours
-                f"INSERT INTO {table} ({columns}) "
+                f"INSERT INTO {table} ({_SAMPLE_COLUMNS}) "
                 "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[],"
                 " %s::varchar[], %s::double precision[]) "
-                "ON CONFLICT (device_id, channel, at) DO NOTHING "
-                f"RETURNING {columns}), "
-                f"rolled AS ({_merge_rollups_sql('ins')}), "
-                f"marked AS ({_mark_pending_sql('ins')}) "
-                "SELECT COUNT(*), MIN(at), MAX(at) FROM ins",
-                [list(column) for column in zip(*rows, strict=True)],
+                "ON CONFLICT (device_id, channel, at) DO NOTHING RETURNING utility_id, at), "
+                f"{live_sql}marked AS ({_mark_pending_sql('ins')}) "
+                "SELECT COUNT(*) FROM ins",
+                [*[list(column) for column in zip(*rows, strict=True)], *live_params],
             )
-            inserted, first, last = cursor.fetchone()
-        else:
-            # One JSON parameter sidesteps SQLite's bound-variable limit; OR IGNORE skips
-            # duplicates and rowcount (sqlite3_changes) counts what went in.
-            adapt = connection.ops.adapt_datetimefield_value
-            payload = json.dumps([[d, u, adapt(at), c, v] for d, u, at, c, v in rows])
-            cursor.execute(
-                f"INSERT OR IGNORE INTO {table} ({columns}) "  # noqa: S608 - table name is ours
-                "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'),"
-                " json_extract(value, '$[2]'), json_extract(value, '$[3]'),"
-                " json_extract(value, '$[4]') FROM json_each(%s)",
-                [payload],
-            )
-            inserted = cursor.rowcount
-            first = min(at for _, _, at, _, _ in rows)
-            last = max(at for _, _, at, _, _ in rows)
-            if inserted:
-                _mark_rollups_pending(utility_id, {at for _, _, at, _, _ in rows})
-                # Recompute the touched buckets from their samples (the dev backend).
-                _rollup_buckets(
-                    cursor,
-                    since=first,
-                    until=last + timedelta(microseconds=1),
-                    utility_id=utility_id,
-                    fleet=False,
-                )
-        if inserted:
-            windows = []
-            for period, period_s in ROLLUP_PERIOD_SECONDS.items():
-                start = interval_bucket(first, period=period)
-                end = interval_bucket(last, period=period) + timedelta(seconds=period_s)
-                windows.append((period, start, end))
-            _fleet_rollup_buckets(cursor, windows=windows, utility_id=utility_id)
-        return inserted
+            return cursor.fetchone()[0]
+        # One JSON parameter sidesteps SQLite's bound-variable limit; OR IGNORE skips
+        # duplicates and rowcount (sqlite3_changes) counts what went in.
+        adapt = connection.ops.adapt_datetimefield_value
+        payload = json.dumps([[d, u, adapt(at), c, v] for d, u, at, c, v in rows])
+        cursor.execute(
+            f"INSERT OR IGNORE INTO {table} ({_SAMPLE_COLUMNS}) "  # noqa: S608 - table is ours
+            "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'),"
+            " json_extract(value, '$[2]'), json_extract(value, '$[3]'),"
+            " json_extract(value, '$[4]') FROM json_each(%s)",
+            [payload],
+        )
+        inserted = cursor.rowcount
+    if inserted:
+        _mark_rollups_pending(utility_id, {at for _, _, at, _, _ in rows})
+    if live:
+        Device.objects.bulk_update(
+            [Device(pk=pk, **values) for pk, values in live.items()], _LIVE_FIELDS
+        )
+    return inserted
 
 
 # From this many samples a batch goes through COPY (PostgreSQL); fewer go in one statement.
@@ -573,18 +588,18 @@ _STAGE = "reservoir_sample_stage"
 _SAMPLE_COLUMNS = "device_id, utility_id, at, channel, value"
 
 
-def _copy_samples(cursor, rows) -> tuple[int, datetime | None, datetime | None]:
+def _copy_samples(cursor, rows, *, live: dict[int, dict]) -> int:
     """PostgreSQL: COPY the rows into a session-temporary staging table, then move them
-    into the partitioned sample table in one statement; (inserted, first, last).
+    into the partitioned sample table in one statement; how many were inserted.
 
     COPY cannot skip conflicts, so it fills the staging table and one INSERT ... SELECT
     ... ON CONFLICT (device_id, channel, at) DO NOTHING keeps a resent sample stored once.
     The same statement empties the staging table (DELETE ... RETURNING feeds the INSERT,
-    so nothing is left for a later ingest in the same outer transaction), merges the
-    inserted samples into their 5-minute and hourly rollup buckets (count-weighted
-    average, min, max: the buckets are never rescanned) and marks their hours pending for
-    ``telemetry_rollup_pending``. Three round trips whatever the batch size: the staging
-    table (created once per session), the COPY, the move.
+    so nothing is left for a later ingest in the same outer transaction), marks the
+    inserted samples' hours pending for ``telemetry_rollup_pending`` and stores the
+    ``live`` state. Three round trips
+    whatever the batch size: the staging table (created once per session), the COPY, the
+    move.
     """
     table = TelemetrySample._meta.db_table
     cursor.execute(
@@ -600,17 +615,16 @@ def _copy_samples(cursor, rows) -> tuple[int, datetime | None, datetime | None]:
     with debug_sql(copy_sql) if debug_sql else contextlib.nullcontext():
         with cursor.cursor.copy(copy_sql) as copy:
             copy.write(data)
+    live_sql, live_params = _live_state_sql(live)
     cursor.execute(
         f"WITH staged AS (DELETE FROM {_STAGE} RETURNING {_SAMPLE_COLUMNS}), "  # noqa: S608
         f"ins AS (INSERT INTO {table} ({_SAMPLE_COLUMNS}) SELECT {_SAMPLE_COLUMNS} FROM staged "
-        "ON CONFLICT (device_id, channel, at) DO NOTHING "
-        f"RETURNING {_SAMPLE_COLUMNS}), "
-        f"rolled AS ({_merge_rollups_sql('ins')}), "
-        f"marked AS ({_mark_pending_sql('ins')}) "
-        "SELECT COUNT(*), MIN(at), MAX(at) FROM ins"
+        "ON CONFLICT (device_id, channel, at) DO NOTHING RETURNING utility_id, at), "
+        f"{live_sql}marked AS ({_mark_pending_sql('ins')}) "
+        "SELECT COUNT(*) FROM ins",
+        live_params,
     )
-    inserted, first, last = cursor.fetchone()
-    return inserted, first, last
+    return cursor.fetchone()[0]
 
 
 def _mark_pending_sql(source: str) -> str:
@@ -618,28 +632,7 @@ def _mark_pending_sql(source: str) -> str:
     hour = _bucket_sql(ROLLUP_PERIOD_SECONDS[RollupPeriod.HOUR])
     return (
         f"INSERT INTO {TelemetryRollupPending._meta.db_table} (utility_id, hour_start) "  # noqa: S608
-        f"SELECT DISTINCT utility_id, {hour} FROM {source} "
-        "ON CONFLICT (utility_id, hour_start) DO NOTHING"
-    )
-
-
-def _merge_rollups_sql(source: str) -> str:
-    """An upsert merging the samples of CTE ``source`` into both periods' device rollups."""
-    rollup = TelemetryRollup._meta.db_table
-    selects = " UNION ALL ".join(
-        f"SELECT utility_id, device_id, channel, '{period}', {_bucket_sql(period_s)}, "  # noqa: S608
-        "AVG(value), MIN(value), MAX(value), COUNT(*) "
-        f"FROM {source} GROUP BY utility_id, device_id, channel, {_bucket_sql(period_s)}"
-        for period, period_s in ROLLUP_PERIOD_SECONDS.items()
-    )
-    return (
-        f"INSERT INTO {rollup} AS r "
-        "(utility_id, device_id, channel, period, bucket_start, avg, min, max, count) "
-        f"{selects} "
-        "ON CONFLICT (device_id, channel, period, bucket_start) DO UPDATE SET "
-        "avg = (r.avg * r.count + excluded.avg * excluded.count) / (r.count + excluded.count),"
-        " min = LEAST(r.min, excluded.min), max = GREATEST(r.max, excluded.max),"
-        " count = r.count + excluded.count"
+        f"SELECT DISTINCT utility_id, {hour} FROM {source}"
     )
 
 
@@ -667,14 +660,14 @@ def telemetry_ingest(
         device_ids = {r.device_id for r in readings if isinstance(r.device_id, int)}
         # Lock in id order so concurrent batches for the same devices cannot deadlock.
         devices = {
-            d.pk: d
-            for d in Device.objects.for_utility(utility)
+            pk: dict(zip(_LIVE_FIELDS, live, strict=True))
+            for pk, *live in Device.objects.for_utility(utility)
             .filter(pk__in=device_ids)
             .select_for_update()
             .order_by("pk")
-            # Only what the live state reads and writes: building whole devices cost
-            # more than the sample INSERT for a 500-device batch.
-            .only("pk", *_LIVE_FIELDS)
+            # Only what the live state reads and writes, as plain values: building model
+            # instances, even deferred ones, cost a third of a 2,000-reading call.
+            .values_list("pk", *_LIVE_FIELDS)
         }
         for reading in readings:
             if reading.device_id not in devices:
@@ -695,10 +688,8 @@ def telemetry_ingest(
             inserted = _insert_samples(
                 [(d, utility.pk, at, c, v) for (d, c, at), v in accepted.items()],
                 utility_id=utility.pk,
+                live=_apply_live_state(devices, accepted),
             )
-            changed = _apply_live_state(devices, accepted)
-            if changed:
-                _write_live_state(changed)
             touched = sorted({device_id for device_id, _, _ in accepted})
             transaction.on_commit(
                 lambda: telemetry_ingested.send(
@@ -733,49 +724,49 @@ def _mark_rollups_pending(utility_id: int, times: set[datetime]) -> None:
     """
     hours = {interval_bucket(at, period=RollupPeriod.HOUR) for at in times}
     TelemetryRollupPending.objects.bulk_create(
-        [TelemetryRollupPending(utility_id=utility_id, hour_start=h) for h in sorted(hours)],
-        ignore_conflicts=True,
+        [TelemetryRollupPending(utility_id=utility_id, hour_start=h) for h in sorted(hours)]
     )
 
 
 def _apply_live_state(
-    devices: dict[int, Device], accepted: dict[tuple[int, str, datetime], float]
-) -> list[Device]:
-    """Copy the newest value per device and channel onto the device, if newer than held."""
+    devices: dict[int, dict], accepted: dict[tuple[int, str, datetime], float]
+) -> dict[int, dict]:
+    """Copy the newest value per device and channel onto the device's live fields
+    (``devices`` maps id to _LIVE_FIELDS values), if newer than held; the changed ones."""
     latest: dict[tuple[int, str], tuple[datetime, float]] = {}
     for (device_id, channel, at), value in accepted.items():
         held = latest.get((device_id, channel))
         if held is None or at > held[0]:
             latest[(device_id, channel)] = (at, value)
 
-    changed: dict[int, Device] = {}
+    changed: dict[int, dict] = {}
     for (device_id, channel), (at, value) in latest.items():
-        device = devices[device_id]
-        if device.last_heard_at is None or at > device.last_heard_at:
-            device.last_heard_at = at
-            changed[device_id] = device
+        live = devices[device_id]
+        if live["last_heard_at"] is None or at > live["last_heard_at"]:
+            live["last_heard_at"] = at
+            changed[device_id] = live
         field = CHANNEL_LIVE_FIELDS.get(channel)
         if field is None:
             continue
-        held_at = device.telemetry_at.get(channel)
+        held_at = live["telemetry_at"].get(channel)
         if held_at is not None and at <= datetime.fromisoformat(held_at):
             continue
-        setattr(device, field, value)
-        device.telemetry_at = {**device.telemetry_at, channel: at.isoformat()}
-        changed[device_id] = device
-    return list(changed.values())
+        live[field] = value
+        live["telemetry_at"] = {**live["telemetry_at"], channel: at.isoformat()}
+        changed[device_id] = live
+    return changed
 
 
-def _write_live_state(changed: list[Device]) -> None:
-    """Store the live fields of ``changed`` devices in one statement.
+def _live_state_sql(live: dict[int, dict]) -> tuple[str, list]:
+    """PostgreSQL: a CTE (with its trailing comma) storing the live fields of the ``live``
+    devices (id -> values) and its one parameter; nothing when no device changed.
 
     ``bulk_update`` builds a CASE per field per device: for a 500-device batch it cost
-    nearly 90 % of an ingest call in its expression compiler. On PostgreSQL one
-    ``UPDATE ... FROM jsonb_array_elements(...)`` with a single parameter does it.
+    nearly 90 % of an ingest call in its expression compiler. ``UPDATE ... FROM
+    jsonb_array_elements(...)`` with a single parameter does it.
     """
-    if connection.vendor != "postgresql":
-        Device.objects.bulk_update(changed, _LIVE_FIELDS)
-        return
+    if not live:
+        return "", []
     floats = list(CHANNEL_LIVE_FIELDS.values())
     columns = ["id", *floats, "telemetry_at", "last_heard_at"]
     types = ["bigint", *["double precision"] * len(floats), "jsonb", "timestamptz"]
@@ -784,12 +775,12 @@ def _write_live_state(changed: list[Device]) -> None:
     payload = json.dumps(
         [
             [
-                d.pk,
-                *[getattr(d, field) for field in floats],
-                d.telemetry_at,
-                d.last_heard_at.isoformat() if d.last_heard_at else None,
+                pk,
+                *[values[field] for field in floats],
+                values["telemetry_at"],
+                values["last_heard_at"].isoformat() if values["last_heard_at"] else None,
             ]
-            for d in changed
+            for pk, values in live.items()
         ]
     )
     assignments = ", ".join(f'"{c}" = v."{c}"' for c in columns[1:])
@@ -797,13 +788,13 @@ def _write_live_state(changed: list[Device]) -> None:
         f'(e ->> {i})::{t} AS "{c}"' if t != "jsonb" else f'e -> {i} AS "{c}"'
         for i, (c, t) in enumerate(zip(columns, types, strict=True))
     )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {Device._meta.db_table} SET {assignments} "  # noqa: S608 - ours
-            f"FROM (SELECT {picks} FROM jsonb_array_elements(%s::jsonb) AS e) AS v "
-            f'WHERE {Device._meta.db_table}."id" = v."id"',
-            [payload],
-        )
+    table = Device._meta.db_table
+    return (
+        f"live AS (UPDATE {table} SET {assignments} "  # noqa: S608 - ours
+        f"FROM (SELECT {picks} FROM jsonb_array_elements(%s::jsonb) AS e) AS v "
+        f'WHERE {table}."id" = v."id"), ',
+        [payload],
+    )
 
 
 # --- Rollups and retention -------------------------------------------------------------
@@ -820,9 +811,7 @@ def _bucket_sql(period_s: int) -> str:
     )
 
 
-def _rollup_buckets(
-    cursor, *, since: datetime, until: datetime, utility_id=None, fleet: bool = True
-) -> int:
+def _rollup_buckets(cursor, *, since: datetime, until: datetime, utility_id=None) -> int:
     """Upsert the 5-minute and hourly buckets overlapping [since, until); rows written."""
     sample_table = TelemetrySample._meta.db_table
     rollup_table = TelemetryRollup._meta.db_table
@@ -853,24 +842,16 @@ def _rollup_buckets(
             params,
         )
         written += cursor.rowcount
-        if fleet:
-            _fleet_rollup_buckets(cursor, windows=[(period, start, end)], utility_id=utility_id)
+        _fleet_rollup_buckets(cursor, period=period, start=start, end=end, utility_id=utility_id)
     return written
 
 
-def _fleet_rollup_buckets(cursor, *, windows, utility_id=None) -> None:
-    """Re-sum the fleet rows of the buckets just recomputed, from the device rollups.
-
-    ``windows`` holds (period, start, end) triples; all of them go in one statement.
-    Two ingests of one utility committing at once may each sum without the other's
-    devices; the hour they marked pending is re-summed by ``telemetry_rollup_pending``.
+def _fleet_rollup_buckets(cursor, *, period: str, start, end, utility_id=None) -> None:
+    """Re-sum the fleet rows of the ``period`` buckets in [start, end) from the device
+    rollups just recomputed.
     """
     adapt = connection.ops.adapt_datetimefield_value
-    params: list = []
-    ranges = []
-    for period, start, end in windows:
-        ranges.append("(period = %s AND bucket_start >= %s AND bucket_start < %s)")
-        params += [period, adapt(start), adapt(end)]
+    params = [period, adapt(start), adapt(end)]
     only_utility = ""
     if utility_id is not None:
         only_utility = "AND utility_id = %s "
@@ -880,10 +861,10 @@ def _fleet_rollup_buckets(cursor, *, windows, utility_id=None) -> None:
         "(utility_id, channel, period, bucket_start, total, devices) "
         "SELECT utility_id, channel, period, bucket_start, SUM(avg), COUNT(*) "
         f"FROM {TelemetryRollup._meta.db_table} "
-        f"WHERE ({' OR '.join(ranges)}) {only_utility}"
+        f"WHERE period = %s AND bucket_start >= %s AND bucket_start < %s {only_utility}"
         "GROUP BY utility_id, channel, period, bucket_start "
-        # Key order: concurrent ingests of one utility lock the fleet rows in the same
-        # order, so they queue instead of deadlocking.
+        # Key order: two overlapping runs lock the fleet rows in the same order, so they
+        # queue instead of deadlocking.
         "ORDER BY utility_id, channel, period, bucket_start "
         "ON CONFLICT (utility_id, channel, period, bucket_start) DO UPDATE SET "
         "total = excluded.total, devices = excluded.devices",
@@ -901,34 +882,44 @@ def telemetry_rollup(*, since: datetime, until: datetime) -> int:
         return _rollup_buckets(cursor, since=since, until=until)
 
 
-def telemetry_rollup_pending(*, limit: int = 1000) -> int:
+def telemetry_rollup_pending() -> int:
     """Recompute the rollups of every hour that got new samples since it was last rolled up.
 
-    Ingest marks the hours it writes to, however late the readings arrive, so backfilled
-    data is rolled up too. The marks are taken and deleted in the same transaction as the
-    recompute: a concurrent ingest re-marks the hour and the next run picks it up. Beat may
-    fire this twice; it is idempotent. Returns the number of rollup rows written.
+    This is what keeps the rollups up to date: ingest stores samples and marks the hours
+    it writes to, however late the readings arrive, and this job (the ``devices.rollup``
+    beat task, every minute) recomputes each marked hour's 5-minute and hourly buckets,
+    device and fleet, from the samples. So a rollup lags its samples by at most one beat
+    period plus the run; ``device_telemetry_series`` reads the raw samples of still-marked
+    hours, so a device chart is never behind.
+
+    The marks are deleted in the same transaction as the recompute, and only those
+    committed before it: an ingest still in flight adds its own mark, which the next run
+    picks up. Beat may fire this twice; it is idempotent. Returns the number of rollup
+    rows written.
     """
+    table = TelemetryRollupPending._meta.db_table
+    # SKIP LOCKED lets two overlapping runs share the work instead of queueing.
+    lock = (
+        " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    )
     written = 0
-    with transaction.atomic():
-        # skip_locked lets two overlapping runs share the work instead of queueing.
-        pending = list(
-            TelemetryRollupPending.objects.select_for_update(skip_locked=True).order_by(
-                "hour_start"
-            )[:limit]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table}{lock}) "  # noqa: S608
+            "RETURNING utility_id, hour_start"
         )
-        if not pending:
-            return 0
-        TelemetryRollupPending.objects.filter(pk__in=[p.pk for p in pending]).delete()
-        with connection.cursor() as cursor:
-            for mark in pending:
-                written += _rollup_buckets(
-                    cursor,
-                    since=mark.hour_start,
-                    until=mark.hour_start + timedelta(hours=1),
-                    utility_id=mark.utility_id,
-                )
+        # Many ingests mark the same hour: recompute it once, in time order.
+        hours = sorted({(_utc(hour), utility_id) for utility_id, hour in cursor.fetchall()})
+        for hour, utility_id in hours:
+            written += _rollup_buckets(
+                cursor, since=hour, until=hour + timedelta(hours=1), utility_id=utility_id
+            )
     return written
+
+
+def _utc(value: datetime) -> datetime:
+    """A datetime column read by raw SQL: aware on PostgreSQL, naive UTC on SQLite."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @dataclass

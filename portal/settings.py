@@ -285,10 +285,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": schedule(24 * 3600),
         "options": {"expires": 3600},
     },
+    # Ingest only marks the hours it writes; this keeps their rollups at most a minute
+    # behind (devices.services.telemetry_rollup_pending).
     "devices.rollup": {
         "task": "devices.rollup",
-        "schedule": schedule(300),
-        "options": {"expires": 290},
+        "schedule": schedule(60),
+        "options": {"expires": 55},
     },
     "devices.telemetry_partitions": {
         "task": "devices.telemetry_partitions",

@@ -132,11 +132,11 @@ def test_a_status_update_runs_no_unique_or_constraint_lookups(
     """Only the fields a status sets are validated: no lookups for the device's unique
     serial and LFDI, nor for check constraints on fields it does not set (issue 18)."""
     connected = StorageConnect.CONNECTED | StorageConnect.AVAILABLE
-    # SoC sample: lock the device, insert (merged into the device rollups on PostgreSQL;
-    # SQLite recomputes each period's bucket), fleet rollup, mark rollups, live state; then
+    # SoC sample: lock the device, insert (marking the rollups pending and storing the live
+    # state in the same statement on PostgreSQL; SQLite marks and stores in two more); then
     # lock and save, and two savepoints each for the two atomic blocks (this test runs
     # inside a transaction of its own). Today's code ran five lookups more.
-    with django_assert_max_num_queries(11 if connection.vendor == "postgresql" else 13) as ctx:
+    with django_assert_max_num_queries(8 if connection.vendor == "postgresql" else 10) as ctx:
         device_update_status(device=device, at=NOW, soc_pct=50, storage_connect_status=connected)
     lookups = [
         q["sql"]

@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 
 from devices.choices import Channel, RollupPeriod
 from devices.models import FleetRollup, TelemetryRollup, TelemetryRollupPending, TelemetrySample
-from devices.selectors import fleet_power_series
+from devices.selectors import device_telemetry_series, fleet_power_series
 from devices.services import (
     Reading,
     telemetry_ingest,
@@ -168,8 +168,9 @@ def test_a_batch_of_only_duplicates_marks_nothing(utility, device):
     assert not TelemetryRollupPending.objects.exists()
 
 
-def test_each_batch_brings_its_rollups_up_to_date(utility, make_device):
-    """No job run: the ingest itself merges every batch into the device and fleet rollups."""
+def test_one_job_run_brings_every_batch_into_the_rollups(utility, make_device):
+    """Ingest only stores and marks; one run of the job rolls every batch up, device and
+    fleet, counting a resent sample once."""
 
     a, b = make_device(), make_device()
     feed(utility, a, [(at(0), 1000), (at(2), 2000)])
@@ -183,6 +184,9 @@ def test_each_batch_brings_its_rollups_up_to_date(utility, make_device):
         now=NOW,
     )
     assert (result.accepted, result.duplicates) == (0, 1)
+    assert not TelemetryRollup.objects.exists()
+
+    assert telemetry_rollup_pending() == 5  # a: two 5-minute buckets and the hour; b: two
 
     r = rollup(a, RollupPeriod.FIVE_MINUTES, at(0))
     assert (r.avg, r.min, r.max, r.count) == (2000, 1000, 3000, 3)
@@ -202,7 +206,71 @@ def test_each_batch_brings_its_rollups_up_to_date(utility, make_device):
     )
     assert (fleet.total, fleet.devices) == (-125, 2)
 
-    # The job recomputing the same hour from the samples agrees with the merged buckets.
-    telemetry_rollup(since=HOUR, until=HOUR + timedelta(hours=1))
-    assert rollup(a, RollupPeriod.HOUR, at(0)).avg == 1375
-    assert rollup(a, RollupPeriod.FIVE_MINUTES, at(0)).count == 3
+
+def _rollup_rows():
+    device = TelemetryRollup.objects.order_by("device_id", "channel", "period", "bucket_start")
+    fleet = FleetRollup.objects.order_by("utility_id", "channel", "period", "bucket_start")
+    return (
+        list(
+            device.values_list(
+                "device_id", "channel", "period", "bucket_start", "avg", "min", "max", "count"
+            )
+        ),
+        list(
+            fleet.values_list("utility_id", "channel", "period", "bucket_start", "total", "devices")
+        ),
+    )
+
+
+def test_job_runs_between_batches_agree_with_one_recompute_from_the_samples(
+    utility, other_utility, make_device
+):
+    """Batches with late readings (into hours already rolled up), resent and in-batch
+    duplicates, two utilities, the job run after some batches: the rollups end equal to a
+    recompute of every bucket from the stored samples."""
+    a, b = make_device(), make_device()
+    theirs = make_device(utility=other_utility)
+    feed(utility, a, [(at(0), 1000), (at(7), 2000), (at(65), 40)])
+    feed(other_utility, theirs, [(at(3), 7)])
+    telemetry_rollup_pending()
+    feed(utility, b, [(at(1), -300), (at(66), 20)])
+    feed(utility, a, [(at(2), 500)])  # late, into a bucket already rolled up
+    duplicates = telemetry_ingest(
+        utility=utility,
+        readings=[
+            Reading(device_id=a.pk, at=at(7), channel=Channel.W, value=2000),  # resent
+            Reading(device_id=b.pk, at=at(8), channel=Channel.W, value=10),
+            Reading(device_id=b.pk, at=at(8), channel=Channel.W, value=10),  # in-batch
+            Reading(device_id=b.pk, at=at(9), channel=Channel.SOC_PCT, value=50),
+        ],
+        source="test",
+        now=NOW,
+    )
+    assert (duplicates.accepted, duplicates.duplicates) == (2, 2)
+    telemetry_rollup_pending()
+    feed(utility, a, [(at(119), 3)])
+    telemetry_rollup_pending()
+    by_job = _rollup_rows()
+
+    TelemetryRollup.objects.all().delete()
+    FleetRollup.objects.all().delete()
+    telemetry_rollup(since=HOUR, until=HOUR + timedelta(hours=2))
+
+    assert by_job == _rollup_rows()
+    assert rollup(a, RollupPeriod.FIVE_MINUTES, at(0)).avg == 750
+
+
+def test_a_device_chart_reads_the_samples_of_hours_still_pending(utility, device):
+    """Between an ingest and the job's next run the chart shows the raw samples of the
+    marked hours, not their stale rollups; after the run, the rollups again."""
+    feed(utility, device, [(at(0), 1000), (at(10), 3000)])
+    telemetry_rollup_pending()
+    feed(utility, device, [(at(1), 2000)])  # the 10:00 bucket's rollup is now stale
+
+    def chart():
+        series = device_telemetry_series(device=device, channel=Channel.W, since=HOUR, until=at(60))
+        return [(p.at, p.value) for p in series]
+
+    assert chart() == [(at(0), 1000), (at(1), 2000), (at(10), 3000)]
+    telemetry_rollup_pending()
+    assert chart() == [(at(0), 1500), (at(10), 3000)]
