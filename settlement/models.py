@@ -157,7 +157,11 @@ class EventResult(TenantModel):
     """One device's measured performance in one event, as one run computed it."""
 
     utility = models.ForeignKey("tenancy.Utility", on_delete=models.CASCADE, related_name="+")
-    run = models.ForeignKey(ReconciliationRun, on_delete=models.CASCADE, related_name="results")
+    # No index of its own: the unique (run, device) below starts with the run and serves its
+    # lookups; a second index on it cost every 100,000-result run its upkeep (issue 18).
+    run = models.ForeignKey(
+        ReconciliationRun, on_delete=models.CASCADE, related_name="results", db_index=False
+    )
     device = models.ForeignKey("devices.Device", on_delete=models.CASCADE, related_name="+")
     window_s = models.PositiveIntegerField()
     committed_w = models.IntegerField(null=True, blank=True)

@@ -27,8 +27,10 @@ from settlement.choices import TREATMENT_ORDER, Flag
 from settlement.models import EventResult
 
 TABLE = "settlement_reconcile_results"
-# Whole minutes since 1970, as the reference's window_stats groups them.
-MINUTE = "CAST(floor(extract(epoch FROM s.at) / 60) AS bigint)"
+# The sample's minute, as the reference's window_stats groups them (whole minutes since
+# 1970). date_bin is integer arithmetic on the timestamp, whatever the session's time zone;
+# it is turned into minutes since 1970 once per device, not per sample.
+MINUTE = "date_bin('1 minute', s.at, TIMESTAMPTZ '1970-01-01 00:00:00+00')"
 OPT_OUT_RESPONSE = 4  # 2030.5 Response status "event opted out" (programs.selectors.OPT_OUT)
 FLAG_ORDER = [Flag.OFFLINE, Flag.MISSING_INTERVALS, Flag.STALE, Flag.OPT_OUT]
 
@@ -80,7 +82,8 @@ def _per_window_sql(plan: Plan) -> tuple[str, dict]:
         branches.append(
             f"SELECT device_id, CAST(%(w{n}_kind)s AS text) AS kind, "  # noqa: S608
             f"CAST(%(w{n}_i)s AS integer) AS i, AVG(v) AS avg, "
-            "COUNT(*) AS minutes, MAX(m) AS last_minute FROM ("
+            "COUNT(*) AS minutes, "
+            "CAST(extract(epoch FROM MAX(m)) / 60 AS bigint) AS last_minute FROM ("
             f"SELECT s.device_id AS device_id, {MINUTE} AS m, AVG(s.value) AS v "
             f"FROM {sample} s JOIN {dispatch} d ON d.device_id = s.device_id "
             "WHERE d.event_id = %(event)s AND s.utility_id = %(utility)s "
@@ -215,10 +218,16 @@ FROM delivered
 
 
 def results_compute(plan: Plan) -> None:
-    """Fill the temporary results table for ``plan``'s event (one statement, plus a drop)."""
+    """Fill the temporary results table for ``plan``'s event (one statement, plus a drop).
+
+    JIT is switched off for the rest of the transaction: the statement runs once, and at
+    100,000 devices compiling its expressions took 0.27-0.29 s of its run (EXPLAIN ANALYZE)
+    for nothing it could use again.
+    """
     sql, params = _results_sql(plan)
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {TABLE}")
+        cursor.execute("SET LOCAL jit = off")
         cursor.execute(sql, params)
 
 
