@@ -36,7 +36,14 @@ from programs.models import (
 )
 from programs.selectors import interval_end
 from protocol.identity import issued_by
-from protocol.models import Client, ClientKind, EndDevice, MirrorUsagePoint, Subscription
+from protocol.models import (
+    Client,
+    ClientKind,
+    EndDevice,
+    MirrorMeterReading,
+    MirrorUsagePoint,
+    Subscription,
+)
 from vendors.models import CertificateAuthority, IssuedCertificate, ProductModel
 
 # Events that never reached a client are not DERControls.
@@ -341,6 +348,26 @@ def mirror_usage_points_for_client(*, client: Client) -> QuerySet[MirrorUsagePoi
     return MirrorUsagePoint.objects.for_utility(client.utility).filter(
         end_device__in=end_devices_for_client(client=client)
     )
+
+
+def mirror_usage_point_with_quantities(
+    *, client: Client, pk: int
+) -> tuple[MirrorUsagePoint | None, dict[str, MirrorMeterReading]]:
+    """One of the client's mirrors (None: missing or another client's) and its quantities
+    by mRID. A post of readings needs both: one query when the mirror has quantities (the
+    usual case), a second only for a mirror without any."""
+    mirrors = mirror_usage_points_for_client(client=client).filter(pk=pk)
+    rows = list(
+        MirrorMeterReading.objects.for_utility(client.utility)
+        .filter(mirror_usage_point__in=mirrors)
+        .select_related("mirror_usage_point__end_device__utility")
+    )
+    if not rows:
+        return mirrors.select_related("end_device__utility").first(), {}
+    mup = rows[0].mirror_usage_point
+    for row in rows:
+        row.mirror_usage_point = mup
+    return mup, {row.mrid: row for row in rows}
 
 
 def subscriptions_for(*, end_device: EndDevice) -> QuerySet[Subscription]:
