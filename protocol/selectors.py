@@ -133,10 +133,15 @@ def device_enrolled_through_client_vendor(*, client: Client, device) -> bool:
 
 def end_devices_for_client(*, client: Client) -> QuerySet[EndDevice]:
     """The EndDevices a client may act for: an aggregator its registrations, a device itself."""
-    devices = EndDevice.objects.for_utility(client.utility)
+    return EndDevice.objects.for_utility(client.utility).filter(_acts_for(client))
+
+
+def _acts_for(client: Client, path: str = "") -> Q:
+    """Which of its utility's EndDevices a client acts for, as a filter on the EndDevice
+    at `path` (a lookup prefix such as "mirror_usage_point__end_device__")."""
     if client.kind == ClientKind.DEVICE:
-        return devices.filter(lfdi=client.lfdi)
-    return devices.filter(registered_by=client)
+        return Q(**{f"{path}lfdi": client.lfdi})
+    return Q(**{f"{path}registered_by": client})
 
 
 def end_device_for_client(*, client: Client, pk: int) -> EndDevice | None:
@@ -369,15 +374,22 @@ def mirror_usage_point_with_quantities(
     """One of the client's mirrors (None: missing or another client's) and its quantities
     by mRID. A post of readings needs both: one query when the mirror has quantities (the
     usual case), a second only for a mirror without any."""
-    mirrors = mirror_usage_points_for_client(client=client).filter(pk=pk)
     rows = list(
         MirrorMeterReading.objects.for_utility(client.utility)
-        .filter(mirror_usage_point__in=mirrors)
-        .select_related("mirror_usage_point__end_device__utility")
+        .filter(
+            _acts_for(client, "mirror_usage_point__end_device__"),
+            mirror_usage_point_id=pk,
+            mirror_usage_point__utility=client.utility_id,
+            mirror_usage_point__end_device__utility=client.utility_id,
+        )
+        .select_related("mirror_usage_point__end_device")
+        .order_by()
     )
     if not rows:
+        mirrors = mirror_usage_points_for_client(client=client).filter(pk=pk)
         return mirrors.select_related("end_device__utility").first(), {}
     mup = rows[0].mirror_usage_point
+    mup.end_device.utility = client.utility  # the filter above: the client's utility
     for row in rows:
         row.mirror_usage_point = mup
     return mup, {row.mrid: row for row in rows}
