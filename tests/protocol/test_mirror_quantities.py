@@ -98,10 +98,10 @@ def test_a_post_of_readings_reads_its_mirror_and_quantities_at_once(
         ),
     )
     # The client (the first post's writes moved the identity cache's token), the mirror and
-    # its quantities; the ingest's lock, insert (SQLite: rollups and pending hours apart),
-    # fleet rollup, live state; the savepoints of three atomic blocks (this test runs in a
-    # transaction). It was 13 and 16.
-    bound = 12 if connection.vendor == "postgresql" else 15
+    # its quantities; the ingest's lock and insert (on SQLite the pending hours and the
+    # live state apart); the savepoints of three atomic blocks (this test runs in a
+    # transaction). It was 11 and 13 with the mirror and its quantities read apart.
+    bound = 10 if connection.vendor == "postgresql" else 12
     with django_assert_max_num_queries(bound):
         posted = agg.http.post_sep(href, serialize(readings))
     assert posted.status_code == 201, posted.content
