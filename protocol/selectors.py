@@ -36,7 +36,14 @@ from programs.models import (
 )
 from programs.selectors import interval_end
 from protocol.identity import issued_by
-from protocol.models import Client, ClientKind, EndDevice, MirrorUsagePoint, Subscription
+from protocol.models import (
+    Client,
+    ClientKind,
+    EndDevice,
+    MirrorMeterReading,
+    MirrorUsagePoint,
+    Subscription,
+)
 from vendors.models import CertificateAuthority, IssuedCertificate, ProductModel
 
 # Events that never reached a client are not DERControls.
@@ -126,20 +133,38 @@ def device_enrolled_through_client_vendor(*, client: Client, device) -> bool:
 
 def end_devices_for_client(*, client: Client) -> QuerySet[EndDevice]:
     """The EndDevices a client may act for: an aggregator its registrations, a device itself."""
-    devices = EndDevice.objects.for_utility(client.utility)
+    return EndDevice.objects.for_utility(client.utility).filter(_acts_for(client))
+
+
+def _acts_for(client: Client, path: str = "") -> Q:
+    """Which of its utility's EndDevices a client acts for, as a filter on the EndDevice
+    at `path` (a lookup prefix such as "mirror_usage_point__end_device__")."""
     if client.kind == ClientKind.DEVICE:
-        return devices.filter(lfdi=client.lfdi)
-    return devices.filter(registered_by=client)
+        return Q(**{f"{path}lfdi": client.lfdi})
+    return Q(**{f"{path}registered_by": client})
 
 
 def end_device_for_client(*, client: Client, pk: int) -> EndDevice | None:
-    # device__utility: a PUT's telemetry ingest names the device's utility (no extra query).
-    return (
-        end_devices_for_client(client=client)
-        .select_related("device__utility", "registered_by__program")
-        .filter(pk=pk)
-        .first()
-    )
+    """One of the client's EndDevices, with its device; the utility and (for an
+    aggregator) the registering client are the client's own, loaded with its identity, so
+    they are handed over, not joined again: every request of a fleet asks this once, and
+    building the five-table join cost a status PUT more than its statements."""
+    found = end_devices_for_client(client=client).filter(pk=pk)
+    if client.kind == ClientKind.DEVICE:  # registered by itself, or by another client
+        found = found.select_related("device", "registered_by__program")
+    else:  # an aggregator's EndDevices are the ones it registered
+        found = found.select_related("device")
+    end_device = next(iter(found.order_by()), None)  # the pk names one row: no ORDER BY
+    if end_device is None:
+        return None
+    end_device.utility = client.utility
+    if client.kind != ClientKind.DEVICE:
+        end_device.registered_by = client
+    device = end_device.device
+    # device.utility: a PUT's telemetry ingest names it (no extra query).
+    if device is not None and device.utility_id == client.utility_id:
+        device.utility = client.utility
+    return end_device
 
 
 def _items(value: str) -> list[str]:
@@ -341,6 +366,33 @@ def mirror_usage_points_for_client(*, client: Client) -> QuerySet[MirrorUsagePoi
     return MirrorUsagePoint.objects.for_utility(client.utility).filter(
         end_device__in=end_devices_for_client(client=client)
     )
+
+
+def mirror_usage_point_with_quantities(
+    *, client: Client, pk: int
+) -> tuple[MirrorUsagePoint | None, dict[str, MirrorMeterReading]]:
+    """One of the client's mirrors (None: missing or another client's) and its quantities
+    by mRID. A post of readings needs both: one query when the mirror has quantities (the
+    usual case), a second only for a mirror without any."""
+    rows = list(
+        MirrorMeterReading.objects.for_utility(client.utility)
+        .filter(
+            _acts_for(client, "mirror_usage_point__end_device__"),
+            mirror_usage_point_id=pk,
+            mirror_usage_point__utility=client.utility_id,
+            mirror_usage_point__end_device__utility=client.utility_id,
+        )
+        .select_related("mirror_usage_point__end_device")
+        .order_by()
+    )
+    if not rows:
+        mirrors = mirror_usage_points_for_client(client=client).filter(pk=pk)
+        return mirrors.select_related("end_device__utility").first(), {}
+    mup = rows[0].mirror_usage_point
+    mup.end_device.utility = client.utility  # the filter above: the client's utility
+    for row in rows:
+        row.mirror_usage_point = mup
+    return mup, {row.mrid: row for row in rows}
 
 
 def subscriptions_for(*, end_device: EndDevice) -> QuerySet[Subscription]:

@@ -549,11 +549,14 @@ def _mirror_quantities(mup: MirrorUsagePoint) -> dict[str, MirrorMeterReading]:
     }
 
 
-def mirror_quantities_store(*, mup: MirrorUsagePoint, quantities) -> dict[str, MirrorMeterReading]:
+def mirror_quantities_store(
+    *, mup: MirrorUsagePoint, quantities, held: dict[str, MirrorMeterReading] | None = None
+) -> dict[str, MirrorMeterReading]:
     """Create or replace the ReadingTypes of a mirror's quantities (three queries); with
-    none declared (a post of readings alone, the usual one) just read them (one query)."""
+    none declared (a post of readings alone, the usual one) just read them (one query), or
+    take `held`, the quantities the caller read with the mirror and non-empty (none)."""
     if not quantities:
-        return _mirror_quantities(mup)
+        return held or _mirror_quantities(mup)
     with transaction.atomic():
         return _mirror_quantities_replace(mup, quantities)
 

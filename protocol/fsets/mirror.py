@@ -214,12 +214,15 @@ class MirrorUsagePointView(MirrorUsagePointListView):
         return self.sep(mup_resource(self.mup(mid), post_rate=self.post_rate))
 
     def post(self, request, mid):
-        mup = self.mup(mid)
+        # The mirror and its quantities in one query: a post of readings alone needs no more.
+        mup, held = selectors.mirror_usage_point_with_quantities(client=self.client, pk=mid)
+        if mup is None:
+            raise Refused(not_found("no such MirrorUsagePoint"))
         body = self.body(request, (MirrorMeterReading, MirrorMeterReadingList))
         mmrs = body.mirror_meter_readings if isinstance(body, MirrorMeterReadingList) else [body]
         declared = [quantity(m, mup.role_flags) for m in mmrs if m.reading_type is not None]
         with transaction.atomic():
-            known = services.mirror_quantities_store(mup=mup, quantities=declared)
+            known = services.mirror_quantities_store(mup=mup, quantities=declared, held=held)
             missing = [m.mrid for m in mmrs if m.mrid not in known]
             if missing:
                 raise BadInput(f"no ReadingType known for MirrorMeterReading {missing[0]}")

@@ -3,6 +3,7 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import CheckConstraint, Q
 from django.http import Http404
 
 from devices.choices import Health, OperatingMode, StorageConnect
@@ -16,6 +17,8 @@ from devices.selectors import (
     fleet_health_counts,
 )
 from devices.services import (
+    FIELD_CHECKED_CONSTRAINTS,
+    _device_fields_clean,
     device_register,
     device_update_availability,
     device_update_identity,
@@ -134,9 +137,9 @@ def test_a_status_update_runs_no_unique_or_constraint_lookups(
     connected = StorageConnect.CONNECTED | StorageConnect.AVAILABLE
     # SoC sample: lock the device, insert (marking the rollups pending and storing the live
     # state in the same statement on PostgreSQL; SQLite marks and stores in two more); then
-    # lock and save, and two savepoints each for the two atomic blocks (this test runs
-    # inside a transaction of its own). Today's code ran five lookups more.
-    with django_assert_max_num_queries(8 if connection.vendor == "postgresql" else 10) as ctx:
+    # one conditional UPDATE of the status (no lock and read of the device first), and two
+    # savepoints for the two atomic blocks (this test runs inside a transaction of its own).
+    with django_assert_max_num_queries(7 if connection.vendor == "postgresql" else 9) as ctx:
         device_update_status(device=device, at=NOW, soc_pct=50, storage_connect_status=connected)
     lookups = [
         q["sql"]
@@ -144,6 +147,80 @@ def test_a_status_update_runs_no_unique_or_constraint_lookups(
         if '_check"' in q["sql"] or q["sql"].startswith('SELECT 1 AS "a" FROM "devices_device"')
     ]
     assert lookups == []
+
+
+def test_the_status_fields_check_constraints_are_their_choices():
+    """The status write validates in Python (no constraint lookups): every check constraint
+    on a field a status sets must be one its field's choices already enforce. A new one
+    fails here until `_device_fields_clean` learns it."""
+    status_fields = {
+        "status_at", "storage_connect_status", "operating_mode", "alarms",
+        "gen_connect_status", "der_status", "last_heard_at",
+    }  # fmt: skip
+    checked = {
+        constraint.name
+        for constraint in Device._meta.constraints
+        if isinstance(constraint, CheckConstraint)
+        and status_fields & {ref.split("__")[0] for ref, _ in _condition_refs(constraint)}
+    }
+    assert checked == FIELD_CHECKED_CONSTRAINTS
+    mode = Device._meta.get_field("operating_mode")
+    assert {value for value, _ in mode.choices} == set(OperatingMode.values)
+
+
+def _condition_refs(constraint):
+    """(lookup, value) pairs of a check constraint's condition, however nested."""
+    stack = [constraint.condition]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Q):
+            stack.extend(node.children)
+        else:
+            yield node
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"operating_mode": "warp"},
+        {"storage_connect_status": -1},
+        {"gen_connect_status": 70000, "operating_mode": "warp"},
+        {"storage_connect_status": "x"},
+        {"alarms": {1, 2}},
+    ],
+)
+def test_status_fields_are_refused_as_full_clean_refuses_them(device, changes):
+    """The status's Python validation gives the errors full_clean gives for those fields."""
+    with pytest.raises(ValidationError) as lean:
+        _device_fields_clean(device, {"status_at": NOW, **changes})
+    reference = Device.objects.get(pk=device.pk)
+    for field, value in changes.items():
+        setattr(reference, field, value)
+    unchanged = [f.name for f in Device._meta.fields if f.name not in changes]
+    with pytest.raises(ValidationError) as full:
+        reference.full_clean(exclude=unchanged, validate_unique=False)
+    full_errors = {k: v for k, v in full.value.message_dict.items() if k in changes}
+    assert lean.value.message_dict == full_errors
+
+
+def test_a_refused_status_writes_nothing_not_even_its_soc(device):
+    with pytest.raises(ValidationError):
+        device_update_status(device=device, at=NOW, soc_pct=50, storage_connect_status=-1)
+
+    device.refresh_from_db()
+    assert (device.soc_pct, device.status_at, device.storage_connect_status) == (None, None, None)
+    assert not TelemetrySample.objects.exists()
+
+
+def test_a_status_never_moves_last_heard_back(device):
+    Device.objects.filter(pk=device.pk).update(last_heard_at=NOW + timedelta(minutes=5))
+
+    device_update_status(device=device, at=NOW, alarms=["x"])
+
+    device.refresh_from_db()
+    assert device.alarms == ["x"]
+    assert device.status_at == NOW
+    assert device.last_heard_at == NOW + timedelta(minutes=5)
 
 
 def test_an_identity_change_is_still_validated_as_unique(utility, device):

@@ -169,3 +169,23 @@ def test_a_control_list_costs_the_same_for_10_or_1000_devices_in_the_group(manag
     small = control_list_queries(10, manager_a)
     assert small == control_list_queries(1000, manager_a)
     assert small == (4, 0, 0)
+
+
+def test_an_aggregators_end_device_is_read_without_its_client_and_utility():
+    """The EndDevice every per-device request reads first comes with its device alone: the
+    utility and the registering aggregator are the requesting client's (loaded with its
+    identity), so the query joins neither again, and a DERStatus PUT still names them."""
+    utility = factories.utility()
+    program, _ = program_with_group(utility)
+    agg = actor(utility, program=program)
+    (ed,) = fleet(utility, agg.client, program, 1)
+    agg.http.get(f"/edev/{ed.pk}")  # first contact: the client is cached since then
+    status = serialize(DERStatus(reading_time=int(timezone.now().timestamp()) - 5))
+    with CaptureQueriesContext(connection) as ctx:
+        answered = agg.http.put_sep(f"/edev/{ed.pk}/der/0/ders", status)
+    assert answered.status_code == 204, answered.content
+    lookup = next(q["sql"] for q in ctx.captured_queries if 'FROM "protocol_enddevice"' in q["sql"])
+    for table in ("protocol_client", "programs_program", "tenancy_utility"):
+        assert f'JOIN "{table}"' not in lookup
+    assert "ORDER BY" not in lookup
+    assert Device.objects.get(pk=ed.device_id).status_at is not None
