@@ -1,7 +1,7 @@
 # ruff: noqa: S603 -- starts our own interpreter (sys.executable) on fixed arguments
 """The 2030.5 polling mix against the machine's ceiling, endpoint by endpoint.
 
-    python -m bench sep2      # or: python -m bench.sep2 [--devices 1000] [--seconds 5]
+    python -m bench sep2      # or: python -m bench.sep2 [--devices 1000] [--seconds 6 --rounds 3]
 
 A fresh database (``<DATABASE_URL's name>_sep2`` on PostgreSQL, a throwaway SQLite file
 without DATABASE_URL) is migrated, seeded (one aggregator, N EndDevices with mirrors in a
@@ -29,10 +29,12 @@ import re
 import secrets
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -274,6 +276,50 @@ def wrk(
     return figures
 
 
+@dataclass(frozen=True)
+class Load:
+    """What wrk sends one server: the URL, the paths it rotates over, the request."""
+
+    url: str
+    paths: list[str]
+    method: str = "GET"
+    headers: dict = field(default_factory=dict)
+    body: str | None = None
+
+
+def interleaved(loads: dict[str, Load], args: argparse.Namespace, tmp: Path) -> dict:
+    """Each load's wrk figures over ``args.rounds`` rounds, the loads back to back in each.
+
+    On a shared machine the load average drifts within seconds, so two figures taken a
+    minute apart measure the drift as much as the servers: a ratio is taken per round, and
+    the median round is reported (see ``median`` and ``ratio``).
+    """
+    each = per_round(args)
+    runs: dict[str, list[dict]] = {name: [] for name in loads}
+    for _ in range(args.rounds):
+        for name, load in loads.items():
+            runs[name].append(wrk(load.url, load.paths, load.method, load.headers, load.body,
+                                  each, tmp))  # fmt: skip
+    return runs
+
+
+def median(runs: list[dict]) -> dict:
+    """One server's figures over its rounds: median rate, p50 and p99; errors summed."""
+    return {
+        "rate": statistics.median(r["rate"] for r in runs),
+        "p50_us": statistics.median(r["p50_us"] for r in runs),
+        "p99_us": statistics.median(r["p99_us"] for r in runs),
+        "status": sum(r["status"] for r in runs),
+        "socket": sum(r["socket"] for r in runs),
+    }
+
+
+def ratio(ours: list[dict], theirs: list[dict]) -> float | None:
+    """The median over rounds of ours / theirs, each round's pair taken back to back."""
+    pairs = [a["rate"] / b["rate"] for a, b in zip(ours, theirs, strict=True) if b["rate"]]
+    return statistics.median(pairs) if pairs else None
+
+
 def _probe(port: int, method: str, path: str, headers: dict, body: str | None) -> tuple[int, int]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
@@ -447,6 +493,23 @@ def prepare(devices: int, tmp: Path) -> tuple[dict, Path]:
     return env, seed_file
 
 
+def add_timing_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--seconds", type=float, default=6.0, help="per endpoint and server, over all rounds"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds per endpoint, the servers back to back"
+    )
+    parser.add_argument("--only", default="", help="a substring of the endpoints to run")
+
+
+def per_round(args: argparse.Namespace) -> argparse.Namespace:
+    """The wrk arguments of one round: the endpoint's seconds split over the rounds."""
+    return argparse.Namespace(
+        **{**vars(args), "seconds": max(1, round(args.seconds / args.rounds))}
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     # One proxy secret for the bench server and its load generator (they stand in for nginx).
     os.environ.setdefault("SEP2_PROXY_SECRET", secrets.token_hex(32))
@@ -455,8 +518,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers (each server)")
-    parser.add_argument("--seconds", type=float, default=5.0, help="per endpoint and server")
-    parser.add_argument("--only", default="", help="a substring of the endpoints to run")
+    add_timing_arguments(parser)
     parser.add_argument(
         "--profile",
         default="",
@@ -500,7 +562,8 @@ def main(argv: list[str] | None = None) -> None:
             print(
                 f"{args.devices} EndDevices, {'PostgreSQL' if postgres else 'SQLite'}, "
                 f"uvicorn --workers {args.workers} (portal.asgi_sep2 and the ceiling), "
-                f"wrk -t{args.threads} -c{args.connections}, {args.seconds:g} s per run, "
+                f"wrk -t{args.threads} -c{args.connections}, {args.rounds} rounds of "
+                f"{per_round(args).seconds} s per server, "
                 f"REDIS_URL {'set' if env.get('REDIS_URL') else 'unset'}"
             )
             print(
@@ -525,17 +588,22 @@ def main(argv: list[str] | None = None) -> None:
                 # Warm up (imports, pool, caches) for a second, then measure.
                 quick = argparse.Namespace(**{**vars(args), "seconds": 1})
                 wrk(base, paths, method, headers, body, quick, tmp_path)
-                sep2 = wrk(base, paths, method, headers, body, args, tmp_path)
-                ceil = wrk(
-                    f"http://127.0.0.1:{ceiling_port}", [f"/{size}"], "GET", {}, None, args,
+                runs = interleaved(
+                    {
+                        "sep2": Load(base, paths, method, headers, body),
+                        "ceiling": Load(f"http://127.0.0.1:{ceiling_port}", [f"/{size}"]),
+                    },
+                    args,
                     tmp_path,
-                )  # fmt: skip
+                )
+                sep2, ceil = median(runs["sep2"]), median(runs["ceiling"])
                 envoy = ENVOY_RECORDED.get(label)
-                ratio = sep2["rate"] / ceil["rate"] if ceil["rate"] else 0.0
+                to_ceiling = ratio(runs["sep2"], runs["ceiling"]) or 0.0
                 errors = sep2["status"] + sep2["socket"]
                 print(
                     f"{label:24s} {size:5d} {sep2['rate']:7.0f} {sep2['p50_us'] / 1000:6.1f} "
-                    f"{sep2['p99_us'] / 1000:6.1f} {errors:7d} {ceil['rate']:8.0f} {ratio:6.3f} "
+                    f"{sep2['p99_us'] / 1000:6.1f} {errors:7d} {ceil['rate']:8.0f} "
+                    f"{to_ceiling:6.3f} "
                     + (
                         f"{envoy[0]:7d} {sep2['rate'] / envoy[0]:6.2f}"
                         if envoy
@@ -544,7 +612,9 @@ def main(argv: list[str] | None = None) -> None:
                     + (f"  first pass {render:.0f} req/s" if render else "")
                 )
             print(
-                "p50/p99 in ms; errors = non-2xx answers + socket errors; ceiling = "
+                "p50/p99 in ms, req/s and latencies the median round, /ceil the median of the "
+                "rounds' ratios (each round runs both servers back to back); errors = non-2xx "
+                "answers + socket errors, all rounds; ceiling = "
                 "bench.ceiling_asgi answering the same number of bytes; first pass = every "
                 "device's path GET once before the run (all rendered, none cached).\n"
                 "* envoy: bsgip envoy 1.5.0 on this machine as recorded in issue 18 "

@@ -1,7 +1,7 @@
 # ruff: noqa: S603 -- starts our own interpreter, envoy's venv and git on fixed arguments
 """The 2030.5 polling mix side by side: Reservoir, the reference server and the ceiling.
 
-    python -m bench sep2_envoy   # or: python -m bench.sep2_envoy [--devices 1000] [--seconds 5]
+    python -m bench sep2_envoy   # or: python -m bench.sep2_envoy [--devices 1000] [--rounds 3]
 
 The reference server is bsgip's envoy (the Python CSIP-AUS server). It is not on the
 package registry under its own name, so it is built from a git snapshot at run time:
@@ -302,9 +302,10 @@ def print_recorded(reason: str) -> None:
         print(f"{label:24s} {rate:7d} {p50:6d} {p99:6d}")
 
 
-def _cell(figures: dict | None, size: int | None) -> str:
-    if figures is None:
+def _cell(runs: list[dict] | None, size: int | None) -> str:
+    if runs is None:
         return f"{'-':>5s} {'-':>6s} {'-':>6s} {'-':>6s} {'-':>4s}"
+    figures = sep2.median(runs)
     errors = figures["status"] + figures["socket"]
     return (
         f"{size:5d} {figures['rate']:6.0f} {figures['p50_us'] / 1000:6.1f} "
@@ -312,24 +313,24 @@ def _cell(figures: dict | None, size: int | None) -> str:
     )
 
 
-def _first(ours: dict | None, theirs: dict | None) -> str:
-    rates = [(f or {}).get("first") for f in (ours, theirs)]
+def _first(*rates: float | None) -> str:
     if not any(rates):
         return ""
     return "  first pass " + " / ".join(f"{r:.0f}" if r else "-" for r in rates)
 
 
-def _ratio(a: dict | None, b: dict | None) -> str:
-    if a is None or b is None or not b["rate"]:
-        return f"{'-':>6s}"
-    return f"{a['rate'] / b['rate']:6.2f}"
+def _ratio(a: list[dict] | None, b: list[dict] | None) -> str:
+    """The median of the rounds' ratios a / b (bench.sep2.ratio), or a dash."""
+    value = sep2.ratio(a, b) if a is not None and b is not None else None
+    return f"{'-':>6s}" if value is None else f"{value:6.2f}"
 
 
-def measure(port: int, method: str, paths: list[str], body, headers, args, tmp):
-    """(figures, body size, status) for one server and endpoint; figures None on 4xx/5xx.
+def prime(port: int, method: str, paths: list[str], body, headers, args, tmp):
+    """(first-pass rate or None, body size, status) for one server and endpoint.
 
     As in bench.sep2, a GET over many devices' paths is first asked once per path (each
-    answer rendered once, so a server that caches starts warm); its rate is "first"."""
+    answer rendered once, so a server that caches starts warm); then wrk warms it up for a
+    second. A status of 400 or more means the server does not serve the endpoint."""
     status, size = sep2._probe(port, method, paths[0], headers, body)
     if status >= 400:
         return None, size, status
@@ -338,11 +339,9 @@ def measure(port: int, method: str, paths: list[str], body, headers, args, tmp):
         if method == "GET" and len(paths) > 1
         else None
     )
-    base = f"http://127.0.0.1:{port}"
     warm = argparse.Namespace(**{**vars(args), "seconds": 1})
-    sep2.wrk(base, paths, method, headers, body, warm, tmp)
-    figures = sep2.wrk(base, paths, method, headers, body, args, tmp)
-    return {**figures, "first": first}, size, status
+    sep2.wrk(f"http://127.0.0.1:{port}", paths, method, headers, body, warm, tmp)
+    return first, size, status
 
 
 def run(args, tmp: Path, envoy: dict, reservoir_env: dict, seed: dict, envoy_seed: dict) -> None:
@@ -382,8 +381,9 @@ def _table(args, tmp, seed, envoy_seed, envoy, ports) -> None:
     envoy_headers = {CERT_HEADER: seed["header"]}
     print(
         f"{args.devices} EndDevices under one aggregator, PostgreSQL, uvicorn --workers "
-        f"{args.workers} each, wrk -t{args.threads} -c{args.connections}, {args.seconds:g} s per "
-        f"run; envoy {envoy['version']} commit {envoy['commit']} ({envoy['date']}); "
+        f"{args.workers} each, wrk -t{args.threads} -c{args.connections}, "
+        f"{args.rounds} rounds of {sep2.per_round(args).seconds} s per server; "
+        f"envoy {envoy['version']} commit {envoy['commit']} ({envoy['date']}); "
         f"load average {os.getloadavg()[0]:.2f} at start"
     )
     print(
@@ -400,24 +400,36 @@ def _table(args, tmp, seed, envoy_seed, envoy, ports) -> None:
     for label, method, paths, body in sep2.endpoints(seed):
         if args.only and args.only not in label:
             continue
-        ours, size, status = measure(port, method, paths, body, reservoir_headers, args, tmp)
         envoy_paths = envoy_paths_of[label]
-        theirs, envoy_size, envoy_status = measure(
+        first, size, status = prime(port, method, paths, body, reservoir_headers, args, tmp)
+        envoy_first, envoy_size, envoy_status = prime(
             envoy_port, method, envoy_paths, body, envoy_headers, args, tmp
         )
-        if theirs is None:
+        loads = {"ceiling": sep2.Load(f"http://127.0.0.1:{ceiling_port}", [f"/{size}"])}
+        if status < 400:
+            loads["ours"] = sep2.Load(
+                f"http://127.0.0.1:{port}", paths, method, reservoir_headers, body
+            )
+        if envoy_status < 400:
+            loads["theirs"] = sep2.Load(
+                f"http://127.0.0.1:{envoy_port}", envoy_paths, method, envoy_headers, body
+            )
+        else:
             not_served.append(f"{label} ({method} {envoy_paths[0]} answered {envoy_status})")
-        ceil = sep2.wrk(
-            f"http://127.0.0.1:{ceiling_port}", [f"/{size}"], "GET", {}, None, args, tmp
-        )
+        runs = sep2.interleaved(loads, args, tmp)
+        ours, theirs = runs.get("ours"), runs.get("theirs")
         print(
-            f"{label:24s} {_cell(ours, size)}  {_cell(theirs, envoy_size)}  {ceil['rate']:7.0f} "
-            f"{_ratio(ours, theirs):>7s} {_ratio(ours, ceil)} {_ratio(theirs, ceil)}"
+            f"{label:24s} {_cell(ours, size)}  {_cell(theirs, envoy_size)}  "
+            f"{sep2.median(runs['ceiling'])['rate']:7.0f} "
+            f"{_ratio(ours, theirs):>7s} {_ratio(ours, runs['ceiling'])} "
+            f"{_ratio(theirs, runs['ceiling'])}"
             + ("" if ours else f"  Reservoir answered {status}")
-            + _first(ours, theirs)
+            + _first(first, envoy_first)
         )
     print(
-        f"p50/p99 in ms; err = non-2xx answers + socket errors; ceiling = bench.ceiling_asgi "
+        "req/s, p50 and p99 (ms) are each server's median round, and a ratio the median of "
+        "the rounds' ratios (each round runs the three servers back to back); "
+        f"err = non-2xx answers + socket errors, all rounds; ceiling = bench.ceiling_asgi "
         f"answering Reservoir's byte count; first pass = req/s (Reservoir / envoy) "
         "GETting every device's path once before the run, all rendered. "
         f"Load average {os.getloadavg()[0]:.2f} at the end "
@@ -434,8 +446,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers (each server)")
-    parser.add_argument("--seconds", type=float, default=5.0, help="per endpoint and server")
-    parser.add_argument("--only", default="", help="a substring of the endpoints to run")
+    sep2.add_timing_arguments(parser)
     args = parser.parse_args(argv if argv is not None else [])
     if shutil.which("wrk") is None:
         print_recorded("wrk is not installed (apt-get install -y wrk)")
