@@ -1,11 +1,15 @@
 """Connector site bookkeeping: claiming due sites, recording polls, logging commands."""
 
+import threading
 from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection, connections, transaction
+from django.forms.models import model_to_dict
 
 from devices.choices import SiteStatus
+from devices.models import ConnectorSite
 from devices.services import (
     POLL_LEASE,
     connector_command_log,
@@ -67,3 +71,50 @@ def test_command_log_keeps_the_event_by_id(utility):
         site.device_id,
         42,
     )
+
+
+def test_claim_returns_the_sites_as_stored_with_their_utility(utility, other_utility):
+    mapped = factories.connector_site(utility, model_map={"base_address": 40000, "models": []})
+    other = factories.connector_site(other_utility)
+    claimed = connector_sites_claim(now=NOW)
+    assert [s.pk for s in claimed] == sorted([mapped.pk, other.pk])
+    for site in claimed:
+        stored = ConnectorSite.objects.get(pk=site.pk)
+        assert model_to_dict(site) == model_to_dict(stored)
+        assert (site.next_attempt_at, site.created_at) == (NOW + POLL_LEASE, stored.created_at)
+        assert site._state.adding is False
+    assert claimed[0].model_map == {"base_address": 40000, "models": []}
+    assert [s.utility.slug for s in claimed] == ["pacific", "rocky"]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="one UPDATE ... RETURNING")
+def test_claim_is_one_statement_on_postgresql(utility, django_assert_num_queries):
+    for _ in range(3):
+        factories.connector_site(utility)
+    with django_assert_num_queries(1):
+        claimed = connector_sites_claim(now=NOW, limit=2)
+    with django_assert_num_queries(0):
+        assert len({s.utility.pk for s in claimed}) == 1
+    assert len(claimed) == 2 and len(connector_sites_claim(now=NOW)) == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SKIP LOCKED")
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_claimers_get_disjoint_sites():
+    utility = factories.utility("Claim Power", slug="claim")
+    sites = {factories.connector_site(utility).pk for _ in range(6)}
+    held, other = [], []
+
+    def claim_in_another_connection():
+        try:
+            other.extend(s.pk for s in connector_sites_claim(now=NOW))
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():  # the first round still holds its claimed rows locked
+        held.extend(s.pk for s in connector_sites_claim(now=NOW, limit=4))
+        thread = threading.Thread(target=claim_in_another_connection)
+        thread.start()
+        thread.join(timeout=30)
+    assert len(held) == 4 and len(other) == 2
+    assert set(held) | set(other) == sites
