@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import queue
 import threading
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -102,11 +104,11 @@ class _PollConnections:
 
     Beat runs `connectors_poll` every few seconds in the same worker process. With a new
     event loop per round, every poll paid a TCP connect, a pymodbus client and a close
-    (with the simulator, as much CPU as the two reads). One `asyncio.Runner` per worker
-    thread keeps the loop, so the connections stay open between rounds. The database row stays
-    the truth: each round takes the site's failures and model map from it, as a new client
-    would. A process made by fork starts afresh (the loop is not the child's), and so
-    does each thread.
+    (with the simulator, as much CPU as the two reads). The process's poll thread keeps one
+    `asyncio.Runner`, so the loop and the connections stay open between rounds. The
+    database row stays the truth: each round takes the site's failures and model map from
+    it, as a new client would. A process made by fork starts afresh (the loop is not the
+    child's).
     """
 
     def __init__(self) -> None:
@@ -139,7 +141,7 @@ class _PollConnections:
             del self.last_used[pk]
 
 
-_per_thread = threading.local()  # a loop runs in one thread: each worker thread has its own
+_per_thread = threading.local()  # a loop belongs to one thread: the poll thread's
 
 
 def _kept_connections() -> _PollConnections:
@@ -149,7 +151,27 @@ def _kept_connections() -> _PollConnections:
     return kept
 
 
+_pollers: dict[int, ThreadPoolExecutor] = {}  # by process id: a forked child makes its own
+_pollers_lock = threading.Lock()
+
+
+def _poll_thread() -> ThreadPoolExecutor:
+    """The process's one polling thread, which keeps the loop and the connections.
+
+    The round's caller stores each batch of readings (its own database connection, its
+    transaction) while this thread polls the next batch: storing is mostly waiting on the
+    database, polling mostly CPU, so the two overlap instead of adding up.
+    """
+    with _pollers_lock:
+        poller = _pollers.get(os.getpid())
+        if poller is None:
+            poller = _pollers[os.getpid()] = ThreadPoolExecutor(1, "connector-poll")
+        return poller
+
+
 # --- Polling -------------------------------------------------------------------------------
+
+STORE_BATCH = 250  # sites per store: a batch is stored while the next is polled
 
 
 @dataclass
@@ -161,61 +183,119 @@ class PollSummary:
     offline: int = 0
     readings_accepted: int = 0
     rejected: int = 0
-    ingests: int = 0  # telemetry_ingest calls: one per utility with data
+    ingests: int = 0  # telemetry_ingest calls: one per utility with data per batch
+
+
+@dataclass
+class _Batch:
+    """Polled sites' outcomes, ready to store: made in the poll thread, stored by the caller."""
+
+    records: list[PollRecord] = field(default_factory=list)
+    readings: dict[int, list[Reading]] = field(default_factory=lambda: defaultdict(list))
+    utilities: dict = field(default_factory=dict)
+
+
+def _batch(rows: list[ConnectorSite], clients: list[SunSpecSite], outcomes, now) -> _Batch:
+    batch = _Batch()
+    for row, client, outcome in zip(rows, clients, outcomes, strict=True):
+        model_map = model_map_to_json(client.model_map) if client.model_map else None
+        batch.records.append(
+            PollRecord(
+                row,
+                outcome.online,
+                outcome.error,
+                outcome.failures,
+                outcome.next_attempt_at,
+                model_map,
+            )
+        )
+        if outcome.online and row.device_id is not None:
+            batch.utilities[row.utility_id] = row.utility
+            batch.readings[row.utility_id].extend(
+                Reading(device_id=row.device_id, at=now, channel=Channel(name), value=value)
+                for name, value in outcome.channels.items()
+                if value is not None
+            )
+    return batch
+
+
+def _poll_round(rows: list[ConnectorSite], now: datetime, batches: queue.SimpleQueue) -> None:
+    """In the poll thread: poll every site, handing each batch over as soon as it is done.
+    Ends with None, whatever happens, so the caller never waits for a batch that won't come.
+    """
+    try:
+        kept = _kept_connections()
+        kept.close_idle()
+        clients = [kept.client(row) for row in rows]
+        kept.runner.run(_poll_in_batches(rows, clients, now, batches))
+    finally:
+        batches.put(None)
+
+
+async def _poll_in_batches(rows, clients, now, batches: queue.SimpleQueue) -> None:
+    _limit_concurrency()
+    # Let the loop see connections the devices closed since the last round.
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    # Every site is polled at once (the concurrency limit queues them in order); each
+    # batch is handed over when its last site has answered.
+    starts = range(0, len(rows), STORE_BATCH)
+    polls = [
+        asyncio.ensure_future(
+            poll_sites(
+                clients[i : i + STORE_BATCH],
+                now=now,
+                base_backoff_s=BASE_BACKOFF_S,
+                max_backoff_s=MAX_BACKOFF_S,
+            )
+        )
+        for i in starts
+    ]
+    try:
+        for i, poll in zip(starts, polls, strict=True):
+            outcomes = await poll
+            part = slice(i, i + STORE_BATCH)
+            batches.put(_batch(rows[part], clients[part], outcomes, now))
+    finally:
+        for poll in polls:
+            poll.cancel()
+
+
+def _store(batch: _Batch, now: datetime, summary: PollSummary) -> None:
+    connector_sites_record_polls(records=batch.records, at=now)
+    summary.online += sum(record.ok for record in batch.records)
+    summary.offline += sum(not record.ok for record in batch.records)
+    for utility_id, readings in batch.readings.items():
+        result = telemetry_ingest(
+            utility=batch.utilities[utility_id], readings=readings, source=SOURCE
+        )
+        summary.ingests += 1
+        summary.readings_accepted += result.accepted
+        summary.rejected += len(result.rejected)
 
 
 def connectors_poll(*, now: datetime | None = None, limit: int = 5000) -> PollSummary:
     """Poll every due site once, ingest the readings in one batch per utility, record status.
 
     Sites that do not answer are marked offline (then backoff) and retried after 5 s,
-    10 s, 20 s ... up to 5 min; the rest of the round goes on without them.
+    10 s, 20 s ... up to 5 min; the rest of the round goes on without them. The poll
+    thread polls while this thread stores what has been polled, batch by batch, in order;
+    every batch is stored once. If a store fails, the sites not yet stored keep their
+    lease and are polled again when it ends.
     """
     now = now or timezone.now()
     rows = connector_sites_claim(now=now, limit=limit)
     summary = PollSummary(polled=len(rows))
     if not rows:
         return summary
-    kept = _kept_connections()
-    kept.close_idle()
-    clients = {str(row.pk): kept.client(row) for row in rows}
-
-    async def run():
-        _limit_concurrency()
-        # Let the loop see connections the devices closed since the last round.
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
-        return await poll_sites(
-            clients.values(), now=now, base_backoff_s=BASE_BACKOFF_S, max_backoff_s=MAX_BACKOFF_S
-        )
-
-    outcomes = {o.site_id: o for o in kept.runner.run(run())}
-
-    by_utility: dict[int, list[Reading]] = defaultdict(list)
-    utilities = {}
-    records = []
-    for row in rows:
-        outcome = outcomes[str(row.pk)]
-        client = clients[str(row.pk)]
-        ok = outcome.online
-        summary.online += ok
-        summary.offline += not ok
-        model_map = model_map_to_json(client.model_map) if client.model_map else None
-        records.append(
-            PollRecord(row, ok, outcome.error, outcome.failures, outcome.next_attempt_at, model_map)
-        )
-        if ok and row.device_id is not None:
-            utilities[row.utility_id] = row.utility
-            by_utility[row.utility_id].extend(
-                Reading(device_id=row.device_id, at=now, channel=Channel(name), value=value)
-                for name, value in outcome.channels.items()
-                if value is not None
-            )
-    connector_sites_record_polls(records=records, at=now)
-    for utility_id, readings in by_utility.items():
-        result = telemetry_ingest(utility=utilities[utility_id], readings=readings, source=SOURCE)
-        summary.ingests += 1
-        summary.readings_accepted += result.accepted
-        summary.rejected += len(result.rejected)
+    batches: queue.SimpleQueue = queue.SimpleQueue()
+    polling = _poll_thread().submit(_poll_round, rows, now, batches)
+    try:
+        while (batch := batches.get()) is not None:
+            _store(batch, now, summary)
+    finally:
+        wait([polling])  # a round never outlives its call
+    polling.result()
     return summary
 
 
