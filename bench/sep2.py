@@ -6,7 +6,8 @@
 A fresh database (``<DATABASE_URL's name>_sep2`` on PostgreSQL, a throwaway SQLite file
 without DATABASE_URL) is migrated, seeded (one aggregator, N EndDevices with mirrors in a
 dispatch group with an event) and ANALYZEd. The real 2030.5 listener
-(``portal.asgi_sep2``) runs under uvicorn with one worker, and next to it the ceiling
+(``portal.asgi_sep2``) runs with the command line `make run` and deploy/ use
+(``portal.processes``, one worker by default), and next to it the ceiling
 (``bench.ceiling_asgi``), a framework-free ASGI app that answers a fixed body of the size
 the endpoint answered. One load generator, wrk (``apt-get install wrk``), drives both at
 16 connections with the forwarded-certificate header from 127.0.0.1, as nginx would,
@@ -287,6 +288,13 @@ class Load:
     body: str | None = None
 
 
+def ceiling_load(port: int, size: int, headers: dict) -> Load:
+    """The ceiling's load: a GET of ``size`` bytes carrying the headers the measured server
+    gets (the forwarded certificate is about 1.5 kB), so the HTTP parser reads requests of
+    the same size and only the application differs, as in issue 18's own measurement."""
+    return Load(f"http://127.0.0.1:{port}", [f"/{size}"], "GET", headers)
+
+
 def interleaved(loads: dict[str, Load], args: argparse.Namespace, tmp: Path) -> dict:
     """Each load's wrk figures over ``args.rounds`` rounds, the loads back to back in each.
 
@@ -449,13 +457,35 @@ def _fresh_postgres(url: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
+# Every server under load runs with the same uvicorn options as the 2030.5 listener in
+# production: no proxy-headers middleware (it would rewrite the peer from X-Forwarded-For).
+UVICORN_OPTIONS = ("--no-access-log", "--no-proxy-headers")
+
+
+def listener_argv(port: int, workers: int, env: dict) -> list[str]:
+    """The 2030.5 listener's command line as `make run` and deploy/ start it
+    (portal.processes), on the bench's port and worker count."""
+    from portal.processes import argv
+
+    bind = {"RESERVOIR_SEP2_BIND": f"127.0.0.1:{port}", "RESERVOIR_WORKERS": str(workers)}
+    return argv("sep2", {**env, **bind})
+
+
+def _popen(argv: list[str], env: dict, log: Path) -> subprocess.Popen:
+    with log.open("wb") as out:
+        return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def start_listener(port: int, workers: int, env: dict, log: Path) -> subprocess.Popen:
+    return _popen(listener_argv(port, workers, env), env, log)
+
+
 def _uvicorn(app: str, port: int, workers: int, env: dict, log: Path) -> subprocess.Popen:
     argv = [
         sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-        "--workers", str(workers), "--no-access-log", "--lifespan", "off",
+        "--workers", str(workers), "--lifespan", "off", *UVICORN_OPTIONS,
     ]  # fmt: skip
-    with log.open("wb") as out:
-        return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    return _popen(argv, env, log)
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -546,9 +576,7 @@ def main(argv: list[str] | None = None) -> None:
             return
         seed = json.loads(seed_file.read_text())
         port, ceiling_port = _free_port(), _free_port()
-        server = _uvicorn(
-            "portal.asgi_sep2:application", port, args.workers, env, tmp_path / "sep2.log"
-        )
+        server = start_listener(port, args.workers, env, tmp_path / "sep2.log")
         ceiling = _uvicorn(
             "bench.ceiling_asgi:application", ceiling_port, args.workers, env, tmp_path / "c.log"
         )
@@ -591,7 +619,7 @@ def main(argv: list[str] | None = None) -> None:
                 runs = interleaved(
                     {
                         "sep2": Load(base, paths, method, headers, body),
-                        "ceiling": Load(f"http://127.0.0.1:{ceiling_port}", [f"/{size}"]),
+                        "ceiling": ceiling_load(ceiling_port, size, headers),
                     },
                     args,
                     tmp_path,

@@ -251,7 +251,7 @@ def start_envoy(envoy: dict, port: int, workers: int) -> subprocess.Popen:
     """envoy.server.main under uvicorn, from its own venv, in var/bench/envoy."""
     argv = [
         str(envoy["python"]), "-m", "uvicorn", "envoy.server.main:app", "--host", "127.0.0.1",
-        "--port", str(port), "--workers", str(workers), "--no-access-log",
+        "--port", str(port), "--workers", str(workers), *sep2.UVICORN_OPTIONS,
     ]  # fmt: skip
     with envoy["log"].open("wb") as out:
         return subprocess.Popen(
@@ -348,9 +348,7 @@ def run(args, tmp: Path, envoy: dict, reservoir_env: dict, seed: dict, envoy_see
     port, envoy_port, ceiling_port = sep2._free_port(), sep2._free_port(), sep2._free_port()
     logs = {name: tmp / f"{name}.log" for name in ("sep2", "ceiling")}
     servers = {
-        "sep2": sep2._uvicorn(
-            "portal.asgi_sep2:application", port, args.workers, reservoir_env, logs["sep2"]
-        ),
+        "sep2": sep2.start_listener(port, args.workers, reservoir_env, logs["sep2"]),
         "ceiling": sep2._uvicorn(
             "bench.ceiling_asgi:application", ceiling_port, args.workers, reservoir_env,
             logs["ceiling"],
@@ -405,7 +403,7 @@ def _table(args, tmp, seed, envoy_seed, envoy, ports) -> None:
         envoy_first, envoy_size, envoy_status = prime(
             envoy_port, method, envoy_paths, body, envoy_headers, args, tmp
         )
-        loads = {"ceiling": sep2.Load(f"http://127.0.0.1:{ceiling_port}", [f"/{size}"])}
+        loads = {"ceiling": sep2.ceiling_load(ceiling_port, size, reservoir_headers)}
         if status < 400:
             loads["ours"] = sep2.Load(
                 f"http://127.0.0.1:{port}", paths, method, reservoir_headers, body

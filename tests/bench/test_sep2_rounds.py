@@ -10,6 +10,7 @@ import argparse
 import pytest
 
 from bench import sep2, sep2_envoy
+from portal import processes
 
 
 def figures(rate: float, p50_us: int = 1000, p99_us: int = 2000, errors: int = 0) -> dict:
@@ -63,3 +64,29 @@ def test_one_second_rounds_at_least():
     args = argparse.Namespace(seconds=2.0, rounds=5)
 
     assert sep2.per_round(args).seconds == 1
+
+
+def test_the_ceiling_reads_the_same_request_headers_as_the_server_beside_it():
+    headers = {"X-SSL-Client-Cert": "%2D" * 500, "X-Reservoir-Proxy-Secret": "s"}
+
+    load = sep2.ceiling_load(8001, 212, headers)
+
+    assert (load.url, load.paths, load.method, load.body) == (
+        "http://127.0.0.1:8001",
+        ["/212"],
+        "GET",
+        None,
+    )
+    assert load.headers == headers
+
+
+def test_the_bench_starts_the_listener_with_the_production_command_line():
+    env = {"RESERVOIR_WORKERS": "5", "DATABASE_URL": "x"}
+
+    argv = sep2.listener_argv(8002, 1, env)
+
+    assert argv == processes.argv(
+        "sep2", {"RESERVOIR_SEP2_BIND": "127.0.0.1:8002", "RESERVOIR_WORKERS": "1"}
+    )
+    assert "--no-proxy-headers" in argv
+    assert set(sep2.UVICORN_OPTIONS) <= set(argv)
