@@ -190,7 +190,12 @@ DATABASE_UNAVAILABLE_RETRY_AFTER_S = int(os.environ.get("DATABASE_UNAVAILABLE_RE
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # One pool per process, not per thread (each ASGI request has a thread).
+            "OPTIONS": {"pool_class": "portal.redis_pool.SharedConnectionPool"},
+        }
     }
     CHANNEL_LAYERS = {
         "default": {
