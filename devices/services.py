@@ -407,9 +407,9 @@ def _row_loader(model):
     fields = model._meta.concrete_fields
     names = [f.attname for f in fields]
     converting = [
-        (i, field, field.get_db_converters(connection))
+        (i, field, converters)
         for i, field in enumerate(fields)
-        if field.get_db_converters(connection)
+        if (converters := field.get_db_converters(connection))
     ]
 
     def load(values):
