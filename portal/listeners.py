@@ -31,6 +31,21 @@ def sep2_match(path: str):
         return None
 
 
+# How the listener answers a 2030.5 path: from the cache, /tm before Django, or Django.
+CACHED, TIME, DJANGO = "cached", "time", "django"
+
+
+@lru_cache(maxsize=65536)
+def sep2_route(path: str) -> str | None:
+    """How `path` is answered (CACHED, TIME or DJANGO), or None: not a 2030.5 path."""
+    match = sep2_match(path)
+    if match is None:
+        return None
+    if fastpath.cacheable(match):
+        return CACHED
+    return TIME if fastpath.is_time(match) else DJANGO
+
+
 def is_sep2_path(path: str) -> bool:
     return sep2_match(path) is not None
 
@@ -97,14 +112,14 @@ class Sep2Http:
             return await send({"type": "lifespan.shutdown.complete"})
         if scope["type"] == "websocket":
             return await send({"type": "websocket.close", "code": 1008})
-        match = sep2_match(scope.get("path", ""))
-        if match is None:
+        route = sep2_route(scope.get("path", ""))
+        if route is None:
             return await _not_found(send)
-        if fastpath.cacheable(match):
+        if route is CACHED:
             found = fastpath.lookup(scope)
             if found is not None:
                 return await fastpath.send_entry(scope, send, *found)
-        elif fastpath.is_time(match):
+        elif route is TIME:
             body = fastpath.time_lookup(scope)
             if body is not None:
                 return await fastpath.send_body(scope, send, body)

@@ -39,7 +39,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import formatdate
 from functools import lru_cache
 from pathlib import Path
@@ -47,6 +47,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+
+from protocol.xml import SEP_CONTENT_TYPE
 
 logger = logging.getLogger(__name__)
 
@@ -317,6 +319,25 @@ class Entry:
     # When the answer changes by the clock alone (a DERControl's interval starts or ends),
     # as a Unix time: served only before it. None: only a write changes it.
     valid_until: float | None = None
+    # The validators as ASGI headers, and a 200's full headers: built once, sent per hit.
+    validators: list[tuple[bytes, bytes]] = field(init=False, repr=False, compare=False)
+    headers: list[tuple[bytes, bytes]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        validators = [
+            (b"etag", self.etag.encode()),
+            (b"last-modified", self.last_modified.encode()),
+        ]
+        object.__setattr__(self, "validators", validators)
+        object.__setattr__(
+            self,
+            "headers",
+            [
+                *validators,
+                (b"content-type", SEP_CONTENT_TYPE.encode()),
+                (b"content-length", str(len(self.body)).encode()),
+            ],
+        )
 
     def fresh(self) -> bool:
         return self.valid_until is None or time.time() < self.valid_until
@@ -369,23 +390,28 @@ class ResponseCache:
 
     def get(self, key: str) -> Entry | None:
         entry = self.local.get(key)
-        if entry is None:
-            shared = self._shared()
-            if shared is None:
+        from_shared = entry is None
+        if from_shared:
+            entry = self._shared_get(key)
+            if entry is None:
                 return None
-            try:
-                raw = shared.get(self.PREFIX + key)
-            except Exception:
-                return None
-            if raw is None:
-                return None
-            entry = Entry.from_bytes(raw)
         current = tokens(entry.deps)
         if current is None or current != entry.tokens or not entry.fresh():
             self.local.pop(key)
             return None
-        self.local.put(key, entry)
+        if from_shared:
+            self.local.put(key, entry)
         return entry
+
+    def _shared_get(self, key: str) -> Entry | None:
+        shared = self._shared()
+        if shared is None:
+            return None
+        try:
+            raw = shared.get(self.PREFIX + key)
+        except Exception:
+            return None
+        return None if raw is None else Entry.from_bytes(raw)
 
     def put(self, key: str, entry: Entry) -> None:
         self.local.put(key, entry)

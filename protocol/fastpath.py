@@ -13,9 +13,14 @@ database once the client is known: it is rendered here from the cached client's 
 zone and program poll rate (both loaded with the identity, under the same GLOBAL token).
 """
 
-from datetime import datetime
+import hmac
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from urllib.parse import unquote
 
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.utils import timezone
 
 from protocol import cache, seen
@@ -27,12 +32,16 @@ from protocol.transport import is_trusted_proxy, proxy_secret_matches
 from protocol.xml import SEP_CONTENT_TYPE
 
 _WANTED = {
-    b"x-ssl-client-cert": "cert",
-    b"x-reservoir-proxy-secret": "secret",
-    b"x-ssl-client-verify": "verify",
-    b"if-none-match": "condition",
+    b"x-ssl-client-cert": 0,
+    b"x-reservoir-proxy-secret": 1,
+    b"x-ssl-client-verify": 2,
+    b"if-none-match": 3,
 }
+_READS = frozenset(("GET", "HEAD"))
 _CONTENT_TYPE = SEP_CONTENT_TYPE.encode()
+# A pass is found by the header's last bytes (the end of the certificate's signature):
+# hashing 64 bytes, not the 1.5 kB header, and one comparison of the whole header after.
+_TAIL = 64
 
 
 def cacheable(match) -> bool:
@@ -44,25 +53,85 @@ def cacheable(match) -> bool:
     return bool(initkwargs.get("cacheable", getattr(view_class, "cacheable", False)))
 
 
-def _client(scope) -> tuple[Client, dict[str, str], datetime] | None:
-    """(the cached client, the headers read, now) when SepView would serve it without a
-    write (entitled, not recorded, not in a simulated outage); else None: ask Django."""
-    if scope["method"] not in ("GET", "HEAD"):
-        return None
-    extensions = scope.get("extensions") or {}
-    if (extensions.get("tls") or {}).get("client_cert_chain"):
-        return None  # a certificate from the TLS extension: Django reads it
-    found: dict[str, str] = {}
+@dataclass(frozen=True, slots=True)
+class _Pass:
+    """A certificate header the full check accepted from this proxy hop: its client may act
+    while the GLOBAL token is `token` (nothing the client, its utility or CA is built from
+    changed) and the clock is within [opens, closes] (the certificate's validity, the
+    client's recorded expiry, the end of a simulated outage)."""
+
+    header: bytes
+    secret: bytes
+    client: Client
+    token: int
+    opens: float
+    closes: float
+
+
+# (proxy hop, the header's tail) -> _Pass. Bounded: a pass is made only for a cached client.
+_passes: dict[tuple[str, bytes], _Pass] = {}
+_MAX_PASSES = cache.MAX_IDENTITIES
+
+
+@receiver(setting_changed)
+def _forget_passes(*, setting, **kwargs) -> None:
+    """The proxy rules (trusted hops, secret) are read when a pass is made: a change of
+    them (tests override them) forgets every pass."""
+    if setting.startswith("SEP2_"):
+        _passes.clear()
+
+
+def _headers(scope) -> list[bytes | None]:
+    """[certificate, proxy secret, verify, If-None-Match] as sent, None where absent."""
+    found: list[bytes | None] = [None, None, None, None]
     for name, value in scope["headers"]:
-        key = _WANTED.get(name.lower())
-        if key is not None:
-            found[key] = value.decode("latin-1")
-    header = found.get("cert")
+        index = _WANTED.get(name)
+        if index is None and not name.islower():
+            index = _WANTED.get(name.lower())
+        if index is not None:
+            found[index] = value
+    return found
+
+
+def _client(scope) -> tuple[Client, bytes | None, datetime] | None:
+    """(the cached client, its If-None-Match, now) when SepView would serve it without a
+    write (entitled, not recorded, not in a simulated outage); else None: ask Django."""
+    if scope["method"] not in _READS:
+        return None
+    extensions = scope.get("extensions")
+    if extensions and (extensions.get("tls") or {}).get("client_cert_chain"):
+        return None  # a certificate from the TLS extension: Django reads it
+    cert, secret, verify, condition = _headers(scope)
+    if not cert or (verify is not None and verify != b"SUCCESS"):
+        return None
     peer = (scope.get("client") or ("",))[0]
-    if not header or not is_trusted_proxy(peer) or not proxy_secret_matches(found.get("secret")):
+    passed = _passes.get((peer, cert[-_TAIL:]))
+    current = cache.tokens((cache.GLOBAL,))
+    if current is None:
         return None
-    if found.get("verify", "SUCCESS") != "SUCCESS":
+    now = time.time()
+    if (
+        passed is None
+        or passed.header != cert
+        or passed.token != current[0]
+        or not secret
+        or not hmac.compare_digest(secret, passed.secret)
+    ):
+        passed = _admit(peer, cert, secret, current[0])
+        if passed is None:
+            return None
+    if not passed.opens <= now <= passed.closes:
         return None
+    return passed.client, condition, datetime.fromtimestamp(now, UTC)
+
+
+def _admit(peer: str, cert: bytes, secret: bytes | None, token: int) -> _Pass | None:
+    """The full check, as SepView makes it (trusted hop, proxy secret, cached client,
+    `refusal` now): a pass for this header, or None."""
+    presented = secret.decode("latin-1") if secret else None
+    if not is_trusted_proxy(peer) or not proxy_secret_matches(presented):
+        return None
+    header = cert.decode("latin-1")
     der = cache.certificates.get(header)  # the header as sent, once seen
     if der is None:
         der = cache.certificates.get(unquote(header))
@@ -77,9 +146,18 @@ def _client(scope) -> tuple[Client, dict[str, str], datetime] | None:
         return None
     if client.recording_run_id is not None:
         return None
-    if client.outage_until is not None and now < client.outage_until:
-        return None
-    return client, found, now
+    certificate = identity.certificate
+    closes = certificate.not_valid_after_utc.timestamp()
+    if client.cert_not_after is not None:
+        closes = min(closes, client.cert_not_after.timestamp())
+    opens = certificate.not_valid_before_utc.timestamp()
+    if client.outage_until is not None:
+        opens = max(opens, client.outage_until.timestamp())
+    passed = _Pass(cert, secret or b"", client, token, opens, closes)
+    if len(_passes) >= _MAX_PASSES:
+        _passes.clear()
+    _passes[(peer, cert[-_TAIL:])] = passed
+    return passed
 
 
 def lookup(scope) -> tuple[cache.Entry, bool] | None:
@@ -87,15 +165,18 @@ def lookup(scope) -> tuple[cache.Entry, bool] | None:
     known = _client(scope)
     if known is None:
         return None
-    client, found, now = known
+    client, condition, now = known
+    client_id = client.id
     query = scope.get("query_string", b"").decode()
-    entry = cache.responses.get(cache.response_key(client.pk, scope["path"], query))
+    entry = cache.responses.get(cache.response_key(client_id, scope["path"], query))
     if entry is None:
         return None
-    seen.client_seen(client_id=client.pk, at=now)
+    seen.client_seen(client_id=client_id, at=now)
     if entry.end_device_id is not None:
         seen.end_device_polled(end_device_id=entry.end_device_id, at=now)
-    return entry, cache.if_none_match(found.get("condition"), entry.etag)
+    if condition is None:
+        return entry, False
+    return entry, cache.if_none_match(condition.decode("latin-1"), entry.etag)
 
 
 def is_time(match) -> bool:
@@ -127,15 +208,10 @@ async def send_body(scope, send, body: bytes) -> None:
 
 
 async def send_entry(scope, send, entry: cache.Entry, not_modified: bool) -> None:
-    headers = [(b"etag", entry.etag.encode()), (b"last-modified", entry.last_modified.encode())]
     if not_modified:
-        await send({"type": "http.response.start", "status": 304, "headers": headers})
+        await send({"type": "http.response.start", "status": 304, "headers": entry.validators})
         await send({"type": "http.response.body", "body": b""})
         return
-    headers += [
-        (b"content-type", _CONTENT_TYPE),
-        (b"content-length", str(len(entry.body)).encode()),
-    ]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.start", "status": 200, "headers": entry.headers})
     body = b"" if scope["method"] == "HEAD" else entry.body
     await send({"type": "http.response.body", "body": body})

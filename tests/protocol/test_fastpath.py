@@ -2,6 +2,7 @@
 by the same rules SepView applies, and nothing it should not answer."""
 
 import asyncio
+from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
@@ -195,3 +196,49 @@ def test_time_is_refused_on_the_fast_path_as_in_django(manager_a):
     assert fastpath.time_lookup(scope_for(agg, "/tm")) is None
     assert agg.http.get("/tm").status_code == 403
     assert fastpath.time_lookup(scope_for(agg, "/tm")) is None
+
+
+def test_a_pass_ends_with_the_certificate_and_the_outage(manager_a, monkeypatch):
+    """An accepted certificate header is kept as a pass (no parse, no client lookup per
+    request), but only within the certificate's validity and outside a simulated outage,
+    as SepView's `refusal` and outage answer have it."""
+    _, _, _, agg, _ = world(manager_a)
+    agg.http.get("/dcap")
+    assert fastpath.lookup(scope_for(agg, "/dcap")) is not None  # the pass is made
+    not_after = agg.cert.certificate.not_valid_after_utc.timestamp()
+    monkeypatch.setattr(fastpath.time, "time", lambda: not_after + 1)
+    assert fastpath.lookup(scope_for(agg, "/dcap")) is None
+    monkeypatch.undo()
+
+    now = timezone.now()
+    Client.objects.filter(pk=agg.client.pk).update(outage_until=now + timedelta(seconds=60))
+    assert agg.http.get("/dcap").status_code == 503  # Django answers the outage
+    assert fastpath.lookup(scope_for(agg, "/dcap")) is None
+    later = (now + timedelta(seconds=61)).timestamp()
+    monkeypatch.setattr(fastpath.time, "time", lambda: later)
+    monkeypatch.setattr(timezone, "now", lambda: now + timedelta(seconds=61))
+    assert agg.http.get("/dcap").status_code == 200  # over: Django serves it again
+    assert fastpath.lookup(scope_for(agg, "/dcap")) is not None
+
+
+def test_a_pass_follows_the_proxy_settings(manager_a, settings):
+    _, _, _, agg, _ = world(manager_a)
+    agg.http.get("/dcap")
+    assert fastpath.lookup(scope_for(agg, "/dcap")) is not None
+    settings.SEP2_TRUSTED_PROXIES = ["10.9.9.9"]
+    assert fastpath.lookup(scope_for(agg, "/dcap")) is None
+    settings.SEP2_TRUSTED_PROXIES = ["127.0.0.1"]
+    assert fastpath.lookup(scope_for(agg, "/dcap")) is not None
+    old_secret = settings.SEP2_PROXY_SECRET
+    settings.SEP2_PROXY_SECRET = "rotated-" + old_secret
+    stale = scope_for(agg, "/dcap", **{"x-reservoir-proxy-secret": old_secret})
+    assert fastpath.lookup(stale) is None
+
+
+def test_header_names_are_read_in_any_case(manager_a):
+    """ASGI servers should lowercase header names; one that does not is still read."""
+    _, _, _, agg, _ = world(manager_a)
+    agg.http.get("/dcap")
+    scope = scope_for(agg, "/dcap")
+    scope["headers"] = [(name.title(), value) for name, value in scope["headers"]]
+    assert fastpath.lookup(scope) is not None
