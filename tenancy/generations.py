@@ -24,7 +24,7 @@ import secrets
 import struct
 import threading
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from functools import lru_cache, partial
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -170,7 +170,13 @@ def bump(*keys: str, using: str = "default") -> None:
     _bump(keys)
     connection = transaction.get_connection(using)
     if connection.in_atomic_block:
-        transaction.on_commit(partial(_bump, tuple(keys)), using=using)
+        bumped = tuple(keys)
+
+        def after_commit() -> None:
+            _bump(bumped)
+
+        after_commit.bumps = bumped  # type: ignore[attr-defined]  # for bump_pending
+        transaction.on_commit(after_commit, using=using)
 
 
 def _bump(keys: Sequence[str]) -> None:
@@ -188,10 +194,14 @@ def bump_pending(key: str, using: str = "default") -> bool:
     """Whether this connection's open transaction bumped `key` and has not committed: what
     it reads may roll back, so nothing read now may be kept against the token."""
     connection = transaction.get_connection(using)
-    return any(
-        isinstance(func, partial) and func.func is _bump and key in func.args[0]
-        for _, func, _ in connection.run_on_commit
-    )
+    return any(key in getattr(func, "bumps", ()) for _, func, _ in connection.run_on_commit)
+
+
+def _own_transaction(using: str) -> bool:
+    """Whether this connection is inside a transaction of its own, which may still roll
+    back (a test case's wrapping transaction stands for the database as committed)."""
+    blocks = transaction.get_connection(using).atomic_blocks
+    return not all(getattr(block, "_from_testcase", False) for block in blocks)
 
 
 # --- the writes that bump --------------------------------------------------------------
@@ -234,8 +244,8 @@ class Fact(Generic[T]):
 
     Read the token (`token()`) before reading the database, and keep what was read at that
     token (`keep`): a write that lands meanwhile leaves the answer kept against a token
-    that is already stale. Inside a transaction that itself wrote a watched table, nothing
-    is kept (it may roll back).
+    that is already stale. Inside a transaction of its own that wrote a watched table,
+    nothing is kept (it may roll back).
     """
 
     def __init__(self, key: str, size: int = 10_000):
@@ -257,7 +267,7 @@ class Fact(Generic[T]):
         return found[1]
 
     def keep(self, arg: Hashable, token: int | None, value: T, using: str = "default") -> None:
-        if token is None or bump_pending(self.key, using):
+        if token is None or (_own_transaction(using) and bump_pending(self.key, using)):
             return
         with self._lock:
             if len(self._data) >= self.size:
