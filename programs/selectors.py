@@ -200,6 +200,11 @@ EVENTS_KEY = "programs.events"
 # Per utility, what its last events_plans_may_take saw: (its `now`, the latest start of the
 # scheduled events starting after it, or None when there was none).
 _events_ahead: Fact[tuple[datetime, datetime | None]] = Fact(EVENTS_KEY)
+# Bumped by every write to the events, participants, dispatches (but a Response noted on
+# one) and opt-outs: what the plans of scheduled events may take in.
+PLANS_KEY = "programs.plans"
+# Per (utility, device ids): the `now` of a call that found no event could take them in.
+_none_to_take: Fact[datetime] = Fact(PLANS_KEY, size=200_000)
 
 
 def events_plans_may_take(*, utility_id: int, device_ids: list[int], now: datetime) -> list[int]:
@@ -214,9 +219,11 @@ def events_plans_may_take(*, utility_id: int, device_ids: list[int], now: dateti
     subqueries still cost more to compile than to run, hence plain SQL on this hot path.
 
     And none while no event was written since a call found no scheduled event starting
-    later than `now` (the common case: nothing scheduled, or everything started): the
-    statement also answers when the utility's scheduled events start, kept per utility at
-    the `EVENTS_KEY` token.
+    later than `now` (nothing scheduled, or everything started): the statement also
+    answers when the utility's scheduled events start, kept per utility at the
+    `EVENTS_KEY` token. Nor while nothing plans depend on was written since a call found
+    that no event takes these devices in (they are planned already: the common report
+    before an event), kept per (utility, devices) at the `PLANS_KEY` token.
     """
     if not device_ids:
         return []
@@ -226,7 +233,12 @@ def events_plans_may_take(*, utility_id: int, device_ids: list[int], now: dateti
         seen_at, latest = seen
         if seen_at <= now and (latest is None or latest <= now):
             return []
-    ids = [int(pk) for pk in device_ids]
+    ids = sorted({int(pk) for pk in device_ids})
+    asked = (utility_id, tuple(ids))
+    plans_token = _none_to_take.token()
+    none_since = _none_to_take.kept(asked, plans_token)
+    if none_since is not None and none_since <= now:
+        return []
     ids_param: Any
     if connection.vendor == "postgresql":
         among, ids_param = "= ANY(%s)", ids
@@ -258,7 +270,10 @@ def events_plans_may_take(*, utility_id: int, device_ids: list[int], now: dateti
         rows = cursor.fetchall()
     starts = [_db_datetime(start) for _, start, _ in rows]
     _events_ahead.keep(utility_id, token, (now, max(starts, default=None)))
-    return [pk for pk, _, takes in rows if takes]
+    taking = [pk for pk, _, takes in rows if takes]
+    if not taking:  # later, fewer events are still to start: none takes them in then either
+        _none_to_take.keep(asked, plans_token, now)
+    return taking
 
 
 def _db_datetime(value: Any) -> datetime:

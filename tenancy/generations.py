@@ -207,24 +207,46 @@ def _own_transaction(using: str) -> bool:
 # --- the writes that bump --------------------------------------------------------------
 
 # table -> the keys a write to it bumps (registered by the apps that keep facts).
-_TABLE_KEYS: dict[str, tuple[str, ...]] = {}
-_WRITE = re.compile(r'\s*(?:UPDATE|INSERT\s+INTO|DELETE\s+FROM)\s+"?(\w+)"?', re.IGNORECASE)
+_TABLE_KEYS: dict[str, list[tuple[str, frozenset[str]]]] = {}
+_WRITE = re.compile(r'\s*(UPDATE|INSERT\s+INTO|DELETE\s+FROM)\s+"?(\w+)"?', re.IGNORECASE)
+# A top-level assignment in an UPDATE's SET list: `SET "col" = ` or `, "col" = `.
+_ASSIGNED = re.compile(r'(?:\bSET|,)\s*"?(\w+)"?\s*=(?!=)', re.IGNORECASE)
 
 
-def watch_table(table: str, key: str) -> None:
-    """Every INSERT/UPDATE/DELETE of `table` bumps `key` (call it from AppConfig.ready)."""
-    keys = _TABLE_KEYS.get(table, ())
-    if key not in keys:
-        _TABLE_KEYS[table] = (*keys, key)
+def watch_table(table: str, key: str, *, ignoring: frozenset[str] = frozenset()) -> None:
+    """Every INSERT/UPDATE/DELETE of `table` bumps `key`, but an UPDATE setting only columns
+    in `ignoring` (call it from AppConfig.ready)."""
+    watches = _TABLE_KEYS.setdefault(table, [])
+    if all(watched != key for watched, _ in watches):
+        watches.append((key, ignoring))
+
+
+def _bumped_by(sql: str) -> list[str]:
+    if not sql or sql.lstrip()[:1] not in "UuIiDd":
+        return []
+    match = _WRITE.match(sql)
+    watches = match and _TABLE_KEYS.get(match.group(2).lower())
+    if not watches:
+        return []
+    keys = [key for key, ignoring in watches if not ignoring]
+    if len(keys) < len(watches):
+        if match.group(1).upper() != "UPDATE":
+            return [key for key, _ in watches]
+        where = sql.upper().find(" WHERE ")
+        assigned = _ASSIGNED.findall(sql[match.end() : where if where != -1 else len(sql)])
+        keys += [
+            key
+            for key, ignoring in watches
+            if ignoring and (not assigned or any(c not in ignoring for c in assigned))
+        ]
+    return keys
 
 
 def _watch_writes(execute, sql, params, many, context):
     result = execute(sql, params, many, context)
-    if sql and sql.lstrip()[:1] in "UuIiDd":
-        match = _WRITE.match(sql)
-        keys = match and _TABLE_KEYS.get(match.group(1).lower())
-        if keys:
-            bump(*keys, using=context["connection"].alias)
+    keys = _bumped_by(sql)
+    if keys:
+        bump(*keys, using=context["connection"].alias)
     return result
 
 

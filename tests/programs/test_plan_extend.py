@@ -139,3 +139,19 @@ def test_an_event_moved_later_by_any_write_is_honoured(utility_a, manager_a):
     assert may_take(now=after_start) == []
     Event.objects.filter(pk=event.pk).update(start=event.start + timedelta(hours=2))
     assert may_take(now=after_start) == [event.pk]
+
+
+def test_that_planned_devices_have_nothing_to_join_is_kept_until_a_plan_changes(
+    utility_a, manager_a, django_assert_num_queries
+):
+    """With an event ahead, a report from planned devices costs nothing the second time; a
+    Response noted on a Dispatch changes nothing, a Dispatch removed in any way does."""
+    _, _, devices, event = _world(utility_a, manager_a)
+    ids = [d.pk for d in devices]
+    assert event_plans_extend(utility_id=utility_a.pk, device_ids=ids) == []
+    Dispatch.objects.filter(event=event).update(last_response=1, last_response_at=timezone.now())
+    with django_assert_num_queries(0):
+        assert event_plans_extend(utility_id=utility_a.pk, device_ids=ids) == []
+    Dispatch.objects.filter(event=event, device=devices[0]).delete()
+    assert event_plans_extend(utility_id=utility_a.pk, device_ids=ids) == [event.pk]
+    assert Dispatch.objects.filter(event=event, device=devices[0]).exists()
