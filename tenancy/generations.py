@@ -225,7 +225,9 @@ def _bumped_by(sql: str) -> list[str]:
     if not sql or sql.lstrip()[:1] not in "UuIiDd":
         return []
     match = _WRITE.match(sql)
-    watches = match and _TABLE_KEYS.get(match.group(2).lower())
+    if match is None:
+        return []
+    watches = _TABLE_KEYS.get(match.group(2).lower())
     if not watches:
         return []
     keys = [key for key, ignoring in watches if not ignoring]
