@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 
 from celery import current_app
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -45,6 +44,7 @@ from programs import services as program_services
 from programs.choices import ProgramPart
 from programs.models import Participant, Program
 from tenancy.db import ANALYZE_AFTER_ROWS, analyze
+from tenancy.generations import Fact
 
 logger = logging.getLogger(__name__)
 
@@ -124,8 +124,6 @@ def _transition(
         at=now,
     )
     _notify_on_commit(enrollment, to)
-    if to in (S.APPROVED, S.DEVICE_LINKED):
-        _mark_waiting_on_commit(enrollment)
     return enrollment
 
 
@@ -560,28 +558,31 @@ def enrollment_terminate(
     )
 
 
-WAITING_TTL_S = 60
+# Bumped by every write to enrollment_enrollment (EnrollmentConfig.ready watches the table).
+ENROLLMENTS_KEY = "enrollment.enrollments"
+# Per utility: whether any enrollment waits for its device (approved, or linked unverified).
+_waiting: Fact[bool] = Fact(ENROLLMENTS_KEY)
 
 
-def _waiting_key(utility_id: int) -> str:
-    return f"enrollment:waiting:{utility_id}"
-
-
-def _mark_waiting_on_commit(enrollment: Enrollment) -> None:
-    """After an enrollment starts waiting for its device, the telemetry hook must look."""
-    key = _waiting_key(enrollment.utility_id)
-    transaction.on_commit(lambda: cache.set(key, True, timeout=WAITING_TTL_S))
+def _waits_for_telemetry() -> Q:
+    return Q(state=S.APPROVED, device__isnull=True) | Q(state=S.DEVICE_LINKED)
 
 
 def enrollments_on_telemetry(*, utility_id: int, device_ids: list[int]) -> int:
     """After telemetry arrives: link approved enrollments to newly seen devices, verify linked
     ones. Returns how many enrollments moved. Each enrollment is its own transaction.
 
-    Ingest is hot: whether a utility has any enrollment waiting for a device is cached for
-    a minute, so a burst of batches costs at most one query per utility and minute.
+    Ingest is hot: whether a utility has any enrollment waiting for a device is kept in the
+    process until an enrollment is written, so while none waits a report costs nothing
+    here (it was a cache round trip; issue 18).
     """
-    key = _waiting_key(utility_id)
-    if cache.get(key) is False:
+    waits = _waiting.get(
+        utility_id,
+        lambda: (
+            Enrollment.objects.filter(utility_id=utility_id).filter(_waits_for_telemetry()).exists()
+        ),
+    )
+    if not waits:
         return 0
     waiting = list(
         Enrollment.objects.filter(utility_id=utility_id).filter(
@@ -590,10 +591,7 @@ def enrollments_on_telemetry(*, utility_id: int, device_ids: list[int]) -> int:
         )
     )
     if not waiting:
-        # add, not set: a transition that committed meanwhile has already written True.
-        cache.add(key, False, timeout=WAITING_TTL_S)
         return 0
-    cache.set(key, True, timeout=WAITING_TTL_S)
     moved = 0
     devices = Device.objects.filter(utility_id=utility_id, pk__in=device_ids)
     by_serial = {(d.vendor_name.lower(), d.serial.lower()): d for d in devices}

@@ -161,10 +161,13 @@ if DATABASE_URL:
         # thread of its own, so CONN_MAX_AGE would leave a connection behind per thread until
         # PostgreSQL refuses new clients. The pool bounds a process to DB_POOL_MAX_SIZE.
         DATABASES["default"].update(
+            # Django's backend, whose pool checks each connection as it leaves the pool
+            # (after a database restart the pooled ones are dead, and no request should
+            # find out) with no round trip unless the server said something since.
+            ENGINE="portal.postgresql",
             CONN_MAX_AGE=0,
-            # With the pool this checks each connection as it leaves the pool: after a
-            # database restart the pooled ones are dead, and no request should find out.
-            CONN_HEALTH_CHECKS=True,
+            # Off: it would make the pool send an empty query on every checkout.
+            CONN_HEALTH_CHECKS=False,
             OPTIONS={
                 "pool": {
                     "min_size": 1,

@@ -2,7 +2,7 @@
 
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +23,7 @@ from django.db.models import (
     Value,
 )
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from devices.models import Device, TelemetryRollup
 from devices.selectors import device_health
@@ -48,6 +49,7 @@ from programs.models import (
     Season,
     SiteEnvelope,
 )
+from tenancy.generations import Fact
 
 # Devices not heard from for this long cannot be counted on.
 FORECAST_STALE_AFTER = timedelta(minutes=15)
@@ -193,6 +195,18 @@ def _can_take_part(event: Event, cap: DeviceCapacity) -> bool:
     return (cap.charge_w if event.kind == EventKind.CHARGE else cap.discharge_w) > 0
 
 
+# Bumped by every write to programs_event (ProgramsConfig.ready watches the table).
+EVENTS_KEY = "programs.events"
+# Per utility, what its last events_plans_may_take saw: (its `now`, the latest start of the
+# scheduled events starting after it, or None when there was none).
+_events_ahead: Fact[tuple[datetime, datetime | None]] = Fact(EVENTS_KEY)
+# Bumped by every write to the events, participants, dispatches (but a Response noted on
+# one) and opt-outs: what the plans of scheduled events may take in.
+PLANS_KEY = "programs.plans"
+# Per (utility, device ids): the `now` of a call that found no event could take them in.
+_none_to_take: Fact[datetime] = Fact(PLANS_KEY, size=200_000)
+
+
 def events_plans_may_take(*, utility_id: int, device_ids: list[int], now: datetime) -> list[int]:
     """The scheduled, not yet started events of the utility that one of `device_ids` might
     join: a current participant of the event's program with no Dispatch row and no opt-out
@@ -203,19 +217,35 @@ def events_plans_may_take(*, utility_id: int, device_ids: list[int], now: dateti
     report, "every one of them is planned", is one round trip. Issue 18: the ORM's three
     queries were most of a PUT DERStatus; the same question through the ORM's nested
     subqueries still cost more to compile than to run, hence plain SQL on this hot path.
+
+    And none while no event was written since a call found no scheduled event starting
+    later than `now` (nothing scheduled, or everything started): the statement also
+    answers when the utility's scheduled events start, kept per utility at the
+    `EVENTS_KEY` token. Nor while nothing plans depend on was written since a call found
+    that no event takes these devices in (they are planned already: the common report
+    before an event), kept per (utility, devices) at the `PLANS_KEY` token.
     """
     if not device_ids:
         return []
-    ids = [int(pk) for pk in device_ids]
+    token = _events_ahead.token()
+    seen = _events_ahead.kept(utility_id, token)
+    if seen is not None:
+        seen_at, latest = seen
+        if seen_at <= now and (latest is None or latest <= now):
+            return []
+    ids = sorted({int(pk) for pk in device_ids})
+    asked = (utility_id, tuple(ids))
+    plans_token = _none_to_take.token()
+    none_since = _none_to_take.kept(asked, plans_token)
+    if none_since is not None and none_since <= now:
+        return []
     ids_param: Any
     if connection.vendor == "postgresql":
         among, ids_param = "= ANY(%s)", ids
     else:  # one JSON parameter sidesteps SQLite's bound-variable limit
         among, ids_param = "IN (SELECT value FROM json_each(%s))", json.dumps(ids)
     sql = f"""
-        SELECT e.id FROM {Event._meta.db_table} e
-        WHERE e.utility_id = %s AND e.status = %s AND e.start > %s
-          AND EXISTS (
+        SELECT e.id, e.start, CASE WHEN EXISTS (
             SELECT 1 FROM {Participant._meta.db_table} p
             WHERE p.utility_id = e.utility_id AND p.program_id = e.program_id
               AND p.left_at IS NULL AND p.device_id {among}
@@ -227,14 +257,32 @@ def events_plans_may_take(*, utility_id: int, device_ids: list[int], now: dateti
                    AND e.target_w <= COALESCE((SELECT SUM(d.committed_w)
                                                FROM {Dispatch._meta.db_table} d
                                                WHERE d.event_id = e.id), 0))
+          THEN 1 ELSE 0 END
+        FROM {Event._meta.db_table} e
+        WHERE e.utility_id = %s AND e.status = %s AND e.start > %s
         ORDER BY e.id
     """  # noqa: S608 -- table names are ours; every value is a parameter
     target = DispatchSelection.TARGET
     at = connection.ops.adapt_datetimefield_value(now)  # as the ORM stores it (SQLite: text)
-    params: list[Any] = [utility_id, EventStatus.SCHEDULED, at, ids_param, target]
+    params: list[Any] = [ids_param, target, utility_id, EventStatus.SCHEDULED, at]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return [row[0] for row in cursor.fetchall()]
+        rows = cursor.fetchall()
+    starts = [_db_datetime(start) for _, start, _ in rows]
+    _events_ahead.keep(utility_id, token, (now, max(starts, default=None)))
+    taking = [pk for pk, _, takes in rows if takes]
+    if not taking:  # later, fewer events are still to start: none takes them in then either
+        _none_to_take.keep(asked, plans_token, now)
+    return taking
+
+
+def _db_datetime(value: Any) -> datetime:
+    """A datetime column read by a raw cursor: aware on PostgreSQL, UTC text on SQLite."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value, UTC)
+    return value
 
 
 def event_plan_joiners(*, event: Event, device_ids: list[int], now: datetime) -> list[int]:

@@ -14,6 +14,11 @@ class ProtocolConfig(AppConfig):
 
         # Every write to what a cached 2030.5 answer is built from invalidates it.
         connection_created.connect(install_write_watch, dispatch_uid="protocol.cache.writes")
+        from protocol.selectors import SUBSCRIPTIONS_KEY
+        from tenancy.generations import watch_table
+
+        # Whether a utility has subscriptions (subscriptions_notify asks on every write).
+        watch_table("protocol_subscription", SUBSCRIPTIONS_KEY)
         from protocol.conformance import procedures, runner, sandbox
         from protocol.conformance.procedures import registration
         from protocol.models import ClientKind

@@ -30,25 +30,26 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import mmap
-import os
 import re
-import secrets
-import struct
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 
 from protocol.xml import SEP_CONTENT_TYPE
+
+# The token store (protocol's callers and tests name it here too).
+from tenancy.generations import _FileGenerations as _FileGenerations
+from tenancy.generations import bump as bump
+from tenancy.generations import generations as generations
+from tenancy.generations import generations_path as generations_path
+from tenancy.generations import keeps
+from tenancy.generations import tokens as tokens
 
 logger = logging.getLogger(__name__)
 
@@ -62,146 +63,7 @@ def end_device_key(eid: int) -> str:
     return f"e:{eid}"
 
 
-# --- generations -----------------------------------------------------------------------
-
-
-class _FileGenerations:
-    """Tokens in a memory-mapped file every process of this host shares (no Redis).
-
-    Keys hash to one of SLOTS slots; two keys sharing a slot only invalidate each other
-    more often than needed. Aligned 8-byte reads and writes need no lock.
-    """
-
-    SLOTS = 1 << 16
-
-    def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            size = self.SLOTS * 8
-            if os.fstat(fd).st_size < size:
-                os.ftruncate(fd, size)
-            self._map = mmap.mmap(fd, size)
-        finally:
-            os.close(fd)
-
-    @staticmethod
-    @lru_cache(maxsize=65536)
-    def _offset(key: str) -> int:
-        digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
-        return (int.from_bytes(digest, "little") % _FileGenerations.SLOTS) * 8
-
-    def get_many(self, keys: Sequence[str]) -> list[int]:
-        out = []
-        for key in keys:
-            offset = self._offset(key)
-            value = struct.unpack_from("<Q", self._map, offset)[0]
-            if value == 0:  # never bumped: make it a token, so 0 is never cached against
-                value = self._write(offset)
-            out.append(value)
-        return out
-
-    def _write(self, offset: int) -> int:
-        value = secrets.randbits(64) | 1
-        struct.pack_into("<Q", self._map, offset, value)
-        return value
-
-    def bump(self, keys: Iterable[str]) -> None:
-        for key in set(keys):
-            self._write(self._offset(key))
-
-
-class _RedisGenerations:
-    """Tokens in Redis: every host and process of the install sees the same ones."""
-
-    PREFIX = "sep2:gen:"
-
-    def __init__(self, url: str):
-        import redis
-
-        self._redis = redis.Redis.from_url(url, socket_timeout=1.0)
-
-    def get_many(self, keys: Sequence[str]) -> list[int]:
-        names = [self.PREFIX + k for k in keys]
-        values = self._redis.mget(names)
-        missing = [n for n, v in zip(names, values, strict=True) if v is None]
-        if missing:
-            # A missing token (never bumped, or Redis restarted) becomes a fresh one first,
-            # so an entry cached against "missing" cannot match again after a restart.
-            pipe = self._redis.pipeline(transaction=False)
-            for name in missing:
-                pipe.set(name, secrets.randbits(63) | 1, nx=True)
-            pipe.execute()
-            values = self._redis.mget(names)
-        return [int(v) for v in values if v is not None]
-
-    def bump(self, keys: Iterable[str]) -> None:
-        pipe = self._redis.pipeline(transaction=False)
-        for key in set(keys):
-            pipe.set(self.PREFIX + key, secrets.randbits(63) | 1)
-        pipe.execute()
-
-
-_generations: _FileGenerations | _RedisGenerations | None = None
-_generations_lock = threading.Lock()
-
-
-def generations_path() -> Path:
-    """The install's token file for this database, in VAR_DIR (which every process of an
-    install shares, like the embedded broker's directory; never a world-writable one:
-    whoever can write the tokens can keep a revoked client's identity cached)."""
-    db = settings.DATABASES["default"]
-    name = "|".join(str(db.get(k) or "") for k in ("ENGINE", "HOST", "PORT", "NAME"))
-    digest = hashlib.blake2b(name.encode(), digest_size=8).hexdigest()
-    return Path(settings.VAR_DIR) / f"sep2-generations-{digest}.bin"
-
-
-def generations() -> _FileGenerations | _RedisGenerations:
-    """Where the tokens live: SEP2_CACHE_GENERATIONS "file" (the default; every process
-    of the install runs on this host, as `make run` and deploy/ have it) or "redis"
-    (processes on several hosts; needs REDIS_URL)."""
-    global _generations
-    if _generations is None:
-        with _generations_lock:
-            if _generations is None:
-                url = getattr(settings, "REDIS_URL", "")
-                kind = getattr(settings, "SEP2_CACHE_GENERATIONS", "file")
-                _generations = (
-                    _RedisGenerations(url)
-                    if kind == "redis" and url
-                    else _FileGenerations(generations_path())
-                )
-    return _generations
-
-
-def tokens(keys: Sequence[str]) -> tuple[int, ...] | None:
-    """The keys' current tokens, or None when the store cannot be read (do not cache)."""
-    try:
-        return tuple(generations().get_many(keys))
-    except Exception:  # Redis away: serve uncached, never stale
-        logger.warning("2030.5 cache generations unavailable", exc_info=True)
-        return None
-
-
-def bump(*keys: str, using: str = "default") -> None:
-    """Invalidate everything rendered against `keys`: now, and again after the commit
-    (a reader between the two may have rendered the uncommitted past)."""
-    _bump(keys)
-    connection = transaction.get_connection(using)
-    if connection.in_atomic_block:
-        transaction.on_commit(lambda: _bump(keys), using=using)
-
-
-def _bump(keys: Sequence[str]) -> None:
-    try:
-        generations().bump(keys)
-    except Exception:
-        # Nothing can be served against a store we cannot read either (tokens() -> None),
-        # but entries kept in this process would survive: drop them.
-        logger.exception("2030.5 cache generations could not be bumped; clearing")
-        responses.clear()
-        clients.clear()
-
+# --- generations (tenancy.generations: the store every process shares) -------------------
 
 # --- which writes invalidate -----------------------------------------------------------
 
@@ -426,7 +288,7 @@ class ResponseCache:
         self.local.clear()
 
 
-responses = ResponseCache()
+responses = keeps(ResponseCache())
 
 
 class ClientCache:
@@ -453,7 +315,7 @@ class ClientCache:
         self.local.clear()
 
 
-clients = ClientCache()
+clients = keeps(ClientCache())
 # PEM → DER, and DER → ClientIdentity: pure functions of the bytes.
 certificates = _Lru(MAX_IDENTITIES)
 identities = _Lru(MAX_IDENTITIES)

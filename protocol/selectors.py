@@ -44,6 +44,7 @@ from protocol.models import (
     MirrorUsagePoint,
     Subscription,
 )
+from tenancy.generations import Fact
 from vendors.models import CertificateAuthority, IssuedCertificate, ProductModel
 
 # Events that never reached a client are not DERControls.
@@ -423,6 +424,20 @@ def end_device_client(*, end_device: EndDevice) -> Client | None:
 
 def subscriptions_to(*, utility_id: int, resources: list[str]) -> QuerySet[Subscription]:
     return Subscription.objects.for_utility(utility_id).filter(Q(subscribed_resource__in=resources))
+
+
+# Bumped by every write to protocol_subscription (ProtocolConfig.ready watches the table).
+SUBSCRIPTIONS_KEY = "protocol.subscriptions"
+_subscribed: Fact[bool] = Fact(SUBSCRIPTIONS_KEY)
+
+
+def utility_has_subscriptions(*, utility_id: int) -> bool:
+    """Whether any client of the utility subscribes to anything: no query while no
+    subscription was created or deleted since it was last asked (most utilities have none,
+    and every client PUT asks)."""
+    return _subscribed.get(
+        utility_id, lambda: Subscription.objects.for_utility(utility_id).exists()
+    )
 
 
 def site_envelopes_served(

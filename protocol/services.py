@@ -51,6 +51,7 @@ from protocol.selectors import (
     device_enrolled_through_client_vendor,
     end_devices_for_client,
     subscriptions_to,
+    utility_has_subscriptions,
 )
 
 OPT_OUT = 4
@@ -706,6 +707,8 @@ def subscription_delete(*, subscription: Subscription) -> None:
 
 def subscriptions_notify(*, utility_id: int, resources: list[str]) -> list[int]:
     """Queue a Notification for each subscription to one of `resources`, after commit."""
+    if not utility_has_subscriptions(utility_id=utility_id):
+        return []
     pairs = list(
         subscriptions_to(utility_id=utility_id, resources=resources).values_list(
             "pk", "subscribed_resource"

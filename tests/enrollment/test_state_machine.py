@@ -213,3 +213,19 @@ def test_the_telemetry_hook_costs_at_most_one_query_when_nothing_waits(
         report(setup, device)
     e.refresh_from_db()
     assert e.state == S.ACTIVE
+
+
+def test_an_enrollment_approved_by_any_write_after_the_hook_found_none_waiting_links_at_once(
+    setup, django_assert_num_queries
+):
+    """That nothing waits is kept until an enrollment is written, however it is written."""
+    device = register(setup, "NW-RAW")
+    e = submit(setup, serial="NW-RAW")
+    hook = {"utility_id": setup.utility.pk, "device_ids": [device.pk]}
+    assert services.enrollments_on_telemetry(**hook) == 0
+    with django_assert_num_queries(0):
+        assert services.enrollments_on_telemetry(**hook) == 0
+    Enrollment.objects.filter(pk=e.pk).update(state=S.APPROVED)  # not through the service
+    assert services.enrollments_on_telemetry(**hook) == 1
+    e.refresh_from_db()
+    assert e.state == S.DEVICE_LINKED

@@ -30,7 +30,7 @@ from django.utils import timezone
 from devices.models import TelemetrySample
 from programs.models import DispatchGroup
 from programs.services import event_create, participant_add
-from protocol import cache, pki, trust
+from protocol import pki, trust
 from protocol.identity import sfdi_from_lfdi
 from protocol.managers.derp import der_control_mrid
 from protocol.models import Client, EndDevice
@@ -44,6 +44,7 @@ from protocol.xml.resources.edev import EndDevice as SepEndDevice
 from protocol.xml.resources.edev import EndDeviceList
 from protocol.xml.resources.mirror import MirrorMeterReading, MirrorUsagePoint, Reading, ReadingType
 from protocol.xml.resources.units import WattHour, active_power
+from tenancy import generations
 from tests import factories
 from tests.integration.servers import sep2_server, subprocess_env, wait_until
 from tests.integration.test_sep2_mtls import free_port, require_nginx, stop, wait_for_port
@@ -159,7 +160,7 @@ def field(tmp_path):
         # reopened under it: the test's writes (a Client moved to another utility) must
         # reach the servers' identity cache. The foreign-CA test, run alone, was served
         # from a stale cache (200) while the test wrote its tokens elsewhere.
-        cache._generations = None
+        generations._generations = None
         demo = pki.build_test_pki(var / "demo" / "sep2")  # as sep2_demo_pki does
         staff = factories.user(is_staff=True)
         utility = factories.utility()
@@ -167,7 +168,7 @@ def field(tmp_path):
         try:
             yield {"tmp": tmp_path, "demo": demo, "staff": staff, "utility": utility, "env": env}
         finally:
-            cache._generations = None  # reopened under the real VAR_DIR on next use
+            generations._generations = None  # reopened under the real VAR_DIR on next use
 
 
 def server_context(demo: pki.TestPki, cert: Path, key: Path) -> ssl.SSLContext:

@@ -14,7 +14,9 @@ from programs.services import event_create
 from protocol.identity import sfdi_from_lfdi
 from protocol.models import EndDevice
 from protocol.xml import serialize
-from protocol.xml.resources.der import DERStatus
+from protocol.xml.resources.common import DateTimeInterval
+from protocol.xml.resources.der import DERStatus, StateOfChargeStatus
+from protocol.xml.resources.mirror import MirrorMeterReading, MirrorUsagePoint, Reading, ReadingType
 from tests import factories
 from tests.protocol.sep_world import actor, program_with_group
 
@@ -189,3 +191,74 @@ def test_an_aggregators_end_device_is_read_without_its_client_and_utility():
         assert f'JOIN "{table}"' not in lookup
     assert "ORDER BY" not in lookup
     assert Device.objects.get(pk=ed.device_id).status_at is not None
+
+
+def _statements(ctx) -> list[str]:
+    """What a request sent the database, savepoints aside (the test's transaction)."""
+    return [
+        q["sql"]
+        for q in ctx.captured_queries
+        if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT"))
+    ]
+
+
+def test_a_der_status_put_and_a_readings_post_cost_a_fixed_few_statements(
+    manager_a, django_capture_on_commit_callbacks
+):
+    """Everything a client's write costs, what runs after the commit included (telemetry
+    receivers, subscriptions): with no subscription and no event still to start, nothing
+    but the write itself (issue 18: the subscriptions and the events to plan were asked
+    on every write, one statement each)."""
+    utility = factories.utility()
+    program, _ = program_with_group(utility)
+    agg = actor(utility, program=program)
+    (ed,) = fleet(utility, agg.client, program, 1)
+    now = timezone.now().replace(microsecond=0)
+    mup = MirrorUsagePoint(
+        mrid="A" * 31 + "1",
+        role_flags=0x09,
+        service_category_kind=0,
+        status=1,
+        device_lfdi=ed.lfdi,
+        mirror_meter_readings=[
+            MirrorMeterReading(
+                mrid="B" * 31 + "1",
+                reading_type=ReadingType(uom=38, power_of_ten_multiplier=0, kind=37),
+            )
+        ],
+    )
+    href = agg.http.post_sep("/mup", serialize(mup))["Location"]
+    ders = f"/edev/{ed.pk}/der/0/ders"
+
+    def put(at):
+        status = DERStatus(
+            reading_time=at, state_of_charge_status=StateOfChargeStatus(date_time=at, value=5000)
+        )
+        with (
+            CaptureQueriesContext(connection) as ctx,
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            assert agg.http.put_sep(ders, serialize(status)).status_code == 204
+        return _statements(ctx)
+
+    def post(at):
+        readings = MirrorMeterReading(
+            mrid="B" * 31 + "1",
+            reading=Reading(value=2600, time_period=DateTimeInterval(duration=60, start=at)),
+        )
+        with (
+            CaptureQueriesContext(connection) as ctx,
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            assert agg.http.post_sep(href, serialize(readings)).status_code == 201
+        return _statements(ctx)
+
+    at = int(now.timestamp()) - 600
+    put(at), post(at)  # first contact, and what is kept since
+    put_statements, post_statements = put(at + 60), post(at + 60)
+    # PUT: the EndDevice, the device's lock and the sample, its status, the report; POST:
+    # the mirror with its quantities, the lock and the samples (SQLite: the pending hours
+    # and the live state apart). Nothing after the commit.
+    expected = (5, 3) if connection.vendor == "postgresql" else (7, 5)
+    listed = "\n".join([*put_statements, "--", *post_statements])
+    assert (len(put_statements), len(post_statements)) == expected, listed

@@ -9,9 +9,10 @@ from django.utils import timezone
 
 from programs.services import event_create
 from protocol.managers.derp import der_control_mrid
-from protocol.models import Subscription
+from protocol.models import NotificationDelivery, Subscription
 from protocol.notifications import NotificationFailed, notification_deliver
 from protocol.selectors import subscriptions_to
+from protocol.services import subscriptions_notify
 from protocol.xml import parse, serialize
 from protocol.xml.resources.der import DERStatus, StateOfChargeStatus
 from protocol.xml.resources.pubsub import Notification, SubscriptionList
@@ -203,3 +204,25 @@ def test_a_group_default_change_notifies_default_der_control_subscribers(
     with django_capture_on_commit_callbacks(execute=True):
         default_control_clear(group=group, actor=manager_a)
     assert notified == [[dderc], [dderc]]
+
+
+def test_a_subscription_made_after_a_put_found_none_is_notified_on_the_next_put(
+    utility_a, django_assert_num_queries
+):
+    """Whether a utility has subscriptions is kept between writes (issue 18: a query on
+    every PUT): a subscription written in any way, right after, is honoured at once."""
+    program, _ = program_with_group(utility_a)
+    agg = actor(utility_a, program=program)
+    ed = enrolled_end_device(utility_a, client=agg.client, program=program)
+    ders = f"/edev/{ed.pk}/der/0/ders"
+    status = serialize(DERStatus(reading_time=int(timezone.now().timestamp())))
+    assert agg.http.put_sep(ders, status).status_code == 204  # none: that is kept
+    with django_assert_num_queries(0):
+        assert subscriptions_notify(utility_id=utility_a.pk, resources=[ders]) == []
+    sub = Subscription.objects.create(  # not through the service: any write counts
+        utility=utility_a, end_device=ed, subscribed_resource=ders, notification_uri="http://x/n"
+    )
+    assert agg.http.put_sep(ders, status).status_code == 204
+    assert NotificationDelivery.objects.filter(subscription=sub, resource=ders).count() == 1
+    Subscription.objects.filter(pk=sub.pk).delete()
+    assert subscriptions_notify(utility_id=utility_a.pk, resources=[ders]) == []
