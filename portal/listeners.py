@@ -16,7 +16,7 @@ from django.core.handlers.asgi import ASGIHandler
 from django.test.utils import override_settings
 from django.urls import Resolver404, resolve
 
-from protocol import fastpath
+from protocol import fastpath, fastwrite
 from protocol.transport import PROXY_HEADER_NAMES
 
 SEP2_URLCONF = "protocol.urls"
@@ -85,7 +85,8 @@ class Sep2Handler(ASGIHandler):
 
 class Sep2Http:
     """The 2030.5 listener's HTTP app: only the 2030.5 paths. A GET whose answer is cached
-    is answered here (protocol.fastpath); everything else goes to Django."""
+    is answered here (protocol.fastpath), and so is a common DERStatus PUT on PostgreSQL
+    (protocol.fastwrite); everything else goes to Django."""
 
     def __init__(self, app):
         self.app = app
@@ -100,7 +101,10 @@ class Sep2Http:
         match = sep2_match(scope.get("path", ""))
         if match is None:
             return await _not_found(send)
-        if fastpath.cacheable(match):
+        if scope["method"] == "PUT":
+            if fastwrite.is_der_status(match):
+                return await fastwrite.put(scope, receive, send, match, self.app)
+        elif fastpath.cacheable(match):
             found = fastpath.lookup(scope)
             if found is not None:
                 return await fastpath.send_entry(scope, send, *found)

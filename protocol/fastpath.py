@@ -44,17 +44,20 @@ def cacheable(match) -> bool:
     return bool(initkwargs.get("cacheable", getattr(view_class, "cacheable", False)))
 
 
-def _client(scope) -> tuple[Client, dict[str, str], datetime] | None:
+def _client(
+    scope, methods: tuple[str, ...] = ("GET", "HEAD"), wanted: dict[bytes, str] = _WANTED
+) -> tuple[Client, dict[str, str], datetime] | None:
     """(the cached client, the headers read, now) when SepView would serve it without a
-    write (entitled, not recorded, not in a simulated outage); else None: ask Django."""
-    if scope["method"] not in ("GET", "HEAD"):
+    write of its own (entitled, not recorded, not in a simulated outage); else None: ask
+    Django. `wanted`: the headers to read (header name -> key)."""
+    if scope["method"] not in methods:
         return None
     extensions = scope.get("extensions") or {}
     if (extensions.get("tls") or {}).get("client_cert_chain"):
         return None  # a certificate from the TLS extension: Django reads it
     found: dict[str, str] = {}
     for name, value in scope["headers"]:
-        key = _WANTED.get(name.lower())
+        key = wanted.get(name.lower())
         if key is not None:
             found[key] = value.decode("latin-1")
     header = found.get("cert")
