@@ -85,8 +85,8 @@ class Sep2Handler(ASGIHandler):
 
 class Sep2Http:
     """The 2030.5 listener's HTTP app: only the 2030.5 paths. A GET whose answer is cached
-    is answered here (protocol.fastpath), and so is a common DERStatus PUT on PostgreSQL
-    (protocol.fastwrite); everything else goes to Django."""
+    is answered here (protocol.fastpath), and so are a common DERStatus PUT and post of
+    MirrorMeterReadings on PostgreSQL (protocol.fastwrite); everything else goes to Django."""
 
     def __init__(self, app):
         self.app = app
@@ -104,6 +104,9 @@ class Sep2Http:
         if scope["method"] == "PUT":
             if fastwrite.is_der_status(match):
                 return await fastwrite.put(scope, receive, send, match, self.app)
+        elif scope["method"] == "POST":
+            if fastwrite.is_mirror(match):
+                return await fastwrite.post_readings(scope, receive, send, match, self.app)
         elif fastpath.cacheable(match):
             found = fastpath.lookup(scope)
             if found is not None:

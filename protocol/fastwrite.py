@@ -15,6 +15,12 @@ case only, the listener answers it as DERStatusView would, by the same rules:
 - the writes (protocol.services.der_status_store_at_once) run in one statement on one of
   a few long-lived threads with their own connections, not a thread per request.
 
+A post of MirrorMeterReadings to one MirrorUsagePoint (POST /mup/<id>) is taken the same
+way when it only carries readings of quantities the mirror holds (no ReadingType declared,
+none kept as other readings): the mirror and its quantities in one query, then the one
+telemetry_ingest in its own transaction (a rejection rolls it back and Django answers why);
+201 with the mirror's Location, as Django answers.
+
 Anything else goes to Django unchanged (with the body read so far handed back), which
 answers it, errors included, as before. The answer is Django's: 204, Content-Length 0.
 """
@@ -32,13 +38,16 @@ from django.db import DatabaseError, connection
 from protocol import cache, fastpath, seen, selectors
 from protocol.fsets.base import BadInput, client_profile
 from protocol.fsets.der import DERStatusView, der_status_arguments
+from protocol.fsets.mirror import OTHER, MirrorUsagePointView, readings_of
 from protocol.managers.der import DER_STATUS, der_part_href
 from protocol.managers.edev import reported_content
+from protocol.managers.mirror import mup_href
 from protocol.models import Client
-from protocol.services import der_status_store_at_once
+from protocol.services import der_status_store_at_once, mirror_readings_ingest
 from protocol.xml import SepXmlError, parse, schema_version
 from protocol.xml.parser import max_body_bytes
 from protocol.xml.resources.der import DERStatus
+from protocol.xml.resources.mirror import MirrorMeterReading, MirrorMeterReadingList
 
 logger = logging.getLogger(__name__)
 
@@ -55,12 +64,13 @@ NO_CONTENT_HEADERS = [
 _SEP_TYPE = "application/sep+xml"
 
 
+def _enabled() -> bool:
+    return connection.vendor == "postgresql" and getattr(settings, "SEP2_LEAN_WRITES", True)
+
+
 def is_der_status(match) -> bool:
     """Whether the resolved view is a DERStatus (and the listener on PostgreSQL)."""
-    return (
-        getattr(match.func, "view_class", None) is DERStatusView
-        and connection.vendor == "postgresql"
-    )
+    return getattr(match.func, "view_class", None) is DERStatusView and _enabled()
 
 
 # (client pk, EndDevice pk) -> ((device id, utility id), GLOBAL token)
@@ -118,15 +128,55 @@ def store(client: Client, eid: int, body: bytes, now: datetime) -> bool:
     )
 
 
-def _store_on_worker(client: Client, eid: int, body: bytes, now: datetime) -> bool:
+def store_readings(client: Client, mid: int, body: bytes, now: datetime) -> str | None:
+    """Ingest a post of MirrorMeterReadings to a mirror as MirrorUsagePointView.post would
+    (readings of quantities the mirror holds, no ReadingType declared), and the mirror's
+    href; or nothing and None: let Django answer. Runs on a worker thread."""
     try:
-        return store(client, eid, body, now)
+        parsed = parse(
+            body, (MirrorMeterReading, MirrorMeterReadingList), profile=client_profile(client)
+        )
+    except SepXmlError:
+        return None
+    ver = schema_version(parsed)
+    if ver and ver != client.schema_ver:
+        return None
+    if isinstance(parsed, MirrorMeterReadingList):
+        mmrs = parsed.mirror_meter_readings
+    elif isinstance(parsed, MirrorMeterReading):
+        mmrs = [parsed]
+    else:
+        return None
+    if not mmrs or any(m.reading_type is not None for m in mmrs):
+        return None  # quantities declared (or re-declared): Django's path stores them
+    mup, held = selectors.mirror_usage_point_with_quantities(client=client, pk=mid)
+    if mup is None or mup.end_device.device_id is None:
+        return None
+    if any(m.mrid not in held or held[m.mrid].channel == OTHER for m in mmrs):
+        return None
+    device_id = mup.end_device.device_id
+    try:
+        readings = [r for m in mmrs for r in readings_of(m, device_id=device_id, q=held[m.mrid])]
+    except BadInput:
+        return None
+    if not readings:
+        return None
+    # Any rejection rolls the whole ingest back: Django then answers why.
+    if mirror_readings_ingest(mup=mup, readings=readings).rejected:
+        return None
+    return mup_href(mup)
+
+
+def _on_worker(work, client: Client, pk: int, body: bytes, now: datetime):
+    try:
+        return work(client, pk, body, now)
     except DatabaseError:
-        # A connection the database dropped (a restart): nothing was committed by the one
-        # statement; start afresh next time and let Django answer (503 while it is away).
+        # A connection the database dropped (a restart): nothing was committed (one
+        # statement, or one transaction); start afresh next time and let Django answer
+        # (503 while it is away).
         logger.warning("2030.5 lean write failed; Django answers", exc_info=True)
         connection.close()
-        return False
+        return None
 
 
 _executor: ThreadPoolExecutor | None = None
@@ -141,10 +191,10 @@ def executor() -> ThreadPoolExecutor:
     return _executor
 
 
-async def _run(client: Client, eid: int, body: bytes, now: datetime) -> bool:
-    """store() on a worker thread."""
+async def _run(work, client: Client, pk: int, body: bytes, now: datetime):
+    """work(client, pk, body, now) on a worker thread."""
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(executor(), _store_on_worker, client, eid, body, now)
+    return await loop.run_in_executor(executor(), _on_worker, work, client, pk, body, now)
 
 
 async def _read_body(receive, limit: int) -> tuple[bytes | None, list[dict]]:
@@ -175,25 +225,62 @@ def _replay(messages: list[dict], receive):
     return replayed
 
 
-async def put(scope, receive, send, match, app) -> None:
-    """Answer a DERStatus PUT here when it is the common case; else hand it to Django."""
-    known = fastpath._client(scope, methods=("PUT",), wanted=_WANTED)
-    if known is None or match.kwargs.get("did") != 0:
-        return await app(scope, receive, send)
+async def _take(scope, receive, send, app, method: str, work, pk: int):
+    """(client, result of work, now) when the lean path served the request's writes; else
+    None, with the request handed to Django (the body read so far given back)."""
+    known = fastpath._client(scope, methods=(method,), wanted=_WANTED)
+    if known is None:
+        await app(scope, receive, send)
+        return None
     client, found, now = known
     media = found.get("type", "").split(";")[0].strip().lower()
     declared = found.get("length", "")
     limit = max_body_bytes()
     if media != _SEP_TYPE or not declared.isdigit() or int(declared) > limit:
-        return await app(scope, receive, send)
+        await app(scope, receive, send)
+        return None
     body, messages = await _read_body(receive, limit)
     if body is None or len(body) != int(declared):
-        return await app(scope, _replay(messages, receive), send)
-    eid = match.kwargs["eid"]
-    stored = await _run(client, eid, body, now)
-    if not stored:
-        return await app(scope, _replay(messages, receive), send)
+        await app(scope, _replay(messages, receive), send)
+        return None
+    done = await _run(work, client, pk, body, now)
+    if not done:
+        await app(scope, _replay(messages, receive), send)
+        return None
     seen.client_seen(client_id=client.pk, at=now)
+    return client, done, now
+
+
+async def put(scope, receive, send, match, app) -> None:
+    """Answer a DERStatus PUT here when it is the common case; else hand it to Django."""
+    if match.kwargs.get("did") != 0:
+        return await app(scope, receive, send)
+    eid = match.kwargs["eid"]
+    taken = await _take(scope, receive, send, app, "PUT", store, eid)
+    if taken is None:
+        return
+    _, _, now = taken
     seen.end_device_polled(end_device_id=eid, at=now)
     await send({"type": "http.response.start", "status": 204, "headers": NO_CONTENT_HEADERS})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def is_mirror(match) -> bool:
+    """Whether the resolved view is one MirrorUsagePoint (and the listener on PostgreSQL)."""
+    return getattr(match.func, "view_class", None) is MirrorUsagePointView and _enabled()
+
+
+async def post_readings(scope, receive, send, match, app) -> None:
+    """Answer a post of MirrorMeterReadings here when it is the common case; else Django."""
+    taken = await _take(scope, receive, send, app, "POST", store_readings, match.kwargs["mid"])
+    if taken is None:
+        return
+    _, location, _ = taken
+    # What Django answers (SepView.created through the ASGI handler).
+    headers = [
+        (b"content-type", fastpath._CONTENT_TYPE),
+        (b"content-length", b"0"),
+        (b"location", location.encode()),
+    ]
+    await send({"type": "http.response.start", "status": 201, "headers": headers})
     await send({"type": "http.response.body", "body": b""})

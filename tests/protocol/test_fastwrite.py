@@ -1,5 +1,6 @@
-"""The 2030.5 listener's lean DERStatus PUT (protocol.fastwrite): the same writes and the
-same answer as DERStatusView in one statement on PostgreSQL, and Django for anything else."""
+"""The 2030.5 listener's lean writes (protocol.fastwrite): a DERStatus PUT in one statement
+and a post of MirrorMeterReadings, with the same writes and answers as the views on
+PostgreSQL, and Django for anything else."""
 
 from urllib.parse import quote
 
@@ -14,7 +15,12 @@ from portal.listeners import Sep2Http
 from protocol import fastwrite, seen
 from protocol.models import Client, EndDevice, Subscription
 from protocol.services import client_revoke
-from protocol.xml.resources.common import time_type
+from protocol.xml import serialize
+from protocol.xml.resources.common import DateTimeInterval, time_type
+from protocol.xml.resources.mirror import MirrorMeterReading as SepMmr
+from protocol.xml.resources.mirror import MirrorReadingSet, ReadingType
+from protocol.xml.resources.mirror import MirrorUsagePoint as SepMup
+from protocol.xml.resources.mirror import Reading as SepReading
 from tests.protocol.sep_world import actor, enrolled_end_device, program_with_group
 
 pytestmark = [
@@ -29,7 +35,7 @@ DJANGO = "reached Django"
 def _inline(monkeypatch):
     # The store runs on this thread (the test's transaction), not the listener's workers.
     monkeypatch.setattr(
-        fastwrite, "_run", sync_to_async(fastwrite._store_on_worker, thread_sensitive=True)
+        fastwrite, "_run", sync_to_async(fastwrite._on_worker, thread_sensitive=True)
     )
     fastwrite.owners.clear()
 
@@ -49,8 +55,10 @@ FULL = (
 )
 
 
-def lean_put(agg, path: str, body: bytes, content_type: str = "application/sep+xml") -> list:
-    """The listener's answer to the PUT, or [DJANGO] when it handed it to Django."""
+def lean_put(
+    agg, path: str, body: bytes, content_type: str = "application/sep+xml", method: str = "PUT"
+) -> list:
+    """The listener's answer to the request, or [DJANGO] when it handed it to Django."""
     headers = {
         "x-ssl-client-cert": quote(agg.cert.cert_pem.decode(), safe=""),
         "x-reservoir-proxy-secret": settings.SEP2_PROXY_SECRET,
@@ -59,7 +67,7 @@ def lean_put(agg, path: str, body: bytes, content_type: str = "application/sep+x
     }
     scope = {
         "type": "http",
-        "method": "PUT",
+        "method": method,
         "path": path,
         "query_string": b"",
         "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
@@ -277,3 +285,127 @@ def test_subscribers_hear_of_a_lean_status(fleet, django_assert_num_queries):
         start, _ = lean_put(agg, ders(lean), status_body(time_type(timezone.now()) - 5))
     assert start["status"] == 204
     assert subscription.deliveries.count() == 2
+
+
+# --- posts of MirrorMeterReadings -------------------------------------------------------
+
+
+def mirror(agg, end_device) -> str:
+    """A mirror of the EndDevice with a W quantity and a power factor one; its href."""
+    at = time_type(timezone.now()) - 7200
+    prefix = f"{end_device.pk:08X}"
+    body = SepMup(
+        mrid=prefix + "A" * 24,
+        role_flags=0x09,
+        service_category_kind=0,
+        status=1,
+        device_lfdi=end_device.lfdi,
+        mirror_meter_readings=[
+            SepMmr(
+                mrid=prefix + "B" * 23 + suffix,
+                description=suffix,
+                reading_type=ReadingType(uom=uom, kind=37),
+                reading=SepReading(value=1, time_period=DateTimeInterval(duration=60, start=at)),
+            )
+            for suffix, uom in (("1", 38), ("2", 65))
+        ],
+    )
+    created = agg.http.post_sep("/mup", serialize(body))
+    assert created.status_code == 201, created.content
+    return created["Location"]
+
+
+def readings(end_device, at: int, values: list[int], suffix: str = "1", **extra) -> bytes:
+    mrid = f"{end_device.pk:08X}" + "B" * 23 + suffix
+    return serialize(
+        SepMmr(
+            mrid=mrid,
+            mirror_reading_sets=[
+                MirrorReadingSet(
+                    mrid=mrid[:-1] + "C",
+                    time_period=DateTimeInterval(duration=60 * len(values), start=at),
+                    readings=[
+                        SepReading(
+                            value=v, time_period=DateTimeInterval(duration=60, start=at + 60 * k)
+                        )
+                        for k, v in enumerate(values)
+                    ],
+                )
+            ],
+            **extra,
+        )
+    )
+
+
+def power_state(end_device) -> dict:
+    got = state(end_device)
+    device = Device.objects.get(pk=end_device.device_id)
+    got["device"] = {
+        name: getattr(device, name) for name in ("power_w", "telemetry_at", "last_heard_at")
+    }
+    got["samples"] = sorted(
+        TelemetrySample.objects.filter(device_id=device.pk).values_list("at", "channel", "value")
+    )
+    del got["reported"]
+    return got
+
+
+def test_readings_are_stored_as_django_stores_them(fleet, django_assert_num_queries):
+    agg, lean, django = fleet
+    lean_href, django_href = mirror(agg, lean), mirror(agg, django)
+    at = time_type(timezone.now()) - 3600
+    body = readings(django, at, [2500, 2600, 2700, 2800])
+    answered = agg.http.post_sep(django_href, body)
+    assert answered.status_code == 201
+    body = readings(lean, at, [2500, 2600, 2700, 2800])
+    start, end = lean_put(agg, lean_href, body, method="POST")
+    assert start["status"] == 201 and end["body"] == b""
+    assert {k.decode(): v.decode() for k, v in start["headers"]} == {
+        "content-type": answered["Content-Type"],
+        "content-length": "0",
+        "location": lean_href,
+    }
+    got = power_state(lean)
+    assert got["device"]["power_w"] == 2800 and len(got["samples"]) == 4 + 1
+    assert got == power_state(django)
+    # The mirror and its quantities, then the ingest's lock and insert, and the savepoints
+    # of its two atomic blocks (this test runs in a transaction; a listener opens one
+    # transaction instead): the same for one reading or many.
+    for values in ([1], [1, 2, 3, 4]):
+        at += 600
+        with django_assert_num_queries(7):
+            answer = lean_put(agg, lean_href, readings(lean, at, values), method="POST")
+        assert answer[0]["status"] == 201
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["declared", "other-quantity", "unknown-mrid", "future", "hostile", "empty-set"],
+)
+def test_readings_django_must_answer_go_to_django_with_nothing_written(fleet, case):
+    agg, lean, _ = fleet
+    href = mirror(agg, lean)
+    at = time_type(timezone.now()) - 300
+    body = {
+        "declared": readings(lean, at, [1], reading_type=ReadingType(uom=38, kind=37)),
+        "other-quantity": readings(lean, at, [1], suffix="2"),
+        "unknown-mrid": readings(lean, at, [1], suffix="9"),
+        "future": readings(lean, at + 7200, [1]),
+        "hostile": b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY e "x">]>'
+        b'<MirrorMeterReading xmlns="urn:ieee:std:2030.5:ns"><mRID>&e;</mRID>'
+        b"</MirrorMeterReading>",
+        "empty-set": readings(lean, at, []),
+    }[case]
+    before = power_state(lean)
+    assert lean_put(agg, href, body, method="POST") == [DJANGO]
+    assert power_state(lean) == before
+
+
+def test_another_clients_mirror_goes_to_django(fleet, utility_a):
+    agg, lean, _ = fleet
+    href = mirror(agg, lean)
+    other = actor(utility_a, program=agg.client.program, name="other")
+    other.http.get("/dcap")
+    body = readings(lean, time_type(timezone.now()) - 300, [1])
+    assert lean_put(other, href, body, method="POST") == [DJANGO]
+    assert other.http.post_sep(href, body).status_code == 404
