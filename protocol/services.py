@@ -406,15 +406,19 @@ def der_status_store_at_once(
     )
     if statement is None:
         return False
+    # The subscriptions to tell get their Notification rows (notifications_queue's) in the
+    # same statement, so a status is never stored without them.
     sql = (
         f'WITH ed AS (UPDATE {table} SET "reported" = "reported" || '  # noqa: S608 - ours
         'jsonb_build_object(%s::text, %s::text) WHERE "id" = %s RETURNING "id"), '
         f"{statement.ctes}"
-        f"subs AS (SELECT {Subscription._meta.db_table}.id, subscribed_resource "
-        f"FROM {Subscription._meta.db_table} WHERE utility_id = %s "
-        "AND subscribed_resource = %s AND EXISTS (SELECT 1 FROM ed)) "
-        "SELECT (SELECT COUNT(*) FROM ed), (SELECT json_agg(json_build_array(id, "
-        "subscribed_resource)) FROM subs)"
+        f"subs AS (SELECT id, subscribed_resource FROM {Subscription._meta.db_table} "
+        "WHERE utility_id = %s AND subscribed_resource = %s AND EXISTS (SELECT 1 FROM ed)), "
+        f"owed AS (INSERT INTO {NotificationDelivery._meta.db_table} (subscription_id, "
+        "resource, created_at, task_id, due_at, attempts) SELECT id, subscribed_resource, %s, "
+        "gen_random_uuid()::text, %s, 0 FROM subs RETURNING id, task_id) "
+        "SELECT (SELECT COUNT(*) FROM ed), "
+        "(SELECT json_agg(json_build_array(id, task_id)) FROM owed)"
     )
     params = [
         key,
@@ -423,17 +427,19 @@ def der_status_store_at_once(
         *statement.params,
         utility_id,
         resource_href,
+        now,
+        now + timedelta(seconds=NOTIFY_LEASE_S),
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        written, subscribed = cursor.fetchone()
+        written, owed = cursor.fetchone()
     if not written:
         return False
     statement.applied()
     # What a client PUT shows in this EndDevice's GETs only (protocol.cache).
     cache.bump(cache.end_device_key(end_device_id))
-    if subscribed:
-        notifications_queue([(pk, resource) for pk, resource in subscribed])
+    for pk, task_id in owed or ():
+        job_queue(NOTIFICATION_DELIVER, pk, task_id=task_id)
     return True
 
 

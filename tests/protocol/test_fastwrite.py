@@ -280,11 +280,17 @@ def test_subscribers_hear_of_a_lean_status(fleet, django_assert_num_queries):
         notification_uri="https://example.test/notify",
         limit=1,
     )
-    lean_put(agg, ders(lean), status_body(time_type(timezone.now()) - 10))
-    with django_assert_num_queries(2):  # the statement, the NotificationDelivery
+    with django_assert_num_queries(2):  # the ownership, then one statement
+        start, _ = lean_put(agg, ders(lean), status_body(time_type(timezone.now()) - 10))
+    assert start["status"] == 204
+    with django_assert_num_queries(1):  # the Notification row is written by the statement
         start, _ = lean_put(agg, ders(lean), status_body(time_type(timezone.now()) - 5))
     assert start["status"] == 204
-    assert subscription.deliveries.count() == 2
+    owed = list(subscription.deliveries.all())
+    assert [d.resource for d in owed] == [ders(lean)] * 2
+    assert all((d.due_at - d.created_at).total_seconds() == 30 for d in owed)
+    assert len({d.task_id for d in owed}) == 2 and all(len(d.task_id) == 36 for d in owed)
+    assert all(d.attempts == 0 and d.delivered_at is None for d in owed)
 
 
 # --- posts of MirrorMeterReadings -------------------------------------------------------
