@@ -727,6 +727,12 @@ def interval_bucket(at: datetime, *, period: str) -> datetime:
     return datetime.fromtimestamp(epoch - epoch % seconds, tz=UTC)
 
 
+def readings_refused(readings: Iterable[Reading], *, now: datetime) -> bool:
+    """Whether telemetry_ingest would refuse one of these readings for its value, unit or
+    time (their devices aside): a caller that must write all or nothing asks first."""
+    return any(isinstance(_normalize(r, now=now), str) for r in readings)
+
+
 def _normalize(reading: Reading, *, now: datetime) -> tuple[datetime, float] | str:
     """The reading's UTC time and canonical value, or the reason it is refused."""
     scale = _scale(reading.channel, reading.unit, reading.power_of_ten)

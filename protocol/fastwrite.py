@@ -34,7 +34,9 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import DatabaseError, connection
+from django.utils import timezone
 
+from devices.services import readings_refused, telemetry_ingest
 from protocol import cache, fastpath, seen, selectors
 from protocol.fsets.base import BadInput, client_profile
 from protocol.fsets.der import DERStatusView, der_status_arguments
@@ -43,7 +45,7 @@ from protocol.managers.der import DER_STATUS, der_part_href
 from protocol.managers.edev import reported_content
 from protocol.managers.mirror import mup_href
 from protocol.models import Client
-from protocol.services import der_status_store_at_once, mirror_readings_ingest
+from protocol.services import der_status_store_at_once
 from protocol.xml import SepXmlError, parse, schema_version
 from protocol.xml.parser import max_body_bytes
 from protocol.xml.resources.der import DERStatus
@@ -159,10 +161,13 @@ def store_readings(client: Client, mid: int, body: bytes, now: datetime) -> str 
         readings = [r for m in mmrs for r in readings_of(m, device_id=device_id, q=held[m.mrid])]
     except BadInput:
         return None
-    if not readings:
+    # A refused reading writes nothing, and Django answers why. Checked first, the ingest
+    # is the one transaction (no savepoint for mirror_readings_ingest's rollback): its
+    # readings are all of one device, so one it refuses (another utility's) refuses all.
+    if not readings or readings_refused(readings, now=timezone.now()):
         return None
-    # Any rejection rolls the whole ingest back: Django then answers why.
-    if mirror_readings_ingest(mup=mup, readings=readings).rejected:
+    utility = mup.end_device.utility
+    if telemetry_ingest(utility=utility, readings=readings, source="sep2").rejected:
         return None
     return mup_href(mup)
 
