@@ -26,13 +26,13 @@ from protocol.models import Client
 from protocol.transport import is_trusted_proxy, proxy_secret_matches
 from protocol.xml import SEP_CONTENT_TYPE
 
-_WANTED = {
+WANTED_HEADERS = {
     b"x-ssl-client-cert": "cert",
     b"x-reservoir-proxy-secret": "secret",
     b"x-ssl-client-verify": "verify",
     b"if-none-match": "condition",
 }
-_CONTENT_TYPE = SEP_CONTENT_TYPE.encode()
+CONTENT_TYPE = SEP_CONTENT_TYPE.encode()
 
 
 def cacheable(match) -> bool:
@@ -44,8 +44,8 @@ def cacheable(match) -> bool:
     return bool(initkwargs.get("cacheable", getattr(view_class, "cacheable", False)))
 
 
-def _client(
-    scope, methods: tuple[str, ...] = ("GET", "HEAD"), wanted: dict[bytes, str] = _WANTED
+def known_client(
+    scope, methods: tuple[str, ...] = ("GET", "HEAD"), wanted: dict[bytes, str] = WANTED_HEADERS
 ) -> tuple[Client, dict[str, str], datetime] | None:
     """(the cached client, the headers read, now) when SepView would serve it without a
     write of its own (entitled, not recorded, not in a simulated outage); else None: ask
@@ -87,7 +87,7 @@ def _client(
 
 def lookup(scope) -> tuple[cache.Entry, bool] | None:
     """(the cached answer, whether the client holds it already), or None: ask Django."""
-    known = _client(scope)
+    known = known_client(scope)
     if known is None:
         return None
     client, found, now = known
@@ -109,7 +109,7 @@ def is_time(match) -> bool:
 def time_lookup(scope) -> bytes | None:
     """/tm's body for a known client, as TimeView renders it (the clock, the utility's
     zone and the program's poll rate: no database), or None: ask Django."""
-    known = _client(scope)
+    known = known_client(scope)
     if known is None:
         return None
     client, _, now = known
@@ -124,7 +124,7 @@ def time_lookup(scope) -> bytes | None:
 
 async def send_body(scope, send, body: bytes) -> None:
     """A 200 2030.5 answer with no validators (TimeView's)."""
-    headers = [(b"content-type", _CONTENT_TYPE), (b"content-length", str(len(body)).encode())]
+    headers = [(b"content-type", CONTENT_TYPE), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
 
@@ -136,7 +136,7 @@ async def send_entry(scope, send, entry: cache.Entry, not_modified: bool) -> Non
         await send({"type": "http.response.body", "body": b""})
         return
     headers += [
-        (b"content-type", _CONTENT_TYPE),
+        (b"content-type", CONTENT_TYPE),
         (b"content-length", str(len(entry.body)).encode()),
     ]
     await send({"type": "http.response.start", "status": 200, "headers": headers})

@@ -54,7 +54,7 @@ from protocol.xml.resources.mirror import MirrorMeterReading, MirrorMeterReading
 logger = logging.getLogger(__name__)
 
 _WANTED = {
-    **fastpath._WANTED,
+    **fastpath.WANTED_HEADERS,
     b"content-type": "type",
     b"content-length": "length",
 }
@@ -76,7 +76,7 @@ def is_der_status(match) -> bool:
 
 
 # (client pk, EndDevice pk) -> ((device id, utility id), GLOBAL token)
-owners = cache._Lru(cache.MAX_ENTRIES)
+owners = cache.Lru(cache.MAX_ENTRIES)
 
 
 def _owned(client: Client, eid: int) -> tuple[int, int] | None:
@@ -233,7 +233,7 @@ def _replay(messages: list[dict], receive):
 async def _take(scope, receive, send, app, method: str, work, pk: int):
     """(client, result of work, now) when the lean path served the request's writes; else
     None, with the request handed to Django (the body read so far given back)."""
-    known = fastpath._client(scope, methods=(method,), wanted=_WANTED)
+    known = fastpath.known_client(scope, methods=(method,), wanted=_WANTED)
     if known is None:
         await app(scope, receive, send)
         return None
@@ -283,7 +283,7 @@ async def post_readings(scope, receive, send, match, app) -> None:
     _, location, _ = taken
     # What Django answers (SepView.created through the ASGI handler).
     headers = [
-        (b"content-type", fastpath._CONTENT_TYPE),
+        (b"content-type", fastpath.CONTENT_TYPE),
         (b"content-length", b"0"),
         (b"location", location.encode()),
     ]
