@@ -17,7 +17,10 @@ are printed beside them as recorded in issue 18.
 
 ``--profile "PUT ders"`` runs no load: on the same seeded database it puts one endpoint's
 requests through the 2030.5 view in process under cProfile and prints statements per
-request and where the time went (``--requests N``).
+request and where the time went (``--requests N``). That is Django's path: on PostgreSQL
+the listener stores the common DERStatus PUT and readings post on its lean path
+(protocol.fastwrite); ``SEP2_LEAN_WRITES=0 python -m bench.sep2 ...`` measures the
+listener with it off, for a before/after taken back to back.
 """
 
 from __future__ import annotations

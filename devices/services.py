@@ -213,18 +213,15 @@ def device_update_status(
     written by one conditional UPDATE (`_device_status_write`): no lock and read of the
     device before it, which a status PUT, the most frequent write of a 2030.5 fleet, paid.
     """
-    changes: dict = {"status_at": at}
-    if storage_connect_status is not None:
-        changes["storage_connect_status"] = storage_connect_status
-    if operating_mode is not None:
-        changes["operating_mode"] = operating_mode
-    if alarms is not None:
-        changes["alarms"] = list(alarms)
-    if gen_connect_status is not None:
-        changes["gen_connect_status"] = gen_connect_status
-    if other is not None:
-        changes["der_status"] = dict(other)
-    changes = _device_fields_clean(device, changes)
+    changes = _status_changes(
+        device,
+        at=at,
+        storage_connect_status=storage_connect_status,
+        operating_mode=operating_mode,
+        alarms=alarms,
+        gen_connect_status=gen_connect_status,
+        other=other,
+    )
     with transaction.atomic():
         if soc_pct is not None:
             result = telemetry_ingest(
@@ -242,6 +239,149 @@ def device_update_status(
             if device.last_heard_at is None or at > device.last_heard_at:
                 device.last_heard_at = at
     return device
+
+
+def _status_changes(
+    device: Device,
+    *,
+    at: datetime,
+    storage_connect_status: int | None,
+    operating_mode: str | None,
+    alarms: list[str] | None,
+    gen_connect_status: int | None,
+    other: dict | None,
+) -> dict:
+    """The device fields a status sets, cleaned (ValidationError: nothing may be written)."""
+    changes: dict = {"status_at": at}
+    if storage_connect_status is not None:
+        changes["storage_connect_status"] = storage_connect_status
+    if operating_mode is not None:
+        changes["operating_mode"] = operating_mode
+    if alarms is not None:
+        changes["alarms"] = list(alarms)
+    if gen_connect_status is not None:
+        changes["gen_connect_status"] = gen_connect_status
+    if other is not None:
+        changes["der_status"] = dict(other)
+    return _device_fields_clean(device, changes)
+
+
+@dataclass(frozen=True)
+class StatusStatement:
+    """device_update_status as CTEs of one PostgreSQL statement (device_status_statement)."""
+
+    ctes: str  # "name AS (...), " clauses, each guarded by `guard`
+    params: list
+    device_id: int
+    utility_id: int
+    ingested: bool  # a SoC sample is among the writes: telemetry_ingested is owed
+
+    def applied(self) -> None:
+        """What device_update_status does once its transaction commits."""
+        if self.ingested:
+            utility_id, device_ids = self.utility_id, [self.device_id]
+            transaction.on_commit(
+                lambda: telemetry_ingested.send(
+                    sender=TelemetrySample,
+                    utility_id=utility_id,
+                    device_ids=device_ids,
+                    source="status",
+                )
+            )
+
+
+def device_status_statement(
+    *,
+    device_id: int,
+    utility_id: int,
+    at: datetime,
+    guard: str,
+    soc_pct: float | None = None,
+    storage_connect_status: int | None = None,
+    operating_mode: str | None = None,
+    alarms: list[str] | None = None,
+    gen_connect_status: int | None = None,
+    other: dict | None = None,
+    now: datetime | None = None,
+) -> StatusStatement | None:
+    """device_update_status's writes as CTEs for one PostgreSQL statement (a caller adds its
+    own writes and sends it: one round trip for a whole DERStatus PUT), or None when
+    device_update_status would refuse the status (the caller lets it say why).
+
+    The same validation (`_status_changes`, ingest's `_normalize`) and the same effects: the
+    SoC sample (duplicates skipped) with its rollup hour marked pending, the device's live
+    SoC if newer than held, its status fields unless it holds a newer status, last_heard_at
+    moved forward. Every write happens only when SQL condition `guard` holds. The device's
+    live and status columns are set by one UPDATE: a statement may not update a row twice.
+    """
+    try:
+        changes = _status_changes(
+            Device(pk=device_id, utility_id=utility_id),
+            at=at,
+            storage_connect_status=storage_connect_status,
+            operating_mode=operating_mode,
+            alarms=alarms,
+            gen_connect_status=gen_connect_status,
+            other=other,
+        )
+    except ValidationError:
+        return None
+    table = Device._meta.db_table
+    ctes = ""
+    params: list = []
+    sets: list[str] = []
+    set_params: list = []
+    if soc_pct is not None:
+        reading = Reading(device_id=device_id, at=at, channel=Channel.SOC_PCT, value=soc_pct)
+        normalized = _normalize(reading, now=now or timezone.now())
+        if isinstance(normalized, str):
+            return None
+        sample_at, value = normalized
+        channel = str(Channel.SOC_PCT)
+        ctes += (
+            f"ins AS (INSERT INTO {TelemetrySample._meta.db_table} ({_SAMPLE_COLUMNS}) "
+            f"SELECT %s, %s, %s, %s, %s WHERE {guard} "
+            "ON CONFLICT (device_id, channel, at) DO NOTHING RETURNING utility_id, at), "
+            f"marked AS ({_mark_pending_sql('ins')}), "
+        )
+        params += [device_id, utility_id, sample_at, channel, value]
+        newer = '("telemetry_at" ->> %s) IS NULL OR ("telemetry_at" ->> %s)::timestamptz < %s'
+        field = CHANNEL_LIVE_FIELDS[Channel.SOC_PCT]
+        sets.append(f'"{field}" = CASE WHEN {newer} THEN %s ELSE "{field}" END')
+        set_params += [channel, channel, sample_at, value]
+        sets.append(
+            f'"telemetry_at" = CASE WHEN {newer} THEN "telemetry_at" || '
+            'jsonb_build_object(%s::text, %s::text) ELSE "telemetry_at" END'
+        )
+        set_params += [channel, channel, sample_at, channel, sample_at.isoformat()]
+    # _device_status_write's condition: the device holds no newer status.
+    current = '("status_at" IS NULL OR "status_at" <= %s)'
+    for name, value in changes.items():
+        field = Device._meta.get_field(name)
+        sets.append(f'"{field.column}" = CASE WHEN {current} THEN %s ELSE "{field.column}" END')
+        set_params += [at, field.get_db_prep_save(value, connection)]
+    # The ingest moves last_heard_at forward; a status write too, when it is written.
+    heard = '("last_heard_at" IS NULL OR "last_heard_at" < %s)'
+    if soc_pct is not None:
+        sets.append(f'"last_heard_at" = CASE WHEN {heard} THEN %s ELSE "last_heard_at" END')
+        set_params += [at, at]
+    else:
+        sets.append(
+            f'"last_heard_at" = CASE WHEN {heard} AND {current} THEN %s ELSE "last_heard_at" END'
+        )
+        set_params += [at, at, at]
+    ctes += (
+        f"dev AS (UPDATE {table} SET {', '.join(sets)} "  # noqa: S608 - names are ours
+        f'WHERE "id" = %s AND {guard} RETURNING "id"), '
+    )
+    params += [*set_params, device_id]
+    return StatusStatement(
+        ctes=ctes,
+        params=params,
+        device_id=device_id,
+        utility_id=utility_id,
+        ingested=soc_pct is not None,
+    )
 
 
 # The check constraints `_device_fields_clean` leaves to the fields' own validation: each
@@ -585,6 +725,12 @@ def interval_bucket(at: datetime, *, period: str) -> datetime:
     seconds = ROLLUP_PERIOD_SECONDS[period]
     epoch = int(at.timestamp())
     return datetime.fromtimestamp(epoch - epoch % seconds, tz=UTC)
+
+
+def readings_refused(readings: Iterable[Reading], *, now: datetime) -> bool:
+    """Whether telemetry_ingest would refuse one of these readings for its value, unit or
+    time (their devices aside): a caller that must write all or nothing asks first."""
+    return any(isinstance(_normalize(r, now=now), str) for r in readings)
 
 
 def _normalize(reading: Reading, *, now: datetime) -> tuple[datetime, float] | str:

@@ -16,7 +16,7 @@ from django.core.handlers.asgi import ASGIHandler
 from django.test.utils import override_settings
 from django.urls import Resolver404, resolve
 
-from protocol import fastpath
+from protocol import fastpath, fastwrite
 from protocol.transport import PROXY_HEADER_NAMES
 
 SEP2_URLCONF = "protocol.urls"
@@ -100,7 +100,8 @@ class Sep2Handler(ASGIHandler):
 
 class Sep2Http:
     """The 2030.5 listener's HTTP app: only the 2030.5 paths. A GET whose answer is cached
-    is answered here (protocol.fastpath); everything else goes to Django."""
+    is answered here (protocol.fastpath), and so are a common DERStatus PUT and post of
+    MirrorMeterReadings on PostgreSQL (protocol.fastwrite); everything else goes to Django."""
 
     def __init__(self, app):
         self.app = app
@@ -112,10 +113,20 @@ class Sep2Http:
             return await send({"type": "lifespan.shutdown.complete"})
         if scope["type"] == "websocket":
             return await send({"type": "websocket.close", "code": 1008})
-        route = sep2_route(scope.get("path", ""))
+        path = scope.get("path", "")
+        route = sep2_route(path)
         if route is None:
             return await _not_found(send)
-        if route is CACHED:
+        method = scope["method"]
+        if method == "PUT":
+            match = sep2_match(path)
+            if fastwrite.is_der_status(match):
+                return await fastwrite.put(scope, receive, send, match, self.app)
+        elif method == "POST":
+            match = sep2_match(path)
+            if fastwrite.is_mirror(match):
+                return await fastwrite.post_readings(scope, receive, send, match, self.app)
+        elif route is CACHED:
             found = fastpath.lookup(scope)
             if found is not None:
                 return await fastpath.send_entry(scope, send, *found)

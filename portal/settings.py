@@ -474,6 +474,11 @@ if SEP2_CACHE_GENERATIONS not in ("file", "redis") or (
 # The bound on the portal's "last seen" / "last poll": the 2030.5 listener writes polls'
 # times in sets at most this many seconds after they happen (protocol.seen).
 SEP2_SEEN_FLUSH_S = float(os.environ.get("SEP2_SEEN_FLUSH_S", "10"))
+# Threads (each with a database connection from the pool) storing the 2030.5 listener's
+# lean DERStatus PUTs (protocol.fastwrite); keep it below DB_POOL_MAX_SIZE.
+SEP2_LEAN_WRITE_THREADS = int(os.environ.get("SEP2_LEAN_WRITE_THREADS", "4"))
+# 0: every write goes through Django (the lean path off, e.g. to compare).
+SEP2_LEAN_WRITES = os.environ.get("SEP2_LEAN_WRITES", "1") != "0"
 SEP2_TLS_DIR = Path(os.environ.get("SEP2_TLS_DIR", VAR_DIR / "tls"))
 # The demo CA (manage.py sep2_demo_pki) nginx trusts too: unset means VAR_DIR/demo/sep2,
 # empty means none (production).

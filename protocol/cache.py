@@ -136,7 +136,7 @@ def install_write_watch(connection, **kwargs) -> None:
 # --- the caches ------------------------------------------------------------------------
 
 
-class _Lru:
+class Lru:
     def __init__(self, size: int):
         self.size = size
         self._data: OrderedDict[Any, Any] = OrderedDict()
@@ -236,7 +236,7 @@ class ResponseCache:
     PREFIX = "sep2:r:"
 
     def __init__(self, size: int = MAX_ENTRIES):
-        self.local = _Lru(size)
+        self.local = Lru(size)
         self._redis = None
         self._redis_checked = False
 
@@ -295,7 +295,7 @@ class ClientCache:
     """(LFDI, issuer) → Client row (with its utility and program), at a GLOBAL token."""
 
     def __init__(self, size: int = MAX_IDENTITIES):
-        self.local = _Lru(size)
+        self.local = Lru(size)
 
     def get(self, lfdi: str, issuer: str):
         found = self.local.get((lfdi, issuer))
@@ -317,8 +317,8 @@ class ClientCache:
 
 clients = keeps(ClientCache())
 # PEM → DER, and DER → ClientIdentity: pure functions of the bytes.
-certificates = _Lru(MAX_IDENTITIES)
-identities = _Lru(MAX_IDENTITIES)
+certificates = Lru(MAX_IDENTITIES)
+identities = Lru(MAX_IDENTITIES)
 
 
 def storable(using: str = "default") -> bool:

@@ -31,14 +31,18 @@ from protocol.models import Client
 from protocol.transport import is_trusted_proxy, proxy_secret_matches
 from protocol.xml import SEP_CONTENT_TYPE
 
+# The request headers known_client reads, by their place in the list it returns.
+CERT, SECRET, VERIFY, IF_NONE_MATCH, BODY_TYPE, BODY_LENGTH = range(6)
 _WANTED = {
-    b"x-ssl-client-cert": 0,
-    b"x-reservoir-proxy-secret": 1,
-    b"x-ssl-client-verify": 2,
-    b"if-none-match": 3,
+    b"x-ssl-client-cert": CERT,
+    b"x-reservoir-proxy-secret": SECRET,
+    b"x-ssl-client-verify": VERIFY,
+    b"if-none-match": IF_NONE_MATCH,
+    b"content-type": BODY_TYPE,
+    b"content-length": BODY_LENGTH,
 }
-_READS = frozenset(("GET", "HEAD"))
-_CONTENT_TYPE = SEP_CONTENT_TYPE.encode()
+READS = frozenset(("GET", "HEAD"))
+CONTENT_TYPE = SEP_CONTENT_TYPE.encode()
 # A pass is found by the header's last bytes (the end of the certificate's signature):
 # hashing 64 bytes, not the 1.5 kB header, and one comparison of the whole header after.
 _TAIL = 64
@@ -82,8 +86,8 @@ def _forget_passes(*, setting, **kwargs) -> None:
 
 
 def _headers(scope) -> list[bytes | None]:
-    """[certificate, proxy secret, verify, If-None-Match] as sent, None where absent."""
-    found: list[bytes | None] = [None, None, None, None]
+    """The headers of _WANTED as sent, at their places (CERT, ...); None where absent."""
+    found: list[bytes | None] = [None] * len(_WANTED)
     for name, value in scope["headers"]:
         index = _WANTED.get(name)
         if index is None and not name.islower():
@@ -93,15 +97,19 @@ def _headers(scope) -> list[bytes | None]:
     return found
 
 
-def _client(scope) -> tuple[Client, bytes | None, datetime] | None:
-    """(the cached client, its If-None-Match, now) when SepView would serve it without a
-    write (entitled, not recorded, not in a simulated outage); else None: ask Django."""
-    if scope["method"] not in _READS:
+def known_client(
+    scope, methods: frozenset[str] = READS
+) -> tuple[Client, list[bytes | None], datetime] | None:
+    """(the cached client, the headers read (see _headers), now) when SepView would serve
+    it without a write of its own (entitled, not recorded, not in a simulated outage);
+    else None: ask Django."""
+    if scope["method"] not in methods:
         return None
     extensions = scope.get("extensions")
     if extensions and (extensions.get("tls") or {}).get("client_cert_chain"):
         return None  # a certificate from the TLS extension: Django reads it
-    cert, secret, verify, condition = _headers(scope)
+    headers = _headers(scope)
+    cert, secret, verify = headers[CERT], headers[SECRET], headers[VERIFY]
     if not cert or (verify is not None and verify != b"SUCCESS"):
         return None
     peer = (scope.get("client") or ("",))[0]
@@ -122,7 +130,7 @@ def _client(scope) -> tuple[Client, bytes | None, datetime] | None:
             return None
     if not passed.opens <= now <= passed.closes:
         return None
-    return passed.client, condition, datetime.fromtimestamp(now, UTC)
+    return passed.client, headers, datetime.fromtimestamp(now, UTC)
 
 
 def _admit(peer: str, cert: bytes, secret: bytes | None, token: int) -> _Pass | None:
@@ -162,10 +170,10 @@ def _admit(peer: str, cert: bytes, secret: bytes | None, token: int) -> _Pass | 
 
 def lookup(scope) -> tuple[cache.Entry, bool] | None:
     """(the cached answer, whether the client holds it already), or None: ask Django."""
-    known = _client(scope)
+    known = known_client(scope)
     if known is None:
         return None
-    client, condition, now = known
+    client, headers, now = known
     client_id = client.id
     query = scope.get("query_string", b"").decode()
     entry = cache.responses.get(cache.response_key(client_id, scope["path"], query))
@@ -174,6 +182,7 @@ def lookup(scope) -> tuple[cache.Entry, bool] | None:
     seen.client_seen(client_id=client_id, at=now)
     if entry.end_device_id is not None:
         seen.end_device_polled(end_device_id=entry.end_device_id, at=now)
+    condition = headers[IF_NONE_MATCH]
     if condition is None:
         return entry, False
     return entry, cache.if_none_match(condition.decode("latin-1"), entry.etag)
@@ -187,7 +196,7 @@ def is_time(match) -> bool:
 def time_lookup(scope) -> bytes | None:
     """/tm's body for a known client, as TimeView renders it (the clock, the utility's
     zone and the program's poll rate: no database), or None: ask Django."""
-    known = _client(scope)
+    known = known_client(scope)
     if known is None:
         return None
     client, _, now = known
@@ -202,7 +211,7 @@ def time_lookup(scope) -> bytes | None:
 
 async def send_body(scope, send, body: bytes) -> None:
     """A 200 2030.5 answer with no validators (TimeView's)."""
-    headers = [(b"content-type", _CONTENT_TYPE), (b"content-length", str(len(body)).encode())]
+    headers = [(b"content-type", CONTENT_TYPE), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
 

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -25,6 +25,7 @@ from devices.services import (
     Reading,
     device_register,
     device_set_connection_point,
+    device_status_statement,
     device_update_identity,
     telemetry_ingest,
 )
@@ -374,6 +375,73 @@ def end_device_report_store(
     # What a client PUT shows in this EndDevice's GETs only (protocol.cache).
     cache.bump(cache.end_device_key(end_device.pk))
     subscriptions_notify(utility_id=end_device.utility_id, resources=[resource_href])
+
+
+def der_status_store_at_once(
+    *,
+    end_device_id: int,
+    device_id: int,
+    utility_id: int,
+    content: str,
+    resource_href: str,
+    key: str,
+    status: dict,
+    now: datetime,
+) -> bool:
+    """PostgreSQL: a DERStatus PUT's writes in one statement (one round trip, no
+    transaction of our own), as DERStatusView's device_update_status then
+    end_device_report_store do them: the device's status and SoC (devices'
+    device_status_statement), the EndDevice's `reported`, and the subscriptions to tell.
+
+    False, with nothing written, when device_update_status would refuse the status or the
+    EndDevice is gone: the caller lets the view answer (the same error, from the same
+    rules). The caller has checked the EndDevice is the client's and links this device.
+    """
+    table = EndDevice._meta.db_table
+    statement = device_status_statement(
+        device_id=device_id,
+        utility_id=utility_id,
+        guard="EXISTS (SELECT 1 FROM ed)",
+        now=now,
+        **status,
+    )
+    if statement is None:
+        return False
+    # The subscriptions to tell get their Notification rows (notifications_queue's) in the
+    # same statement, so a status is never stored without them.
+    sql = (
+        f'WITH ed AS (UPDATE {table} SET "reported" = "reported" || '  # noqa: S608 - ours
+        'jsonb_build_object(%s::text, %s::text) WHERE "id" = %s RETURNING "id"), '
+        f"{statement.ctes}"
+        f"subs AS (SELECT id, subscribed_resource FROM {Subscription._meta.db_table} "
+        "WHERE utility_id = %s AND subscribed_resource = %s AND EXISTS (SELECT 1 FROM ed)), "
+        f"owed AS (INSERT INTO {NotificationDelivery._meta.db_table} (subscription_id, "
+        "resource, created_at, task_id, due_at, attempts) SELECT id, subscribed_resource, %s, "
+        "gen_random_uuid()::text, %s, 0 FROM subs RETURNING id, task_id) "
+        "SELECT (SELECT COUNT(*) FROM ed), "
+        "(SELECT json_agg(json_build_array(id, task_id)) FROM owed)"
+    )
+    params = [
+        key,
+        content,
+        end_device_id,
+        *statement.params,
+        utility_id,
+        resource_href,
+        now,
+        now + timedelta(seconds=NOTIFY_LEASE_S),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        written, owed = cursor.fetchone()
+    if not written:
+        return False
+    statement.applied()
+    # What a client PUT shows in this EndDevice's GETs only (protocol.cache).
+    cache.bump(cache.end_device_key(end_device_id))
+    for pk, task_id in owed or ():
+        job_queue(NOTIFICATION_DELIVER, pk, task_id=task_id)
+    return True
 
 
 def end_device_information_store(
