@@ -11,19 +11,15 @@ import functools
 import logging
 
 from django.dispatch import receiver
-from redis.exceptions import RedisError
 
 from devices.signals import telemetry_ingested
-from portal.live import event_snapshot, mark_dirty
+from portal.live import LIVE_UNAVAILABLE, event_snapshot, mark_dirty
 from portal.realtime import push
 from programs.models import Event
 from programs.signals import dispatch_responded, event_changed
 from vendors.signals import conformance_run_progressed
 
 logger = logging.getLogger(__name__)
-
-# What the cache and channel layer raise while Redis (or the file cache) is unreachable.
-LIVE_UNAVAILABLE = (RedisError, OSError)
 
 
 def best_effort(receiver_function):

@@ -415,3 +415,47 @@ def test_the_relay_folder_does_not_grow_forever_without_a_server(relaying):
     realtime.push(utility_id=utility.pk, topic="alerts", data={"n": 1})
     assert not old.exists()
     assert len(list(relaying.glob("*.json"))) == 1
+
+
+@pytest.fixture
+def marking_in_background():
+    from portal import live
+
+    live.mark_in_background(True)
+    yield live
+    live._marker.write()
+    live.mark_in_background(False)
+
+
+def test_the_listener_writes_a_burst_of_dirty_marks_as_one(marking_in_background, monkeypatch):
+    """The 2030.5 listener ingests a fleet's reports; each mark was a Redis round trip on
+    the write's thread. Marked in the background, a burst is one write, stamped after it."""
+    from django.core.cache import caches
+
+    live = marking_in_background
+    first, second = factories.utility(), factories.utility()
+    writes = []
+    backend = type(caches["default"])  # the marker thread has its own cache instance
+    set_many = backend.set_many
+
+    def counted(self, data, *args, **kwargs):
+        writes.append(data)
+        return set_many(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(backend, "set_many", counted)
+    cache.delete_many([live.dirty_key(first.pk), live.dirty_key(second.pk)])
+    before = time.time()
+    for _ in range(200):
+        mark_dirty(utility_id=first.pk)
+    mark_dirty(utility_id=second.pk)
+    deadline = time.monotonic() + 5
+    while not writes and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(writes) == 1 and set(writes[0]) == {
+        live.dirty_key(first.pk),
+        live.dirty_key(second.pk),
+    }
+    assert cache.get(live.dirty_key(first.pk)) >= before
+    # A mark after the write is a new one, never folded into the one already written.
+    mark_dirty(utility_id=first.pk)
+    assert live._marker.write() == 1
