@@ -158,9 +158,12 @@ def store_readings(client: Client, mid: int, body: bytes, now: datetime) -> str 
         return None
     # A refused reading writes nothing, and Django answers why: the statement is built only
     # when telemetry_ingest would take every reading (its readings are all of one device,
-    # so one it refuses, another utility's, refuses all: nothing written, and False).
-    if not readings or not mirror_readings_store_at_once(
-        device_id=device_id, utility_id=client.utility_id, readings=readings
+    # so one it refuses, another utility's, refuses all: nothing written, and None).
+    if not readings or (
+        mirror_readings_store_at_once(
+            device_id=device_id, utility_id=client.utility_id, readings=readings
+        )
+        is None
     ):
         return None
     return href
