@@ -727,12 +727,6 @@ def interval_bucket(at: datetime, *, period: str) -> datetime:
     return datetime.fromtimestamp(epoch - epoch % seconds, tz=UTC)
 
 
-def readings_refused(readings: Iterable[Reading], *, now: datetime) -> bool:
-    """Whether telemetry_ingest would refuse one of these readings for its value, unit or
-    time (their devices aside): a caller that must write all or nothing asks first."""
-    return any(isinstance(_normalize(r, now=now), str) for r in readings)
-
-
 def _normalize(reading: Reading, *, now: datetime) -> tuple[datetime, float] | str:
     """The reading's UTC time and canonical value, or the reason it is refused."""
     scale = _scale(reading.channel, reading.unit, reading.power_of_ten)
@@ -970,6 +964,141 @@ def telemetry_ingest(
             rejected[0].reason,
         )
     return result
+
+
+@dataclass(frozen=True)
+class ReadingsStatement:
+    """telemetry_ingest of one device's readings as one PostgreSQL statement
+    (device_readings_statement): `sql` and `params` answer one row, (whether the device is
+    the utility's, how many samples went in)."""
+
+    sql: str
+    params: list
+    device_id: int
+    utility_id: int
+    accepted: int  # distinct (channel, at) in the batch
+    in_batch_duplicates: int
+    source: str
+
+    def result(self, inserted: int) -> IngestResult:
+        """What telemetry_ingest returns, once the statement inserted `inserted` samples."""
+        return IngestResult(
+            accepted=inserted,
+            duplicates=self.accepted - inserted + self.in_batch_duplicates,
+            rejected=[],
+        )
+
+    def applied(self) -> None:
+        """What telemetry_ingest does once its transaction commits."""
+        utility_id, device_ids, source = self.utility_id, [self.device_id], self.source
+        transaction.on_commit(
+            lambda: telemetry_ingested.send(
+                sender=TelemetrySample,
+                utility_id=utility_id,
+                device_ids=device_ids,
+                source=source,
+            )
+        )
+
+
+def device_readings_statement(
+    *,
+    device_id: int,
+    utility_id: int,
+    readings: Iterable[Reading],
+    source: str,
+    now: datetime | None = None,
+) -> ReadingsStatement | None:
+    """telemetry_ingest of readings all of one device, as one PostgreSQL statement (one
+    round trip, no transaction of its own), or None when telemetry_ingest would refuse one
+    of them for its value, unit or time (the caller lets it say why).
+
+    The same effects: the samples inserted, duplicates of stored (device, channel, at)
+    skipped; their hours marked pending; the device's live fields as _apply_live_state sets
+    them (per channel the batch's newest value, only if newer than the `telemetry_at` held
+    for it, with its isoformat string) and last_heard_at moved forward. The device row is
+    locked before the samples go in (telemetry_ingest's SELECT ... FOR UPDATE) and its own
+    values are compared in the UPDATE: concurrent ingests cannot move a channel back.
+    Nothing is written unless the device is the utility's (telemetry_ingest's
+    UNKNOWN_DEVICE): the statement says so.
+    """
+    now = now or timezone.now()
+    accepted: dict[tuple[str, datetime], float] = {}
+    in_batch_duplicates = 0
+    for reading in readings:
+        if reading.device_id != device_id:
+            return None
+        normalized = _normalize(reading, now=now)
+        if isinstance(normalized, str):
+            return None
+        at, value = normalized
+        key = (reading.channel, at)
+        if key in accepted:
+            in_batch_duplicates += 1
+        accepted[key] = value
+    if not accepted:
+        return None
+    # _apply_live_state's newest per channel (the first of equal times: none, keys unique).
+    latest: dict[str, tuple[datetime, float]] = {}
+    for (channel, at), value in accepted.items():
+        held = latest.get(channel)
+        if held is None or at > held[0]:
+            latest[channel] = (at, value)
+    table = Device._meta.db_table
+    newer = '(("telemetry_at" ->> %s) IS NULL OR ("telemetry_at" ->> %s)::timestamptz < %s)'
+    sets: list[str] = []
+    set_params: list = []
+    moved = ['"telemetry_at"']
+    moved_params: list = []
+    for channel, (at, value) in latest.items():
+        field = CHANNEL_LIVE_FIELDS.get(channel)
+        if field is None:
+            continue
+        sets.append(f'"{field}" = CASE WHEN {newer} THEN %s ELSE "{field}" END')
+        set_params += [channel, channel, at, value]
+        moved.append(
+            f"CASE WHEN {newer} THEN jsonb_build_object(%s::text, %s::text) ELSE '{{}}'::jsonb END"
+        )
+        moved_params += [channel, channel, at, channel, at.isoformat()]
+    if len(moved) > 1:
+        sets.append(f'"telemetry_at" = {" || ".join(moved)}')
+        set_params += moved_params
+    heard = max(at for at, _ in latest.values())
+    sets.append(
+        '"last_heard_at" = CASE WHEN "last_heard_at" IS NULL OR "last_heard_at" < %s '
+        'THEN %s ELSE "last_heard_at" END'
+    )
+    set_params += [heard, heard]
+    rows = [(device_id, utility_id, at, c, v) for (c, at), v in accepted.items()]
+    sql = (
+        # The device locked first, as telemetry_ingest locks it: two ingests of the same
+        # samples cannot each wait for the other.
+        f'WITH dev AS (SELECT "id" FROM {table} WHERE "id" = %s AND "utility_id" = %s '  # noqa: S608 - ours
+        "FOR UPDATE), "
+        f"ins AS (INSERT INTO {TelemetrySample._meta.db_table} ({_SAMPLE_COLUMNS}) "
+        "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[],"
+        " %s::varchar[], %s::double precision[]) WHERE EXISTS (SELECT 1 FROM dev) "
+        "ON CONFLICT (device_id, channel, at) DO NOTHING RETURNING utility_id, at), "
+        f"marked AS ({_mark_pending_sql('ins')}), "
+        f"live AS (UPDATE {table} SET {', '.join(sets)} "
+        'WHERE "id" IN (SELECT "id" FROM dev) RETURNING "id") '
+        "SELECT (SELECT COUNT(*) FROM live), (SELECT COUNT(*) FROM ins)"
+    )
+    params = [
+        device_id,
+        utility_id,
+        *[list(column) for column in zip(*rows, strict=True)],
+        *set_params,
+    ]
+    return ReadingsStatement(
+        sql=sql,
+        params=params,
+        device_id=device_id,
+        utility_id=utility_id,
+        accepted=len(accepted),
+        in_batch_duplicates=in_batch_duplicates,
+        source=source,
+    )
 
 
 def _mark_rollups_pending(utility_id: int, times: set[datetime]) -> None:

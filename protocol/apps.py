@@ -14,11 +14,14 @@ class ProtocolConfig(AppConfig):
 
         # Every write to what a cached 2030.5 answer is built from invalidates it.
         connection_created.connect(install_write_watch, dispatch_uid="protocol.cache.writes")
-        from protocol.selectors import SUBSCRIPTIONS_KEY
+        from protocol.selectors import MIRROR_TABLES, MIRRORS_KEY, SUBSCRIPTIONS_KEY
         from tenancy.generations import watch_table
 
         # Whether a utility has subscriptions (subscriptions_notify asks on every write).
         watch_table("protocol_subscription", SUBSCRIPTIONS_KEY)
+        # The mirrors and quantities a post of readings keeps (protocol.fastwrite).
+        for table, ignoring in MIRROR_TABLES.items():
+            watch_table(table, MIRRORS_KEY, ignoring=ignoring)
         from protocol.conformance import procedures, runner, sandbox
         from protocol.conformance.procedures import registration
         from protocol.models import ClientKind

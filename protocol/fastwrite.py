@@ -17,9 +17,10 @@ case only, the listener answers it as DERStatusView would, by the same rules:
 
 A post of MirrorMeterReadings to one MirrorUsagePoint (POST /mup/<id>) is taken the same
 way when it only carries readings of quantities the mirror holds (no ReadingType declared,
-none kept as other readings): the mirror and its quantities in one query, then the one
-telemetry_ingest in its own transaction (a rejection rolls it back and Django answers why);
-201 with the mirror's Location, as Django answers.
+none kept as other readings): the mirror and its quantities kept per (client, mirror) at
+the GLOBAL and MIRRORS tokens (selectors.MIRROR_TABLES), then telemetry_ingest's writes in
+one statement (protocol.services.mirror_readings_store_at_once; a reading it would refuse
+writes nothing and Django answers why); 201 with the mirror's Location, as Django answers.
 
 Anything else goes to Django unchanged (with the body read so far handed back), which
 answers it, errors included, as before. The answer is Django's: 204, Content-Length 0.
@@ -31,12 +32,11 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import DatabaseError, connection
-from django.utils import timezone
 
-from devices.services import readings_refused, telemetry_ingest
 from protocol import cache, fastpath, seen, selectors
 from protocol.fsets.base import BadInput, client_profile
 from protocol.fsets.der import DERStatusView, der_status_arguments
@@ -45,7 +45,7 @@ from protocol.managers.der import DER_STATUS, der_part_href
 from protocol.managers.edev import reported_content
 from protocol.managers.mirror import mup_href
 from protocol.models import Client
-from protocol.services import der_status_store_at_once
+from protocol.services import der_status_store_at_once, mirror_readings_store_at_once
 from protocol.xml import SepXmlError, parse, schema_version
 from protocol.xml.parser import max_body_bytes
 from protocol.xml.resources.der import DERStatus
@@ -146,25 +146,63 @@ def store_readings(client: Client, mid: int, body: bytes, now: datetime) -> str 
         return None
     if not mmrs or any(m.reading_type is not None for m in mmrs):
         return None  # quantities declared (or re-declared): Django's path stores them
-    mup, held = selectors.mirror_usage_point_with_quantities(client=client, pk=mid)
-    if mup is None or mup.end_device.device_id is None:
+    mirror = _mirror(client, mid)
+    if mirror is None:
         return None
+    href, device_id, held = mirror
     if any(m.mrid not in held or held[m.mrid].channel == OTHER for m in mmrs):
         return None
-    device_id = mup.end_device.device_id
     try:
         readings = [r for m in mmrs for r in readings_of(m, device_id=device_id, q=held[m.mrid])]
     except BadInput:
         return None
-    # A refused reading writes nothing, and Django answers why. Checked first, the ingest
-    # is the one transaction (no savepoint for mirror_readings_ingest's rollback): its
-    # readings are all of one device, so one it refuses (another utility's) refuses all.
-    if not readings or readings_refused(readings, now=timezone.now()):
+    # A refused reading writes nothing, and Django answers why: the statement is built only
+    # when telemetry_ingest would take every reading (its readings are all of one device,
+    # so one it refuses, another utility's, refuses all: nothing written, and None).
+    if not readings or (
+        mirror_readings_store_at_once(
+            device_id=device_id, utility_id=client.utility_id, readings=readings
+        )
+        is None
+    ):
         return None
-    utility = mup.end_device.utility
-    if telemetry_ingest(utility=utility, readings=readings, source="sep2").rejected:
+    return href
+
+
+class Quantity(NamedTuple):
+    """What readings_of takes from one of a mirror's MirrorMeterReadings."""
+
+    channel: str
+    unit: str
+    power_of_ten: int
+
+
+# (client pk, mirror pk) -> ((href, device id, {mRID: Quantity}), (GLOBAL, MIRRORS) tokens)
+mirrors = cache.Lru(cache.MAX_ENTRIES)
+
+
+def _mirror(client: Client, mid: int) -> tuple[str, int, dict[str, Quantity]] | None:
+    """The client's mirror (its href and device id) and its quantities by mRID, as
+    selectors.mirror_usage_point_with_quantities finds them, kept at the GLOBAL and MIRRORS
+    tokens (every write to a mirror, a quantity or an EndDevice but a poll's or a client
+    PUT's bumps them); None when it is missing, another client's, or links no device."""
+    current = cache.tokens((cache.GLOBAL, selectors.MIRRORS_KEY))
+    if current is None:
         return None
-    return mup_href(mup)
+    found = mirrors.get((client.pk, mid))
+    if found is not None and found[1] == current:
+        return found[0]
+    mup, rows = selectors.mirror_usage_point_with_quantities(client=client, pk=mid)
+    if mup is None or mup.end_device.device_id is None:
+        return None
+    held = {
+        mrid: Quantity(channel=q.channel, unit=q.unit, power_of_ten=q.power_of_ten)
+        for mrid, q in rows.items()
+    }
+    mirror = (mup_href(mup), mup.end_device.device_id, held)
+    if cache.storable():
+        mirrors.put((client.pk, mid), (mirror, current))
+    return mirror
 
 
 def _on_worker(work, client: Client, pk: int, body: bytes, now: datetime):

@@ -426,6 +426,17 @@ def subscriptions_to(*, utility_id: int, resources: list[str]) -> QuerySet[Subsc
     return Subscription.objects.for_utility(utility_id).filter(Q(subscribed_resource__in=resources))
 
 
+# Bumped by every write to the mirrors, their quantities and the EndDevices they mirror,
+# but a poll's or a client PUT's (ProtocolConfig.ready watches the tables): a post of
+# readings keeps its mirror and quantities at this token (protocol.fastwrite).
+MIRRORS_KEY = "protocol.mirrors"
+MIRROR_TABLES: dict[str, frozenset[str]] = {
+    "protocol_mirrorusagepoint": frozenset(),
+    "protocol_mirrormeterreading": frozenset(),
+    "protocol_enddevice": frozenset({"last_poll_at", "reported"}),
+}
+
+
 # Bumped by every write to protocol_subscription (ProtocolConfig.ready watches the table).
 SUBSCRIPTIONS_KEY = "protocol.subscriptions"
 _subscribed: Fact[bool] = Fact(SUBSCRIPTIONS_KEY)

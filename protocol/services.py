@@ -22,7 +22,9 @@ from django.utils import timezone
 
 from devices.models import Device
 from devices.services import (
+    IngestResult,
     Reading,
+    device_readings_statement,
     device_register,
     device_set_connection_point,
     device_status_statement,
@@ -672,6 +674,31 @@ def mirror_readings_ingest(*, mup: MirrorUsagePoint, readings: list[Reading]):
         if result.rejected:
             transaction.set_rollback(True)
     return result
+
+
+def mirror_readings_store_at_once(
+    *, device_id: int, utility_id: int, readings: list[Reading], now: datetime | None = None
+) -> IngestResult | None:
+    """PostgreSQL: a post of readings, all of one device, ingested in one statement (one
+    round trip, no transaction of our own) as mirror_readings_ingest ingests them
+    (devices' device_readings_statement), telemetry_ingested sent as it sends it; what
+    telemetry_ingest would return.
+
+    None, with nothing written, when telemetry_ingest would refuse a reading (its value,
+    unit or time, or the device not the utility's): the caller lets the view answer why.
+    """
+    statement = device_readings_statement(
+        device_id=device_id, utility_id=utility_id, readings=readings, source="sep2", now=now
+    )
+    if statement is None:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql, statement.params)
+        found, inserted = cursor.fetchone()
+    if not found:
+        return None
+    statement.applied()
+    return statement.result(inserted)
 
 
 # --- Responses, logs, subscriptions ------------------------------------------------------

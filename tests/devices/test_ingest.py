@@ -10,6 +10,7 @@ from devices.models import Device, TelemetryRollup, TelemetrySample
 from devices.services import (
     COPY_MIN_ROWS,
     Reading,
+    device_readings_statement,
     interval_bucket,
     telemetry_ingest,
     telemetry_rollup_pending,
@@ -373,3 +374,87 @@ def test_raw_time_is_kept_and_buckets_floor_it(utility, device):
     assert TelemetrySample.objects.get().at == at
     assert interval_bucket(at, period="5m") == NOW - timedelta(hours=1) + timedelta(minutes=5)
     assert interval_bucket(at, period="1h") == NOW - timedelta(hours=1)
+
+
+def _at_once(utility, readings):
+    """device_readings_statement sent: (whether the device was found, its IngestResult)."""
+    statement = device_readings_statement(
+        device_id=readings[0].device_id,
+        utility_id=utility.pk,
+        readings=readings,
+        source="test",
+        now=NOW,
+    )
+    assert statement is not None
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql, statement.params)
+        found, inserted = cursor.fetchone()
+    return found, statement.result(inserted)
+
+
+def _live(device):
+    device.refresh_from_db()
+    fields = ("power_w", "voltage_v", "soc_pct", "telemetry_at", "last_heard_at")
+    samples = TelemetrySample.objects.filter(device=device).order_by("at", "channel")
+    return (
+        {name: getattr(device, name) for name in fields},
+        list(samples.values_list("at", "channel", "value")),
+    )
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="one PostgreSQL statement")
+def test_the_one_statement_ingest_does_what_telemetry_ingest_does(utility, make_device):
+    ingested, at_once = make_device(), make_device()
+    m = timedelta(minutes=1)
+    t = NOW - timedelta(hours=1)
+    batches = [
+        [(Channel.W, t - 10 * m, 100), (Channel.W, t - 9 * m, 200), (Channel.V, t, 230)],
+        # older than held on W, newer on V, a channel without a live field, a duplicate
+        [(Channel.W, t - 20 * m, 5), (Channel.V, t + m, 231), (Channel.WH_IMPORT, t, 9)],
+        [(Channel.W, t - 9 * m, 200), (Channel.W, t - 9 * m, 300), (Channel.V, t, 1)],
+        # equal times across channels, newer on both
+        [(Channel.W, t + 2 * m, 7), (Channel.V, t + 2 * m, 232), (Channel.SOC_PCT, t, 50)],
+    ]
+    for batch in batches:
+        expected = ingest(
+            utility, [Reading(device_id=ingested.pk, at=a, channel=c, value=v) for c, a, v in batch]
+        )
+        found, got = _at_once(
+            utility, [Reading(device_id=at_once.pk, at=a, channel=c, value=v) for c, a, v in batch]
+        )
+        assert found == 1
+        assert (got.accepted, got.duplicates, got.rejected) == (
+            expected.accepted,
+            expected.duplicates,
+            expected.rejected,
+        )
+        live, samples = _live(at_once)
+        expected_live, expected_samples = _live(ingested)
+        assert live == expected_live
+        assert [s[1:] for s in samples] == [s[1:] for s in expected_samples]
+        assert [s[0] for s in samples] == [s[0] for s in expected_samples]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="one PostgreSQL statement")
+def test_the_one_statement_ingest_refuses_what_telemetry_ingest_refuses(
+    utility, other_utility, make_device
+):
+    device = make_device()
+    foreign = make_device(utility=other_utility)
+    before = _live(device)
+    assert (
+        device_readings_statement(
+            device_id=device.pk,
+            utility_id=utility.pk,
+            readings=[
+                Reading(device_id=device.pk, at=NOW + timedelta(hours=1), channel="w", value=1)
+            ],
+            source="test",
+            now=NOW,
+        )
+        is None
+    )
+    found, _ = _at_once(utility, [Reading(device_id=foreign.pk, at=NOW, channel="w", value=1)])
+    assert found == 0
+    assert _live(device) == before
+    assert not TelemetrySample.objects.filter(device=foreign).exists()

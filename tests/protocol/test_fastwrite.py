@@ -10,15 +10,16 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from devices.choices import Channel
 from devices.models import Device, TelemetryRollupPending, TelemetrySample
 from portal.listeners import Sep2Http
 from protocol import fastwrite, seen
-from protocol.models import Client, EndDevice, Subscription
+from protocol.models import Client, EndDevice, MirrorMeterReading, MirrorUsagePoint, Subscription
 from protocol.services import client_revoke
 from protocol.xml import serialize
 from protocol.xml.resources.common import DateTimeInterval, time_type
 from protocol.xml.resources.mirror import MirrorMeterReading as SepMmr
-from protocol.xml.resources.mirror import MirrorReadingSet, ReadingType
+from protocol.xml.resources.mirror import MirrorMeterReadingList, MirrorReadingSet, ReadingType
 from protocol.xml.resources.mirror import MirrorUsagePoint as SepMup
 from protocol.xml.resources.mirror import Reading as SepReading
 from tests.protocol.sep_world import actor, enrolled_end_device, program_with_group
@@ -38,6 +39,7 @@ def _inline(monkeypatch):
         fastwrite, "_run", sync_to_async(fastwrite._on_worker, thread_sensitive=True)
     )
     fastwrite.owners.clear()
+    fastwrite.mirrors.clear()
 
 
 def status_body(at: int, soc: str = "5050", extra: str = "") -> bytes:
@@ -347,7 +349,8 @@ def power_state(end_device) -> dict:
     got = state(end_device)
     device = Device.objects.get(pk=end_device.device_id)
     got["device"] = {
-        name: getattr(device, name) for name in ("power_w", "telemetry_at", "last_heard_at")
+        name: getattr(device, name)
+        for name in ("power_w", "voltage_v", "telemetry_at", "last_heard_at")
     }
     got["samples"] = sorted(
         TelemetrySample.objects.filter(device_id=device.pk).values_list("at", "channel", "value")
@@ -374,12 +377,11 @@ def test_readings_are_stored_as_django_stores_them(fleet, django_assert_num_quer
     got = power_state(lean)
     assert got["device"]["power_w"] == 2800 and len(got["samples"]) == 4 + 1
     assert got == power_state(django)
-    # The mirror and its quantities, then the ingest's lock and insert in its transaction
-    # (here a savepoint and its release: the test runs in a transaction): the same for one
+    # The mirror and its quantities are known: the ingest is one statement, for one
     # reading or many.
     for values in ([1], [1, 2, 3, 4]):
         at += 600
-        with django_assert_num_queries(5):
+        with django_assert_num_queries(1):
             answer = lean_put(agg, lean_href, readings(lean, at, values), method="POST")
         assert answer[0]["status"] == 201
 
@@ -415,3 +417,157 @@ def test_another_clients_mirror_goes_to_django(fleet, utility_a):
     body = readings(lean, time_type(timezone.now()) - 300, [1])
     assert lean_put(other, href, body, method="POST") == [DJANGO]
     assert other.http.post_sep(href, body).status_code == 404
+
+
+def both(agg, lean, django, lean_href, django_href, make) -> None:
+    """Post make(end_device) through Django to `django` (the client known after it), then
+    lean to `lean`."""
+    assert agg.http.post_sep(django_href, make(django)).status_code == 201
+    assert lean_put(agg, lean_href, make(lean), method="POST")[0]["status"] == 201
+
+
+def add_quantity(end_device, href: str, suffix: str, channel: str) -> None:
+    """One more quantity of the mirror at `href`, on `channel` in its canonical unit."""
+    mid = int(href.rsplit("/", 1)[1])
+    row = MirrorMeterReading.objects.get(
+        mirror_usage_point_id=mid, mrid=f"{end_device.pk:08X}" + "B" * 23 + "1"
+    )
+    row.pk, row.mrid, row.channel, row.unit, row.power_of_ten = (
+        None,
+        row.mrid[:-1] + suffix,
+        channel,
+        "",
+        0,
+    )
+    row.save()
+
+
+def readings_list(end_device, at: int, by_suffix: dict) -> bytes:
+    """A MirrorMeterReadingList of readings of the quantities `by_suffix` names (values,
+    or (seconds after `at`, values))."""
+    from protocol.xml import parse
+
+    return serialize(
+        MirrorMeterReadingList(
+            all=len(by_suffix),
+            results=len(by_suffix),
+            mirror_meter_readings=[
+                parse(readings(end_device, at + shift, values, suffix=suffix), SepMmr)
+                for suffix, (shift, values) in (
+                    (k, v if isinstance(v, tuple) else (0, v)) for k, v in by_suffix.items()
+                )
+            ],
+        )
+    )
+
+
+@pytest.mark.parametrize("case", ["four", "older", "duplicates", "equal-times"])
+def test_readings_leave_what_django_leaves(fleet, case):
+    agg, lean, django = fleet
+    lean_href, django_href = mirror(agg, lean), mirror(agg, django)
+    for end_device, href in ((lean, lean_href), (django, django_href)):
+        add_quantity(end_device, href, "3", Channel.V)
+        add_quantity(end_device, href, "4", Channel.WH_IMPORT)  # no live field of its own
+    at = time_type(timezone.now()) - 3600
+
+    def post(make):
+        both(agg, lean, django, lean_href, django_href, make)
+
+    if case == "four":
+        post(lambda e: readings(e, at, [2500, 2600, 2700, 2800]))
+    elif case == "older":
+        post(lambda e: readings_list(e, at, {"1": [2500, 2600], "3": [230, 231], "4": [10, 20]}))
+        # Older than held on the W channel, newer on the other.
+        post(lambda e: readings_list(e, at - 600, {"1": [100]}))
+        post(lambda e: readings_list(e, at - 600, {"1": [100], "3": (900, [220, 221]), "4": [5]}))
+    elif case == "duplicates":
+        post(lambda e: readings(e, at, [2500, 2600, 2700]))
+        post(lambda e: readings(e, at, [2500, 2600, 2700, 2800]))  # three stored already
+        post(lambda e: readings(e, at + 60, [2600, 2700]))  # all stored: nothing moves
+    else:  # every quantity read at the same times; a newer post at one time too
+        post(lambda e: readings_list(e, at, {"1": [2500, 2600], "3": [230, 231], "4": [10, 20]}))
+        post(lambda e: readings_list(e, at + 120, {"1": [2700], "3": [232], "4": [30]}))
+        post(lambda e: readings_list(e, at + 120, {"1": [2750], "3": [233]}))  # same times
+    got, expected = power_state(lean), power_state(django)
+    assert got["device"]["telemetry_at"] and got["samples"]
+    assert got == expected
+
+
+def test_readings_send_telemetry_ingested_as_django_sends_it(
+    fleet, django_capture_on_commit_callbacks
+):
+    from devices.signals import telemetry_ingested
+
+    agg, lean, _ = fleet
+    href = mirror(agg, lean)
+    agg.http.get("/dcap")  # the client known again
+    heard = []
+
+    def receiver(**kwargs):
+        heard.append({k: v for k, v in kwargs.items() if k != "signal"})
+
+    telemetry_ingested.connect(receiver)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            body = readings(lean, time_type(timezone.now()) - 300, [1, 2])
+            assert lean_put(agg, href, body, method="POST")[0]["status"] == 201
+    finally:
+        telemetry_ingested.disconnect(receiver)
+    assert heard == [
+        {
+            "sender": TelemetrySample,
+            "utility_id": lean.utility_id,
+            "device_ids": [lean.device_id],
+            "source": "sep2",
+        }
+    ]
+
+
+def test_a_reading_of_a_device_of_another_utility_writes_nothing(fleet, utility_b):
+    agg, lean, _ = fleet
+    href = mirror(agg, lean)
+    agg.http.get("/dcap")  # the client known again
+    body = readings(lean, time_type(timezone.now()) - 300, [1])
+    assert lean_put(agg, href, body, method="POST")[0]["status"] == 201
+    Device.objects.filter(pk=lean.device_id).update(utility=utility_b)
+    agg.http.get("/dcap")
+    before = power_state(lean)
+    assert lean_put(
+        agg, href, readings(lean, time_type(timezone.now()) - 200, [2]), method="POST"
+    ) == [DJANGO]
+    assert power_state(lean) == before
+
+
+@pytest.mark.parametrize("change", ["quantity-added", "quantity-other", "deleted", "moved"])
+def test_a_mirror_changed_after_it_was_kept_is_honoured(fleet, change):
+    agg, lean, django = fleet
+    href = mirror(agg, lean)
+    agg.http.get("/dcap")  # the client known again
+    at = time_type(timezone.now()) - 3600
+    assert lean_put(agg, href, readings(lean, at, [1]), method="POST")[0]["status"] == 201
+    mid = int(href.rsplit("/", 1)[1])
+    quantities = MirrorMeterReading.objects.filter(mirror_usage_point_id=mid)
+    held = quantities.get(mrid=f"{lean.pk:08X}" + "B" * 23 + "1")
+    if change == "quantity-added":
+        held.pk, held.mrid = None, held.mrid[:-1] + "3"
+        held.save()
+        body = readings(lean, at + 60, [2], suffix="3")
+        assert lean_put(agg, href, body, method="POST")[0]["status"] == 201
+        assert power_state(lean)["device"]["power_w"] == 2
+        return
+    if change == "quantity-other":
+        quantities.filter(pk=held.pk).update(channel=fastwrite.OTHER)
+    elif change == "deleted":
+        MirrorUsagePoint.objects.filter(pk=mid).delete()
+    else:  # to another of the client's EndDevices: its device gets the readings
+        MirrorUsagePoint.objects.filter(pk=mid).update(end_device=django)
+    agg.http.get("/dcap")  # the client known again
+    before = power_state(lean)
+    answer = lean_put(agg, href, readings(lean, at + 60, [2]), method="POST")
+    after = power_state(lean)
+    assert (after["device"], after["samples"]) == (before["device"], before["samples"])
+    if change == "moved":
+        assert answer[0]["status"] == 201
+        assert power_state(django)["device"]["power_w"] == 2
+    else:
+        assert answer == [DJANGO]
