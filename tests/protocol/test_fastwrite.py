@@ -298,9 +298,10 @@ def test_subscribers_hear_of_a_lean_status(fleet, django_assert_num_queries):
 # --- posts of MirrorMeterReadings -------------------------------------------------------
 
 
-def mirror(agg, end_device) -> str:
-    """A mirror of the EndDevice with a W quantity and a power factor one; its href."""
-    at = time_type(timezone.now()) - 7200
+def mirror(agg, end_device, at: int | None = None) -> str:
+    """A mirror of the EndDevice with a W quantity and a power factor one, first read at
+    `at` (two hours ago by default); its href."""
+    at = time_type(timezone.now()) - 7200 if at is None else at
     prefix = f"{end_device.pk:08X}"
     body = SepMup(
         mrid=prefix + "A" * 24,
@@ -361,8 +362,9 @@ def power_state(end_device) -> dict:
 
 def test_readings_are_stored_as_django_stores_them(fleet, django_assert_num_queries):
     agg, lean, django = fleet
-    lean_href, django_href = mirror(agg, lean), mirror(agg, django)
-    at = time_type(timezone.now()) - 3600
+    now = time_type(timezone.now())
+    lean_href, django_href = mirror(agg, lean, now - 7200), mirror(agg, django, now - 7200)
+    at = now - 3600
     body = readings(django, at, [2500, 2600, 2700, 2800])
     answered = agg.http.post_sep(django_href, body)
     assert answered.status_code == 201
@@ -464,11 +466,13 @@ def readings_list(end_device, at: int, by_suffix: dict) -> bytes:
 @pytest.mark.parametrize("case", ["four", "older", "duplicates", "equal-times"])
 def test_readings_leave_what_django_leaves(fleet, case):
     agg, lean, django = fleet
-    lean_href, django_href = mirror(agg, lean), mirror(agg, django)
+    now = time_type(timezone.now())
+    # Both mirrors' first readings at the same time: read apart, a second could pass.
+    lean_href, django_href = mirror(agg, lean, now - 7200), mirror(agg, django, now - 7200)
     for end_device, href in ((lean, lean_href), (django, django_href)):
         add_quantity(end_device, href, "3", Channel.V)
         add_quantity(end_device, href, "4", Channel.WH_IMPORT)  # no live field of its own
-    at = time_type(timezone.now()) - 3600
+    at = now - 3600
 
     def post(make):
         both(agg, lean, django, lean_href, django_href, make)
