@@ -50,6 +50,7 @@ from protocol.xml import SepXmlError, parse, schema_version
 from protocol.xml.parser import max_body_bytes
 from protocol.xml.resources.der import DERStatus
 from protocol.xml.resources.mirror import MirrorMeterReading, MirrorMeterReadingList
+from tenancy.generations import Fact
 
 logger = logging.getLogger(__name__)
 
@@ -70,19 +71,19 @@ def is_der_status(match) -> bool:
     return getattr(match.func, "view_class", None) is DERStatusView and _enabled()
 
 
-# (client pk, EndDevice pk) -> ((device id, utility id), GLOBAL token)
-owners = cache.Lru(cache.MAX_ENTRIES)
+# (client pk, EndDevice pk) -> (device id, utility id), while nothing GLOBAL watches changed.
+owners: Fact[tuple[int, int]] = Fact(cache.GLOBAL, size=cache.MAX_ENTRIES)
 
 
 def _owned(client: Client, eid: int) -> tuple[int, int] | None:
     """(device id, utility id) when the EndDevice is the client's and links a device of the
-    client's utility (as SepView.end_device finds it); else None."""
-    found = owners.get((client.pk, eid))
-    current = cache.tokens((cache.GLOBAL,))
-    if current is None:
+    client's utility (as SepView.end_device finds it); else None (never kept)."""
+    token = owners.token()
+    if token is None:
         return None
-    if found is not None and found[1] == current[0]:
-        return found[0]
+    found = owners.kept((client.pk, eid), token)
+    if found is not None:
+        return found
     end_device = selectors.end_device_for_client(client=client, pk=eid)
     if end_device is None or end_device.device_id is None:
         return None
@@ -90,8 +91,7 @@ def _owned(client: Client, eid: int) -> tuple[int, int] | None:
     if device is None or device.utility_id != client.utility_id:
         return None
     owned = (device.pk, device.utility_id)
-    if cache.storable():
-        owners.put((client.pk, eid), (owned, current[0]))
+    owners.keep((client.pk, eid), token, owned)
     return owned
 
 
