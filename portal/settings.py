@@ -187,6 +187,9 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The 2030.5 listener's hot writes are prepared on the server (tenancy.db.one_row). Off for
+# a pooler in transaction mode that does not keep prepared statements (PgBouncer < 1.21).
+DATABASE_PREPARED_STATEMENTS = os.environ.get("DATABASE_PREPARED_STATEMENTS", "1") != "0"
 # While the database is away requests get 503 and this Retry-After (portal.availability).
 DATABASE_UNAVAILABLE_RETRY_AFTER_S = int(os.environ.get("DATABASE_UNAVAILABLE_RETRY_AFTER_S", "5"))
 

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -56,6 +56,7 @@ from protocol.selectors import (
     subscriptions_to,
     utility_has_subscriptions,
 )
+from tenancy.db import one_row
 
 OPT_OUT = 4
 # Response status codes 2030.5 defines (DOMAIN.md).
@@ -433,9 +434,7 @@ def der_status_store_at_once(
         now,
         now + timedelta(seconds=NOTIFY_LEASE_S),
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        written, owed = cursor.fetchone()
+    written, owed = one_row(sql, params) or (0, None)
     if not written:
         return False
     statement.applied()
@@ -692,9 +691,7 @@ def mirror_readings_store_at_once(
     )
     if statement is None:
         return None
-    with connection.cursor() as cursor:
-        cursor.execute(statement.sql, statement.params)
-        found, inserted = cursor.fetchone()
+    found, inserted = one_row(statement.sql, statement.params) or (0, 0)
     if not found:
         return None
     statement.applied()

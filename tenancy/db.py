@@ -2,6 +2,7 @@
 
 import contextlib
 
+from django.conf import settings
 from django.db import connection
 
 # Below this many rows a load leaves the planner's statistics to autovacuum.
@@ -17,6 +18,40 @@ def analyze(*models) -> None:
     with connection.cursor() as cursor:
         for model in models:
             cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+
+
+# What a connection's prepare_threshold becomes when Django left it at None (no preparing at
+# all): one_row asks for its statements by name; nothing else is ever prepared on its own.
+_ASKED_ONLY = 2**31
+
+
+def one_row(sql: str, params: list) -> tuple | None:
+    """The first row of a statement that a hot path sends again and again.
+
+    On PostgreSQL it is prepared on the server once per connection and then only bound and
+    run: parsing, analysing and planning were half of PostgreSQL's CPU for a DERStatus PUT's
+    one statement (issue 18). Django's cursors bind on the client and never prepare, so the
+    statement goes through a psycopg server-binding cursor on the same connection, with
+    Django's error translation and query log (django_assert_num_queries counts it).
+    DATABASE_PREPARED_STATEMENTS = False (a pooler in transaction mode that does not keep
+    prepared statements) sends it as any other. Elsewhere it is an ordinary execute.
+    """
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql" or not getattr(
+            settings, "DATABASE_PREPARED_STATEMENTS", True
+        ):
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+        import psycopg
+
+        raw = cursor.cursor.connection
+        if raw.prepare_threshold is None:
+            raw.prepare_threshold = _ASKED_ONLY
+        debug_sql = getattr(cursor, "debug_sql", None)
+        with debug_sql(sql, params) if debug_sql else contextlib.nullcontext():
+            with connection.wrap_database_errors, psycopg.Cursor(raw) as prepared:
+                prepared.execute(sql, params, prepare=True)
+                return prepared.fetchone()
 
 
 def insert_rows(model, fields: list[str], rows: list[tuple], *, ids: bool = False) -> list[int]:
