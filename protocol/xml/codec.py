@@ -26,7 +26,7 @@ import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast, dataclass_transform
+from typing import Any, NamedTuple, TypeVar, cast, dataclass_transform
 
 from lxml import etree
 
@@ -502,11 +502,32 @@ def _lax(key: str) -> bool:
     return key[1:].partition("}")[0] not in _STRICT_NAMESPACES
 
 
+class _Plan(NamedTuple):
+    """How `_read` reads one declared type, worked out once per type (a 2030.5 listener
+    reads the same few types thousands of times a second)."""
+
+    # attribute name -> (field name, spec)
+    attributes: dict[str, tuple[str, AttributeSpec]]
+    # (field name, spec, the element's qualified tag), in sequence order
+    elements: tuple[tuple[str, ElementSpec, str], ...]
+    tags: frozenset[str]
+
+
+@functools.cache
+def _plan(cls: type) -> _Plan:
+    specs = _specs(cls)
+    elements = tuple((n, spec, spec.qname) for n, spec in specs if isinstance(spec, ElementSpec))
+    return _Plan(
+        attributes={spec.name: (n, spec) for n, spec in specs if isinstance(spec, AttributeSpec)},
+        elements=elements,
+        tags=frozenset(tag for _, _, tag in elements),
+    )
+
+
 def _read(
     cls: type[T], el: etree._Element, path: str, profile: str, *, typed=False, root=False
 ) -> T:
-    specs = _specs(cls)
-    attributes = {spec.name: (n, spec) for n, spec in specs if isinstance(spec, AttributeSpec)}
+    attributes, elements, tags = _plan(cls)
     values: dict[str, Any] = {}
     schema_ver = None
     for key, text in el.attrib.items():
@@ -526,7 +547,6 @@ def _read(
     for attr_name, attr_spec in attributes.values():
         if attr_spec.required and attr_name not in values:
             raise SepXmlError("is required", field=f"{path}@{attr_spec.name}")
-    elements = [(n, spec) for n, spec in specs if isinstance(spec, ElementSpec)]
     # Element-only content may carry whitespace between children; empty content may not.
     if el.text and (el.text.strip() or not elements):
         raise SepXmlError("unexpected text content", field=path)
@@ -537,26 +557,27 @@ def _read(
             raise SepXmlError("unexpected non-element content", field=path)
         if child.tail and child.tail.strip():
             raise SepXmlError("unexpected text content", field=path)
-    index = 0
-    for attr_name, spec in elements:
-        where = f"{path}.{spec.element}"
+    index, count = 0, len(children)
+    for attr_name, spec, tag in elements:
         found = []
-        while index < len(children) and children[index].tag == spec.qname:
-            found.append(_read_value(spec, children[index], where, profile))
-            index += 1
-            if not spec.many:
-                break
-        if spec.is_required(profile) and not found:
-            if any(child.tag == spec.qname for child in children[index:]):
+        if index < count and children[index].tag == tag:
+            where = f"{path}.{spec.element}"
+            while index < count and children[index].tag == tag:
+                found.append(_read_value(spec, children[index], where, profile))
+                index += 1
+                if not spec.many:
+                    break
+        elif spec.required or profile in spec.required_in:
+            if any(child.tag == tag for child in children[index:]):
                 raise SepXmlError(f"element {spec.element} is out of order", field=path)
-            raise SepXmlError("is required", field=where)
+            raise SepXmlError("is required", field=f"{path}.{spec.element}")
         if spec.many:
             values[attr_name] = found
         elif found:
             values[attr_name] = found[0]
-    if index < len(children):
+    if index < count:
         tag = etree.QName(children[index])
-        known = any(spec.qname == children[index].tag for _, spec in elements)
+        known = children[index].tag in tags
         problem = "is out of order or repeated" if known else "is not allowed here"
         raise SepXmlError(f"element {tag.localname} {problem}", field=path)
     obj = cls(**values)

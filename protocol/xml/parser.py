@@ -57,7 +57,12 @@ def parse_document(
         raise SepXmlError("DOCTYPE and entity declarations are not allowed")
     if (docinfo.encoding or "UTF-8").upper() not in ("UTF-8", "UTF8"):
         raise SepXmlError(f"encoding {docinfo.encoding} is not allowed, use UTF-8")
-    _check_depth(root, max_depth)
+    # A tree deeper than max_depth has at least 2 * max_depth + 1 tags (every element but
+    # the innermost opens and closes): a body with fewer "<" is not walked for its depth.
+    if body.count(b"<") > 2 * max_depth:
+        _check_depth(root, max_depth)
+    elif next(root.iter(etree.Entity), None) is not None:
+        raise SepXmlError("entity references are not allowed")
     return root
 
 

@@ -85,6 +85,16 @@ def test_depth_limit_is_checked_after_parse():
     deep = f"<Time {NS}>".encode() + b"<a>" * MAX_DEPTH + b"</a>" * MAX_DEPTH + b"</Time>"
     with pytest.raises(SepXmlError, match=f"deeper than {MAX_DEPTH}"):
         parse_document(deep)
+    # As few tags as a tree one level too deep can have: its innermost element closes itself.
+    fewest = (
+        f"<Time {NS}>".encode()
+        + b"<a>" * (MAX_DEPTH - 1)
+        + b"<a/>"
+        + b"</a>" * (MAX_DEPTH - 1)
+        + b"</Time>"
+    )
+    with pytest.raises(SepXmlError, match=f"deeper than {MAX_DEPTH}"):
+        parse_document(fewest)
 
 
 @pytest.mark.parametrize(
