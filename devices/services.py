@@ -1069,27 +1069,30 @@ def device_readings_statement(
         'THEN %s ELSE "last_heard_at" END'
     )
     set_params += [heard, heard]
-    rows = [(device_id, utility_id, at, c, v) for (c, at), v in accepted.items()]
+    # The samples as rows of plain parameters (binding arrays cost psycopg ten times more):
+    # one prepared statement per batch size.
+    values = ", ".join(
+        ["(%s::timestamptz, %s::varchar, %s::double precision)"]
+        + ["(%s, %s, %s)"] * (len(accepted) - 1)
+    )
     sql = (
         # The device locked first, as telemetry_ingest locks it: two ingests of the same
         # samples cannot each wait for the other.
         f'WITH dev AS (SELECT "id" FROM {table} WHERE "id" = %s AND "utility_id" = %s '  # noqa: S608 - ours
         "FOR UPDATE), "
         f"ins AS (INSERT INTO {TelemetrySample._meta.db_table} ({_SAMPLE_COLUMNS}) "
-        "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[],"
-        " %s::varchar[], %s::double precision[]) WHERE EXISTS (SELECT 1 FROM dev) "
+        f"SELECT %s::bigint, %s::bigint, s.at, s.channel, s.value FROM (VALUES {values}) "
+        "AS s (at, channel, value) WHERE EXISTS (SELECT 1 FROM dev) "
         "ON CONFLICT (device_id, channel, at) DO NOTHING RETURNING utility_id, at), "
         f"marked AS ({_mark_pending_sql('ins')}), "
         f"live AS (UPDATE {table} SET {', '.join(sets)} "
         'WHERE "id" IN (SELECT "id" FROM dev) RETURNING "id") '
         "SELECT (SELECT COUNT(*) FROM live), (SELECT COUNT(*) FROM ins)"
     )
-    params = [
-        device_id,
-        utility_id,
-        *[list(column) for column in zip(*rows, strict=True)],
-        *set_params,
-    ]
+    params = [device_id, utility_id, device_id, utility_id]
+    for (channel, at), value in accepted.items():
+        params += (at, channel, value)
+    params += set_params
     return ReadingsStatement(
         sql=sql,
         params=params,
