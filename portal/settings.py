@@ -152,6 +152,10 @@ _SQLITE_OPTIONS = {
     "transaction_mode": "IMMEDIATE",
     "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
 }
+# Threads (each holding a database connection from the pool) storing the 2030.5 listener's
+# lean writes (protocol.fastwrite). 8: statements in flight share PostgreSQL's WAL flushes
+# (bench sep2, PUT DERStatus: 4 threads ~2,000 req/s, 8 ~2,250; 12 and 16 fewer).
+SEP2_LEAN_WRITE_THREADS = int(os.environ.get("SEP2_LEAN_WRITE_THREADS", "8"))
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
     if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
@@ -159,7 +163,8 @@ if DATABASE_URL:
     else:
         # A pool per process, not persistent connections: under ASGI every request runs in a
         # thread of its own, so CONN_MAX_AGE would leave a connection behind per thread until
-        # PostgreSQL refuses new clients. The pool bounds a process to DB_POOL_MAX_SIZE.
+        # PostgreSQL refuses new clients. The pool bounds a process to DB_POOL_MAX_SIZE: by
+        # default 8 beside the 2030.5 listener's lean-write threads, which hold theirs.
         DATABASES["default"].update(
             # Django's backend, whose pool checks each connection as it leaves the pool
             # (after a database restart the pooled ones are dead, and no request should
@@ -171,7 +176,9 @@ if DATABASE_URL:
             OPTIONS={
                 "pool": {
                     "min_size": 1,
-                    "max_size": int(os.environ.get("DB_POOL_MAX_SIZE", "8")),
+                    "max_size": int(
+                        os.environ.get("DB_POOL_MAX_SIZE", str(8 + SEP2_LEAN_WRITE_THREADS))
+                    ),
                     "timeout": float(os.environ.get("DB_POOL_TIMEOUT_S", "10")),
                 }
             },
@@ -477,9 +484,6 @@ if SEP2_CACHE_GENERATIONS not in ("file", "redis") or (
 # The bound on the portal's "last seen" / "last poll": the 2030.5 listener writes polls'
 # times in sets at most this many seconds after they happen (protocol.seen).
 SEP2_SEEN_FLUSH_S = float(os.environ.get("SEP2_SEEN_FLUSH_S", "10"))
-# Threads (each with a database connection from the pool) storing the 2030.5 listener's
-# lean DERStatus PUTs (protocol.fastwrite); keep it below DB_POOL_MAX_SIZE.
-SEP2_LEAN_WRITE_THREADS = int(os.environ.get("SEP2_LEAN_WRITE_THREADS", "4"))
 # 0: every write goes through Django (the lean path off, e.g. to compare).
 SEP2_LEAN_WRITES = os.environ.get("SEP2_LEAN_WRITES", "1") != "0"
 SEP2_TLS_DIR = Path(os.environ.get("SEP2_TLS_DIR", VAR_DIR / "tls"))

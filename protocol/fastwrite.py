@@ -224,7 +224,7 @@ def executor() -> ThreadPoolExecutor:
     """A few long-lived threads, each with its own connection (SEP2_LEAN_WRITE_THREADS)."""
     global _executor
     if _executor is None:
-        threads = int(getattr(settings, "SEP2_LEAN_WRITE_THREADS", 4))
+        threads = int(getattr(settings, "SEP2_LEAN_WRITE_THREADS", 8))
         _executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="sep2-write")
     return _executor
 
