@@ -1,4 +1,6 @@
+import dataclasses
 import math
+import threading
 from datetime import timedelta
 
 import pytest
@@ -16,6 +18,7 @@ from devices.services import (
     telemetry_rollup_pending,
 )
 from devices.signals import telemetry_ingested
+from tenancy.db import one_row
 from tests.devices.conftest import NOW
 
 
@@ -386,9 +389,7 @@ def _at_once(utility, readings):
         now=NOW,
     )
     assert statement is not None
-    with connection.cursor() as cursor:
-        cursor.execute(statement.sql, statement.params)
-        found, inserted = cursor.fetchone()
+    found, inserted = one_row(statement.sql, statement.params)  # as the listener sends it
     return found, statement.result(inserted)
 
 
@@ -458,3 +459,78 @@ def test_the_one_statement_ingest_refuses_what_telemetry_ingest_refuses(
     assert found == 0
     assert _live(device) == before
     assert not TelemetrySample.objects.filter(device=foreign).exists()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="one PostgreSQL statement")
+@pytest.mark.django_db(transaction=True)
+def test_the_same_readings_ingested_at_once_twice_are_stored_once(utility, make_device):
+    """Two connections send a device's readings at the same moment, in opposite orders (a
+    client retrying while its first post is still in flight): the device lock taken first
+    lets one statement wait for the other, not deadlock on each other's rows."""
+    device = make_device()
+    start = threading.Barrier(2)
+    results: list = []
+
+    def post(readings) -> None:
+        try:
+            start.wait(timeout=10)
+            results.append(_at_once(utility, readings)[1].accepted)
+        except Exception as exc:
+            results.append(exc)
+        finally:
+            connection.close()
+
+    m = timedelta(minutes=1)
+    for n in range(10):
+        at = NOW - timedelta(hours=2) + n * 10 * m
+        readings = [
+            Reading(device_id=device.pk, at=at + k * m, channel=Channel.W, value=100 * n + k)
+            for k in range(6)
+        ]
+        results.clear()
+        threads = [
+            threading.Thread(target=post, args=(batch,)) for batch in (readings, readings[::-1])
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert sorted(results) == [0, 6], results  # one stored all six, the other none
+    assert len(stored(device, Channel.W)) == 60
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="one PostgreSQL statement")
+@pytest.mark.django_db(transaction=True)
+def test_the_one_statement_ingest_takes_the_devices_lock_before_its_samples(utility, make_device):
+    """As telemetry_ingest does: an ingest holding the device and storing one of the same
+    samples is waited for. Samples first, then the device, would deadlock with it (each
+    waiting for a row the other holds)."""
+    from django.db import transaction
+
+    device = make_device()
+    readings = [
+        Reading(device_id=device.pk, at=NOW - timedelta(minutes=k), channel=Channel.W, value=k)
+        for k in range(1, 4)
+    ]
+    done = threading.Event()
+    results: list = []
+
+    def post() -> None:
+        try:
+            results.append(_at_once(utility, readings)[1].accepted)
+        except Exception as exc:
+            results.append(exc)
+        finally:
+            done.set()
+            connection.close()
+
+    with transaction.atomic():
+        Device.objects.select_for_update().get(pk=device.pk)
+        thread = threading.Thread(target=post)
+        thread.start()
+        assert not done.wait(0.5), "the statement did not wait for the device"
+        # The first ingest stores one of the same samples while it holds the device.
+        ingest(utility, [dataclasses.replace(readings[0], value=99)])
+    thread.join(timeout=10)
+    assert results == [2]
+    assert stored(device, Channel.W) == [3.0, 2.0, 99.0]
