@@ -513,8 +513,7 @@ class _Plan(NamedTuple):
     tags: frozenset[str]
 
 
-@functools.cache
-def _plan(cls: type) -> _Plan:
+def _read_plan(cls: type) -> _Plan:
     specs = _specs(cls)
     elements = tuple((n, spec, spec.qname) for n, spec in specs if isinstance(spec, ElementSpec))
     return _Plan(
@@ -522,6 +521,9 @@ def _plan(cls: type) -> _Plan:
         elements=elements,
         tags=frozenset(tag for _, _, tag in elements),
     )
+
+
+_plan: Callable[[type], _Plan] = functools.cache(_read_plan)
 
 
 def _read(
