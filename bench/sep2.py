@@ -13,7 +13,7 @@ the endpoint answered. One load generator, wrk (``apt-get install wrk``), drives
 16 connections with the forwarded-certificate header from 127.0.0.1, as nginx would,
 rotating over the devices. For each endpoint it prints req/s, p50 and p99, the ceiling's
 req/s for the same body size, and the ratio; the reference server's figures (bsgip envoy)
-are printed beside them as recorded in issue 18.
+are printed beside them as last measured here by ``bench sep2_envoy``.
 
 ``--profile "PUT ders"`` runs no load: on the same seeded database it puts one endpoint's
 requests through the 2030.5 view in process under cProfile and prints statements per
@@ -154,14 +154,18 @@ def _seed(devices: int, out: Path) -> None:
 
 
 # What bsgip's envoy 1.5.0 answered on this machine, one uvicorn worker, PostgreSQL, 1,000
-# EndDevices, wrk at 16 connections (issue 18, recorded 2026-12-06); req/s, p50, p99 ms.
+# EndDevices, wrk at 16 connections, measured live by `bench sep2_envoy` on 2026-12-07 (the
+# issue's own figures of 2026-12-06 were lower: PUT 234, MMR 184); req/s, p50, p99 ms.
 ENVOY_RECORDED = {
-    "GET /tm": (918, 16, 99),
-    "GET /dcap": (283, 49, 194),
-    "GET /edev?l=10": (115, 129, 238),
-    "GET derc?l=10": (138, 104, 263),
-    "PUT ders": (234, 61, 204),
-    "POST mmr (4 readings)": (184, 80, 253),
+    "GET /tm": (1741, 9, 50),
+    "GET /dcap": (443, 31, 74),
+    "GET /edev?l=10": (168, 79, 184),
+    "GET fsa?l=10": (347, 39, 86),
+    "GET derp?l=10": (238, 56, 137),
+    "GET derc?l=10": (211, 65, 128),
+    "GET dderc": (374, 36, 87),
+    "PUT ders": (378, 38, 83),
+    "POST mmr (4 readings)": (286, 49, 102),  # envoy answered 150 of its posts with an error
 }
 
 
@@ -648,8 +652,8 @@ def main(argv: list[str] | None = None) -> None:
                 "answers + socket errors, all rounds; ceiling = "
                 "bench.ceiling_asgi answering the same number of bytes; first pass = every "
                 "device's path GET once before the run (all rendered, none cached).\n"
-                "* envoy: bsgip envoy 1.5.0 on this machine as recorded in issue 18 "
-                "(2026-12-06; one worker, PostgreSQL, 1,000 EndDevices, wrk -c16), not rerun."
+                "* envoy: bsgip envoy 1.5.0 on this machine as bench sep2_envoy measured it "
+                "(2026-12-07; one worker, PostgreSQL, 1,000 EndDevices, wrk -c16), not rerun."
             )
         finally:
             _stop(server)

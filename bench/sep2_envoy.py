@@ -48,7 +48,7 @@ DEFAULT_ENVOY_SRC = "/work/.mirror/bsgip+envoy/repo"
 # envoy serves one DER per site, always as id 1 (envoy.server.manager.der_constants).
 ENVOY_DER_ID = 1
 CERT_HEADER = "X-SSL-Client-Cert"
-RECORDED_WITH = "envoy 1.5.0 (tag v1.5.0, commit 4e9b4e47c27b), recorded 2026-12-06"
+RECORDED_WITH = "envoy 1.5.0 (tag v1.5.0, commit 4e9b4e47c27b), measured 2026-12-07"
 
 
 class EnvoyUnavailable(Exception):
@@ -294,9 +294,9 @@ def prepare_reservoir(devices: int, tmp: Path) -> tuple[dict, dict]:
 
 
 def print_recorded(reason: str) -> None:
-    """The reference server's figures from issue 18, when it cannot run here."""
+    """The reference server's last measured figures, when it cannot run here."""
     print(f"envoy not run: {reason}")
-    print(f"reference server figures as recorded in issue 18 ({RECORDED_WITH}):")
+    print(f"reference server figures as last measured on this machine ({RECORDED_WITH}):")
     print(f"{'endpoint':24s} {'req/s':>7s} {'p50':>6s} {'p99':>6s}")
     for label, (rate, p50, p99) in sep2.ENVOY_RECORDED.items():
         print(f"{label:24s} {rate:7d} {p50:6d} {p99:6d}")
