@@ -22,7 +22,7 @@ forwarded-certificate header (envoy is told its name with ``CERT_HEADER``). Prin
 server's req/s, p50 and p99, Reservoir / envoy, and each / ceiling.
 
 When envoy cannot be set up (no PostgreSQL, no snapshot, the registry unreachable), one
-line says why and the figures recorded in issue 18 are printed instead.
+line says why and envoy's last measured figures (bench.sep2.ENVOY_RECORDED) are printed instead.
 """
 
 from __future__ import annotations
