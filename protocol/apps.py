@@ -7,13 +7,11 @@ class ProtocolConfig(AppConfig):
     def ready(self):
         # Connects the signal receivers, and registers the Celery tasks protocol.jobs queues by
         # name (nothing else imports protocol.tasks).
-        from django.db.backends.signals import connection_created
-
         from protocol import checks, pki, receivers, tasks  # noqa: F401
-        from protocol.cache import install_write_watch
+        from protocol.cache import watch_writes
 
         # Every write to what a cached 2030.5 answer is built from invalidates it.
-        connection_created.connect(install_write_watch, dispatch_uid="protocol.cache.writes")
+        watch_writes()
         from protocol.selectors import MIRROR_TABLES, MIRRORS_KEY, SUBSCRIPTIONS_KEY
         from tenancy.generations import watch_table
 

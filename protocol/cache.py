@@ -13,10 +13,11 @@ A bump writes a fresh token, so an entry rendered before a change can never matc
 it, and two concurrent bumps cannot cancel out.
 
 - ``GLOBAL`` is bumped by every write to a table a cacheable resource (or a client's
-  identity) is built from: an execute wrapper on each database connection sees the
-  INSERT/UPDATE/DELETE, whatever wrote it (save, update(), bulk_create, raw SQL), and
-  bumps at once and again when the transaction commits. UPDATEs that only set columns no
-  resource shows (a device's live telemetry, last_seen_at, last_poll_at, reported) do not.
+  identity) is built from: tenancy.generations' execute wrapper on each database
+  connection sees the INSERT/UPDATE/DELETE, whatever wrote it (save, update(),
+  bulk_create, raw SQL), and bumps at once and again when the transaction commits.
+  UPDATEs that only set columns no resource shows (a device's live telemetry,
+  last_seen_at, last_poll_at, reported) do not.
 - ``end_device_key(eid)`` is bumped when a client PUTs one of an EndDevice's resources
   (its ``reported`` column), so a DERStatus PUT invalidates that device's copies only.
 
@@ -30,7 +31,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -46,9 +46,9 @@ from protocol.xml import SEP_CONTENT_TYPE
 # The token store (protocol's callers and tests name it here too).
 from tenancy.generations import _FileGenerations as _FileGenerations
 from tenancy.generations import bump as bump
+from tenancy.generations import bumped_by, keeps, watch_table
 from tenancy.generations import generations as generations
 from tenancy.generations import generations_path as generations_path
-from tenancy.generations import keeps
 from tenancy.generations import tokens as tokens
 
 logger = logging.getLogger(__name__)
@@ -96,41 +96,18 @@ WATCHED_TABLES: dict[str, frozenset[str]] = {
         "reserve_charge_pct reserve_pct_avail availability_at".split()
     ),
 }
-_WRITE = re.compile(r'\s*(UPDATE|INSERT\s+INTO|DELETE\s+FROM)\s+"?(\w+)"?', re.IGNORECASE)
-# A top-level assignment in an UPDATE's SET list: `SET "col" = ` or `, "col" = `.
-_ASSIGNED = re.compile(r'(?:\bSET|,)\s*"?(\w+)"?\s*=(?!=)', re.IGNORECASE)
+
+
+def watch_writes() -> None:
+    """Every write to a watched table bumps GLOBAL (tenancy.generations' execute wrapper,
+    the one every kept fact uses; ProtocolConfig.ready calls this)."""
+    for table, ignoring in WATCHED_TABLES.items():
+        watch_table(table, GLOBAL, ignoring=ignoring)
 
 
 def write_invalidates(sql: str) -> bool:
     """Whether this statement writes something a cached answer shows."""
-    if not sql or sql.lstrip()[:1] not in "UuIiDd":
-        return False
-    match = _WRITE.match(sql)
-    if match is None:
-        return False
-    ignored = WATCHED_TABLES.get(match.group(2).lower())
-    if ignored is None:
-        return False
-    if match.group(1).upper() != "UPDATE" or not ignored:
-        return True
-    upper = sql.upper()
-    where = upper.find(" WHERE ")
-    set_list = sql[match.end() : where if where != -1 else len(sql)]
-    assigned = _ASSIGNED.findall(set_list)
-    return not assigned or any(column not in ignored for column in assigned)
-
-
-def _watch_writes(execute, sql, params, many, context):
-    result = execute(sql, params, many, context)
-    if write_invalidates(sql):
-        bump(GLOBAL, using=context["connection"].alias)
-    return result
-
-
-def install_write_watch(connection, **kwargs) -> None:
-    """connection_created receiver: watch this connection's writes (once)."""
-    if _watch_writes not in connection.execute_wrappers:
-        connection.execute_wrappers.append(_watch_writes)
+    return GLOBAL in bumped_by(sql)
 
 
 # --- the caches ------------------------------------------------------------------------

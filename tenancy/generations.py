@@ -221,7 +221,8 @@ def watch_table(table: str, key: str, *, ignoring: frozenset[str] = frozenset())
         watches.append((key, ignoring))
 
 
-def _bumped_by(sql: str) -> list[str]:
+def bumped_by(sql: str) -> list[str]:
+    """The watched keys this statement bumps (none but for a plain INSERT/UPDATE/DELETE)."""
     if not sql or sql.lstrip()[:1] not in "UuIiDd":
         return []
     match = _WRITE.match(sql)
@@ -246,7 +247,7 @@ def _bumped_by(sql: str) -> list[str]:
 
 def _watch_writes(execute, sql, params, many, context):
     result = execute(sql, params, many, context)
-    keys = _bumped_by(sql)
+    keys = bumped_by(sql)
     if keys:
         bump(*keys, using=context["connection"].alias)
     return result
