@@ -39,14 +39,13 @@ from email.utils import formatdate
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 
 from protocol.xml import SEP_CONTENT_TYPE
 
 # The token store (protocol's callers and tests name it here too).
 from tenancy.generations import _FileGenerations as _FileGenerations
 from tenancy.generations import bump as bump
-from tenancy.generations import bumped_by, keeps, watch_table
+from tenancy.generations import bumped_by, keeps, own_transaction, watch_table
 from tenancy.generations import generations as generations
 from tenancy.generations import generations_path as generations_path
 from tenancy.generations import tokens as tokens
@@ -302,8 +301,7 @@ def storable(using: str = "default") -> bool:
     """Whether what this connection reads now may be cached: not inside a transaction of
     its own, which may still roll back what it wrote (a test case's wrapping transaction
     stands for the database as committed)."""
-    blocks = transaction.get_connection(using).atomic_blocks
-    return all(getattr(block, "_from_testcase", False) for block in blocks)
+    return not own_transaction(using)
 
 
 def response_key(client_id: int, path: str, query: str) -> str:

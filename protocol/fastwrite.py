@@ -185,8 +185,11 @@ class Quantity(NamedTuple):
     power_of_ten: int
 
 
-# (client pk, mirror pk) -> ((href, device id, {mRID: Quantity}), (GLOBAL, MIRRORS) tokens)
-mirrors = cache.Lru(cache.MAX_ENTRIES)
+# (client pk, mirror pk) -> (href, device id, {mRID: Quantity}), while nothing GLOBAL or
+# MIRRORS watches changed.
+mirrors: Fact[tuple[str, int, dict[str, Quantity]]] = Fact(
+    cache.GLOBAL, selectors.MIRRORS_KEY, size=cache.MAX_ENTRIES
+)
 
 
 def _mirror(client: Client, mid: int) -> tuple[str, int, dict[str, Quantity]] | None:
@@ -194,12 +197,12 @@ def _mirror(client: Client, mid: int) -> tuple[str, int, dict[str, Quantity]] | 
     selectors.mirror_usage_point_with_quantities finds them, kept at the GLOBAL and MIRRORS
     tokens (every write to a mirror, a quantity or an EndDevice but a poll's or a client
     PUT's bumps them); None when it is missing, another client's, or links no device."""
-    current = cache.tokens((cache.GLOBAL, selectors.MIRRORS_KEY))
-    if current is None:
+    token = mirrors.token()
+    if token is None:
         return None
-    found = mirrors.get((client.pk, mid))
-    if found is not None and found[1] == current:
-        return found[0]
+    found = mirrors.kept((client.pk, mid), token)
+    if found is not None:
+        return found
     mup, rows = selectors.mirror_usage_point_with_quantities(client=client, pk=mid)
     if mup is None or mup.end_device.device_id is None:
         return None
@@ -208,8 +211,7 @@ def _mirror(client: Client, mid: int) -> tuple[str, int, dict[str, Quantity]] | 
         for mrid, q in rows.items()
     }
     mirror = (mup_href(mup), mup.end_device.device_id, held)
-    if cache.storable():
-        mirrors.put((client.pk, mid), (mirror, current))
+    mirrors.keep((client.pk, mid), token, mirror)
     return mirror
 
 

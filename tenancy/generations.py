@@ -197,7 +197,7 @@ def bump_pending(key: str, using: str = "default") -> bool:
     return any(key in getattr(func, "bumps", ()) for _, func, _ in connection.run_on_commit)
 
 
-def _own_transaction(using: str) -> bool:
+def own_transaction(using: str = "default") -> bool:
     """Whether this connection is inside a transaction of its own, which may still roll
     back (a test case's wrapping transaction stands for the database as committed)."""
     blocks = transaction.get_connection(using).atomic_blocks
@@ -262,10 +262,13 @@ def install_write_watch(connection, **kwargs) -> None:
 # --- facts kept at a token -------------------------------------------------------------
 
 
+Token = tuple[int, ...]
+
+
 class Fact(Generic[T]):
-    """An answer per argument (a utility's id, say), kept in this process while `key`'s
-    token is unchanged: no query while nothing that changes the answer was written (the
-    writes to the tables watched for `key`).
+    """An answer per argument (a utility's id, say), kept in this process while the tokens
+    of `keys` are unchanged: no query while nothing that changes the answer was written
+    (the writes to the tables watched for those keys).
 
     Read the token (`token()`) before reading the database, and keep what was read at that
     token (`keep`): a write that lands meanwhile leaves the answer kept against a token
@@ -273,26 +276,27 @@ class Fact(Generic[T]):
     nothing is kept (it may roll back).
     """
 
-    def __init__(self, key: str, size: int = 10_000):
-        self.key = key
+    def __init__(self, *keys: str, size: int = 10_000):
+        self.keys = keys
         self.size = size
-        self._data: dict[Hashable, tuple[int, T]] = {}
+        self._data: dict[Hashable, tuple[Token, T]] = {}
         self._lock = threading.Lock()
         keeps(self)
 
-    def token(self) -> int | None:
-        current = tokens((self.key,))
-        return None if current is None else current[0]
+    def token(self) -> Token | None:
+        return tokens(self.keys)
 
-    def kept(self, arg: Hashable, token: int | None) -> T | None:
+    def kept(self, arg: Hashable, token: Token | None) -> T | None:
         """The answer kept for `arg` at `token`, or None."""
         found = self._data.get(arg)
         if token is None or found is None or found[0] != token:
             return None
         return found[1]
 
-    def keep(self, arg: Hashable, token: int | None, value: T, using: str = "default") -> None:
-        if token is None or (_own_transaction(using) and bump_pending(self.key, using)):
+    def keep(self, arg: Hashable, token: Token | None, value: T, using: str = "default") -> None:
+        if token is None or (
+            own_transaction(using) and any(bump_pending(key, using) for key in self.keys)
+        ):
             return
         with self._lock:
             if len(self._data) >= self.size:
