@@ -30,6 +30,7 @@ from protocol.managers.time import time_body
 from protocol.models import Client
 from protocol.transport import is_trusted_proxy, proxy_secret_matches
 from protocol.xml import SEP_CONTENT_TYPE
+from tenancy.generations import Fact, Token
 
 # The request headers known_client reads, by their place in the list it returns.
 CERT, SECRET, VERIFY, IF_NONE_MATCH, BODY_TYPE, BODY_LENGTH = range(6)
@@ -60,21 +61,19 @@ def cacheable(match) -> bool:
 @dataclass(frozen=True, slots=True)
 class _Pass:
     """A certificate header the full check accepted from this proxy hop: its client may act
-    while the GLOBAL token is `token` (nothing the client, its utility or CA is built from
-    changed) and the clock is within [opens, closes] (the certificate's validity, the
-    client's recorded expiry, the end of a simulated outage)."""
+    while the GLOBAL token it was kept at is unchanged (nothing the client, its utility or
+    CA is built from changed) and the clock is within [opens, closes] (the certificate's
+    validity, the client's recorded expiry, the end of a simulated outage)."""
 
     header: bytes
     secret: bytes
     client: Client
-    token: int
     opens: float
     closes: float
 
 
 # (proxy hop, the header's tail) -> _Pass. Bounded: a pass is made only for a cached client.
-_passes: dict[tuple[str, bytes], _Pass] = {}
-_MAX_PASSES = cache.MAX_IDENTITIES
+_passes: Fact[_Pass] = Fact(cache.GLOBAL, size=cache.MAX_IDENTITIES)
 
 
 @receiver(setting_changed)
@@ -113,19 +112,18 @@ def known_client(
     if not cert or (verify is not None and verify != b"SUCCESS"):
         return None
     peer = (scope.get("client") or ("",))[0]
-    passed = _passes.get((peer, cert[-_TAIL:]))
-    current = cache.tokens((cache.GLOBAL,))
-    if current is None:
+    token = _passes.token()
+    if token is None:
         return None
+    passed = _passes.kept((peer, cert[-_TAIL:]), token)
     now = time.time()
     if (
         passed is None
         or passed.header != cert
-        or passed.token != current[0]
         or not secret
         or not hmac.compare_digest(secret, passed.secret)
     ):
-        passed = _admit(peer, cert, secret, current[0])
+        passed = _admit(peer, cert, secret, token)
         if passed is None:
             return None
     if not passed.opens <= now <= passed.closes:
@@ -133,7 +131,7 @@ def known_client(
     return passed.client, headers, datetime.fromtimestamp(now, UTC)
 
 
-def _admit(peer: str, cert: bytes, secret: bytes | None, token: int) -> _Pass | None:
+def _admit(peer: str, cert: bytes, secret: bytes | None, token: Token) -> _Pass | None:
     """The full check, as SepView makes it (trusted hop, proxy secret, cached client,
     `refusal` now): a pass for this header, or None."""
     presented = secret.decode("latin-1") if secret else None
@@ -161,10 +159,8 @@ def _admit(peer: str, cert: bytes, secret: bytes | None, token: int) -> _Pass | 
     opens = certificate.not_valid_before_utc.timestamp()
     if client.outage_until is not None:
         opens = max(opens, client.outage_until.timestamp())
-    passed = _Pass(cert, secret or b"", client, token, opens, closes)
-    if len(_passes) >= _MAX_PASSES:
-        _passes.clear()
-    _passes[(peer, cert[-_TAIL:])] = passed
+    passed = _Pass(cert, secret or b"", client, opens, closes)
+    _passes.keep((peer, cert[-_TAIL:]), token, passed)
     return passed
 
 
