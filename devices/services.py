@@ -191,21 +191,40 @@ def device_set_connection_point(*, device: Device, connection_point_id: str) -> 
     return _device_set(device, {"connection_point_id": value})
 
 
-def device_update_status(
-    *,
-    device: Device,
-    at: datetime,
-    soc_pct: float | None = None,
-    storage_connect_status: int | None = None,
-    operating_mode: str | None = None,
-    alarms: list[str] | None = None,
-    gen_connect_status: int | None = None,
-    other: dict | None = None,
-) -> Device:
-    """Apply a DERStatus. Fields left None are unchanged; an older status than held is ignored.
+@dataclass(frozen=True)
+class DeviceStatus:
+    """What a DERStatus says of a device at `at`; a field left None says nothing of its own.
 
     `other` replaces the rest of the last status (inverter, storage mode, local control and
     manufacturer status, by their 2030.5 names), shown on the device page.
+    """
+
+    at: datetime
+    soc_pct: float | None = None
+    storage_connect_status: int | None = None
+    operating_mode: str | None = None
+    alarms: list[str] | None = None
+    gen_connect_status: int | None = None
+    other: dict | None = None
+
+    def changes(self, device: Device) -> dict:
+        """The device fields this status sets, cleaned (ValidationError: write nothing)."""
+        changes: dict = {"status_at": self.at}
+        if self.storage_connect_status is not None:
+            changes["storage_connect_status"] = self.storage_connect_status
+        if self.operating_mode is not None:
+            changes["operating_mode"] = self.operating_mode
+        if self.alarms is not None:
+            changes["alarms"] = list(self.alarms)
+        if self.gen_connect_status is not None:
+            changes["gen_connect_status"] = self.gen_connect_status
+        if self.other is not None:
+            changes["der_status"] = dict(self.other)
+        return _device_fields_clean(device, changes)
+
+
+def device_update_status(*, device: Device, status: DeviceStatus) -> Device:
+    """Apply a DERStatus. Fields left None are unchanged; an older status than held is ignored.
 
     The SoC goes through ``telemetry_ingest`` so it lands in the time series too; a SoC
     that ingest refuses (out of range, future time) fails the whole status.
@@ -214,21 +233,16 @@ def device_update_status(
     written by one conditional UPDATE (`_device_status_write`): no lock and read of the
     device before it, which a status PUT, the most frequent write of a 2030.5 fleet, paid.
     """
-    changes = _status_changes(
-        device,
-        at=at,
-        storage_connect_status=storage_connect_status,
-        operating_mode=operating_mode,
-        alarms=alarms,
-        gen_connect_status=gen_connect_status,
-        other=other,
-    )
+    at = status.at
+    changes = status.changes(device)
     with transaction.atomic():
-        if soc_pct is not None:
+        if status.soc_pct is not None:
             result = telemetry_ingest(
                 utility=device.utility,
                 readings=[
-                    Reading(device_id=device.pk, at=at, channel=Channel.SOC_PCT, value=soc_pct)
+                    Reading(
+                        device_id=device.pk, at=at, channel=Channel.SOC_PCT, value=status.soc_pct
+                    )
                 ],
                 source="status",
             )
@@ -240,31 +254,6 @@ def device_update_status(
             if device.last_heard_at is None or at > device.last_heard_at:
                 device.last_heard_at = at
     return device
-
-
-def _status_changes(
-    device: Device,
-    *,
-    at: datetime,
-    storage_connect_status: int | None,
-    operating_mode: str | None,
-    alarms: list[str] | None,
-    gen_connect_status: int | None,
-    other: dict | None,
-) -> dict:
-    """The device fields a status sets, cleaned (ValidationError: nothing may be written)."""
-    changes: dict = {"status_at": at}
-    if storage_connect_status is not None:
-        changes["storage_connect_status"] = storage_connect_status
-    if operating_mode is not None:
-        changes["operating_mode"] = operating_mode
-    if alarms is not None:
-        changes["alarms"] = list(alarms)
-    if gen_connect_status is not None:
-        changes["gen_connect_status"] = gen_connect_status
-    if other is not None:
-        changes["der_status"] = dict(other)
-    return _device_fields_clean(device, changes)
 
 
 @dataclass(frozen=True)
@@ -302,38 +291,26 @@ def device_status_statement(
     *,
     device_id: int,
     utility_id: int,
-    at: datetime,
+    status: DeviceStatus,
     guard: str,
-    soc_pct: float | None = None,
-    storage_connect_status: int | None = None,
-    operating_mode: str | None = None,
-    alarms: list[str] | None = None,
-    gen_connect_status: int | None = None,
-    other: dict | None = None,
     now: datetime | None = None,
 ) -> StatusStatement | None:
     """device_update_status's writes as CTEs for one PostgreSQL statement (a caller adds its
     own writes and sends it: one round trip for a whole DERStatus PUT), or None when
     device_update_status would refuse the status (the caller lets it say why).
 
-    The same validation (`_status_changes`, ingest's `_normalize`) and the same effects: the
-    SoC sample (duplicates skipped) with its rollup hour marked pending, the device's live
-    SoC if newer than held, its status fields unless it holds a newer status, last_heard_at
-    moved forward. Every write happens only when SQL condition `guard` holds. The device's
-    live and status columns are set by one UPDATE: a statement may not update a row twice.
+    The same validation (`DeviceStatus.changes`, ingest's `_normalize`) and the same
+    effects: the SoC sample (duplicates skipped) with its rollup hour marked pending, the
+    device's live SoC if newer than held, its status fields unless it holds a newer status,
+    last_heard_at moved forward. Every write happens only when SQL condition `guard` holds.
+    The device's live and status columns are set by one UPDATE: a statement may not update
+    a row twice.
     """
     try:
-        changes = _status_changes(
-            _unsaved_device(),
-            at=at,
-            storage_connect_status=storage_connect_status,
-            operating_mode=operating_mode,
-            alarms=alarms,
-            gen_connect_status=gen_connect_status,
-            other=other,
-        )
+        changes = status.changes(_unsaved_device())
     except ValidationError:
         return None
+    at, soc_pct = status.at, status.soc_pct
     table = Device._meta.db_table
     ctes = ""
     params: list = []

@@ -40,7 +40,7 @@ from django.db import DatabaseError, connection, connections
 
 from protocol import cache, fastpath, seen, selectors
 from protocol.fsets.base import BadInput, client_profile
-from protocol.fsets.der import DERStatusView, der_status_arguments
+from protocol.fsets.der import DERStatusView, device_status_of
 from protocol.fsets.mirror import OTHER, MirrorUsagePointView, readings_of
 from protocol.managers.der import DER_STATUS, der_part_href
 from protocol.managers.edev import reported_content
@@ -118,7 +118,7 @@ def store(client: Client, eid: int, body: bytes, now: datetime) -> bool:
         return False
     device_id, utility_id = owned
     try:
-        status = der_status_arguments(parsed)
+        status = device_status_of(parsed)
     except BadInput:
         return False
     return der_status_store_at_once(

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from devices.models import Device
 from devices.services import (
+    DeviceStatus,
     IngestResult,
     Reading,
     device_readings_statement,
@@ -388,7 +389,7 @@ def der_status_store_at_once(
     content: str,
     resource_href: str,
     key: str,
-    status: dict,
+    status: DeviceStatus,
     now: datetime,
 ) -> bool:
     """PostgreSQL: a DERStatus PUT's writes in one statement (one round trip, no
@@ -404,9 +405,9 @@ def der_status_store_at_once(
     statement = device_status_statement(
         device_id=device_id,
         utility_id=utility_id,
+        status=status,
         guard="EXISTS (SELECT 1 FROM ed)",
         now=now,
-        **status,
     )
     if statement is None:
         return False

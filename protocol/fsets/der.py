@@ -75,25 +75,23 @@ def _others(body, typed: frozenset[str]) -> dict:
     }
 
 
-def der_status_arguments(body: DERStatus) -> dict:
-    """A DERStatus as device_update_status's arguments (BadInput: an unrepresentable time)."""
+def device_status_of(body: DERStatus) -> device_services.DeviceStatus:
+    """A DERStatus in the device's terms (BadInput: an unrepresentable time)."""
     soc = body.state_of_charge_status
     connect = body.stor_connect_status
     gen_connect = body.gen_connect_status
     mode = body.operational_mode_status
     alarms = body.alarm_status
-    return {
-        "at": instant(body.reading_time, "readingTime"),
-        "soc_pct": None if soc is None else soc.value / 100,
-        "storage_connect_status": None if connect is None else connect.value,
-        "gen_connect_status": None if gen_connect is None else gen_connect.value,
+    return device_services.DeviceStatus(
+        at=instant(body.reading_time, "readingTime"),
+        soc_pct=None if soc is None else soc.value / 100,
+        storage_connect_status=None if connect is None else connect.value,
+        gen_connect_status=None if gen_connect is None else gen_connect.value,
         # A mode the schema reserves (4-255) says nothing we can name: unknown.
-        "operating_mode": None
-        if mode is None
-        else OPERATIONAL_MODE_STATUS.get(mode.value, "unknown"),
-        "alarms": None if alarms is None else bit_names(alarms, DER_ALARMS),
-        "other": _others(body, _STATUS_TYPED),
-    }
+        operating_mode=None if mode is None else OPERATIONAL_MODE_STATUS.get(mode.value, "unknown"),
+        alarms=None if alarms is None else bit_names(alarms, DER_ALARMS),
+        other=_others(body, _STATUS_TYPED),
+    )
 
 
 class DERListView(SepView):
@@ -182,7 +180,7 @@ class DERStatusView(_DERResourceView):
     key, cls = DER_STATUS, DERStatus
 
     def store(self, device, body):
-        device_services.device_update_status(device=device, **der_status_arguments(body))
+        device_services.device_update_status(device=device, status=device_status_of(body))
 
 
 class DERAvailabilityView(_DERResourceView):

@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from devices.services import (
+    DeviceStatus,
     device_set_connection_point,
     device_update_ratings,
     device_update_settings,
@@ -37,18 +38,20 @@ def test_device_page_shows_nmi_status_and_settings_in_words(client_a, utility_a)
     )
     device_update_status(
         device=device,
-        at=timezone.now(),
-        soc_pct=42.5,
-        storage_connect_status=0x07,
-        gen_connect_status=0x11,
-        operating_mode="test",
-        alarms=["over current", "under voltage"],
-        other={
-            "inverterStatus": {"value": 8, "dateTime": 0},
-            "storageModeStatus": {"value": 2, "dateTime": 0},
-            "localControlModeStatus": {"value": 1, "dateTime": 0},
-            "manufacturerStatus": {"value": "OK-42", "dateTime": 0},
-        },
+        status=DeviceStatus(
+            at=timezone.now(),
+            soc_pct=42.5,
+            storage_connect_status=0x07,
+            gen_connect_status=0x11,
+            operating_mode="test",
+            alarms=["over current", "under voltage"],
+            other={
+                "inverterStatus": {"value": 8, "dateTime": 0},
+                "storageModeStatus": {"value": 2, "dateTime": 0},
+                "localControlModeStatus": {"value": 1, "dateTime": 0},
+                "manufacturerStatus": {"value": "OK-42", "dateTime": 0},
+            },
+        ),
     )
     text = page_text(client_a, device)
     for words in (
@@ -94,7 +97,8 @@ def test_api_device_detail_carries_the_nmi_and_status(api_a, utility_a):
     device = factories.device(utility_a)
     device_set_connection_point(device=device, connection_point_id="4103035611")
     device_update_status(
-        device=device, at=timezone.now(), gen_connect_status=0x03, alarms=["over voltage"]
+        device=device,
+        status=DeviceStatus(at=timezone.now(), gen_connect_status=0x03, alarms=["over voltage"]),
     )
     body = api_a.get(f"/api/v1/devices/{device.pk}/").json()
     assert body["connection_point_id"] == "4103035611"

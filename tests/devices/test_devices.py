@@ -18,6 +18,7 @@ from devices.selectors import (
 )
 from devices.services import (
     FIELD_CHECKED_CONSTRAINTS,
+    DeviceStatus,
     _device_fields_clean,
     device_register,
     device_update_availability,
@@ -104,11 +105,13 @@ def test_status_updates_state_and_records_soc_as_telemetry(device):
 
     device_update_status(
         device=device,
-        at=NOW,
-        soc_pct=72.5,
-        storage_connect_status=connected,
-        operating_mode=OperatingMode.OPERATIONAL,
-        alarms=["over temperature"],
+        status=DeviceStatus(
+            at=NOW,
+            soc_pct=72.5,
+            storage_connect_status=connected,
+            operating_mode=OperatingMode.OPERATIONAL,
+            alarms=["over temperature"],
+        ),
     )
 
     device.refresh_from_db()
@@ -120,10 +123,14 @@ def test_status_updates_state_and_records_soc_as_telemetry(device):
     assert TelemetrySample.objects.get().value == 72.5
 
     # An older status changes nothing; a newer partial one changes only what it names.
-    device_update_status(device=device, at=NOW - timedelta(minutes=1), alarms=[])
+    device_update_status(
+        device=device, status=DeviceStatus(at=NOW - timedelta(minutes=1), alarms=[])
+    )
     device.refresh_from_db()
     assert device.alarms == ["over temperature"]
-    device_update_status(device=device, at=NOW + timedelta(seconds=1), alarms=[])
+    device_update_status(
+        device=device, status=DeviceStatus(at=NOW + timedelta(seconds=1), alarms=[])
+    )
     device.refresh_from_db()
     assert device.alarms == []
     assert device.operating_mode == OperatingMode.OPERATIONAL
@@ -140,7 +147,9 @@ def test_a_status_update_runs_no_unique_or_constraint_lookups(
     # one conditional UPDATE of the status (no lock and read of the device first), and two
     # savepoints for the two atomic blocks (this test runs inside a transaction of its own).
     with django_assert_max_num_queries(7 if connection.vendor == "postgresql" else 9) as ctx:
-        device_update_status(device=device, at=NOW, soc_pct=50, storage_connect_status=connected)
+        device_update_status(
+            device=device, status=DeviceStatus(at=NOW, soc_pct=50, storage_connect_status=connected)
+        )
     lookups = [
         q["sql"]
         for q in ctx.captured_queries
@@ -205,7 +214,9 @@ def test_status_fields_are_refused_as_full_clean_refuses_them(device, changes):
 
 def test_a_refused_status_writes_nothing_not_even_its_soc(device):
     with pytest.raises(ValidationError):
-        device_update_status(device=device, at=NOW, soc_pct=50, storage_connect_status=-1)
+        device_update_status(
+            device=device, status=DeviceStatus(at=NOW, soc_pct=50, storage_connect_status=-1)
+        )
 
     device.refresh_from_db()
     assert (device.soc_pct, device.status_at, device.storage_connect_status) == (None, None, None)
@@ -215,7 +226,7 @@ def test_a_refused_status_writes_nothing_not_even_its_soc(device):
 def test_a_status_never_moves_last_heard_back(device):
     Device.objects.filter(pk=device.pk).update(last_heard_at=NOW + timedelta(minutes=5))
 
-    device_update_status(device=device, at=NOW, alarms=["x"])
+    device_update_status(device=device, status=DeviceStatus(at=NOW, alarms=["x"]))
 
     device.refresh_from_db()
     assert device.alarms == ["x"]
@@ -241,13 +252,15 @@ def test_an_identity_change_is_still_validated_as_unique(utility, device):
 
 def test_status_refuses_an_unknown_mode(device):
     with pytest.raises(ValidationError):
-        device_update_status(device=device, at=NOW, operating_mode="warp")
+        device_update_status(device=device, status=DeviceStatus(at=NOW, operating_mode="warp"))
 
 
 @pytest.mark.parametrize("soc_pct", [101, float("nan")])
 def test_status_refuses_an_impossible_soc_and_writes_nothing(device, soc_pct):
     with pytest.raises(ValidationError):
-        device_update_status(device=device, at=NOW, soc_pct=soc_pct, alarms=["x"])
+        device_update_status(
+            device=device, status=DeviceStatus(at=NOW, soc_pct=soc_pct, alarms=["x"])
+        )
 
     device.refresh_from_db()
     assert (device.soc_pct, device.alarms, device.status_at) == (None, [], None)
