@@ -45,9 +45,9 @@ from protocol.xml import SEP_CONTENT_TYPE
 # The token store (protocol's callers and tests name it here too).
 from tenancy.generations import _FileGenerations as _FileGenerations
 from tenancy.generations import bump as bump
-from tenancy.generations import bumped_by, keeps, own_transaction, watch_table
 from tenancy.generations import generations as generations
 from tenancy.generations import generations_path as generations_path
+from tenancy.generations import keeps, own_transaction, watch_table
 from tenancy.generations import tokens as tokens
 
 logger = logging.getLogger(__name__)
@@ -102,11 +102,6 @@ def watch_writes() -> None:
     the one every kept fact uses; ProtocolConfig.ready calls this)."""
     for table, ignoring in WATCHED_TABLES.items():
         watch_table(table, GLOBAL, ignoring=ignoring)
-
-
-def write_invalidates(sql: str) -> bool:
-    """Whether this statement writes something a cached answer shows."""
-    return GLOBAL in bumped_by(sql)
 
 
 # --- the caches ------------------------------------------------------------------------
