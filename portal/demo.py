@@ -20,6 +20,7 @@ from portal.models import AlertRule
 from programs.demo import demo_programs
 from tenancy.choices import Role
 from tenancy.models import Brand, Membership, TerritoryArea, Utility
+from vendors.certificates import authority_ensure
 from vendors.choices import VendorKind, VendorRole, VendorStatus
 from vendors.models import VendorMembership, VendorOrganization
 
@@ -140,6 +141,10 @@ def demo_seed() -> dict:
             AlertRule.objects.get_or_create(
                 utility=utility, kind=kind, program=None, defaults={"threshold_min": minutes}
             )
+        # The utility's 2030.5 CA hierarchy, as a deployment's onboarding creates it
+        # (manage.py utility_ca_create): `make run` writes nginx's trust files next, so the
+        # first certificate issued is accepted at once, not after the worker's rewrite.
+        authority_ensure(utility=utility)
         token, _ = Token.objects.get_or_create(user=people[Role.PROGRAM_MANAGER])
         utilities[spec.slug] = {
             "name": spec.name,

@@ -62,3 +62,24 @@ def test_demo_program_manager_can_log_in(client, demo_var):
     page = client.get("/")
     assert page.status_code == 200
     assert b"Cascadia Power" in page.content
+
+
+def test_every_demo_utility_has_its_ca_before_nginx_first_reads_the_bundle(demo_var, settings):
+    """`make run` and bin/conformance write nginx's trust files right after seed_demo: the
+    demo utilities' CA hierarchies must already be in them, or the first certificate issued
+    (which would create its utility's CA) is refused at the handshake until the worker's
+    trust write reloads nginx."""
+    from cryptography import x509
+
+    from protocol.trust import trust_write
+
+    settings.SEP2_DEMO_PKI_DIR = ""
+    call_command("seed_demo", "--quiet")
+    written = trust_write(folder=demo_var / "tls", reload=False)
+    pem = written["ca_bundle"].read_bytes()
+    bundle = x509.load_pem_x509_certificates(pem) if pem.strip() else []
+    subjects = {c.subject.rfc4514_string() for c in bundle}
+    for utility in Utility.objects.all():
+        assert any(f"{utility.name} MICA" in s for s in subjects), (utility.name, subjects)
+        assert any(f"{utility.name} SERCA" in s for s in subjects), (utility.name, subjects)
+    assert written["crls"] == written["authorities"] == 2 * Utility.objects.count()
