@@ -17,6 +17,7 @@ import os
 import secrets
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
@@ -121,6 +122,9 @@ class Harness:
         self.run_dir = self.out / self.stamp
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.procedures = get_all_test_procedures()
+        # Every client issued in this run, revoked when the run ends (revoke_all).
+        self.issued: list[dict] = []
+        self._issued_lock = threading.Lock()
 
     # --- set-up through the API -------------------------------------------------------------
 
@@ -161,6 +165,8 @@ class Harness:
         cert_file.write_text(issued["certificate"] + issued["chain"])
         key_file.write_bytes(key_pem)
         os.chmod(key_file, 0o600)
+        with self._issued_lock:
+            self.issued.append(issued["client"])
         cert_lfdi = lfdi_from_cert_file(str(cert_file)).upper()
         lfdi = cert_lfdi if kind == "device" else _device_lfdi()
         return {
@@ -205,12 +211,19 @@ class Harness:
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         return path
 
-    def _revoke(self, clients: dict[str, dict]) -> None:
-        for c in clients.values():
+    def revoke_all(self) -> None:
+        """Revoke every client the run issued, once no procedure is running any more.
+
+        Each revocation rewrites the endpoint's CRL and reloads its nginx (issue 16), and a
+        reload closes every idle keep-alive connection: a procedure still running that
+        sends on one at that instant loses the request (a broken pipe; seen in CI, when
+        S-ALL-47 was POSTing readings as four other procedures ended). Revoking as each
+        procedure ended had this run disturb itself."""
+        for client in self.issued:
             try:
-                self.api.post(f"sep2/clients/{c['client']}/revoke/")
+                self.api.post(f"sep2/clients/{client['id']}/revoke/")
             except ApiError as exc:
-                print(f"  (could not revoke client {c['client']}: {exc})", file=sys.stderr)
+                print(f"  (could not revoke client {client['id']}: {exc})", file=sys.stderr)
 
     def _close(self, state: Path) -> None:
         """Close the run's programs: their history stays, nothing is dispatched in them."""
@@ -241,10 +254,12 @@ class Harness:
             for index, required in enumerate(definition.preconditions.required_clients):
                 wanted = str(required.client_type) if required.client_type else ""
                 kind = wanted if wanted in ("device", "aggregator") else self.args.any_client
-                alias = f"{procedure.lower()}-{index}-{kind}"
+                # cactus-client derives its mRIDs from the client's id: one of the run's
+                # own, so that a second run against the same server (same database) does
+                # not present the first run's mRIDs from new EndDevices (refused: 403).
+                alias = f"{procedure.lower()}-{index}-{kind}-{self.stamp.lower()}"
                 clients[alias] = self._client(folder, procedure, alias, kind, sandbox["program"])
         except ApiError as exc:
-            self._revoke(clients)
             return Outcome(
                 procedure, "ERROR", f"set-up through the API: {exc}", time.monotonic() - started
             )
@@ -276,7 +291,6 @@ class Harness:
                 ).returncode
             except subprocess.TimeoutExpired:
                 code = -1
-        self._revoke(clients)
         self._close(state)
         outcome = self._judge(procedure, folder, code)
         outcome.seconds = time.monotonic() - started
@@ -348,14 +362,17 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     print(f"{len(chosen)} procedure(s), {args.jobs} at a time, {args.timeout} s each at most")
     # Procedures are isolated (own program, own clients), so they may run side by side.
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = {pool.submit(harness.run_one, p): p for p in chosen}
-        by_procedure = {}
-        for future in as_completed(futures):
-            outcome = future.result()
-            by_procedure[outcome.procedure] = outcome
-            line = f"{outcome.procedure} {outcome.result} ({outcome.seconds:.0f} s)"
-            print(f"{line} {outcome.first_failure[:160]}", flush=True)
+    by_procedure = {}
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            futures = {pool.submit(harness.run_one, p): p for p in chosen}
+            for future in as_completed(futures):
+                outcome = future.result()
+                by_procedure[outcome.procedure] = outcome
+                line = f"{outcome.procedure} {outcome.result} ({outcome.seconds:.0f} s)"
+                print(f"{line} {outcome.first_failure[:160]}", flush=True)
+    finally:
+        harness.revoke_all()
     outcomes = [by_procedure[p] for p in chosen]
     seconds = time.monotonic() - started
     table = render_table(outcomes)
