@@ -1,4 +1,5 @@
 import pytest
+from asgiref.sync import SyncToAsync
 from django.db import connections
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -10,9 +11,14 @@ from tests import factories
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """pytest-django's test databases, and on PostgreSQL the connection pool closed before
-    they are dropped (its idle connections would otherwise keep the database in use)."""
+    they are dropped (its idle connections would otherwise keep the database in use).
+
+    Async tests reach the database through sync_to_async, which runs in asgiref's one
+    thread-sensitive thread: the connection that thread holds is still checked out of the
+    pool (close_pool cannot close it) until that thread closes it itself."""
     yield
     with django_db_blocker.unblock():
+        SyncToAsync.single_thread_executor.submit(connections.close_all).result()
         for connection in connections.all(initialized_only=True):
             if getattr(connection, "pool", None) is not None:
                 connection.close_pool()
