@@ -142,9 +142,9 @@ def demo_seed() -> dict:
                 utility=utility, kind=kind, program=None, defaults={"threshold_min": minutes}
             )
         # The utility's 2030.5 CA hierarchy, as a deployment's onboarding creates it
-        # (manage.py utility_ca_create): `make run` writes nginx's trust files next, so the
-        # first certificate issued is accepted at once, not after the worker's rewrite.
-        authority_ensure(utility=utility)
+        # (manage.py utility_ca_create). make run and bin/conformance write nginx's trust
+        # files next, before nginx starts: the first certificate issued is accepted at once.
+        authority_ensure(utility=utility, trust_write=False)
         token, _ = Token.objects.get_or_create(user=people[Role.PROGRAM_MANAGER])
         utilities[spec.slug] = {
             "name": spec.name,

@@ -64,17 +64,25 @@ def test_demo_program_manager_can_log_in(client, demo_var):
     assert b"Cascadia Power" in page.content
 
 
-def test_every_demo_utility_has_its_ca_before_nginx_first_reads_the_bundle(demo_var, settings):
+def test_every_demo_utility_has_its_ca_before_nginx_first_reads_the_bundle(
+    demo_var, settings, monkeypatch, django_capture_on_commit_callbacks
+):
     """`make run` and bin/conformance write nginx's trust files right after seed_demo: the
     demo utilities' CA hierarchies must already be in them, or the first certificate issued
     (which would create its utility's CA) is refused at the handshake until the worker's
-    trust write reloads nginx."""
+    trust write reloads nginx. Nor does the seed queue that rewrite: the worker would reload
+    nginx as it starts, under the first clients."""
     from cryptography import x509
 
     from protocol.trust import trust_write
+    from vendors import services
 
+    sent: list[str] = []
+    monkeypatch.setattr(services.current_app, "send_task", lambda name, **kw: sent.append(name))
     settings.SEP2_DEMO_PKI_DIR = ""
-    call_command("seed_demo", "--quiet")
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_demo", "--quiet")
+    assert services.TRUST_WRITE_TASK not in sent
     written = trust_write(folder=demo_var / "tls", reload=False)
     pem = written["ca_bundle"].read_bytes()
     bundle = x509.load_pem_x509_certificates(pem) if pem.strip() else []
