@@ -13,7 +13,8 @@ deploy/), and both deploy/nginx and `make run` include them from there:
 
 `manage.py sep2_trust_write` (make run, runstack, deploy's ExecStartPre) and the task
 `protocol.sep2_trust_write` (queued by vendors when a CA is created or a certificate is
-revoked, and daily by beat so the CRLs never lapse) write them and reload nginx.
+revoked, and daily by beat so the CRLs never lapse) write them and reload nginx, unless
+nginx's files already say the same (trust_write).
 """
 
 import datetime as dt
@@ -27,7 +28,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 
-from vendors.certificates import Signer, crl_build, program_ca_bundle_pem, program_crls_pem
+from vendors.certificates import (
+    CRL_VALID_DAYS,
+    Signer,
+    crl_build,
+    program_ca_bundle_pem,
+    program_crls_pem,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -121,23 +128,67 @@ def nginx_reload() -> bool:
     return True
 
 
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _crls(text: str) -> list[x509.CertificateRevocationList] | None:
+    """The CRLs of a concatenated PEM file (None: unreadable)."""
+    marker = "-----BEGIN X509 CRL-----"
+    try:
+        return [x509.load_pem_x509_crl((marker + p).encode()) for p in text.split(marker)[1:]]
+    except ValueError:
+        return None
+
+
+def _revoked_by_issuer(crls: list[x509.CertificateRevocationList]) -> dict[bytes, set[int]]:
+    return {crl.issuer.public_bytes(): {r.serial_number for r in crl} for crl in crls}
+
+
+def _nginx_knows(folder: Path, bundle: str, crls: str, now: dt.datetime) -> bool:
+    """The files nginx has already say what `bundle` and `crls` say: the same CAs, the same
+    revoked serials for each, and CRLs with more than half their life left. (New CRLs
+    always differ byte for byte: a new lastUpdate and a new signature.)"""
+    try:
+        old_bundle = (folder / CA_BUNDLE).read_text()
+        old = _crls((folder / CRL).read_text())
+    except OSError:
+        return False
+    new = _crls(crls) or []
+    half_life = dt.timedelta(days=CRL_VALID_DAYS / 2)
+    return (
+        old is not None
+        and old_bundle == bundle
+        and _revoked_by_issuer(old) == _revoked_by_issuer(new)
+        and all(c.next_update_utc and c.next_update_utc - now > half_life for c in old)
+    )
+
+
 def trust_write(*, folder: Path | None = None, reload: bool = True) -> dict:
     """Write the program CA bundle and CRLs (and the proxy-secret include) for nginx, then
-    reload it gracefully. Idempotent; the files are replaced atomically."""
+    reload it gracefully. The files are replaced atomically.
+
+    When nginx's files already say the same (a burst of revocations' later tasks, a task
+    run twice, beat's daily run while the CRLs have time left), nothing is rewritten or
+    reloaded: each reload closes every device's idle keep-alive connection, and deploy's
+    systemd path unit reloads on any rewrite."""
     folder = folder or tls_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.UTC)
+    now = _now()
     demo_bundle, demo_crls = _demo_trust(now)
     bundle = program_ca_bundle_pem() + demo_bundle
     crls = program_crls_pem(now=now) + demo_crls
-    _write_public(folder / CA_BUNDLE, bundle)
-    _write_public(folder / CRL, crls)
+    changed = not _nginx_knows(folder, bundle, crls, now)
+    if changed:
+        _write_public(folder / CA_BUNDLE, bundle)
+        _write_public(folder / CRL, crls)
     proxy_secret_conf_write(folder)
-    reloaded = nginx_reload() if reload else False
+    reloaded = nginx_reload() if reload and changed else False
     return {
         "ca_bundle": folder / CA_BUNDLE,
         "crl": folder / CRL,
         "authorities": bundle.count("BEGIN CERTIFICATE"),
         "crls": crls.count("BEGIN X509 CRL"),
+        "changed": changed,
         "reloaded": reloaded,
     }

@@ -89,3 +89,38 @@ def test_utility_ca_create_once_and_refuses_an_unknown_utility(db, tmp_path):
     with pytest.raises(CommandError, match="No utility"):
         call_command("utility_ca_create", "no-such-utility", stdout=out)
     assert CertificateAuthority.objects.count() == 2
+
+
+def test_nginx_is_reloaded_only_when_what_it_trusts_changed(db, tmp_path, monkeypatch, settings):
+    """Each reload closes every device's idle keep-alive connection (deploy/nginx/README.md):
+    a trust write that finds nothing new (a burst of revocations' later tasks, a repeated
+    task, beat's daily run while the CRLs have time left) leaves the files and nginx alone.
+    A new CA, a new revocation, or CRLs past half their life do reload."""
+    import datetime as dt
+
+    from vendors.certificates import CRL_VALID_DAYS
+
+    reloads = []
+    monkeypatch.setattr(trust, "nginx_reload", lambda: reloads.append(1) or True)
+    settings.SEP2_DEMO_PKI_DIR = ""
+    folder = tmp_path / "tls"
+    utility = factories.utility()
+    issued = factories.issued_certificate(utility)
+
+    assert trust.trust_write(folder=folder)["reloaded"] and len(reloads) == 1  # first write
+    crl_before = (folder / trust.CRL).read_bytes()
+    again = trust.trust_write(folder=folder)
+    assert not again["reloaded"] and len(reloads) == 1  # nothing new: nothing reloaded
+    assert (folder / trust.CRL).read_bytes() == crl_before  # nor rewritten (systemd's path unit)
+
+    certificate_revoke(certificate=issued)
+    assert trust.trust_write(folder=folder)["reloaded"] and len(reloads) == 2  # a revocation
+    assert not trust.trust_write(folder=folder)["reloaded"] and len(reloads) == 2
+
+    factories.issued_certificate(factories.utility())  # another utility: a new CA
+    assert trust.trust_write(folder=folder)["reloaded"] and len(reloads) == 3
+
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=CRL_VALID_DAYS / 2 + 1)
+    monkeypatch.setattr(trust, "_now", lambda: later)
+    assert trust.trust_write(folder=folder)["reloaded"] and len(reloads) == 4  # CRLs refreshed
+    assert not trust.trust_write(folder=folder)["reloaded"] and len(reloads) == 4

@@ -16,8 +16,15 @@ class Command(BaseCommand):
 
     def handle(self, *args, dir, no_reload, **options):
         written = trust_write(folder=dir, reload=not no_reload)
+        if not written["changed"]:
+            nginx = "nginx already has these CAs and revocations: nothing rewritten or reloaded"
+        elif written["reloaded"]:
+            nginx = "nginx reloaded"
+        elif no_reload:
+            nginx = "nginx not reloaded (--no-reload)"
+        else:
+            nginx = "nginx not running here: not reloaded"
         self.stdout.write(
             f"{written['ca_bundle']}: {written['authorities']} CA certificates\n"
-            f"{written['crl']}: {written['crls']} CRLs\n"
-            f"nginx {'reloaded' if written['reloaded'] else 'not running here: not reloaded'}\n"
+            f"{written['crl']}: {written['crls']} CRLs\n{nginx}\n"
         )
