@@ -143,8 +143,9 @@ def demo_seed() -> dict:
             )
         # The utility's 2030.5 CA hierarchy, as a deployment's onboarding creates it
         # (manage.py utility_ca_create). make run and bin/conformance write nginx's trust
-        # files next, before nginx starts: the first certificate issued is accepted at once.
-        authority_ensure(utility=utility, trust_write=False)
+        # files next, before nginx starts: the first certificate issued is accepted at once,
+        # and the trust write this queues finds nothing new when the worker runs it.
+        authority_ensure(utility=utility)
         token, _ = Token.objects.get_or_create(user=people[Role.PROGRAM_MANAGER])
         utilities[spec.slug] = {
             "name": spec.name,

@@ -128,10 +128,6 @@ def nginx_reload() -> bool:
     return True
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def _crls(text: str) -> list[x509.CertificateRevocationList] | None:
     """The CRLs of a concatenated PEM file (None: unreadable)."""
     marker = "-----BEGIN X509 CRL-----"
@@ -164,7 +160,9 @@ def _nginx_knows(folder: Path, bundle: str, crls: str, now: dt.datetime) -> bool
     )
 
 
-def trust_write(*, folder: Path | None = None, reload: bool = True) -> dict:
+def trust_write(
+    *, folder: Path | None = None, reload: bool = True, now: dt.datetime | None = None
+) -> dict:
     """Write the program CA bundle and CRLs (and the proxy-secret include) for nginx, then
     reload it gracefully. The files are replaced atomically.
 
@@ -174,7 +172,7 @@ def trust_write(*, folder: Path | None = None, reload: bool = True) -> dict:
     systemd path unit reloads on any rewrite."""
     folder = folder or tls_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    now = _now()
+    now = now or dt.datetime.now(dt.UTC)
     demo_bundle, demo_crls = _demo_trust(now)
     bundle = program_ca_bundle_pem() + demo_bundle
     crls = program_crls_pem(now=now) + demo_crls

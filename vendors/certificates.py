@@ -86,13 +86,8 @@ def _store(utility, role, issued, parent=None) -> CertificateAuthority:
 
 
 @transaction.atomic
-def authority_ensure(*, utility, trust_write: bool = True) -> CertificateAuthority:
-    """The utility's issuing (intermediate) CA, creating root and intermediate on first use.
-
-    A new hierarchy has the worker rewrite nginx's trust files and reload it, unless
-    `trust_write` is False: for a caller that writes them itself before nginx starts
-    (seed_demo in make run), where a reload queued for the worker's start would only close
-    the first clients' connections."""
+def authority_ensure(*, utility) -> CertificateAuthority:
+    """The utility's issuing (intermediate) CA, creating root and intermediate on first use."""
     issuing = CertificateAuthority.objects.for_utility(utility).filter(role="intermediate").first()
     if issuing is not None:
         return issuing
@@ -112,8 +107,7 @@ def authority_ensure(*, utility, trust_write: bool = True) -> CertificateAuthori
         if winner is None:
             raise
         return winner
-    if trust_write:
-        trust_write_on_commit()  # nginx must trust the new hierarchy
+    trust_write_on_commit()  # nginx must trust the new hierarchy
     return issuing
 
 

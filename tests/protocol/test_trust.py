@@ -121,6 +121,5 @@ def test_nginx_is_reloaded_only_when_what_it_trusts_changed(db, tmp_path, monkey
     assert trust.trust_write(folder=folder)["reloaded"] and len(reloads) == 3
 
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=CRL_VALID_DAYS / 2 + 1)
-    monkeypatch.setattr(trust, "_now", lambda: later)
-    assert trust.trust_write(folder=folder)["reloaded"] and len(reloads) == 4  # CRLs refreshed
-    assert not trust.trust_write(folder=folder)["reloaded"] and len(reloads) == 4
+    assert trust.trust_write(folder=folder, now=later)["reloaded"] and len(reloads) == 4
+    assert not trust.trust_write(folder=folder, now=later)["reloaded"] and len(reloads) == 4

@@ -123,7 +123,7 @@ class Harness:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.procedures = get_all_test_procedures()
         # Every client issued in this run, revoked when the run ends (revoke_all).
-        self.issued: list[dict] = []
+        self.issued: list[int] = []
         self._issued_lock = threading.Lock()
 
     # --- set-up through the API -------------------------------------------------------------
@@ -166,7 +166,7 @@ class Harness:
         key_file.write_bytes(key_pem)
         os.chmod(key_file, 0o600)
         with self._issued_lock:
-            self.issued.append(issued["client"])
+            self.issued.append(issued["client"]["id"])
         cert_lfdi = lfdi_from_cert_file(str(cert_file)).upper()
         lfdi = cert_lfdi if kind == "device" else _device_lfdi()
         return {
@@ -221,9 +221,9 @@ class Harness:
         procedure ended had this run disturb itself."""
         for client in self.issued:
             try:
-                self.api.post(f"sep2/clients/{client['id']}/revoke/")
+                self.api.post(f"sep2/clients/{client}/revoke/")
             except ApiError as exc:
-                print(f"  (could not revoke client {client['id']}: {exc})", file=sys.stderr)
+                print(f"  (could not revoke client {client}: {exc})", file=sys.stderr)
 
     def _close(self, state: Path) -> None:
         """Close the run's programs: their history stays, nothing is dispatched in them."""
